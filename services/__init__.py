@@ -1,0 +1,1 @@
+"""Hotline's four services: intake, classifier, router, metrics. They couple to ``shared`` contracts only."""

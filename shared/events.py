@@ -1,0 +1,252 @@
+"""Event contracts of every Hotline topic (pydantic v2).
+
+Every event carries an envelope: ``event_id``, ``occurred_at`` (UTC), ``schema_version`` and the
+aggregate id ``call_id``, which is also the Kafka message key. Within a version only optional fields
+may be added. Downstream teams that do not use Python subscribe with the JSON Schemas generated from
+these models into ``docs/topics/`` (``hotline schemas``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared import topics
+
+# Namespace of deterministic ids: the same (source system, external id) always gives the same call_id,
+# and an event derived from another always gets the same event_id, so replays are recognisable.
+HOTLINE_NAMESPACE = uuid.UUID("6f1c1f3e-7c53-4c1e-9a51-12345a0c0d11")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def call_id_for(source_system: str, external_id: str) -> uuid.UUID:
+    """The deterministic call id of a request (UUIDv5 of its source system and external id)."""
+    return uuid.uuid5(HOTLINE_NAMESPACE, f"{source_system}\x1f{external_id}")
+
+
+def derived_event_id(parent_event_id: uuid.UUID, step: str) -> uuid.UUID:
+    """The id of the event a service derives from ``parent_event_id``: stable across replays."""
+    return uuid.uuid5(parent_event_id, step)
+
+
+class Channel(StrEnum):
+    """How the citizen reached the hotline."""
+
+    phone = "phone"
+    web = "web"
+    app = "app"
+    wechat = "wechat"
+    weibo = "weibo"
+    open311 = "open311"
+    api = "api"
+
+
+class UnitKind(StrEnum):
+    """The kinds of handling unit a case can be dispatched to."""
+
+    street = "street"  # 街乡镇: a street, town or township government, by direct dispatch (直派)
+    department = "department"  # 委办局: a municipal or district department
+    district = "district"  # 区级分中心: a district sub-centre of the hotline
+    manual = "manual"  # 人工派单 / 人工分拣: an operator must decide
+
+
+class Location(BaseModel):
+    """Where the problem is, as the citizen said it and as resolved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = Field(None, max_length=500, description="Free address text as the citizen said it.")
+    district: str | None = Field(None, max_length=50, description="District (区), e.g. 大兴区.")
+    street: str | None = Field(None, max_length=50, description="Street/town (街乡镇), e.g. 西红门镇.")
+    lat: float | None = Field(None, ge=-90, le=90, description="Latitude, WGS-84 degrees.")
+    lon: float | None = Field(None, ge=-180, le=180, description="Longitude, WGS-84 degrees.")
+
+
+class Contact(BaseModel):
+    """The citizen's contact, never as plain text in an event."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hash: str = Field(description="Salted SHA-256 of the normalised contact (to link a citizen's calls).")
+    masked: str = Field(description="Masked form for operators, e.g. 138****5678.")
+
+
+class Call(BaseModel):
+    """A citizen's request (诉求) as received."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel = Field(description="How the request came in.")
+    source_system: str = Field(description="The system that submitted it (e.g. 12345-cti, open311-gateway).")
+    external_id: str = Field(description="The request's id in the source system.")
+    subject: str = Field("", description="Subject line, possibly empty.")
+    body: str = Field(description="What the citizen said or wrote (Chinese or English).")
+    language: str = Field(description="ISO 639-1 language of the text: zh or en (detected if not given).")
+    location: Location = Field(default_factory=Location, description="Where the problem is.")
+    contact: Contact | None = Field(None, description="The citizen's contact (hashed and masked).")
+    received_at: AwareDatetime = Field(description="When the hotline received the request (UTC).")
+
+
+class Envelope(BaseModel):
+    """Fields every event carries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic: ClassVar[str]
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Unique id of this event.")
+    occurred_at: AwareDatetime = Field(default_factory=utc_now, description="When it happened (UTC, ISO 8601).")
+    schema_version: int = Field(1, description="Version of this event's schema within its topic.")
+    call_id: uuid.UUID = Field(description="The call (and case) this event is about; the message key.")
+
+    def key(self) -> bytes:
+        return str(self.call_id).encode()
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class CallReceived(Envelope):
+    """A request was accepted by intake (接诉). Topic ``hotline.calls.received.v1``."""
+
+    topic: ClassVar[str] = topics.CALLS_RECEIVED
+    event_type: Literal["call.received"] = Field("call.received", description="Event type.")
+    call: Call = Field(description="The request.")
+
+
+class Classification(BaseModel):
+    """What the request is about, in the official 3-level taxonomy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str = Field(description="Level-1 category of the taxonomy, e.g. 劳动和社会保障.")
+    subcategory: str | None = Field(None, description="Level-2 category, e.g. 劳动保障.")
+    item: str | None = Field(None, description="Level-3 category, e.g. 拖欠工资.")
+    issue: str | None = Field(None, description="Monthly-Question (每月一题) problem id, when one matches.")
+    confidence: float = Field(ge=0, le=1, description="Probability of the level-1 category.")
+    model_version: str = Field(description="Version of the model that decided.")
+    explanation: list[str] = Field(default_factory=list, description="Terms that drove the decision.")
+    needs_review: bool = Field(False, description="Below the confidence threshold: manual sorting (人工分拣).")
+
+
+class CallClassified(Envelope):
+    """A request was classified. Topic ``hotline.calls.classified.v1``."""
+
+    topic: ClassVar[str] = topics.CALLS_CLASSIFIED
+    event_type: Literal["call.classified"] = Field("call.classified", description="Event type.")
+    call: Call = Field(description="The request, carried so consumers need no lookup.")
+    classification: Classification = Field(description="The classifier's decision.")
+
+    @classmethod
+    def from_received(cls, received: CallReceived, classification: Classification) -> CallClassified:
+        return cls(
+            event_id=derived_event_id(received.event_id, "classified"),
+            call_id=received.call_id,
+            call=received.call,
+            classification=classification,
+        )
+
+
+class Assignment(BaseModel):
+    """Which queue (and unit) a case was dispatched to (派单)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queue_id: str = Field(description="Stable queue id, e.g. street:大兴区/西红门镇 or department:市人力资源社会保障局.")
+    unit_kind: UnitKind = Field(description="street (街乡镇), department (委办局), district or manual.")
+    unit_name: str = Field(description="Display name of the lead unit.")
+    district: str | None = Field(None, description="District of the case, when resolved.")
+    street: str | None = Field(None, description="Street/town of the case, when resolved.")
+    cooperating_units: list[str] = Field(default_factory=list, description="Queue ids of cooperating units.")
+    rule_id: str | None = Field(None, description="Dispatch-catalogue (派单目录) rule that matched.")
+    catalogue_version: str = Field(description="Version of the dispatch catalogue used.")
+    reason: str = Field(description="Why this queue, in words an operator can check.")
+    priority: int = Field(3, ge=1, le=5, description="1 = most urgent.")
+    response_due_at: AwareDatetime | None = Field(None, description="Citizen must be contacted by (响应).")
+    resolution_due_at: AwareDatetime | None = Field(None, description="Case must be resolved by (办结).")
+
+
+class CallRouted(Envelope):
+    """A request was dispatched to a queue. Topic ``hotline.calls.routed.v1``."""
+
+    topic: ClassVar[str] = topics.CALLS_ROUTED
+    event_type: Literal["call.routed"] = Field("call.routed", description="Event type.")
+    call: Call = Field(description="The request.")
+    classification: Classification = Field(description="The classifier's decision.")
+    assignment: Assignment = Field(description="The dispatch decision.")
+
+    @classmethod
+    def from_classified(cls, classified: CallClassified, assignment: Assignment) -> CallRouted:
+        return cls(
+            event_id=derived_event_id(classified.event_id, "routed"),
+            call_id=classified.call_id,
+            call=classified.call,
+            classification=classified.classification,
+            assignment=assignment,
+        )
+
+
+class CaseEventKind(StrEnum):
+    """Steps of a case's life after dispatch."""
+
+    accepted = "accepted"  # 签收
+    responded = "responded"  # 响应: citizen contacted
+    returned = "returned"  # 退单
+    whistle = "whistle"  # 吹哨: the street summons departments (报到)
+    resolved = "resolved"  # 办结
+    callback = "callback"  # 回访
+    reopened = "reopened"
+    closed = "closed"
+    reclassified = "reclassified"
+
+
+class CaseEvent(Envelope):
+    """A step in a case's life, submitted by a handling unit or operator. Topic ``hotline.cases.events.v1``."""
+
+    topic: ClassVar[str] = topics.CASES_EVENTS
+    event_type: Literal["case.event"] = Field("case.event", description="Event type.")
+    kind: CaseEventKind = Field(description="Which step.")
+    actor: str = Field(description="Who acted: an API key name or unit queue id.")
+    note: str | None = Field(None, max_length=4000, description="Free text, e.g. a return reason.")
+    details: dict[str, str | int | float | bool | list[str] | None] = Field(
+        default_factory=dict, description="Step-specific fields (departments summoned, callback result...)."
+    )
+
+
+class DeadLetter(BaseModel):
+    """A message a consumer could not process, kept with the reason. Topic ``hotline.deadletter.v1``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic: ClassVar[str] = topics.DEADLETTER
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Unique id of this dead letter.")
+    occurred_at: AwareDatetime = Field(default_factory=utc_now, description="When it was dead-lettered (UTC).")
+    schema_version: int = Field(1, description="Version of this schema.")
+    service: str = Field(description="Consumer that gave up on the message.")
+    source_topic: str = Field(description="Topic the message came from.")
+    partition: int | None = Field(None, description="Its partition.")
+    offset: int | None = Field(None, description="Its offset.")
+    key: str | None = Field(None, description="Its key, decoded as UTF-8 with replacement.")
+    reason: str = Field(description="Why it could not be processed.")
+    original_b64: str = Field(description="The original message bytes, base64-encoded.")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+
+TOPIC_MODELS: dict[str, type[BaseModel]] = {
+    topics.CALLS_RECEIVED: CallReceived,
+    topics.CALLS_CLASSIFIED: CallClassified,
+    topics.CALLS_ROUTED: CallRouted,
+    topics.CASES_EVENTS: CaseEvent,
+    topics.DEADLETTER: DeadLetter,
+}

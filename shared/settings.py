@@ -1,0 +1,90 @@
+"""Settings for every Hotline process, read from the environment (pydantic-settings).
+
+Each group has its own prefix, so ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URI`` point the same code
+at real Apache Kafka and MongoDB instead of the embedded servers.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    """Where the message bus is and how topics are laid out."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port list.")
+    partitions: int = Field(6, ge=1, description="Partitions of every Hotline topic created at start-up.")
+    replication_factor: int = Field(1, ge=1, description="Replication factor of created topics.")
+    request_timeout_ms: int = Field(10_000, ge=100, description="Producer request timeout (ms).")
+
+    @property
+    def faust_broker(self) -> str:
+        return ";".join(f"kafka://{server.strip()}" for server in self.bootstrap_servers.split(","))
+
+
+class MongoSettings(BaseSettings):
+    """Where the database is."""
+
+    model_config = SettingsConfigDict(env_prefix="MONGODB_", extra="ignore")
+
+    uri: str = Field("mongodb://127.0.0.1:27017", description="MongoDB connection string.")
+    database: str = Field("hotline", description="Database name.")
+
+
+class IntakeSettings(BaseSettings):
+    """The REST intake service."""
+
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Bind address.")
+    port: int = Field(8000, description="Bind port.")
+    api_keys_file: Path = Field(
+        Path(".hotline/api-keys.json"),
+        description="JSON file of API keys, stored as salted SHA-256 hashes (see `hotline keys`).",
+    )
+    max_batch: int = Field(1000, ge=1, description="Largest accepted POST /v1/calls/batch.")
+    max_text_chars: int = Field(10_000, ge=1, description="Longest accepted subject+body text.")
+    retry_after_seconds: int = Field(5, ge=1, description="Retry-After sent with 503 answers.")
+
+
+class MetricsSettings(BaseSettings):
+    """The metrics read API (the worker itself needs only Kafka and Mongo)."""
+
+    model_config = SettingsConfigDict(env_prefix="METRICS_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Bind address of the read API and console page.")
+    port: int = Field(8001, description="Bind port of the read API and console page.")
+    batch_size: int = Field(500, ge=1, description="Events pre-aggregated in memory per database write.")
+    batch_window_seconds: float = Field(0.05, gt=0, description="Longest wait to fill a batch.")
+
+
+class Settings(BaseSettings):
+    """All settings of a Hotline process."""
+
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+
+    home: Path = Field(Path(".hotline"), description="Local state: embedded database files, keys, logs.")
+    timezone: str = Field("Asia/Shanghai", description="The city's time zone: months and days are counted in it.")
+    contact_salt: str = Field(
+        "hotline-dev-salt", description="Salt of the citizen-contact hash. Set a secret value in production."
+    )
+    log_level: str = Field("INFO", description="Log level of every service.")
+    model_path: Path | None = Field(None, description="Classifier artifact; default: the one shipped.")
+    catalogue_path: Path | None = Field(None, description="Dispatch catalogue (派单目录); default: shipped.")
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    mongodb: MongoSettings = Field(default_factory=MongoSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

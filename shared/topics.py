@@ -1,0 +1,11 @@
+"""Topic names: dotted and versioned. A breaking change is a new model and a new topic (``.v2``)."""
+
+from __future__ import annotations
+
+CALLS_RECEIVED = "hotline.calls.received.v1"
+CALLS_CLASSIFIED = "hotline.calls.classified.v1"
+CALLS_ROUTED = "hotline.calls.routed.v1"
+CASES_EVENTS = "hotline.cases.events.v1"
+DEADLETTER = "hotline.deadletter.v1"
+
+ALL_TOPICS: tuple[str, ...] = (CALLS_RECEIVED, CALLS_CLASSIFIED, CALLS_ROUTED, CASES_EVENTS, DEADLETTER)
