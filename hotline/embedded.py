@@ -27,7 +27,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(port: int, *, host: str = "127.0.0.1", timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+def wait_for_port(
+    port: int, *, host: str = "127.0.0.1", timeout: float = 30.0, proc: subprocess.Popen | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -75,8 +77,17 @@ def start_database(port: int, storage: Path | str, log_path: Path) -> subprocess
     if str(storage) != ":memory:":
         Path(storage).mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [database_command(), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage),
-         "--log-level", "WARNING"],
+        [
+            database_command(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(storage),
+            "--log-level",
+            "WARNING",
+        ],
         stdout=log_path.open("ab"),
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -100,7 +111,9 @@ def stop_process(proc: subprocess.Popen, *, timeout: float = 10.0) -> None:
         proc.wait(timeout=5)
 
 
-async def ensure_topics(bootstrap_servers: str, names: Iterable[str], *, partitions: int, replication_factor: int) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, names: Iterable[str], *, partitions: int, replication_factor: int
+) -> list[str]:
     """Create the topics that do not exist yet; returns the names created. Safe to run again."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 

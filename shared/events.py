@@ -159,7 +159,9 @@ class Assignment(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    queue_id: str = Field(description="Stable queue id, e.g. street:大兴区/西红门镇 or department:市人力资源社会保障局.")
+    queue_id: str = Field(
+        description="Stable queue id, e.g. street:大兴区/西红门镇 or department:市人力资源社会保障局."
+    )
     unit_kind: UnitKind = Field(description="street (街乡镇), department (委办局), district or manual.")
     unit_name: str = Field(description="Display name of the lead unit.")
     district: str | None = Field(None, description="District of the case, when resolved.")
@@ -240,7 +242,6 @@ class DeadLetter(BaseModel):
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
-
 
 
 TOPIC_MODELS: dict[str, type[BaseModel]] = {

@@ -65,9 +65,7 @@ def dead_letter_for(service: str, event: EventT, reason: str) -> DeadLetter:
     )
 
 
-def parse_events(
-    events: Sequence[EventT], model: type[ModelT], service: str
-) -> tuple[list[ModelT], list[DeadLetter]]:
+def parse_events(events: Sequence[EventT], model: type[ModelT], service: str) -> tuple[list[ModelT], list[DeadLetter]]:
     """Parse a batch of raw events into ``model``; the ones that fail become dead letters with the reason."""
     parsed: list[ModelT] = []
     dead: list[DeadLetter] = []

@@ -1,0 +1,84 @@
+"""Helpers for integration and end-to-end tests: run a service as a process, read a topic back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from hotline.embedded import stop_process
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def run_service(module: str, env: dict[str, str], log_path: Path, *args: str) -> Iterator[subprocess.Popen]:
+    """Run ``python -m module`` with ``env`` added to this environment; stopped (SIGTERM) afterwards.
+
+    The output goes to ``log_path``; on failure, read it to see why.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        stop_process(proc, timeout=15)
+
+
+async def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
+    """Produce (key, value) pairs with acks=all and wait for every acknowledgement."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for key, value in items]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    until: Callable[[list[bytes]], bool],
+    *,
+    keep: Callable[[bytes], bool] = lambda _value: True,
+    timeout: float = 30.0,
+) -> list[bytes]:
+    """Read ``topic`` from the beginning of every partition (no consumer group), as a downstream system
+    would, keeping the values ``keep`` accepts, until ``until(kept)`` is true or ``timeout`` passes."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    kept: list[bytes] = []
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        deadline = time.monotonic() + timeout
+        while not partitions and time.monotonic() < deadline:
+            await consumer.topics()
+            partitions = consumer.partitions_for_topic(topic)
+            await asyncio.sleep(0.1)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions or ())]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while time.monotonic() < deadline and not until(kept):
+            batches = await consumer.getmany(timeout_ms=200)
+            for messages in batches.values():
+                kept.extend(m.value for m in messages if m.value is not None and keep(m.value))
+        return kept
+    finally:
+        await consumer.stop()
