@@ -149,11 +149,13 @@ class EmbeddedStack:
     def mongodb_uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.database_port}/?directConnection=true"
 
-    def start(self) -> EmbeddedStack:
+    def start(self, *, broker: bool = True, database: bool = True) -> EmbeddedStack:
         logs = self.home / "logs"
         storage = self.database_storage if self.database_storage is not None else self.home / "db"
-        self.processes.append(start_database(self.database_port, storage, logs / "database.log"))
-        self.processes.append(start_broker(self.broker_port, logs / "broker.log"))
+        if database:
+            self.processes.append(start_database(self.database_port, storage, logs / "database.log"))
+        if broker:
+            self.processes.append(start_broker(self.broker_port, logs / "broker.log"))
         return self
 
     def create_topics(self, names: Iterable[str], *, partitions: int = 6) -> list[str]:

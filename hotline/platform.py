@@ -1,0 +1,237 @@
+"""Start and stop the whole platform: embedded servers (unless configured), topics, the services.
+
+``hotline up`` (what ``make run`` calls), the end-to-end tests and ``make bench`` all use this one
+supervisor, so what is tested and measured is what an operator runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hotline.embedded import EmbeddedStack, ensure_topics, stop_process
+from shared import topics
+from shared.settings import Settings
+
+# The processes of the platform: name -> python module run with ``python -m``.
+SERVICES: dict[str, str] = {
+    "intake": "services.intake",
+    "classifier": "services.classifier",
+    "router": "services.router",
+    "metrics": "services.metrics",
+    "metrics-api": "services.metrics.api",
+}
+# Faust workers print this once they have joined their consumer group and are consuming.
+WORKER_READY_MARK = "Worker ready"
+DEV_KEY_FILE = "dev-api-key"
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    module: str
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+
+    def start(self, env: Mapping[str, str], cwd: Path) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                cwd=cwd,
+                env=dict(env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, timeout=15)
+
+
+@dataclass
+class Platform:
+    """A running Hotline: where it is, and the processes it owns."""
+
+    settings: Settings
+    home: Path
+    embedded_kafka: bool
+    embedded_mongodb: bool
+    cwd: Path = field(default_factory=Path.cwd)
+    stack: EmbeddedStack | None = None
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environment(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> Platform:
+        """Embedded servers are used for whatever ``KAFKA_BOOTSTRAP_SERVERS`` / ``MONGODB_URI`` do not name."""
+        environ = os.environ if environ is None else environ
+        return cls(
+            settings=settings,
+            home=settings.home.resolve(),
+            embedded_kafka="KAFKA_BOOTSTRAP_SERVERS" not in environ,
+            embedded_mongodb="MONGODB_URI" not in environ,
+        )
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return (
+            self.stack.bootstrap_servers
+            if self.stack and self.embedded_kafka
+            else self.settings.kafka.bootstrap_servers
+        )
+
+    @property
+    def mongodb_uri(self) -> str:
+        return self.stack.mongodb_uri if self.stack and self.embedded_mongodb else self.settings.mongodb.uri
+
+    @property
+    def intake_url(self) -> str:
+        return f"http://{self.settings.intake.host}:{self.settings.intake.port}"
+
+    @property
+    def console_url(self) -> str:
+        return f"http://{self.settings.metrics.host}:{self.settings.metrics.port}"
+
+    def start(self, *, timeout: float = 90.0) -> None:
+        """Start servers, create topics, start every service and wait until all are ready."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        for name, port in (("intake", self.settings.intake.port), ("metrics-api", self.settings.metrics.port)):
+            if _port_in_use(port):
+                raise RuntimeError(f"port {port} for {name} is already in use: stop what holds it or set the port")
+        if self.embedded_kafka or self.embedded_mongodb:
+            self.stack = EmbeddedStack(home=self.home)  # assigned first: stop() cleans up a half-started stack
+            self.stack.start(broker=self.embedded_kafka, database=self.embedded_mongodb)
+        asyncio.run(
+            ensure_topics(
+                self.bootstrap_servers,
+                topics.ALL_TOPICS,
+                partitions=self.settings.kafka.partitions,
+                replication_factor=self.settings.kafka.replication_factor,
+            )
+        )
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "MONGODB_URI": self.mongodb_uri,
+            "HOTLINE_HOME": str(self.home),
+            "INTAKE_API_KEYS_FILE": str(self.api_keys_file),
+            "PYTHONUNBUFFERED": "1",
+        }
+        for name, module in SERVICES.items():
+            service = ServiceProcess(name, module, self.home / "logs" / f"{name}.log")
+            service.start(self.env, self.cwd)
+            self.services[name] = service
+        self.wait_ready(timeout=timeout)
+
+    @property
+    def api_keys_file(self) -> Path:
+        path = self.settings.intake.api_keys_file
+        return path if path.is_absolute() else (self.cwd / path).resolve()
+
+    def wait_ready(self, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(self.services)
+        while pending and time.monotonic() < deadline:
+            for name in sorted(pending):
+                service = self.services[name]
+                if not service.running:
+                    raise RuntimeError(
+                        f"{name} exited during start-up; see {service.log_path}:\n{_tail(service.log_path)}"
+                    )
+                if self._is_ready(name):
+                    pending.discard(name)
+            time.sleep(0.2)
+        if pending:
+            raise RuntimeError(
+                f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))} (logs in {self.home / 'logs'})"
+            )
+
+    def _is_ready(self, name: str) -> bool:
+        if name == "intake":
+            return _http_ok(self.intake_url + "/readyz")
+        if name == "metrics-api":
+            return _http_ok(self.console_url + "/readyz")
+        log = self.services[name].log_path
+        return log.exists() and WORKER_READY_MARK in log.read_text(errors="replace")
+
+    def restart_dead(self, *, max_restarts: int = 5) -> list[str]:
+        """Restart services that died (a supervisor's job); returns the names restarted."""
+        restarted = []
+        for service in self.services.values():
+            if not service.running and service.restarts < max_restarts:
+                service.restarts += 1
+                service.start(self.env, self.cwd)
+                restarted.append(service.name)
+        return restarted
+
+    def stop(self) -> None:
+        """Stop the services first (they flush and commit), then the broker and the database."""
+        for service in reversed(list(self.services.values())):
+            service.stop()
+        if self.stack is not None:
+            self.stack.stop()
+
+
+@contextlib.contextmanager
+def running_platform(platform: Platform, *, timeout: float = 90.0) -> Iterator[Platform]:
+    try:
+        platform.start(timeout=timeout)
+        yield platform
+    finally:
+        platform.stop()
+
+
+def ensure_dev_key(platform: Platform) -> str:
+    """The development API key: created once, stored hashed for intake, and its plain form kept in
+    ``<home>/dev-api-key`` (mode 0600) so that ``make run`` can print it every time."""
+    from services.intake.keys import create_key, load_keys
+
+    plain_file = platform.home / DEV_KEY_FILE
+    if plain_file.exists() and platform.api_keys_file.exists():
+        plain = plain_file.read_text().strip()
+        names = {record.name for record in load_keys(platform.api_keys_file)}
+        if "dev" in names and plain:
+            return plain
+    plain = create_key(platform.api_keys_file, "dev", ("calls:write",))
+    plain_file.write_text(plain + "\n")
+    plain_file.chmod(0o600)
+    return plain
+
+
+def _port_in_use(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, json.JSONDecodeError):
+        return False
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -1,0 +1,72 @@
+"""``hotline up``: run the whole platform in the foreground until Ctrl-C (what ``make run`` calls)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from types import FrameType
+
+from hotline.platform import Platform, ensure_dev_key
+from shared.settings import get_settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for every service to be ready")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    platform = Platform.from_environment(settings)
+    platform.home.mkdir(parents=True, exist_ok=True)
+    stopping = False
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        api_key = ensure_dev_key(platform)
+        print("Starting Hotline ...", flush=True)
+        platform.start(timeout=args.timeout)
+        print(_banner(platform, api_key), flush=True)
+        while not stopping:
+            for name in platform.restart_dead():
+                print(f"! {name} exited; restarted it (log: {platform.services[name].log_path})", flush=True)
+            time.sleep(0.5)
+        return 0
+    except RuntimeError as exc:
+        print(f"hotline up: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        print("Stopping Hotline ...", flush=True)
+        platform.stop()
+        print("Stopped.", flush=True)
+
+
+def _banner(platform: Platform, api_key: str) -> str:
+    kafka = f"embedded Tansu at {platform.bootstrap_servers}" if platform.embedded_kafka else platform.bootstrap_servers
+    mongo = (
+        f"embedded SecantusDB at {platform.mongodb_uri} (data in {platform.home / 'db'})"
+        if platform.embedded_mongodb
+        else platform.mongodb_uri
+    )
+    return f"""
+Hotline is running (接诉即办).
+  Console (live queues):  {platform.console_url}/
+  Intake API:             {platform.intake_url}   (OpenAPI: {platform.intake_url}/docs)
+  Metrics read API:       {platform.console_url}/docs
+  Development API key:    {api_key}
+  Kafka:                  {kafka}
+  MongoDB:                {mongo}
+  Logs:                   {platform.home / "logs"}
+
+Try it:
+  curl -s -X POST {platform.intake_url}/v1/calls -H 'X-API-Key: {api_key}' -H 'Content-Type: application/json' \\
+    -d '{{"channel":"phone","source_system":"demo","external_id":"demo-1","subject":"拖欠工资","body":"大兴区西红门镇工地拖欠农民工工资三个月","location":{{"address":"大兴区西红门镇"}}}}'
+
+Press Ctrl-C to stop everything.
+"""
