@@ -131,8 +131,14 @@ class Platform:
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "MONGODB_URI": self.mongodb_uri,
+            "MONGODB_DATABASE": self.settings.mongodb.database,
+            "KAFKA_PARTITIONS": str(self.settings.kafka.partitions),
             "HOTLINE_HOME": str(self.home),
+            "INTAKE_HOST": self.settings.intake.host,
+            "INTAKE_PORT": str(self.settings.intake.port),
             "INTAKE_API_KEYS_FILE": str(self.api_keys_file),
+            "METRICS_HOST": self.settings.metrics.host,
+            "METRICS_PORT": str(self.settings.metrics.port),
             "PYTHONUNBUFFERED": "1",
         }
         for name, module in SERVICES.items():

@@ -1,0 +1,242 @@
+"""``hotline bench`` (``make bench``): push N calls through intake's batch endpoint and print the figures.
+
+It starts a platform of its own (embedded broker and database in a temporary folder, the five service
+processes, free ports), so nothing else must be running. Printed, never asserted:
+
+- sustained throughput: calls per second from the first POST until every case is visible in MongoDB;
+- latency from intake's 202 to the case being visible in its queue (p50, p99, max);
+- the same machine's raw aiokafka produce->consume rate on the same broker, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hotline.embedded import free_port
+from hotline.platform import Platform, ensure_dev_key, running_platform
+from shared.settings import Settings
+
+DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "domain" / "messages-train.csv"
+SYNTHETIC = [
+    ("拖欠工资", "大兴区西红门镇某工地拖欠农民工工资三个月，请求劳动监察部门处理。"),
+    ("小区供暖不热", "朝阳区朝阳门街道某小区冬季供暖温度不达标，室内只有十五度。"),
+    ("幼儿园入园难", "海淀区普惠性幼儿园名额不足，孩子无法入园，希望增加学位。"),
+    ("噪音扰民", "丰台区某工地夜间施工噪音扰民，严重影响休息。"),
+    ("Broken water main", "Water main broken on the street, water everywhere since this morning."),
+]
+
+
+@dataclass
+class BenchResult:
+    calls: int
+    batch: int
+    concurrency: int
+    post_seconds: float
+    intake_calls_per_s: float
+    pipeline_seconds: float
+    pipeline_calls_per_s: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    latency_max_ms: float
+    raw_kafka_msgs_per_s: float
+    ratio_pipeline_to_raw: float
+    started_at: str
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--calls", type=int, default=20_000, help="number of calls to push (default 20,000)")
+    parser.add_argument("--batch", type=int, default=500, help="calls per POST /v1/calls/batch")
+    parser.add_argument("--concurrency", type=int, default=4, help="batches in flight at once")
+    parser.add_argument("--texts", type=Path, default=DEFAULT_TEXTS, help="CSV of real messages to send (optional)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up waiting for visibility after this")
+    parser.add_argument("--out", type=Path, default=Path("bench-results"), help="folder for the JSON result")
+
+
+def load_texts(path: Path) -> list[tuple[str, str]]:
+    """Subject/body pairs from the training CSV when it is there (read at run time, never shipped)."""
+    if not path.exists():
+        return SYNTHETIC
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    subject_key = next((k for k in rows[0] if "主题" in k or "subject" in k.lower()), None)
+    body_key = next((k for k in rows[0] if "详情" in k or "body" in k.lower()), None)
+    if not subject_key or not body_key:
+        return SYNTHETIC
+    return [(r[subject_key].strip(), r[body_key].strip()[:4000]) for r in rows if r[body_key].strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    home = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
+    settings = Settings(
+        home=home,
+        intake={"port": free_port(), "api_keys_file": home / "api-keys.json"},
+        metrics={"port": free_port()},
+        mongodb={"database": "hotline_bench"},
+    )
+    platform = Platform(settings=settings, home=home, embedded_kafka=True, embedded_mongodb=True)
+    home.mkdir(parents=True, exist_ok=True)
+    api_key = ensure_dev_key(platform)
+    texts = load_texts(args.texts)
+    print(f"Starting a platform in {home} ...", flush=True)
+    with running_platform(platform, timeout=180):
+        result = asyncio.run(_bench(platform, api_key, texts, args))
+    print(_report(result), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(asdict(result), indent=2) + "\n")
+    print(f"(written to {out}; logs in {home / 'logs'})")
+    return 0
+
+
+async def _bench(platform: Platform, api_key: str, texts: list[tuple[str, str]], args: argparse.Namespace) -> BenchResult:
+    import httpx
+    from pymongo import AsyncMongoClient
+
+    rng = random.Random(42)
+    run_id = uuid.uuid4().hex[:8]
+    districts = ["大兴区西红门镇", "朝阳区朝阳门街道", "海淀区中关村街道", "丰台区卢沟桥街道", "通州区永顺镇"]
+    calls = []
+    for i in range(args.calls):
+        subject, body = texts[rng.randrange(len(texts))]
+        calls.append(
+            {
+                "channel": "phone",
+                "source_system": "bench",
+                "external_id": f"{run_id}-{i}",
+                "subject": subject,
+                "body": body or subject,
+                "location": {"address": districts[i % len(districts)]},
+                "contact_phone": f"138{i:08d}"[:11],
+            }
+        )
+    batches = [calls[i : i + args.batch] for i in range(0, len(calls), args.batch)]
+    accepted_at: dict[str, float] = {}
+    rejected = 0
+    semaphore = asyncio.Semaphore(args.concurrency)
+    started = time.time()
+
+    async with httpx.AsyncClient(base_url=platform.intake_url, headers={"X-API-Key": api_key}, timeout=120) as client:
+
+        async def post(batch: list[dict]) -> None:
+            nonlocal rejected
+            async with semaphore:
+                for attempt in range(5):
+                    response = await client.post("/v1/calls/batch", json={"calls": batch})
+                    if response.status_code != 503:
+                        break
+                    await asyncio.sleep(0.5 * (attempt + 1))
+                response.raise_for_status()
+                now = time.time()
+                for item in response.json()["results"]:
+                    if item["status"] == "accepted":
+                        accepted_at[item["call_id"]] = now
+                    else:
+                        rejected += 1
+
+        await asyncio.gather(*(post(b) for b in batches))
+    post_seconds = time.time() - started
+    print(f"posted {len(accepted_at)} calls ({rejected} rejected) in {post_seconds:.1f}s", flush=True)
+
+    client = AsyncMongoClient(platform.mongodb_uri)
+    cases = client[platform.settings.mongodb.database]["cases"]
+    wanted = set(accepted_at)
+    deadline = time.time() + args.timeout
+    visible = 0
+    while time.time() < deadline:
+        visible = await cases.count_documents({"call.source_system": "bench"})
+        if visible >= len(wanted):
+            break
+        await asyncio.sleep(0.25)
+    finished = time.time()
+    latencies = []
+    async for doc in cases.find({"call.source_system": "bench"}, {"stored_at": 1}):
+        if doc["_id"] in accepted_at and doc.get("stored_at"):
+            stored = doc["stored_at"]
+            stored_ts = stored.replace(tzinfo=UTC).timestamp() if stored.tzinfo is None else stored.timestamp()
+            latencies.append(max(0.0, stored_ts - accepted_at[doc["_id"]]) * 1000)
+    await client.close()
+    if visible < len(wanted):
+        print(f"only {visible} of {len(wanted)} visible after {args.timeout:.0f}s", flush=True)
+
+    raw_rate = await _raw_kafka_rate(platform.bootstrap_servers, args.calls, _typical_size(calls))
+    pipeline_seconds = finished - started
+    pipeline_rate = visible / pipeline_seconds if pipeline_seconds else 0.0
+    latencies.sort()
+    return BenchResult(
+        calls=args.calls,
+        batch=args.batch,
+        concurrency=args.concurrency,
+        post_seconds=round(post_seconds, 2),
+        intake_calls_per_s=round(len(accepted_at) / post_seconds, 1),
+        pipeline_seconds=round(pipeline_seconds, 2),
+        pipeline_calls_per_s=round(pipeline_rate, 1),
+        latency_p50_ms=round(_percentile(latencies, 50), 1),
+        latency_p99_ms=round(_percentile(latencies, 99), 1),
+        latency_max_ms=round(latencies[-1], 1) if latencies else 0.0,
+        raw_kafka_msgs_per_s=round(raw_rate, 1),
+        ratio_pipeline_to_raw=round(pipeline_rate / raw_rate, 3) if raw_rate else 0.0,
+        started_at=datetime.fromtimestamp(started, UTC).isoformat(),
+    )
+
+
+def _typical_size(calls: list[dict]) -> int:
+    return int(statistics.median(len(json.dumps(c, ensure_ascii=False).encode()) for c in calls[:1000])) + 400
+
+
+async def _raw_kafka_rate(bootstrap: str, count: int, size: int) -> float:
+    """Produce ``count`` messages of ``size`` bytes with acks=all and consume them back: messages/s."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    topic = f"hotline.bench.raw.{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 6, 1)])
+    await admin.close()
+    payload = b"x" * size
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=topic)
+    await producer.start()
+    await consumer.start()
+    try:
+        started = time.time()
+        futures = [await producer.send(topic, payload, key=str(i).encode()) for i in range(count)]
+        await asyncio.gather(*futures)
+        received = 0
+        deadline = time.time() + 300
+        while received < count and time.time() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            received += sum(len(messages) for messages in batches.values())
+        return received / (time.time() - started)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    index = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
+    return values[index]
+
+
+def _report(r: BenchResult) -> str:
+    return f"""
+Hotline pipeline benchmark ({r.calls} calls, batches of {r.batch}, {r.concurrency} in flight)
+  intake accepted (202, acks=all):      {r.intake_calls_per_s:>10.1f} calls/s  ({r.post_seconds:.1f} s)
+  end to end, visible in MongoDB:       {r.pipeline_calls_per_s:>10.1f} calls/s  ({r.pipeline_seconds:.1f} s)
+  latency 202 -> visible in queue:      p50 {r.latency_p50_ms:.0f} ms, p99 {r.latency_p99_ms:.0f} ms, max {r.latency_max_ms:.0f} ms
+  raw aiokafka produce->consume:        {r.raw_kafka_msgs_per_s:>10.1f} msgs/s (same broker, same run)
+  ratio pipeline / raw Kafka:           {r.ratio_pipeline_to_raw:.3f}
+"""
