@@ -1,0 +1,314 @@
+"""The metrics read API and the live queue page (``python -m services.metrics.api``).
+
+Operators see every queue of 街乡镇 (streets/towns) and 委办局 (departments) with its depth and its
+oldest waiting case; analysts read the monthly counts per category, Monthly-Question problem, unit
+and district that the metrics worker pre-aggregates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.metrics.repository import MetricsRepository
+from shared.settings import Settings, get_settings
+
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+DESCRIPTION = """\
+Read API of the Hotline metrics store for 接诉即办 ("handle on receipt"): every citizen request is
+dispatched (派单) to a queue of a street/town (街乡镇) or a department (委办局). This API shows each
+queue's depth and oldest waiting case, the cases waiting in a queue, one case, and the monthly counts
+per category, Monthly-Question (每月一题) problem, unit and district. `GET /` is a live queue page.
+"""
+
+
+class OldestWaiting(BaseModel):
+    """The case that has waited longest in a queue."""
+
+    call_id: str
+    received_at: datetime
+    age_seconds: float = Field(description="How long it has waited, at the time of the answer.")
+
+
+class QueueView(BaseModel):
+    """A queue with its depth (open cases) and oldest waiting case."""
+
+    queue_id: str
+    unit_kind: str = Field(description="street (街乡镇), department (委办局), district or manual.")
+    unit_name: str
+    district: str | None
+    depth: int = Field(description="Open cases waiting in the queue (待办).")
+    dispatched_total: int = Field(description="Cases ever dispatched to the queue.")
+    oldest_waiting: OldestWaiting | None = Field(description="Oldest waiting case (最早等待), if any.")
+
+
+class QueuesView(BaseModel):
+    """Every queue, as of ``generated_at``."""
+
+    generated_at: datetime
+    queues: list[QueueView]
+
+
+class CaseView(BaseModel):
+    """A case (one per call) as the metrics store keeps it; the contact only hashed and masked."""
+
+    call_id: str
+    status: str
+    queue_id: str
+    district: str | None = None
+    received_at: datetime
+    routed_at: datetime
+    month: str = Field(description="Month of receipt in the city's time zone (YYYY-MM).")
+    day: str = Field(description="Day of receipt in the city's time zone (YYYY-MM-DD).")
+    call: dict[str, Any]
+    classification: dict[str, Any]
+    assignment: dict[str, Any]
+
+
+class CasesView(BaseModel):
+    """A page of a queue's open cases; pass ``next_after`` as ``after`` (or ``next_before`` as ``before``) next."""
+
+    queue_id: str
+    order: Literal["oldest", "newest"]
+    cases: list[CaseView]
+    next_before: datetime | None = None
+    next_after: datetime | None = None
+
+
+class MonthlyCountView(BaseModel):
+    """Cases dispatched in the month for one value."""
+
+    value: str
+    label: str | None = None
+    count: int
+
+
+class MonthlyView(BaseModel):
+    """Monthly counts for one dimension."""
+
+    month: str
+    dimension: str
+    total: int
+    counts: list[MonthlyCountView]
+
+
+def get_repository(request: Request) -> MetricsRepository:
+    repository: MetricsRepository = request.app.state.repository
+    return repository
+
+
+RepositoryDep = Annotated[MetricsRepository, Depends(get_repository)]
+
+
+def create_app(settings: Settings | None = None, *, database: AsyncDatabase | None = None) -> FastAPI:
+    """The read API; ``database`` injects an existing database (tests), else the lifespan connects."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if database is not None:
+            yield
+            return
+        client: AsyncMongoClient = AsyncMongoClient(settings.mongodb.uri, tz_aware=True)
+        app.state.repository = MetricsRepository(client[settings.mongodb.database], timezone=settings.timezone)
+        try:
+            yield
+        finally:
+            await client.close()
+
+    app = FastAPI(
+        title="Hotline metrics — 接诉即办 queues and monthly counts",
+        description=DESCRIPTION,
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    if database is not None:
+        app.state.repository = MetricsRepository(database, timezone=settings.timezone)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", response_model=None)
+    async def readyz(repository: RepositoryDep) -> dict[str, str] | JSONResponse:
+        """The database answers a ping."""
+        try:
+            await repository.ping()
+        except Exception as exc:
+            return JSONResponse(status_code=503, content={"status": "unavailable", "reason": type(exc).__name__})
+        return {"status": "ready"}
+
+    @app.get("/v1/queues")
+    async def list_queues(repository: RepositoryDep) -> QueuesView:
+        """Every queue with its depth, oldest waiting case and that case's age."""
+        now = datetime.now(UTC)
+        views = []
+        for queue in await repository.queues():
+            oldest = None
+            if queue.oldest_waiting_received_at is not None and queue.oldest_waiting_call_id is not None:
+                oldest = OldestWaiting(
+                    call_id=queue.oldest_waiting_call_id,
+                    received_at=queue.oldest_waiting_received_at,
+                    age_seconds=round((now - queue.oldest_waiting_received_at).total_seconds(), 3),
+                )
+            views.append(
+                QueueView(
+                    queue_id=queue.queue_id,
+                    unit_kind=queue.unit_kind,
+                    unit_name=queue.unit_name,
+                    district=queue.district,
+                    depth=queue.depth,
+                    dispatched_total=queue.dispatched_total,
+                    oldest_waiting=oldest,
+                )
+            )
+        views.sort(key=lambda q: (-q.depth, q.queue_id))
+        return QueuesView(generated_at=now, queues=views)
+
+    @app.get("/v1/queues/{queue_id:path}/cases")
+    async def list_queue_cases(
+        queue_id: str,
+        repository: RepositoryDep,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        before: Annotated[datetime | None, Query(description="Only cases received before this time.")] = None,
+        after: Annotated[datetime | None, Query(description="Only cases received after this time.")] = None,
+        order: Annotated[Literal["oldest", "newest"], Query(description="oldest first suits a work queue.")] = (
+            "oldest"
+        ),
+    ) -> CasesView:
+        """The open cases waiting in a queue, oldest first by default."""
+        oldest_first = order == "oldest"
+        cases = await repository.cases_of_queue(
+            queue_id, limit=limit, before=before, after=after, oldest_first=oldest_first
+        )
+        views = [CaseView.model_validate(case) for case in cases]
+        last = views[-1].received_at if len(views) == limit else None
+        return CasesView(
+            queue_id=queue_id,
+            order=order,
+            cases=views,
+            next_before=None if oldest_first else last,
+            next_after=last if oldest_first else None,
+        )
+
+    @app.get("/v1/cases/{call_id}")
+    async def get_case(call_id: str, repository: RepositoryDep) -> CaseView:
+        """One case by its call id (404 when unknown)."""
+        case = await repository.get_case(call_id)
+        if case is None:
+            raise HTTPException(status_code=404, detail=f"no case {call_id}")
+        return CaseView.model_validate(case)
+
+    @app.get("/v1/metrics/monthly")
+    async def monthly(
+        repository: RepositoryDep,
+        month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM in the city's time zone.")],
+        dimension: Annotated[Literal["category", "issue", "unit", "district"], Query()] = "category",
+    ) -> MonthlyView:
+        """Cases dispatched in a month per category, Monthly-Question issue, unit or district."""
+        counts = await repository.monthly_counts(month, dimension)
+        return MonthlyView(
+            month=month,
+            dimension=dimension,
+            total=sum(c.count for c in counts),
+            counts=[MonthlyCountView(value=c.value, label=c.label, count=c.count) for c in counts],
+        )
+
+    @app.get("/", response_class=HTMLResponse)
+    async def queue_page() -> HTMLResponse:
+        """The live queue page (refreshes itself every 2 s)."""
+        return HTMLResponse(QUEUE_PAGE)
+
+    return app
+
+
+QUEUE_PAGE = """<!doctype html>
+<html lang="zh">
+<head>
+<meta charset="utf-8">
+<title>队列 Queues — Hotline 接诉即办</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 1.5rem; }
+table { border-collapse: collapse; }
+th, td { padding: .3rem .7rem; border-bottom: 1px solid #ddd; text-align: left; }
+td.n { text-align: right; }
+#status { color: #666; font-size: .9rem; }
+</style>
+</head>
+<body>
+<h1>队列 Queues</h1>
+<p id="status">加载中 loading…</p>
+<table>
+<thead><tr>
+<th>队列 Queue</th><th>单位 Unit</th><th>类型 Kind</th><th>待办 Depth</th>
+<th>最早等待 Oldest waiting</th><th>等待时长 Waiting for</th>
+</tr></thead>
+<tbody id="queues"></tbody>
+</table>
+<script>
+function age(seconds) {
+  if (seconds < 60) return Math.round(seconds) + " s";
+  if (seconds < 3600) return Math.round(seconds / 60) + " min";
+  if (seconds < 86400) return (seconds / 3600).toFixed(1) + " h";
+  return (seconds / 86400).toFixed(1) + " d";
+}
+function cell(row, text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  row.appendChild(td);
+}
+async function refresh() {
+  try {
+    const response = await fetch("/v1/queues");
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    const data = await response.json();
+    const body = document.getElementById("queues");
+    body.replaceChildren();
+    for (const q of data.queues) {
+      const row = document.createElement("tr");
+      cell(row, q.queue_id);
+      cell(row, q.unit_name);
+      cell(row, q.unit_kind);
+      cell(row, String(q.depth), "n");
+      cell(row, q.oldest_waiting ? new Date(q.oldest_waiting.received_at).toLocaleString() : "—");
+      cell(row, q.oldest_waiting ? age(q.oldest_waiting.age_seconds) : "—", "n");
+      body.appendChild(row);
+    }
+    document.getElementById("status").textContent =
+      data.queues.length + " 个队列 queues · 更新于 updated " + new Date().toLocaleTimeString();
+  } catch (error) {
+    document.getElementById("status").textContent = "无法加载 cannot load: " + error;
+  }
+}
+refresh();
+setInterval(refresh, 2000);
+</script>
+</body>
+</html>
+"""
+
+
+def main() -> None:
+    """Serve the read API with uvicorn on METRICS_HOST:METRICS_PORT."""
+    import uvicorn
+
+    from services.common.streaming import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.metrics.host, port=settings.metrics.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The metrics repository on the real database: exactly-once effects, indexes, queue depth and reads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.metrics.repository import MetricsRepository
+from tests.unit.test_metrics_aggregates import routed_event
+
+pytestmark = pytest.mark.integration
+
+APRIL = datetime(2026, 4, 10, 2, 0, tzinfo=UTC)
+
+
+async def counters_by_id(db) -> dict[str, dict]:
+    return {doc["_id"]: doc async for doc in db.counters.find({})}
+
+
+async def test_applying_the_same_batch_twice_stores_one_case_per_call_and_counts_once(mongo_db) -> None:
+    repository = MetricsRepository(mongo_db)
+    await repository.ensure_indexes()
+    batch = [routed_event(f"twice-{i}", issue="wage-arrears") for i in range(20)]
+
+    first = await repository.apply_routed(batch)
+    counters_after_first = await counters_by_id(mongo_db)
+    second = await repository.apply_routed(batch)
+
+    assert (first, second) == (20, 0)
+    assert await mongo_db.cases.count_documents({}) == 20
+    assert await counters_by_id(mongo_db) == counters_after_first
+    assert counters_after_first["2026-04|category|劳动和社会保障"]["count"] == 20
+    assert counters_after_first["2026-04|issue|wage-arrears"]["count"] == 20
+    assert counters_after_first["queue|street:大兴区/西红门镇"]["open"] == 20
+
+
+async def test_overlapping_batches_count_each_call_once(mongo_db) -> None:
+    repository = MetricsRepository(mongo_db)
+    await repository.ensure_indexes()
+    events = [routed_event(f"overlap-{i}") for i in range(30)]
+
+    first = await repository.apply_routed(events[:20])
+    second = await repository.apply_routed(events[10:30])
+
+    assert (first, second) == (20, 10)
+    assert await mongo_db.cases.count_documents({}) == 30
+    counts = {c.value: c.count for c in await repository.monthly_counts("2026-04", "unit")}
+    assert counts == {"street:大兴区/西红门镇": 30}
+
+
+async def test_a_batch_with_a_call_repeated_counts_it_once(mongo_db) -> None:
+    repository = MetricsRepository(mongo_db)
+    event = routed_event("repeated")
+
+    assert await repository.apply_routed([event, event, event.model_copy(update={"event_id": uuid.uuid4()})]) == 1
+    assert await mongo_db.cases.count_documents({}) == 1
+    assert (await repository.monthly_counts("2026-04", "category"))[0].count == 1
+
+
+async def test_a_transaction_that_fails_leaves_neither_cases_nor_counters(mongo_db) -> None:
+    repository = MetricsRepository(mongo_db)
+    await repository.ensure_indexes()
+    batch = [routed_event(f"abort-{i}") for i in range(5)]
+    # A counter with a non-numeric count makes $inc fail inside the transaction after the insert.
+    await mongo_db.counters.insert_one({"_id": "2026-04|category|劳动和社会保障", "count": "not a number"})
+
+    with pytest.raises(Exception):  # noqa: B017 - the server's error type is what it is
+        await repository.apply_routed(batch)
+
+    assert await mongo_db.cases.count_documents({}) == 0
+    await mongo_db.counters.delete_one({"_id": "2026-04|category|劳动和社会保障"})
+    assert await repository.apply_routed(batch) == 5
+    assert (await repository.monthly_counts("2026-04", "category"))[0].count == 5
+
+
+async def test_indexes_are_created_for_queue_reads_and_months(mongo_db) -> None:
+    repository = MetricsRepository(mongo_db)
+
+    await repository.ensure_indexes()
+    await repository.ensure_indexes()
+
+    case_indexes = {tuple(spec["key"]) for spec in (await mongo_db.cases.index_information()).values()}
+    assert (("queue_id", 1), ("status", 1), ("received_at", 1)) in case_indexes
+    assert (("month", 1), ("queue_id", 1)) in case_indexes
+    counter_indexes = await mongo_db.counters.index_information()
+    assert "_id_" in counter_indexes
+
+
+async def test_queue_depth_and_oldest_waiting_case(mongo_db) -> None:
+    repository = MetricsRepository(mongo_db)
+    await repository.ensure_indexes()
+    street = [routed_event(f"q-{i}", received_at=APRIL + timedelta(minutes=i)) for i in (5, 1, 9)]
+    department = routed_event(
+        "q-dept",
+        queue_id="department:市住房城乡建设委",
+        unit_kind="department",
+        unit_name="市住房城乡建设委",
+        received_at=APRIL,
+    )
+    await repository.apply_routed([*street[:2], department])
+    await repository.apply_routed(street)
+
+    queues = {q.queue_id: q for q in await repository.queues()}
+
+    assert queues["street:大兴区/西红门镇"].depth == 3
+    assert queues["street:大兴区/西红门镇"].oldest_waiting_received_at == APRIL + timedelta(minutes=1)
+    assert queues["street:大兴区/西红门镇"].oldest_waiting_call_id == str(street[1].call_id)
+    assert queues["street:大兴区/西红门镇"].unit_name == "西红门镇"
+    assert queues["department:市住房城乡建设委"].depth == 1
+    assert queues["department:市住房城乡建设委"].unit_kind == "department"
+    assert await repository.queue_depth_by_count("street:大兴区/西红门镇") == 3
+
+
+async def test_cases_of_a_queue_come_oldest_first_and_page_by_time(mongo_db) -> None:
+    repository = MetricsRepository(mongo_db)
+    await repository.ensure_indexes()
+    events = [routed_event(f"page-{i}", received_at=APRIL + timedelta(minutes=i)) for i in range(5)]
+    await repository.apply_routed(events)
+
+    oldest = await repository.cases_of_queue("street:大兴区/西红门镇", limit=2)
+    newest = await repository.cases_of_queue("street:大兴区/西红门镇", limit=2, oldest_first=False)
+    earlier = await repository.cases_of_queue("street:大兴区/西红门镇", before=APRIL + timedelta(minutes=2))
+    later = await repository.cases_of_queue("street:大兴区/西红门镇", after=oldest[-1]["received_at"], limit=2)
+
+    assert [c["call_id"] for c in oldest] == [str(events[0].call_id), str(events[1].call_id)]
+    assert [c["call_id"] for c in newest] == [str(events[4].call_id), str(events[3].call_id)]
+    assert [c["call_id"] for c in earlier] == [str(events[0].call_id), str(events[1].call_id)]
+    assert [c["call_id"] for c in later] == [str(events[2].call_id), str(events[3].call_id)]
+    assert oldest[0]["received_at"] == APRIL
+
+
+async def test_get_case_returns_the_stored_case_or_none(mongo_db) -> None:
+    repository = MetricsRepository(mongo_db)
+    event = routed_event("get-me")
+    await repository.apply_routed([event])
+
+    case = await repository.get_case(str(event.call_id))
+
+    assert case is not None
+    assert case["call"]["contact"]["masked"] == "138****5678"
+    assert case["received_at"].tzinfo is not None
+    assert await repository.get_case(str(uuid.uuid4())) is None
+
+
+async def test_monthly_counts_per_dimension_follow_the_city_time_zone(mongo_db) -> None:
+    repository = MetricsRepository(mongo_db)
+    await repository.apply_routed(
+        [
+            routed_event("m1", received_at=datetime(2026, 3, 31, 17, 30, tzinfo=UTC), issue="wage-arrears"),
+            routed_event("m2", received_at=datetime(2026, 3, 31, 15, 0, tzinfo=UTC), district="朝阳区"),
+        ]
+    )
+
+    april = {c.value: c.count for c in await repository.monthly_counts("2026-04", "district")}
+    march = {c.value: c.count for c in await repository.monthly_counts("2026-03", "district")}
+    issues = await repository.monthly_counts("2026-04", "issue")
+    units = await repository.monthly_counts("2026-03", "unit")
+
+    assert april == {"大兴区": 1}
+    assert march == {"朝阳区": 1}
+    assert [(i.value, i.count) for i in issues] == [("wage-arrears", 1)]
+    assert units[0].label == "西红门镇"
+    with pytest.raises(ValueError):
+        await repository.monthly_counts("2026-04", "colour")
