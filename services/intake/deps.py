@@ -1,0 +1,65 @@
+"""Typed FastAPI dependencies of the intake: settings, publisher, and the caller's API key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader
+
+from services.intake.keys import CALLS_WRITE, KeyRecord, KeyStore
+from services.intake.publisher import EventPublisher
+from shared.settings import Settings
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="An intake API key created with `hotline keys --name NAME` (scope calls:write).",
+)
+
+
+def app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def app_publisher(request: Request) -> EventPublisher:
+    return request.app.state.publisher
+
+
+def app_key_store(request: Request) -> KeyStore:
+    return request.app.state.key_store
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+PublisherDep = Annotated[EventPublisher, Depends(app_publisher)]
+KeyStoreDep = Annotated[KeyStore, Depends(app_key_store)]
+
+
+def authenticated_key(presented: Annotated[str | None, Security(api_key_header)], store: KeyStoreDep) -> KeyRecord:
+    """The caller's key record; 401 when the X-API-Key header is missing or matches no key."""
+    if not presented:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "X-API-Key header is missing", headers={"WWW-Authenticate": "ApiKey"}
+        )
+    record = store.verify(presented)
+    if record is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "X-API-Key is not a known key", headers={"WWW-Authenticate": "ApiKey"}
+        )
+    return record
+
+
+ApiKeyDep = Annotated[KeyRecord, Depends(authenticated_key)]
+
+
+def calls_writer(key: ApiKeyDep) -> KeyRecord:
+    """The caller's key, which must carry the calls:write scope (403 otherwise)."""
+    if not key.allows(CALLS_WRITE):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"API key '{key.name}' lacks the scope {CALLS_WRITE} (it has: {', '.join(key.scopes) or 'none'})",
+        )
+    return key
+
+
+CallsWriterDep = Annotated[KeyRecord, Depends(calls_writer)]
