@@ -1,0 +1,147 @@
+"""Routing a classified call to a queue (派单): pure, no I/O; the catalogue and gazetteer are passed in."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from services.router.catalogue import DEPARTMENT_PREFIX, Catalogue, Match, Rule
+from services.router.gazetteer import Gazetteer, Resolution
+from shared.events import Assignment, Call, CallClassified, Channel, Classification, UnitKind
+
+MANUAL_DISPATCH_QUEUE = "manual:dispatch"
+MANUAL_CLASSIFICATION_QUEUE = "manual:classification"
+TEXT_LOCATION_PENALTY = 0.1
+
+
+def street_queue(district: str, street: str) -> str:
+    return f"street:{district}/{street}"
+
+
+def district_queue(district: str) -> str:
+    return f"district:{district}"
+
+
+def locate_call(call: Call, gazetteer: Gazetteer) -> Resolution:
+    """Where the call is: its location fields first, then official names said in the request text."""
+    location = call.location
+    resolved = gazetteer.resolve(location.address, location.district, location.street)
+    if resolved.street is not None:
+        return resolved
+    # Citizens often say the place only in what they tell: look for official names (strict: no bare words).
+    from_text = gazetteer.resolve(f"{call.subject}\n{call.body}", resolved.district, None, strict=True)
+    if from_text.street is not None or (resolved.district is None and from_text.district is not None):
+        return Resolution(
+            from_text.district,
+            from_text.street,
+            round(max(from_text.confidence - TEXT_LOCATION_PENALTY, 0.0), 2),
+            f"location fields: {resolved.reason}; request text: {from_text.reason}",
+        )
+    return resolved
+
+
+def rule_matches(match: Match, classification: Classification, channel: Channel, place: Resolution, text: str) -> bool:
+    """Whether every condition of ``match`` holds for the call."""
+    if match.requires_street and place.street is None:
+        return False
+    if match.requires_district and place.district is None:
+        return False
+    if match.categories and classification.category not in match.categories:
+        return False
+    if match.subcategories and classification.subcategory not in match.subcategories:
+        return False
+    if match.issues and classification.issue not in match.issues:
+        return False
+    if match.channels and channel not in match.channels:
+        return False
+    return not match.keywords or any(keyword in text for keyword in match.keywords)
+
+
+def route_call(classified: CallClassified, catalogue: Catalogue, gazetteer: Gazetteer, now: datetime) -> Assignment:
+    """The queue, lead and cooperating units, priority and due times of a classified call."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    call = classified.call
+    classification = classified.classification
+    place = locate_call(call, gazetteer)
+    if classification.needs_review:
+        return Assignment(
+            queue_id=MANUAL_CLASSIFICATION_QUEUE,
+            unit_kind=UnitKind.manual,
+            unit_name="人工分拣 (manual classification)",
+            district=place.district,
+            street=place.street,
+            rule_id=None,
+            catalogue_version=catalogue.version,
+            reason=(
+                f"classification needs review (confidence {classification.confidence:.2f}, "
+                f"category {classification.category}): 人工分拣; location: {place.reason}"
+            ),
+            priority=catalogue.review.priority,
+            response_due_at=now + timedelta(hours=catalogue.review.response_hours),
+            resolution_due_at=None,
+        )
+    text = f"{call.subject}\n{call.body}"
+    for rule in catalogue.rules:
+        if rule_matches(rule.match, classification, call.channel, place, text):
+            return _assignment(rule, catalogue.version, place, now)
+    return Assignment(
+        queue_id=MANUAL_DISPATCH_QUEUE,
+        unit_kind=UnitKind.manual,
+        unit_name="人工派单 (manual dispatch)",
+        district=place.district,
+        street=place.street,
+        rule_id=None,
+        catalogue_version=catalogue.version,
+        reason=f"no catalogue rule matched category {classification.category}; location: {place.reason}",
+        priority=3,
+        response_due_at=None,
+        resolution_due_at=None,
+    )
+
+
+def _assignment(rule: Rule, version: str, place: Resolution, now: datetime) -> Assignment:
+    assign = rule.assign
+    queue_id, unit_kind, unit_name = _lead_unit(assign.lead, place)
+    notes: list[str] = []
+    cooperating: list[str] = []
+    for unit in assign.cooperating:
+        unit_queue = _cooperating_queue(unit, place)
+        if unit_queue is None:
+            notes.append(f"cooperating {unit} left out: not resolved")
+        elif unit_queue != queue_id and unit_queue not in cooperating:
+            cooperating.append(unit_queue)
+    reason = "; ".join([f"rule {rule.id}: {rule.description.zh}", f"location: {place.reason}", *notes])
+    return Assignment(
+        queue_id=queue_id,
+        unit_kind=unit_kind,
+        unit_name=unit_name,
+        district=place.district,
+        street=place.street,
+        cooperating_units=cooperating,
+        rule_id=rule.id,
+        catalogue_version=version,
+        reason=reason,
+        priority=assign.priority,
+        response_due_at=now + timedelta(hours=assign.response_hours),
+        resolution_due_at=now + timedelta(days=assign.resolution_days),
+    )
+
+
+def _lead_unit(lead: str, place: Resolution) -> tuple[str, UnitKind, str]:
+    # The catalogue guarantees (requires_street / requires_district) that the place is resolved enough.
+    if lead == "street" and place.district and place.street:
+        return street_queue(place.district, place.street), UnitKind.street, f"{place.district}{place.street}"
+    if lead == "district" and place.district:
+        return district_queue(place.district), UnitKind.district, f"{place.district}分中心"
+    if lead.startswith(DEPARTMENT_PREFIX):
+        name = lead.removeprefix(DEPARTMENT_PREFIX)
+        return lead, UnitKind.department, name
+    return MANUAL_DISPATCH_QUEUE, UnitKind.manual, "人工派单 (manual dispatch)"
+
+
+def _cooperating_queue(unit: str, place: Resolution) -> str | None:
+    if unit == "street":
+        return street_queue(place.district, place.street) if place.district and place.street else None
+    if unit == "district":
+        return district_queue(place.district) if place.district else None
+    return unit
