@@ -19,6 +19,15 @@ DEPLOY = REPO / "deploy"
 HOTLINE_SERVICES = ("topics", "intake", "classifier", "router", "metrics", "metrics-api")
 INFRASTRUCTURE = ("kafka", "mongodb")
 SCALABLE_WORKERS = ("classifier", "router", "metrics")
+# A subset of the Compose Specification's keys (compose-spec.json): a misspelt key is silently ignored by
+# some Compose versions, so the file may only use these.
+SERVICE_KEYS = {
+    "build", "command", "container_name", "depends_on", "deploy", "entrypoint", "env_file", "environment",
+    "expose", "healthcheck", "image", "labels", "logging", "networks", "ports", "profiles", "read_only",
+    "restart", "secrets", "stop_grace_period", "user", "volumes", "working_dir",
+}  # fmt: skip
+HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "start_interval", "disable"}
+TOP_LEVEL_KEYS = {"name", "services", "volumes", "networks", "secrets", "configs"}
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -93,6 +102,16 @@ def test_every_service_exists_with_an_image_or_a_build(services: dict[str, dict[
     for name in (*INFRASTRUCTURE, *HOTLINE_SERVICES):
         assert name in services, name
         assert services[name].get("image") or services[name].get("build"), name
+
+
+def test_the_file_uses_only_compose_specification_keys(compose: dict[str, Any]) -> None:
+    assert {k for k in compose if not k.startswith("x-")} <= TOP_LEVEL_KEYS
+    for name, service in compose["services"].items():
+        assert set(service) <= SERVICE_KEYS, f"{name}: {set(service) - SERVICE_KEYS}"
+        assert set(service.get("healthcheck", {})) <= HEALTHCHECK_KEYS, name
+        assert service.get("restart", "no") in ("no", "always", "on-failure", "unless-stopped"), name
+        test = service.get("healthcheck", {}).get("test")
+        assert test is None or test[0] in ("CMD", "CMD-SHELL"), name
 
 
 def test_the_hotline_services_share_one_image_built_by_the_deploy_dockerfile(

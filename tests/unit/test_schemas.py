@@ -191,15 +191,19 @@ def test_the_topics_doc_shows_a_valid_example_message_for_every_topic() -> None:
         TOPIC_MODELS[topic].model_validate(message)
 
 
-def _value_for(setting: schemas.EnvSetting) -> tuple[str, object]:
-    """A valid value different from the default, as the environment string and as the parsed setting."""
+def _value_for(setting: schemas.EnvSetting) -> tuple[str, object] | None:
+    """A valid value different from the default, as the environment string and as parsed; None if unsure."""
     annotation, default = setting.info.annotation, setting.info.get_default()
+    if annotation is bool:
+        return ("false", False) if default else ("true", True)
     if annotation is int or annotation is float:
-        changed = default * 2
+        changed = default * 2 if default else 1
         return str(changed), changed
-    if "Path" in str(annotation):
+    if annotation in (Path, Path | None):
         return "/srv/hotline/test-value", Path("/srv/hotline/test-value")
-    return "test-value", "test-value"
+    if annotation in (str, str | None):
+        return "test-value", "test-value"
+    return None
 
 
 def _setting_value(settings: Settings, setting: schemas.EnvSetting) -> object:
@@ -215,7 +219,24 @@ def test_every_documented_environment_variable_is_read_by_the_settings(monkeypat
         s.name for s in documented
     }
     for setting in documented:
-        raw, expected = _value_for(setting)
+        example = _value_for(setting)
+        if example is None:  # a type this test cannot invent a value for: the name must still be accepted
+            assert setting.field in setting.model.model_fields
+            continue
+        raw, expected = example
         monkeypatch.setenv(setting.name, raw)
         assert _setting_value(Settings(), setting) == expected, setting.name
         monkeypatch.delenv(setting.name)
+
+
+def test_the_check_command_fails_until_write_has_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hotline.cli import main
+
+    configuration = tmp_path / "configuration.md"
+    configuration.write_text(f"# Configuration\n\n{schemas.TABLE_BEGIN}\n{schemas.TABLE_END}\n", encoding="utf-8")
+    location = ["--dir", str(tmp_path / "topics"), "--configuration", str(configuration)]
+    assert main(["schemas", "--check", *location]) == 1
+    assert f"{topics.CALLS_RECEIVED}{schemas.SCHEMA_SUFFIX}" in capsys.readouterr().err
+    assert main(["schemas", "--write", *location]) == 0
+    assert main(["schemas", "--check", *location]) == 0
+    assert "| `MONGODB_URI` |" in configuration.read_text(encoding="utf-8")
