@@ -175,7 +175,7 @@ def create_app(settings: Settings, *, publisher: EventPublisher | None = None) -
         except (BrokerUnavailable, PublishFailed) as exc:
             log.warning("call %s not acknowledged: %s", event.call_id, exc)
             raise broker_unavailable(settings, f"call not accepted, retry: {exc}") from exc
-        return CallAccepted(call_id=event.call_id, event_id=event.event_id, topic=event.topic)
+        return CallAccepted(call_id=event.call_id, status="accepted", event_id=event.event_id, topic=event.topic)
 
     @app.post(
         "/v1/calls/batch",
@@ -261,7 +261,7 @@ def build_batch(
     except ValidationError as exc:
         errors_by_index = {}
         for error in exc.errors():
-            index = error["loc"][0]
+            index = int(error["loc"][0])
             errors_by_index.setdefault(index, []).append({**error, "loc": error["loc"][1:]})
         good = [i for i in range(len(items)) if i not in errors_by_index]
         valid = dict(zip(good, _SUBMISSIONS.validate_python([items[i] for i in good]), strict=True))
@@ -277,8 +277,8 @@ def build_batch(
             continue
         submission = valid[index]
         if submission.text_length() > max_chars:
-            error = FieldError.model_validate(text_too_long(submission, max_chars, prefix=()))
-            results.append(BatchItemResult(index=index, status="rejected", errors=[error]))
+            too_long = FieldError.model_validate(text_too_long(submission, max_chars, prefix=()))
+            results.append(BatchItemResult(index=index, status="rejected", errors=[too_long]))
             continue
         event = event_for(submission, settings, now)
         earlier = first_index_of.get(event.call_id)

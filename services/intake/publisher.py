@@ -39,14 +39,18 @@ def _consume_exception(future: asyncio.Future[object]) -> None:
 
 
 class EventPublisher:
-    """An acks=all producer that connects in the background and keeps retrying until the broker answers."""
+    """An acks=all producer that connects in the background and keeps retrying until the broker answers.
+
+    No linger: a batch request queues all its events before awaiting any, so batches fill anyway, and
+    waiting only adds latency (measured against the embedded broker: linger 2-5 ms cut throughput by a third).
+    """
 
     def __init__(
         self,
         kafka: KafkaSettings,
         *,
-        linger_ms: int = 5,
-        max_batch_size: int = 512 * 1024,
+        linger_ms: int = 0,
+        max_batch_size: int = 64 * 1024,
         first_retry_delay: float = 0.25,
         max_retry_delay: float = 5.0,
     ) -> None:

@@ -87,24 +87,28 @@ class CallSubmission(BaseModel):
         description="The request's id in the source system: resubmitting it gives the same call_id.",
         examples=["CTI-20240315-000123", "SR-2024-88412"],
     )
-    subject: str | None = Field(None, description="Subject line (optional).", examples=["小区噪音扰民", "Pothole"])
+    subject: str | None = Field(
+        default=None, description="Subject line (optional).", examples=["小区噪音扰民", "Pothole"]
+    )
     body: str = Field(
         description="What the citizen said or wrote, in Chinese or English; subject+body at most max_text_chars.",
         examples=[EXAMPLE_ZH["body"], EXAMPLE_EN["body"]],
     )
     language: Literal["zh", "en"] | None = Field(
-        None, description="ISO 639-1 language of the text; detected from the script when absent.", examples=["zh"]
+        default=None,
+        description="ISO 639-1 language of the text; detected from the script when absent.",
+        examples=["zh"],
     )
-    location: LocationIn | None = Field(None, description="Where the problem is (optional).")
+    location: LocationIn | None = Field(default=None, description="Where the problem is (optional).")
     contact_phone: str | None = Field(
-        None,
+        default=None,
         max_length=40,
         description="The citizen's phone number, plain. Intake stores only a salted hash and a masked form "
         "(138****5678) in the event and never logs it.",
         examples=["13812345678", "+1 (202) 555-0143"],
     )
     received_at: AwareDatetime | None = Field(
-        None,
+        default=None,
         description="When the hotline received it, with a time-zone offset; default: now.",
         examples=["2024-03-15T23:12:00+08:00", "2024-03-15T14:05:00Z"],
     )
@@ -172,7 +176,7 @@ class CallAccepted(BaseModel):
     """The broker acknowledged the call's CallReceived event (acks=all)."""
 
     call_id: uuid.UUID = Field(description="Deterministic id (UUIDv5 of source_system and external_id).")
-    status: Literal["accepted"] = Field("accepted", description="Always accepted: the event is durable.")
+    status: Literal["accepted"] = Field(default="accepted", description="Always accepted: the event is durable.")
     event_id: uuid.UUID = Field(description="Id of the CallReceived event (also deterministic).")
     topic: str = Field(description="Where the event was published.", examples=["hotline.calls.received.v1"])
 
@@ -181,12 +185,12 @@ class BatchItemResult(BaseModel):
     """What happened to one item of a batch."""
 
     index: int = Field(description="Position of the item in the request's calls list.")
-    call_id: uuid.UUID | None = Field(None, description="The call's id (absent when the item was rejected).")
+    call_id: uuid.UUID | None = Field(default=None, description="The call's id (absent when the item was rejected).")
     status: Literal["accepted", "rejected"] = Field(description="accepted: acknowledged by the broker.")
     duplicate_of: int | None = Field(
-        None, description="Index of an earlier item of this batch with the same call_id; published once."
+        default=None, description="Index of an earlier item of this batch with the same call_id; published once."
     )
-    errors: list[FieldError] | None = Field(None, description="Why the item was rejected.")
+    errors: list[FieldError] | None = Field(default=None, description="Why the item was rejected.")
 
 
 class BatchAccepted(BaseModel):
