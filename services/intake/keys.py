@@ -6,13 +6,15 @@ PBKDF2 protects guessable passwords, not random keys, and would cost every reque
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,8 +95,22 @@ def create_key(path: Path, name: str, scopes: Sequence[str] = (CALLS_WRITE,)) ->
         scopes=tuple(dict.fromkeys(scopes)),
         created_at=datetime.now(UTC).isoformat(),
     )
-    save_keys(path, [*load_keys(path), record])
+    with _locked(path):
+        save_keys(path, [*load_keys(path), record])
     return plain
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the key file, so concurrent `create_key` calls do not lose a key."""
+    lock_path = Path(path).with_name(Path(path).name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def verify(keys: Sequence[KeyRecord], presented: str | None) -> KeyRecord | None:

@@ -112,3 +112,14 @@ def test_hotline_keys_uses_the_configured_key_file(
         get_settings.cache_clear()
     record = verify(load_keys(path), capsys.readouterr().out.strip())
     assert record is not None and record.scopes == (CALLS_WRITE,)
+
+
+def test_keys_created_concurrently_are_all_kept(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "keys.json"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        plains = list(pool.map(lambda i: create_key(path, f"client-{i}"), range(24)))
+    keys = load_keys(path)
+    assert len(keys) == 24
+    assert all(verify(keys, plain) is not None for plain in plains)
