@@ -8,6 +8,7 @@ read ``docs/configuration.md``. Both are generated here from ``shared/`` so they
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from dataclasses import dataclass
@@ -126,7 +127,20 @@ class EnvSetting:
         return text.replace(" | NoneType", " or None").replace(" | None", " or None")
 
 
-def env_settings(root: type[BaseSettings] = Settings) -> list[EnvSetting]:
+def settings_models() -> list[type[BaseSettings]]:
+    """``shared.settings.Settings`` and every service's own settings model (``services/<name>/settings.py``)."""
+    models: list[type[BaseSettings]] = [Settings]
+    for path in sorted((REPO / "services").glob("*/settings.py")):
+        module = importlib.import_module(f"services.{path.parent.name}.settings")
+        models.extend(
+            found
+            for found in vars(module).values()
+            if isinstance(found, type) and issubclass(found, BaseSettings) and found.__module__ == module.__name__
+        )
+    return models
+
+
+def env_settings_of(root: type[BaseSettings]) -> list[EnvSetting]:
     """Every environment variable of ``root`` and its nested settings groups, each under its own prefix."""
     found: list[EnvSetting] = []
     prefix = str(root.model_config.get("env_prefix") or "")
@@ -139,16 +153,24 @@ def env_settings(root: type[BaseSettings] = Settings) -> list[EnvSetting]:
         alias = info.validation_alias if isinstance(info.validation_alias, str) else None
         found.append(EnvSetting(alias or f"{prefix}{name}".upper(), root, name, info))
     for group in nested:
-        found.extend(env_settings(group))
+        found.extend(env_settings_of(group))
     return found
+
+
+def env_settings() -> list[EnvSetting]:
+    """Every environment variable any Hotline process reads."""
+    return [setting for model in settings_models() for setting in env_settings_of(model)]
 
 
 def settings_table() -> str:
     """The markdown table of every environment variable, with its type, default and description."""
-    lines = ["| variable | type | default | description |", "|---|---|---|---|"]
+    lines = ["| variable | type | default | description | model |", "|---|---|---|---|---|"]
     for setting in env_settings():
         description = (setting.info.description or "").replace("|", "\\|")
-        lines.append(f"| `{setting.name}` | {setting.type_text} | {setting.default_text} | {description} |")
+        lines.append(
+            f"| `{setting.name}` | {setting.type_text} | {setting.default_text} | {description} "
+            f"| `{setting.model.__name__}` |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from hotline import schemas
 from hotline.cli import COMMANDS
-from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -42,21 +42,23 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _settings_groups() -> dict[str, type[BaseSettings]]:
-    """Env prefix -> settings model, read from the models themselves."""
-    groups: dict[str, type[BaseSettings]] = {str(Settings.model_config["env_prefix"]): Settings}
-    for info in Settings.model_fields.values():
-        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseSettings):
-            groups[str(info.annotation.model_config["env_prefix"])] = info.annotation
-    return groups
+    """Env prefix -> settings model, read from the models themselves, longest prefix first."""
+    groups: dict[str, type[BaseSettings]] = {}
+    for model in schemas.settings_models():
+        groups[str(model.model_config["env_prefix"])] = model
+        for info in model.model_fields.values():
+            if isinstance(info.annotation, type) and issubclass(info.annotation, BaseSettings):
+                groups[str(info.annotation.model_config["env_prefix"])] = info.annotation
+    return dict(sorted(groups.items(), key=lambda item: -len(item[0])))
 
 
 def _is_setting(env_name: str) -> bool:
     for prefix, model in _settings_groups().items():
-        if env_name.startswith(prefix):
-            field = model.model_fields.get(env_name[len(prefix) :].lower())
-            return field is not None and not (
-                isinstance(field.annotation, type) and issubclass(field.annotation, BaseSettings)
-            )
+        field = model.model_fields.get(env_name[len(prefix) :].lower()) if env_name.startswith(prefix) else None
+        if field is not None and not (
+            isinstance(field.annotation, type) and issubclass(field.annotation, BaseSettings)
+        ):
+            return True
     return False
 
 
@@ -189,6 +191,7 @@ def test_scalable_workers_publish_no_ports_and_have_no_fixed_container_name(
 
 def test_every_hotline_environment_variable_is_a_real_setting(services: dict[str, dict[str, Any]]) -> None:
     assert _is_setting("KAFKA_BOOTSTRAP_SERVERS") and not _is_setting("KAFKA_BOOTSTRAP")
+    assert _is_setting("HOTLINE_CONTACT_SALT") and not _is_setting("HOTLINE_KAFKA")
     for name in HOTLINE_SERVICES:
         for env_name in _environment(services[name]):
             assert _is_setting(env_name), f"{name}: {env_name} is not a field of shared.settings"
