@@ -116,6 +116,8 @@ class QueueIncrement:
     unit_name: str
     district: str | None
     opened: int
+    oldest_received_at: datetime
+    oldest_call_id: str
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ def counter_increments(new_cases: Sequence[Mapping[str, Any]]) -> CounterIncreme
     monthly: Counter[str] = Counter()
     opened: Counter[str] = Counter()
     units: dict[str, Mapping[str, Any]] = {}
+    oldest: dict[str, tuple[datetime, str]] = {}
     labels: dict[str, str] = {}
     for case in new_cases:
         month = case["month"]
@@ -153,6 +156,8 @@ def counter_increments(new_cases: Sequence[Mapping[str, Any]]) -> CounterIncreme
         if case["status"] in OPEN_STATUSES:
             opened[assignment["queue_id"]] += 1
             units.setdefault(assignment["queue_id"], assignment)
+            waiting = (case["received_at"], case["_id"])
+            oldest[assignment["queue_id"]] = min(oldest.get(assignment["queue_id"], waiting), waiting)
     queues = {
         queue_id: QueueIncrement(
             queue_id=queue_id,
@@ -160,6 +165,8 @@ def counter_increments(new_cases: Sequence[Mapping[str, Any]]) -> CounterIncreme
             unit_name=units[queue_id]["unit_name"],
             district=units[queue_id].get("district"),
             opened=count,
+            oldest_received_at=oldest[queue_id][0],
+            oldest_call_id=oldest[queue_id][1],
         )
         for queue_id, count in opened.items()
     }

@@ -99,8 +99,8 @@ async def test_queue_depth_and_oldest_waiting_case(mongo_db) -> None:
         unit_name="市住房城乡建设委",
         received_at=APRIL,
     )
-    await repository.apply_routed([*street[:2], department])
-    await repository.apply_routed(street)
+    await repository.apply_routed([street[0], department])
+    await repository.apply_routed(street)  # brings an older case (minute 1) in a later batch
 
     queues = {q.queue_id: q for q in await repository.queues()}
 
@@ -111,6 +111,7 @@ async def test_queue_depth_and_oldest_waiting_case(mongo_db) -> None:
     assert queues["department:市住房城乡建设委"].depth == 1
     assert queues["department:市住房城乡建设委"].unit_kind == "department"
     assert await repository.queue_depth_by_count("street:大兴区/西红门镇") == 3
+    assert (await repository.oldest_waiting("street:大兴区/西红门镇"))["_id"] == str(street[1].call_id)
 
 
 async def test_cases_of_a_queue_come_oldest_first_and_page_by_time(mongo_db) -> None:
@@ -164,3 +165,15 @@ async def test_monthly_counts_per_dimension_follow_the_city_time_zone(mongo_db) 
     assert units[0].label == "西红门镇"
     with pytest.raises(ValueError):
         await repository.monthly_counts("2026-04", "colour")
+
+
+async def test_the_existence_check_in_slices_finds_every_stored_call(mongo_db) -> None:
+    repository = MetricsRepository(mongo_db, ids_per_lookup=3)
+    events = [routed_event(f"slice-{i}") for i in range(10)]
+
+    first = await repository.apply_routed(events[:7])
+    second = await repository.apply_routed(events)
+
+    assert (first, second) == (7, 3)
+    assert await mongo_db.cases.count_documents({}) == 10
+    assert (await repository.monthly_counts("2026-04", "category"))[0].count == 10

@@ -190,3 +190,14 @@ def test_counters_are_kept_per_category_issue_unit_and_district() -> None:
 
 def test_an_empty_batch_changes_no_counter() -> None:
     assert len(counter_increments([])) == 0
+
+
+def test_a_queue_increment_carries_its_oldest_new_case() -> None:
+    times = [datetime(2026, 4, 10, h, tzinfo=UTC) for h in (5, 2, 7)]
+    cases = [case_document(routed_event(f"old-{h}", received_at=t), TZ) for h, t in zip((5, 2, 7), times, strict=True)]
+
+    queue = counter_increments(cases).queues["street:大兴区/西红门镇"]
+
+    assert queue.opened == 3
+    assert queue.oldest_received_at == times[1]
+    assert queue.oldest_call_id == cases[1]["_id"]

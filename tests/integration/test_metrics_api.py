@@ -1,0 +1,174 @@
+"""The metrics read API and queue page, over ASGI, against the real database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from services.metrics.api import create_app
+from services.metrics.repository import MetricsRepository
+from tests.unit.test_metrics_aggregates import routed_event
+
+pytestmark = pytest.mark.integration
+
+APRIL = datetime(2026, 4, 10, 2, 0, tzinfo=UTC)
+STREET = "street:大兴区/西红门镇"
+
+
+@pytest.fixture
+async def stored(mongo_db) -> list:
+    repository = MetricsRepository(mongo_db)
+    await repository.ensure_indexes()
+    events = [
+        routed_event(f"api-{i}", received_at=APRIL + timedelta(minutes=i), issue="wage-arrears") for i in range(3)
+    ]
+    events.append(
+        routed_event(
+            "api-dept",
+            category="城乡建设",
+            queue_id="department:市住房城乡建设委",
+            unit_kind="department",
+            unit_name="市住房城乡建设委",
+            district="朝阳区",
+            received_at=APRIL,
+        )
+    )
+    await repository.apply_routed(events)
+    return events
+
+
+@pytest.fixture
+async def client(mongo_db, settings):
+    app = create_app(settings, database=mongo_db)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
+        yield client
+
+
+async def test_queues_list_depth_oldest_waiting_and_its_age(client, stored) -> None:
+    response = await client.get("/v1/queues")
+
+    assert response.status_code == 200
+    queues = {q["queue_id"]: q for q in response.json()["queues"]}
+    street = queues[STREET]
+    assert street["depth"] == 3
+    assert street["unit_name"] == "西红门镇"
+    assert street["oldest_waiting"]["call_id"] == str(stored[0].call_id)
+    assert datetime.fromisoformat(street["oldest_waiting"]["received_at"]) == APRIL
+    assert street["oldest_waiting"]["age_seconds"] > 0
+    assert queues["department:市住房城乡建设委"]["depth"] == 1
+    assert next(iter(queues)) == STREET  # deepest queue first
+
+
+async def test_cases_of_a_queue_whose_id_has_a_slash_come_oldest_first(client, stored) -> None:
+    response = await client.get(f"/v1/queues/{quote(STREET, safe='')}/cases", params={"limit": 2})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [c["call_id"] for c in body["cases"]] == [str(stored[0].call_id), str(stored[1].call_id)]
+    following = await client.get(f"/v1/queues/{STREET}/cases", params={"limit": 2, "after": body["next_after"]})
+    assert [c["call_id"] for c in following.json()["cases"]] == [str(stored[2].call_id)]
+
+
+async def test_cases_of_a_queue_newest_first_page_with_before(client, stored) -> None:
+    first = (await client.get(f"/v1/queues/{STREET}/cases", params={"limit": 2, "order": "newest"})).json()
+    rest = (
+        await client.get(
+            f"/v1/queues/{STREET}/cases", params={"limit": 2, "order": "newest", "before": first["next_before"]}
+        )
+    ).json()
+
+    assert [c["call_id"] for c in first["cases"]] == [str(stored[2].call_id), str(stored[1].call_id)]
+    assert [c["call_id"] for c in rest["cases"]] == [str(stored[0].call_id)]
+
+
+async def test_a_case_is_returned_by_call_id_and_an_unknown_one_is_404(client, stored) -> None:
+    found = await client.get(f"/v1/cases/{stored[0].call_id}")
+    missing = await client.get(f"/v1/cases/{uuid.uuid4()}")
+
+    assert found.status_code == 200
+    case = found.json()
+    assert case["status"] == "dispatched"
+    assert case["month"] == "2026-04"
+    assert case["assignment"]["queue_id"] == STREET
+    assert case["call"]["contact"] == {"hash": "a" * 64, "masked": "138****5678"}
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("dimension", "expected"),
+    [
+        ("category", {"劳动和社会保障": 3, "城乡建设": 1}),
+        ("issue", {"wage-arrears": 3}),
+        ("unit", {STREET: 3, "department:市住房城乡建设委": 1}),
+        ("district", {"大兴区": 3, "朝阳区": 1}),
+    ],
+)
+async def test_monthly_counts_per_dimension(client, stored, dimension, expected) -> None:
+    response = await client.get("/v1/metrics/monthly", params={"month": "2026-04", "dimension": dimension})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert {c["value"]: c["count"] for c in body["counts"]} == expected
+    assert body["total"] == sum(expected.values())
+
+
+async def test_monthly_counts_reject_a_bad_month_or_dimension(client) -> None:
+    assert (await client.get("/v1/metrics/monthly", params={"month": "2026-13"})).status_code == 422
+    bad_dimension = await client.get("/v1/metrics/monthly", params={"month": "2026-04", "dimension": "colour"})
+    assert bad_dimension.status_code == 422
+
+
+async def test_health_and_readiness(client) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready"}
+
+
+async def test_readiness_fails_when_the_database_is_unreachable(settings) -> None:
+    from pymongo import AsyncMongoClient
+
+    unreachable = AsyncMongoClient("mongodb://127.0.0.1:1/?directConnection=true", serverSelectionTimeoutMS=300)
+    app = create_app(settings, database=unreachable["nowhere"])
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
+            response = await client.get("/readyz")
+    finally:
+        await unreachable.close()
+    assert response.status_code == 503
+
+
+async def test_the_queue_page_is_bilingual_self_contained_and_refreshes_from_the_api(client) -> None:
+    response = await client.get("/")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    for label in ("队列", "Queues", "待办", "Depth", "最早等待", "Oldest waiting"):
+        assert label in page
+    assert 'fetch("/v1/queues")' in page
+    assert "setInterval(refresh, 2000)" in page
+    assert "http://" not in page and "https://" not in page  # no CDN, no external assets
+
+
+async def test_the_openapi_document_names_the_hotline_concepts(client) -> None:
+    spec = (await client.get("/openapi.json")).json()
+
+    text = spec["info"]["title"] + spec["info"]["description"]
+    for term in ("接诉即办", "街乡镇", "委办局"):
+        assert term in text
+    assert "/v1/queues/{queue_id}/cases" in spec["paths"]
+
+
+async def test_the_lifespan_connects_to_the_configured_database(settings, mongo_db, stored) -> None:
+    app = create_app(
+        settings.model_copy(update={"mongodb": settings.mongodb.model_copy(update={"database": mongo_db.name})})
+    )
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
+            response = await client.get("/v1/queues")
+    assert {q["queue_id"] for q in response.json()["queues"]} == {STREET, "department:市住房城乡建设委"}
