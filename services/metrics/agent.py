@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 import faust
 from pymongo import AsyncMongoClient
@@ -68,7 +69,8 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.agent(routed, name="metrics-store-routed")
     async def store_routed(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(
+        # take_events is on the concrete Stream, not on the StreamT interface faust types agents with.
+        async for events in cast(faust.Stream, stream).take_events(
             settings.metrics.batch_size, within=settings.metrics.batch_window_seconds
         ):
             batch, dead = parse_events(events, CallRouted, SERVICE)
