@@ -67,6 +67,7 @@ class CaseView(BaseModel):
     district: str | None = None
     received_at: datetime
     routed_at: datetime
+    stored_at: datetime | None = Field(None, description="When the case became visible in its queue.")
     month: str = Field(description="Month of receipt in the city's time zone (YYYY-MM).")
     day: str = Field(description="Day of receipt in the city's time zone (YYYY-MM-DD).")
     call: dict[str, Any]

@@ -97,6 +97,9 @@ class MetricsRepository:
             new_cases = [case for case in cases if case["_id"] not in existing]
             if not new_cases:
                 return 0
+            stored_at = datetime.now(UTC)  # when the case became visible in its queue (latency figures)
+            for case in new_cases:
+                case["stored_at"] = stored_at
             await self.cases.insert_many(new_cases, ordered=False, session=session)
             increments = counter_increments(new_cases)
             await self.counters.bulk_write(counter_updates(increments), ordered=False, session=session)
