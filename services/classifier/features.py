@@ -1,0 +1,180 @@
+"""Character n-gram TF-IDF features computed with numpy over a whole batch at once (no Python loop per n-gram).
+
+An n-gram of up to three characters is packed exactly into one uint64 (21 bits per code point, shifted
+by one so that no key is zero), so the vocabulary is a sorted key array and a lookup is a binary search.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+MAX_CHARS = 3000
+"""Longest text looked at: the head of a very long message says what it is about."""
+
+NGRAM_ORDERS = (1, 2, 3)
+_BITS = 21
+_MASK = (1 << _BITS) - 1
+_SEPARATOR = 1  # code point 0 shifted by one: marks document boundaries in a batch
+_TAG = re.compile(r"<[^<>]{0,300}>")
+_CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
+
+
+def message_text(subject: str, body: str) -> str:
+    """The text the model reads: the subject twice (it is dense in topic words), then the body."""
+    subject = subject or ""
+    body = body or ""
+    return normalise_text(f"{subject}。{subject}。{body}" if subject.strip() else body)
+
+
+def normalise_text(text: str) -> str:
+    """Lower-cased text without HTML tags, entities or control characters, one space between words, capped."""
+    if "<" in text or "&" in text:
+        text = html.unescape(_TAG.sub(" ", text))
+    return _CONTROL_OR_SPACE.sub(" ", text).strip().lower()[:MAX_CHARS]
+
+
+def _code_points(texts: Sequence[str]) -> np.ndarray:
+    joined = "\x00".join(texts)
+    raw = np.frombuffer(joined.encode("utf-32-le", "replace"), dtype=np.uint32)
+    return raw.astype(np.uint64) + np.uint64(1)
+
+
+def ngram_keys(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every 1-, 2- and 3-character n-gram of every (normalised) text as (document index, packed key)."""
+    if not texts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    points = _code_points(texts)
+    is_separator = points == _SEPARATOR
+    doc_of_position = np.cumsum(is_separator, dtype=np.int64)
+    docs: list[np.ndarray] = []
+    keys: list[np.ndarray] = []
+    size = len(points)
+    for order in NGRAM_ORDERS:
+        count = size - order + 1
+        if count <= 0:
+            continue
+        key = points[:count].copy()
+        blocked = is_separator[:count].copy()
+        for offset in range(1, order):
+            key = (key << np.uint64(_BITS)) | points[offset : offset + count]
+            blocked |= is_separator[offset : offset + count]
+        keep = ~blocked
+        keys.append(key[keep])
+        docs.append(doc_of_position[:count][keep])
+    return np.concatenate(docs), np.concatenate(keys)
+
+
+def key_to_text(key: int) -> str:
+    """The n-gram a packed key stands for."""
+    chars = []
+    while key:
+        chars.append(chr((key & _MASK) - 1))
+        key >>= _BITS
+    return "".join(reversed(chars))
+
+
+def text_to_key(ngram: str) -> int:
+    key = 0
+    for char in ngram:
+        key = (key << _BITS) | (ord(char) + 1)
+    return key
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+class KeyIndex:
+    """Positions of packed keys in a sorted key array, by a vectorised open-addressing hash table.
+
+    Faster than a binary search per n-gram; slots hold key 0 when empty (no real key is 0).
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        bits = max(4, int(np.ceil(np.log2(max(len(keys), 1) * 4))))
+        self._shift = np.uint64(64 - bits)
+        self._mask = np.int64((1 << bits) - 1)
+        self._slots = np.zeros(1 << bits, dtype=np.uint64)
+        self._positions = np.full(1 << bits, -1, dtype=np.int64)
+        slot_of = self._hash(keys)
+        pending = np.arange(len(keys))
+        while pending.size:
+            wanted = slot_of[pending]
+            free = self._slots[wanted] == 0
+            taken_slots, first = np.unique(wanted[free], return_index=True)
+            winners = pending[free][first]
+            self._slots[taken_slots] = keys[winners]
+            self._positions[taken_slots] = winners
+            placed = np.zeros(len(keys), dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            slot_of[pending] = (slot_of[pending] + 1) & self._mask
+
+    def _hash(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * _GOLDEN) >> self._shift).astype(np.int64)
+
+    def lookup(self, queries: np.ndarray) -> np.ndarray:
+        """Position of each query key, -1 where it is not a known key."""
+        result = np.full(len(queries), -1, dtype=np.int64)
+        slot_of = self._hash(queries)
+        active = np.arange(len(queries))
+        while active.size:
+            slots = slot_of[active]
+            stored = self._slots[slots]
+            hit = stored == queries[active]
+            result[active[hit]] = self._positions[slots[hit]]
+            active = active[~hit & (stored != 0)]
+            slot_of[active] = (slot_of[active] + 1) & self._mask
+        return result
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The kept n-grams (sorted packed keys) and their inverse document frequencies."""
+
+    keys: np.ndarray  # uint64, sorted ascending
+    idf: np.ndarray  # float32, same length
+    index: KeyIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", KeyIndex(self.keys))
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Sublinear-tf x idf, L2-normalised rows; unknown n-grams are ignored (a row may be all zeros)."""
+        docs, keys = ngram_keys(texts)
+        n_features = len(self.keys)
+        position = self.index.lookup(keys)
+        known = position >= 0
+        counts = sp.csr_matrix(
+            (np.ones(int(known.sum()), dtype=np.float32), (docs[known], position[known])),
+            shape=(len(texts), n_features),
+            dtype=np.float32,
+        )
+        counts.sum_duplicates()
+        counts.data = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
+        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        row_of_value = np.repeat(np.arange(len(texts)), np.diff(counts.indptr))
+        counts.data /= norms[row_of_value].astype(np.float32)
+        return counts
+
+
+def fit_vocabulary(texts: Sequence[str], *, max_features: int, min_df: int = 2) -> Vocabulary:
+    """Keep the ``max_features`` most frequent n-grams seen in at least ``min_df`` texts; smooth idf."""
+    docs, keys = ngram_keys(texts)
+    unique_keys, key_ids = np.unique(keys, return_inverse=True)
+    term_frequency = np.bincount(key_ids, minlength=len(unique_keys))
+    pairs = np.unique((docs.astype(np.uint64) << np.uint64(32)) | key_ids.astype(np.uint64))
+    document_frequency = np.bincount((pairs & np.uint64(0xFFFFFFFF)).astype(np.int64), minlength=len(unique_keys))
+    candidates = np.flatnonzero(document_frequency >= min_df)
+    # Most frequent first; ties broken by key so the choice is deterministic.
+    order = np.lexsort((unique_keys[candidates], -term_frequency[candidates]))
+    chosen = np.sort(candidates[order[:max_features]])
+    n_texts = len(texts)
+    idf = np.log((1.0 + n_texts) / (1.0 + document_frequency[chosen])) + 1.0
+    return Vocabulary(keys=unique_keys[chosen], idf=idf.astype(np.float32))

@@ -1,0 +1,68 @@
+"""The Monthly Question (每月一题) programme as data, and matching a message to one of its problems."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+MONTHLY_QUESTIONS_PATH = Path(__file__).resolve().parent / "data" / "monthly_questions.yaml"
+
+
+@dataclass(frozen=True)
+class MonthlyQuestion:
+    """One problem of the programme, e.g. wage arrears (欠薪)."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    category: str
+    subcategory: str | None
+    item: str | None
+    keywords: tuple[str, ...]  # lower-case, Chinese and English together
+
+
+def parse_monthly_questions(document: dict) -> list[MonthlyQuestion]:
+    """The problems of a programme document (see data/monthly_questions.yaml)."""
+    problems = []
+    for entry in document.get("problems", []):
+        keywords = entry.get("keywords", {}) or {}
+        words = [*keywords.get("zh", []), *keywords.get("en", [])]
+        problems.append(
+            MonthlyQuestion(
+                id=str(entry["id"]),
+                name_zh=str(entry["name"]["zh"]),
+                name_en=str(entry["name"]["en"]),
+                category=str(entry["category"]),
+                subcategory=entry.get("subcategory"),
+                item=entry.get("item"),
+                keywords=tuple(dict.fromkeys(str(word).lower() for word in words if str(word).strip())),
+            )
+        )
+    return problems
+
+
+@lru_cache
+def load_monthly_questions(path: Path = MONTHLY_QUESTIONS_PATH) -> tuple[MonthlyQuestion, ...]:
+    """The shipped programme's problems."""
+    return tuple(parse_monthly_questions(yaml.safe_load(path.read_text(encoding="utf-8"))))
+
+
+def match_monthly_question(
+    text: str, questions: Sequence[MonthlyQuestion], category: str | None = None
+) -> MonthlyQuestion | None:
+    """The problem whose keywords occur most often in ``text`` (lower-cased); ties go to ``category``'s."""
+    text = text.lower()
+    best: MonthlyQuestion | None = None
+    best_rank = (0, False)
+    for question in questions:
+        hits = sum(1 for word in question.keywords if word in text)
+        if not hits:
+            continue
+        rank = (hits, question.category == category)
+        if rank > best_rank:
+            best, best_rank = question, rank
+    return best

@@ -1,0 +1,346 @@
+"""``hotline train``: fit the level-1 classifier on a labelled CSV, evaluate it, write the artifact and card.
+
+Char 1-3-gram TF-IDF (sublinear tf) and a linear SVM; C chosen by 5-fold cross-validation inside the
+training split; probabilities by temperature scaling fitted on out-of-fold margins. The held-out split is
+used once, for the reported figures. The shipped model is then refitted on all rows with the same settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import itertools
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.svm import LinearSVC
+
+from services.classifier.features import MAX_CHARS, fit_vocabulary, message_text
+from services.classifier.model import (
+    ARRAYS_FILE,
+    ARTIFACT_DIR,
+    DEFAULT_MIN_CONFIDENCE,
+    METADATA_FILE,
+    Classifier,
+    softmax,
+)
+from services.classifier.taxonomy import level1_names
+
+C_GRID = (0.5, 1.0, 2.0)
+FOLDS = 5
+DATA_ORIGIN = (
+    "Public 2020 Teddy Cup (泰迪杯) data-mining challenge, 'smart government' (智慧政务) track: anonymised "
+    "citizen messages to a city government's online message board (subject, body, level-1 label)."
+)
+
+
+@dataclass(frozen=True)
+class LabelledMessages:
+    texts: list[str]
+    labels: list[str]
+
+
+@dataclass(frozen=True)
+class LabelledRow:
+    subject: str
+    body: str
+    label: str
+
+
+def read_rows(path: Path) -> list[LabelledRow]:
+    """Rows of (subject, body, label) from a UTF-8 CSV with a header; rows without a label are skipped."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = [
+            LabelledRow(row.get("subject") or "", row.get("body") or "", (row.get("label") or "").strip())
+            for row in csv.DictReader(handle)
+        ]
+    return [row for row in rows if row.label]
+
+
+def read_labelled_csv(path: Path) -> LabelledMessages:
+    """The model's texts and the labels of a labelled CSV."""
+    rows = read_rows(path)
+    return LabelledMessages([message_text(row.subject, row.body) for row in rows], [row.label for row in rows])
+
+
+def fit_linear(texts: Sequence[str], labels: Sequence[str], *, c: float, max_features: int, seed: int) -> Classifier:
+    """Vocabulary and linear SVM on ``texts`` (temperature 1 until calibrated)."""
+    vocabulary = fit_vocabulary(texts, max_features=max_features)
+    svm = LinearSVC(C=c, random_state=seed, max_iter=5000)
+    svm.fit(vocabulary.transform(texts), list(labels))
+    classes = [str(name) for name in svm.classes_]
+    coef = svm.coef_.astype(np.float32)
+    intercept = svm.intercept_.astype(np.float32)
+    if len(classes) == 2:  # binary LinearSVC keeps one row: make it two symmetric rows
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2], dtype=np.float32)
+    return Classifier(vocabulary, coef, intercept, classes, temperature=1.0, model_version="unversioned")
+
+
+def out_of_fold_scores(
+    texts: Sequence[str], labels: Sequence[str], *, grid: Sequence[float], max_features: int, seed: int
+) -> dict[float, np.ndarray]:
+    """Out-of-fold decision scores per C (columns in sorted label order)."""
+    classes = sorted(set(labels))
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    scores = {c: np.zeros((len(texts), len(classes))) for c in grid}
+    label_array = np.array(labels)
+    for train_index, test_index in folds.split(np.zeros(len(labels)), label_array):
+        fold_train = [texts[i] for i in train_index]
+        fold_test = [texts[i] for i in test_index]
+        vocabulary = fit_vocabulary(fold_train, max_features=max_features)
+        train_features, test_features = vocabulary.transform(fold_train), vocabulary.transform(fold_test)
+        for c in grid:
+            svm = LinearSVC(C=c, random_state=seed, max_iter=5000).fit(train_features, label_array[train_index])
+            assert list(svm.classes_) == classes
+            scores[c][test_index] = svm.decision_function(test_features)
+    return scores
+
+
+def fit_temperature(scores: np.ndarray, labels: Sequence[str], classes: Sequence[str]) -> float:
+    """The temperature minimising the negative log-likelihood of softmax(scores * T)."""
+    truth = np.array([list(classes).index(label) for label in labels])
+
+    def nll(log_t: float) -> float:
+        probabilities = softmax(scores.copy(), float(np.exp(log_t)))
+        return float(-np.mean(np.log(probabilities[np.arange(len(truth)), truth] + 1e-12)))
+
+    return float(np.exp(minimize_scalar(nll, bounds=(-3, 5), method="bounded").x))
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for low, high in itertools.pairwise(edges):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            total += inside.mean() * abs(confidence[inside].mean() - correct[inside].mean())
+    return float(total)
+
+
+def evaluate(model: Classifier, texts: Sequence[str], labels: Sequence[str], min_confidence: float) -> dict:
+    """Macro-F1, per-class figures, confusion matrix and calibration on held-out rows."""
+    probabilities = model.predict_proba(texts)
+    predicted = [model.classes[i] for i in probabilities.argmax(axis=1)]
+    classes = model.classes
+    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
+    confidence = probabilities.max(axis=1)
+    correct = np.array(predicted) == np.array(labels)
+    sure = confidence >= min_confidence
+    return {
+        "rows": len(labels),
+        "macro_f1": round(float(f1_score(labels, predicted, labels=classes, average="macro")), 4),
+        "accuracy": round(float(correct.mean()), 4),
+        "per_class": {
+            name: {
+                "precision": round(float(p), 4),
+                "recall": round(float(r), 4),
+                "f1": round(float(f), 4),
+                "support": int(s),
+            }
+            for name, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
+        },
+        "confusion_matrix": {
+            "labels": classes,
+            "rows_true_columns_predicted": confusion_matrix(labels, predicted, labels=classes).tolist(),
+        },
+        "expected_calibration_error": round(expected_calibration_error(confidence, correct), 4),
+        "min_confidence": min_confidence,
+        "needs_review_share": round(float((~sure).mean()), 4),
+        "accuracy_when_not_reviewed": round(float(correct[sure].mean()) if sure.any() else 0.0, 4),
+    }
+
+
+def version_of(model: Classifier, trained_at: datetime) -> str:
+    digest = hashlib.sha256()
+    for array in (model.vocabulary.keys, model.vocabulary.idf, model.coef, model.intercept):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return f"tfidf-linear-{trained_at:%Y%m%d}-{digest.hexdigest()[:8]}"
+
+
+def train(data: Path, out: Path, *, seed: int, max_features: int, test_size: float) -> dict:
+    """Select C, evaluate on a held-out split, refit on everything and write the artifact; the report."""
+    started = time.perf_counter()
+    corpus = read_labelled_csv(data)
+    known = set(level1_names())
+    unknown = sorted(set(corpus.labels) - known)
+    if unknown:
+        raise SystemExit(f"labels not in the taxonomy's level 1: {unknown}")
+    train_texts, test_texts, train_labels, test_labels = train_test_split(
+        corpus.texts, corpus.labels, test_size=test_size, stratify=corpus.labels, random_state=seed
+    )
+    print(f"{len(corpus.labels)} rows: {len(train_labels)} train, {len(test_labels)} held out (seed {seed})")
+    scores = out_of_fold_scores(train_texts, train_labels, grid=C_GRID, max_features=max_features, seed=seed)
+    classes = sorted(set(train_labels))
+    cv_f1 = {
+        c: float(f1_score(train_labels, [classes[i] for i in s.argmax(axis=1)], average="macro"))
+        for c, s in scores.items()
+    }
+    best_c = max(C_GRID, key=lambda c: (round(cv_f1[c], 4), -c))
+    print("5-fold CV macro-F1 on the training split: " + ", ".join(f"C={c}: {f:.4f}" for c, f in cv_f1.items()))
+    split_model = fit_linear(train_texts, train_labels, c=best_c, max_features=max_features, seed=seed)
+    split_model.temperature = fit_temperature(scores[best_c], train_labels, split_model.classes)
+    held_out = evaluate(split_model, test_texts, test_labels, DEFAULT_MIN_CONFIDENCE)
+    print(f"held-out macro-F1 {held_out['macro_f1']:.4f}, accuracy {held_out['accuracy']:.4f} (C={best_c})")
+
+    all_scores = out_of_fold_scores(corpus.texts, corpus.labels, grid=(best_c,), max_features=max_features, seed=seed)
+    final = fit_linear(corpus.texts, corpus.labels, c=best_c, max_features=max_features, seed=seed)
+    final.temperature = fit_temperature(all_scores[best_c], corpus.labels, final.classes)
+    trained_at = datetime.now(UTC)
+    final.model_version = version_of(final, trained_at)
+    report = {
+        "trained_at": trained_at.isoformat(timespec="seconds"),
+        "data": {
+            "file": data.name,
+            "origin": DATA_ORIGIN,
+            "rows": len(corpus.labels),
+            "class_counts": {name: corpus.labels.count(name) for name in sorted(set(corpus.labels))},
+        },
+        "params": {
+            "features": "char 1-3-grams, sublinear tf, smooth idf, L2 rows",
+            "max_features": max_features,
+            "max_chars": MAX_CHARS,
+            "subject_weight": "subject repeated twice before the body",
+            "model": "LinearSVC (one-vs-rest, squared hinge)",
+            "c": best_c,
+            "c_grid_cv_macro_f1": {str(c): round(f, 4) for c, f in cv_f1.items()},
+            "calibration": "temperature scaling of margins, fitted on 5-fold out-of-fold scores",
+            "temperature": round(final.temperature, 4),
+            "seed": seed,
+            "test_size": test_size,
+        },
+        "held_out": held_out,
+        "shipped": "refitted on all rows with the selected settings (figures above are from the split model)",
+        "training_seconds": round(time.perf_counter() - started, 1),
+    }
+    final.metadata = report
+    final.save(out)
+    speed = measure_speed(data, out)
+    report["speed"] = {
+        "messages_per_second": speed["messages_per_second"],
+        "batch_size": speed["batch_size"],
+        "load_seconds": round(speed["load_seconds"], 3),
+        "peak_rss_mib": round(speed["peak_rss_mib"]),
+        "artifact_bytes": sum(path.stat().st_size for path in (out / ARRAYS_FILE, out / METADATA_FILE)),
+    }
+    (out / "metrics.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out / "MODEL_CARD.md").write_text(model_card(report, final.model_version), encoding="utf-8")
+    print(f"wrote {out} ({final.model_version}) in {report['training_seconds']} s; speed {report['speed']}")
+    return report
+
+
+def measure_speed(data: Path, artifact: Path) -> dict:
+    """The bench in a fresh process (so its RSS is the classifier's, not the training's)."""
+    command = [sys.executable, "-m", "services.classifier.bench", "--data", str(data), "--model", str(artifact)]
+    finished = subprocess.run([*command, "--json", "--repeat", "2"], capture_output=True, text=True, check=True)
+    return dict(json.loads(finished.stdout.strip().splitlines()[-1]))
+
+
+def model_card(report: dict, model_version: str) -> str:
+    """The model card, in Markdown, from the training report."""
+    held = report["held_out"]
+    params = report["params"]
+    speed = report["speed"]
+    data = report["data"]
+    classes = held["confusion_matrix"]["labels"]
+    per_class = "\n".join(
+        f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
+        for name, v in held["per_class"].items()
+    )
+    confusion = "\n".join(
+        f"| {name} | " + " | ".join(str(n) for n in row) + " |"
+        for name, row in zip(classes, held["confusion_matrix"]["rows_true_columns_predicted"], strict=True)
+    )
+    counts = ", ".join(f"{name} {count}" for name, count in data["class_counts"].items())
+    cv = ", ".join(f"C={c}: {f:.4f}" for c, f in params["c_grid_cv_macro_f1"].items())
+    return f"""# Model card: Hotline level-1 classifier `{model_version}`
+
+Generated by `hotline train --data {data["file"]} --seed {params["seed"]}` on {report["trained_at"]}
+(`services/classifier/training.py`); figures below are from that run. Rerun to regenerate.
+
+## What it does
+Predicts the **level-1 category** of a citizen's request (诉求) in the official 3-level taxonomy of citizen
+messages (15 level-1 names, `services/classifier/data/taxonomy.json`) from its subject and body, with a
+calibrated probability. Levels 2 and 3 are then chosen *inside the predicted level-1 branch* by lexical
+similarity to the taxonomy's names plus a hand-written synonym list (`data/synonyms.yaml`), and the
+每月一题 problem by keyword rules (`data/monthly_questions.yaml`). Those two steps are rules, not learned,
+and have no measured accuracy (the data has no level-2/3 or problem labels).
+
+## Data
+- Origin: {data["origin"]}
+- {data["rows"]} labelled rows; only **{len(data["class_counts"])} of the 15 level-1 classes** occur: {counts}.
+  The model can never predict the other 8 (党务政务, 国土资源, 纪检监察, 经济管理, 科技与信息产业, 民政, 农村农业, 政法);
+  such calls get one of the 7 known classes, usually with a low probability.
+- Place names are masked in the data (A市A3区); the text is read at training time only and is not shipped.
+
+## Method
+- Text: subject twice, then the body; HTML tags/entities and control characters removed, lower-cased,
+  whitespace collapsed, first {params["max_chars"]} characters.
+- Features: {params["features"]}; the {params["max_features"]:,} most frequent n-grams seen in >= 2 messages.
+- Model: {params["model"]}, C = {params["c"]} chosen by 5-fold cross-validation on the training split
+  (macro-F1 {cv}).
+- Probabilities: {params["calibration"]} (T = {params["temperature"]}).
+- Split: stratified {1 - params["test_size"]:.0%}/{params["test_size"]:.0%}, seed {params["seed"]}; the held-out part is used only
+  for the figures below.
+- **Shipped model: refitted on all {data["rows"]} rows** with the same settings; the held-out figures are those of
+  the split model (the shipped one has seen the held-out rows, so it cannot be evaluated on them).
+
+## Held-out results ({held["rows"]} messages)
+- **Macro-F1 {held["macro_f1"]:.4f}**, accuracy {held["accuracy"]:.4f}.
+- Calibration: expected calibration error {held["expected_calibration_error"]:.4f} (10 bins).
+- At the default review threshold {held["min_confidence"]} (`HOTLINE_CLASSIFIER_MIN_CONFIDENCE`):
+  {held["needs_review_share"]:.1%} of calls go to manual review; accuracy on the rest {held["accuracy_when_not_reviewed"]:.4f}.
+
+| class | precision | recall | F1 | support |
+|---|---|---|---|---|
+{per_class}
+
+Confusion matrix (rows: true, columns: predicted, same order as rows):
+
+| true \\ predicted | {" | ".join(classes)} |
+|---|{"---|" * len(classes)}
+{confusion}
+
+## Speed and size (this machine, measured after training by `services/classifier/bench.py`)
+- {speed["messages_per_second"]:,} messages/s on one core (batches of {speed["batch_size"]}, the whole corpus, all steps
+  including level 2/3, problem matching and explanations); peak RSS {speed["peak_rss_mib"]} MiB.
+- Artifact {speed["artifact_bytes"] / 1e6:.2f} MB (`classifier.npz` without pickle + `classifier.json`); loads in
+  {speed["load_seconds"]:.2f} s.
+- Measured in a fresh process; re-measure: `python -m services.classifier.bench` or `hotline classify --benchmark`.
+
+## Limitations
+- 7 of 15 classes only (see Data); the other level-1 categories need labelled data before they can be learned.
+- Trained on one city's online message board (2020); phone transcripts, other cities' wording and new
+  topics (e.g. later policies) will shift the distribution: monitor the manual-review share.
+- English text is not in the training data: it does not crash, but its category is close to chance and
+  usually goes to manual review.
+- Empty, punctuation-only, emoji-only or single-character text gets the most common class at chance-level
+  probability with `needs_review = true`.
+- Level-2/3 and 每月一题 matching are keyword rules: they miss paraphrases and can fire on a keyword used in
+  another sense; `subcategory`/`item` are left empty when nothing matches well enough.
+- Explanations are the character n-grams that added most to the chosen class's score, not causal claims.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, required=True, help="CSV with subject, body, label columns")
+    parser.add_argument("--out", type=Path, default=ARTIFACT_DIR, help="artifact directory (default: shipped)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the split, folds and solver")
+    parser.add_argument("--max-features", type=int, default=30_000, help="n-grams kept in the vocabulary")
+    parser.add_argument("--test-size", type=float, default=0.2, help="held-out share (stratified)")
+
+
+def run(args: argparse.Namespace) -> int:
+    train(args.data, args.out, seed=args.seed, max_features=args.max_features, test_size=args.test_size)
+    return 0
