@@ -47,9 +47,10 @@ def _code_points(texts: Sequence[str]) -> np.ndarray:
 
 def ngram_keys(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Every 1-, 2- and 3-character n-gram of every (normalised) text as (document index, packed key)."""
-    if not texts:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
     points = _code_points(texts)
+    if not len(points):
+        return empty
     is_separator = points == _SEPARATOR
     doc_of_position = np.cumsum(is_separator, dtype=np.int64)
     docs: list[np.ndarray] = []
