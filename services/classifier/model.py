@@ -133,6 +133,8 @@ class Classifier:
 
     def _decide(self, text: str, category: str, confidence: float, explanation: list[str]) -> Classification:
         question = match_monthly_question(text, self.questions, category)
+        subcategory: str | None
+        item: str | None
         if question is not None and question.category == category and question.subcategory:
             subcategory, item = question.subcategory, question.item
         else:

@@ -117,7 +117,8 @@ def _index_branch(level1: str, branch: Mapping[str, Sequence[str]], synonyms: Ma
     for level2, items in branch.items():
         branch_bigrams = set() if level2 == OTHER else _bigrams(level2)
         branch_words = synonyms.get(f"{level1}/{level2}", ())
-        for level3 in list(items) or [None]:
+        levels3: list[str | None] = list(items) or [None]
+        for level3 in levels3:
             leaf = len(leaves)
             leaves.append((level2, level3))
             for bigram in branch_bigrams:
