@@ -31,7 +31,7 @@ bench: install
 	$(BIN)/hotline bench --calls $(N)
 
 lint: install
-	$(BIN)/ruff check shared services hotline tests bench
+	$(BIN)/ruff check shared services hotline tests
 
 typecheck: install
 	$(BIN)/mypy shared services hotline

@@ -14,7 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("hotline.schemas", "write or check the topics' JSON Schemas in docs/topics/"),
     "classify": ("services.classifier.cli", "classify JSON lines from stdin (no server needed)"),
     "train": ("services.classifier.training", "retrain the classifier from a labelled CSV"),
-    "bench": ("bench.pipeline", "push N calls through intake and print throughput and latency"),
+    "bench": ("hotline.bench", "push N calls through intake and print throughput and latency"),
 }
 
 

@@ -22,6 +22,9 @@ class KafkaSettings(BaseSettings):
     partitions: int = Field(6, ge=1, description="Partitions of every Hotline topic created at start-up.")
     replication_factor: int = Field(1, ge=1, description="Replication factor of created topics.")
     request_timeout_ms: int = Field(10_000, ge=100, description="Producer request timeout (ms).")
+    fetch_max_wait_ms: int = Field(
+        100, ge=1, le=1500, description="Longest a consumer's fetch waits for data (ms): bounds per-hop latency."
+    )
 
     @property
     def faust_broker(self) -> str:

@@ -28,8 +28,34 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
 
 
+def _bounded_fetch_wait(fetch_max_wait_ms: int) -> None:
+    """Make faust's worker consumers wait at most ``fetch_max_wait_ms`` in a fetch.
+
+    faust hard-codes ``fetch_max_wait_ms=1500``. Apache Kafka answers a fetch as soon as data arrives, but
+    the embedded broker (Tansu) waits out the whole interval, which cost ~400 ms per hop (measured: a
+    produce->consume median of 384 ms at 1500 ms, 14 ms at 100 ms). aiokafka reads the value when the
+    consumer starts, so setting it on the freshly created consumer is enough.
+    """
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    create = AIOKafkaConsumerThread._create_worker_consumer
+    if getattr(create, "_hotline_fetch_wait", None) == fetch_max_wait_ms:
+        return
+    original = getattr(create, "_hotline_original", create)
+
+    def create_worker_consumer(self: AIOKafkaConsumerThread, transport: object) -> object:
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = fetch_max_wait_ms
+        return consumer
+
+    create_worker_consumer._hotline_fetch_wait = fetch_max_wait_ms  # type: ignore[attr-defined]
+    create_worker_consumer._hotline_original = original  # type: ignore[attr-defined]
+    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
 def create_app(service: str, settings: Settings) -> faust.App:
     """A faust app for ``service``: raw bytes in and out, acks=all, no web server, in-memory tables."""
+    _bounded_fetch_wait(settings.kafka.fetch_max_wait_ms)
     return faust.App(
         f"hotline-{service}",
         broker=settings.kafka.faust_broker,

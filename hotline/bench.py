@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import csv
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -51,6 +52,10 @@ class BenchResult:
     latency_max_ms: float
     raw_kafka_msgs_per_s: float
     ratio_pipeline_to_raw: float
+    paced_rate_per_s: float
+    paced_latency_p50_ms: float
+    paced_latency_p99_ms: float
+    cpu_ms_per_call: dict[str, float]
     started_at: str
 
 
@@ -60,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="batches in flight at once")
     parser.add_argument("--texts", type=Path, default=DEFAULT_TEXTS, help="CSV of real messages to send (optional)")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up waiting for visibility after this")
+    parser.add_argument("--paced-rate", type=float, default=100.0, help="calls/s of the unsaturated latency phase")
+    parser.add_argument("--paced-seconds", type=float, default=10.0, help="length of the unsaturated latency phase")
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="folder for the JSON result")
 
 
@@ -99,27 +106,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _bench(platform: Platform, api_key: str, texts: list[tuple[str, str]], args: argparse.Namespace) -> BenchResult:
+async def _bench(
+    platform: Platform, api_key: str, texts: list[tuple[str, str]], args: argparse.Namespace
+) -> BenchResult:
     import httpx
     from pymongo import AsyncMongoClient
 
-    rng = random.Random(42)
-    run_id = uuid.uuid4().hex[:8]
-    districts = ["大兴区西红门镇", "朝阳区朝阳门街道", "海淀区中关村街道", "丰台区卢沟桥街道", "通州区永顺镇"]
-    calls = []
-    for i in range(args.calls):
-        subject, body = texts[rng.randrange(len(texts))]
-        calls.append(
-            {
-                "channel": "phone",
-                "source_system": "bench",
-                "external_id": f"{run_id}-{i}",
-                "subject": subject,
-                "body": body or subject,
-                "location": {"address": districts[i % len(districts)]},
-                "contact_phone": f"138{i:08d}"[:11],
-            }
-        )
+    calls = _make_calls(texts, args.calls, "bench", random.Random(42))
+    cpu_before = _cpu_seconds(platform)
     batches = [calls[i : i + args.batch] for i in range(0, len(calls), args.batch)]
     accepted_at: dict[str, float] = {}
     rejected = 0
@@ -159,12 +153,9 @@ async def _bench(platform: Platform, api_key: str, texts: list[tuple[str, str]],
             break
         await asyncio.sleep(0.25)
     finished = time.time()
-    latencies = []
-    async for doc in cases.find({"call.source_system": "bench"}, {"stored_at": 1}):
-        if doc["_id"] in accepted_at and doc.get("stored_at"):
-            stored = doc["stored_at"]
-            stored_ts = stored.replace(tzinfo=UTC).timestamp() if stored.tzinfo is None else stored.timestamp()
-            latencies.append(max(0.0, stored_ts - accepted_at[doc["_id"]]) * 1000)
+    cpu_after = _cpu_seconds(platform)
+    latencies = await _visible_latencies(cases, accepted_at, "bench")
+    paced_rate, paced = await _paced_phase(platform, api_key, texts, args, cases)
     await client.close()
     if visible < len(wanted):
         print(f"only {visible} of {len(wanted)} visible after {args.timeout:.0f}s", flush=True)
@@ -172,7 +163,9 @@ async def _bench(platform: Platform, api_key: str, texts: list[tuple[str, str]],
     raw_rate = await _raw_kafka_rate(platform.bootstrap_servers, args.calls, _typical_size(calls))
     pipeline_seconds = finished - started
     pipeline_rate = visible / pipeline_seconds if pipeline_seconds else 0.0
-    latencies.sort()
+    cpu_ms_per_call = {
+        name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(visible, 1), 3) for name in cpu_after
+    }
     return BenchResult(
         calls=args.calls,
         batch=args.batch,
@@ -186,8 +179,89 @@ async def _bench(platform: Platform, api_key: str, texts: list[tuple[str, str]],
         latency_max_ms=round(latencies[-1], 1) if latencies else 0.0,
         raw_kafka_msgs_per_s=round(raw_rate, 1),
         ratio_pipeline_to_raw=round(pipeline_rate / raw_rate, 3) if raw_rate else 0.0,
+        paced_rate_per_s=round(paced_rate, 1),
+        paced_latency_p50_ms=round(_percentile(paced, 50), 1),
+        paced_latency_p99_ms=round(_percentile(paced, 99), 1),
+        cpu_ms_per_call=cpu_ms_per_call,
         started_at=datetime.fromtimestamp(started, UTC).isoformat(),
     )
+
+
+def _make_calls(texts: list[tuple[str, str]], count: int, source: str, rng: random.Random) -> list[dict]:
+    run_id = uuid.uuid4().hex[:8]
+    places = ["大兴区西红门镇", "朝阳区朝阳门街道", "海淀区中关村街道", "丰台区卢沟桥街道", "通州区永顺镇"]
+    calls = []
+    for i in range(count):
+        subject, body = texts[rng.randrange(len(texts))]
+        calls.append(
+            {
+                "channel": "phone",
+                "source_system": source,
+                "external_id": f"{run_id}-{i}",
+                "subject": subject,
+                "body": body or subject,
+                "location": {"address": places[i % len(places)]},
+                "contact_phone": f"138{i:08d}"[:11],
+            }
+        )
+    return calls
+
+
+def _cpu_seconds(platform: Platform) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process of the platform, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    named = {name: s.proc for name, s in platform.services.items() if s.proc is not None}
+    if platform.stack is not None:
+        for proc in platform.stack.processes:
+            named["database" if "secantus" in str(proc.args) else "broker"] = proc
+    used = {}
+    for name, proc in named.items():
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[name] = (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return used
+
+
+async def _visible_latencies(cases, accepted_at: dict[str, float], source: str) -> list[float]:  # type: ignore[no-untyped-def]
+    latencies = []
+    async for doc in cases.find({"call.source_system": source}, {"stored_at": 1}):
+        if doc["_id"] in accepted_at and doc.get("stored_at"):
+            stored = doc["stored_at"]
+            stored_ts = stored.replace(tzinfo=UTC).timestamp() if stored.tzinfo is None else stored.timestamp()
+            latencies.append(max(0.0, stored_ts - accepted_at[doc["_id"]]) * 1000)
+    return sorted(latencies)
+
+
+async def _paced_phase(
+    platform: Platform, api_key: str, texts: list[tuple[str, str]], args: argparse.Namespace, cases
+) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
+    """Latency when the pipeline is not saturated: small batches at a steady rate, one at a time."""
+    import httpx
+
+    count = int(args.paced_rate * args.paced_seconds)
+    calls = _make_calls(texts, count, "bench-paced", random.Random(7))
+    per_post = 10
+    interval = per_post / args.paced_rate
+    accepted_at: dict[str, float] = {}
+    started = time.time()
+    async with httpx.AsyncClient(base_url=platform.intake_url, headers={"X-API-Key": api_key}, timeout=60) as client:
+        for n, i in enumerate(range(0, count, per_post)):
+            await asyncio.sleep(max(0.0, started + n * interval - time.time()))
+            response = await client.post("/v1/calls/batch", json={"calls": calls[i : i + per_post]})
+            response.raise_for_status()
+            now = time.time()
+            for item in response.json()["results"]:
+                if item["status"] == "accepted":
+                    accepted_at[item["call_id"]] = now
+    rate = len(accepted_at) / (time.time() - started)
+    deadline = time.time() + 120
+    while time.time() < deadline and await cases.count_documents({"call.source_system": "bench-paced"}) < len(
+        accepted_at
+    ):
+        await asyncio.sleep(0.25)
+    return rate, await _visible_latencies(cases, accepted_at, "bench-paced")
 
 
 def _typical_size(calls: list[dict]) -> int:
@@ -239,4 +313,6 @@ Hotline pipeline benchmark ({r.calls} calls, batches of {r.batch}, {r.concurrenc
   latency 202 -> visible in queue:      p50 {r.latency_p50_ms:.0f} ms, p99 {r.latency_p99_ms:.0f} ms, max {r.latency_max_ms:.0f} ms
   raw aiokafka produce->consume:        {r.raw_kafka_msgs_per_s:>10.1f} msgs/s (same broker, same run)
   ratio pipeline / raw Kafka:           {r.ratio_pipeline_to_raw:.3f}
+  unsaturated, {r.paced_rate_per_s:.0f} calls/s:             p50 {r.paced_latency_p50_ms:.0f} ms, p99 {r.paced_latency_p99_ms:.0f} ms (202 -> visible)
+  CPU per call (ms) by process:         {", ".join(f"{k} {v:.2f}" for k, v in sorted(r.cpu_ms_per_call.items()))}
 """
