@@ -173,6 +173,10 @@ class Assignment(BaseModel):
     priority: int = Field(3, ge=1, le=5, description="1 = most urgent.")
     response_due_at: AwareDatetime | None = Field(None, description="Citizen must be contacted by (响应).")
     resolution_due_at: AwareDatetime | None = Field(None, description="Case must be resolved by (办结).")
+    attempt: int = Field(1, ge=1, description="Dispatch attempt: 2 and more after returns (退单).")
+    duplicate_of: uuid.UUID | None = Field(
+        None, description="Set when the call duplicates this open case: linked to it, not dispatched twice."
+    )
 
 
 class CallRouted(Envelope):
@@ -196,30 +200,72 @@ class CallRouted(Envelope):
 
 
 class CaseEventKind(StrEnum):
-    """Steps of a case's life after dispatch."""
+    """Steps of a case's life after it was received. ``shared.lifecycle`` says which are legal when."""
 
-    accepted = "accepted"  # 签收
-    responded = "responded"  # 响应: citizen contacted
-    returned = "returned"  # 退单
-    whistle = "whistle"  # 吹哨: the street summons departments (报到)
-    resolved = "resolved"  # 办结
-    callback = "callback"  # 回访
-    reopened = "reopened"
-    closed = "closed"
-    reclassified = "reclassified"
+    accepted = "accepted"  # 签收: the unit takes the case
+    responded = "responded"  # 响应: the unit contacted the citizen
+    returned = "returned"  # 退单: the unit says the case is not theirs; the router re-dispatches it
+    whistle = "whistle"  # 吹哨: a street summons departments, which join as cooperating units (报到)
+    resolved = "resolved"  # 办结: the unit reports the problem handled
+    callback = "callback"  # 回访: the hotline called the citizen back and recorded the result
+    reopened = "reopened"  # the citizen was not satisfied / the problem came back
+    closed = "closed"  # 结案
+    reclassified = "reclassified"  # an operator corrected the category; the router re-routes the case
+    dispatched = "dispatched"  # (re-)dispatch decided by the router or a supervisor, after a return or reclassification
+    linked = "linked"  # a new call was recognised as a duplicate of an open case and linked to it
+    unlinked = "unlinked"  # an operator undid a duplicate link; the router dispatches the call on its own
+
+
+class CallbackResult(StrEnum):
+    """The citizen's answer at the callback (回访)."""
+
+    satisfied = "satisfied"  # 满意
+    basically_satisfied = "basically_satisfied"  # 基本满意 (counts 0.9 by default in 满意率)
+    dissatisfied = "dissatisfied"  # 不满意
+    unreachable = "unreachable"  # 联系不上
 
 
 class CaseEvent(Envelope):
-    """A step in a case's life, submitted by a handling unit or operator. Topic ``hotline.cases.events.v1``."""
+    """A step in a case's life. Topic ``hotline.cases.events.v1``, keyed by ``call_id``.
+
+    Units and operators submit them through intake (``POST /v1/cases/{call_id}/events``), which checks
+    the transition against the case's state; the router emits ``dispatched`` and ``linked``.
+    """
 
     topic: ClassVar[str] = topics.CASES_EVENTS
     event_type: Literal["case.event"] = Field("case.event", description="Event type.")
     kind: CaseEventKind = Field(description="Which step.")
-    actor: str = Field(description="Who acted: an API key name or unit queue id.")
-    note: str | None = Field(None, max_length=4000, description="Free text, e.g. a return reason.")
-    details: dict[str, str | int | float | bool | list[str] | None] = Field(
-        default_factory=dict, description="Step-specific fields (departments summoned, callback result...)."
+    actor: str = Field(description="Who acted: an API key name, or the service (router) that decided.")
+    actor_queue: str | None = Field(None, description="Queue id of the unit that acted, when a unit acted.")
+    note: str | None = Field(None, max_length=4000, description="Free text, e.g. a return reason (退单理由).")
+    departments: list[str] = Field(
+        default_factory=list, description="whistle: queue ids of the departments summoned (吹哨报到)."
     )
+    callback_result: CallbackResult | None = Field(None, description="callback: the citizen's answer (回访).")
+    classification: Classification | None = Field(None, description="reclassified: the corrected classification.")
+    assignment: Assignment | None = Field(None, description="dispatched: the new dispatch decision.")
+    linked_to: uuid.UUID | None = Field(None, description="linked: the open case this call duplicates.")
+    details: dict[str, str | int | float | bool | list[str] | None] = Field(
+        default_factory=dict, description="Further step-specific fields, for extensions."
+    )
+
+
+class DeadlineKind(StrEnum):
+    """Which deadline of a case passed."""
+
+    response = "response"  # 响应: the citizen was not contacted in time
+    resolution = "resolution"  # 办结: the case was not resolved in time
+
+
+class CaseOverdue(Envelope):
+    """A case missed a deadline; emitted once per case and deadline. Topic ``hotline.cases.overdue.v1``."""
+
+    topic: ClassVar[str] = topics.CASES_OVERDUE
+    event_type: Literal["case.overdue"] = Field("case.overdue", description="Event type.")
+    deadline: DeadlineKind = Field(description="Which deadline passed.")
+    due_at: AwareDatetime = Field(description="When it was due (UTC).")
+    queue_id: str = Field(description="Queue of the unit that holds the case and is counted against.")
+    unit_name: str = Field(description="Display name of that unit.")
 
 
 class DeadLetter(BaseModel):
@@ -249,5 +295,6 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     topics.CALLS_CLASSIFIED: CallClassified,
     topics.CALLS_ROUTED: CallRouted,
     topics.CASES_EVENTS: CaseEvent,
+    topics.CASES_OVERDUE: CaseOverdue,
     topics.DEADLETTER: DeadLetter,
 }

@@ -6,6 +6,14 @@ CALLS_RECEIVED = "hotline.calls.received.v1"
 CALLS_CLASSIFIED = "hotline.calls.classified.v1"
 CALLS_ROUTED = "hotline.calls.routed.v1"
 CASES_EVENTS = "hotline.cases.events.v1"
+CASES_OVERDUE = "hotline.cases.overdue.v1"
 DEADLETTER = "hotline.deadletter.v1"
 
-ALL_TOPICS: tuple[str, ...] = (CALLS_RECEIVED, CALLS_CLASSIFIED, CALLS_ROUTED, CASES_EVENTS, DEADLETTER)
+ALL_TOPICS: tuple[str, ...] = (
+    CALLS_RECEIVED,
+    CALLS_CLASSIFIED,
+    CALLS_ROUTED,
+    CASES_EVENTS,
+    CASES_OVERDUE,
+    DEADLETTER,
+)

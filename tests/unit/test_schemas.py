@@ -24,10 +24,12 @@ from shared.events import (
     CallRouted,
     CaseEvent,
     CaseEventKind,
+    CaseOverdue,
     Channel,
     Classification,
     Contact,
     DeadLetter,
+    DeadlineKind,
     Location,
     UnitKind,
     call_id_for,
@@ -87,9 +89,20 @@ def _case_event() -> CaseEvent:
     return CaseEvent(
         call_id=_received().call_id,
         kind=CaseEventKind.whistle,
-        actor="street:大兴区/西红门镇",
+        actor="daxing-xihongmen-operator",
+        actor_queue="street:大兴区/西红门镇",
         note="需要区城管委和供电公司共同到场处置",
-        details={"summoned": ["department:区城市管理委员会"], "attempt": 1, "urgent": False},
+        departments=["department:市城市管理委员会"],
+    )
+
+
+def _overdue() -> CaseOverdue:
+    return CaseOverdue(
+        call_id=_received().call_id,
+        deadline=DeadlineKind.response,
+        due_at=datetime(2025, 5, 6, 11, 30, tzinfo=UTC),
+        queue_id="department:市人力资源和社会保障局劳动保障监察总队",
+        unit_name="市人力资源和社会保障局劳动保障监察总队",
     )
 
 
@@ -110,6 +123,7 @@ EXAMPLES: dict[str, BaseModel] = {
     topics.CALLS_CLASSIFIED: _classified(),
     topics.CALLS_ROUTED: _routed(),
     topics.CASES_EVENTS: _case_event(),
+    topics.CASES_OVERDUE: _overdue(),
     topics.DEADLETTER: _dead_letter(),
 }
 
