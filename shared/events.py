@@ -268,6 +268,25 @@ class CaseOverdue(Envelope):
     unit_name: str = Field(description="Display name of that unit.")
 
 
+class HotSpotAlert(Envelope):
+    """An area x problem rose well above its own baseline (主动治理). Topic ``hotline.alerts.v1``.
+
+    Keyed by ``call_id``: the call that tipped the area over its threshold. Emitted once per area,
+    problem, window and day, with a deterministic ``event_id``.
+    """
+
+    topic: ClassVar[str] = topics.ALERTS
+    event_type: Literal["alert.hotspot"] = Field("alert.hotspot", description="Event type.")
+    area: str = Field(description="The area: district/street, e.g. 大兴区/西红门镇.")
+    problem: str = Field(description="每月一题 problem id, else the level-1 category.")
+    window: Literal["day", "week"] = Field(description="day: the last day; week: the last 7 days.")
+    day: str = Field(description="Last day of the window, YYYY-MM-DD in the city's time zone.")
+    count: int = Field(ge=0, description="Requests in the window.")
+    baseline: float = Field(ge=0, description="Mean requests per window over the baseline period.")
+    ratio: float = Field(ge=0, description="count / baseline (count / 1 when the baseline is 0).")
+    thresholds: dict[str, float] = Field(default_factory=dict, description="The thresholds that applied.")
+
+
 class DeadLetter(BaseModel):
     """A message a consumer could not process, kept with the reason. Topic ``hotline.deadletter.v1``."""
 
@@ -296,5 +315,6 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     topics.CALLS_ROUTED: CallRouted,
     topics.CASES_EVENTS: CaseEvent,
     topics.CASES_OVERDUE: CaseOverdue,
+    topics.ALERTS: HotSpotAlert,
     topics.DEADLETTER: DeadLetter,
 }

@@ -7,6 +7,7 @@ CALLS_CLASSIFIED = "hotline.calls.classified.v1"
 CALLS_ROUTED = "hotline.calls.routed.v1"
 CASES_EVENTS = "hotline.cases.events.v1"
 CASES_OVERDUE = "hotline.cases.overdue.v1"
+ALERTS = "hotline.alerts.v1"
 DEADLETTER = "hotline.deadletter.v1"
 
 ALL_TOPICS: tuple[str, ...] = (
@@ -15,5 +16,6 @@ ALL_TOPICS: tuple[str, ...] = (
     CALLS_ROUTED,
     CASES_EVENTS,
     CASES_OVERDUE,
+    ALERTS,
     DEADLETTER,
 )

@@ -1,22 +1,28 @@
-"""The metrics agent: routed calls in, cases and monthly counters stored in MongoDB.
+"""The metrics agents: routed calls and case lifecycle steps in, cases and counters stored in MongoDB.
 
 Thin on purpose: parse a batch (poison messages go to the dead-letter topic), hand the valid events
 to the repository, and retry until the database took them, so an outage never acks unprocessed events.
+Timers watch deadlines, retry events that came before their case, look for hot spots and publish the
+outbox (CaseOverdue, HotSpotAlert) after the transaction that decided them committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+from collections.abc import Sequence
 from typing import cast
 
 import faust
 from pymongo import AsyncMongoClient
 
 from services.common.streaming import create_app, parse_events, raw_topic, retry_until_done, send_dead_letters
-from services.metrics.repository import MetricsRepository
+from services.metrics.repository import EventsResult, MetricsRepository
+from services.metrics.scoreboard import HotSpotThresholds
+from services.metrics.settings import ScoreboardSettings
 from shared import topics
-from shared.events import CallRouted
+from shared.events import CallRouted, CaseEvent, DeadLetter
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,11 +63,33 @@ class RepositoryHolder:
             self._client = self._repository = None
 
 
-def build_app(settings: Settings) -> faust.App:
-    """The metrics worker: consume hotline.calls.routed.v1 in batches into the metrics store."""
+def rejected_letter(event: CaseEvent, reason: str) -> DeadLetter:
+    """The dead letter of a case step the stored case refused (a race intake could not see)."""
+    return DeadLetter(
+        service=SERVICE,
+        source_topic=topics.CASES_EVENTS,
+        key=str(event.call_id),
+        reason=f"illegal transition: {reason}"[:2000],
+        original_b64=base64.b64encode(event.to_bytes()).decode(),
+    )
+
+
+def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) -> faust.App:
+    """The metrics worker: routed calls and case events in batches into the metrics store, plus its timers."""
+    scoreboard = scoreboard or ScoreboardSettings()
     app = create_app(SERVICE, settings)
     routed = raw_topic(app, topics.CALLS_ROUTED)
+    case_events = raw_topic(app, topics.CASES_EVENTS)
     store = RepositoryHolder(settings)
+    thresholds = HotSpotThresholds(
+        min_count=scoreboard.hotspot_min_count,
+        ratio=scoreboard.hotspot_ratio,
+        baseline_days=scoreboard.hotspot_baseline_days,
+    )
+    touched: set[tuple[str, str, str, str]] = set()
+
+    async def rejected_to_dead_letters(rejected: Sequence[tuple[CaseEvent, str]]) -> None:
+        await send_dead_letters(app, [rejected_letter(event, reason) for event, reason in rejected])
 
     @app.task
     async def create_indexes_at_start() -> None:
@@ -77,11 +105,83 @@ def build_app(settings: Settings) -> faust.App:
             await send_dead_letters(app, dead)
             if batch:
 
-                async def apply(batch: list[CallRouted] = batch) -> int:
+                async def apply(batch: list[CallRouted] = batch) -> EventsResult:
                     repository = await store.ready()
-                    return await repository.apply_routed(batch)
+                    return await repository.apply_routed_detailed(batch)
 
-                new = await retry_until_done("apply routed batch", apply)
-                log.info("stored %d routed events: %d new cases", len(batch), new)
+                result = await retry_until_done("apply routed batch", apply)
+                touched.update(result.touched_areas)
+                await rejected_to_dead_letters(result.rejected)
+                log.info("stored %d routed events: %d new cases", len(batch), result.applied)
+
+    @app.agent(case_events, name="metrics-store-case-events")
+    async def store_case_events(stream: faust.StreamT) -> None:
+        async for events in cast(faust.Stream, stream).take_events(
+            settings.metrics.batch_size, within=settings.metrics.batch_window_seconds
+        ):
+            batch, dead = parse_events(events, CaseEvent, SERVICE)
+            await send_dead_letters(app, dead)
+            if batch:
+
+                async def apply(batch: list[CaseEvent] = batch) -> EventsResult:
+                    repository = await store.ready()
+                    return await repository.apply_case_events(batch)
+
+                result = await retry_until_done("apply case events", apply)
+                await rejected_to_dead_letters(result.rejected)
+                log.info(
+                    "case events: %d applied, %d duplicates, %d waiting for their case, %d rejected",
+                    result.applied,
+                    result.duplicates,
+                    result.pending,
+                    len(result.rejected),
+                )
+
+    @app.timer(scoreboard.deadline_check_seconds)
+    async def watch_deadlines() -> None:
+        try:
+            repository = await store.ready()
+            flagged = await repository.flag_overdue()
+            if flagged:
+                log.info("flagged %d overdue deadlines", flagged)
+            await publish_outbox(repository)
+        except Exception as exc:  # the next tick tries again
+            log.warning("deadline watcher: %s: %s", type(exc).__name__, exc)
+
+    @app.timer(scoreboard.pending_retry_seconds)
+    async def retry_waiting_events() -> None:
+        try:
+            repository = await store.ready()
+            result = await repository.retry_pending()
+            await rejected_to_dead_letters(result.rejected)
+        except Exception as exc:
+            log.warning("pending retry: %s: %s", type(exc).__name__, exc)
+
+    @app.timer(scoreboard.hotspot_check_seconds)
+    async def look_for_hot_spots() -> None:
+        if not touched:
+            return
+        keys = set(touched)
+        touched.difference_update(keys)
+        try:
+            repository = await store.ready()
+            found = await repository.detect_hotspots(keys, thresholds)
+            if found:
+                log.info("%d new hot spots", found)
+                await publish_outbox(repository)
+        except Exception as exc:
+            touched.update(keys)
+            log.warning("hot-spot check: %s: %s", type(exc).__name__, exc)
+
+    async def publish_outbox(repository: MetricsRepository) -> None:
+        messages = await repository.outbox_messages()
+        if not messages:
+            return
+        futures = []
+        for message in messages:
+            topic = raw_topic(app, message["topic"])
+            futures.append(await topic.send(key=message["key"].encode(), value=message["value"].encode()))
+        await asyncio.gather(*futures)
+        await repository.mark_published([m["_id"] for m in messages])
 
     return app

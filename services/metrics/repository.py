@@ -1,17 +1,22 @@
-"""The metrics store in MongoDB: one ``cases`` document per call and pre-aggregated ``counters``.
+"""The metrics store in MongoDB: ``cases`` (one per call, with its history) and pre-aggregated ``counters``.
 
-Effects are exactly-once under at-least-once delivery: ``apply_routed`` finds which calls of a batch
-are already stored, inserts only the new cases and increments the counters derived from them, all in
-one multi-document transaction. A crash before the commit leaves nothing, so redelivery redoes it all;
-after the commit a replay finds every case and changes nothing.
+Effects are exactly-once under at-least-once delivery. ``apply_routed`` inserts only calls not stored
+yet; ``apply_case_events`` skips events whose id the case's ``history`` already records. Each batch
+stores its cases and the counter changes derived from them (``aggregates.CounterChanges``) in one
+multi-document transaction: a crash before the commit leaves nothing, so redelivery redoes it all.
+Events for cases not stored yet wait in ``pending_events``; messages to publish (overdue events,
+hot-spot alerts) are written to ``outbox`` in the same transaction and published after it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
@@ -21,24 +26,37 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.metrics.aggregates import (
     DIMENSIONS,
     OPEN_STATUSES,
-    CounterIncrements,
+    QUEUE_COUNTER_PREFIX,
+    CounterChanges,
+    apply_case_event,
+    area_counter_id,
+    area_of,
     case_document,
-    counter_increments,
+    counter_meta,
+    flag_overdue,
+    overdue_deadlines,
     parse_counter_id,
-    queue_counter_id,
+    problem_of,
+    sum_contributions,
     unique_by_call,
 )
-from shared.events import CallRouted
+from services.metrics.scoreboard import HotSpotThresholds, baseline_days, hot_spot, window_days
+from shared import topics
+from shared.events import HOTLINE_NAMESPACE, CallRouted, CaseEvent, HotSpotAlert
 
 log = logging.getLogger(__name__)
 
 CASES = "cases"
 COUNTERS = "counters"
+PENDING = "pending_events"
+OUTBOX = "outbox"
+HOTSPOTS = "hotspots"
+PROGRAMME = "programme"
 
 
 @dataclass(frozen=True)
 class QueueSummary:
-    """A queue's live state: how many cases wait in it and since when the oldest."""
+    """A queue's live state: how many cases wait in it, how many are overdue, and since when the oldest."""
 
     queue_id: str
     unit_kind: str
@@ -48,6 +66,7 @@ class QueueSummary:
     dispatched_total: int
     oldest_waiting_received_at: datetime | None
     oldest_waiting_call_id: str | None
+    overdue: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,6 +78,27 @@ class MonthlyCount:
     label: str | None
 
 
+@dataclass
+class EventsResult:
+    """What a batch of case events did."""
+
+    applied: int = 0
+    duplicates: int = 0
+    pending: int = 0
+    rejected: list[tuple[CaseEvent, str]] = field(default_factory=list)
+    touched_areas: set[tuple[str, str, str, str]] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class AreaKey:
+    """An area x problem x day a batch touched, with a call that touched it."""
+
+    area: str
+    problem: str
+    day: str
+    call_id: str
+
+
 class MetricsRepository:
     """Cases and counters in one MongoDB database (``AsyncDatabase`` of PyMongo's native async API)."""
 
@@ -66,64 +106,409 @@ class MetricsRepository:
         self.db = db
         self.timezone = timezone
         # The embedded database answers {_id: {$in: ids}} in time quadratic in len(ids) (500 ids: 0.21 s,
-        # 5 x 100 ids: 0.07 s, 2,000 ids: 3 s), so the existence check asks in slices of this many ids.
+        # 5 x 100 ids: 0.07 s, 2,000 ids: 3 s), so lookups by id go in slices of this many ids.
         self.ids_per_lookup = ids_per_lookup
         self.cases = db[CASES]
         self.counters = db[COUNTERS]
+        self.pending = db[PENDING]
+        self.outbox = db[OUTBOX]
+        self.hotspots = db[HOTSPOTS]
+        self.programme = db[PROGRAMME]
+        # One writer at a time in this process: the routed and case-event agents, the deadline watcher and
+        # the hot-spot check touch the same counters (transactions still guard several processes).
+        self._write_lock = asyncio.Lock()
 
     async def ensure_indexes(self) -> None:
         """Create the indexes every query and upsert relies on (safe to run again)."""
+        # Each secondary index costs ~20 ms per 500 inserted cases on the embedded database: only these four.
         await self.cases.create_index(
-            [("queue_id", ASCENDING), ("status", ASCENDING), ("received_at", ASCENDING)], name="queue_status_received"
+            [("queue_ids", ASCENDING), ("status", ASCENDING), ("received_at", ASCENDING)],
+            name="queue_ids_status_received",
         )
-        await self.cases.create_index([("month", ASCENDING), ("queue_id", ASCENDING)], name="month_queue")
-        # Every secondary index costs ~20 ms per 500 inserted cases on the embedded database: only these two.
+        await self.cases.create_index([("next_due_at", ASCENDING)], name="next_due")
+        # The router's duplicate detection (same street and category, or same citizen, recently).
+        await self.cases.create_index(
+            [
+                ("status", ASCENDING),
+                ("assignment.street", ASCENDING),
+                ("classification.category", ASCENDING),
+                ("received_at", DESCENDING),
+            ],
+            name="duplicates_by_street",
+        )
+        await self.cases.create_index(
+            [("call.contact.hash", ASCENDING), ("received_at", DESCENDING)], name="duplicates_by_contact"
+        )
         await self.counters.create_index([("dimension", ASCENDING), ("month", ASCENDING)], name="dimension_month")
-        # Counters are read and upserted by _id, which MongoDB always indexes uniquely.
+        await self.pending.create_index([("call_id", ASCENDING), ("seq", ASCENDING)], name="call_seq")
+        await self.hotspots.create_index([("detected_at", DESCENDING)], name="detected")
 
     async def ping(self) -> bool:
         """Whether the database answers."""
         reply = await self.db.command("ping")
         return bool(reply.get("ok"))
 
+    # ---- writes -------------------------------------------------------------------------------------
+
+    async def _transaction(self, callback: Any) -> Any:
+        async with self._write_lock, self.db.client.start_session() as session:
+            # with_transaction retries the whole callback on TransientTransactionError (write conflicts,
+            # e.g. two workers racing on the same calls during a rebalance) and the commit on unknown results.
+            return await session.with_transaction(callback)
+
     async def apply_routed(self, batch: Sequence[CallRouted]) -> int:
-        """Store the batch's new cases and their counter increments in one transaction; the new cases' count."""
+        """Store the batch's new cases (with any events waiting for them) and their counters; the new cases' count."""
+        result = await self.apply_routed_detailed(batch)
+        return result.applied
+
+    async def apply_routed_detailed(self, batch: Sequence[CallRouted]) -> EventsResult:
+        """``apply_routed`` with what the pending events did and the areas the new cases touched."""
         cases = [case_document(event, self.timezone) for event in unique_by_call(batch)]
         if not cases:
+            return EventsResult()
+
+        async def in_transaction(session: AsyncClientSession) -> EventsResult:
+            result = EventsResult()
+            existing = await self._find_by_ids(self.cases, [case["_id"] for case in cases], session, {"_id": 1})
+            new_cases = [case for case in cases if case["_id"] not in existing]
+            if not new_cases:
+                return result
+            stored_at = datetime.now(UTC)  # when the case became visible in its queue (latency figures)
+            waiting = await self._pending_for([case["_id"] for case in new_cases], session)
+            changes = CounterChanges()
+            for case in new_cases:
+                case["stored_at"] = stored_at
+                for event in waiting.get(case["_id"], ()):
+                    outcome = apply_case_event(case, event)
+                    case.clear()
+                    case.update(outcome.case)
+                    if outcome.outcome == "rejected":
+                        result.rejected.append((event, outcome.reason or "rejected"))
+                changes.add_case(None, case)
+                area = area_of(case)
+                if area:
+                    result.touched_areas.add((area, problem_of(case), case["day"], case["_id"]))
+            await self.cases.insert_many(new_cases, ordered=False, session=session)
+            await self._write_changes(changes, session)
+            if waiting:
+                await self.pending.delete_many({"call_id": {"$in": list(waiting)}}, session=session)
+            result.applied = len(new_cases)
+            return result
+
+        result: EventsResult = await self._transaction(in_transaction)
+        log.debug("applied %d routed events: %d new cases", len(batch), result.applied)
+        return result
+
+    async def apply_case_events(self, batch: Sequence[CaseEvent]) -> EventsResult:
+        """Apply lifecycle steps in order per case, in one transaction with their counter changes."""
+        if not batch:
+            return EventsResult()
+        by_case: dict[str, list[CaseEvent]] = defaultdict(list)
+        for event in batch:
+            by_case[str(event.call_id)].append(event)
+
+        async def in_transaction(session: AsyncClientSession) -> EventsResult:
+            result = EventsResult()
+            stored = await self._find_by_ids(self.cases, list(by_case), session)
+            waiting = await self._pending_for(list(by_case), session)
+            changes = CounterChanges()
+            replaced: list[dict[str, Any]] = []
+            parked: list[dict[str, Any]] = []
+            seq = time.time()
+            for call_id, events in by_case.items():
+                if call_id not in stored:
+                    for offset, event in enumerate(events):
+                        parked.append(_pending_document(event, seq + offset * 1e-6))
+                    result.pending += len(events)
+                    continue
+                before = stored[call_id]
+                case = before
+                for event in [*waiting.get(call_id, ()), *events]:
+                    outcome = apply_case_event(case, event)
+                    case = outcome.case
+                    if outcome.outcome == "duplicate":
+                        result.duplicates += 1
+                    elif outcome.outcome == "rejected":
+                        result.rejected.append((event, outcome.reason or "rejected"))
+                    else:
+                        result.applied += 1
+                if case is not before:
+                    changes.add_case(before, case)
+                    replaced.append(case)
+            for case in replaced:
+                await self.cases.replace_one({"_id": case["_id"]}, case, session=session)
+            if parked:
+                for doc in parked:
+                    await self.pending.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
+            applied_waiting = [call_id for call_id in waiting if call_id in stored]
+            if applied_waiting:
+                await self.pending.delete_many({"call_id": {"$in": applied_waiting}}, session=session)
+            await self._write_changes(changes, session)
+            return result
+
+        return await self._transaction(in_transaction)
+
+    async def retry_pending(self, limit: int = 500) -> EventsResult:
+        """Apply waiting events whose case is stored by now (events that came before their CallRouted)."""
+        call_ids = sorted({doc["call_id"] async for doc in self.pending.find({}, {"call_id": 1}).limit(limit)})
+        if not call_ids:
+            return EventsResult()
+        stored = await self._find_by_ids(self.cases, call_ids, None, {"_id": 1})
+        if not stored:
+            return EventsResult()
+        return await self._apply_waiting(list(stored))
+
+    async def _apply_waiting(self, call_ids: list[str]) -> EventsResult:
+        async def in_transaction(session: AsyncClientSession) -> EventsResult:
+            result = EventsResult()
+            stored = await self._find_by_ids(self.cases, call_ids, session)
+            waiting = await self._pending_for(call_ids, session)
+            changes = CounterChanges()
+            for call_id, events in waiting.items():
+                if call_id not in stored:
+                    continue
+                before = case = stored[call_id]
+                for event in events:
+                    outcome = apply_case_event(case, event)
+                    case = outcome.case
+                    if outcome.outcome == "rejected":
+                        result.rejected.append((event, outcome.reason or "rejected"))
+                    elif outcome.outcome == "applied":
+                        result.applied += 1
+                    else:
+                        result.duplicates += 1
+                changes.add_case(before, case)
+                await self.cases.replace_one({"_id": call_id}, case, session=session)
+            await self.pending.delete_many({"call_id": {"$in": [c for c in waiting if c in stored]}}, session=session)
+            await self._write_changes(changes, session)
+            return result
+
+        return await self._transaction(in_transaction)
+
+    async def flag_overdue(self, now: datetime | None = None, limit: int = 200) -> int:
+        """Flag open cases past a deadline (once per case and deadline), count them, queue their CaseOverdue."""
+        now = now or datetime.now(UTC)
+        due = [doc["_id"] async for doc in self.cases.find({"next_due_at": {"$lt": now}}, {"_id": 1}).limit(limit)]
+        if not due:
             return 0
 
         async def in_transaction(session: AsyncClientSession) -> int:
-            existing = await self._stored_ids([case["_id"] for case in cases], session)
-            new_cases = [case for case in cases if case["_id"] not in existing]
-            if not new_cases:
-                return 0
-            stored_at = datetime.now(UTC)  # when the case became visible in its queue (latency figures)
-            for case in new_cases:
-                case["stored_at"] = stored_at
-            await self.cases.insert_many(new_cases, ordered=False, session=session)
-            increments = counter_increments(new_cases)
-            await self.counters.bulk_write(counter_updates(increments), ordered=False, session=session)
-            return len(new_cases)
+            flagged = 0
+            stored = await self._find_by_ids(self.cases, due, session)
+            changes = CounterChanges()
+            for before in stored.values():
+                case = before
+                outbox = []
+                for deadline in overdue_deadlines(case, now):
+                    case, event = flag_overdue(case, deadline, now)
+                    outbox.append(_outbox_document(topics.CASES_OVERDUE, event))
+                if not outbox:
+                    # Met or flagged meanwhile: just move its next deadline on.
+                    await self.cases.update_one(
+                        {"_id": case["_id"]}, {"$set": {"next_due_at": _next_due(case)}}, session=session
+                    )
+                    continue
+                # Conditional: only the writer that still sees the flags unset sets them.
+                condition: dict[str, Any] = {"_id": case["_id"]}
+                for kind in case["overdue"]:
+                    if kind not in (before.get("overdue") or {}):
+                        condition[f"overdue.{kind}"] = {"$exists": False}
+                updated = await self.cases.update_one(
+                    condition,
+                    {"$set": {"overdue": case["overdue"], "next_due_at": case["next_due_at"]}},
+                    session=session,
+                )
+                if updated.modified_count != 1:
+                    continue
+                changes.add_case(before, case)
+                for doc in outbox:
+                    await self.outbox.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
+                flagged += len(outbox)
+            await self._write_changes(changes, session)
+            return flagged
 
-        async with self.db.client.start_session() as session:
-            # with_transaction retries the whole callback on TransientTransactionError (write conflicts,
-            # e.g. two workers racing on the same calls during a rebalance) and the commit on unknown results.
-            new = await session.with_transaction(in_transaction)
-        log.debug("applied %d routed events: %d new cases", len(batch), new)
-        return new
+        return await self._transaction(in_transaction)
+
+    async def detect_hotspots(self, touched: Iterable[tuple[str, str, str, str]], thresholds: HotSpotThresholds) -> int:
+        """Check the touched area x problem x days against their baselines; store and queue each new hot spot."""
+        keys: dict[tuple[str, str, str], str] = {}
+        for area, problem, day, call_id in touched:
+            keys.setdefault((area, problem, day), call_id)
+        found = 0
+        for (area, problem, day), call_id in keys.items():
+            days = sorted(
+                set(window_days(day, "week"))
+                | set(baseline_days(day, "day", thresholds))
+                | set(baseline_days(day, "week", thresholds))
+            )
+            ids = [area_counter_id(d, area, problem) for d in days]
+            docs = await self._find_by_ids(self.counters, ids, None, {"count": 1, "day": 1})
+            daily = {doc["day"]: int(doc.get("count", 0)) for doc in docs.values()}
+            for window in ("day", "week"):
+                spot = hot_spot(day, window, daily, thresholds)
+                if spot is not None and await self._store_hotspot(area, problem, spot, call_id, thresholds):
+                    found += 1
+        return found
+
+    async def _store_hotspot(
+        self, area: str, problem: str, spot: Any, call_id: str, thresholds: HotSpotThresholds
+    ) -> bool:
+        import uuid
+
+        hotspot_id = f"{area}|{problem}|{spot.window}|{spot.day}"
+        alert = HotSpotAlert(
+            event_id=uuid.uuid5(HOTLINE_NAMESPACE, f"hotspot\x1f{hotspot_id}"),
+            call_id=uuid.UUID(call_id),
+            area=area,
+            problem=problem,
+            window=spot.window,
+            day=spot.day,
+            count=spot.count,
+            baseline=spot.baseline,
+            ratio=spot.ratio,
+            thresholds={
+                "min_count": thresholds.min_count,
+                "ratio": thresholds.ratio,
+                "baseline_days": thresholds.baseline_days,
+            },
+        )
+
+        async def in_transaction(session: AsyncClientSession) -> bool:
+            if await self.hotspots.find_one({"_id": hotspot_id}, {"_id": 1}, session=session):
+                return False
+            document = {"_id": hotspot_id, **alert.model_dump(mode="python"), "detected_at": datetime.now(UTC)}
+            document["event_id"], document["call_id"] = str(alert.event_id), call_id
+            await self.hotspots.insert_one(document, session=session)
+            outbox = _outbox_document(topics.ALERTS, alert)
+            await self.outbox.replace_one({"_id": outbox["_id"]}, outbox, upsert=True, session=session)
+            return True
+
+        return bool(await self._transaction(in_transaction))
+
+    async def outbox_messages(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Messages committed for publishing and not yet acknowledged by the broker."""
+        return [doc async for doc in self.outbox.find({}).sort("created_at", ASCENDING).limit(limit)]
+
+    async def mark_published(self, ids: Sequence[str]) -> None:
+        """Forget outbox messages the broker acknowledged."""
+        if ids:
+            await self.outbox.delete_many({"_id": {"$in": list(ids)}})
+
+    async def _write_changes(self, changes: CounterChanges, session: AsyncClientSession) -> None:
+        updates = []
+        for counter_id, amounts in changes.nonzero().items():
+            update: dict[str, Any] = {"$inc": amounts}
+            meta = changes.meta.get(counter_id) or _meta_from_id(counter_id)
+            update["$set"] = meta
+            updates.append(UpdateOne({"_id": counter_id}, update, upsert=True))
+        for queue_id, (received_at, call_id) in changes.queues_gained.items():
+            if queue_id in changes.queues_left:
+                continue
+            updates.append(
+                UpdateOne(
+                    {"_id": f"{QUEUE_COUNTER_PREFIX}{queue_id}"},
+                    # Documents compare field by field: the earliest received_at wins, ties by call id.
+                    {"$min": {"oldest_open": {"received_at": received_at, "call_id": call_id}}},
+                    upsert=True,
+                )
+            )
+        if updates:
+            await self.counters.bulk_write(updates, ordered=False, session=session)
+        for queue_id in changes.queues_left:
+            oldest = await self.oldest_waiting(queue_id, session=session)
+            value = {"received_at": oldest["received_at"], "call_id": oldest["_id"]} if oldest else None
+            await self.counters.update_one(
+                {"_id": f"{QUEUE_COUNTER_PREFIX}{queue_id}"},
+                {"$set": {"oldest_open": value}} if value else {"$unset": {"oldest_open": ""}},
+                session=session,
+            )
+
+    async def _pending_for(
+        self, call_ids: Sequence[str], session: AsyncClientSession | None
+    ) -> dict[str, list[CaseEvent]]:
+        waiting: dict[str, list[CaseEvent]] = defaultdict(list)
+        for start in range(0, len(call_ids), self.ids_per_lookup):
+            chunk = list(call_ids[start : start + self.ids_per_lookup])
+            cursor = self.pending.find({"call_id": {"$in": chunk}}, session=session).sort("seq", ASCENDING)
+            async for doc in cursor:
+                waiting[doc["call_id"]].append(CaseEvent.model_validate_json(doc["event"]))
+        return dict(waiting)
+
+    async def _find_by_ids(
+        self, collection: Any, ids: Sequence[str], session: AsyncClientSession | None, projection: Any = None
+    ) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), self.ids_per_lookup):
+            chunk = list(ids[start : start + self.ids_per_lookup])
+            async for doc in collection.find({"_id": {"$in": chunk}}, projection, session=session):
+                found[doc["_id"]] = doc
+        return found
 
     async def _stored_ids(self, ids: Sequence[str], session: AsyncClientSession) -> set[str]:
         """Which of ``ids`` are already stored as cases (read inside the caller's transaction)."""
-        stored: set[str] = set()
-        for start in range(0, len(ids), self.ids_per_lookup):
-            chunk = list(ids[start : start + self.ids_per_lookup])
-            stored.update(
-                [doc["_id"] async for doc in self.cases.find({"_id": {"$in": chunk}}, {"_id": 1}, session=session)]
-            )
-        return stored
+        return set(await self._find_by_ids(self.cases, ids, session, {"_id": 1}))
+
+    # ---- rebuild ------------------------------------------------------------------------------------
+
+    async def computed_counters(self) -> dict[str, dict[str, Any]]:
+        """Every counter as ``hotline metrics rebuild`` computes it from the stored cases (normalised)."""
+        cases = [case async for case in self.cases.find({}, {"call.body": 0, "call.subject": 0})]
+        totals: dict[str, dict[str, Any]] = {cid: dict(f) for cid, f in sum_contributions(cases).items()}
+        oldest: dict[str, tuple[datetime, str]] = {}
+        for case in cases:
+            if case["status"] in OPEN_STATUSES:
+                waiting = (_as_utc(case["received_at"]), case["_id"])
+                oldest[case["queue_id"]] = min(oldest.get(case["queue_id"], waiting), waiting)
+        for queue_id, (_received_at, call_id) in oldest.items():
+            totals.setdefault(f"{QUEUE_COUNTER_PREFIX}{queue_id}", {})["oldest_open"] = call_id
+        return totals
+
+    async def stored_counters(self) -> dict[str, dict[str, Any]]:
+        """Every stored counter, normalised like ``computed_counters`` (numbers not zero, oldest case id)."""
+        snapshot: dict[str, dict[str, Any]] = {}
+        async for doc in self.counters.find({}):
+            fields: dict[str, Any] = {
+                k: int(v) for k, v in doc.items() if isinstance(v, int) and not isinstance(v, bool) and v != 0
+            }
+            if doc["_id"].startswith(QUEUE_COUNTER_PREFIX) and doc.get("oldest_open") and fields.get("open"):
+                fields["oldest_open"] = doc["oldest_open"]["call_id"]
+            if fields:
+                snapshot[doc["_id"]] = fields
+        return snapshot
+
+    async def rebuild(self) -> int:
+        """Replace every counter with the one recomputed from the stored cases; the number of counters written."""
+        cases = [case async for case in self.cases.find({}, {"call.body": 0, "call.subject": 0})]
+        totals = sum_contributions(cases)
+        meta: dict[str, dict[str, Any]] = {}
+        oldest: dict[str, tuple[datetime, str]] = {}
+        for case in cases:
+            meta.update(counter_meta(case))
+            if case["status"] in OPEN_STATUSES:
+                waiting = (_as_utc(case["received_at"]), case["_id"])
+                oldest[case["queue_id"]] = min(oldest.get(case["queue_id"], waiting), waiting)
+        documents = []
+        for counter_id, fields in totals.items():
+            document: dict[str, Any] = {
+                "_id": counter_id,
+                **(meta.get(counter_id) or _meta_from_id(counter_id)),
+                **fields,
+            }
+            if counter_id.startswith(QUEUE_COUNTER_PREFIX):
+                found = oldest.get(counter_id[len(QUEUE_COUNTER_PREFIX) :])
+                if found:
+                    document["oldest_open"] = {"received_at": found[0], "call_id": found[1]}
+            documents.append(document)
+        async with self._write_lock:
+            await self.counters.delete_many({})
+            for start in range(0, len(documents), 1000):
+                await self.counters.insert_many(documents[start : start + 1000], ordered=False)
+        return len(documents)
+
+    # ---- reads --------------------------------------------------------------------------------------
 
     async def queues(self) -> list[QueueSummary]:
-        """Every queue with its depth and oldest waiting case, from the queue counters alone (one query)."""
+        """Every queue with its depth, overdue count and oldest waiting case, from the queue counters (one query)."""
         summaries = []
         async for counter in self.counters.find({"dimension": "queue"}).sort("_id", ASCENDING):
             depth = int(counter.get("open", 0))
@@ -138,25 +523,25 @@ class MetricsRepository:
                     dispatched_total=int(counter.get("dispatched", 0)),
                     oldest_waiting_received_at=_as_utc(oldest["received_at"]) if oldest else None,
                     oldest_waiting_call_id=oldest["call_id"] if oldest else None,
+                    overdue=int(counter.get("overdue", 0)),
                 )
             )
         return summaries
 
-    async def oldest_waiting(self, queue_id: str) -> dict[str, Any] | None:
-        """The open case of ``queue_id`` received first, by the index queue_id+status+received_at.
-
-        The queue counter keeps it with ``$min`` while cases only arrive; a writer that closes cases
-        must recompute the counter's ``oldest_open`` with this query.
-        """
+    async def oldest_waiting(self, queue_id: str, session: AsyncClientSession | None = None) -> dict[str, Any] | None:
+        """The open case led by ``queue_id`` received first (index queue_ids+status+received_at)."""
         return await self.cases.find_one(
-            {"queue_id": queue_id, "status": {"$in": list(OPEN_STATUSES)}},
+            {"queue_ids": queue_id, "queue_id": queue_id, "status": {"$in": list(OPEN_STATUSES)}},
             {"_id": 1, "received_at": 1},
-            sort=[("received_at", ASCENDING)],
+            sort=[("received_at", ASCENDING), ("_id", ASCENDING)],
+            session=session,
         )
 
     async def queue_depth_by_count(self, queue_id: str) -> int:
-        """A queue's open cases counted on the index (to check the counters against)."""
-        return await self.cases.count_documents({"queue_id": queue_id, "status": {"$in": list(OPEN_STATUSES)}})
+        """A queue's open cases (as lead unit) counted on the index (to check the counters against)."""
+        return await self.cases.count_documents(
+            {"queue_ids": queue_id, "queue_id": queue_id, "status": {"$in": list(OPEN_STATUSES)}}
+        )
 
     async def cases_of_queue(
         self,
@@ -167,8 +552,8 @@ class MetricsRepository:
         after: datetime | None = None,
         oldest_first: bool = True,
     ) -> list[dict[str, Any]]:
-        """Open cases of a queue, oldest first (a work queue), received between ``after`` and ``before``."""
-        query: dict[str, Any] = {"queue_id": queue_id, "status": {"$in": list(OPEN_STATUSES)}}
+        """Open cases of a queue (led or cooperating: 吹哨报到), oldest first, received between ``after`` and ``before``."""
+        query: dict[str, Any] = {"queue_ids": queue_id, "status": {"$in": list(OPEN_STATUSES)}}
         received: dict[str, datetime] = {}
         if before is not None:
             received["$lt"] = _as_utc(before)
@@ -181,12 +566,12 @@ class MetricsRepository:
         return [_normalise_case(doc) async for doc in cursor]
 
     async def get_case(self, call_id: str) -> dict[str, Any] | None:
-        """One case by its call id, or None."""
+        """One case by its call id, with its history, or None."""
         doc = await self.cases.find_one({"_id": call_id})
         return _normalise_case(doc) if doc is not None else None
 
     async def monthly_counts(self, month: str, dimension: str) -> list[MonthlyCount]:
-        """Cases dispatched in ``month`` per value of ``dimension``, largest first."""
+        """Cases received in ``month`` per value of ``dimension``, largest first."""
         if dimension not in DIMENSIONS:
             raise ValueError(f"unknown dimension {dimension!r}; expected one of {', '.join(DIMENSIONS)}")
         counts = []
@@ -196,33 +581,54 @@ class MetricsRepository:
         counts.sort(key=lambda c: (-c.count, c.value))
         return counts
 
+    async def monthly_counters(self, month: str, dimension: str, unit_kind: str | None = None) -> list[dict[str, Any]]:
+        """The raw monthly counters of a dimension (index dimension+month), optionally of one unit kind."""
+        query: dict[str, Any] = {"dimension": dimension, "month": month}
+        if unit_kind is not None:
+            query["unit_kind"] = unit_kind
+        return [doc async for doc in self.counters.find(query)]
 
-def counter_updates(increments: CounterIncrements) -> list[UpdateOne]:
-    """The upserts (by ``_id``) that apply ``increments``: one per counter touched."""
-    updates = []
-    for counter_id, count in increments.monthly.items():
-        month, dimension, value = parse_counter_id(counter_id)
-        on_insert: dict[str, Any] = {"month": month, "dimension": dimension, "value": value}
-        if counter_id in increments.labels:
-            on_insert["label"] = increments.labels[counter_id]
-        updates.append(
-            UpdateOne({"_id": counter_id}, {"$inc": {"count": count}, "$setOnInsert": on_insert}, upsert=True)
-        )
-    for queue in increments.queues.values():
-        updates.append(
-            UpdateOne(
-                {"_id": queue_counter_id(queue.queue_id)},
-                {
-                    "$inc": {"open": queue.opened, "dispatched": queue.opened},
-                    "$set": {"unit_kind": queue.unit_kind, "unit_name": queue.unit_name, "district": queue.district},
-                    # Documents compare field by field: the earliest received_at wins, ties by call id.
-                    "$min": {"oldest_open": {"received_at": queue.oldest_received_at, "call_id": queue.oldest_call_id}},
-                    "$setOnInsert": {"dimension": "queue", "queue_id": queue.queue_id},
-                },
-                upsert=True,
-            )
-        )
-    return updates
+    async def hotspot_list(
+        self, *, area: str | None = None, problem: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Stored hot spots, newest first."""
+        query: dict[str, Any] = {}
+        if area:
+            query["area"] = area
+        if problem:
+            query["problem"] = problem
+        return [doc async for doc in self.hotspots.find(query).sort("detected_at", DESCENDING).limit(limit)]
+
+    async def pending_count(self) -> int:
+        """Events waiting for their case."""
+        return await self.pending.count_documents({})
+
+
+def _pending_document(event: CaseEvent, seq: float) -> dict[str, Any]:
+    return {"_id": str(event.event_id), "call_id": str(event.call_id), "seq": seq, "event": event.model_dump_json()}
+
+
+def _outbox_document(topic: str, event: Any) -> dict[str, Any]:
+    return {
+        "_id": str(event.event_id),
+        "topic": topic,
+        "key": str(event.call_id),
+        "value": event.model_dump_json(),
+        "created_at": datetime.now(UTC),
+    }
+
+
+def _meta_from_id(counter_id: str) -> dict[str, Any]:
+    if counter_id.startswith(QUEUE_COUNTER_PREFIX):
+        return {"dimension": "queue", "queue_id": counter_id[len(QUEUE_COUNTER_PREFIX) :]}
+    period, dimension, value = parse_counter_id(counter_id)
+    return {"month": period[:7], "dimension": dimension, "value": value}
+
+
+def _next_due(case: dict[str, Any]) -> datetime | None:
+    from services.metrics.aggregates import next_due_at
+
+    return next_due_at(case)
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -232,11 +638,25 @@ def _as_utc(moment: datetime) -> datetime:
 def _normalise_case(doc: dict[str, Any]) -> dict[str, Any]:
     """The case with ``call_id`` and UTC-aware datetimes, whatever the client's ``tz_aware`` setting."""
     case = {"call_id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
-    for key in ("received_at", "routed_at"):
-        if isinstance(case.get(key), datetime):
-            case[key] = _as_utc(case[key])
+    for key, value in list(case.items()):
+        if isinstance(value, datetime):
+            case[key] = _as_utc(value)
     assignment = case.get("assignment") or {}
     for key in ("response_due_at", "resolution_due_at"):
         if isinstance(assignment.get(key), datetime):
             assignment[key] = _as_utc(assignment[key])
+    for step in case.get("history") or ():
+        if isinstance(step.get("at"), datetime):
+            step["at"] = _as_utc(step["at"])
     return case
+
+
+def month_days(month: str) -> list[str]:
+    """Every day of ``month`` (YYYY-MM)."""
+    first = datetime.strptime(month + "-01", "%Y-%m-%d")
+    days = []
+    day = first
+    while day.strftime("%Y-%m") == month:
+        days.append(day.strftime("%Y-%m-%d"))
+        day += timedelta(days=1)
+    return days

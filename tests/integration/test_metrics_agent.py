@@ -53,7 +53,7 @@ async def test_the_worker_stores_each_routed_call_once_and_dead_letters_poison(s
             assert (await db.counters.find_one({"_id": f"2026-04|unit|{queue_id}"}))["count"] == len(events)
             assert (await db.counters.find_one({"_id": f"queue|{queue_id}"}))["open"] == len(events)
             index_names = set(await db.cases.index_information())
-            assert "queue_status_received" in index_names
+            assert "queue_ids_status_received" in index_names
 
             def is_ours(value: bytes) -> bool:
                 return json.loads(value).get("key") == poison_key.decode()

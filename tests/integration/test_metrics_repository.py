@@ -75,15 +75,18 @@ async def test_a_transaction_that_fails_leaves_neither_cases_nor_counters(mongo_
     assert (await repository.monthly_counts("2026-04", "category"))[0].count == 5
 
 
-async def test_indexes_are_created_for_queue_reads_and_months(mongo_db) -> None:
+async def test_indexes_are_created_for_queue_reads_deadlines_and_duplicate_detection(mongo_db) -> None:
     repository = MetricsRepository(mongo_db)
 
     await repository.ensure_indexes()
     await repository.ensure_indexes()
 
     case_indexes = {tuple(spec["key"]) for spec in (await mongo_db.cases.index_information()).values()}
-    assert (("queue_id", 1), ("status", 1), ("received_at", 1)) in case_indexes
-    assert (("month", 1), ("queue_id", 1)) in case_indexes
+    assert (("queue_ids", 1), ("status", 1), ("received_at", 1)) in case_indexes
+    assert (("next_due_at", 1),) in case_indexes
+    assert (("status", 1), ("assignment.street", 1), ("classification.category", 1), ("received_at", -1)) in case_indexes
+    assert (("call.contact.hash", 1), ("received_at", -1)) in case_indexes
+    assert len(case_indexes) == 5  # each index costs insert time on the embedded database
     counter_indexes = await mongo_db.counters.index_information()
     assert "_id_" in counter_indexes
 

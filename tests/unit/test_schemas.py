@@ -30,6 +30,7 @@ from shared.events import (
     Contact,
     DeadLetter,
     DeadlineKind,
+    HotSpotAlert,
     Location,
     UnitKind,
     call_id_for,
@@ -106,6 +107,20 @@ def _overdue() -> CaseOverdue:
     )
 
 
+def _hot_spot() -> HotSpotAlert:
+    return HotSpotAlert(
+        call_id=_received().call_id,
+        area="大兴区/西红门镇",
+        problem="wage-arrears",
+        window="day",
+        day="2025-05-06",
+        count=14,
+        baseline=2.5,
+        ratio=5.6,
+        thresholds={"min_count": 5, "ratio": 3.0, "baseline_days": 28},
+    )
+
+
 def _dead_letter() -> DeadLetter:
     return DeadLetter(
         service="classifier",
@@ -124,6 +139,7 @@ EXAMPLES: dict[str, BaseModel] = {
     topics.CALLS_ROUTED: _routed(),
     topics.CASES_EVENTS: _case_event(),
     topics.CASES_OVERDUE: _overdue(),
+    topics.ALERTS: _hot_spot(),
     topics.DEADLETTER: _dead_letter(),
 }
 
