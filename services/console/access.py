@@ -1,0 +1,98 @@
+"""Who may see and do what in the console: pure functions of the user and the case, no I/O.
+
+A street/town operator sees its own queue only; a department operator its own queue and the cases it
+cooperates on (吹哨报到); a supervisor everything. Steps are offered only when the lifecycle allows them
+in the case's status and the user may take them (only the holder acts; supervisor-only steps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from services.console.users import Role, User
+from shared.events import CaseEventKind
+from shared.lifecycle import SUPERVISOR_ONLY, CaseStatus, allowed_steps
+
+# The router links duplicates; the console never offers that. Re-dispatch and unlinking are a supervisor's.
+ROUTER_STEPS: frozenset[CaseEventKind] = frozenset({CaseEventKind.linked})
+# The order actions are shown in.
+STEP_ORDER: tuple[CaseEventKind, ...] = (
+    CaseEventKind.accepted,
+    CaseEventKind.responded,
+    CaseEventKind.whistle,
+    CaseEventKind.resolved,
+    CaseEventKind.returned,
+    CaseEventKind.callback,
+    CaseEventKind.reclassified,
+    CaseEventKind.reopened,
+    CaseEventKind.closed,
+    CaseEventKind.dispatched,
+    CaseEventKind.unlinked,
+)
+
+
+def can_see_queue(user: User, queue_id: str) -> bool:
+    """A supervisor sees every queue, an operator its own."""
+    return user.is_supervisor or queue_id == user.queue
+
+
+def visible_queues(user: User, queues: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The queues of ``queues`` the user may see; an operator's own queue is listed even when still empty."""
+    seen = [q for q in queues if can_see_queue(user, str(q["queue_id"]))]
+    if not user.is_supervisor and user.queue and not any(q["queue_id"] == user.queue for q in seen):
+        seen.append(empty_queue(user.queue, user.role))
+    return seen
+
+
+def empty_queue(queue_id: str, role: Role) -> dict[str, Any]:
+    """How a queue nothing was dispatched to yet is shown."""
+    name = queue_id.split(":", 1)[-1].rsplit("/", 1)[-1]
+    return {"queue_id": queue_id, "unit_kind": role.value, "unit_name": name, "depth": 0, "dispatched_total": 0}
+
+
+def cooperating_units(case: Mapping[str, Any]) -> list[str]:
+    """Queue ids of the case's cooperating units (from dispatch and from whistles)."""
+    assignment = case.get("assignment") or {}
+    units = list(assignment.get("cooperating_units") or [])
+    units.extend(case.get("cooperating_units") or [])
+    units.extend(q for q in case.get("queue_ids") or [] if q != case.get("queue_id"))
+    return list(dict.fromkeys(units))
+
+
+def can_see_case(user: User, case: Mapping[str, Any]) -> bool:
+    """Supervisor: any case; street: its own queue's; department: its own and those it cooperates on."""
+    if user.is_supervisor:
+        return True
+    if case.get("queue_id") == user.queue:
+        return True
+    return user.role is Role.department and user.queue in cooperating_units(case)
+
+
+def holds(user: User, case: Mapping[str, Any]) -> bool:
+    """The user's unit holds the case (may act on it)."""
+    return user.queue is not None and case.get("queue_id") == user.queue
+
+
+def offered_steps(user: User, case: Mapping[str, Any]) -> list[CaseEventKind]:
+    """The steps to offer ``user`` on ``case``: legal in its status and the user's to take."""
+    try:
+        status = CaseStatus(case.get("status", ""))
+    except ValueError:
+        return []
+    legal = set(allowed_steps(status)) - ROUTER_STEPS
+    if user.is_supervisor:
+        return [step for step in STEP_ORDER if step in legal]
+    if not holds(user, case):
+        return []
+    offered = legal - SUPERVISOR_ONLY
+    if user.role is not Role.street:
+        offered.discard(CaseEventKind.whistle)  # a street summons departments (吹哨), not the other way round
+    return [step for step in STEP_ORDER if step in offered]
+
+
+def agreed_steps(local: list[CaseEventKind], intake_says: list[str] | None) -> list[CaseEventKind]:
+    """The steps to offer: the console's own rule, narrowed by intake's answer when intake gives one."""
+    if intake_says is None:
+        return local
+    return [step for step in local if step.value in intake_says]

@@ -1,0 +1,218 @@
+"""Console users: a JSON file of users, each with a role, a queue and the intake API key it acts with.
+
+Passwords are stored as scrypt hashes (salted, memory-hard). The user's intake API key is a secret the
+console holds on the user's behalf, like any integration holds its key: the file is written mode 0600.
+
+``python -m services.console.users add --name NAME --role street|department|supervisor --queue QUEUE_ID``
+adds a user (and creates its intake API key with the role's scopes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import fcntl
+import getpass
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+QUEUE_PREFIX = {"street": "street:", "department": "department:"}
+
+
+class Role(StrEnum):
+    """What a console user is."""
+
+    street = "street"  # 街乡镇 operator: one street/town queue
+    department = "department"  # 委办局 operator: one department queue (and cases it cooperates on)
+    supervisor = "supervisor"  # hotline supervisor (市民热线服务中心): every queue
+
+
+@dataclass(frozen=True)
+class User:
+    """One console user; never the plain password."""
+
+    name: str
+    role: Role
+    queue: str | None
+    api_key_name: str
+    api_key: str
+    password_salt: str
+    password_hash: str
+    created_at: str
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role is Role.supervisor
+
+
+def hash_password(password: str, salt: bytes) -> str:
+    """Base64 scrypt hash of ``password`` with ``salt``."""
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return base64.b64encode(digest).decode()
+
+
+def verify_password(user: User, password: str) -> bool:
+    """True when ``password`` is the user's (constant-time comparison)."""
+    candidate = hash_password(password, bytes.fromhex(user.password_salt))
+    return hmac.compare_digest(candidate, user.password_hash)
+
+
+def intake_scopes(role: Role, queue: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The intake API-key (scopes, units) a console user of ``role`` acts with: its unit's steps, or all."""
+    if role is Role.supervisor:
+        return ("calls:write", "supervisor"), ()
+    return ("cases:act",), (str(queue),)
+
+
+def validate(role: Role, queue: str | None) -> None:
+    """Raise ValueError when the queue does not fit the role (a unit needs its own queue id)."""
+    if role is Role.supervisor:
+        return
+    prefix = QUEUE_PREFIX[role.value]
+    if not queue or not queue.startswith(prefix) or len(queue) == len(prefix):
+        raise ValueError(f"a {role.value} operator needs --queue {prefix}<name>, e.g. {prefix}大兴区/西红门镇")
+
+
+def load_users(path: Path) -> dict[str, User]:
+    """The users by name; none when the file does not exist yet."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    users = {}
+    for entry in raw.get("users", []):
+        user = User(**{**entry, "role": Role(entry["role"])})
+        users[user.name] = user
+    return users
+
+
+def save_users(path: Path, users: Sequence[User]) -> None:
+    """Write the users file atomically, readable by its owner only."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"users": [{**asdict(u), "role": u.role.value} for u in users]}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, ensure_ascii=False, indent=2)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def add_user(
+    path: Path,
+    *,
+    name: str,
+    role: Role | str,
+    queue: str | None,
+    password: str,
+    api_key_name: str,
+    api_key: str,
+) -> User:
+    """Add (or replace) the user ``name`` in the file at ``path``."""
+    role = Role(role)
+    name = name.strip()
+    if not name:
+        raise ValueError("a user needs a non-empty name")
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    validate(role, queue)
+    salt = secrets.token_bytes(16)
+    user = User(
+        name=name,
+        role=role,
+        queue=None if role is Role.supervisor else queue,
+        api_key_name=api_key_name,
+        api_key=api_key,
+        password_salt=salt.hex(),
+        password_hash=hash_password(password, salt),
+        created_at=datetime.now(UTC).isoformat(),
+    )
+    with _locked(path):
+        users = load_users(path)
+        users[name] = user
+        save_users(path, list(users.values()))
+    return user
+
+
+def add_user_with_intake_key(
+    users_file: Path, api_keys_file: Path, *, name: str, role: Role | str, queue: str | None, password: str
+) -> User:
+    """Create the user's intake API key (scoped to its role and queue) and add the user."""
+    from services.intake.keys import create_key
+
+    role = Role(role)
+    validate(role, queue)
+    key_name = f"console:{name.strip()}"
+    scopes, units = intake_scopes(role, queue)
+    plain = create_key(api_keys_file, key_name, scopes, units=units)
+    return add_user(
+        users_file, name=name, role=role, queue=queue, password=password, api_key_name=key_name, api_key=plain
+    )
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    lock_path = Path(path).with_name(Path(path).name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m services.console.users add|list``."""
+    from services.console.settings import ConsoleSettings
+    from shared.settings import IntakeSettings
+
+    parser = argparse.ArgumentParser(prog="python -m services.console.users", description="Console users.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="add a user (creates its intake API key)")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--queue", help="queue id of a street/department operator, e.g. street:大兴区/西红门镇")
+    add.add_argument("--password", help="at least 8 characters; asked for when omitted")
+    add.add_argument("--users-file", type=Path, default=None, help="default: CONSOLE_USERS_FILE")
+    add.add_argument("--api-keys-file", type=Path, default=None, help="default: INTAKE_API_KEYS_FILE")
+    listing = commands.add_parser("list", help="list users (never passwords or keys)")
+    listing.add_argument("--users-file", type=Path, default=None)
+    args = parser.parse_args(argv)
+    users_file = args.users_file or ConsoleSettings().users_file
+    if args.command == "list":
+        for user in load_users(users_file).values():
+            print(f"{user.name}\t{user.role.value}\t{user.queue or '*'}\t{user.api_key_name}")
+        return 0
+    password = args.password or getpass.getpass("password: ")
+    try:
+        user = add_user_with_intake_key(
+            users_file,
+            args.api_keys_file or IntakeSettings().api_keys_file,
+            name=args.name,
+            role=args.role,
+            queue=args.queue,
+            password=password,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"added {user.name} ({user.role.value} {user.queue or 'all queues'}), intake key {user.api_key_name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Pure presentation helpers: masking, durations, deadline countdowns and an inline SVG bar chart."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+PHONE = re.compile(r"(?<!\d)(\+?\d[\d -]{5,}\d)(?!\d)")
+EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+
+
+def mask_contacts(text: str) -> str:
+    """``text`` with phone numbers (7+ digits) and e-mail addresses masked: 13812345678 -> 138****5678."""
+
+    def phone(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(1))
+        if len(digits) < 7:
+            return match.group(1)
+        return digits[:3] + "****" + digits[-4:]
+
+    return EMAIL.sub(r"\1***@\2", PHONE.sub(phone, text))
+
+
+def duration(seconds: float, language: str) -> str:
+    """A short human duration: 45 s, 12 min, 3.5 h, 2.0 d (秒/分钟/小时/天 in Chinese)."""
+    seconds = abs(seconds)
+    zh = language == "zh"
+    if seconds < 60:
+        return f"{seconds:.0f}{' 秒' if zh else ' s'}"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}{' 分钟' if zh else ' min'}"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f}{' 小时' if zh else ' h'}"
+    return f"{seconds / 86400:.1f}{' 天' if zh else ' d'}"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A datetime from an ISO string (or datetime), UTC when naive; None for None."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def seconds_until(due: Any, now: datetime) -> float | None:
+    """Seconds from ``now`` to ``due`` (negative when overdue); None without a due time."""
+    moment = parse_time(due)
+    return None if moment is None else (moment - now).total_seconds()
+
+
+def is_overdue(case: Mapping[str, Any], now: datetime) -> bool:
+    """The case is past its resolution (or, before a response, its response) due time."""
+    assignment = case.get("assignment") or {}
+    if case.get("overdue"):
+        return True
+    for key in ("resolution_due_at", "response_due_at"):
+        left = seconds_until(assignment.get(key), now)
+        if left is not None and left < 0:
+            if key == "response_due_at" and case.get("status") not in (None, "dispatched", "accepted"):
+                continue
+            return True
+    return False
+
+
+def category_path(classification: Mapping[str, Any] | None) -> str:
+    """Level 1 › level 2 › level 3 of the taxonomy, as far as known."""
+    if not classification:
+        return "—"
+    parts = [classification.get(k) for k in ("category", "subcategory", "item")]
+    return " › ".join(str(p) for p in parts if p) or "—"
+
+
+def local_time(value: Any, timezone: str = "Asia/Shanghai") -> str:
+    """YYYY-MM-DD HH:MM in the city's time zone."""
+    from zoneinfo import ZoneInfo
+
+    moment = parse_time(value)
+    return "—" if moment is None else moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def bar_chart_svg(
+    rows: Sequence[tuple[str, int, int]], *, legend: tuple[str, str], width: int = 760, bar_height: int = 12
+) -> str:
+    """A horizontal grouped bar chart (previous vs this month per label) as inline SVG, escaped."""
+    if not rows:
+        return ""
+    label_width, gap, right = 190, 10, 60
+    top = 28
+    row_height = 2 * bar_height + gap
+    height = top + row_height * len(rows) + 4
+    largest = max(max(previous, current) for _, previous, current in rows) or 1
+    scale = (width - label_width - right) / largest
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'xmlns="http://www.w3.org/2000/svg" font-size="12">',
+        f'<rect x="{label_width}" y="6" width="12" height="12" class="bar-prev"/>'
+        f'<text x="{label_width + 16}" y="16">{html.escape(legend[0])}</text>',
+        f'<rect x="{label_width + 260}" y="6" width="12" height="12" class="bar-cur"/>'
+        f'<text x="{label_width + 276}" y="16">{html.escape(legend[1])}</text>',
+    ]
+    for index, (label, previous, current) in enumerate(rows):
+        y = top + index * row_height
+        change = "" if previous == 0 else f" {(current - previous) / previous:+.0%}"
+        parts.append(
+            f'<text x="{label_width - 6}" y="{y + bar_height + 4}" text-anchor="end">{html.escape(label)}</text>'
+            f'<rect x="{label_width}" y="{y}" width="{previous * scale:.1f}" height="{bar_height}" class="bar-prev">'
+            f"<title>{html.escape(label)}: {previous}</title></rect>"
+            f'<rect x="{label_width}" y="{y + bar_height}" width="{current * scale:.1f}" height="{bar_height}" '
+            f'class="bar-cur"><title>{html.escape(label)}: {current}</title></rect>'
+            f'<text x="{label_width + max(previous, current) * scale + 4:.1f}" y="{y + bar_height + 4}">'
+            f"{current}{html.escape(change)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def previous_month(month: str) -> str:
+    """The month before YYYY-MM."""
+    year, number = (int(p) for p in month.split("-"))
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
