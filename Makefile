@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 N ?= 20000
 
-.PHONY: install run test unit integration e2e bench lint typecheck schemas train clean
+.PHONY: install browser run test unit integration e2e bench lint typecheck schemas train clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,14 @@ install: $(STAMP)
 run: install
 	$(BIN)/hotline up
 
+## make browser: Debian's chromium (and a CJK font) for the console's browser tests; CI runs as root
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) && fc-list :lang=zh family | grep -q . || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-microhei)
+
 ## make test: the full suite (unit, integration on real servers, end-to-end with processes)
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q -ra
 
 unit: install

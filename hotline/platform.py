@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.embedded import EmbeddedStack, ensure_topics, stop_process
+from services.console.settings import ConsoleSettings
 from shared import topics
 from shared.settings import Settings
 
@@ -30,10 +32,13 @@ SERVICES: dict[str, str] = {
     "router": "services.router",
     "metrics": "services.metrics",
     "metrics-api": "services.metrics.api",
+    "console": "services.console",
 }
 # Faust workers print this once they have joined their consumer group and are consuming.
 WORKER_READY_MARK = "Worker ready"
 DEV_KEY_FILE = "dev-api-key"
+DEMO_SUPERVISOR = "supervisor"
+DEMO_SUPERVISOR_PASSWORD_FILE = "console-supervisor-password"
 
 
 @dataclass
@@ -78,6 +83,7 @@ class Platform:
     stack: EmbeddedStack | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @classmethod
     def from_environment(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> Platform:
@@ -107,13 +113,28 @@ class Platform:
         return f"http://{self.settings.intake.host}:{self.settings.intake.port}"
 
     @property
-    def console_url(self) -> str:
+    def metrics_url(self) -> str:
         return f"http://{self.settings.metrics.host}:{self.settings.metrics.port}"
+
+    @property
+    def console_url(self) -> str:
+        return f"http://{self.console.host}:{self.console.port}"
+
+    @property
+    def console_users_file(self) -> Path:
+        """The console's users file: as configured when absolute, else in the platform's home."""
+        path = self.console.users_file
+        return path if path.is_absolute() else self.home / path.name
 
     def start(self, *, timeout: float = 90.0) -> None:
         """Start servers, create topics, start every service and wait until all are ready."""
         self.home.mkdir(parents=True, exist_ok=True)
-        for name, port in (("intake", self.settings.intake.port), ("metrics-api", self.settings.metrics.port)):
+        ports = (
+            ("intake", self.settings.intake.port),
+            ("metrics-api", self.settings.metrics.port),
+            ("console", self.console.port),
+        )
+        for name, port in ports:
             if _port_in_use(port):
                 raise RuntimeError(f"port {port} for {name} is already in use: stop what holds it or set the port")
         if self.embedded_kafka or self.embedded_mongodb:
@@ -139,6 +160,11 @@ class Platform:
             "INTAKE_API_KEYS_FILE": str(self.api_keys_file),
             "METRICS_HOST": self.settings.metrics.host,
             "METRICS_PORT": str(self.settings.metrics.port),
+            "CONSOLE_HOST": self.console.host,
+            "CONSOLE_PORT": str(self.console.port),
+            "CONSOLE_INTAKE_URL": self.intake_url,
+            "CONSOLE_METRICS_URL": self.metrics_url,
+            "CONSOLE_USERS_FILE": str(self.console_users_file),
             "PYTHONUNBUFFERED": "1",
         }
         for name, module in SERVICES.items():
@@ -174,6 +200,8 @@ class Platform:
         if name == "intake":
             return _http_ok(self.intake_url + "/readyz")
         if name == "metrics-api":
+            return _http_ok(self.metrics_url + "/readyz")
+        if name == "console":
             return _http_ok(self.console_url + "/readyz")
         log = self.services[name].log_path
         return log.exists() and WORKER_READY_MARK in log.read_text(errors="replace")
@@ -220,6 +248,31 @@ def ensure_dev_key(platform: Platform) -> str:
     plain_file.write_text(plain + "\n")
     plain_file.chmod(0o600)
     return plain
+
+
+def ensure_demo_supervisor(platform: Platform) -> tuple[str, str]:
+    """The console's demo supervisor: created on first run with a random password, kept in plain form in
+    ``<home>/console-supervisor-password`` (mode 0600) so that ``hotline up`` can print it every time."""
+    from services.console.users import Role, add_user_with_intake_key, load_users
+
+    plain_file = platform.home / DEMO_SUPERVISOR_PASSWORD_FILE
+    if plain_file.exists() and DEMO_SUPERVISOR in load_users(platform.console_users_file):
+        password = plain_file.read_text().strip()
+        if password:
+            return DEMO_SUPERVISOR, password
+    password = secrets.token_urlsafe(12)
+    add_user_with_intake_key(
+        platform.console_users_file,
+        platform.api_keys_file,
+        name=DEMO_SUPERVISOR,
+        role=Role.supervisor,
+        queue=None,
+        password=password,
+    )
+    platform.home.mkdir(parents=True, exist_ok=True)
+    plain_file.write_text(password + "\n")
+    plain_file.chmod(0o600)
+    return DEMO_SUPERVISOR, password
 
 
 def _port_in_use(port: int) -> bool:

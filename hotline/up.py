@@ -8,7 +8,7 @@ import sys
 import time
 from types import FrameType
 
-from hotline.platform import Platform, ensure_dev_key
+from hotline.platform import Platform, ensure_demo_supervisor, ensure_dev_key
 from shared.settings import get_settings
 
 
@@ -30,9 +30,10 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         api_key = ensure_dev_key(platform)
+        supervisor = ensure_demo_supervisor(platform)
         print("Starting Hotline ...", flush=True)
         platform.start(timeout=args.timeout)
-        print(_banner(platform, api_key), flush=True)
+        print(_banner(platform, api_key, supervisor), flush=True)
         while not stopping:
             for name in platform.restart_dead():
                 print(f"! {name} exited; restarted it (log: {platform.services[name].log_path})", flush=True)
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         print("Stopped.", flush=True)
 
 
-def _banner(platform: Platform, api_key: str) -> str:
+def _banner(platform: Platform, api_key: str, supervisor: tuple[str, str] | None = None) -> str:
     kafka = f"embedded Tansu at {platform.bootstrap_servers}" if platform.embedded_kafka else platform.bootstrap_servers
     mongo = (
         f"embedded SecantusDB at {platform.mongodb_uri} (data in {platform.home / 'db'})"
@@ -57,8 +58,9 @@ def _banner(platform: Platform, api_key: str) -> str:
     return f"""
 Hotline is running (接诉即办).
   Console (live queues):  {platform.console_url}/
+  Console sign-in:        {supervisor[0] if supervisor else "-"} / {supervisor[1] if supervisor else "-"}   (add users: python -m services.console.users add)
   Intake API:             {platform.intake_url}   (OpenAPI: {platform.intake_url}/docs)
-  Metrics read API:       {platform.console_url}/docs
+  Metrics read API:       {platform.metrics_url}/docs
   Development API key:    {api_key}
   Kafka:                  {kafka}
   MongoDB:                {mongo}
