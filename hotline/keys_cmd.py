@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.intake.keys import CALLS_WRITE, create_key
+from services.intake.keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
 from shared.settings import get_settings
 
 
@@ -19,20 +19,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SCOPE",
         help=f"a permission of the key (repeatable); default {CALLS_WRITE}",
     )
+    parser.add_argument(
+        "--unit",
+        action="append",
+        dest="units",
+        metavar="QUEUE_ID",
+        help=f"a queue the key acts for on cases, e.g. street:大兴区/西红门镇 (repeatable; adds {CASES_ACT})",
+    )
+    parser.add_argument("--supervisor", action="store_true", help=f"a hotline supervisor: scope {SUPERVISOR}")
     parser.add_argument("--file", type=Path, default=None, help="key file (default: INTAKE_API_KEYS_FILE setting)")
 
 
 def run(args: argparse.Namespace) -> int:
     path: Path = args.file or get_settings().intake.api_keys_file
-    scopes = args.scopes or [CALLS_WRITE]
+    units = getattr(args, "units", None) or []
+    scopes = list(args.scopes or ([] if units or getattr(args, "supervisor", False) else [CALLS_WRITE]))
+    scopes += [CASES_ACT] if units else []
+    scopes += [SUPERVISOR] if getattr(args, "supervisor", False) else []
     try:
-        plain = create_key(path, args.name, scopes)
+        plain = create_key(path, args.name, list(dict.fromkeys(scopes)), units)
     except ValueError as exc:
         print(f"hotline keys: {exc}", file=sys.stderr)
         return 2
     print(plain)
     print(
-        f"key '{args.name}' with scopes {', '.join(scopes)} stored hashed in {path}; this is the only time it is shown",
+        f"key '{args.name}' with scopes {', '.join(dict.fromkeys(scopes))}"
+        + (f" for units {', '.join(units)}" if units else "")
+        + f" stored hashed in {path}; this is the only time it is shown",
         file=sys.stderr,
     )
     return 0

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, HTTPException, Request, status
+from fastapi import Body, FastAPI, Header, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
+from services.intake import cases as case_steps
 from services.intake import domain
-from services.intake.deps import CallsWriterDep, PublisherDep, SettingsDep
+from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
+from services.intake.deps import CallsWriterDep, CaseActorDep, CasesDep, PublisherDep, SettingsDep
 from services.intake.keys import KeyStore
 from services.intake.publisher import BrokerUnavailable, EventPublisher, PublishFailed
 from services.intake.schemas import (
@@ -30,11 +35,27 @@ from services.intake.schemas import (
     FieldError,
     RawCallBatch,
 )
+from services.router.catalogue import DEFAULT_CATALOGUE_PATH, LEVEL1_CATEGORIES
+from services.router.catalogue_watch import CatalogueWatcher
+from services.router.gazetteer import load_gazetteer
 from shared import topics
 from shared.events import CallReceived
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+CASES = "cases"
+
+
+async def database_problem(cases: Any) -> str | None:
+    """None when the case store answers a ping, else why not."""
+    if cases is None:
+        return "database not connected"
+    try:
+        await cases.database.command("ping")
+    except Exception as exc:
+        return f"database: {type(exc).__name__}: {exc}"
+    return None
+
 
 DESCRIPTION = f"""
 The REST intake of the Hotline citizen-service platform (Beijing 12345 / a US 311 line). Integrations
@@ -104,17 +125,38 @@ def broker_unavailable(settings: Settings, detail: Any) -> HTTPException:
     )
 
 
-def create_app(settings: Settings, *, publisher: EventPublisher | None = None) -> FastAPI:
+def queue_is_known(queue_id: str, department_queues: frozenset[str]) -> bool:
+    """Whether ``queue_id`` names a real queue: a catalogue department, a gazetteer street or district, manual."""
+    districts = load_gazetteer().districts
+    prefix, _, rest = queue_id.partition(":")
+    if prefix == "street":
+        district, _, street = rest.partition("/")
+        return street in districts.get(district, [])
+    if prefix == "district":
+        return rest in districts
+    return queue_id in department_queues or queue_id in case_steps.MANUAL_QUEUES
+
+
+def create_app(
+    settings: Settings, *, publisher: EventPublisher | None = None, database: AsyncDatabase | None = None
+) -> FastAPI:
     """The intake FastAPI app for ``settings``; the publisher connects (and keeps retrying) at start-up."""
     the_publisher = publisher or EventPublisher(settings.kafka)
+    client: AsyncMongoClient | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal client
+        if database is None:
+            client = AsyncMongoClient(settings.mongodb.uri, serverSelectionTimeoutMS=3000, tz_aware=True)
+            app.state.cases = client[settings.mongodb.database][CASES]
         await the_publisher.start()
         try:
             yield
         finally:
             await the_publisher.stop()
+            if client is not None:
+                await client.close()
 
     app = FastAPI(
         title="Hotline intake (接诉即办 · 12345 / 311)",
@@ -125,6 +167,9 @@ def create_app(settings: Settings, *, publisher: EventPublisher | None = None) -
     app.state.settings = settings
     app.state.publisher = the_publisher
     app.state.key_store = KeyStore(settings.intake.api_keys_file)
+    app.state.cases = database[CASES] if database is not None else None
+    catalogue = CatalogueWatcher(settings.catalogue_path or DEFAULT_CATALOGUE_PATH)
+    app.state.catalogue = catalogue
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -136,12 +181,22 @@ def create_app(settings: Settings, *, publisher: EventPublisher | None = None) -
         return {"status": "alive"}
 
     @app.get("/readyz", tags=["health"], responses={503: {"description": "Not connected to the broker."}})
-    async def readyz(publisher: PublisherDep) -> JSONResponse:
-        """200 only when the producer is connected and the broker answers; 503 otherwise."""
-        if await publisher.ready():
-            return JSONResponse({"status": "ready", "broker": settings.kafka.bootstrap_servers})
+    async def readyz(publisher: PublisherDep, cases: CasesDep) -> JSONResponse:
+        """200 only when the broker and the database answer; 503 otherwise."""
+        broker_ready = await publisher.ready()
+        database_error = await database_problem(cases)
+        if broker_ready and database_error is None:
+            return JSONResponse({"status": "ready", "broker": settings.kafka.bootstrap_servers, "database": "ok"})
         return JSONResponse(
-            {"status": "not ready", "broker": settings.kafka.bootstrap_servers, "reason": publisher.last_error},
+            {
+                "status": "not ready",
+                "broker": settings.kafka.bootstrap_servers,
+                "reason": "; ".join(
+                    r
+                    for r in ((None if broker_ready else publisher.last_error or "broker not ready"), database_error)
+                    if r
+                ),
+            },
             status_code=503,
             headers={"Retry-After": str(settings.intake.retry_after_seconds)},
         )
@@ -229,6 +284,90 @@ def create_app(settings: Settings, *, publisher: EventPublisher | None = None) -
         rejected = sum(r.status == "rejected" for r in results)
         log.info("batch from %s: %d accepted, %d rejected", key.name, len(results) - rejected, rejected)
         return BatchAccepted(accepted=len(results) - rejected, rejected=rejected, results=results)
+
+    async def find_case(cases: Any, call_id: uuid.UUID) -> dict[str, Any]:
+        try:
+            case = await cases.find_one({"_id": str(call_id)})
+        except Exception as exc:
+            log.warning("case %s not read: %s: %s", call_id, type(exc).__name__, exc)
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"the case store did not answer, retry: {type(exc).__name__}",
+                headers={"Retry-After": str(settings.intake.retry_after_seconds)},
+            ) from exc
+        if case is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"no case {call_id} is known yet; a call just routed may not be stored yet, so retry in a moment",
+            )
+        return case
+
+    @app.post(
+        "/v1/cases/{call_id}/events",
+        status_code=status.HTTP_202_ACCEPTED,
+        tags=["cases"],
+        responses={
+            **_ERROR_RESPONSES,
+            403: {"model": ErrorBody, "description": "The key may not take this step on this case."},
+            404: {"model": ErrorBody, "description": "No such case (yet: retry shortly after routing)."},
+            409: {"model": ErrorBody, "description": "The step is not legal in the case's status; says why."},
+            422: {"model": ErrorBody, "description": "The step lacks what it needs (departments, result, ...)."},
+        },
+    )
+    async def take_step(
+        call_id: uuid.UUID,
+        step: CaseStepIn,
+        key: CaseActorDep,
+        publisher: PublisherDep,
+        cases: CasesDep,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> StepAccepted:
+        """Take a step on a case (签收, 响应, 退单, 吹哨, 办结, 回访, ...): 202 once the broker acknowledged it."""
+        current = catalogue.current()
+        problems = case_steps.step_field_problems(
+            step,
+            department_queues=current.department_queues(),
+            categories=LEVEL1_CATEGORIES,
+            queue_is_known=lambda q: queue_is_known(q, current.department_queues()),
+        )
+        if problems:
+            raise RequestValidationError(problems)
+        case = await find_case(cases, call_id)
+        forbidden = case_steps.permission_problem(key, case, step.kind)
+        if forbidden:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, forbidden)
+        status_after, illegal = case_steps.status_problem(case, step.kind)
+        if illegal:
+            raise HTTPException(status.HTTP_409_CONFLICT, illegal)
+        event = case_steps.case_event(
+            step,
+            case,
+            key,
+            call_id=call_id,
+            event_id=case_steps.event_id_for(call_id, key.name, idempotency_key),
+            catalogue_version=current.version,
+        )
+        try:
+            await publisher.publish([event])
+        except (BrokerUnavailable, PublishFailed) as exc:
+            log.warning("case step %s of %s not acknowledged: %s", step.kind, call_id, exc)
+            raise broker_unavailable(settings, f"step not accepted, retry: {exc}") from exc
+        log.info("case %s: %s by %s", call_id, step.kind, key.name)
+        return StepAccepted(
+            call_id=call_id,
+            event_id=event.event_id,
+            kind=step.kind,
+            status_before=str(case.get("status")),
+            status_after=status_after,
+            topic=event.topic,
+        )
+
+    @app.get("/v1/cases/{call_id}/steps", tags=["cases"], responses=_ERROR_RESPONSES)
+    async def steps(call_id: uuid.UUID, key: CaseActorDep, cases: CasesDep) -> StepsAllowed:
+        """The steps this key may take on the case now (what a console should offer)."""
+        case = await find_case(cases, call_id)
+        role, allowed = case_steps.steps_for(key, case)
+        return StepsAllowed(call_id=call_id, status=str(case.get("status")), role=role, steps=allowed)
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:

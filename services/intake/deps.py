@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
-from services.intake.keys import CALLS_WRITE, KeyRecord, KeyStore
+from services.intake.keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, KeyRecord, KeyStore
 from services.intake.publisher import EventPublisher
 from shared.settings import Settings
 
@@ -30,7 +30,13 @@ def app_key_store(request: Request) -> KeyStore:
     return request.app.state.key_store
 
 
+def app_cases(request: Request) -> Any:
+    """The ``cases`` collection (written by the metrics service; intake only reads it)."""
+    return request.app.state.cases
+
+
 SettingsDep = Annotated[Settings, Depends(app_settings)]
+CasesDep = Annotated[Any, Depends(app_cases)]
 PublisherDep = Annotated[EventPublisher, Depends(app_publisher)]
 KeyStoreDep = Annotated[KeyStore, Depends(app_key_store)]
 
@@ -63,3 +69,16 @@ def calls_writer(key: ApiKeyDep) -> KeyRecord:
 
 
 CallsWriterDep = Annotated[KeyRecord, Depends(calls_writer)]
+
+
+def case_actor(key: ApiKeyDep) -> KeyRecord:
+    """The caller's key, which must carry cases:act (for its units) or supervisor (403 otherwise)."""
+    if not (key.allows(CASES_ACT) or key.allows(SUPERVISOR)):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"API key '{key.name}' lacks the scope {CASES_ACT} or {SUPERVISOR} (it has: {', '.join(key.scopes) or 'none'})",
+        )
+    return key
+
+
+CaseActorDep = Annotated[KeyRecord, Depends(case_actor)]

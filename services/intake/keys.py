@@ -21,6 +21,8 @@ from pathlib import Path
 
 KEY_PREFIX = "hl_"
 CALLS_WRITE = "calls:write"
+CASES_ACT = "cases:act"  # take case steps for the units (queue ids) the key names
+SUPERVISOR = "supervisor"  # a hotline supervisor: any case, every step
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class KeyRecord:
     hash: str
     scopes: tuple[str, ...]
     created_at: str
+    units: tuple[str, ...] = ()
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
@@ -61,6 +64,7 @@ def load_keys(path: Path) -> list[KeyRecord]:
             hash=str(entry["hash"]),
             scopes=tuple(str(s) for s in entry.get("scopes", [])),
             created_at=str(entry.get("created_at", "")),
+            units=tuple(str(u) for u in entry.get("units", [])),
         )
         for entry in entries
     ]
@@ -70,7 +74,7 @@ def save_keys(path: Path, keys: Sequence[KeyRecord]) -> None:
     """Write the key file atomically, readable by its owner only."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"keys": [{**asdict(k), "scopes": list(k.scopes)} for k in keys]}
+    document = {"keys": [{**asdict(k), "scopes": list(k.scopes), "units": list(k.units)} for k in keys]}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -82,8 +86,8 @@ def save_keys(path: Path, keys: Sequence[KeyRecord]) -> None:
         raise
 
 
-def create_key(path: Path, name: str, scopes: Sequence[str] = (CALLS_WRITE,)) -> str:
-    """Add a key named ``name`` with ``scopes`` to the file at ``path``; returns the plain key (shown once)."""
+def create_key(path: Path, name: str, scopes: Sequence[str] = (CALLS_WRITE,), units: Sequence[str] = ()) -> str:
+    """Add a key named ``name`` with ``scopes`` (acting for ``units``) to ``path``; returns the plain key (shown once)."""
     if not name.strip():
         raise ValueError("a key needs a non-empty name")
     plain = new_plain_key()
@@ -94,6 +98,7 @@ def create_key(path: Path, name: str, scopes: Sequence[str] = (CALLS_WRITE,)) ->
         hash=hash_key(plain, salt),
         scopes=tuple(dict.fromkeys(scopes)),
         created_at=datetime.now(UTC).isoformat(),
+        units=tuple(dict.fromkeys(u.strip() for u in units if u.strip())),
     )
     with _locked(path):
         save_keys(path, [*load_keys(path), record])

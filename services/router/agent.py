@@ -1,13 +1,19 @@
-"""The router worker: classified calls in, routed calls out (thin: parse, route, send)."""
+"""The router worker: classified calls in, routed calls out; returned, reclassified and unlinked cases
+re-dispatched (thin: parse, ask the store, decide with pure code, send)."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import faust
 from faust.types import EventT
+from pymongo import AsyncMongoClient
 
 from services.common.streaming import (
     create_app,
@@ -17,70 +23,233 @@ from services.common.streaming import (
     retry_until_done,
     send_dead_letters,
 )
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue, load_catalogue
-from services.router.gazetteer import Gazetteer, load_gazetteer
-from services.router.routing import route_call
+from services.router.cases import (
+    DUPLICATE_PROJECTION,
+    REROUTING_KINDS,
+    OpenCase,
+    as_open_case,
+    dispatched_event,
+    duplicate_query,
+    find_duplicate,
+    linked_assignment,
+    linked_event,
+    redispatch_after_return,
+    reroute,
+)
+from services.router.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue
+from services.router.catalogue_watch import CatalogueWatcher
+from services.router.gazetteer import Gazetteer, Resolution, load_gazetteer
+from services.router.routing import locate_call, route
+from services.router.settings import RouterSettings
 from shared import topics
-from shared.events import CallClassified, CallRouted, DeadLetter, utc_now
+from shared.events import Assignment, CallClassified, CallRouted, CaseEvent, CaseEventKind, DeadLetter, utc_now
 from shared.settings import Settings
 
 SERVICE = "router"
 BATCH_SIZE = 500
 BATCH_WINDOW_SECONDS = 0.05
+CASES = "cases"
 
 log = logging.getLogger(__name__)
+
+Parsed = list[tuple[EventT, CallClassified, Resolution]]
+
+
+def parse_classified(events: Sequence[EventT], gazetteer: Gazetteer) -> tuple[Parsed, list[DeadLetter]]:
+    """The batch's classified calls with where each is, and dead letters for what could not be parsed."""
+    parsed: Parsed = []
+    dead: list[DeadLetter] = []
+    for event in events:
+        ok, rejected = parse_events([event], CallClassified, SERVICE)
+        dead.extend(rejected)
+        for classified in ok:
+            try:
+                parsed.append((event, classified, locate_call(classified.call, gazetteer)))
+            except Exception as exc:  # a bug on one call must not stop the stream: keep it with the reason
+                log.exception("locating call %s failed", classified.call_id)
+                dead.append(dead_letter_for(SERVICE, event, f"routing failed: {type(exc).__name__}: {exc}"))
+    return parsed, dead
+
+
+def route_parsed(
+    parsed: Parsed,
+    catalogue: Catalogue,
+    gazetteer: Gazetteer,
+    now: datetime,
+    *,
+    open_cases: Sequence[OpenCase] = (),
+    duplicate_window: timedelta = timedelta(0),
+    timezone: str = "Asia/Shanghai",
+) -> tuple[list[CallRouted], list[DeadLetter]]:
+    """Route each call; a duplicate of an open case (stored, or earlier in this batch) is linked to it."""
+    routed: list[CallRouted] = []
+    dead: list[DeadLetter] = []
+    known = list(open_cases)
+    for event, classified, place in parsed:
+        try:
+            assignment = route(
+                classified.call, classified.classification, catalogue, gazetteer, now, timezone=timezone, place=place
+            )
+            duplicate = find_duplicate(classified, place, known, window=duplicate_window) if duplicate_window else None
+            if duplicate is not None:
+                assignment = linked_assignment(assignment, duplicate, catalogue)
+            elif duplicate_window:
+                opened = as_open_case(classified, place, assignment)
+                if opened is not None:
+                    known.append(opened)
+        except Exception as exc:
+            log.exception("routing call %s failed", classified.call_id)
+            dead.append(dead_letter_for(SERVICE, event, f"routing failed: {type(exc).__name__}: {exc}"))
+            continue
+        routed.append(CallRouted.from_classified(classified, assignment))
+    return routed, dead
 
 
 def route_events(
     events: list[EventT], catalogue: Catalogue, gazetteer: Gazetteer
 ) -> tuple[list[CallRouted], list[DeadLetter]]:
-    """Routed events of a batch, and dead letters for the messages that could not be parsed or routed."""
-    routed: list[CallRouted] = []
-    dead: list[DeadLetter] = []
-    now = utc_now()
-    for event in events:
-        parsed, rejected = parse_events([event], CallClassified, SERVICE)
-        dead.extend(rejected)
-        for classified in parsed:
-            try:
-                assignment = route_call(classified, catalogue, gazetteer, now)
-            except Exception as exc:  # a bug on one call must not stop the stream: keep it with the reason
-                log.exception("routing call %s failed", classified.call_id)
-                dead.append(dead_letter_for(SERVICE, event, f"routing failed: {type(exc).__name__}: {exc}"))
-                continue
-            routed.append(CallRouted.from_classified(classified, assignment))
-    return routed, dead
+    """Routed events of a batch (no duplicate check), and dead letters for what could not be parsed or routed."""
+    parsed, dead = parse_classified(events, gazetteer)
+    routed, failed = route_parsed(parsed, catalogue, gazetteer, utc_now())
+    return routed, dead + failed
 
 
-def build_app(settings: Settings) -> faust.App:
-    """The router worker: hotline.calls.classified.v1 in batches, hotline.calls.routed.v1 out."""
-    catalogue = load_catalogue(settings.catalogue_path or DEFAULT_CATALOGUE_PATH)
+def decide_case_event(
+    event: CaseEvent,
+    case: dict[str, Any],
+    catalogue: Catalogue,
+    gazetteer: Gazetteer,
+    now: datetime,
+    router: RouterSettings,
+    timezone: str = "Asia/Shanghai",
+) -> Assignment:
+    """The new dispatch of a case after a return, a reclassification or an undone link."""
+    if event.kind is CaseEventKind.returned:
+        return redispatch_after_return(
+            case, catalogue, gazetteer, now, max_returns=router.max_returns, note=event.note, timezone=timezone
+        )
+    if event.kind is CaseEventKind.reclassified:
+        category = event.classification.category if event.classification else "?"
+        return reroute(
+            case,
+            catalogue,
+            gazetteer,
+            now,
+            classification=event.classification,
+            why=f"reclassified as {category} by {event.actor}",
+            timezone=timezone,
+        )
+    return reroute(case, catalogue, gazetteer, now, why=f"duplicate link undone by {event.actor}", timezone=timezone)
+
+
+def build_app(settings: Settings, router_settings: RouterSettings | None = None) -> faust.App:
+    """The router worker: hotline.calls.classified.v1 and hotline.cases.events.v1 in, routed calls and
+    the router's case steps (dispatched, linked) out."""
+    router = router_settings or RouterSettings()
+    watcher = CatalogueWatcher(
+        settings.catalogue_path or DEFAULT_CATALOGUE_PATH, check_seconds=router.catalogue_check_seconds
+    )
     gazetteer = load_gazetteer()
+    window = timedelta(hours=router.duplicate_window_hours)
     app = create_app(SERVICE, settings)
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
     routed_topic = raw_topic(app, topics.CALLS_ROUTED)
+    events_topic = raw_topic(app, topics.CASES_EVENTS)
+    mongo: dict[str, AsyncMongoClient] = {}
     log.info(
-        "catalogue %s (%d rules), gazetteer of %d streets/towns",
-        catalogue.version,
-        len(catalogue.rules),
+        "catalogue %s (%d rules), gazetteer of %d streets/towns, max returns %d, duplicate window %.0f h",
+        watcher.catalogue.version,
+        len(watcher.catalogue.rules),
         gazetteer.street_count,
+        router.max_returns,
+        router.duplicate_window_hours,
     )
 
-    async def send_routed(routed: list[CallRouted]) -> None:
-        futures = [await routed_topic.send(key=r.key(), value=r.to_bytes()) for r in routed]
+    def cases() -> Any:
+        # Created on the worker's event loop, on first use.
+        if "client" not in mongo:
+            mongo["client"] = AsyncMongoClient(settings.mongodb.uri, serverSelectionTimeoutMS=3000, tz_aware=True)
+        return mongo["client"][settings.mongodb.database][CASES]
+
+    async def send(topic: faust.TopicT, items: Sequence[CallRouted | CaseEvent]) -> None:
+        futures = [await topic.send(key=item.key(), value=item.to_bytes()) for item in items]
         await asyncio.gather(*futures)
 
+    async def open_cases_for(parsed: Parsed) -> list[OpenCase]:
+        """Open cases the batch's calls may duplicate: one query per batch; none when the store fails."""
+        query = duplicate_query([(c, p) for _, c, p in parsed], window) if router.duplicate_window_hours else None
+        if query is None:
+            return []
+        try:
+            docs = await cases().find(query, DUPLICATE_PROJECTION).to_list(None)
+        except Exception as exc:  # routing must go on without the store: a missed link is better than no dispatch
+            log.warning("duplicate check skipped for %d calls: %s: %s", len(parsed), type(exc).__name__, exc)
+            return []
+        return [case for case in map(OpenCase.from_document, docs) if case is not None]
+
+    @app.timer(router.catalogue_check_seconds)
+    async def watch_catalogue() -> None:
+        watcher.refresh()
+
     @app.agent(classified_topic, name="router-route-classified")
-    async def route(stream: faust.StreamT) -> None:
+    async def route_classified(stream: faust.StreamT) -> None:
         async for events in stream.take_events(  # type: ignore[attr-defined]
             BATCH_SIZE, within=BATCH_WINDOW_SECONDS
         ):
-            routed, dead = route_events(list(events), catalogue, gazetteer)
-            # Acked only once the broker has every routed event; a resend after a failure is harmless
-            # because derived event ids are deterministic and consumers are idempotent.
-            await retry_until_done("send routed batch", functools.partial(send_routed, routed))
-            await send_dead_letters(app, dead)
+            parsed, dead = parse_classified(list(events), gazetteer)
+            open_cases = await open_cases_for(parsed)
+            routed, failed = route_parsed(
+                parsed,
+                watcher.current(),
+                gazetteer,
+                utc_now(),
+                open_cases=open_cases,
+                duplicate_window=window,
+                timezone=settings.timezone,
+            )
+            linked = [e for e in map(linked_event, routed) if e is not None]
+            # Acked only once the broker has every event; a resend after a failure is harmless because
+            # derived event ids are deterministic and consumers are idempotent. Routed before linked, so
+            # the duplicate's case can exist before its link.
+            await retry_until_done("send routed batch", functools.partial(send, routed_topic, routed))
+            await retry_until_done("send linked steps", functools.partial(send, events_topic, linked))
+            await send_dead_letters(app, dead + failed)
             if routed:
-                log.debug("routed %d calls, %d dead letters", len(routed), len(dead))
+                log.debug("routed %d calls (%d linked), %d dead letters", len(routed), len(linked), len(dead))
+
+    async def stored_case(call_id: str) -> dict[str, Any] | None:
+        """The case document, waiting a little for the metrics service to store it; None after the wait."""
+        deadline = time.monotonic() + router.case_wait_seconds
+        while True:
+            case = await retry_until_done(f"read case {call_id}", lambda: cases().find_one({"_id": call_id}))
+            if case is not None or time.monotonic() >= deadline:
+                return case
+            await asyncio.sleep(0.2)
+
+    @app.agent(events_topic, name="router-follow-cases")
+    async def follow_cases(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(  # type: ignore[attr-defined]
+            BATCH_SIZE, within=BATCH_WINDOW_SECONDS
+        ):
+            # Unparseable case events are the metrics service's to dead-letter: here they are only skipped.
+            parsed, rejected = parse_events(list(events), CaseEvent, SERVICE)
+            for letter in rejected:
+                log.warning("skipped case event at offset %s: %s", letter.offset, letter.reason)
+            dispatched: list[CaseEvent] = []
+            for event in parsed:
+                if event.kind not in REROUTING_KINDS:
+                    continue
+                case = await stored_case(str(event.call_id))
+                if case is None:
+                    log.error("%s of case %s skipped: no such case stored", event.kind, event.call_id)
+                    continue
+                assignment = decide_case_event(
+                    event, case, watcher.current(), gazetteer, utc_now(), router, settings.timezone
+                )
+                dispatched.append(dispatched_event(event, assignment))
+                log.info(
+                    "case %s %s -> %s (attempt %d)", event.call_id, event.kind, assignment.queue_id, assignment.attempt
+                )
+            await retry_until_done("send dispatched steps", functools.partial(send, events_topic, dispatched))
 
     return app

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -99,7 +101,10 @@ class Assign(BaseModel):
     cooperating: list[str] = Field(default_factory=list, description="street | district | department:<name>.")
     priority: int = Field(3, ge=1, le=5, description="1 = most urgent.")
     response_hours: float = Field(gt=0, description="Citizen contacted within (calendar hours).")
-    resolution_days: float = Field(gt=0, description="Resolved within (calendar days).")
+    resolution_days: float = Field(gt=0, description="Resolved within (days, counted by ``calendar``).")
+    calendar: Literal["calendar", "working"] = Field(
+        "calendar", description="How resolution_days count: every day, or working days (no Sat/Sun/holidays)."
+    )
 
     @field_validator("lead")
     @classmethod
@@ -162,7 +167,38 @@ class Catalogue(BaseModel):
     version: str = Field(min_length=1, description="Version, carried in every assignment.")
     description: str | None = None
     review: ReviewQueue = Field(default_factory=lambda: ReviewQueue.model_validate({}))
+    departments: list[str] = Field(
+        default_factory=list,
+        description="Known departments (委办局); when given, every department:<name> must be one of them.",
+    )
+    holidays: list[date] = Field(default_factory=list, description="Public holidays skipped by working days.")
     rules: list[Rule] = Field(min_length=1)
+
+    def department_queues(self) -> frozenset[str]:
+        """Queue ids of every department the catalogue knows (declared or named by a rule)."""
+        named = {unit for rule in self.rules for unit in rule_units(rule) if unit.startswith(DEPARTMENT_PREFIX)}
+        return frozenset(named | {DEPARTMENT_PREFIX + name for name in self.departments})
+
+    def rule(self, rule_id: str | None) -> Rule | None:
+        """The rule with ``rule_id``, or None."""
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def rule_units(rule: Rule) -> list[str]:
+    """The lead and cooperating units a rule names."""
+    return [rule.assign.lead, *rule.assign.cooperating]
+
+
+def unknown_departments(rule: Rule, departments: Sequence[str]) -> list[str]:
+    """Departments a rule names that the catalogue does not declare (none when it declares none)."""
+    if not departments:
+        return []
+    known = set(departments)
+    return [
+        unit
+        for unit in rule_units(rule)
+        if unit.startswith(DEPARTMENT_PREFIX) and unit.removeprefix(DEPARTMENT_PREFIX) not in known
+    ]
 
 
 def parse_catalogue(document: Any) -> Catalogue:
@@ -185,6 +221,14 @@ def parse_catalogue(document: Any) -> Catalogue:
             raise CatalogueError(f"{where}: duplicate id, already used by rule #{seen[rule.id]}")
         seen[rule.id] = index
         rules.append(rule)
+    departments = document.get("departments") or []
+    if isinstance(departments, list):
+        for index, rule in enumerate(rules):
+            unknown = unknown_departments(rule, [str(d) for d in departments])
+            if unknown:
+                raise CatalogueError(
+                    f"rule #{index} (id {rule.id!r}): unknown units {unknown}: not in the catalogue's departments"
+                )
     for index, rule in enumerate(rules[:-1]):
         if rule.is_catch_all:
             raise CatalogueError(f"rule #{index} (id {rule.id!r}): matches everything, so the rules after it never do")

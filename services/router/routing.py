@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from services.router.catalogue import DEPARTMENT_PREFIX, Catalogue, Match, Rule
+from services.router.deadlines import DEFAULT_TIMEZONE, resolution_due
 from services.router.gazetteer import Gazetteer, Resolution
 from shared.events import Assignment, Call, CallClassified, Channel, Classification, UnitKind
 
 MANUAL_DISPATCH_QUEUE = "manual:dispatch"
 MANUAL_CLASSIFICATION_QUEUE = "manual:classification"
 TEXT_LOCATION_PENALTY = 0.1
+DISTRICT_FALLBACK_RULE = "district-sub-centre"
 
 
 def street_queue(district: str, street: str) -> str:
@@ -56,13 +58,32 @@ def rule_matches(match: Match, classification: Classification, channel: Channel,
     return not match.keywords or any(keyword in text for keyword in match.keywords)
 
 
-def route_call(classified: CallClassified, catalogue: Catalogue, gazetteer: Gazetteer, now: datetime) -> Assignment:
+def route_call(
+    classified: CallClassified,
+    catalogue: Catalogue,
+    gazetteer: Gazetteer,
+    now: datetime,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Assignment:
     """The queue, lead and cooperating units, priority and due times of a classified call."""
+    return route(classified.call, classified.classification, catalogue, gazetteer, now, timezone=timezone)
+
+
+def route(
+    call: Call,
+    classification: Classification,
+    catalogue: Catalogue,
+    gazetteer: Gazetteer,
+    now: datetime,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    place: Resolution | None = None,
+) -> Assignment:
+    """The dispatch decision for a call and its classification (the first matching rule wins)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    call = classified.call
-    classification = classified.classification
-    place = locate_call(call, gazetteer)
+    place = place or locate_call(call, gazetteer)
     if classification.needs_review:
         return Assignment(
             queue_id=MANUAL_CLASSIFICATION_QUEUE,
@@ -83,7 +104,14 @@ def route_call(classified: CallClassified, catalogue: Catalogue, gazetteer: Gaze
     text = f"{call.subject}\n{call.body}"
     for rule in catalogue.rules:
         if rule_matches(rule.match, classification, call.channel, place, text):
-            return _assignment(rule, catalogue.version, place, now)
+            return _assignment(rule, catalogue, place, now, timezone)
+    return manual_dispatch(
+        catalogue, place, f"no catalogue rule matched category {classification.category}; location: {place.reason}"
+    )
+
+
+def manual_dispatch(catalogue: Catalogue, place: Resolution, reason: str, *, attempt: int = 1) -> Assignment:
+    """The manual-dispatch queue (人工派单): an operator decides."""
     return Assignment(
         queue_id=MANUAL_DISPATCH_QUEUE,
         unit_kind=UnitKind.manual,
@@ -92,14 +120,60 @@ def route_call(classified: CallClassified, catalogue: Catalogue, gazetteer: Gaze
         street=place.street,
         rule_id=None,
         catalogue_version=catalogue.version,
-        reason=f"no catalogue rule matched category {classification.category}; location: {place.reason}",
+        reason=reason,
         priority=3,
         response_due_at=None,
         resolution_due_at=None,
+        attempt=attempt,
     )
 
 
-def _assignment(rule: Rule, version: str, place: Resolution, now: datetime) -> Assignment:
+def candidate_assignments(
+    call: Call,
+    classification: Classification,
+    catalogue: Catalogue,
+    gazetteer: Gazetteer,
+    now: datetime,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    place: Resolution | None = None,
+) -> list[Assignment]:
+    """Every unit that could take the call, best first: each matching rule in catalogue order (one per
+    queue), then the district sub-centre when the district is known, then manual dispatch."""
+    place = place or locate_call(call, gazetteer)
+    text = f"{call.subject}\n{call.body}"
+    candidates: list[Assignment] = []
+    seen: set[str] = set()
+    for rule in catalogue.rules:
+        if rule_matches(rule.match, classification, call.channel, place, text):
+            assignment = _assignment(rule, catalogue, place, now, timezone)
+            if assignment.queue_id not in seen and assignment.unit_kind is not UnitKind.manual:
+                seen.add(assignment.queue_id)
+                candidates.append(assignment)
+    if place.district and district_queue(place.district) not in seen:
+        fallback = catalogue.rule(DISTRICT_FALLBACK_RULE)
+        days, calendar = (fallback.assign.resolution_days, fallback.assign.calendar) if fallback else (10, "calendar")
+        hours = fallback.assign.response_hours if fallback else 24
+        candidates.append(
+            Assignment(
+                queue_id=district_queue(place.district),
+                unit_kind=UnitKind.district,
+                unit_name=f"{place.district}分中心",
+                district=place.district,
+                street=place.street,
+                rule_id=fallback.id if fallback else None,
+                catalogue_version=catalogue.version,
+                reason=f"district sub-centre of {place.district}; location: {place.reason}",
+                priority=fallback.assign.priority if fallback else 3,
+                response_due_at=now + timedelta(hours=hours),
+                resolution_due_at=resolution_due(now, days, calendar, holidays=catalogue.holidays, timezone=timezone),
+            )
+        )
+    candidates.append(manual_dispatch(catalogue, place, f"no other unit can take it; location: {place.reason}"))
+    return candidates
+
+
+def _assignment(rule: Rule, catalogue: Catalogue, place: Resolution, now: datetime, timezone: str) -> Assignment:
     assign = rule.assign
     queue_id, unit_kind, unit_name = _lead_unit(assign.lead, place)
     notes: list[str] = []
@@ -119,11 +193,13 @@ def _assignment(rule: Rule, version: str, place: Resolution, now: datetime) -> A
         street=place.street,
         cooperating_units=cooperating,
         rule_id=rule.id,
-        catalogue_version=version,
+        catalogue_version=catalogue.version,
         reason=reason,
         priority=assign.priority,
         response_due_at=now + timedelta(hours=assign.response_hours),
-        resolution_due_at=now + timedelta(days=assign.resolution_days),
+        resolution_due_at=resolution_due(
+            now, assign.resolution_days, assign.calendar, holidays=catalogue.holidays, timezone=timezone
+        ),
     )
 
 

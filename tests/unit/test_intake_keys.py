@@ -21,7 +21,7 @@ def test_created_key_is_returned_once_and_stored_only_as_a_salted_hash(tmp_path:
     assert plain.startswith("hl_") and len(plain) >= 40
     assert plain not in text
     [entry] = json.loads(text)["keys"]
-    assert set(entry) == {"name", "salt", "hash", "scopes", "created_at"}
+    assert set(entry) == {"name", "salt", "hash", "scopes", "created_at", "units"}
     assert entry["hash"] == hash_key(plain, entry["salt"])
     assert entry["scopes"] == [CALLS_WRITE]
 
@@ -123,3 +123,17 @@ def test_keys_created_concurrently_are_all_kept(tmp_path: Path) -> None:
     keys = load_keys(path)
     assert len(keys) == 24
     assert all(verify(keys, plain) is not None for plain in plains)
+
+
+def test_hotline_keys_creates_a_unit_key_and_a_supervisor_key(tmp_path: Path) -> None:
+    from hotline.cli import main as hotline_main
+
+    path = tmp_path / "keys.json"
+    street, department = "street:大兴区/西红门镇", "department:市城市管理委员会"
+    assert (
+        hotline_main(["keys", "--name", "xihongmen", "--unit", street, "--unit", department, "--file", str(path)]) == 0
+    )
+    assert hotline_main(["keys", "--name", "boss", "--supervisor", "--file", str(path)]) == 0
+    unit_key, supervisor_key = load_keys(path)
+    assert unit_key.scopes == ("cases:act",) and unit_key.units == (street, department)
+    assert supervisor_key.scopes == ("supervisor",) and supervisor_key.units == ()

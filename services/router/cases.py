@@ -1,0 +1,369 @@
+"""The router's part of the case lifecycle, pure: re-dispatch after a return (退单), re-route after a
+reclassification or an undone link, and recognising a new call as a duplicate of an open case.
+
+Cases are read as the metrics service stores them (``cases`` documents), defensively: every field may
+be missing. No I/O here; the agent queries MongoDB and passes the documents in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.router.catalogue import Catalogue
+from services.router.deadlines import DEFAULT_TIMEZONE
+from services.router.gazetteer import Gazetteer, Resolution
+from services.router.routing import (
+    MANUAL_CLASSIFICATION_QUEUE,
+    MANUAL_DISPATCH_QUEUE,
+    candidate_assignments,
+    locate_call,
+    manual_dispatch,
+    route,
+)
+from shared.events import (
+    Assignment,
+    Call,
+    CallClassified,
+    CallRouted,
+    CaseEvent,
+    CaseEventKind,
+    Channel,
+    Classification,
+    Contact,
+    Location,
+    UnitKind,
+    derived_event_id,
+)
+from shared.lifecycle import OPEN_STATUSES
+
+ROUTER_ACTOR = "router"
+DEFAULT_MAX_RETURNS = 2
+DEFAULT_DUPLICATE_WINDOW = timedelta(hours=72)
+# The router acts on these steps; on the others (whistle included: metrics adds the cooperating units) it does nothing.
+REROUTING_KINDS = frozenset({CaseEventKind.returned, CaseEventKind.reclassified, CaseEventKind.unlinked})
+
+
+def _get(doc: Mapping[str, Any] | None, *path: str) -> Any:
+    value: Any = doc
+    for step in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(step)
+    return value
+
+
+def as_utc(moment: Any) -> datetime | None:
+    """A datetime from MongoDB (naive means UTC) or an ISO string, as an aware UTC datetime."""
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return None
+    if not isinstance(moment, datetime):
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def call_of_case(case: Mapping[str, Any], now: datetime) -> Call:
+    """The call of a stored case (text, channel, location, contact), enough to route it again."""
+    stored = _get(case, "call") or {}
+    location = stored.get("location") or {}
+    contact = stored.get("contact")
+    try:
+        channel = Channel(stored.get("channel") or "api")
+    except ValueError:
+        channel = Channel.api
+    return Call.model_construct(
+        channel=channel,
+        source_system=str(stored.get("source_system") or ""),
+        external_id=str(stored.get("external_id") or ""),
+        subject=str(stored.get("subject") or ""),
+        body=str(stored.get("body") or ""),
+        language=str(stored.get("language") or "zh"),
+        location=Location.model_construct(
+            address=location.get("address"), district=location.get("district"), street=location.get("street")
+        ),
+        contact=Contact.model_construct(hash=contact.get("hash", ""), masked=contact.get("masked", ""))
+        if isinstance(contact, Mapping)
+        else None,
+        received_at=as_utc(case.get("received_at")) or now,
+    )
+
+
+def classification_of_case(case: Mapping[str, Any]) -> Classification:
+    """The classification stored with a case (a reclassification's, once metrics applied it)."""
+    stored = _get(case, "classification") or {}
+    return Classification.model_construct(
+        category=str(stored.get("category") or ""),
+        subcategory=stored.get("subcategory"),
+        item=stored.get("item"),
+        issue=stored.get("issue"),
+        confidence=float(stored.get("confidence") or 1.0),
+        model_version=str(stored.get("model_version") or "stored"),
+        explanation=list(stored.get("explanation") or []),
+        needs_review=False,  # a human decided or confirmed it: route it, do not send it back to sorting
+    )
+
+
+def tried_queues(case: Mapping[str, Any]) -> set[str]:
+    """Queues the case has been dispatched to: the current one and any in its history."""
+    queues = {q for q in (_get(case, "assignment", "queue_id"), case.get("queue_id")) if isinstance(q, str)}
+    for entry in case.get("history") or []:
+        for queue in (_get(entry, "assignment", "queue_id"), _get(entry, "queue_id")):
+            if isinstance(queue, str):
+                queues.add(queue)
+    return queues
+
+
+def redispatch_after_return(
+    case: Mapping[str, Any],
+    catalogue: Catalogue,
+    gazetteer: Gazetteer,
+    now: datetime,
+    *,
+    max_returns: int = DEFAULT_MAX_RETURNS,
+    note: str | None = None,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Assignment:
+    """Where a returned case goes next: the next candidate after the current one, or manual dispatch.
+
+    Candidates are every matching catalogue rule in order, then the district sub-centre, then manual
+    dispatch; queues already tried are skipped. Attempt ``n`` returned means ``n`` returns so far: after
+    ``max_returns`` automatic re-dispatches the next return goes to manual dispatch (人工派单).
+    """
+    attempt = int(_get(case, "assignment", "attempt") or 1)
+    next_attempt = attempt + 1
+    why = f"returned by {_get(case, 'assignment', 'queue_id') or 'its unit'}" + (f" ({note})" if note else "")
+    call = call_of_case(case, now)
+    place = locate_call(call, gazetteer)
+    if attempt > max_returns:
+        return manual_dispatch(
+            catalogue, place, f"{why}; returned {attempt} times (limit {max_returns}): 人工派单", attempt=next_attempt
+        )
+    candidates = candidate_assignments(
+        call, classification_of_case(case), catalogue, gazetteer, now, timezone=timezone, place=place
+    )
+    chosen = next_candidate(candidates, _get(case, "assignment", "rule_id"), tried_queues(case))
+    if chosen is None or chosen.queue_id == MANUAL_DISPATCH_QUEUE:
+        return manual_dispatch(catalogue, place, f"{why}; no further candidate: 人工派单", attempt=next_attempt)
+    return chosen.model_copy(update={"attempt": next_attempt, "reason": f"{why}; next candidate: {chosen.reason}"})
+
+
+def next_candidate(candidates: Sequence[Assignment], current_rule: str | None, tried: set[str]) -> Assignment | None:
+    """The first candidate after the one of ``current_rule`` (or from the start) whose queue was not tried."""
+    rules = [c.rule_id for c in candidates]
+    start = rules.index(current_rule) + 1 if current_rule is not None and current_rule in rules else 0
+    return next((c for c in candidates[start:] if c.queue_id not in tried), None)
+
+
+def reroute(
+    case: Mapping[str, Any],
+    catalogue: Catalogue,
+    gazetteer: Gazetteer,
+    now: datetime,
+    *,
+    classification: Classification | None = None,
+    why: str,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Assignment:
+    """Route a case afresh (after a reclassification, or an undone duplicate link): attempt 1 again."""
+    chosen = classification or classification_of_case(case)
+    chosen = chosen.model_copy(update={"needs_review": False})
+    assignment = route(call_of_case(case, now), chosen, catalogue, gazetteer, now, timezone=timezone)
+    return assignment.model_copy(update={"reason": f"{why}; {assignment.reason}"})
+
+
+def dispatched_event(trigger: CaseEvent, assignment: Assignment) -> CaseEvent:
+    """The router's ``dispatched`` step for ``trigger``; its id is derived, so a replay repeats it exactly."""
+    return CaseEvent(
+        event_id=derived_event_id(trigger.event_id, "dispatched"),
+        call_id=trigger.call_id,
+        kind=CaseEventKind.dispatched,
+        actor=ROUTER_ACTOR,
+        assignment=assignment,
+        note=assignment.reason[:4000],
+    )
+
+
+# --- duplicates ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """What duplicate matching needs of an open case."""
+
+    call_id: str
+    received_at: datetime
+    category: str | None
+    issue: str | None
+    district: str | None
+    street: str | None
+    contact_hash: str | None
+    assignment: Mapping[str, Any]
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> OpenCase | None:
+        received = as_utc(doc.get("received_at"))
+        if received is None or str(doc.get("status")) not in OPEN_STATUSES:
+            return None
+        return cls(
+            call_id=str(doc.get("_id")),
+            received_at=received,
+            category=_get(doc, "classification", "category"),
+            issue=_get(doc, "classification", "issue"),
+            district=_get(doc, "assignment", "district") or doc.get("district"),
+            street=_get(doc, "assignment", "street"),
+            contact_hash=_get(doc, "call", "contact", "hash"),
+            assignment=_get(doc, "assignment") or {},
+        )
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A new call recognised as a duplicate of an open case, and why."""
+
+    of: OpenCase
+    reason: str
+
+
+def can_duplicate(classified: CallClassified) -> bool:
+    """Calls worth checking: classified with confidence (not for manual sorting)."""
+    return not classified.classification.needs_review
+
+
+def same_problem(classification: Classification, case: OpenCase) -> bool:
+    """The same Monthly-Question problem, or (without one on either side) the same level-1 category."""
+    if classification.issue and case.issue:
+        return classification.issue == case.issue
+    return bool(classification.category) and classification.category == case.category
+
+
+def find_duplicate(
+    classified: CallClassified,
+    place: Resolution,
+    open_cases: Iterable[OpenCase],
+    *,
+    window: timedelta = DEFAULT_DUPLICATE_WINDOW,
+) -> Duplicate | None:
+    """The open case this call duplicates: the same problem at the same street/town, or from the same
+    citizen, received within ``window`` before it (the earliest such case wins)."""
+    if not can_duplicate(classified):
+        return None
+    call, classification = classified.call, classified.classification
+    received = call.received_at.astimezone(UTC)
+    contact = call.contact.hash if call.contact is not None else None
+    own_id = str(classified.call_id)
+    best: Duplicate | None = None
+    for case in open_cases:
+        if case.call_id == own_id or not (received - window <= case.received_at <= received):
+            continue
+        if (case.received_at, case.call_id) >= (received, own_id):
+            continue  # only earlier calls: a replay decides as the first run did
+        if not same_problem(classification, case):
+            continue
+        if place.street and case.street == place.street and case.district == place.district:
+            reason = f"same problem ({classification.issue or classification.category}) at {place.street}"
+        elif contact and case.contact_hash == contact:
+            reason = f"same problem ({classification.issue or classification.category}) from the same citizen"
+        else:
+            continue
+        if best is None or (case.received_at, case.call_id) < (best.of.received_at, best.of.call_id):
+            best = Duplicate(case, reason)
+    return best
+
+
+def duplicate_query(batch: Sequence[tuple[CallClassified, Resolution]], window: timedelta) -> dict[str, Any] | None:
+    """One MongoDB filter for the open cases any call of ``batch`` may duplicate (None: nothing to ask).
+
+    Served by the indexes {assignment.street, classification.category, received_at} and
+    {call.contact.hash, received_at}; status is checked on the few documents found.
+    """
+    checked = [(c, p) for c, p in batch if can_duplicate(c)]
+    streets = sorted({p.street for _, p in checked if p.street})
+    hashes = sorted({c.call.contact.hash for c, _ in checked if c.call.contact is not None})
+    if not checked or not (streets or hashes):
+        return None
+    categories = sorted({c.classification.category for c, _ in checked})
+    earliest = min(c.call.received_at for c, _ in checked).astimezone(UTC) - window
+    latest = max(c.call.received_at for c, _ in checked).astimezone(UTC)
+    branches: list[dict[str, Any]] = []
+    if streets:
+        branches.append({"assignment.street": {"$in": streets}, "classification.category": {"$in": categories}})
+    if hashes:
+        branches.append({"call.contact.hash": {"$in": hashes}})
+    return {
+        "$or": branches,
+        "received_at": {"$gte": earliest, "$lte": latest},
+        "status": {"$in": sorted(OPEN_STATUSES)},
+    }
+
+
+DUPLICATE_PROJECTION = {
+    "_id": 1,
+    "status": 1,
+    "received_at": 1,
+    "district": 1,
+    "classification.category": 1,
+    "classification.issue": 1,
+    "assignment": 1,
+    "call.contact.hash": 1,
+}
+
+
+def linked_assignment(assignment: Assignment, duplicate: Duplicate, catalogue: Catalogue) -> Assignment:
+    """The routed assignment of a duplicate: the open case's queue, linked to it, with no deadlines of its own."""
+    held = duplicate.of.assignment
+    try:
+        kind = UnitKind(held.get("unit_kind") or UnitKind.manual)
+    except ValueError:
+        kind = UnitKind.manual
+    return assignment.model_copy(
+        update={
+            "queue_id": str(held.get("queue_id") or MANUAL_DISPATCH_QUEUE),
+            "unit_kind": kind,
+            "unit_name": str(held.get("unit_name") or held.get("queue_id") or "人工派单 (manual dispatch)"),
+            "cooperating_units": [str(u) for u in held.get("cooperating_units") or []],
+            "rule_id": held.get("rule_id"),
+            "catalogue_version": catalogue.version,
+            "reason": f"duplicate of open case {duplicate.of.call_id}: {duplicate.reason}; linked, not dispatched twice",
+            "response_due_at": None,
+            "resolution_due_at": None,
+            "duplicate_of": uuid.UUID(duplicate.of.call_id),
+        }
+    )
+
+
+def linked_event(routed: CallRouted) -> CaseEvent | None:
+    """The router's ``linked`` step for a routed duplicate (id derived from the routed event), else None."""
+    assignment = routed.assignment
+    if assignment.duplicate_of is None:
+        return None
+    return CaseEvent(
+        event_id=derived_event_id(routed.event_id, "linked"),
+        call_id=routed.call_id,
+        kind=CaseEventKind.linked,
+        actor=ROUTER_ACTOR,
+        actor_queue=assignment.queue_id,
+        linked_to=assignment.duplicate_of,
+        note=assignment.reason[:4000],
+    )
+
+
+def as_open_case(classified: CallClassified, place: Resolution, assignment: Assignment) -> OpenCase | None:
+    """A call routed earlier in the same batch, as an open case later calls of the batch may duplicate."""
+    if assignment.queue_id == MANUAL_CLASSIFICATION_QUEUE or assignment.duplicate_of is not None:
+        return None
+    return OpenCase(
+        call_id=str(classified.call_id),
+        received_at=classified.call.received_at.astimezone(UTC),
+        category=classified.classification.category,
+        issue=classified.classification.issue,
+        district=place.district,
+        street=place.street,
+        contact_hash=classified.call.contact.hash if classified.call.contact is not None else None,
+        assignment=assignment.model_dump(mode="json"),
+    )

@@ -1,0 +1,199 @@
+"""Case steps through intake against the real broker and database: 202 means the CaseEvent is on the topic."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from services.intake.app import create_app
+from services.intake.keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
+from shared import topics
+from shared.events import CaseEvent, CaseEventKind
+from shared.settings import Settings
+from tests.helpers import read_topic
+
+pytestmark = pytest.mark.integration
+
+STREET = "street:大兴区/西红门镇"
+DEPARTMENT = "department:市城市管理委员会"
+
+
+@pytest.fixture
+async def client(settings: Settings, mongo_db: Any) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, database=mongo_db)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake", timeout=60) as running:
+            yield running
+
+
+def key_headers(settings: Settings, name: str, scopes: list[str], units: list[str] = ()) -> dict[str, str]:  # type: ignore[assignment]
+    return {"X-API-Key": create_key(settings.intake.api_keys_file, f"{name}-{uuid.uuid4().hex[:6]}", scopes, units)}
+
+
+@pytest.fixture
+def street(settings: Settings) -> dict[str, str]:
+    return key_headers(settings, "xihongmen", [CASES_ACT], [STREET])
+
+
+@pytest.fixture
+def department(settings: Settings) -> dict[str, str]:
+    return key_headers(settings, "city-management", [CASES_ACT], [DEPARTMENT])
+
+
+@pytest.fixture
+def supervisor(settings: Settings) -> dict[str, str]:
+    return key_headers(settings, "supervisor", [SUPERVISOR])
+
+
+async def stored_case(mongo_db: Any, status: str = "dispatched") -> str:
+    """A case document as the metrics service stores it; its call id."""
+    call_id = str(uuid.uuid4())
+    await mongo_db["cases"].insert_one(
+        {
+            "_id": call_id,
+            "status": status,
+            "queue_id": STREET,
+            "assignment": {
+                "queue_id": STREET,
+                "unit_kind": "street",
+                "unit_name": "大兴区西红门镇",
+                "district": "大兴区",
+                "street": "西红门镇",
+                "cooperating_units": [DEPARTMENT],
+                "rule_id": "pollution-street",
+                "attempt": 1,
+            },
+            "classification": {"category": "环境保护", "subcategory": "环境污染"},
+            "call": {"channel": "phone", "body": "楼下饭店油烟太大", "location": {"address": "大兴区西红门镇"}},
+            "received_at": datetime.now(UTC),
+            "district": "大兴区",
+        }
+    )
+    return call_id
+
+
+async def events_of(settings: Settings, call_id: str, count: int) -> list[CaseEvent]:
+    values = await read_topic(
+        settings.kafka.bootstrap_servers,
+        topics.CASES_EVENTS,
+        until=lambda kept: len(kept) >= count,
+        keep=lambda value: json.loads(value).get("call_id") == call_id,
+    )
+    return [CaseEvent.model_validate_json(v) for v in values]
+
+
+async def test_the_lead_unit_accepts_and_the_event_is_on_the_topic_keyed_by_call(
+    client: httpx.AsyncClient, street: dict[str, str], settings: Settings, mongo_db: Any
+) -> None:
+    call_id = await stored_case(mongo_db)
+    response = await client.post(f"/v1/cases/{call_id}/events", json={"kind": "accepted"}, headers=street)
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    assert (answer["status_before"], answer["status_after"]) == ("dispatched", "accepted")
+    [event] = await events_of(settings, call_id, 1)
+    assert str(event.event_id) == answer["event_id"]
+    assert event.kind is CaseEventKind.accepted
+    assert event.actor.startswith("xihongmen") and event.actor_queue == STREET
+
+
+async def test_the_same_idempotency_key_gives_the_same_event_id(
+    client: httpx.AsyncClient, street: dict[str, str], mongo_db: Any
+) -> None:
+    call_id = await stored_case(mongo_db)
+    headers = {**street, "Idempotency-Key": "retry-1"}
+    first = await client.post(f"/v1/cases/{call_id}/events", json={"kind": "accepted"}, headers=headers)
+    again = await client.post(f"/v1/cases/{call_id}/events", json={"kind": "accepted"}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.json()["event_id"] == again.json()["event_id"]
+
+
+async def test_an_unknown_case_is_404_with_a_retry_hint(client: httpx.AsyncClient, street: dict[str, str]) -> None:
+    response = await client.post(f"/v1/cases/{uuid.uuid4()}/events", json={"kind": "accepted"}, headers=street)
+    assert response.status_code == 404
+    assert "retry" in response.json()["detail"]
+
+
+async def test_an_illegal_step_is_409_with_the_reason(
+    client: httpx.AsyncClient, street: dict[str, str], mongo_db: Any
+) -> None:
+    call_id = await stored_case(mongo_db, "dispatched")
+    response = await client.post(f"/v1/cases/{call_id}/events", json={"kind": "resolved"}, headers=street)
+    assert response.status_code == 409
+    assert response.json()["detail"] == "'resolved' is not allowed when the case is 'dispatched' (only when: responded)"
+
+
+async def test_a_cooperating_unit_another_unit_and_a_calls_key_are_403(
+    client: httpx.AsyncClient, department: dict[str, str], settings: Settings, mongo_db: Any
+) -> None:
+    call_id = await stored_case(mongo_db, "accepted")
+    url = f"/v1/cases/{call_id}/events"
+    cooperating = await client.post(url, json={"kind": "responded"}, headers=department)
+    assert cooperating.status_code == 403 and STREET in cooperating.json()["detail"]
+    other = key_headers(settings, "wangjing", [CASES_ACT], ["street:朝阳区/望京街道"])
+    assert (await client.post(url, json={"kind": "responded"}, headers=other)).status_code == 403
+    writer = key_headers(settings, "cti", [CALLS_WRITE])
+    assert (await client.post(url, json={"kind": "responded"}, headers=writer)).status_code == 403
+
+
+async def test_a_unit_may_not_close_but_a_supervisor_may(
+    client: httpx.AsyncClient, street: dict[str, str], supervisor: dict[str, str], mongo_db: Any
+) -> None:
+    call_id = await stored_case(mongo_db, "resolved")
+    url = f"/v1/cases/{call_id}/events"
+    assert (await client.post(url, json={"kind": "closed"}, headers=street)).status_code == 403
+    assert (await client.post(url, json={"kind": "closed"}, headers=supervisor)).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"kind": "whistle"}, "departments"),
+        ({"kind": "whistle", "departments": ["department:市不存在局"]}, "departments"),
+        ({"kind": "callback"}, "callback_result"),
+        ({"kind": "reclassified", "classification": {"category": "住房"}}, "classification"),
+        ({"kind": "returned"}, "note"),
+        ({"kind": "flew-away"}, "kind"),
+    ],
+)
+async def test_a_step_lacking_what_it_needs_is_422(
+    client: httpx.AsyncClient, supervisor: dict[str, str], mongo_db: Any, body: dict[str, Any], field: str
+) -> None:
+    call_id = await stored_case(mongo_db, "accepted")
+    response = await client.post(f"/v1/cases/{call_id}/events", json=body, headers=supervisor)
+    assert response.status_code == 422, response.text
+    assert any(error["loc"][-1] == field for error in response.json()["detail"])
+
+
+async def test_a_whistle_with_two_departments_is_published_with_them(
+    client: httpx.AsyncClient, street: dict[str, str], settings: Settings, mongo_db: Any
+) -> None:
+    call_id = await stored_case(mongo_db, "accepted")
+    departments = [DEPARTMENT, "department:市生态环境局"]
+    response = await client.post(
+        f"/v1/cases/{call_id}/events", json={"kind": "whistle", "departments": departments}, headers=street
+    )
+    assert response.status_code == 202, response.text
+    [event] = await events_of(settings, call_id, 1)
+    assert event.kind is CaseEventKind.whistle and event.departments == departments
+
+
+async def test_steps_lists_what_this_key_may_do_now(
+    client: httpx.AsyncClient, street: dict[str, str], department: dict[str, str], mongo_db: Any
+) -> None:
+    call_id = await stored_case(mongo_db, "accepted")
+    lead = (await client.get(f"/v1/cases/{call_id}/steps", headers=street)).json()
+    assert lead["role"] == "lead" and lead["steps"] == ["responded", "returned", "whistle"]
+    cooperating = (await client.get(f"/v1/cases/{call_id}/steps", headers=department)).json()
+    assert cooperating["role"] == "cooperating" and cooperating["steps"] == []
+
+
+async def test_readiness_includes_the_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200 and response.json()["database"] == "ok"
