@@ -7,18 +7,26 @@ and district that the metrics worker pre-aggregates.
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import hmac
+import io
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.metrics.programme import ProgrammeError, check_update, load_programme
+from services.metrics.queries import Scoreboard
 from services.metrics.repository import MetricsRepository
+from services.metrics.settings import ScoreboardSettings
 from shared.settings import Settings, get_settings
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -26,9 +34,19 @@ MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 DESCRIPTION = """\
 Read API of the Hotline metrics store for 接诉即办 ("handle on receipt"): every citizen request is
 dispatched (派单) to a queue of a street/town (街乡镇) or a department (委办局). This API shows each
-queue's depth and oldest waiting case, the cases waiting in a queue, one case, and the monthly counts
-per category, Monthly-Question (每月一题) problem, unit and district. `GET /` is a live queue page.
+queue's depth, overdue cases and oldest waiting case, the cases waiting in a queue, one case with its
+history, the monthly counts per category, Monthly-Question (每月一题) problem, unit and district, and
+the city's scoreboard: the three rates 响应率 / 解决率 / 满意率 and the composite score per unit with
+the monthly ranking, the top ten streets by volume, municipal supervision (减量、提率、去低), the
+每月一题 programme's progress and problem trends, and hot spots (主动治理). Figure endpoints take
+`format=csv`. `GET /v1/stream` pushes queue and scoreboard changes (server-sent events). Definitions:
+docs/metrics.md. `GET /` is a live queue page.
 """
+
+Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv (a spreadsheet export).")]
+Month = Annotated[
+    str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM in the city's time zone; default: this month.")
+]
 
 
 class OldestWaiting(BaseModel):
@@ -48,6 +66,7 @@ class QueueView(BaseModel):
     district: str | None
     depth: int = Field(description="Open cases waiting in the queue (待办).")
     dispatched_total: int = Field(description="Cases ever dispatched to the queue.")
+    overdue: int = Field(0, description="Open cases of the queue past a deadline (超期).")
     oldest_waiting: OldestWaiting | None = Field(description="Oldest waiting case (最早等待), if any.")
 
 
@@ -59,7 +78,9 @@ class QueuesView(BaseModel):
 
 
 class CaseView(BaseModel):
-    """A case (one per call) as the metrics store keeps it; the contact only hashed and masked."""
+    """A case (one per call) as the metrics store keeps it, with its history; the contact only hashed and masked."""
+
+    model_config = ConfigDict(extra="allow")
 
     call_id: str
     status: str
@@ -73,6 +94,11 @@ class CaseView(BaseModel):
     call: dict[str, Any]
     classification: dict[str, Any]
     assignment: dict[str, Any]
+    queue_ids: list[str] = Field(default_factory=list, description="Lead and cooperating queues (吹哨报到).")
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, description="Applied and rejected lifecycle steps, oldest first."
+    )
+    overdue: dict[str, Any] = Field(default_factory=dict, description="Deadlines missed: response, resolution.")
 
 
 class CasesView(BaseModel):
@@ -102,6 +128,62 @@ class MonthlyView(BaseModel):
     counts: list[MonthlyCountView]
 
 
+class UnitScoreView(BaseModel):
+    """A unit's month: counts, the three rates (0-1), the composite score (0-100) and its rank."""
+
+    unit_id: str
+    label: str
+    unit_kind: str
+    rank: int | None
+    composite: float | None = Field(description="Weighted score out of 100 (default 10/50/40).")
+    response_rate: float | None = Field(description="响应率 = responded on time / dispatched.")
+    resolution_rate: float | None = Field(description="解决率 = standing resolved / dispatched.")
+    satisfaction_rate: float | None = Field(
+        description="满意率 = (satisfied + 0.9 x basically satisfied) / callbacks reached."
+    )
+    counts: dict[str, int]
+
+
+class UnitsView(BaseModel):
+    """A month's scoreboard for one kind of unit, ranked."""
+
+    month: str
+    kind: str
+    weights: dict[str, float]
+    units: list[UnitScoreView]
+
+
+class TopEntry(BaseModel):
+    """A street/town by request volume."""
+
+    rank: int
+    unit_id: str
+    label: str
+    volume: int
+
+
+class TopView(BaseModel):
+    """The streets/towns with the most requests in a month."""
+
+    month: str
+    top: list[TopEntry]
+
+
+class SupervisionView(BaseModel):
+    """Streets that enter, stay in or may leave municipal supervision, with the months that decided it."""
+
+    month: str
+    criteria: dict[str, float]
+    streets: list[dict[str, Any]]
+
+
+class ProgrammeUpdate(BaseModel):
+    """A task's or policy's new status."""
+
+    status: str = Field(description="tasks: planned, in_progress, done; policies: planned, drafting, issued.")
+    note: str | None = Field(None, max_length=2000)
+
+
 def get_repository(request: Request) -> MetricsRepository:
     repository: MetricsRepository = request.app.state.repository
     return repository
@@ -110,9 +192,45 @@ def get_repository(request: Request) -> MetricsRepository:
 RepositoryDep = Annotated[MetricsRepository, Depends(get_repository)]
 
 
-def create_app(settings: Settings | None = None, *, database: AsyncDatabase | None = None) -> FastAPI:
+def get_scoreboard(request: Request) -> Scoreboard:
+    scoreboard: Scoreboard = request.app.state.scoreboard
+    return scoreboard
+
+
+ScoreboardDep = Annotated[Scoreboard, Depends(get_scoreboard)]
+
+
+def csv_response(rows: list[dict[str, Any]], name: str) -> Response:
+    """Rows as a CSV download (nested values as JSON)."""
+    buffer = io.StringIO()
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                k: json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list) else v
+                for k, v in row.items()
+            }
+        )
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: AsyncDatabase | None = None,
+    scoreboard_settings: ScoreboardSettings | None = None,
+) -> FastAPI:
     """The read API; ``database`` injects an existing database (tests), else the lifespan connects."""
     settings = settings or get_settings()
+    board_settings = scoreboard_settings or ScoreboardSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -121,6 +239,7 @@ def create_app(settings: Settings | None = None, *, database: AsyncDatabase | No
             return
         client: AsyncMongoClient = AsyncMongoClient(settings.mongodb.uri, tz_aware=True)
         app.state.repository = MetricsRepository(client[settings.mongodb.database], timezone=settings.timezone)
+        app.state.scoreboard = Scoreboard(app.state.repository, board_settings)
         try:
             yield
         finally:
@@ -134,6 +253,7 @@ def create_app(settings: Settings | None = None, *, database: AsyncDatabase | No
     )
     if database is not None:
         app.state.repository = MetricsRepository(database, timezone=settings.timezone)
+        app.state.scoreboard = Scoreboard(app.state.repository, board_settings)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -170,6 +290,7 @@ def create_app(settings: Settings | None = None, *, database: AsyncDatabase | No
                     district=queue.district,
                     depth=queue.depth,
                     dispatched_total=queue.dispatched_total,
+                    overdue=queue.overdue,
                     oldest_waiting=oldest,
                 )
             )
@@ -224,6 +345,169 @@ def create_app(settings: Settings | None = None, *, database: AsyncDatabase | No
             total=sum(c.count for c in counts),
             counts=[MonthlyCountView(value=c.value, label=c.label, count=c.count) for c in counts],
         )
+
+    @app.get("/v1/scoreboard/units", response_model=None)
+    async def scoreboard_units(
+        board: ScoreboardDep,
+        month: Month = None,
+        kind: Annotated[Literal["street", "department", "district"], Query()] = "street",
+        district: Annotated[str | None, Query(description="Only units of this district, e.g. 大兴区.")] = None,
+        format: Format = "json",
+    ) -> UnitsView | Response:
+        """Every unit's 响应率, 解决率, 满意率 and composite score in a month, ranked (1 = best)."""
+        month = month or board.current_month()
+        scores = await board.units(month, kind, district)
+        views = [UnitScoreView(**score.__dict__) for score in scores]
+        if format == "csv":
+            rows = [{**v.model_dump(exclude={"counts"}), **v.counts} for v in views]
+            return csv_response(rows, f"scoreboard-{kind}-{month}")
+        weights = board.weights
+        return UnitsView(
+            month=month,
+            kind=kind,
+            weights={
+                "response": weights.response,
+                "resolution": weights.resolution,
+                "satisfaction": weights.satisfaction,
+                "basic_satisfaction_factor": weights.basic_satisfaction_factor,
+            },
+            units=views,
+        )
+
+    @app.get("/v1/scoreboard/top", response_model=None)
+    async def scoreboard_top(
+        board: ScoreboardDep,
+        month: Month = None,
+        n: Annotated[int, Query(ge=1, le=100)] = 10,
+        format: Format = "json",
+    ) -> TopView | Response:
+        """The streets/towns with the most requests in a month (the top ten go under municipal supervision)."""
+        month = month or board.current_month()
+        top = await board.top_streets(month, n)
+        if format == "csv":
+            return csv_response(top, f"top-{month}")
+        return TopView(month=month, top=[TopEntry(**entry) for entry in top])
+
+    @app.get("/v1/supervision", response_model=None)
+    async def supervision_view(
+        board: ScoreboardDep, month: Month = None, format: Format = "json"
+    ) -> SupervisionView | Response:
+        """减量、提率、去低: which streets/towns enter municipal supervision and which may leave it, with evidence."""
+        month = month or board.current_month()
+        streets = await board.supervision(month)
+        if format == "csv":
+            rows = [
+                {"unit_id": s["unit_id"], "label": s["label"], "status": s["status"], **e}
+                for s in streets
+                for e in s["evidence"]
+            ]
+            return csv_response(rows, f"supervision-{month}")
+        criteria = board.criteria
+        return SupervisionView(month=month, criteria=dict(criteria.__dict__), streets=streets)
+
+    @app.get("/v1/problems/trend", response_model=None)
+    async def problems_trend(
+        board: ScoreboardDep,
+        month: Month = None,
+        problem: Annotated[str | None, Query(description="A 每月一题 problem id; default: every problem.")] = None,
+        months: Annotated[int, Query(ge=2, le=36)] = 6,
+        format: Format = "json",
+    ) -> dict[str, Any] | Response:
+        """Each problem's monthly volume with its month-on-month change, and how many problems fell."""
+        trend = await board.problem_trend(month or board.current_month(), problem, months)
+        if format == "csv":
+            return csv_response(trend["problems"], f"problems-{trend['month']}")
+        return trend
+
+    @app.get("/v1/programme", response_model=None)
+    async def programme(
+        board: ScoreboardDep, month: Month = None, format: Format = "json"
+    ) -> dict[str, Any] | Response:
+        """The 每月一题 programme: problems, tasks and policies with status, progress and volume trend."""
+        view = await board.programme(month)
+        if format == "csv":
+            rows = [
+                {"problem": p["id"], "kind": kind, **item}
+                for p in view["problems"]
+                for kind in ("tasks", "policies")
+                for item in p[kind]
+            ]
+            return csv_response(rows, "programme")
+        return view
+
+    @app.post("/v1/programme/{problem_id}/{kind}/{item_id}")
+    async def update_programme(
+        problem_id: str,
+        kind: Literal["tasks", "policies"],
+        item_id: str,
+        update: ProgrammeUpdate,
+        repository: RepositoryDep,
+        x_api_key: Annotated[str | None, Header(description="The supervisor key (METRICS_SUPERVISOR_API_KEY).")] = None,
+    ) -> dict[str, Any]:
+        """Record a task's or policy's new status (versioned: every update is kept). Supervisor key required."""
+        expected = board_settings.supervisor_api_key
+        if not expected:
+            raise HTTPException(status_code=403, detail="programme updates are disabled: no supervisor key is set")
+        if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
+            raise HTTPException(status_code=401, detail="a valid X-API-Key is required")
+        try:
+            check_update(load_programme(board_settings.programme_path), problem_id, kind, item_id, update.status)
+        except ProgrammeError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        stored = await repository.record_programme_update(
+            problem_id, kind, item_id, update.status, actor="supervisor", note=update.note
+        )
+        return {k: v for k, v in stored.items() if k != "_id"}
+
+    @app.get("/v1/hotspots", response_model=None)
+    async def hotspots(
+        repository: RepositoryDep,
+        area: Annotated[str | None, Query(description="district/street, e.g. 大兴区/西红门镇.")] = None,
+        problem: Annotated[str | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        format: Format = "json",
+    ) -> dict[str, Any] | Response:
+        """Hot spots (主动治理): an area x problem well above its own baseline, newest first, with the figures."""
+        found = [
+            {k: v for k, v in doc.items() if k != "_id"}
+            for doc in await repository.hotspot_list(area=area, problem=problem, limit=limit)
+        ]
+        if format == "csv":
+            return csv_response(found, "hotspots")
+        return {"hotspots": found}
+
+    @app.get("/v1/stream")
+    async def stream(
+        request: Request,
+        board: ScoreboardDep,
+        interval: Annotated[float, Query(ge=0.2, le=60, description="Seconds between checks.")] = 1.0,
+        max_events: Annotated[int | None, Query(ge=1, description="Stop after this many events.")] = None,
+    ) -> StreamingResponse:
+        """Server-sent events: `queues` and `scoreboard` whenever they change (the console's live feed)."""
+
+        async def events() -> AsyncIterator[str]:
+            last: dict[str, str] = {}
+            sent = 0
+            while True:
+                month = board.current_month()
+                snapshot = {
+                    "queues": (await list_queues(board.repository)).model_dump_json(),
+                    "scoreboard": json.dumps(
+                        {"month": month, "top": await board.top_streets(month)}, ensure_ascii=False, default=str
+                    ),
+                }
+                for name, data in snapshot.items():
+                    if last.get(name) != data:
+                        last[name] = data
+                        yield f"event: {name}\ndata: {data}\n\n"
+                        sent += 1
+                        if max_events is not None and sent >= max_events:
+                            return
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(interval)
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @app.get("/", response_class=HTMLResponse)
     async def queue_page() -> HTMLResponse:

@@ -599,6 +599,33 @@ class MetricsRepository:
             query["problem"] = problem
         return [doc async for doc in self.hotspots.find(query).sort("detected_at", DESCENDING).limit(limit)]
 
+    async def programme_updates(self) -> list[dict[str, Any]]:
+        """The latest status of every programme item that was updated (one document per item)."""
+        return [doc async for doc in self.programme.find({}, {"history": 0})]
+
+    async def programme_history(self, problem_id: str) -> list[dict[str, Any]]:
+        """Every update of a problem's items, each with its version."""
+        return [doc async for doc in self.programme.find({"problem_id": problem_id})]
+
+    async def record_programme_update(
+        self, problem_id: str, kind: str, item_id: str, status: str, *, actor: str, note: str | None = None
+    ) -> dict[str, Any]:
+        """Set an item's status, bump its version and keep the update in its history; the stored document."""
+        now = datetime.now(UTC)
+        item_key = f"{problem_id}|{kind}|{item_id}"
+        stored = await self.programme.find_one_and_update(
+            {"_id": item_key},
+            {
+                "$inc": {"version": 1},
+                "$set": {"status": status, "updated_at": now, "actor": actor, "note": note},
+                "$setOnInsert": {"problem_id": problem_id, "kind": kind, "item_id": item_id},
+                "$push": {"history": {"status": status, "at": now, "actor": actor, "note": note}},
+            },
+            upsert=True,
+            return_document=True,
+        )
+        return dict(stored or {})
+
     async def pending_count(self) -> int:
         """Events waiting for their case."""
         return await self.pending.count_documents({})

@@ -1,0 +1,51 @@
+"""``hotline metrics``: rebuild or check every aggregate from the stored case facts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from pymongo import AsyncMongoClient
+
+from services.metrics.repository import MetricsRepository
+from shared.settings import get_settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    rebuild = sub.add_parser("rebuild", help="recompute every counter from the stored cases and their history")
+    rebuild.add_argument(
+        "--check", action="store_true", help="only compare with the stored counters (exit 1 if they differ)"
+    )
+    rebuild.add_argument("--database", help="database name (default: MONGODB_DATABASE)")
+
+
+async def rebuild(database: str | None, *, check: bool) -> int:
+    """Rebuild (or check) the counters of ``database``; exit status 1 when a check finds differences."""
+    settings = get_settings()
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb.uri, tz_aware=True)
+    try:
+        repository = MetricsRepository(client[database or settings.mongodb.database], timezone=settings.timezone)
+        computed = await repository.computed_counters()
+        stored = await repository.stored_counters()
+        differing = sorted(k for k in set(computed) | set(stored) if computed.get(k) != stored.get(k))
+        cases = await repository.cases.count_documents({})
+        print(f"{cases} cases; {len(computed)} counters recomputed; {len(differing)} differ from the stored ones")
+        for counter_id in differing[:20]:
+            print(f"  {counter_id}: stored {stored.get(counter_id)} recomputed {computed.get(counter_id)}")
+        if check:
+            return 1 if differing else 0
+        if cases == 0 and stored:
+            print("refusing to replace counters with nothing: no cases stored (wrong database?)")
+            return 1
+        written = await repository.rebuild()
+        print(f"wrote {written} counters")
+        return 0
+    finally:
+        await client.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "rebuild":
+        return asyncio.run(rebuild(args.database, check=args.check))
+    return 2

@@ -1,0 +1,70 @@
+"""The 每月一题 programme as data: problems, tasks and policies from YAML, with their versioned status updates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from copy import deepcopy
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_PATH = Path(__file__).parent / "data" / "programme.yaml"
+TASK_STATUSES = ("planned", "in_progress", "done")
+POLICY_STATUSES = ("planned", "drafting", "issued")
+ITEM_KINDS = {"tasks": TASK_STATUSES, "policies": POLICY_STATUSES}
+
+
+class ProgrammeError(ValueError):
+    """The programme file or an update does not fit the programme."""
+
+
+@lru_cache(maxsize=4)
+def load_programme(path: Path | None = None) -> dict[str, Any]:
+    """The programme document (validated): ``problems`` with ids, names, units, month, tasks and policies."""
+    document = yaml.safe_load((path or DEFAULT_PATH).read_text(encoding="utf-8"))
+    seen: set[str] = set()
+    for problem in document.get("problems", ()):
+        for key in ("id", "name", "category", "lead_unit", "month", "tasks", "policies"):
+            if key not in problem:
+                raise ProgrammeError(f"problem {problem.get('id', '?')} lacks {key!r}")
+        if problem["id"] in seen:
+            raise ProgrammeError(f"problem {problem['id']} is defined twice")
+        seen.add(problem["id"])
+        for kind, statuses in ITEM_KINDS.items():
+            for item in problem[kind]:
+                if item.get("status", "planned") not in statuses:
+                    raise ProgrammeError(
+                        f"{problem['id']} {kind} {item.get('id')}: unknown status {item.get('status')}"
+                    )
+    return document
+
+
+def check_update(programme: Mapping[str, Any], problem_id: str, kind: str, item_id: str, status: str) -> None:
+    """Raise ``ProgrammeError`` unless the problem, item and status exist."""
+    if kind not in ITEM_KINDS:
+        raise ProgrammeError(f"unknown item kind {kind!r}: tasks or policies")
+    if status not in ITEM_KINDS[kind]:
+        raise ProgrammeError(f"unknown {kind} status {status!r}: one of {', '.join(ITEM_KINDS[kind])}")
+    problem = next((p for p in programme["problems"] if p["id"] == problem_id), None)
+    if problem is None:
+        raise ProgrammeError(f"no problem {problem_id!r} in the programme")
+    if not any(item["id"] == item_id for item in problem[kind]):
+        raise ProgrammeError(f"problem {problem_id} has no {kind[:-1]} {item_id!r}")
+
+
+def with_updates(programme: Mapping[str, Any], updates: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The problems with each item's latest stored status (and its version) applied over the file's."""
+    latest = {(u["problem_id"], u["kind"], u["item_id"]): u for u in updates}
+    problems = deepcopy(list(programme["problems"]))
+    for problem in problems:
+        for kind in ITEM_KINDS:
+            for item in problem[kind]:
+                item.setdefault("status", "planned")
+                item["version"] = 0
+                update = latest.get((problem["id"], kind, item["id"]))
+                if update is not None:
+                    item["status"], item["version"] = update["status"], update["version"]
+                    item["updated_at"] = update.get("updated_at")
+    return problems

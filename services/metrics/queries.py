@@ -1,0 +1,145 @@
+"""The read side: dashboard figures from the pre-aggregated counters (a handful of indexed reads each)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from services.metrics.aggregates import UNIT_FIELDS, local_month_and_day
+from services.metrics.programme import load_programme, with_updates
+from services.metrics.repository import MetricsRepository
+from services.metrics.scoreboard import (
+    SupervisionCriteria,
+    UnitScore,
+    Weights,
+    month_on_month,
+    previous_month,
+    programme_progress,
+    ranked,
+    supervision,
+    top_by_volume,
+    trend_summary,
+    unit_score,
+)
+from services.metrics.settings import ScoreboardSettings
+
+
+class Scoreboard:
+    """Figures for the console and the read API, computed from a few counter documents per request."""
+
+    def __init__(self, repository: MetricsRepository, settings: ScoreboardSettings) -> None:
+        self.repository = repository
+        self.settings = settings
+        self.weights = Weights(
+            response=settings.weight_response,
+            resolution=settings.weight_resolution,
+            satisfaction=settings.weight_satisfaction,
+            basic_satisfaction_factor=settings.basic_satisfaction_factor,
+        )
+        self.criteria = SupervisionCriteria(
+            top_n=settings.supervision_top_n,
+            leave_months=settings.supervision_leave_months,
+            leave_min_composite=settings.supervision_leave_min_composite,
+            leave_volume_drop=settings.supervision_leave_volume_drop,
+        )
+
+    def current_month(self) -> str:
+        """This month in the city's time zone."""
+        return local_month_and_day(datetime.now(UTC), self.repository.timezone)[0]
+
+    async def units(self, month: str, kind: str, district: str | None = None) -> list[UnitScore]:
+        """Every unit of ``kind`` (street, department or district) in ``month``, ranked by composite score."""
+        if kind == "district":
+            counters = await self.repository.monthly_counters(month, "district")
+        else:
+            counters = await self.repository.monthly_counters(month, "unit", unit_kind=kind)
+        scores = []
+        for counter in counters:
+            if district and kind != "district" and not counter["value"].startswith(f"{kind}:{district}/"):
+                continue
+            if district and kind == "district" and counter["value"] != district:
+                continue
+            counts = {name: int(counter.get(name, 0)) for name in UNIT_FIELDS}
+            label = counter.get("label") or counter["value"]
+            scores.append(unit_score(counter["value"], label, kind, counts, self.weights))
+        return ranked(scores)
+
+    async def top_streets(self, month: str, n: int = 10) -> list[dict[str, Any]]:
+        """The ``n`` streets/towns with the most requests in ``month`` (top ten: municipal supervision)."""
+        counters = await self.repository.monthly_counters(month, "unit", unit_kind="street")
+        volumes = {c["value"]: int(c.get("count", 0)) for c in counters}
+        labels = {c["value"]: c.get("label") or c["value"] for c in counters}
+        return [
+            {"rank": rank, "unit_id": unit_id, "label": labels[unit_id], "volume": volume}
+            for rank, (unit_id, volume) in enumerate(top_by_volume(volumes, n), start=1)
+        ]
+
+    async def supervision(self, month: str, window: int = 6) -> list[dict[str, Any]]:
+        """减量、提率、去低: streets entering, staying in or allowed to leave municipal supervision, with evidence."""
+        months = [month]
+        while len(months) < max(window, self.criteria.leave_months + 1):
+            months.insert(0, previous_month(months[0]))
+        figures: dict[str, dict[str, tuple[int, float | None, str]]] = {}
+        for each in months:
+            for score in await self.units(each, "street"):
+                figures.setdefault(score.unit_id, {})[each] = (
+                    score.counts.get("count", 0),
+                    score.composite,
+                    score.label,
+                )
+        decisions = supervision(months, figures, self.criteria)
+        return [
+            {
+                "unit_id": d.unit_id,
+                "label": d.label,
+                "status": d.status,
+                "evidence": [e.__dict__ for e in d.evidence],
+            }
+            for d in decisions
+        ]
+
+    async def problem_trend(self, month: str, problem: str | None = None, months: int = 6) -> dict[str, Any]:
+        """Each 每月一题 problem's monthly volume (and month-on-month change), and the programme summary."""
+        series_months = [month]
+        while len(series_months) < months:
+            series_months.insert(0, previous_month(series_months[0]))
+        by_month = {
+            m: {c.value: c.count for c in await self.repository.monthly_counts(m, "issue")} for m in series_months
+        }
+        programme_ids = [p["id"] for p in load_programme(self.settings.programme_path)["problems"]]
+        seen = set(programme_ids) | {value for counts in by_month.values() for value in counts}
+        ids = [problem] if problem else [*programme_ids, *sorted(seen - set(programme_ids))]
+        rows: list[dict[str, Any]] = []
+        for problem_id in ids:
+            volumes = [by_month[m].get(problem_id, 0) for m in series_months]
+            change = month_on_month(volumes[-1], volumes[-2]) if len(volumes) > 1 else None
+            rows.append(
+                {
+                    "problem": problem_id,
+                    "months": series_months,
+                    "volumes": volumes,
+                    "volume": volumes[-1],
+                    "previous": volumes[-2] if len(volumes) > 1 else 0,
+                    "change": None if change is None else round(change, 4),
+                }
+            )
+        summary = trend_summary({r["problem"]: (r["previous"], r["volume"]) for r in rows})
+        return {"month": month, "problems": rows, "summary": summary.__dict__}
+
+    async def programme(self, month: str | None = None) -> dict[str, Any]:
+        """The programme with each item's current status, its progress and each problem's volume trend."""
+        document = load_programme(self.settings.programme_path)
+        updates = await self.repository.programme_updates()
+        problems = with_updates(document, updates)
+        trend = await self.problem_trend(month or self.current_month())
+        volumes = {row["problem"]: row for row in trend["problems"]}
+        for problem in problems:
+            problem["progress"] = programme_progress([problem], {})
+            problem["trend"] = volumes.get(problem["id"])
+        return {
+            "programme": document.get("programme"),
+            "year": document.get("year"),
+            "progress": programme_progress(problems, document.get("annual_targets") or {}),
+            "summary": trend["summary"],
+            "problems": problems,
+        }

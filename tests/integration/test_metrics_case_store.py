@@ -1,0 +1,218 @@
+"""The case store on the real embedded database: lifecycle steps, exactly-once counters, deadlines, hot spots, rebuild."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.metrics.repository import MetricsRepository
+from services.metrics.scoreboard import HotSpotThresholds
+from shared.events import CallRouted, CaseEvent, UnitKind
+from tests.unit.test_metrics_aggregates import routed_event
+
+pytestmark = pytest.mark.integration
+
+STREET = "street:大兴区/西红门镇"
+UNIT = f"2026-04|unit|{STREET}"
+
+
+def step(event: CallRouted, kind: str, **fields: object) -> CaseEvent:
+    return CaseEvent(call_id=event.call_id, kind=kind, actor="test", **fields)
+
+
+async def ready(mongo_db) -> MetricsRepository:
+    repository = MetricsRepository(mongo_db)
+    await repository.ensure_indexes()
+    return repository
+
+
+async def test_steps_change_status_and_rates_once_however_often_they_are_delivered(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    calls = [routed_event(f"life-{i}") for i in range(3)]
+    await repository.apply_routed(calls)
+    at = calls[0].call.received_at + timedelta(hours=1)
+    steps = [
+        step(calls[0], "accepted"),
+        step(calls[0], "responded", occurred_at=at),
+        step(calls[0], "resolved"),
+        step(calls[0], "callback", callback_result="satisfied"),
+    ]
+
+    first = await repository.apply_case_events(steps)
+    replay = await repository.apply_case_events(steps + steps[:2])
+
+    assert (first.applied, replay.applied, replay.duplicates) == (4, 0, 6)
+    case = await repository.get_case(str(calls[0].call_id))
+    assert case is not None and case["status"] == "called_back"
+    assert [h["kind"] for h in case["history"]] == ["accepted", "responded", "resolved", "callback"]
+    unit = await mongo_db.counters.find_one({"_id": UNIT})
+    assert (unit["dispatched"], unit["responded_on_time"], unit["resolved"], unit["satisfied"]) == (3, 1, 1, 1)
+    queue = await mongo_db.counters.find_one({"_id": f"queue|{STREET}"})
+    assert queue["open"] == 2
+
+
+async def test_an_illegal_step_is_recorded_rejected_and_reported(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    call = routed_event("illegal")
+    await repository.apply_routed([call])
+
+    illegal = step(call, "resolved")
+    result = await repository.apply_case_events([illegal])
+
+    assert result.applied == 0 and len(result.rejected) == 1
+    assert "not allowed" in result.rejected[0][1]
+    case = await repository.get_case(str(call.call_id))
+    assert case["status"] == "dispatched"
+    assert case["history"][0]["outcome"] == "rejected"
+    assert (await repository.apply_case_events([illegal])).rejected == []  # redelivered: already recorded
+
+
+async def test_a_step_before_its_case_waits_and_is_applied_when_the_case_arrives(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    call = routed_event("early")
+
+    waiting = await repository.apply_case_events([step(call, "accepted"), step(call, "responded")])
+    assert waiting.pending == 2 and await repository.pending_count() == 2
+
+    await repository.apply_routed([call])
+
+    case = await repository.get_case(str(call.call_id))
+    assert case["status"] == "responded"
+    assert await repository.pending_count() == 0
+    assert (await mongo_db.counters.find_one({"_id": UNIT}))["responded"] == 1
+
+
+async def test_a_redispatch_moves_depth_and_oldest_waiting_to_the_new_queue(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    april = datetime(2026, 4, 10, 2, tzinfo=UTC)
+    older, newer = (
+        routed_event("older", received_at=april),
+        routed_event("newer", received_at=april + timedelta(hours=1)),
+    )
+    await repository.apply_routed([older, newer])
+    department = older.assignment.model_copy(
+        update={
+            "queue_id": "department:市住房城乡建设委",
+            "unit_kind": UnitKind.department,
+            "unit_name": "住建委",
+            "attempt": 2,
+        }
+    )
+
+    await repository.apply_case_events([step(older, "returned"), step(older, "dispatched", assignment=department)])
+
+    queues = {q.queue_id: q for q in await repository.queues()}
+    assert queues[STREET].depth == 1
+    assert queues[STREET].oldest_waiting_call_id == str(newer.call_id)
+    assert queues["department:市住房城乡建设委"].depth == 1
+    assert await repository.queue_depth_by_count(STREET) == 1
+
+
+async def test_a_summoned_department_sees_the_case_in_its_queue(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    call = routed_event("whistle")
+    await repository.apply_routed([call])
+
+    await repository.apply_case_events(
+        [step(call, "accepted"), step(call, "whistle", departments=["department:市城管委"])]
+    )
+
+    listed = await repository.cases_of_queue("department:市城管委")
+    assert [c["call_id"] for c in listed] == [str(call.call_id)]
+
+
+async def test_each_deadline_is_flagged_once_counted_and_queued_for_publishing(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    call = routed_event("late")
+    await repository.apply_routed([call])
+    later = call.call.received_at + timedelta(hours=3)
+
+    assert await repository.flag_overdue(later) == 1
+    assert await repository.flag_overdue(later) == 0
+    assert await repository.flag_overdue(later + timedelta(days=8)) == 1  # the resolution deadline
+
+    case = await repository.get_case(str(call.call_id))
+    assert set(case["overdue"]) == {"response", "resolution"}
+    assert case.get("next_due_at") is None
+    outbox = await repository.outbox_messages()
+    assert sorted(m["topic"] for m in outbox) == ["hotline.cases.overdue.v1"] * 2
+    unit = await mongo_db.counters.find_one({"_id": UNIT})
+    assert (unit["overdue_response"], unit["overdue_resolution"]) == (1, 1)
+    assert (await repository.queues())[0].overdue == 1
+    await repository.mark_published([m["_id"] for m in outbox])
+    assert await repository.outbox_messages() == []
+
+
+async def test_a_day_well_above_the_area_baseline_is_stored_as_a_hot_spot_once(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    start = datetime(2026, 4, 1, 2, tzinfo=UTC)
+    calls = [routed_event(f"base-{d}", received_at=start + timedelta(days=d), issue="wage-arrears") for d in range(14)]
+    spike = [routed_event(f"spike-{i}", received_at=start + timedelta(days=20), issue="wage-arrears") for i in range(6)]
+    await repository.apply_routed(calls)
+    result = await repository.apply_routed_detailed(spike)
+
+    thresholds = HotSpotThresholds(min_count=5, ratio=3.0, baseline_days=28)
+    assert await repository.detect_hotspots(result.touched_areas, thresholds) >= 1
+    assert await repository.detect_hotspots(result.touched_areas, thresholds) == 0
+
+    spots = await repository.hotspot_list(problem="wage-arrears")
+    day = next(s for s in spots if s["window"] == "day")
+    assert (day["area"], day["day"], day["count"]) == ("大兴区/西红门镇", "2026-04-21", 6)
+    assert any(m["topic"] == "hotline.alerts.v1" for m in await repository.outbox_messages())
+
+
+async def test_streaming_counters_equal_the_rebuilt_ones_after_a_random_stream(mongo_db) -> None:
+    rng = random.Random(5)
+    repository = await ready(mongo_db)
+    queues = [STREET, "street:朝阳区/望京街道", "department:市住房城乡建设委"]
+    calls = [
+        routed_event(
+            f"rand-{i}",
+            received_at=datetime(2026, 3, 25, tzinfo=UTC) + timedelta(hours=7 * i),
+            issue=rng.choice([None, "wage-arrears", "prepaid-refund"]),
+            queue_id=rng.choice(queues),
+        )
+        for i in range(40)
+    ]
+    paths = [
+        ["accepted", "responded", "resolved", "callback", "closed"],
+        ["accepted", "returned", "dispatched", "accepted", "responded"],
+        ["accepted", "responded", "resolved", "callback", "reopened", "responded"],
+        ["resolved"],  # illegal
+        ["accepted", "whistle", "responded", "resolved"],
+    ]
+    events: list[CaseEvent] = []
+    for call in calls:
+        for kind in rng.choice(paths):
+            fields: dict[str, object] = {}
+            if kind == "callback":
+                fields["callback_result"] = rng.choice(
+                    ["satisfied", "basically_satisfied", "dissatisfied", "unreachable"]
+                )
+            if kind == "dispatched":
+                fields["assignment"] = call.assignment.model_copy(update={"queue_id": rng.choice(queues), "attempt": 2})
+            if kind == "whistle":
+                fields["departments"] = ["department:市城管委"]
+            events.append(step(call, kind, **fields))
+    # Deliver in batches with duplicates and replays; a few steps arrive before their call.
+    routed_batches = [calls[i : i + 7] for i in range(0, len(calls), 7)]
+    early = [e for e in events if e.call_id in {c.call_id for c in routed_batches[-1]}]
+    await repository.apply_case_events(early)
+    for batch in routed_batches:
+        await repository.apply_routed(batch + rng.sample(calls, 3))
+    position = 0
+    while position < len(events):
+        size = rng.randint(1, 15)
+        batch = events[position : position + size]
+        replay = rng.sample(events[: position + size], min(4, position + size))
+        await repository.apply_case_events(sorted(batch + replay, key=events.index))
+        position += size
+    await repository.flag_overdue(datetime(2026, 5, 20, tzinfo=UTC))
+    await repository.apply_case_events(events)  # a full replay changes nothing
+
+    streamed = await repository.stored_counters()
+    assert streamed == await repository.computed_counters()
+    await repository.rebuild()
+    assert await repository.stored_counters() == streamed
