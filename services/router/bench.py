@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from services.router.agent import route_parsed
+from services.router.cases import OpenCase, redispatch_after_return
 from services.router.catalogue import ISSUE_IDS, LEVEL1_CATEGORIES, load_catalogue
-from services.router.gazetteer import load_gazetteer
-from services.router.routing import route_call
+from services.router.gazetteer import Gazetteer, load_gazetteer
+from services.router.routing import locate_call, route_call
 from shared.events import Call, CallClassified, CallRouted, Classification, Location, call_id_for
 
 ADDRESSES = [
@@ -55,6 +60,45 @@ def sample_calls(count: int) -> list[CallClassified]:
     return calls
 
 
+SPOKEN_ADDRESSES = Path(__file__).parent / "data" / "spoken_addresses.jsonl"
+
+
+def locate_rate(gazetteer: Gazetteer, path: Path = SPOKEN_ADDRESSES) -> str:
+    """How many spoken-style addresses resolve to a street/town or a district, and how many as expected."""
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    streets = districts = correct = 0
+    for item in items:
+        resolved = gazetteer.resolve(item["address"], None, None)
+        streets += resolved.street is not None
+        districts += resolved.district is not None
+        correct += (resolved.district, resolved.street) == (item["district"], item["street"])
+    expected_streets = sum(item["street"] is not None for item in items)
+    return (
+        f"locate on {len(items)} spoken-style addresses ({path.name}): street/town resolved {streets} "
+        f"({streets / len(items):.0%}; {expected_streets} have one), district {districts} "
+        f"({districts / len(items):.0%}), as expected {correct}/{len(items)} ({correct / len(items):.0%})"
+    )
+
+
+def open_cases_like(calls: list[CallClassified], gazetteer: Gazetteer, count: int) -> list[OpenCase]:
+    """``count`` open cases at the calls' places and categories, as a batch's duplicate query returns them."""
+    found = []
+    for i, classified in enumerate(calls[:count]):
+        place = locate_call(classified.call, gazetteer)
+        case = OpenCase.from_document(
+            {
+                "_id": str(uuid.uuid4()),
+                "status": "dispatched",
+                "received_at": classified.call.received_at - timedelta(hours=1 + i % 48),
+                "classification": {"category": classified.classification.category},
+                "assignment": {"queue_id": "q", "district": place.district, "street": place.street},
+            }
+        )
+        if case is not None:
+            found.append(case)
+    return found
+
+
 def per_item_microseconds(action: Callable[[], object], items: int, repeats: int) -> tuple[float, float]:
     """Best and median time per item (µs) over ``repeats`` runs of ``action`` on ``items`` items."""
     runs = []
@@ -91,15 +135,43 @@ def main(argv: list[str] | None = None) -> int:
             classified = CallClassified.model_validate_json(value)
             CallRouted.from_classified(classified, route_call(classified, catalogue, gazetteer, now)).to_bytes()
 
+    batch = [(None, c, locate_call(c.call, gazetteer)) for c in calls]
+    open_cases = open_cases_like(calls, gazetteer, 50)
+    window = timedelta(hours=72)
+
+    def route_with_duplicates_all() -> None:
+        for start in range(0, len(batch), 500):
+            route_parsed(batch[start : start + 500], catalogue, gazetteer, now,  # type: ignore[arg-type]
+                         open_cases=open_cases, duplicate_window=window)  # fmt: skip
+
+    returned_cases = [
+        {
+            "_id": str(c.call_id),
+            "status": "returned",
+            "received_at": c.call.received_at,
+            "call": {"channel": "phone", "body": c.call.body, "location": {"address": c.call.location.address}},
+            "classification": {"category": c.classification.category, "issue": c.classification.issue},
+            "assignment": {"queue_id": "x", "rule_id": None, "attempt": 1},
+        }
+        for c in calls
+    ]
+
+    def redispatch_all() -> None:
+        for case in returned_cases:
+            redispatch_after_return(case, catalogue, gazetteer, now)
+
     print(f"router bench: {args.calls} calls x {args.repeats} runs, catalogue {catalogue.version} "
           f"({len(catalogue.rules)} rules), {gazetteer.street_count} streets/towns, Python {sys.version.split()[0]}")  # fmt: skip
     for label, action in [
         ("resolve_location (address only)", resolve_all),
         ("route_call (location + body scan + rules)", route_all),
         ("parse JSON + route_call + CallRouted JSON", parse_route_serialise_all),
+        ("route + duplicate match (50 open cases, batch 500)", route_with_duplicates_all),
+        ("re-dispatch after a return (case document)", redispatch_all),
     ]:
         best, median = per_item_microseconds(action, args.calls, args.repeats)
-        print(f"  {label:<44} best {best:7.1f} µs/call  median {median:7.1f} µs/call  ≈ {1e6 / median:,.0f} calls/s")
+        print(f"  {label:<50} best {best:7.1f} µs/call  median {median:7.1f} µs/call  ≈ {1e6 / median:,.0f} calls/s")
+    print("  " + locate_rate(gazetteer))
     return 0
 
 
