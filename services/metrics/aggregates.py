@@ -203,6 +203,7 @@ def apply_case_event(case: Mapping[str, Any], event: CaseEvent) -> StepOutcome:
         "actor_queue": event.actor_queue,
         "note": event.note,
         "from_status": case["status"],
+        "queue_id": case["queue_id"],  # the lead queue when the step was taken
     }
     if (
         event.kind == CaseEventKind.linked
@@ -228,7 +229,7 @@ def apply_case_event(case: Mapping[str, Any], event: CaseEvent) -> StepOutcome:
     if event.callback_result is not None:
         step["callback_result"] = event.callback_result.value
     if event.assignment is not None:
-        step["queue_id"] = event.assignment.queue_id
+        step["assignment"] = {"queue_id": event.assignment.queue_id, "attempt": event.assignment.attempt}
     if event.linked_to is not None:
         step["linked_to"] = str(event.linked_to)
     updated["history"].append(_compact(step))

@@ -166,7 +166,7 @@ class TopView(BaseModel):
     """The streets/towns with the most requests in a month."""
 
     month: str
-    top: list[TopEntry]
+    streets: list[TopEntry]
 
 
 class SupervisionView(BaseModel):
@@ -346,6 +346,7 @@ def create_app(
             counts=[MonthlyCountView(value=c.value, label=c.label, count=c.count) for c in counts],
         )
 
+    @app.get("/v1/scoreboard", response_model=None, include_in_schema=False)
     @app.get("/v1/scoreboard/units", response_model=None)
     async def scoreboard_units(
         board: ScoreboardDep,
@@ -374,6 +375,7 @@ def create_app(
             units=views,
         )
 
+    @app.get("/v1/top-ten", response_model=None, include_in_schema=False)
     @app.get("/v1/scoreboard/top", response_model=None)
     async def scoreboard_top(
         board: ScoreboardDep,
@@ -386,7 +388,7 @@ def create_app(
         top = await board.top_streets(month, n)
         if format == "csv":
             return csv_response(top, f"top-{month}")
-        return TopView(month=month, top=[TopEntry(**entry) for entry in top])
+        return TopView(month=month, streets=[TopEntry(**entry) for entry in top])
 
     @app.get("/v1/supervision", response_model=None)
     async def supervision_view(
@@ -474,7 +476,7 @@ def create_app(
         ]
         if format == "csv":
             return csv_response(found, "hotspots")
-        return {"hotspots": found}
+        return {"hot_spots": found}
 
     @app.get("/v1/stream")
     async def stream(

@@ -1,0 +1,179 @@
+"""The scoreboard read API on the real embedded database: rates, ranking, top ten, supervision, programme, CSV, SSE."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from services.metrics.api import create_app
+from services.metrics.repository import MetricsRepository
+from services.metrics.settings import ScoreboardSettings
+from shared.events import CaseEvent
+from tests.unit.test_metrics_aggregates import routed_event
+
+pytestmark = pytest.mark.integration
+
+APRIL = datetime(2026, 4, 10, 2, tzinfo=UTC)
+GOOD, POOR = "street:大兴区/西红门镇", "street:朝阳区/望京街道"
+
+
+@pytest.fixture
+async def scored(mongo_db) -> dict:
+    """Two streets in April: 西红门镇 handles its 4 cases well; 望京街道 has 6 and handles them poorly."""
+    repository = MetricsRepository(mongo_db)
+    await repository.ensure_indexes()
+    good = [routed_event(f"good-{i}", received_at=APRIL, issue="wage-arrears") for i in range(4)]
+    poor = [
+        routed_event(f"poor-{i}", received_at=APRIL, queue_id=POOR, unit_name="望京街道", district="朝阳区")
+        for i in range(6)
+    ]
+    march = [routed_event(f"march-{i}", received_at=APRIL - timedelta(days=30), issue="wage-arrears") for i in range(8)]
+    await repository.apply_routed(good + poor + march)
+    steps = []
+    for call in good:
+        on_time = call.call.received_at + timedelta(minutes=30)
+        steps += [
+            CaseEvent(call_id=call.call_id, kind=kind, actor="t", occurred_at=on_time)
+            for kind in ("accepted", "responded", "resolved")
+        ]
+    steps.append(CaseEvent(call_id=good[0].call_id, kind="callback", actor="t", callback_result="satisfied"))
+    steps.append(CaseEvent(call_id=good[1].call_id, kind="callback", actor="t", callback_result="basically_satisfied"))
+    steps.append(CaseEvent(call_id=poor[0].call_id, kind="accepted", actor="t"))
+    await repository.apply_case_events(steps)
+    return {"good": good, "poor": poor}
+
+
+@pytest.fixture
+async def client(mongo_db, settings):
+    app = create_app(settings, database=mongo_db, scoreboard_settings=ScoreboardSettings(supervisor_api_key="s3cret"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
+        yield client
+
+
+async def test_street_scoreboard_has_the_three_rates_composite_and_rank(client, scored) -> None:
+    response = await client.get("/v1/scoreboard/units", params={"month": "2026-04", "kind": "street"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["weights"]["basic_satisfaction_factor"] == 0.9
+    units = {u["unit_id"]: u for u in body["units"]}
+    good = units[GOOD]
+    assert (good["response_rate"], good["resolution_rate"]) == (1.0, 1.0)
+    assert good["satisfaction_rate"] == pytest.approx(0.95)
+    assert good["composite"] == pytest.approx(10 + 50 + 40 * 0.95)
+    assert good["rank"] == 1 and units[POOR]["rank"] == 2
+    assert units[POOR]["counts"]["dispatched"] == 6
+
+
+async def test_district_scoreboard_and_csv_export(client, scored) -> None:
+    response = await client.get(
+        "/v1/scoreboard/units", params={"month": "2026-04", "kind": "district", "format": "csv"}
+    )
+
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert {r["unit_id"] for r in rows} == {"大兴区", "朝阳区"}
+    assert {"composite", "response_rate", "dispatched"} <= set(rows[0])
+
+
+async def test_top_streets_by_volume(client, scored) -> None:
+    body = (await client.get("/v1/scoreboard/top", params={"month": "2026-04"})).json()
+
+    assert [(s["rank"], s["unit_id"], s["volume"]) for s in body["streets"]] == [(1, POOR, 6), (2, GOOD, 4)]
+
+
+async def test_supervision_names_the_top_streets_with_evidence(client, scored) -> None:
+    body = (await client.get("/v1/supervision", params={"month": "2026-04"})).json()
+
+    statuses = {s["unit_id"]: s["status"] for s in body["streets"]}
+    assert statuses[POOR] == "enters"
+    evidence = next(s for s in body["streets"] if s["unit_id"] == GOOD)["evidence"]
+    assert evidence[-1]["month"] == "2026-04" and evidence[-1]["volume"] == 4
+    assert evidence[-2]["volume"] == 8  # March
+
+
+async def test_problem_trend_gives_month_on_month_change_and_the_summary(client, scored) -> None:
+    body = (await client.get("/v1/problems/trend", params={"month": "2026-04", "problem": "wage-arrears"})).json()
+
+    row = body["problems"][0]
+    assert (row["previous"], row["volume"], row["change"]) == (8, 4, -0.5)
+    assert body["summary"]["text"] == "1 of 1 problems fell month on month, 1 by more than 10%"
+
+
+async def test_programme_updates_need_the_supervisor_key_and_are_versioned(client, scored) -> None:
+    path = "/v1/programme/wage-arrears/tasks/t1"
+
+    assert (await client.post(path, json={"status": "done"})).status_code == 401
+    assert (await client.post(path, json={"status": "done"}, headers={"X-API-Key": "wrong"})).status_code == 401
+    bad = await client.post(path, json={"status": "issued"}, headers={"X-API-Key": "s3cret"})
+    assert bad.status_code == 422
+    first = await client.post(path, json={"status": "in_progress"}, headers={"X-API-Key": "s3cret"})
+    second = await client.post(path, json={"status": "done", "note": "已完成"}, headers={"X-API-Key": "s3cret"})
+
+    assert (first.json()["version"], second.json()["version"]) == (1, 2)
+    assert [h["status"] for h in second.json()["history"]] == ["in_progress", "done"]
+    programme = (await client.get("/v1/programme", params={"month": "2026-04"})).json()
+    problem = next(p for p in programme["problems"] if p["id"] == "wage-arrears")
+    assert problem["tasks"][0]["status"] == "done" and problem["tasks"][0]["version"] == 2
+    assert problem["progress"]["tasks_done"] == 1
+    assert programme["progress"]["tasks_done"] == 1
+    assert problem["trend"]["volume"] == 4
+
+
+async def test_programme_updates_are_refused_without_a_configured_key(mongo_db, settings) -> None:
+    app = create_app(settings, database=mongo_db, scoreboard_settings=ScoreboardSettings(supervisor_api_key=None))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
+        response = await client.post("/v1/programme/wage-arrears/tasks/t1", json={"status": "done"})
+
+    assert response.status_code == 403
+
+
+async def test_a_case_is_returned_with_its_history(client, scored) -> None:
+    call_id = str(scored["good"][0].call_id)
+
+    body = (await client.get(f"/v1/cases/{call_id}")).json()
+
+    assert body["status"] == "called_back"
+    assert [h["kind"] for h in body["history"]] == ["accepted", "responded", "resolved", "callback"]
+    assert body["queue_ids"][0] == GOOD
+
+
+async def test_queue_listing_includes_overdue_counts(client, scored, mongo_db) -> None:
+    await MetricsRepository(mongo_db).flag_overdue(APRIL + timedelta(hours=3))
+
+    queues = {q["queue_id"]: q for q in (await client.get("/v1/queues")).json()["queues"]}
+
+    assert queues[POOR]["overdue"] == 6  # none responded within 2 hours
+    assert queues[GOOD]["overdue"] == 8  # the 8 open March cases; its 4 April cases were resolved in time
+
+
+async def test_the_stream_pushes_queues_and_scoreboard_as_server_sent_events(client, scored) -> None:
+    response = await client.get("/v1/stream", params={"max_events": 2})
+
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = [block for block in response.text.split("\n\n") if block.strip()]
+    names = [block.split("\n")[0] for block in events]
+    assert names == ["event: queues", "event: scoreboard"]
+    queues = json.loads(events[0].split("\n", 1)[1].removeprefix("data: "))
+    assert {q["queue_id"] for q in queues["queues"]} >= {GOOD, POOR}
+
+
+async def test_hot_spots_list_and_openapi_documents_every_figure(client, scored) -> None:
+    assert (await client.get("/v1/hotspots")).json() == {"hot_spots": []}
+    paths = (await client.get("/openapi.json")).json()["paths"]
+
+    for path in (
+        "/v1/scoreboard/units",
+        "/v1/scoreboard/top",
+        "/v1/supervision",
+        "/v1/programme",
+        "/v1/problems/trend",
+        "/v1/hotspots",
+        "/v1/stream",
+    ):
+        assert path in paths
