@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,8 @@ import scipy.sparse as sp
 
 from services.classifier.features import Vocabulary, key_to_text, message_text
 from services.classifier.issues import MonthlyQuestion, load_monthly_questions, match_monthly_question
-from services.classifier.taxonomy import BranchMatcher, load_synonyms, load_taxonomy
+from services.classifier.multilingual import EnglishHead, embed, encoder_available, is_latin_script
+from services.classifier.taxonomy import BranchMatcher, LexiconEvidence, level1_names, load_synonyms, load_taxonomy
 from shared.events import Classification
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
@@ -21,6 +23,15 @@ ARRAYS_FILE = "classifier.npz"
 METADATA_FILE = "classifier.json"
 DEFAULT_MIN_CONFIDENCE = 0.5
 EXPLANATION_TERMS = 5
+LEXICON_OVERRIDE_BELOW = 0.9
+"""Model confidence under which strong lexicon evidence for a class the model never learned wins."""
+STRONG_LEXICON = 2.0
+"""Lexicon strength (distinct words; a long specific word counts 1.5) that makes evidence strong."""
+LEXICON_CONFIDENCE = 0.45
+"""Confidence of a lexicon decision: fixed and uncalibrated (no labelled data), below the default review threshold
+so that a person confirms the suggested class."""
+LEAF_SIMILARITY = 0.3
+"""Cosine similarity of an English text to a level-2/3 name below which no leaf is chosen."""
 
 
 def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -61,6 +72,12 @@ class Classifier:
     matcher: BranchMatcher = field(default_factory=lambda: BranchMatcher(load_taxonomy(), load_synonyms()))
     questions: tuple[MonthlyQuestion, ...] = field(default_factory=load_monthly_questions)
     metadata: dict = field(default_factory=dict)
+    english: EnglishHead | None = None
+
+    @cached_property
+    def unlearned_classes(self) -> list[str]:
+        """Level-1 categories of the taxonomy that the linear model never saw in training."""
+        return [name for name in level1_names() if name not in self.classes]
 
     @classmethod
     def load(cls, path: Path | str | None = None, *, min_confidence: float | None = None) -> Classifier:
@@ -72,6 +89,14 @@ class Classifier:
         with np.load(arrays_path, allow_pickle=False) as arrays:
             vocabulary = Vocabulary(keys=arrays["keys"], idf=arrays["idf"])
             coef, intercept = arrays["coef"], arrays["intercept"]
+            english = None
+            if "en_coef" in arrays.files and encoder_available():
+                english = EnglishHead(
+                    coef=arrays["en_coef"],
+                    intercept=arrays["en_intercept"],
+                    leaf_names=[tuple(leaf) for leaf in metadata["english"]["leaves"]],  # type: ignore[misc]
+                    leaf_vectors=arrays["en_leaf_vectors"],
+                )
         return cls(
             vocabulary=vocabulary,
             coef=coef,
@@ -81,17 +106,26 @@ class Classifier:
             model_version=str(metadata["model_version"]),
             min_confidence=DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence,
             metadata=metadata,
+            english=english,
         )
 
     def save(self, directory: Path) -> None:
         """Write the artifact: arrays as .npz (no pickle) and the metadata as JSON."""
         directory.mkdir(parents=True, exist_ok=True)
+        english: dict[str, np.ndarray] = {}
+        if self.english is not None:
+            english = {
+                "en_coef": self.english.coef,
+                "en_intercept": self.english.intercept,
+                "en_leaf_vectors": self.english.leaf_vectors,
+            }
         np.savez_compressed(
             directory / ARRAYS_FILE,
             keys=self.vocabulary.keys,
             idf=self.vocabulary.idf,
             coef=self.coef,
             intercept=self.intercept,
+            **english,
         )
         document = {
             **self.metadata,
@@ -113,25 +147,77 @@ class Classifier:
 
     def predict(self, items: Sequence[tuple[str, str]]) -> list[Classification]:
         """Classify (subject, body) pairs; never raises on odd text (it goes to manual review instead)."""
-        texts = [message_text(_as_text(subject), _as_text(body)) for subject, body in items]
+        return self.predict_texts([message_text(_as_text(subject), _as_text(body)) for subject, body in items])
+
+    def predict_texts(self, texts: Sequence[str]) -> list[Classification]:
+        """Classify texts already normalised by ``message_text``."""
         if not texts:
             return []
         features = self.features(texts)
         probabilities = softmax(self.decision_scores(features), self.temperature)
         best = probabilities.argmax(axis=1)
         explanations = self._explanations(features, best)
+        english_rows = [row for row, text in enumerate(texts) if is_latin_script(text)] if self.english else []
+        vectors = self._english(texts, english_rows, probabilities, best, explanations)
         fallback = int(np.argmax(self.intercept))
         results = []
         for row, text in enumerate(texts):
-            if not has_content(text) or features.indptr[row] == features.indptr[row + 1]:
+            if not has_content(text) or (features.indptr[row] == features.indptr[row + 1] and row not in vectors):
                 results.append(self._unreadable(text, fallback))
                 continue
             category = self.classes[int(best[row])]
             confidence = float(probabilities[row, best[row]])
-            results.append(self._decide(text, category, confidence, explanations[row]))
+            explanation = explanations[row]
+            lexicon = self._unlearned_evidence(text, category, confidence)
+            if lexicon is not None:
+                category, confidence = lexicon.level1, LEXICON_CONFIDENCE
+                explanation = list(lexicon.words)[:EXPLANATION_TERMS]
+            results.append(self._decide(text, category, confidence, explanation, vectors.get(row)))
         return results
 
-    def _decide(self, text: str, category: str, confidence: float, explanation: list[str]) -> Classification:
+    def _english(
+        self,
+        texts: Sequence[str],
+        rows: list[int],
+        probabilities: np.ndarray,
+        best: np.ndarray,
+        explanations: list[list[str]],
+    ) -> dict[int, np.ndarray]:
+        """Overwrite the level-1 figures of Latin-script rows with the embedding head's; their vectors by row."""
+        if not rows or self.english is None:
+            return {}
+        from services.classifier.multilingual import ENGLISH_CHARS
+
+        vectors = embed([texts[row][:ENGLISH_CHARS] for row in rows])
+        english = self.english.probabilities(vectors)
+        for position, row in enumerate(rows):
+            probabilities[row] = english[position]
+            best[row] = int(english[position].argmax())
+            explanations[row] = self._lexicon_terms(self.classes[int(best[row])], texts[row])
+        return dict(zip(rows, vectors, strict=True))
+
+    def _lexicon_terms(self, category: str, text: str) -> list[str]:
+        return list(self.matcher.evidence(category, text).words)[:EXPLANATION_TERMS]
+
+    def _unlearned_evidence(self, text: str, category: str, confidence: float) -> LexiconEvidence | None:
+        """Strong lexicon evidence for a class the model cannot predict, when the model itself is unsure."""
+        if confidence >= LEXICON_OVERRIDE_BELOW:
+            return None
+        candidate = self.matcher.strongest(text, self.unlearned_classes)
+        if candidate.strength < STRONG_LEXICON:
+            return None
+        if candidate.strength <= self.matcher.evidence(category, text).strength:
+            return None
+        return candidate
+
+    def _decide(
+        self,
+        text: str,
+        category: str,
+        confidence: float,
+        explanation: list[str],
+        vector: np.ndarray | None = None,
+    ) -> Classification:
         question = match_monthly_question(text, self.questions, category)
         subcategory: str | None
         item: str | None
@@ -139,6 +225,8 @@ class Classifier:
             subcategory, item = question.subcategory, question.item
         else:
             subcategory, item = self.matcher.match(category, text)
+            if subcategory is None and vector is not None and self.english is not None:
+                subcategory, item = self.english.nearest_leaf(category, vector, LEAF_SIMILARITY)
         return Classification(
             category=category,
             subcategory=subcategory,

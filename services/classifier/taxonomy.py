@@ -10,6 +10,7 @@ import argparse
 import csv
 import json
 import operator
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -72,7 +73,32 @@ def level1_names(tree: Taxonomy | None = None) -> list[str]:
 def load_synonyms(path: Path = SYNONYMS_PATH) -> dict[str, list[str]]:
     """Hand-written words citizens use for a category: keys ``level1/level2`` or ``level1/level2/level3``."""
     document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {str(key): [str(word).lower() for word in words] for key, words in document.items()}
+    merged: dict[str, list[str]] = {}
+    for key, words in document.items():
+        # "key#en" lists more words for "key" (YAML keys must be unique).
+        target = merged.setdefault(str(key).split("#", 1)[0], [])
+        target.extend(word for word in (str(w).lower() for w in words) if word not in target)
+    return merged
+
+
+_LATIN_WORD = re.compile(r"[a-z][a-z '\-]*[a-z]")
+_HAS_LATIN = re.compile(r"[a-z]{2}")  # every Latin lexicon word has two letters in a row; "a3区" has not
+
+
+class Term:
+    """A lexicon word: a substring test for Chinese, a whole-word test for Latin words ("tax" is not in "taxi")."""
+
+    __slots__ = ("pattern", "word")
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        whole_word = rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])"
+        self.pattern = re.compile(whole_word) if _LATIN_WORD.fullmatch(word) else None
+
+    def found_in(self, text: str) -> bool:
+        if self.pattern is None:
+            return self.word in text
+        return self.word in text and self.pattern.search(text) is not None
 
 
 def _bigrams(name: str) -> set[str]:
@@ -103,7 +129,8 @@ class _Branch:
     leaves: list[tuple[str, str | None]]
     by_bigram: dict[str, _Targets]
     bigrams: frozenset[str]
-    by_synonym: list[tuple[str, _Targets]]
+    by_word: list[tuple[str, _Targets]]  # Chinese (and other) words: substring test
+    by_latin: list[tuple[Term, _Targets]]  # Latin words: whole-word test, only for text with Latin letters
 
 
 def _index_branch(level1: str, branch: Mapping[str, Sequence[str]], synonyms: Mapping[str, Sequence[str]]) -> _Branch:
@@ -131,7 +158,9 @@ def _index_branch(level1: str, branch: Mapping[str, Sequence[str]], synonyms: Ma
                 add(by_synonym, word, leaf, BRANCH_SYNONYM_WEIGHT)
             for word in synonyms.get(f"{level1}/{level2}/{level3}", ()):
                 add(by_synonym, word, leaf, ITEM_SYNONYM_WEIGHT)
-    return _Branch(leaves, by_bigram, frozenset(by_bigram), list(by_synonym.items()))
+    latin = [(Term(word), targets) for word, targets in by_synonym.items() if _LATIN_WORD.fullmatch(word)]
+    plain = [(word, targets) for word, targets in by_synonym.items() if not _LATIN_WORD.fullmatch(word)]
+    return _Branch(leaves, by_bigram, frozenset(by_bigram), plain, latin)
 
 
 class BranchMatcher:
@@ -149,14 +178,52 @@ class BranchMatcher:
         for bigram in branch.bigrams.intersection(text_bigrams(text)):
             for leaf, weight in branch.by_bigram[bigram]:
                 scores[leaf] += weight
-        for word, targets in branch.by_synonym:
+        for word, targets in branch.by_word:
             if word in text:
                 for leaf, weight in targets:
                     scores[leaf] += weight
+        if _HAS_LATIN.search(text):
+            for term, targets in branch.by_latin:
+                if term.found_in(text):
+                    for leaf, weight in targets:
+                        scores[leaf] += weight
         best = max(range(len(scores)), key=scores.__getitem__)
         if scores[best] < MIN_SCORE:
             return None, None
         return branch.leaves[best]
+
+    def evidence(self, level1: str, text: str) -> LexiconEvidence:
+        """The lexicon words of the ``level1`` branch found in ``text`` and how strong they are together."""
+        branch = self._branches.get(level1)
+        if branch is None or not text:
+            return LexiconEvidence(level1, ())
+        words = [word for word, _ in branch.by_word if word in text]
+        if _HAS_LATIN.search(text):
+            words += [term.word for term, _ in branch.by_latin if term.found_in(text)]
+        return LexiconEvidence(level1, tuple(words))
+
+    def strongest(self, text: str, level1_names: Sequence[str]) -> LexiconEvidence:
+        """The level-1 category among ``level1_names`` with the strongest lexicon evidence in ``text``."""
+        found = [self.evidence(name, text) for name in level1_names]
+        return max(found, key=lambda evidence: evidence.strength, default=LexiconEvidence("", ()))
+
+
+# A lexicon word of this many characters (Chinese) is specific enough on its own ("婚姻登记", "非法采砂").
+SPECIFIC_WORD_CHARS = 3
+
+
+@dataclass(frozen=True)
+class LexiconEvidence:
+    """Lexicon words of one level-1 category found in a text."""
+
+    level1: str
+    words: tuple[str, ...]
+
+    @property
+    def strength(self) -> float:
+        """Distinct words found, a specific (long) word counting 1.5, nested words ("低保" in "城镇低保") once."""
+        distinct = [w for w in self.words if not any(w != other and w in other for other in self.words)]
+        return sum(1.5 if len(w) >= SPECIFIC_WORD_CHARS and not w.isascii() else 1.0 for w in distinct)
 
 
 def main(argv: list[str] | None = None) -> int:

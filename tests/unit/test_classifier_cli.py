@@ -98,7 +98,7 @@ def test_training_on_part_of_the_corpus_writes_a_working_artifact_and_card(tmp_p
         writer.writeheader()
         writer.writerows({k: row[k] for k in ("subject", "body", "label")} for row in rows)
     out = tmp_path / "artifact"
-    report = train(data, out, seed=1, max_features=8000, test_size=0.25)
+    report = train(data, out, seed=1, max_features=8000, test_size=0.25, english=False)
     assert report["held_out"]["macro_f1"] > 0.8
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert f"Macro-F1 {report['held_out']['macro_f1']:.4f}" in card
