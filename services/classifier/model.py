@@ -119,14 +119,14 @@ class Classifier:
                 "en_intercept": self.english.intercept,
                 "en_leaf_vectors": self.english.leaf_vectors,
             }
-        np.savez_compressed(
-            directory / ARRAYS_FILE,
-            keys=self.vocabulary.keys,
-            idf=self.vocabulary.idf,
-            coef=self.coef,
-            intercept=self.intercept,
+        arrays = {
+            "keys": self.vocabulary.keys,
+            "idf": self.vocabulary.idf,
+            "coef": self.coef,
+            "intercept": self.intercept,
             **english,
-        )
+        }
+        np.savez_compressed(directory / ARRAYS_FILE, **arrays)  # type: ignore[arg-type]
         document = {
             **self.metadata,
             "classes": self.classes,
@@ -224,7 +224,8 @@ class Classifier:
         if question is not None and question.category == category and question.subcategory:
             subcategory, item = question.subcategory, question.item
         else:
-            subcategory, item = self.matcher.match(category, text)
+            subcategory, item, words = self.matcher.match_with_words(category, text)
+            explanation = merge_explanation(words, explanation)
             if subcategory is None and vector is not None and self.english is not None:
                 subcategory, item = self.english.nearest_leaf(category, vector, LEAF_SIMILARITY)
         return Classification(
@@ -272,6 +273,24 @@ class Classifier:
                 terms.append(term)
             explanations.append(terms)
         return explanations
+
+
+LEXICON_TERMS = 3
+
+
+def merge_explanation(words: Sequence[str], ngrams: Sequence[str]) -> list[str]:
+    """Up to 3 lexicon words of the chosen branch, then the model's n-grams that are not part of them
+    (single characters only if nothing longer is left), at most EXPLANATION_TERMS terms."""
+    terms = [word for word in words if not any(word in kept for kept in words[: words.index(word)])]
+    terms = terms[:LEXICON_TERMS]
+    rest = [gram for gram in ngrams if not any(gram in term or term in gram for term in terms)]
+    longer = [gram for gram in rest if len(gram) > 1]
+    for gram in longer + [gram for gram in rest if len(gram) == 1]:
+        if len(terms) >= EXPLANATION_TERMS:
+            break
+        if gram not in terms:
+            terms.append(gram)
+    return terms
 
 
 def _as_text(value: object) -> str:

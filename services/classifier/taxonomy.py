@@ -171,26 +171,37 @@ class BranchMatcher:
 
     def match(self, level1: str, text: str) -> tuple[str | None, str | None]:
         """(level2, level3) most similar to ``text`` (normalised, lower-case), or (None, None) if nothing fits."""
+        level2, level3, _ = self.match_with_words(level1, text)
+        return level2, level3
+
+    def match_with_words(self, level1: str, text: str) -> tuple[str | None, str | None, list[str]]:
+        """Like ``match``, plus the branch's lexicon words found in the text (for explanations)."""
         branch = self._branches.get(level1)
         if branch is None or not text:
-            return None, None
+            return None, None, []
         scores = [0.0] * len(branch.leaves)
         for bigram in branch.bigrams.intersection(text_bigrams(text)):
             for leaf, weight in branch.by_bigram[bigram]:
                 scores[leaf] += weight
+        found: list[tuple[float, str]] = []
         for word, targets in branch.by_word:
             if word in text:
+                found.append((max(weight for _, weight in targets), word))
                 for leaf, weight in targets:
                     scores[leaf] += weight
         if _HAS_LATIN.search(text):
             for term, targets in branch.by_latin:
                 if term.found_in(text):
+                    found.append((max(weight for _, weight in targets), term.word))
                     for leaf, weight in targets:
                         scores[leaf] += weight
+        # Item-level words first, then longer words.
+        words = [word for _, word in sorted(found, key=lambda pair: (-pair[0], -len(pair[1])))]
         best = max(range(len(scores)), key=scores.__getitem__)
         if scores[best] < MIN_SCORE:
-            return None, None
-        return branch.leaves[best]
+            return None, None, words
+        level2, level3 = branch.leaves[best]
+        return level2, level3, words
 
     def evidence(self, level1: str, text: str) -> LexiconEvidence:
         """The lexicon words of the ``level1`` branch found in ``text`` and how strong they are together."""

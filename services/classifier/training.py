@@ -242,11 +242,11 @@ def fit_english_head(
     from sklearn.linear_model import LogisticRegression
 
     head = LogisticRegression(C=ENGLISH_C, max_iter=3000, random_state=seed).fit(vectors(texts), list(labels))
-    leaves = [
+    leaves: list[tuple[str, str, str | None]] = [
         (level1, level2, level3)
         for level1, branch in load_taxonomy().items()
         for level2, items in branch.items()
-        for level3 in (items or [None])
+        for level3 in ([*items] if items else [None])
         if level2 != "其他"
     ]
     leaf_vectors = vectors([leaf_text(level2, level3) for _, level2, level3 in leaves])
