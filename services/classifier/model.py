@@ -30,6 +30,8 @@ STRONG_LEXICON = 2.0
 LEXICON_CONFIDENCE = 0.45
 """Confidence of a lexicon decision: fixed and uncalibrated (no labelled data), below the default review threshold
 so that a person confirms the suggested class."""
+MIN_LEARNED_ROWS = 30
+"""Training rows a class needs before the lexicon rule stops standing in for it."""
 LEAF_SIMILARITY = 0.3
 """Cosine similarity of an English text to a level-2/3 name below which no leaf is chosen."""
 
@@ -76,8 +78,13 @@ class Classifier:
 
     @cached_property
     def unlearned_classes(self) -> list[str]:
-        """Level-1 categories of the taxonomy that the linear model never saw in training."""
-        return [name for name in level1_names() if name not in self.classes]
+        """Level-1 categories the linear model never saw, or saw too rarely (a few corrections) to predict."""
+        counts = self.metadata.get("data", {}).get("class_counts", {})
+        return [
+            name
+            for name in level1_names()
+            if name not in self.classes or counts.get(name, MIN_LEARNED_ROWS) < MIN_LEARNED_ROWS
+        ]
 
     @classmethod
     def load(cls, path: Path | str | None = None, *, min_confidence: float | None = None) -> Classifier:

@@ -87,3 +87,17 @@ def test_threshold_table_counts_manual_share_and_accuracy_of_the_rest() -> None:
     }
     assert by_threshold[0.5]["manual_share"] == 0.5 and by_threshold[0.5]["accuracy_of_rest"] == 1.0
     assert by_threshold[0.9]["manual_share"] == 0.75
+
+
+def test_a_class_learned_from_only_a_few_rows_still_gets_the_lexicon_rule(model: Classifier) -> None:
+    few = Classifier(
+        vocabulary=model.vocabulary,
+        coef=model.coef,
+        intercept=model.intercept,
+        classes=model.classes,
+        temperature=model.temperature,
+        model_version="test",
+        metadata={"data": {"class_counts": {**{name: 500 for name in model.classes}, "城乡建设": 3}}},
+    )
+    assert "城乡建设" in few.unlearned_classes and "民政" in few.unlearned_classes
+    assert "劳动和社会保障" not in few.unlearned_classes
