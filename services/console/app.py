@@ -318,7 +318,8 @@ def create_app(
 
         user = current_user(request)
         month = request.query_params.get("month") or views.local_time(datetime.now(UTC))[:7]
-        context = await scoreboard_context(metrics(request), month, translator(language(request)))
+        lang = language(request)
+        context = await scoreboard_context(metrics(request), month, translator(lang), lang)
         return render(request, "scoreboard.html", user=user, month=month, **context)
 
     @app.get("/live/queues")

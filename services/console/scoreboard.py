@@ -1,8 +1,9 @@
-"""The scoreboard's figures, read from the metrics API: what it offers is shown, the rest says "not yet".
+"""The scoreboard's figures, read from the metrics read API; what it does not offer says "not available yet".
 
-Month-on-month volume per problem and the top ten streets/towns come from the monthly counts the
-metrics API has always served; the three rates, the 每月一题 programme and hot spots come from the
-read API of issue 5 under whichever of the candidate paths it offers.
+Endpoints (issue 5): ``/v1/scoreboard/units`` (三率 and composite, ranked), ``/v1/scoreboard/top`` (top
+ten streets/towns), ``/v1/problems/trend`` (每月一题 problems month on month), ``/v1/programme``
+(tasks and policies) and ``/v1/hotspots``. Against an older metrics API, the top ten and the chart fall
+back to the monthly counts (per street queue and per level-1 category) it has always served.
 """
 
 from __future__ import annotations
@@ -15,100 +16,102 @@ from markupsafe import Markup
 from services.console.clients import MetricsClient
 from services.console.views import bar_chart_svg, previous_month
 
-RATES_PATHS = ("/v1/scoreboard", "/v1/metrics/scoreboard", "/v1/units/scores", "/v1/metrics/units")
-TOP_TEN_PATHS = ("/v1/top-ten", "/v1/metrics/top-ten", "/v1/rankings/top-ten")
-PROGRAMME_PATHS = ("/v1/programme", "/v1/metrics/programme", "/v1/programme/problems")
-HOT_SPOT_PATHS = ("/v1/hot-spots", "/v1/hotspots", "/v1/metrics/hot-spots", "/v1/alerts")
+UNIT_KINDS: tuple[str, ...] = ("street", "department")
 
 
-def rows_of(body: Any, *keys: str) -> list[dict[str, Any]] | None:
-    """The list inside an API answer (a bare list, or under one of ``keys``); None when absent."""
-    if body is None:
-        return None
-    if isinstance(body, list):
-        return [r for r in body if isinstance(r, dict)]
-    if isinstance(body, dict):
-        for key in keys:
-            if isinstance(body.get(key), list):
-                return [r for r in body[key] if isinstance(r, dict)]
-    return None
-
-
-def first(row: Mapping[str, Any], *keys: str) -> Any:
-    """The first of ``keys`` present in ``row`` (field names vary between API versions)."""
+def first(row: Mapping[str, Any] | None, *keys: str) -> Any:
+    """The first of ``keys`` present in ``row``."""
     for key in keys:
-        if row.get(key) is not None:
+        if row and row.get(key) is not None:
             return row[key]
     return None
 
 
-def rate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Units with rank, three rates and composite, best first."""
-    table = []
-    for row in rows:
-        rates: Mapping[str, Any] = row["rates"] if isinstance(row.get("rates"), dict) else row
-        table.append(
-            {
-                "rank": first(row, "rank", "ranking"),
-                "unit": first(row, "unit_name", "label", "name", "unit_id", "queue_id", "unit"),
-                "response_rate": first(rates, "response_rate", "响应率", "responded_rate"),
-                "resolution_rate": first(rates, "resolution_rate", "解决率", "resolved_rate"),
-                "satisfaction_rate": first(rates, "satisfaction_rate", "满意率", "satisfied_rate"),
-                "composite": first(row, "composite", "composite_score", "score"),
-            }
-        )
-    table.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, -(r["composite"] or 0)))
-    for position, row in enumerate(table, start=1):
-        row["rank"] = row["rank"] or position
-    return table
-
-
 def percent(value: Any) -> str:
-    """0.873 -> 87.3%; already-percent figures (> 1) kept; None -> —."""
-    if value is None:
-        return "—"
-    number = float(value)
-    return f"{number * 100:.1f}%" if number <= 1 else f"{number:.1f}%"
+    """0.873 -> 87.3%; None -> —."""
+    return "—" if value is None else f"{float(value) * 100:.1f}%"
 
 
-async def scoreboard_context(metrics: MetricsClient, month: str, t: Callable[..., str]) -> dict[str, Any]:
-    """Everything the scoreboard page shows for ``month``."""
-    params = {"month": month}
-    rates_body = await metrics.first_available(RATES_PATHS, params)
-    rates = rows_of(rates_body, "units", "rows", "scores", "ranking")
+def name_in(value: Any, language: str) -> str:
+    """A name given as {zh, en} (or plain text) in ``language``."""
+    if isinstance(value, Mapping):
+        return str(value.get(language) or value.get("zh") or value.get("en") or "")
+    return "" if value is None else str(value)
 
-    top_body = await metrics.first_available(TOP_TEN_PATHS, params)
-    top_ten = rows_of(top_body, "streets", "units", "rows", "top_ten")
-    if top_ten is None:
-        units = await metrics.monthly(month, "unit")
-        top_ten = [
-            {"unit": c.get("label") or c["value"], "count": c["count"]}
-            for c in units
-            if str(c.get("value", "")).startswith("street:")
+
+async def rates(metrics: MetricsClient, month: str) -> dict[str, list[dict[str, Any]]] | None:
+    """Per unit kind, the units with rank, three rates and composite; None when the API has no scoreboard."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for kind in UNIT_KINDS:
+        body = await metrics.optional("/v1/scoreboard/units", {"month": month, "kind": kind})
+        if body is None:
+            return None
+        found[kind] = [
+            {
+                "rank": unit.get("rank"),
+                "unit": first(unit, "label", "unit_id"),
+                "unit_id": unit.get("unit_id"),
+                "response_rate": unit.get("response_rate"),
+                "resolution_rate": unit.get("resolution_rate"),
+                "satisfaction_rate": unit.get("satisfaction_rate"),
+                "composite": unit.get("composite"),
+            }
+            for unit in body.get("units", [])
         ]
-    else:
-        top_ten = [
-            {"unit": first(r, "unit_name", "label", "name", "queue_id", "street"), "count": first(r, "count", "volume")}
-            for r in top_ten
-        ]
-    top_ten = sorted(top_ten, key=lambda r: -(r["count"] or 0))[:10]
+    return found
 
-    before = previous_month(month)
+
+async def top_ten(metrics: MetricsClient, month: str) -> list[dict[str, Any]]:
+    """The ten streets/towns with the most requests in the month."""
+    body = await metrics.optional("/v1/scoreboard/top", {"month": month, "n": 10})
+    if body is not None:
+        entries = first(body, "top", "streets") or []  # the field was renamed while issue 5 landed
+        return [{"unit": first(e, "label", "unit_id"), "count": first(e, "volume", "count")} for e in entries]
+    units = await metrics.monthly(month, "unit")
+    streets = [
+        {"unit": c.get("label") or c["value"], "count": c["count"]}
+        for c in units
+        if str(c.get("value", "")).startswith("street:")
+    ]
+    return sorted(streets, key=lambda r: -(r["count"] or 0))[:10]
+
+
+async def month_on_month(
+    metrics: MetricsClient, month: str, names: Mapping[str, str]
+) -> tuple[list[tuple[str, int, int]], dict[str, Any] | None, str]:
+    """(label, previous, this month) per 每月一题 problem, the API's summary, and what the rows are of."""
+    body = await metrics.optional("/v1/problems/trend", {"month": month, "months": 2})
+    if body is not None:
+        rows = [
+            (names.get(r["problem"], r["problem"]), int(r.get("previous") or 0), int(r.get("volume") or 0))
+            for r in body.get("problems", [])
+        ]
+        return rows, body.get("summary"), "problems"
     current = {c["value"]: c["count"] for c in await metrics.monthly(month, "category")}
-    previous = {c["value"]: c["count"] for c in await metrics.monthly(before, "category")}
+    previous = {c["value"]: c["count"] for c in await metrics.monthly(previous_month(month), "category")}
     labels = sorted(set(current) | set(previous), key=lambda k: -(current.get(k, 0) + previous.get(k, 0)))
-    chart_rows = [(label, previous.get(label, 0), current.get(label, 0)) for label in labels[:15]]
-    chart = Markup(bar_chart_svg(chart_rows, legend=(f"{t('previous_month')} {before}", f"{t('this_month')} {month}")))
+    return [(label, previous.get(label, 0), current.get(label, 0)) for label in labels[:15]], None, "categories"
 
-    programme = rows_of(await metrics.first_available(PROGRAMME_PATHS, params), "problems", "rows", "programme")
-    hot_spots = rows_of(await metrics.first_available(HOT_SPOT_PATHS, params), "hot_spots", "alerts", "rows")
+
+async def scoreboard_context(
+    metrics: MetricsClient, month: str, t: Callable[..., str], language: str = "zh"
+) -> dict[str, Any]:
+    """Everything the scoreboard page shows for ``month``."""
+    programme = await metrics.optional("/v1/programme", {"month": month})
+    problems = programme.get("problems", []) if isinstance(programme, dict) else []
+    names = {p["id"]: name_in(p.get("name"), language) or p["id"] for p in problems if "id" in p}
+    chart_rows, trend_summary, chart_of = await month_on_month(metrics, month, names)
+    legend = (f"{t('previous_month')} {previous_month(month)}", f"{t('this_month')} {month}")
+    hot = await metrics.optional("/v1/hotspots", {"limit": 20})
     return {
-        "rates": rate_rows(rates) if rates is not None else None,
-        "top_ten": top_ten,
-        "chart": chart,
-        "previous": before,
+        "rates": await rates(metrics, month),
+        "top_ten": await top_ten(metrics, month),
+        "chart": Markup(bar_chart_svg(chart_rows, legend=legend)),
+        "chart_of": chart_of,
+        "trend_summary": trend_summary,
         "programme": programme,
-        "hot_spots": hot_spots,
+        "problems": [{**p, "display_name": names.get(p.get("id", ""), "")} for p in problems],
+        "hot_spots": hot.get("hotspots", []) if isinstance(hot, dict) else None,
         "percent": percent,
         "first": first,
     }

@@ -87,7 +87,7 @@ def bar_chart_svg(
     """A horizontal grouped bar chart (previous vs this month per label) as inline SVG, escaped."""
     if not rows:
         return ""
-    label_width, gap, right = 190, 10, 60
+    label_width, gap, right = 270, 10, 60
     top = 28
     row_height = 2 * bar_height + gap
     height = top + row_height * len(rows) + 4

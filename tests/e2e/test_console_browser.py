@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,6 +44,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 PASSWORD = "correct-horse-battery"
+NO_DUPLICATE_LINKING = ("HOTLINE_ROUTER_DUPLICATE_WINDOW_HOURS", "0")
 
 NOISE = {
     "channel": "phone",
@@ -111,6 +113,10 @@ def console(servers: Servers, settings: Settings, tmp_path_factory: pytest.TempP
     )
     dev_key = ensure_dev_key(platform)
     supervisor = ensure_demo_supervisor(platform)
+    # The test posts the same complaint many times: with duplicate linking on, the router would rightly link
+    # each repeat to the first open case instead of queueing it. The console is under test here, not that.
+    saved = os.environ.get(NO_DUPLICATE_LINKING[0])
+    os.environ[NO_DUPLICATE_LINKING[0]] = NO_DUPLICATE_LINKING[1]
     try:
         platform.start(timeout=120)
         console = Console(
@@ -123,6 +129,10 @@ def console(servers: Servers, settings: Settings, tmp_path_factory: pytest.TempP
         yield console
     finally:
         platform.stop()
+        if saved is None:
+            os.environ.pop(NO_DUPLICATE_LINKING[0], None)
+        else:
+            os.environ[NO_DUPLICATE_LINKING[0]] = saved
 
 
 def _add_user(console: Console, name: str, role: Role, queue: str | None) -> str:
@@ -200,16 +210,34 @@ def test_a_call_posted_through_intake_appears_in_the_open_queue_page_within_two_
 
         call_id = _post_call(console, f"live-{uuid.uuid4().hex[:8]}")
         posted = time.monotonic()
-        page.wait_for_selector(f'tr[data-call-id="{call_id}"]', timeout=2000)
-        seconds = time.monotonic() - posted
+        in_store = _seconds_until_listed(console, call_id, posted, budget=2.0)
+        seconds: float | None = None
+        try:
+            page.wait_for_selector(
+                f'tr[data-call-id="{call_id}"]', timeout=max(1, 2000 - (time.monotonic() - posted) * 1000)
+            )
+            seconds = time.monotonic() - posted
+        finally:
+            shown = "not within 2 s" if seconds is None else f"{seconds * 1000:.0f} ms"
+            stored = "not within 2 s" if in_store is None else f"{in_store * 1000:.0f} ms"
+            print(f"\nafter intake's 202: in the metrics API's queue listing {stored}; in the open page {shown}")
         page.wait_for_function(f"Number(document.getElementById('depth').textContent) > {depth_before}", timeout=2000)
-        print(f"\ncall visible in the open queue page {seconds * 1000:.0f} ms after intake's 202 (no reload)")
 
         row = page.locator(f'tr[data-call-id="{call_id}"]')
         assert "13912345678" not in row.inner_text() and "139****5678" in row.inner_text()
         _screenshot(page, "queue")
     finally:
         context.close()
+
+
+def _seconds_until_listed(console: Console, call_id: str, since: float, *, budget: float) -> float | None:
+    """How long after ``since`` the metrics read API lists the case in its queue (None: not within budget)."""
+    while time.monotonic() - since < budget:
+        cases = httpx.get(f"{console.metrics_url}/v1/queues/{console.queue_id}/cases", params={"limit": 500}, timeout=5)
+        if any(c["call_id"] == call_id for c in cases.json()["cases"]):
+            return time.monotonic() - since
+        time.sleep(0.02)
+    return None
 
 
 def test_an_operator_cannot_open_another_units_queue_or_case_by_url(console: Console, browser: Any) -> None:
@@ -249,6 +277,16 @@ def test_the_supervisor_sees_every_queue_and_the_scoreboard_in_both_languages(co
         assert page.inner_text("h1").startswith("Scoreboard")
         assert page.locator("#mom svg.chart").count() == 1, "the month-on-month chart is drawn as inline SVG"
         assert page.locator("#top-ten tbody tr").count() >= 1
+        offered = httpx.get(f"{console.metrics_url}/openapi.json", timeout=5).json()["paths"]
+        for path, section in (
+            ("/v1/scoreboard/units", "#rates"),
+            ("/v1/programme", "#programme"),
+            ("/v1/hotspots", "#hot-spots"),
+        ):
+            if path in offered:
+                assert page.locator(f"{section} .na").count() == 0, f"{section} says not available though {path} exists"
+        if "/v1/scoreboard/units" in offered:
+            assert page.locator(f'#rates tr[data-unit-id="{console.queue_id}"]').count() == 1
         _screenshot(page, "scoreboard")
 
         page.goto(f"{console.url}/queues")  # the language is remembered in a cookie
@@ -264,36 +302,83 @@ def _intake_offers_case_steps(console: Console) -> bool:
     return "/v1/cases/{call_id}/events" in paths
 
 
-def test_accepting_a_case_changes_the_case_and_the_counts(console: Console, browser: Any) -> None:
+def _take_step(page: Any, console: Console, call_id: str, step: str, status: str, **fields: str) -> None:
+    """Click a step's button on the case page and wait until the metrics store shows the new status."""
+    form = page.locator(f'form.step[data-step="{step}"]')
+    for name, value in fields.items():
+        form.locator(f'[name="{name}"]').fill(value)
+    form.locator("button").click()
+    page.wait_for_url(f"**/cases/{call_id}?done={step}")
+    deadline = time.monotonic() + 10
+    while page.get_attribute("#case-status", "data-status") != status and time.monotonic() < deadline:
+        time.sleep(0.2)
+        page.reload()
+    assert page.get_attribute("#case-status", "data-status") == status
+
+
+def _offered(page: Any) -> list[str]:
+    return list(page.locator("form.step").evaluate_all("forms => forms.map(f => f.dataset.step)"))
+
+
+def _unit_counts(console: Console, month: str) -> dict[str, int]:
+    kind = "street" if console.queue_kind == "street" else "department"
+    body = httpx.get(f"{console.metrics_url}/v1/scoreboard/units", params={"month": month, "kind": kind}, timeout=5)
+    found = [u for u in body.json()["units"] if u["unit_id"] == console.queue_id]
+    return dict(found[0]["counts"]) if found else {}
+
+
+def test_steps_taken_in_the_page_change_the_case_and_the_counts(console: Console, browser: Any) -> None:
     operator = _add_user(console, f"acc-{uuid.uuid4().hex[:6]}", _unit_role(console), console.queue_id)
-    call_id = _wait_case(console.metrics_url, _post_call(console, f"acc-{uuid.uuid4().hex[:8]}"))["call_id"]
+    case = _wait_case(console.metrics_url, _post_call(console, f"acc-{uuid.uuid4().hex[:8]}"))
+    call_id = case["call_id"]
     context, page = _sign_in(browser, console, operator)
     try:
         page.goto(f"{console.url}/cases/{call_id}")
         assert page.get_attribute("#case-status", "data-status") == "dispatched"
-        offered = page.locator("form.step").evaluate_all("forms => forms.map(f => f.dataset.step)")
+        offered = _offered(page)
         assert "accepted" in offered and "callback" not in offered and "closed" not in offered
         assert "139****5678" in page.inner_text("#words")
         _screenshot(page, "case")
         if not _intake_offers_case_steps(console):
             pytest.xfail("intake does not offer POST /v1/cases/{call_id}/events yet (issue 4)")
-        queue_before = _queue(console)
-        page.click("#step-accepted")
-        page.wait_for_url(f"**/cases/{call_id}?done=accepted")
-        deadline = time.monotonic() + 10
-        while page.get_attribute("#case-status", "data-status") != "accepted" and time.monotonic() < deadline:
-            time.sleep(0.2)
-            page.reload()
-        assert page.get_attribute("#case-status", "data-status") == "accepted"
-        offered = page.locator("form.step").evaluate_all("forms => forms.map(f => f.dataset.step)")
-        assert "accepted" not in offered and "responded" in offered
-        assert _queue(console) != queue_before, "the queue's counts did not change"
 
-        # A stale page offering accept again gets intake's reason, shown on the page.
+        # The queue stays open in a second tab: it must follow the steps without reload.
+        queue_page = context.new_page()
+        queue_page.goto(f"{console.url}/queues/{console.queue_id}")
+        queue_page.wait_for_selector(f'tr[data-call-id="{call_id}"]')
+        depth_before = _queue(console)["depth"]
+        counts_before = _unit_counts(console, case["month"])
+
+        _take_step(page, console, call_id, "accepted", "accepted")
+        assert "accepted" not in _offered(page) and "responded" in _offered(page)
+
+        # A step intake refuses shows intake's own reason (here: a department the catalogue does not know).
+        if console.queue_kind == "street":
+            form = page.locator('form.step[data-step="whistle"]')
+            form.locator('[name="departments"]').fill("department:不存在的局")
+            form.locator("button").click()
+            assert "不存在的局" in page.inner_text("#refused")
+            _screenshot(page, "case-refused")
+            page.goto(f"{console.url}/cases/{call_id}")
+
+        _take_step(page, console, call_id, "responded", "responded")
+        _take_step(page, console, call_id, "resolved", "resolved")
+        assert _offered(page) == [], "a resolved case waits for the supervisor's callback"
+        _screenshot(page, "case-resolved")
+
+        # Resolved: out of the queue's depth, gone from the open queue page, and counted for the unit.
+        queue_page.wait_for_selector(f'tr[data-call-id="{call_id}"]', state="detached", timeout=5000)
+        assert _queue(console)["depth"] == depth_before - 1
+        counts_after = _unit_counts(console, case["month"])
+        assert counts_after.get("resolved", 0) == counts_before.get("resolved", 0) + 1, (counts_before, counts_after)
+        assert counts_after.get("responded", counts_after.get("responded_on_time", 0)) > counts_before.get(
+            "responded", counts_before.get("responded_on_time", 0)
+        )
+
+        # A stale submission of a step no longer legal is refused with the reason, not forwarded blindly.
         response = page.request.post(f"{console.url}/cases/{call_id}/steps", form={"kind": "accepted"})
         assert response.status in (403, 409)
-        assert 'id="refused"' in response.text() and "accepted" in response.text()
-        _screenshot(page, "case-accepted")
+        assert 'id="refused"' in response.text()
     finally:
         context.close()
 

@@ -70,6 +70,7 @@ CASES = {
 
 def fake_metrics(offer_rates: bool) -> FastAPI:
     app = FastAPI()
+    row_trend = {"volume": 12, "change": -0.5}
 
     @app.get("/readyz")
     async def ready() -> dict:
@@ -119,17 +120,70 @@ def fake_metrics(offer_rates: bool) -> FastAPI:
 
     if offer_rates:
 
-        @app.get("/v1/scoreboard")
-        async def scoreboard(month: str) -> dict:
-            return {
-                "units": [
+        @app.get("/v1/scoreboard/units")
+        async def scoreboard(month: str, kind: str) -> dict:
+            units = {
+                "street": [
                     {
-                        "unit_name": "西红门镇",
+                        "unit_id": XHM,
+                        "label": "西红门镇",
+                        "unit_kind": "street",
                         "rank": 1,
                         "response_rate": 0.98,
                         "resolution_rate": 0.9,
                         "satisfaction_rate": 0.95,
                         "composite": 93.2,
+                        "counts": {},
+                    },
+                ],
+                "department": [],
+            }
+            return {"month": month, "kind": kind, "weights": {}, "units": units[kind]}
+
+        @app.get("/v1/scoreboard/top")
+        async def top(month: str) -> dict:
+            return {"month": month, "top": [{"rank": 1, "unit_id": XHM, "label": "西红门镇", "volume": 9}]}
+
+        @app.get("/v1/problems/trend")
+        async def trend(month: str, months: int) -> dict:
+            row = {"problem": "wage-arrears", "volume": 12, "previous": 24, "change": -0.5}
+            return {"month": month, "problems": [row], "summary": {"text": "1 of 1 problems fell"}}
+
+        @app.get("/v1/programme")
+        async def programme(month: str) -> dict:
+            progress = {"tasks_done": 1, "tasks_total": 3, "policies_issued": 0, "policies_planned": 2}
+            overall = {
+                "tasks_done": 1,
+                "task_target": 27,
+                "task_share": 1 / 27,
+                "policies_issued": 0,
+                "policy_target": 18,
+                "policy_share": 0.0,
+            }
+            return {
+                "progress": overall,
+                "problems": [
+                    {
+                        "id": "wage-arrears",
+                        "name": {"zh": "欠薪", "en": "Wage arrears"},
+                        "progress": progress,
+                        "trend": row_trend,
+                    }
+                ],
+            }
+
+        @app.get("/v1/hotspots")
+        async def hotspots(limit: int) -> dict:
+            return {
+                "hotspots": [
+                    {
+                        "area": "大兴区/西红门镇",
+                        "problem": "wage-arrears",
+                        "window": "day",
+                        "day": "2026-04-10",
+                        "count": 9,
+                        "baseline": 1.5,
+                        "ratio": 6.0,
                     }
                 ]
             }
@@ -297,7 +351,10 @@ def test_the_scoreboard_shows_what_the_metrics_api_offers_and_says_what_it_does_
     with _console(tmp_path / "rates", intake, offer_rates=True) as client:
         sign_in(client, "boss")
         page = client.get("/scoreboard?month=2026-04").text
-        assert page.count("暂不可用") == 2 and "98.0%" in page and "93.2" in page
+        assert "暂不可用" not in page and "98.0%" in page and "93.2" in page
+        assert "欠薪" in page and "-50%" in page and "1 of 1 problems fell" in page  # 每月一题 month on month
+        assert "1/27" in page and "3.7%" in page  # programme progress against the annual target
+        assert "大兴区/西红门镇" in page.split('id="hot-spots"')[1] and "× 6.0" in page
 
 
 def test_intakes_answer_narrows_the_steps_offered(tmp_path: Path, intake: FakeIntake) -> None:
