@@ -142,8 +142,8 @@ async def _bench(
     post_seconds = time.time() - started
     print(f"posted {len(accepted_at)} calls ({rejected} rejected) in {post_seconds:.1f}s", flush=True)
 
-    client = AsyncMongoClient(platform.mongodb_uri)
-    cases = client[platform.settings.mongodb.database]["cases"]
+    mongo: AsyncMongoClient = AsyncMongoClient(platform.mongodb_uri)
+    cases = mongo[platform.settings.mongodb.database]["cases"]
     wanted = set(accepted_at)
     deadline = time.time() + args.timeout
     visible = 0
@@ -156,7 +156,7 @@ async def _bench(
     cpu_after = _cpu_seconds(platform)
     latencies = await _visible_latencies(cases, accepted_at, "bench")
     paced_rate, paced = await _paced_phase(platform, api_key, texts, args, cases)
-    await client.close()
+    await mongo.close()
     if visible < len(wanted):
         print(f"only {visible} of {len(wanted)} visible after {args.timeout:.0f}s", flush=True)
 

@@ -12,7 +12,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import faust
 from faust.types import EventT
@@ -43,7 +43,7 @@ def _bounded_fetch_wait(fetch_max_wait_ms: int) -> None:
         return
     original = getattr(create, "_hotline_original", create)
 
-    def create_worker_consumer(self: AIOKafkaConsumerThread, transport: object) -> object:
+    def create_worker_consumer(self: AIOKafkaConsumerThread, transport: Any) -> Any:
         consumer = original(self, transport)
         consumer._fetch_max_wait_ms = fetch_max_wait_ms
         return consumer
