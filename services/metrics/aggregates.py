@@ -16,7 +16,6 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -193,7 +192,7 @@ def apply_case_event(case: Mapping[str, Any], event: CaseEvent) -> StepOutcome:
     event_id = str(event.event_id)
     if event_id in applied_event_ids(case):
         return StepOutcome("duplicate", case)  # type: ignore[arg-type]
-    updated = deepcopy(dict(case))
+    updated = _copy_case(case)
     at = _as_utc(event.occurred_at)
     step: dict[str, Any] = {
         "event_id": event_id,
@@ -329,7 +328,7 @@ def overdue_event_id(call_id: str, deadline: DeadlineKind | str) -> uuid.UUID:
 
 def flag_overdue(case: Mapping[str, Any], deadline: DeadlineKind, now: datetime) -> tuple[dict[str, Any], CaseOverdue]:
     """The case flagged overdue for ``deadline`` (counted against the unit that holds it) and its event."""
-    updated = deepcopy(dict(case))
+    updated = _copy_case(case)
     due_key = "response_due_at" if deadline == DeadlineKind.response else "resolution_due_at"
     due_at = _as_utc(case["assignment"][due_key])
     overdue = dict(updated.get("overdue") or {})
@@ -466,8 +465,8 @@ class CounterChanges:
 
     amounts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)
-    queues_left: set[str] = field(default_factory=set)
-    """Queues that lost an open case: their oldest waiting case must be looked up again."""
+    queues_left: dict[str, set[str]] = field(default_factory=dict)
+    """Queues that lost open cases -> those cases: if one was the oldest waiting, look it up again."""
     queues_gained: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     """Queues that gained open cases -> the oldest (received_at, call id) among them."""
 
@@ -485,7 +484,7 @@ class CounterChanges:
         was_open = before is not None and before["status"] in OPEN_STATUSES
         is_open = after["status"] in OPEN_STATUSES
         if was_open and (not is_open or before["queue_id"] != after["queue_id"]):  # type: ignore[index]
-            self.queues_left.add(before["queue_id"])  # type: ignore[index]
+            self.queues_left.setdefault(before["queue_id"], set()).add(str(before["_id"]))  # type: ignore[index]
         if is_open and not (was_open and before["queue_id"] == after["queue_id"]):  # type: ignore[index]
             waiting = (_as_utc(after["received_at"]), str(after["_id"]))
             queue_id = after["queue_id"]
@@ -506,6 +505,17 @@ def sum_contributions(cases: Iterable[Mapping[str, Any]]) -> dict[str, dict[str,
             for name, amount in fields.items():
                 target[name] = target.get(name, 0) + amount
     return dict(totals)
+
+
+def _copy_case(case: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the case whose parts a step may change (history, assignment, overdue, queue ids) are its own."""
+    copied = dict(case)
+    copied["history"] = list(case.get("history") or [])
+    copied["assignment"] = dict(case["assignment"])
+    copied["assignment"]["cooperating_units"] = list(case["assignment"].get("cooperating_units") or [])
+    copied["overdue"] = dict(case.get("overdue") or {})
+    copied["queue_ids"] = list(case.get("queue_ids") or [])
+    return copied
 
 
 def _queue_ids(lead: str, cooperating: Iterable[str]) -> list[str]:

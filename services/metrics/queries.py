@@ -80,13 +80,13 @@ class Scoreboard:
         while len(months) < max(window, self.criteria.leave_months + 1):
             months.insert(0, previous_month(months[0]))
         figures: dict[str, dict[str, tuple[int, float | None, str]]] = {}
-        for each in months:
-            for score in await self.units(each, "street"):
-                figures.setdefault(score.unit_id, {})[each] = (
-                    score.counts.get("count", 0),
-                    score.composite,
-                    score.label,
-                )
+        for counter in await self.repository.monthly_counters_of_months(months, "unit"):
+            if counter.get("unit_kind") != "street":
+                continue
+            counts = {name: int(counter.get(name, 0)) for name in UNIT_FIELDS}
+            label = counter.get("label") or counter["value"]
+            score = unit_score(counter["value"], label, "street", counts, self.weights)
+            figures.setdefault(score.unit_id, {})[counter["month"]] = (counts["count"], score.composite, label)
         decisions = supervision(months, figures, self.criteria)
         return [
             {

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -235,11 +235,16 @@ class MetricsRepository:
                 if case is not before:
                     changes.add_case(before, case)
                     replaced.append(case)
-            for case in replaced:
-                await self.cases.replace_one({"_id": case["_id"]}, case, session=session)
+            if replaced:
+                await self.cases.bulk_write(
+                    [ReplaceOne({"_id": case["_id"]}, case) for case in replaced], ordered=False, session=session
+                )
             if parked:
-                for doc in parked:
-                    await self.pending.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
+                await self.pending.bulk_write(
+                    [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in parked],
+                    ordered=False,
+                    session=session,
+                )
             applied_waiting = [call_id for call_id in waiting if call_id in stored]
             if applied_waiting:
                 await self.pending.delete_many({"call_id": {"$in": applied_waiting}}, session=session)
@@ -395,15 +400,14 @@ class MetricsRepository:
             await self.outbox.delete_many({"_id": {"$in": list(ids)}})
 
     async def _write_changes(self, changes: CounterChanges, session: AsyncClientSession) -> None:
+        """All counter changes of a batch in one bulk write (after the cases were written in the same transaction)."""
         updates = []
         for counter_id, amounts in changes.nonzero().items():
-            update: dict[str, Any] = {"$inc": amounts}
             meta = changes.meta.get(counter_id) or _meta_from_id(counter_id)
-            update["$set"] = meta
-            updates.append(UpdateOne({"_id": counter_id}, update, upsert=True))
+            updates.append(UpdateOne({"_id": counter_id}, {"$inc": amounts, "$set": meta}, upsert=True))
         for queue_id, (received_at, call_id) in changes.queues_gained.items():
             if queue_id in changes.queues_left:
-                continue
+                continue  # looked up below
             updates.append(
                 UpdateOne(
                     {"_id": f"{QUEUE_COUNTER_PREFIX}{queue_id}"},
@@ -412,16 +416,32 @@ class MetricsRepository:
                     upsert=True,
                 )
             )
+        updates += await self._oldest_updates(changes, session)
         if updates:
+            # Each operation touches other fields of a counter than the others, so their order does not matter.
             await self.counters.bulk_write(updates, ordered=False, session=session)
-        for queue_id in changes.queues_left:
+
+    async def _oldest_updates(self, changes: CounterChanges, session: AsyncClientSession) -> list[UpdateOne]:
+        """The queues whose oldest waiting case left: look the new one up (on the index, seeing this batch's cases)."""
+        if not changes.queues_left:
+            return []
+        counter_ids = [f"{QUEUE_COUNTER_PREFIX}{queue_id}" for queue_id in changes.queues_left]
+        current = await self._find_by_ids(self.counters, counter_ids, session, {"oldest_open": 1})
+        updates = []
+        for queue_id, left in changes.queues_left.items():
+            counter = current.get(f"{QUEUE_COUNTER_PREFIX}{queue_id}") or {}
+            oldest_id = (counter.get("oldest_open") or {}).get("call_id")
+            if oldest_id is not None and oldest_id not in left and queue_id not in changes.queues_gained:
+                continue  # its oldest waiting case is still waiting
             oldest = await self.oldest_waiting(queue_id, session=session)
             value = {"received_at": oldest["received_at"], "call_id": oldest["_id"]} if oldest else None
-            await self.counters.update_one(
-                {"_id": f"{QUEUE_COUNTER_PREFIX}{queue_id}"},
-                {"$set": {"oldest_open": value}} if value else {"$unset": {"oldest_open": ""}},
-                session=session,
+            updates.append(
+                UpdateOne(
+                    {"_id": f"{QUEUE_COUNTER_PREFIX}{queue_id}"},
+                    {"$set": {"oldest_open": value}} if value else {"$unset": {"oldest_open": ""}},
+                )
             )
+        return updates
 
     async def _pending_for(
         self, call_ids: Sequence[str], session: AsyncClientSession | None
@@ -583,9 +603,14 @@ class MetricsRepository:
 
     async def monthly_counters(self, month: str, dimension: str, unit_kind: str | None = None) -> list[dict[str, Any]]:
         """The raw monthly counters of a dimension (index dimension+month), optionally of one unit kind."""
-        query: dict[str, Any] = {"dimension": dimension, "month": month}
-        if unit_kind is not None:
-            query["unit_kind"] = unit_kind
+        # Filtered here, not in the query: on the embedded database a residual filter beside the index
+        # costs ~0.25 ms per document (333 streets: 100 ms instead of 12 ms).
+        documents = [doc async for doc in self.counters.find({"dimension": dimension, "month": month})]
+        return [doc for doc in documents if unit_kind is None or doc.get("unit_kind") == unit_kind]
+
+    async def monthly_counters_of_months(self, months: Sequence[str], dimension: str) -> list[dict[str, Any]]:
+        """The raw monthly counters of a dimension over several months, in one query (index dimension+month)."""
+        query = {"dimension": dimension, "month": {"$in": list(months)}}
         return [doc async for doc in self.counters.find(query)]
 
     async def hotspot_list(
