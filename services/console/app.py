@@ -43,6 +43,20 @@ class SignInRequired(Exception):
     """The request needs a signed-in user."""
 
 
+def catalogue_choices() -> tuple[list[str], list[str]]:
+    """Department queue ids of the dispatch catalogue (whom a whistle may summon) and the level-1 categories
+    (what a case may be reclassified as): the same lists intake checks steps against."""
+    try:
+        from services.router.catalogue import DEFAULT_CATALOGUE_PATH, LEVEL1_CATEGORIES, load_catalogue
+        from shared.settings import get_settings
+
+        catalogue = load_catalogue(get_settings().catalogue_path or DEFAULT_CATALOGUE_PATH)
+        return sorted(catalogue.department_queues()), list(LEVEL1_CATEGORIES)
+    except Exception as exc:  # the console still works; the forms then take free text
+        log.warning("dispatch catalogue not readable, step forms take free text: %s", exc)
+        return [], []
+
+
 class UserDirectory:
     """The users file, re-read when it changes (users added with the CLI need no restart)."""
 
@@ -70,6 +84,7 @@ def create_app(
     """The console app for ``settings``; the transports replace the network to the upstreams (tests)."""
     settings = settings or ConsoleSettings()
     users = UserDirectory(settings.users_file)
+    catalogue_departments, categories = catalogue_choices()
     templates = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), auto_reload=False
     )
@@ -253,7 +268,7 @@ def create_app(
         case = await metrics(request).case(call_id)
         if case is None or not access.can_see_case(user, case):
             return refuse(request, user, 404, call_id)
-        history = case.get("history") or case.get("steps") or case.get("events")
+        history = next((case[key] for key in ("history", "steps", "events") if key in case), None)
         if history is None:
             found = await metrics(request).first_available(
                 [f"/v1/cases/{call_id}/history", f"/v1/cases/{call_id}/events"]
@@ -262,7 +277,8 @@ def create_app(
         offered = access.agreed_steps(
             access.offered_steps(user, case), await request.app.state.intake.allowed_steps(user.api_key, call_id)
         )
-        departments = [q for q in await metrics(request).queues() if q.get("unit_kind") == "department"]
+        known = {q["queue_id"]: q.get("unit_name") for q in await metrics(request).queues()}
+        departments = sorted({q for q in known if q.startswith("department:")} | set(catalogue_departments))
         now = datetime.now(UTC)
         assignment = case.get("assignment") or {}
         return render(
@@ -277,8 +293,10 @@ def create_app(
             history=history,
             departments=departments,
             callback_results=[r.value for r in CallbackResult],
+            categories=categories,
             refused=refused,
             done=request.query_params.get("done"),
+            pending=step_pending(request.query_params.get("done"), history, [s.value for s in offered]),
             cooperating=access.cooperating_units(case),
             resolution_left=views.seconds_until(assignment.get("resolution_due_at"), now),
             response_left=views.seconds_until(assignment.get("response_due_at"), now),
@@ -350,6 +368,16 @@ async def form_of(request: Request) -> dict[str, str]:
     """An urlencoded form as a dict (repeated fields joined with commas)."""
     parsed = parse_qs((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
     return {key: ",".join(values) for key, values in parsed.items()}
+
+
+def step_pending(done: str | None, history: Any, offered: list[str]) -> bool:
+    """A step just submitted is not in the case's history yet (the metrics store applies it shortly); without
+    a history, a step still offered was not applied yet."""
+    if not done:
+        return False
+    if not isinstance(history, list):
+        return done in offered
+    return not any(isinstance(h, dict) and h.get("kind") == done for h in history)
 
 
 def safe_next(target: str) -> str:

@@ -311,7 +311,9 @@ def test_a_whistle_summons_the_chosen_departments(console: TestClient, intake: F
     CASES["c-xhm"]["status"] = "accepted"
     try:
         sign_in(console, "xhm")
-        assert 'data-step="whistle"' in console.get("/cases/c-xhm").text
+        page = console.get("/cases/c-xhm").text
+        assert 'data-step="whistle"' in page
+        assert '<option value="department:市交通委员会">' in page, "the catalogue's departments are offered"
         departments = f"{LABOUR}, department:市住房和城乡建设委员会"
         console.post("/cases/c-xhm/steps", data={"kind": "whistle", "departments": departments})
     finally:

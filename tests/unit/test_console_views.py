@@ -75,3 +75,13 @@ def test_the_language_comes_from_the_query_then_the_cookie_then_defaults_to_chin
     assert pick_language("fr", None) == "zh"
     assert translator("en")("queues") == "Queues" and translator("zh")("queues") == "队列"
     assert translator("en")("more_cases", shown=200, total=1000) == "Showing the oldest 200 of 1000"
+
+
+def test_a_step_just_taken_is_pending_until_the_history_shows_it() -> None:
+    from services.console.app import step_pending
+
+    assert step_pending("accepted", [], ["accepted"])
+    assert not step_pending("accepted", [{"kind": "accepted"}], [])
+    assert step_pending("accepted", None, ["accepted", "returned"])  # no history: still offered, not applied
+    assert not step_pending("accepted", None, ["responded"])
+    assert not step_pending(None, [], [])

@@ -115,7 +115,19 @@
     };
   }
 
+  // After a step, reload the case a few times until the metrics store shows it (usually well under 1 s).
+  function followPendingStep() {
+    const done = document.getElementById("done");
+    if (!done || done.dataset.pending !== "1") return;
+    const url = new URL(window.location.href);
+    const tries = Number(url.searchParams.get("wait") || "0");
+    if (tries >= 10) return;
+    url.searchParams.set("wait", String(tries + 1));
+    setTimeout(() => window.location.replace(url.toString()), 300);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    followPendingStep();
     tick();
     setInterval(tick, 1000);
     connect();
