@@ -401,9 +401,33 @@ def case_contributions(case: Mapping[str, Any]) -> Contributions:
         queue["open"] = 1
         if case.get("overdue"):
             queue["overdue"] = 1
+    # The month's street scoreboard in one document: every street's counts, so a ranking reads one document.
+    for counter_id, fields in list(out.items()):
+        if counter_id.startswith(QUEUE_COUNTER_PREFIX):
+            continue
+        period, dimension, value = parse_counter_id(counter_id)
+        if dimension == "unit" and value.startswith("street:"):
+            summary = out[streets_counter_id(period)]
+            for name, amount in fields.items():
+                summary[f"units.{field_key(value)}.{name}"] = amount
     return {
         counter_id: {k: v for k, v in fields.items() if v} for counter_id, fields in out.items() if any(fields.values())
     }
+
+
+def streets_counter_id(month: str) -> str:
+    """The ``_id`` of a month's street scoreboard document, e.g. ``2026-04|streets|all``."""
+    return f"{month}|streets|all"
+
+
+def field_key(unit_id: str) -> str:
+    """A unit id usable as a MongoDB field name (no dots, no leading $)."""
+    return unit_id.replace(".", "\uff0e").replace("$", "\uff04")
+
+
+def unit_of_field_key(key: str) -> str:
+    """The unit id a ``field_key`` was made from."""
+    return key.replace("\uff0e", ".").replace("\uff04", "$")
 
 
 def _unit_outcome(case: Mapping[str, Any]) -> dict[str, int]:
@@ -438,6 +462,9 @@ def counter_meta(case: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             meta[counter_id] = entry
             continue
         period, dimension, value = parse_counter_id(counter_id)
+        if dimension == "streets":
+            meta[counter_id] = {"month": period, "dimension": "streets", "value": value}
+            continue
         if dimension == "area":
             area, problem = value.rsplit("|", 1)
             meta[counter_id] = {

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
-from services.metrics.aggregates import CounterChanges, case_document
+from services.metrics.aggregates import UNIT_FIELDS, CounterChanges, case_document, field_key, streets_counter_id
 from services.metrics.repository import MetricsRepository
 from shared.events import (
     Assignment,
@@ -230,6 +230,14 @@ def month_counters(month: str, cases: int, *, queues: int, rng: random.Random) -
                 "unreachable": dispatched - reached,
             }
         )
+    streets = {
+        field_key(str(d["value"])): {k: v for k, v in d.items() if k in UNIT_FIELDS}
+        for d in documents
+        if d["unit_kind"] == "street"
+    }
+    documents.append(
+        {"_id": streets_counter_id(month), "month": month, "dimension": "streets", "value": "all", "units": streets}
+    )
     for dimension, values in (("district", DISTRICTS), ("category", CATEGORIES), ("issue", ISSUES)):
         share = cases // len(values)
         for value in values:

@@ -24,6 +24,11 @@ from services.metrics.scoreboard import (
 from services.metrics.settings import ScoreboardSettings
 
 
+def street_label(unit_id: str) -> str:
+    """A street's display name from its queue id (``street:大兴区/西红门镇`` -> 西红门镇)."""
+    return unit_id.split(":", 1)[-1].rsplit("/", 1)[-1]
+
+
 class Scoreboard:
     """Figures for the console and the read API, computed from a few counter documents per request."""
 
@@ -49,28 +54,30 @@ class Scoreboard:
 
     async def units(self, month: str, kind: str, district: str | None = None) -> list[UnitScore]:
         """Every unit of ``kind`` (street, department or district) in ``month``, ranked by composite score."""
-        if kind == "district":
-            counters = await self.repository.monthly_counters(month, "district")
+        rows: list[tuple[str, str, dict[str, Any]]]
+        if kind == "street":
+            board = (await self.repository.street_scoreboards([month])).get(month, {})
+            rows = [(unit_id, street_label(unit_id), dict(counts)) for unit_id, counts in board.items()]
         else:
-            counters = await self.repository.monthly_counters(month, "unit", unit_kind=kind)
+            dimension = "district" if kind == "district" else "unit"
+            counters = await self.repository.monthly_counters(month, dimension, None if kind == "district" else kind)
+            rows = [(c["value"], c.get("label") or c["value"], c) for c in counters]
         scores = []
-        for counter in counters:
-            if district and kind != "district" and not counter["value"].startswith(f"{kind}:{district}/"):
+        for unit_id, label, counter in rows:
+            if district and kind == "district" and unit_id != district:
                 continue
-            if district and kind == "district" and counter["value"] != district:
+            if district and kind != "district" and not unit_id.startswith(f"{kind}:{district}/"):
                 continue
             counts = {name: int(counter.get(name, 0)) for name in UNIT_FIELDS}
-            label = counter.get("label") or counter["value"]
-            scores.append(unit_score(counter["value"], label, kind, counts, self.weights))
+            scores.append(unit_score(unit_id, label, kind, counts, self.weights))
         return ranked(scores)
 
     async def top_streets(self, month: str, n: int = 10) -> list[dict[str, Any]]:
         """The ``n`` streets/towns with the most requests in ``month`` (top ten: municipal supervision)."""
-        counters = await self.repository.monthly_counters(month, "unit", unit_kind="street")
-        volumes = {c["value"]: int(c.get("count", 0)) for c in counters}
-        labels = {c["value"]: c.get("label") or c["value"] for c in counters}
+        board = (await self.repository.street_scoreboards([month])).get(month, {})
+        volumes = {unit_id: counts.get("count", 0) for unit_id, counts in board.items()}
         return [
-            {"rank": rank, "unit_id": unit_id, "label": labels[unit_id], "volume": volume}
+            {"rank": rank, "unit_id": unit_id, "label": street_label(unit_id), "volume": volume}
             for rank, (unit_id, volume) in enumerate(top_by_volume(volumes, n), start=1)
         ]
 
@@ -80,13 +87,10 @@ class Scoreboard:
         while len(months) < max(window, self.criteria.leave_months + 1):
             months.insert(0, previous_month(months[0]))
         figures: dict[str, dict[str, tuple[int, float | None, str]]] = {}
-        for counter in await self.repository.monthly_counters_of_months(months, "unit"):
-            if counter.get("unit_kind") != "street":
-                continue
-            counts = {name: int(counter.get(name, 0)) for name in UNIT_FIELDS}
-            label = counter.get("label") or counter["value"]
-            score = unit_score(counter["value"], label, "street", counts, self.weights)
-            figures.setdefault(score.unit_id, {})[counter["month"]] = (counts["count"], score.composite, label)
+        for each, board in (await self.repository.street_scoreboards(months)).items():
+            for unit_id, counts in board.items():
+                score = unit_score(unit_id, street_label(unit_id), "street", counts, self.weights)
+                figures.setdefault(unit_id, {})[each] = (counts.get("count", 0), score.composite, score.label)
         decisions = supervision(months, figures, self.criteria)
         return [
             {

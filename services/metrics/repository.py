@@ -37,8 +37,10 @@ from services.metrics.aggregates import (
     overdue_deadlines,
     parse_counter_id,
     problem_of,
+    streets_counter_id,
     sum_contributions,
     unique_by_call,
+    unit_of_field_key,
 )
 from services.metrics.scoreboard import HotSpotThresholds, baseline_days, hot_spot, window_days
 from shared import topics
@@ -487,9 +489,7 @@ class MetricsRepository:
         """Every stored counter, normalised like ``computed_counters`` (numbers not zero, oldest case id)."""
         snapshot: dict[str, dict[str, Any]] = {}
         async for doc in self.counters.find({}):
-            fields: dict[str, Any] = {
-                k: int(v) for k, v in doc.items() if isinstance(v, int) and not isinstance(v, bool) and v != 0
-            }
+            fields: dict[str, Any] = {k: v for k, v in _flat_numbers(doc).items() if v != 0}
             if doc["_id"].startswith(QUEUE_COUNTER_PREFIX) and doc.get("oldest_open") and fields.get("open"):
                 fields["oldest_open"] = doc["oldest_open"]["call_id"]
             if fields:
@@ -509,11 +509,9 @@ class MetricsRepository:
                 oldest[case["queue_id"]] = min(oldest.get(case["queue_id"], waiting), waiting)
         documents = []
         for counter_id, fields in totals.items():
-            document: dict[str, Any] = {
-                "_id": counter_id,
-                **(meta.get(counter_id) or _meta_from_id(counter_id)),
-                **fields,
-            }
+            document: dict[str, Any] = {"_id": counter_id, **(meta.get(counter_id) or _meta_from_id(counter_id))}
+            for path, amount in fields.items():
+                _set_path(document, path, amount)
             if counter_id.startswith(QUEUE_COUNTER_PREFIX):
                 found = oldest.get(counter_id[len(QUEUE_COUNTER_PREFIX) :])
                 if found:
@@ -608,10 +606,17 @@ class MetricsRepository:
         documents = [doc async for doc in self.counters.find({"dimension": dimension, "month": month})]
         return [doc for doc in documents if unit_kind is None or doc.get("unit_kind") == unit_kind]
 
-    async def monthly_counters_of_months(self, months: Sequence[str], dimension: str) -> list[dict[str, Any]]:
-        """The raw monthly counters of a dimension over several months, in one query (index dimension+month)."""
-        query = {"dimension": dimension, "month": {"$in": list(months)}}
-        return [doc async for doc in self.counters.find(query)]
+    async def street_scoreboards(self, months: Sequence[str]) -> dict[str, dict[str, dict[str, int]]]:
+        """Month -> street id -> counts, from each month's one street scoreboard document."""
+        ids = [streets_counter_id(month) for month in months]
+        documents = await self._find_by_ids(self.counters, ids, None)
+        boards: dict[str, dict[str, dict[str, int]]] = {}
+        for document in documents.values():
+            units = document.get("units") or {}
+            boards[document["month"]] = {
+                unit_of_field_key(key): {name: int(v) for name, v in counts.items()} for key, counts in units.items()
+            }
+        return boards
 
     async def hotspot_list(
         self, *, area: str | None = None, problem: str | None = None, limit: int = 100
@@ -668,6 +673,25 @@ def _outbox_document(topic: str, event: Any) -> dict[str, Any]:
         "value": event.model_dump_json(),
         "created_at": datetime.now(UTC),
     }
+
+
+def _flat_numbers(document: dict[str, Any], prefix: str = "") -> dict[str, int]:
+    """The integer fields of a document, nested ones as dotted paths (``units.<id>.count``)."""
+    flat: dict[str, int] = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            flat.update(_flat_numbers(value, f"{prefix}{key}."))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            flat[f"{prefix}{key}"] = int(value)
+    return flat
+
+
+def _set_path(document: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted path in a nested document."""
+    *parents, last = path.split(".")
+    for part in parents:
+        document = document.setdefault(part, {})
+    document[last] = value
 
 
 def _meta_from_id(counter_id: str) -> dict[str, Any]:

@@ -216,3 +216,10 @@ async def test_streaming_counters_equal_the_rebuilt_ones_after_a_random_stream(m
     assert streamed == await repository.computed_counters()
     await repository.rebuild()
     assert await repository.stored_counters() == streamed
+    # The month's street scoreboard document agrees with the streets' own counters.
+    for month in ("2026-03", "2026-04", "2026-05"):
+        board = (await repository.street_scoreboards([month])).get(month, {})
+        units = await repository.monthly_counters(month, "unit", "street")
+        assert {u["value"]: u.get("count", 0) for u in units if u.get("count")} == {
+            unit_id: counts.get("count", 0) for unit_id, counts in board.items() if counts.get("count")
+        }
