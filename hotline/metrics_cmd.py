@@ -20,10 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rebuild.add_argument("--database", help="database name (default: MONGODB_DATABASE)")
 
 
-async def rebuild(database: str | None, *, check: bool) -> int:
+async def rebuild(database: str | None, *, check: bool, uri: str | None = None) -> int:
     """Rebuild (or check) the counters of ``database``; exit status 1 when a check finds differences."""
     settings = get_settings()
-    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb.uri, tz_aware=True)
+    client: AsyncMongoClient = AsyncMongoClient(uri or settings.mongodb.uri, tz_aware=True)
     try:
         repository = MetricsRepository(client[database or settings.mongodb.database], timezone=settings.timezone)
         computed = await repository.computed_counters()
