@@ -444,7 +444,9 @@ def create_app(
         item_id: str,
         update: ProgrammeUpdate,
         repository: RepositoryDep,
-        x_api_key: Annotated[str | None, Header(description="The supervisor key (METRICS_SUPERVISOR_API_KEY).")] = None,
+        x_api_key: Annotated[
+            str | None, Header(description="The supervisor key (HOTLINE_METRICS_SUPERVISOR_API_KEY).")
+        ] = None,
     ) -> dict[str, Any]:
         """Record a task's or policy's new status (versioned: every update is kept). Supervisor key required."""
         expected = board_settings.supervisor_api_key

@@ -1,4 +1,4 @@
-"""Settings of the scoreboard, the deadline watcher and the hot-spot detector (prefix ``METRICS_``)."""
+"""Settings of the scoreboard, the deadline watcher and the hot-spot detector (prefix ``HOTLINE_METRICS_``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ScoreboardSettings(BaseSettings):
     """How the three rates weigh into the composite score, supervision criteria and hot-spot thresholds."""
 
-    model_config = SettingsConfigDict(env_prefix="METRICS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_METRICS_", extra="ignore")
 
     weight_response: float = Field(10, ge=0, description="Weight of 响应率 in the composite score.")
     weight_resolution: float = Field(50, ge=0, description="Weight of 解决率 in the composite score.")

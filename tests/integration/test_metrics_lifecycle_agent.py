@@ -87,8 +87,8 @@ async def test_the_worker_survives_sigkill_and_its_counters_equal_the_rebuilt_on
         "MONGODB_DATABASE": database,
         "METRICS_BATCH_SIZE": "4",
         "METRICS_BATCH_WINDOW_SECONDS": "0.05",
-        "METRICS_DEADLINE_CHECK_SECONDS": "1",
-        "METRICS_PENDING_RETRY_SECONDS": "1",
+        "HOTLINE_METRICS_DEADLINE_CHECK_SECONDS": "1",
+        "HOTLINE_METRICS_PENDING_RETRY_SECONDS": "1",
     }
     log_path = tmp_path / "metrics.log"
     try:
