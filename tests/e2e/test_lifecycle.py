@@ -131,7 +131,7 @@ def hotline(servers: Servers, settings: Settings, tmp_path_factory: pytest.TempP
     with pytest.MonkeyPatch.context() as env:
         env.setenv("HOTLINE_CATALOGUE_PATH", str(_fast_deadline_catalogue(home / "catalogue.yaml")))
         env.setenv("HOTLINE_ROUTER_MAX_RETURNS", "1")
-        env.setenv("METRICS_DEADLINE_CHECK_SECONDS", "1")
+        env.setenv("HOTLINE_METRICS_DEADLINE_CHECK_SECONDS", "1")
         platform.start(timeout=120)
     try:
         yield Hotline(platform, servers.bootstrap_servers, calls_key, supervisor_key)
