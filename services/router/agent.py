@@ -4,6 +4,7 @@ re-dispatched (thin: parse, ask the store, decide with pure code, send)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import logging
 import time
@@ -235,13 +236,14 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
             parsed, rejected = parse_events(list(events), CaseEvent, SERVICE)
             for letter in rejected:
                 log.warning("skipped case event at offset %s: %s", letter.offset, letter.reason)
+            rerouting = [event for event in parsed if event.kind in REROUTING_KINDS]
+            # Looked up together: a batch waits at most case_wait_seconds for cases not stored yet.
+            stored = await asyncio.gather(*(stored_case(str(event.call_id)) for event in rerouting))
             dispatched: list[CaseEvent] = []
-            for event in parsed:
-                if event.kind not in REROUTING_KINDS:
-                    continue
-                case = await stored_case(str(event.call_id))
+            unknown: list[DeadLetter] = []
+            for event, case in zip(rerouting, stored, strict=True):
                 if case is None:
-                    log.error("%s of case %s skipped: no such case stored", event.kind, event.call_id)
+                    unknown.append(_unknown_case_letter(event, router.case_wait_seconds))
                     continue
                 assignment = decide_case_event(
                     event, case, watcher.current(), gazetteer, utc_now(), router, settings.timezone
@@ -250,6 +252,18 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
                 log.info(
                     "case %s %s -> %s (attempt %d)", event.call_id, event.kind, assignment.queue_id, assignment.attempt
                 )
+            # Kept with the reason, to be replayed once the case exists: a return is never silently lost.
+            await send_dead_letters(app, unknown)
             await retry_until_done("send dispatched steps", functools.partial(send, events_topic, dispatched))
 
     return app
+
+
+def _unknown_case_letter(event: CaseEvent, waited: float) -> DeadLetter:
+    return DeadLetter(
+        service=SERVICE,
+        source_topic=topics.CASES_EVENTS,
+        key=str(event.call_id),
+        reason=f"{event.kind} for case {event.call_id}: no such case stored after waiting {waited:.0f}s",
+        original_b64=base64.b64encode(event.to_bytes()).decode(),
+    )

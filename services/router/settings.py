@@ -21,5 +21,5 @@ class RouterSettings(BaseSettings):
         3, gt=0, description="How often the dispatch catalogue file's mtime is checked for a reload."
     )
     case_wait_seconds: float = Field(
-        10, gt=0, description="How long a case event waits for its case to be stored before it is skipped."
+        10, gt=0, description="How long a case event waits for its case to be stored before it is dead-lettered."
     )
