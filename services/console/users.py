@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
-import fcntl
 import getpass
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+
+from services.common.private_files import locked, write_private_json
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 QUEUE_PREFIX = {"street": "street:", "department": "department:"}
@@ -100,18 +98,7 @@ def load_users(path: Path) -> dict[str, User]:
 
 def save_users(path: Path, users: Sequence[User]) -> None:
     """Write the users file atomically, readable by its owner only."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"users": [{**asdict(u), "role": u.role.value} for u in users]}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, ensure_ascii=False, indent=2)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private_json(path, {"users": [{**asdict(u), "role": u.role.value} for u in users]})
 
 
 def add_user(
@@ -143,7 +130,7 @@ def add_user(
         password_hash=hash_password(password, salt),
         created_at=datetime.now(UTC).isoformat(),
     )
-    with _locked(path):
+    with locked(path):
         users = load_users(path)
         users[name] = user
         save_users(path, list(users.values()))
@@ -164,15 +151,6 @@ def add_user_with_intake_key(
     return add_user(
         users_file, name=name, role=role, queue=queue, password=password, api_key_name=key_name, api_key=plain
     )
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    lock_path = Path(path).with_name(Path(path).name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,18 +6,16 @@ PBKDF2 protects guessable passwords, not random keys, and would cost every reque
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from services.common.private_files import locked, write_private_json
 
 KEY_PREFIX = "hl_"
 CALLS_WRITE = "calls:write"
@@ -72,18 +70,7 @@ def load_keys(path: Path) -> list[KeyRecord]:
 
 def save_keys(path: Path, keys: Sequence[KeyRecord]) -> None:
     """Write the key file atomically, readable by its owner only."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"keys": [{**asdict(k), "scopes": list(k.scopes), "units": list(k.units)} for k in keys]}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, ensure_ascii=False, indent=2)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private_json(path, {"keys": [{**asdict(k), "scopes": list(k.scopes), "units": list(k.units)} for k in keys]})
 
 
 def create_key(path: Path, name: str, scopes: Sequence[str] = (CALLS_WRITE,), units: Sequence[str] = ()) -> str:
@@ -100,22 +87,9 @@ def create_key(path: Path, name: str, scopes: Sequence[str] = (CALLS_WRITE,), un
         created_at=datetime.now(UTC).isoformat(),
         units=tuple(dict.fromkeys(u.strip() for u in units if u.strip())),
     )
-    with _locked(path):
+    with locked(path):
         save_keys(path, [*load_keys(path), record])
     return plain
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock beside the key file, so concurrent `create_key` calls do not lose a key."""
-    lock_path = Path(path).with_name(Path(path).name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def verify(keys: Sequence[KeyRecord], presented: str | None) -> KeyRecord | None:
