@@ -21,12 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
-from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_demo_supervisor, ensure_dev_key
-from services.console.settings import ConsoleSettings
 from services.console.users import Role, add_user_with_intake_key
-from shared.settings import IntakeSettings, MetricsSettings, MongoSettings, Settings
+from shared.settings import Settings
 from tests.conftest import Servers
+from tests.e2e.conftest import platform_on_session_servers
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.e2e
@@ -95,22 +94,7 @@ def console(servers: Servers, settings: Settings, tmp_path_factory: pytest.TempP
     if not CHROMIUM.exists():
         pytest.fail("/usr/bin/chromium is missing: `make test` installs it (apt-get install -y chromium)")
     home = tmp_path_factory.mktemp("console-home")
-    platform_settings = settings.model_copy(
-        update={
-            "home": home,
-            "intake": IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
-            "metrics": MetricsSettings(port=free_port()),
-            "mongodb": MongoSettings(uri=servers.mongodb_uri, database=f"console_{uuid.uuid4().hex[:8]}"),
-        }
-    )
-    platform = Platform(
-        settings=platform_settings,
-        home=home,
-        embedded_kafka=False,
-        embedded_mongodb=False,
-        cwd=REPO,
-        console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
-    )
+    platform = platform_on_session_servers(servers, settings, home, "console")
     dev_key = ensure_dev_key(platform)
     supervisor = ensure_demo_supervisor(platform)
     # The test posts the same complaint many times: with duplicate linking on, the router would rightly link

@@ -20,15 +20,15 @@ import httpx
 import pytest
 import yaml
 
-from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key
 from services.intake.keys import CASES_ACT, SUPERVISOR, create_key
 from services.router.catalogue import DEFAULT_CATALOGUE_PATH
 from shared import topics
 from shared.events import CallRouted, CaseOverdue
-from shared.settings import IntakeSettings, MetricsSettings, MongoSettings, Settings
+from shared.settings import Settings
 from tests.conftest import Servers
-from tests.helpers import REPO, read_topic
+from tests.e2e.conftest import platform_on_session_servers
+from tests.helpers import read_topic
 
 pytestmark = pytest.mark.e2e
 
@@ -116,16 +116,7 @@ def _fast_deadline_catalogue(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def hotline(servers: Servers, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     home = tmp_path_factory.mktemp("lifecycle-home")
-    platform_settings = settings.model_copy(
-        update={
-            "home": home,
-            "intake": IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
-            "metrics": MetricsSettings(port=free_port()),
-            "mongodb": MongoSettings(uri=servers.mongodb_uri, database=f"lifecycle_{uuid.uuid4().hex[:8]}"),
-        }
-    )
-    platform = Platform(settings=platform_settings, home=home, embedded_kafka=False, embedded_mongodb=False, cwd=REPO)
-    platform.console = platform.console.model_copy(update={"port": free_port(), "users_file": home / "users.json"})
+    platform = platform_on_session_servers(servers, settings, home, "lifecycle")
     calls_key = ensure_dev_key(platform)
     supervisor_key = create_key(platform.api_keys_file, "supervisor-e2e", (SUPERVISOR,))
     with pytest.MonkeyPatch.context() as env:
