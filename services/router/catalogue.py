@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from services.router.gazetteer import Gazetteer, load_gazetteer
 from shared.events import Channel
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.yaml"
@@ -32,6 +34,10 @@ ISSUE_IDS = frozenset(
 )  # fmt: skip
 DEPARTMENT_PREFIX = "department:"
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_HOURS = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MINUTES_PER_DAY = 24 * 60
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class CatalogueError(ValueError):
@@ -67,6 +73,17 @@ class Match(BaseModel):
     channels: list[Channel] = Field(default_factory=list, description="Channels the call came through.")
     requires_street: bool = Field(False, description="Only when the street/town was resolved.")
     requires_district: bool = Field(False, description="Only when at least the district was resolved.")
+    districts: list[str] = Field(default_factory=list, description="Gazetteer district names the call is in.")
+    streets: list[str] = Field(
+        default_factory=list,
+        description="Streets/towns the call is in: '区/街乡镇' or a bare name unique in the city (stored qualified).",
+    )
+    hours: str | None = Field(
+        None, description="'HH:MM-HH:MM' of local received time, start included, end excluded; may wrap midnight."
+    )
+    weekdays: list[Weekday] = Field(
+        default_factory=list, description="Local weekdays (mon..sun); a window past midnight counts from its start day."
+    )
 
     @field_validator("categories")
     @classmethod
@@ -84,12 +101,118 @@ class Match(BaseModel):
             raise ValueError(f"unknown issue ids {unknown}; known: {sorted(ISSUE_IDS)}")
         return value
 
-    @field_validator("subcategories", "keywords")
+    @field_validator("subcategories", "keywords", "districts", "streets")
     @classmethod
     def _no_blank_terms(cls, value: list[str]) -> list[str]:
         if any(not term.strip() for term in value):
             raise ValueError("blank entries are not allowed")
         return value
+
+    @field_validator("streets")
+    @classmethod
+    def _street_syntax(cls, value: list[str]) -> list[str]:
+        bad = [s for s in value if s.count("/") > 1 or s.startswith("/") or s.endswith("/")]
+        if bad:
+            raise ValueError(f"bad streets {bad}: expected '区/街乡镇' or a bare street/town name")
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_syntax(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_hours(value)
+        return value
+
+    @property
+    def is_timed(self) -> bool:
+        """Whether the rule holds only at some times (hours or weekdays)."""
+        return self.hours is not None or bool(self.weekdays)
+
+    def holds_at(self, local: datetime) -> bool:
+        """Whether ``local`` (the call's received time in the city's zone) is inside the hours and weekdays."""
+        return in_window(self.hours, tuple(self.weekdays), local.weekday(), local.hour * 60 + local.minute)
+
+
+@lru_cache(maxsize=256)
+def parse_hours(value: str) -> tuple[int, int]:
+    """Start and end minute of day of an 'HH:MM-HH:MM' window (end 24:00 allowed; start == end is not)."""
+    found = _HOURS.match(value.strip())
+    if not found:
+        raise ValueError(f"bad hours {value!r}: expected 'HH:MM-HH:MM', e.g. '22:00-06:00'")
+    start = int(found[1]) * 60 + int(found[2])
+    end = int(found[3]) * 60 + int(found[4])
+    if end > MINUTES_PER_DAY:
+        raise ValueError(f"bad hours {value!r}: the latest end is 24:00")
+    if start == end % MINUTES_PER_DAY:
+        raise ValueError(f"bad hours {value!r}: empty or whole-day window; leave hours out for all day")
+    return start, end
+
+
+def in_window(hours: str | None, weekdays: tuple[str, ...], weekday: int, minute: int) -> bool:
+    """Whether a local weekday (0 = Monday) and minute of day fall in the window.
+
+    A window that wraps midnight ("22:00-06:00") belongs to the day it starts: with weekdays [fri], it
+    holds from Friday 22:00 to Saturday 06:00.
+    """
+    day = weekday
+    if hours is not None:
+        start, end = parse_hours(hours)
+        if start < end:
+            if not start <= minute < end:
+                return False
+        elif minute >= start:
+            pass
+        elif minute < end:
+            day = (weekday - 1) % 7
+        else:
+            return False
+    return not weekdays or WEEKDAYS[day] in weekdays
+
+
+@lru_cache(maxsize=256)
+def week_mask(hours: str | None, weekdays: tuple[str, ...]) -> int:
+    """The minutes of the week (bit n = minute n from Monday 00:00) a window holds, as an integer bitmask."""
+    mask = 0
+    for day in range(7):
+        for minute in range(MINUTES_PER_DAY):
+            if in_window(hours, weekdays, day, minute):
+                mask |= 1 << (day * MINUTES_PER_DAY + minute)
+    return mask
+
+
+def qualify_places(match: Match, gazetteer: Gazetteer) -> tuple[Match, list[tuple[tuple[str | int, ...], str]]]:
+    """``match`` with every street as '区/街乡镇', and the problems (field path, message) of its places."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for index, district in enumerate(match.districts):
+        if district not in gazetteer.districts:
+            problems.append(
+                (("districts", index), f"unknown district {district!r}; known: {', '.join(gazetteer.districts)}")
+            )
+    qualified: list[str] = []
+    for index, street in enumerate(match.streets):
+        where = ("streets", index)
+        if "/" in street:
+            district, name = street.split("/", 1)
+            if district not in gazetteer.districts:
+                problems.append((where, f"unknown district {district!r} in street {street!r}"))
+            elif name not in gazetteer.districts[district]:
+                problems.append((where, f"{name!r} is not a street/town of {district} in the gazetteer"))
+            else:
+                qualified.append(street)
+            continue
+        homes = [d for d, names in gazetteer.districts.items() if street in names]
+        if not homes:
+            problems.append((where, f"unknown street/town {street!r} (official gazetteer names, e.g. '西红门镇')"))
+        elif len(homes) > 1:
+            options = ", ".join(f"'{d}/{street}'" for d in homes)
+            problems.append((where, f"street/town {street!r} is ambiguous: write one of {options}"))
+        else:
+            qualified.append(f"{homes[0]}/{street}")
+    if match.districts and not problems:
+        outside = [s for s in qualified if s.split("/", 1)[0] not in match.districts]
+        if outside:
+            problems.append((("streets",), f"streets {outside} are outside districts {match.districts}: never matched"))
+    return match.model_copy(update={"streets": qualified}), problems
 
 
 class Assign(BaseModel):
@@ -136,17 +259,20 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _lead_needs_its_place(self) -> Rule:
-        if self.assign.lead == "street" and not self.match.requires_street:
-            raise ValueError("lead 'street' needs match.requires_street: true")
-        if self.assign.lead == "district" and not (self.match.requires_district or self.match.requires_street):
-            raise ValueError("lead 'district' needs match.requires_district: true")
+        m = self.match
+        if self.assign.lead == "street" and not (m.requires_street or m.streets):
+            raise ValueError("lead 'street' needs match.requires_street: true (or match.streets)")
+        if self.assign.lead == "district" and not (
+            m.requires_district or m.requires_street or m.districts or m.streets
+        ):
+            raise ValueError("lead 'district' needs match.requires_district: true (or match.districts)")
         return self
 
     @property
     def is_catch_all(self) -> bool:
         m = self.match
         return not (m.categories or m.subcategories or m.issues or m.keywords or m.channels) and not (
-            m.requires_street or m.requires_district
+            m.requires_street or m.requires_district or m.districts or m.streets or m.is_timed
         )
 
 
@@ -201,8 +327,12 @@ def unknown_departments(rule: Rule, departments: Sequence[str]) -> list[str]:
     ]
 
 
-def parse_catalogue(document: Any) -> Catalogue:
-    """A catalogue from a parsed YAML document; errors name the rule (index and id) and the field."""
+def parse_catalogue(document: Any, gazetteer: Gazetteer | None = None) -> Catalogue:
+    """A catalogue from a parsed YAML document; errors name the rule (index and id) and the field.
+
+    Districts and streets are checked against ``gazetteer`` (the shipped one by default), and streets
+    are stored as '区/街乡镇'.
+    """
     if not isinstance(document, dict):
         raise CatalogueError("the catalogue must be a mapping with 'version' and 'rules'")
     raw_rules = document.get("rules")
@@ -219,6 +349,12 @@ def parse_catalogue(document: Any) -> Catalogue:
             raise CatalogueError(f"{where}: {_errors(exc)}") from None
         if rule.id in seen:
             raise CatalogueError(f"{where}: duplicate id, already used by rule #{seen[rule.id]}")
+        if rule.match.districts or rule.match.streets:
+            match, problems = qualify_places(rule.match, gazetteer or load_gazetteer())
+            if problems:
+                details = "; ".join(f"match.{'.'.join(str(p) for p in loc)}: {message}" for loc, message in problems)
+                raise CatalogueError(f"{where}: {details}")
+            rule = rule.model_copy(update={"match": match})
         seen[rule.id] = index
         rules.append(rule)
     departments = document.get("departments") or []

@@ -12,13 +12,17 @@ import yaml
 from pydantic import ValidationError
 
 from services.router.catalogue import (
+    MINUTES_PER_DAY,
     Catalogue,
     CatalogueError,
     Match,
     Rule,
     parse_catalogue,
+    qualify_places,
     unknown_departments,
+    week_mask,
 )
+from services.router.gazetteer import Gazetteer, load_gazetteer
 
 Severity = Literal["error", "warning"]
 
@@ -65,8 +69,11 @@ def _child(node: yaml.Node | None, step: str | int) -> yaml.Node | None:
     return None
 
 
-def check_catalogue_text(text: str) -> list[Finding]:
-    """Every problem of the catalogue in ``text``, sorted by line; errors make it unusable."""
+def check_catalogue_text(text: str, gazetteer: Gazetteer | None = None) -> list[Finding]:
+    """Every problem of the catalogue in ``text``, sorted by line; errors make it unusable.
+
+    Districts and streets are checked against ``gazetteer`` (the shipped one by default).
+    """
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         document = yaml.safe_load(text)
@@ -105,6 +112,16 @@ def check_catalogue_text(text: str) -> list[Finding]:
                 )
             )
         seen.setdefault(rule.id, index)
+        if rule.match.districts or rule.match.streets:
+            match, problems = qualify_places(rule.match, gazetteer or load_gazetteer())
+            for loc, message in problems:
+                where = "match." + ".".join(str(p) for p in loc)
+                findings.append(
+                    Finding(lines.of("rules", index, "match", *loc), "error", rule.id, f"{where}: {message}")
+                )
+            if problems:
+                continue
+            rule = rule.model_copy(update={"match": match})
         for unit in unknown_departments(rule, declared):
             findings.append(Finding(_unit_line(lines, index, rule, unit), "error", rule.id, f"unknown unit {unit!r}"))
         valid.append((index, rule))
@@ -120,7 +137,7 @@ def check_catalogue_text(text: str) -> list[Finding]:
             findings.append(Finding(lines.of(*loc), "error", None, f"{where}: {error['msg']}"))
     if not any(f.severity == "error" for f in findings):
         try:  # the run-time loader must agree: nothing the check passes may be refused when loaded
-            parse_catalogue(document)
+            parse_catalogue(document, gazetteer)
         except CatalogueError as exc:
             findings.append(Finding(1, "error", None, str(exc)))
     return sorted(findings, key=lambda f: (f.line, f.severity))
@@ -165,7 +182,11 @@ _LIST_FIELDS = ("categories", "subcategories", "issues", "channels")
 
 
 def covers(earlier: Match, later: Match) -> bool:
-    """Whether every call ``later`` matches is also matched by ``earlier`` (so ``later`` never decides)."""
+    """Whether every call ``later`` matches is also matched by ``earlier`` (so ``later`` never decides).
+
+    Places and times count like the other conditions: an earlier rule restricted to some districts,
+    streets or hours covers only later rules restricted to (a subset of) the same.
+    """
     for name in _LIST_FIELDS:
         wide, narrow = set(getattr(earlier, name)), set(getattr(later, name))
         if wide and not (narrow and narrow <= wide):
@@ -174,16 +195,31 @@ def covers(earlier: Match, later: Match) -> bool:
         later.keywords and all(any(k in term for k in earlier.keywords) for term in later.keywords)
     ):
         return False
-    if earlier.requires_street and not later.requires_street:
+    if earlier.requires_street and not (later.requires_street or later.streets):
         return False
-    return not (earlier.requires_district and not (later.requires_district or later.requires_street))
+    if earlier.requires_district and not (
+        later.requires_district or later.requires_street or later.districts or later.streets
+    ):
+        return False
+    if earlier.districts:
+        later_districts = _districts_of(later)
+        if not (later_districts and later_districts <= set(earlier.districts)):
+            return False
+    if earlier.streets and not (later.streets and set(later.streets) <= set(earlier.streets)):
+        return False
+    if earlier.is_timed:
+        wide_time, narrow_time = _time_of(earlier), _time_of(later)
+        if narrow_time & ~wide_time:
+            return False
+    return True
 
 
 def partially_overlap(first: Match, second: Match) -> bool:
     """Same kind of conditions (the same fields given), some call fits both, and neither covers the other.
 
-    A rule narrower in one field and wider in another (keywords before a whole category) is the usual
-    specific-before-general order and is not reported.
+    A rule narrower in one field and wider in another (keywords before a whole category, a night-time
+    or one-district rule before an all-day, city-wide one) is the usual specific-before-general order
+    and is not reported.
     """
     if _shape(first) != _shape(second) or not _shape(first):
         return False
@@ -193,8 +229,30 @@ def partially_overlap(first: Match, second: Match) -> bool:
             return False
     if first.keywords and not any(x in y or y in x for x in first.keywords for y in second.keywords):
         return False
+    if first.districts and not set(first.districts) & set(second.districts):
+        return False
+    if first.streets and not set(first.streets) & set(second.streets):
+        return False
+    if (first.is_timed or second.is_timed) and not _time_of(first) & _time_of(second):
+        return False
     return not covers(first, second) and not covers(second, first)
 
 
+_WHOLE_WEEK = (1 << (7 * MINUTES_PER_DAY)) - 1
+
+
+def _time_of(match: Match) -> int:
+    """The minutes of the week the match holds (every minute when it is not timed)."""
+    return week_mask(match.hours, tuple(match.weekdays)) if match.is_timed else _WHOLE_WEEK
+
+
+def _districts_of(match: Match) -> set[str]:
+    """The districts a match is confined to (its districts, or those of its streets); empty: anywhere."""
+    if match.districts:
+        return set(match.districts)
+    return {street.split("/", 1)[0] for street in match.streets}
+
+
 def _shape(match: Match) -> frozenset[str]:
-    return frozenset(name for name in (*_LIST_FIELDS, "keywords") if getattr(match, name))
+    given = {name for name in (*_LIST_FIELDS, "keywords", "districts", "streets") if getattr(match, name)}
+    return frozenset(given | ({"time"} if match.is_timed else set()))

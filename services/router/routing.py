@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from services.router.catalogue import DEPARTMENT_PREFIX, Catalogue, Match, Rule
 from services.router.deadlines import DEFAULT_TIMEZONE, resolution_due
@@ -41,11 +42,29 @@ def locate_call(call: Call, gazetteer: Gazetteer) -> Resolution:
     return resolved
 
 
-def rule_matches(match: Match, classification: Classification, channel: Channel, place: Resolution, text: str) -> bool:
-    """Whether every condition of ``match`` holds for the call."""
+def received_local(call: Call, timezone: str) -> datetime:
+    """When the call was received, in the city's time zone: the time of day the citizen lived it."""
+    return call.received_at.astimezone(ZoneInfo(timezone))
+
+
+def rule_matches(
+    match: Match,
+    classification: Classification,
+    channel: Channel,
+    place: Resolution,
+    text: str,
+    received: datetime,
+) -> bool:
+    """Whether every condition of ``match`` holds for the call (``received``: local received time)."""
     if match.requires_street and place.street is None:
         return False
     if match.requires_district and place.district is None:
+        return False
+    if match.districts and place.district not in match.districts:
+        return False
+    if match.streets and (place.street is None or f"{place.district}/{place.street}" not in match.streets):
+        return False
+    if match.is_timed and not match.holds_at(received):
         return False
     if match.categories and classification.category not in match.categories:
         return False
@@ -102,8 +121,9 @@ def route(
             resolution_due_at=None,
         )
     text = f"{call.subject}\n{call.body}"
+    received = received_local(call, timezone)
     for rule in catalogue.rules:
-        if rule_matches(rule.match, classification, call.channel, place, text):
+        if rule_matches(rule.match, classification, call.channel, place, text, received):
             return _assignment(rule, catalogue, place, now, timezone)
     return manual_dispatch(
         catalogue, place, f"no catalogue rule matched category {classification.category}; location: {place.reason}"
@@ -142,10 +162,11 @@ def candidate_assignments(
     queue), then the district sub-centre when the district is known, then manual dispatch."""
     place = place or locate_call(call, gazetteer)
     text = f"{call.subject}\n{call.body}"
+    received = received_local(call, timezone)
     candidates: list[Assignment] = []
     seen: set[str] = set()
     for rule in catalogue.rules:
-        if rule_matches(rule.match, classification, call.channel, place, text):
+        if rule_matches(rule.match, classification, call.channel, place, text, received):
             assignment = _assignment(rule, catalogue, place, now, timezone)
             if assignment.queue_id not in seen and assignment.unit_kind is not UnitKind.manual:
                 seen.add(assignment.queue_id)

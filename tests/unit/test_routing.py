@@ -128,10 +128,10 @@ def test_urban_construction_with_a_resolved_street_is_dispatched_directly_to_it(
     catalogue: Catalogue, gazetteer: Gazetteer
 ) -> None:
     classified = classified_call(
-        "城乡建设", subcategory="城市建设和市政管理", body="小区门口垃圾没人清", address="昌平回龙观龙泽苑"
+        "城乡建设", subcategory="城市建设和市政管理", body="小区门口垃圾没人清", address="大兴区西红门那边的宏福苑小区"
     )
     assignment = route(catalogue, gazetteer, classified)
-    assert assignment.queue_id == "street:昌平区/回龙观街道"
+    assert assignment.queue_id == "street:大兴区/西红门镇"
     assert assignment.rule_id == "urban-construction-street"
 
 
