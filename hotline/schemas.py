@@ -45,7 +45,8 @@ def topic_schema(topic: str, model: type[BaseModel]) -> dict[str, Any]:
     """The JSON Schema of ``topic``'s message value, named after the topic and describing its key."""
     schema = model.model_json_schema()
     keyed_by_call = "call_id" in model.model_fields
-    key_description = KEY_DESCRIPTION if keyed_by_call else DEAD_LETTER_KEY_DESCRIPTION
+    own_key = getattr(model, "key_description", None)  # an event keyed by another aggregate says how
+    key_description = own_key or (KEY_DESCRIPTION if keyed_by_call else DEAD_LETTER_KEY_DESCRIPTION)
     key_schema: dict[str, Any] = {"type": "string", "encoding": "utf-8", "description": key_description}
     if keyed_by_call:
         key_schema["format"] = "uuid"

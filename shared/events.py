@@ -1,9 +1,10 @@
 """Event contracts of every Hotline topic (pydantic v2).
 
 Every event carries an envelope: ``event_id``, ``occurred_at`` (UTC), ``schema_version`` and the
-aggregate id ``call_id``, which is also the Kafka message key. Within a version only optional fields
-may be added. Downstream teams that do not use Python subscribe with the JSON Schemas generated from
-these models into ``docs/topics/`` (``hotline schemas``).
+aggregate id ``call_id``, which is also the Kafka message key. Programme events (``ProgrammeItemUpdated``)
+are about a 每月一题 problem, not a call: they carry the same base fields (``EventBase``) and are keyed by
+``problem_id``. Within a version only optional fields may be added. Downstream teams that do not use
+Python subscribe with the JSON Schemas generated from these models into ``docs/topics/`` (``hotline schemas``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared import topics
 
@@ -94,23 +95,32 @@ class Call(BaseModel):
     received_at: AwareDatetime = Field(description="When the hotline received the request (UTC).")
 
 
-class Envelope(BaseModel):
-    """Fields every event carries."""
+class EventBase(BaseModel):
+    """Fields every event carries whatever its aggregate: id, time and schema version."""
 
     model_config = ConfigDict(extra="forbid")
 
     topic: ClassVar[str]
+    key_description: ClassVar[str | None] = None  # the message key in words, for the topic's JSON Schema
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Unique id of this event.")
     occurred_at: AwareDatetime = Field(default_factory=utc_now, description="When it happened (UTC, ISO 8601).")
     schema_version: int = Field(1, description="Version of this event's schema within its topic.")
+
+    def key(self) -> bytes:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class Envelope(EventBase):
+    """Fields every event about a call carries: the base fields and the aggregate id ``call_id``."""
+
     call_id: uuid.UUID = Field(description="The call (and case) this event is about; the message key.")
 
     def key(self) -> bytes:
         return str(self.call_id).encode()
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
 
 
 class CallReceived(Envelope):
@@ -309,6 +319,52 @@ class DeadLetter(BaseModel):
         return self.model_dump_json().encode()
 
 
+class ProgrammeItemKind(StrEnum):
+    """The kinds of item a 每月一题 problem's plan lists."""
+
+    task = "task"  # 任务清单: a task of the problem's plan
+    policy = "policy"  # 政策清单: a policy document to issue
+
+
+# The statuses of each kind of item, in the order they are reached.
+PROGRAMME_ITEM_STATUSES: dict[ProgrammeItemKind, tuple[str, ...]] = {
+    ProgrammeItemKind.task: ("planned", "in_progress", "done"),
+    ProgrammeItemKind.policy: ("planned", "drafting", "issued"),
+}
+
+
+class ProgrammeItemUpdated(EventBase):
+    """A 每月一题 task or policy has a new status. Topic ``hotline.programme.events.v1``, keyed by ``problem_id``.
+
+    Supervisors submit them through intake (``POST /v1/programme/{problem_id}/{tasks|policies}/{item_id}``);
+    the metrics service applies each once, bumping the item's version and appending to its history.
+    """
+
+    topic: ClassVar[str] = topics.PROGRAMME_EVENTS
+    key_description: ClassVar[str | None] = "The message key is the event's problem_id, encoded as UTF-8."
+    event_type: Literal["programme.item_updated"] = Field("programme.item_updated", description="Event type.")
+    problem_id: str = Field(
+        min_length=1, max_length=100, description="每月一题 problem id, e.g. wage-arrears; the message key."
+    )
+    item_kind: ProgrammeItemKind = Field(description="task or policy.")
+    item_id: str = Field(min_length=1, max_length=100, description="The item's id within its problem, e.g. t1.")
+    status: Literal["planned", "in_progress", "done", "drafting", "issued"] = Field(
+        description="The new status. Tasks: planned, in_progress, done; policies: planned, drafting, issued."
+    )
+    note: str | None = Field(None, max_length=2000, description="Free text, e.g. what was done.")
+    actor: str = Field(min_length=1, description="Who reported it: the intake API key's name.")
+
+    @model_validator(mode="after")
+    def _status_fits_the_kind(self) -> ProgrammeItemUpdated:
+        allowed = PROGRAMME_ITEM_STATUSES[self.item_kind]
+        if self.status not in allowed:
+            raise ValueError(f"a {self.item_kind} status is one of {', '.join(allowed)}, not {self.status!r}")
+        return self
+
+    def key(self) -> bytes:
+        return self.problem_id.encode()
+
+
 TOPIC_MODELS: dict[str, type[BaseModel]] = {
     topics.CALLS_RECEIVED: CallReceived,
     topics.CALLS_CLASSIFIED: CallClassified,
@@ -317,4 +373,5 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     topics.CASES_OVERDUE: CaseOverdue,
     topics.ALERTS: HotSpotAlert,
     topics.DEADLETTER: DeadLetter,
+    topics.PROGRAMME_EVENTS: ProgrammeItemUpdated,
 }

@@ -9,6 +9,7 @@ CASES_EVENTS = "hotline.cases.events.v1"
 CASES_OVERDUE = "hotline.cases.overdue.v1"
 ALERTS = "hotline.alerts.v1"
 DEADLETTER = "hotline.deadletter.v1"
+PROGRAMME_EVENTS = "hotline.programme.events.v1"
 
 ALL_TOPICS: tuple[str, ...] = (
     CALLS_RECEIVED,
@@ -18,4 +19,5 @@ ALL_TOPICS: tuple[str, ...] = (
     CASES_OVERDUE,
     ALERTS,
     DEADLETTER,
+    PROGRAMME_EVENTS,
 )

@@ -32,6 +32,8 @@ from shared.events import (
     DeadlineKind,
     HotSpotAlert,
     Location,
+    ProgrammeItemKind,
+    ProgrammeItemUpdated,
     UnitKind,
     call_id_for,
 )
@@ -133,6 +135,17 @@ def _dead_letter() -> DeadLetter:
     )
 
 
+def _programme_update() -> ProgrammeItemUpdated:
+    return ProgrammeItemUpdated(
+        problem_id="wage-arrears",
+        item_kind=ProgrammeItemKind.task,
+        item_id="t1",
+        status="in_progress",
+        note="在建工程欠薪隐患排查已覆盖六个区",
+        actor="programme-office",
+    )
+
+
 EXAMPLES: dict[str, BaseModel] = {
     topics.CALLS_RECEIVED: _received(),
     topics.CALLS_CLASSIFIED: _classified(),
@@ -141,6 +154,7 @@ EXAMPLES: dict[str, BaseModel] = {
     topics.CASES_OVERDUE: _overdue(),
     topics.ALERTS: _hot_spot(),
     topics.DEADLETTER: _dead_letter(),
+    topics.PROGRAMME_EVENTS: _programme_update(),
 }
 
 
