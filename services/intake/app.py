@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Header, HTTPException, Request, status
@@ -19,9 +20,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake import cases as case_steps
 from services.intake import domain
+from services.intake import programme as programme_updates
 from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
-from services.intake.deps import CallsWriterDep, CaseActorDep, CasesDep, PublisherDep, SettingsDep
-from services.intake.keys import KeyStore
+from services.intake.deps import ApiKeyDep, CallsWriterDep, CaseActorDep, CasesDep, PublisherDep, SettingsDep
+from services.intake.keys import PROGRAMME_WRITE, SUPERVISOR, KeyStore
+from services.intake.programme import ProgrammeUpdateAccepted, ProgrammeUpdateIn
 from services.intake.publisher import BrokerUnavailable, EventPublisher, PublishFailed
 from services.intake.schemas import (
     EXAMPLE_EN,
@@ -35,6 +38,8 @@ from services.intake.schemas import (
     FieldError,
     RawCallBatch,
 )
+from services.metrics.programme import load_programme
+from services.metrics.settings import ScoreboardSettings
 from services.router.catalogue import DEFAULT_CATALOGUE_PATH, LEVEL1_CATEGORIES
 from services.router.catalogue_watch import CatalogueWatcher
 from services.router.gazetteer import load_gazetteer
@@ -74,6 +79,10 @@ consumer is idempotent (a case already stored is not stored or counted again).
 Authenticate with an `X-API-Key` header (create one with `hotline keys --name NAME`); submitting needs the
 `calls:write` scope. The citizen's phone number is never published or logged: the event carries a salted
 hash (to link a citizen's calls) and a masked form such as `138****5678`.
+
+每月一题 (Monthly Question) task and policy status updates come in here too, as `ProgrammeItemUpdated`
+events on **`{topics.PROGRAMME_EVENTS}`** (key = `problem_id`): they need the `supervisor` or
+`programme:write` scope (`hotline keys --name NAME --scope programme:write`).
 """
 
 _SUBMISSIONS = TypeAdapter(list[CallSubmission])
@@ -138,9 +147,18 @@ def queue_is_known(queue_id: str, department_queues: frozenset[str]) -> bool:
 
 
 def create_app(
-    settings: Settings, *, publisher: EventPublisher | None = None, database: AsyncDatabase | None = None
+    settings: Settings,
+    *,
+    publisher: EventPublisher | None = None,
+    database: AsyncDatabase | None = None,
+    programme_path: Path | None = None,
 ) -> FastAPI:
-    """The intake FastAPI app for ``settings``; the publisher connects (and keeps retrying) at start-up."""
+    """The intake FastAPI app for ``settings``; the publisher connects (and keeps retrying) at start-up.
+
+    ``programme_path``: the 每月一题 programme YAML updates are checked against; default: the metrics
+    service's (``HOTLINE_METRICS_PROGRAMME_PATH``, else the shipped file), so both agree.
+    """
+    the_programme_path = programme_path or ScoreboardSettings().programme_path
     the_publisher = publisher or EventPublisher(settings.kafka)
     client: AsyncMongoClient | None = None
 
@@ -368,6 +386,67 @@ def create_app(
         case = await find_case(cases, call_id)
         role, allowed = case_steps.steps_for(key, case)
         return StepsAllowed(call_id=call_id, status=str(case.get("status")), role=role, steps=allowed)
+
+    @app.post(
+        "/v1/programme/{problem_id}/{item_list}/{item_id}",
+        status_code=status.HTTP_202_ACCEPTED,
+        tags=["programme"],
+        responses={
+            **_ERROR_RESPONSES,
+            403: {"model": ErrorBody, "description": "The key lacks the supervisor or programme:write scope."},
+            404: {"model": ErrorBody, "description": "No such problem, kind of item (tasks, policies) or item."},
+            422: {"model": ErrorBody, "description": "The status does not exist for this kind of item."},
+        },
+    )
+    async def update_programme_item(
+        problem_id: str,
+        item_list: str,
+        item_id: str,
+        update: ProgrammeUpdateIn,
+        key: ApiKeyDep,
+        publisher: PublisherDep,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> ProgrammeUpdateAccepted:
+        """Report a 每月一题 task's or policy's new status (``item_list``: tasks or policies).
+
+        202 once the broker acknowledged its ProgrammeItemUpdated event; the metrics service applies it
+        once, bumping the item's version and keeping it in the item's history (``GET /v1/programme``).
+        """
+        if not programme_updates.may_update_programme(key):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"API key '{key.name}' lacks the scope {SUPERVISOR} or {PROGRAMME_WRITE} "
+                f"(it has: {', '.join(key.scopes) or 'none'})",
+            )
+        problem = programme_updates.update_problem(
+            load_programme(the_programme_path), problem_id, item_list, item_id, update.status
+        )
+        if problem is not None:
+            code, detail = problem
+            raise HTTPException(code, detail)
+        event = programme_updates.programme_event(
+            update,
+            problem_id=problem_id,
+            item_list=item_list,
+            item_id=item_id,
+            key=key,
+            event_id=programme_updates.event_id_for(problem_id, item_list, item_id, key.name, idempotency_key),
+            now=datetime.now(UTC),
+        )
+        try:
+            await publisher.publish([event])
+        except (BrokerUnavailable, PublishFailed) as exc:
+            log.warning("programme update %s/%s/%s not acknowledged: %s", problem_id, item_list, item_id, exc)
+            raise broker_unavailable(settings, f"update not accepted, retry: {exc}") from exc
+        log.info("programme %s %s %s: %s by %s", problem_id, item_list, item_id, update.status, key.name)
+        return ProgrammeUpdateAccepted(
+            problem_id=problem_id,
+            item_kind=event.item_kind,
+            item_id=item_id,
+            status=event.status,
+            event_id=event.event_id,
+            topic=event.topic,
+        )
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:

@@ -21,6 +21,7 @@ KEY_PREFIX = "hl_"
 CALLS_WRITE = "calls:write"
 CASES_ACT = "cases:act"  # take case steps for the units (queue ids) the key names
 SUPERVISOR = "supervisor"  # a hotline supervisor: any case, every step
+PROGRAMME_WRITE = "programme:write"  # report 每月一题 task and policy status (the supervisor may too)
 
 
 @dataclass(frozen=True)

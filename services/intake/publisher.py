@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from shared.events import Envelope
+from shared.events import EventBase
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -130,8 +130,8 @@ class EventPublisher:
             return False
         return True
 
-    async def publish(self, events: Sequence[Envelope]) -> None:
-        """Send every event (key = call_id) and wait for all acknowledgements, within the request timeout.
+    async def publish(self, events: Sequence[EventBase]) -> None:
+        """Send every event (key = its aggregate id: call_id, or problem_id) and wait for all acknowledgements, within the request timeout.
 
         Raises BrokerUnavailable when not connected, PublishFailed naming the unacknowledged events otherwise.
         """

@@ -1,4 +1,4 @@
-"""The metrics agents: routed calls and case lifecycle steps in, cases and counters stored in MongoDB.
+"""The metrics agents: routed calls, case lifecycle steps and 每月一题 programme updates in, stored in MongoDB.
 
 Thin on purpose: parse a batch (poison messages go to the dead-letter topic), hand the valid events
 to the repository, and retry until the database took them, so an outage never acks unprocessed events.
@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import faust
 from pymongo import AsyncMongoClient
 
 from services.common.streaming import create_app, parse_events, raw_topic, retry_until_done, send_dead_letters
-from services.metrics.repository import EventsResult, MetricsRepository
+from services.metrics.programme import ProgrammeError, check_event, load_programme
+from services.metrics.repository import EventsResult, MetricsRepository, ProgrammeResult
 from services.metrics.scoreboard import HotSpotThresholds
 from services.metrics.settings import ScoreboardSettings
 from shared import topics
-from shared.events import CallRouted, CaseEvent, DeadLetter
+from shared.events import CallRouted, CaseEvent, DeadLetter, ProgrammeItemUpdated
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,40 @@ def rejected_letter(event: CaseEvent, reason: str) -> DeadLetter:
     )
 
 
+def unfit_programme_letter(event: ProgrammeItemUpdated, reason: str) -> DeadLetter:
+    """The dead letter of a programme update that names no item of the programme (or a wrong status)."""
+    return DeadLetter(
+        service=SERVICE,
+        source_topic=topics.PROGRAMME_EVENTS,
+        key=event.problem_id,
+        reason=f"not in the programme: {reason}"[:2000],
+        original_b64=base64.b64encode(event.to_bytes()).decode(),
+    )
+
+
+def split_programme_updates(
+    programme: Mapping[str, Any], events: Sequence[ProgrammeItemUpdated]
+) -> tuple[list[ProgrammeItemUpdated], list[DeadLetter]]:
+    """The updates that fit the programme, and dead letters for those that do not."""
+    fitting: list[ProgrammeItemUpdated] = []
+    dead: list[DeadLetter] = []
+    for event in events:
+        try:
+            check_event(programme, event)
+        except ProgrammeError as exc:
+            dead.append(unfit_programme_letter(event, str(exc)))
+        else:
+            fitting.append(event)
+    return fitting, dead
+
+
 def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) -> faust.App:
     """The metrics worker: routed calls and case events in batches into the metrics store, plus its timers."""
     scoreboard = scoreboard or ScoreboardSettings()
     app = create_app(SERVICE, settings)
     routed = raw_topic(app, topics.CALLS_ROUTED)
     case_events = raw_topic(app, topics.CASES_EVENTS)
+    programme_events = raw_topic(app, topics.PROGRAMME_EVENTS)
     store = RepositoryHolder(settings)
     thresholds = HotSpotThresholds(
         min_count=scoreboard.hotspot_min_count,
@@ -136,6 +165,23 @@ def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) 
                     result.pending,
                     len(result.rejected),
                 )
+
+    @app.agent(programme_events, name="metrics-store-programme-events")
+    async def store_programme_events(stream: faust.StreamT) -> None:
+        async for events in cast(faust.Stream, stream).take_events(
+            settings.metrics.batch_size, within=settings.metrics.batch_window_seconds
+        ):
+            parsed, dead = parse_events(events, ProgrammeItemUpdated, SERVICE)
+            batch, unfit = split_programme_updates(load_programme(scoreboard.programme_path), parsed)
+            await send_dead_letters(app, [*dead, *unfit])
+            if batch:
+
+                async def apply(batch: list[ProgrammeItemUpdated] = batch) -> ProgrammeResult:
+                    repository = await store.ready()
+                    return await repository.apply_programme_updates(batch)
+
+                result = await retry_until_done("apply programme updates", apply)
+                log.info("programme updates: %d applied, %d duplicates", result.applied, result.duplicates)
 
     @app.timer(scoreboard.deadline_check_seconds)
     async def watch_deadlines() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import hmac
 import io
 import json
 from collections.abc import AsyncIterator
@@ -17,13 +16,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.metrics.programme import ProgrammeError, check_update, load_programme
 from services.metrics.queries import Scoreboard
 from services.metrics.repository import MetricsRepository
 from services.metrics.settings import ScoreboardSettings
@@ -40,7 +38,8 @@ the city's scoreboard: the three rates 响应率 / 解决率 / 满意率 and the
 the monthly ranking, the top ten streets by volume, municipal supervision (减量、提率、去低), the
 每月一题 programme's progress and problem trends, and hot spots (主动治理). Figure endpoints take
 `format=csv`. `GET /v1/stream` pushes queue and scoreboard changes (server-sent events). Definitions:
-docs/metrics.md. `GET /` is a live queue page.
+docs/metrics.md. `GET /` is a live queue page. Read-only: 每月一题 task and policy status updates
+are events submitted through intake (`POST /v1/programme/...`), applied by the metrics worker.
 """
 
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv (a spreadsheet export).")]
@@ -175,13 +174,6 @@ class SupervisionView(BaseModel):
     month: str
     criteria: dict[str, float]
     streets: list[dict[str, Any]]
-
-
-class ProgrammeUpdate(BaseModel):
-    """A task's or policy's new status."""
-
-    status: str = Field(description="tasks: planned, in_progress, done; policies: planned, drafting, issued.")
-    note: str | None = Field(None, max_length=2000)
 
 
 def get_repository(request: Request) -> MetricsRepository:
@@ -436,32 +428,6 @@ def create_app(
             ]
             return csv_response(rows, "programme")
         return view
-
-    @app.post("/v1/programme/{problem_id}/{kind}/{item_id}")
-    async def update_programme(
-        problem_id: str,
-        kind: Literal["tasks", "policies"],
-        item_id: str,
-        update: ProgrammeUpdate,
-        repository: RepositoryDep,
-        x_api_key: Annotated[
-            str | None, Header(description="The supervisor key (HOTLINE_METRICS_SUPERVISOR_API_KEY).")
-        ] = None,
-    ) -> dict[str, Any]:
-        """Record a task's or policy's new status (versioned: every update is kept). Supervisor key required."""
-        expected = board_settings.supervisor_api_key
-        if not expected:
-            raise HTTPException(status_code=403, detail="programme updates are disabled: no supervisor key is set")
-        if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
-            raise HTTPException(status_code=401, detail="a valid X-API-Key is required")
-        try:
-            check_update(load_programme(board_settings.programme_path), problem_id, kind, item_id, update.status)
-        except ProgrammeError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from exc
-        stored = await repository.record_programme_update(
-            problem_id, kind, item_id, update.status, actor="supervisor", note=update.note
-        )
-        return {k: v for k, v in stored.items() if k != "_id"}
 
     @app.get("/v1/hotspots", response_model=None)
     async def hotspots(

@@ -1,4 +1,7 @@
-"""The 每月一题 programme as data: problems, tasks and policies from YAML, with their versioned status updates."""
+"""The 每月一题 programme as data: problems, tasks and policies from YAML, with their versioned status updates.
+
+Pure (no I/O but reading the YAML): intake imports it to check updates before publishing them.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +13,23 @@ from typing import Any
 
 import yaml
 
+from shared.events import PROGRAMME_ITEM_STATUSES, ProgrammeItemKind, ProgrammeItemUpdated
+
 DEFAULT_PATH = Path(__file__).parent / "data" / "programme.yaml"
-TASK_STATUSES = ("planned", "in_progress", "done")
-POLICY_STATUSES = ("planned", "drafting", "issued")
+TASK_STATUSES = PROGRAMME_ITEM_STATUSES[ProgrammeItemKind.task]
+POLICY_STATUSES = PROGRAMME_ITEM_STATUSES[ProgrammeItemKind.policy]
 ITEM_KINDS = {"tasks": TASK_STATUSES, "policies": POLICY_STATUSES}
+# The list of a problem's plan that holds each kind of item (as in the YAML and the read API).
+LIST_OF_KIND: dict[ProgrammeItemKind, str] = {ProgrammeItemKind.task: "tasks", ProgrammeItemKind.policy: "policies"}
+KIND_OF_LIST: dict[str, ProgrammeItemKind] = {name: kind for kind, name in LIST_OF_KIND.items()}
 
 
 class ProgrammeError(ValueError):
     """The programme file or an update does not fit the programme."""
+
+
+class UnknownProgrammeItem(ProgrammeError):
+    """An update names a problem, a kind of item or an item the programme does not have."""
 
 
 @lru_cache(maxsize=4)
@@ -42,16 +54,21 @@ def load_programme(path: Path | None = None) -> dict[str, Any]:
 
 
 def check_update(programme: Mapping[str, Any], problem_id: str, kind: str, item_id: str, status: str) -> None:
-    """Raise ``ProgrammeError`` unless the problem, item and status exist."""
+    """Raise ``UnknownProgrammeItem`` unless the problem and item exist, ``ProgrammeError`` for a wrong status."""
     if kind not in ITEM_KINDS:
-        raise ProgrammeError(f"unknown item kind {kind!r}: tasks or policies")
-    if status not in ITEM_KINDS[kind]:
-        raise ProgrammeError(f"unknown {kind} status {status!r}: one of {', '.join(ITEM_KINDS[kind])}")
+        raise UnknownProgrammeItem(f"unknown item kind {kind!r}: tasks or policies")
     problem = next((p for p in programme["problems"] if p["id"] == problem_id), None)
     if problem is None:
-        raise ProgrammeError(f"no problem {problem_id!r} in the programme")
+        raise UnknownProgrammeItem(f"no problem {problem_id!r} in the programme")
     if not any(item["id"] == item_id for item in problem[kind]):
-        raise ProgrammeError(f"problem {problem_id} has no {kind[:-1]} {item_id!r}")
+        raise UnknownProgrammeItem(f"problem {problem_id} has no {kind[:-1]} {item_id!r}")
+    if status not in ITEM_KINDS[kind]:
+        raise ProgrammeError(f"unknown {kind} status {status!r}: one of {', '.join(ITEM_KINDS[kind])}")
+
+
+def check_event(programme: Mapping[str, Any], event: ProgrammeItemUpdated) -> None:
+    """Raise ``ProgrammeError`` unless the event's problem and item exist and its status fits the item."""
+    check_update(programme, event.problem_id, LIST_OF_KIND[event.item_kind], event.item_id, event.status)
 
 
 def with_updates(programme: Mapping[str, Any], updates: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

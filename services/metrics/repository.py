@@ -5,7 +5,8 @@ yet; ``apply_case_events`` skips events whose id the case's ``history`` already 
 stores its cases and the counter changes derived from them (``aggregates.CounterChanges``) in one
 multi-document transaction: a crash before the commit leaves nothing, so redelivery redoes it all.
 Events for cases not stored yet wait in ``pending_events``; messages to publish (overdue events,
-hot-spot alerts) are written to ``outbox`` in the same transaction and published after it.
+hot-spot alerts) are written to ``outbox`` in the same transaction and published after it. A 每月一题
+programme item (``programme``) records the ids of the updates it applied, with its version and history.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,9 +44,10 @@ from services.metrics.aggregates import (
     unique_by_call,
     unit_of_field_key,
 )
+from services.metrics.programme import LIST_OF_KIND
 from services.metrics.scoreboard import HotSpotThresholds, baseline_days, hot_spot, window_days
 from shared import topics
-from shared.events import HOTLINE_NAMESPACE, CallRouted, CaseEvent, HotSpotAlert
+from shared.events import HOTLINE_NAMESPACE, CallRouted, CaseEvent, HotSpotAlert, ProgrammeItemUpdated
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,14 @@ class EventsResult:
     pending: int = 0
     rejected: list[tuple[CaseEvent, str]] = field(default_factory=list)
     touched_areas: set[tuple[str, str, str, str]] = field(default_factory=set)
+
+
+@dataclass
+class ProgrammeResult:
+    """What a batch of programme events did."""
+
+    applied: int = 0
+    duplicates: int = 0
 
 
 @dataclass(frozen=True)
@@ -631,30 +642,73 @@ class MetricsRepository:
 
     async def programme_updates(self) -> list[dict[str, Any]]:
         """The latest status of every programme item that was updated (one document per item)."""
-        return [doc async for doc in self.programme.find({}, {"history": 0})]
+        return [doc async for doc in self.programme.find({}, {"history": 0, "event_ids": 0})]
 
     async def programme_history(self, problem_id: str) -> list[dict[str, Any]]:
         """Every update of a problem's items, each with its version."""
         return [doc async for doc in self.programme.find({"problem_id": problem_id})]
 
     async def record_programme_update(
-        self, problem_id: str, kind: str, item_id: str, status: str, *, actor: str, note: str | None = None
-    ) -> dict[str, Any]:
-        """Set an item's status, bump its version and keep the update in its history; the stored document."""
-        now = datetime.now(UTC)
+        self,
+        problem_id: str,
+        kind: str,
+        item_id: str,
+        status: str,
+        *,
+        actor: str,
+        event_id: uuid.UUID,
+        at: datetime,
+        note: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Set an item's status, bump its version and keep the update in its history; the stored document.
+
+        None when the update ``event_id`` was applied already (a redelivered or resubmitted event).
+        """
         item_key = f"{problem_id}|{kind}|{item_id}"
-        stored = await self.programme.find_one_and_update(
-            {"_id": item_key},
-            {
-                "$inc": {"version": 1},
-                "$set": {"status": status, "updated_at": now, "actor": actor, "note": note},
-                "$setOnInsert": {"problem_id": problem_id, "kind": kind, "item_id": item_id},
-                "$push": {"history": {"status": status, "at": now, "actor": actor, "note": note}},
-            },
-            upsert=True,
-            return_document=True,
-        )
-        return dict(stored or {})
+        event_key = str(event_id)
+
+        async def in_transaction(session: AsyncClientSession) -> dict[str, Any] | None:
+            if await self.programme.find_one({"_id": item_key, "event_ids": event_key}, {"_id": 1}, session=session):
+                return None
+            stored = await self.programme.find_one_and_update(
+                {"_id": item_key},
+                {
+                    "$inc": {"version": 1},
+                    "$set": {"status": status, "updated_at": at, "actor": actor, "note": note},
+                    "$setOnInsert": {"problem_id": problem_id, "kind": kind, "item_id": item_id},
+                    "$push": {
+                        "history": {"status": status, "at": at, "actor": actor, "note": note, "event_id": event_key},
+                        "event_ids": event_key,
+                    },
+                },
+                upsert=True,
+                return_document=True,
+                session=session,
+            )
+            return dict(stored or {})
+
+        result: dict[str, Any] | None = await self._transaction(in_transaction)
+        return result
+
+    async def apply_programme_updates(self, events: Sequence[ProgrammeItemUpdated]) -> ProgrammeResult:
+        """Apply each programme event once, in order (checked against the programme by the caller)."""
+        result = ProgrammeResult()
+        for event in events:
+            stored = await self.record_programme_update(
+                event.problem_id,
+                LIST_OF_KIND[event.item_kind],
+                event.item_id,
+                event.status,
+                actor=event.actor,
+                event_id=event.event_id,
+                at=event.occurred_at,
+                note=event.note,
+            )
+            if stored is None:
+                result.duplicates += 1
+            else:
+                result.applied += 1
+        return result
 
     async def pending_count(self) -> int:
         """Events waiting for their case."""

@@ -35,9 +35,8 @@ class ScoreboardSettings(BaseSettings):
     hotspot_baseline_days: int = Field(28, ge=7, description="Days before the window that make the baseline.")
     hotspot_min_count: int = Field(5, ge=1, description="Fewest requests in a window for a hot spot.")
     hotspot_ratio: float = Field(3.0, gt=1, description="A hot spot's count / baseline must reach this.")
-    programme_path: Path | None = Field(None, description="每月一题 programme YAML; default: the one shipped.")
-    supervisor_api_key: str | None = Field(
-        None, description="Key for POST /v1/programme/... (X-API-Key); unset: programme updates are refused."
+    programme_path: Path | None = Field(
+        None, description="每月一题 programme YAML, read by metrics and by intake (updates); default: the one shipped."
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 from services.metrics.api import create_app
 from services.metrics.repository import MetricsRepository
 from services.metrics.settings import ScoreboardSettings
-from shared.events import CaseEvent
+from shared.events import CaseEvent, ProgrammeItemUpdated
 from tests.unit.test_metrics_aggregates import routed_event
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ async def scored(mongo_db) -> dict:
 
 @pytest.fixture
 async def client(mongo_db, settings):
-    app = create_app(settings, database=mongo_db, scoreboard_settings=ScoreboardSettings(supervisor_api_key="s3cret"))
+    app = create_app(settings, database=mongo_db, scoreboard_settings=ScoreboardSettings())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
         yield client
 
@@ -105,18 +105,24 @@ async def test_problem_trend_gives_month_on_month_change_and_the_summary(client,
     assert body["summary"]["text"] == "1 of 1 problems fell month on month, 1 by more than 10%"
 
 
-async def test_programme_updates_need_the_supervisor_key_and_are_versioned(client, scored) -> None:
-    path = "/v1/programme/wage-arrears/tasks/t1"
+def _programme_update(status: str, **fields: object) -> ProgrammeItemUpdated:
+    return ProgrammeItemUpdated(
+        problem_id="wage-arrears", item_kind="task", item_id="t1", status=status, actor="supervisor", **fields
+    )
 
-    assert (await client.post(path, json={"status": "done"})).status_code == 401
-    assert (await client.post(path, json={"status": "done"}, headers={"X-API-Key": "wrong"})).status_code == 401
-    bad = await client.post(path, json={"status": "issued"}, headers={"X-API-Key": "s3cret"})
-    assert bad.status_code == 422
-    first = await client.post(path, json={"status": "in_progress"}, headers={"X-API-Key": "s3cret"})
-    second = await client.post(path, json={"status": "done", "note": "已完成"}, headers={"X-API-Key": "s3cret"})
 
-    assert (first.json()["version"], second.json()["version"]) == (1, 2)
-    assert [h["status"] for h in second.json()["history"]] == ["in_progress", "done"]
+async def test_programme_updates_are_versioned_applied_once_and_shown_by_the_read_api(client, scored, mongo_db) -> None:
+    repository = MetricsRepository(mongo_db)
+    first, second = _programme_update("in_progress"), _programme_update("done", note="已完成")
+
+    applied = await repository.apply_programme_updates([first, second, first])
+    again = await repository.apply_programme_updates([second])
+
+    assert (applied.applied, applied.duplicates, again.applied, again.duplicates) == (2, 1, 0, 1)
+    [stored] = await repository.programme_history("wage-arrears")
+    assert stored["version"] == 2
+    assert [h["status"] for h in stored["history"]] == ["in_progress", "done"]
+    assert stored["history"][1]["note"] == "已完成"
     programme = (await client.get("/v1/programme", params={"month": "2026-04"})).json()
     problem = next(p for p in programme["problems"] if p["id"] == "wage-arrears")
     assert problem["tasks"][0]["status"] == "done" and problem["tasks"][0]["version"] == 2
@@ -125,12 +131,10 @@ async def test_programme_updates_need_the_supervisor_key_and_are_versioned(clien
     assert problem["trend"]["volume"] == 4
 
 
-async def test_programme_updates_are_refused_without_a_configured_key(mongo_db, settings) -> None:
-    app = create_app(settings, database=mongo_db, scoreboard_settings=ScoreboardSettings(supervisor_api_key=None))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
-        response = await client.post("/v1/programme/wage-arrears/tasks/t1", json={"status": "done"})
+async def test_the_read_api_takes_no_programme_updates(client) -> None:
+    response = await client.post("/v1/programme/wage-arrears/tasks/t1", json={"status": "done"})
 
-    assert response.status_code == 403
+    assert response.status_code in (404, 405)
 
 
 async def test_a_case_is_returned_with_its_history(client, scored) -> None:
