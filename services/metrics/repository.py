@@ -139,15 +139,9 @@ class MetricsRepository:
             name="queue_ids_status_received",
         )
         await self.cases.create_index([("next_due_at", ASCENDING)], name="next_due")
-        # The router's duplicate detection (same street and category, or same citizen, recently).
+        # The router's duplicate detection (same problem at the same address, or same citizen, recently).
         await self.cases.create_index(
-            [
-                ("status", ASCENDING),
-                ("assignment.street", ASCENDING),
-                ("classification.category", ASCENDING),
-                ("received_at", DESCENDING),
-            ],
-            name="duplicates_by_street",
+            [("call.location.address", ASCENDING), ("received_at", DESCENDING)], name="duplicates_by_address"
         )
         await self.cases.create_index(
             [("call.contact.hash", ASCENDING), ("received_at", DESCENDING)], name="duplicates_by_contact"

@@ -30,7 +30,7 @@ from services.router.cases import (
     OpenCase,
     as_open_case,
     dispatched_event,
-    duplicate_query,
+    duplicate_queries,
     find_duplicate,
     linked_assignment,
     linked_event,
@@ -177,16 +177,17 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
         await asyncio.gather(*futures)
 
     async def open_cases_for(parsed: Parsed) -> list[OpenCase]:
-        """Open cases the batch's calls may duplicate: one query per batch; none when the store fails."""
-        query = duplicate_query([(c, p) for _, c, p in parsed], window) if router.duplicate_window_hours else None
-        if query is None:
-            return []
+        """Open cases the batch's calls may duplicate (a few indexed queries); none when the store fails."""
+        queries = duplicate_queries([(c, p) for _, c, p in parsed], window) if router.duplicate_window_hours else []
+        docs: dict[Any, dict[str, Any]] = {}
         try:
-            docs = await cases().find(query, DUPLICATE_PROJECTION).to_list(None)
+            for query in queries:
+                async for doc in cases().find(query, DUPLICATE_PROJECTION):
+                    docs[doc["_id"]] = doc
         except Exception as exc:  # routing must go on without the store: a missed link is better than no dispatch
             log.warning("duplicate check skipped for %d calls: %s: %s", len(parsed), type(exc).__name__, exc)
             return []
-        return [case for case in map(OpenCase.from_document, docs) if case is not None]
+        return [case for case in map(OpenCase.from_document, docs.values()) if case is not None]
 
     @app.timer(router.catalogue_check_seconds)
     async def watch_catalogue() -> None:

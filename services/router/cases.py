@@ -204,6 +204,7 @@ class OpenCase:
     street: str | None
     contact_hash: str | None
     assignment: Mapping[str, Any]
+    address: str | None = None
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> OpenCase | None:
@@ -219,6 +220,7 @@ class OpenCase:
             street=_get(doc, "assignment", "street"),
             contact_hash=_get(doc, "call", "contact", "hash"),
             assignment=_get(doc, "assignment") or {},
+            address=place_text(_get(doc, "call", "location", "address")),
         )
 
 
@@ -228,6 +230,12 @@ class Duplicate:
 
     of: OpenCase
     reason: str
+
+
+def place_text(address: str | None) -> str | None:
+    """The address as compared for duplicates: the citizen's words, trimmed (None when nothing was said)."""
+    text = (address or "").strip()
+    return text or None
 
 
 def can_duplicate(classified: CallClassified) -> bool:
@@ -249,13 +257,16 @@ def find_duplicate(
     *,
     window: timedelta = DEFAULT_DUPLICATE_WINDOW,
 ) -> Duplicate | None:
-    """The open case this call duplicates: the same problem at the same street/town, or from the same
-    citizen, received within ``window`` before it (the earliest such case wins)."""
+    """The open case this call duplicates: the same problem at the same place (the same street/town and
+    the same address), or from the same citizen, received within ``window`` before it (the earliest such
+    case wins). The street alone is not a place: a street/town covers many neighbourhoods, and two
+    complaints of one category in it are usually two problems."""
     if not can_duplicate(classified):
         return None
     call, classification = classified.call, classified.classification
     received = call.received_at.astimezone(UTC)
     contact = call.contact.hash if call.contact is not None else None
+    address = place_text(call.location.address)
     own_id = str(classified.call_id)
     best: Duplicate | None = None
     for case in open_cases:
@@ -265,8 +276,9 @@ def find_duplicate(
             continue  # only earlier calls: a replay decides as the first run did
         if not same_problem(classification, case):
             continue
-        if place.street and case.street == place.street and case.district == place.district:
-            reason = f"same problem ({classification.issue or classification.category}) at {place.street}"
+        same_street = bool(place.street) and case.street == place.street and case.district == place.district
+        if same_street and address is not None and case.address == address:
+            reason = f"same problem ({classification.issue or classification.category}) at {address}"
         elif contact and case.contact_hash == contact:
             reason = f"same problem ({classification.issue or classification.category}) from the same citizen"
         else:
@@ -276,30 +288,30 @@ def find_duplicate(
     return best
 
 
-def duplicate_query(batch: Sequence[tuple[CallClassified, Resolution]], window: timedelta) -> dict[str, Any] | None:
-    """One MongoDB filter for the open cases any call of ``batch`` may duplicate (None: nothing to ask).
+VALUES_PER_QUERY = 50
 
-    Served by the indexes {assignment.street, classification.category, received_at} and
-    {call.contact.hash, received_at}; status is checked on the few documents found.
+
+def duplicate_queries(batch: Sequence[tuple[CallClassified, Resolution]], window: timedelta) -> list[dict[str, Any]]:
+    """MongoDB filters for the open cases any call of ``batch`` may duplicate (empty: nothing to ask).
+
+    One field and at most ``VALUES_PER_QUERY`` values per filter, each served by its index
+    ({call.location.address, received_at} or {call.contact.hash, received_at}); street, problem and status
+    are checked on the few documents found. Measured on the embedded database with 20,000 cases: one
+    ``$or`` of two 500-value ``$in`` lists took 34.6 s (the index is not used), these 20 filters 0.13 s.
     """
     checked = [(c, p) for c, p in batch if can_duplicate(c)]
-    streets = sorted({p.street for _, p in checked if p.street})
+    addresses = sorted({a for c, p in checked if p.street and (a := place_text(c.call.location.address))})
     hashes = sorted({c.call.contact.hash for c, _ in checked if c.call.contact is not None})
-    if not checked or not (streets or hashes):
-        return None
-    categories = sorted({c.classification.category for c, _ in checked})
+    if not checked:
+        return []
     earliest = min(c.call.received_at for c, _ in checked).astimezone(UTC) - window
     latest = max(c.call.received_at for c, _ in checked).astimezone(UTC)
-    branches: list[dict[str, Any]] = []
-    if streets:
-        branches.append({"assignment.street": {"$in": streets}, "classification.category": {"$in": categories}})
-    if hashes:
-        branches.append({"call.contact.hash": {"$in": hashes}})
-    return {
-        "$or": branches,
-        "received_at": {"$gte": earliest, "$lte": latest},
-        "status": {"$in": sorted(OPEN_STATUSES)},
-    }
+    recent_and_open = {"received_at": {"$gte": earliest, "$lte": latest}, "status": {"$in": sorted(OPEN_STATUSES)}}
+    return [
+        {field: {"$in": values[i : i + VALUES_PER_QUERY]}, **recent_and_open}
+        for field, values in (("call.location.address", addresses), ("call.contact.hash", hashes))
+        for i in range(0, len(values), VALUES_PER_QUERY)
+    ]
 
 
 DUPLICATE_PROJECTION = {
@@ -311,6 +323,7 @@ DUPLICATE_PROJECTION = {
     "classification.issue": 1,
     "assignment": 1,
     "call.contact.hash": 1,
+    "call.location.address": 1,
 }
 
 
@@ -366,4 +379,5 @@ def as_open_case(classified: CallClassified, place: Resolution, assignment: Assi
         street=place.street,
         contact_hash=classified.call.contact.hash if classified.call.contact is not None else None,
         assignment=assignment.model_dump(mode="json"),
+        address=place_text(classified.call.location.address),
     )

@@ -98,7 +98,7 @@ async def test_a_call_duplicating_an_open_case_is_linked_to_it_in_the_same_queue
     await mongo_db["cases"].insert_one(open_case)
     external_id = f"dup-{uuid.uuid4().hex[:8]}"
     call = Call(channel="phone", source_system="12345-cti", external_id=external_id, body="老板还是不发工资",
-                language="zh", location=Location(address="大兴区西红门镇宏福苑"), received_at=utc_now())  # fmt: skip
+                language="zh", location=Location(address="大兴区西红门那边的宏福苑小区"), received_at=utc_now())  # fmt: skip
     classified = CallClassified(
         call_id=call_id_for("12345-cti", external_id),
         call=call,

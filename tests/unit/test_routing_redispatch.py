@@ -9,7 +9,7 @@ from typing import Any
 from services.router.agent import route_parsed
 from services.router.cases import (
     OpenCase,
-    duplicate_query,
+    duplicate_queries,
     find_duplicate,
     linked_event,
     next_candidate,
@@ -137,7 +137,8 @@ def classified(external_id: str, *, hours_ago: float = 0, contact: str | None = 
 
 
 def open_case(call_id: str, *, hours_ago: float, street: str | None = "望京街道", category: str = "城乡建设",
-              contact: str | None = None, status: str = "dispatched") -> OpenCase | None:  # fmt: skip
+              contact: str | None = None, status: str = "dispatched",
+              address: str = "朝阳区望京西园三区") -> OpenCase | None:  # fmt: skip
     return OpenCase.from_document(
         {
             "_id": call_id,
@@ -146,12 +147,12 @@ def open_case(call_id: str, *, hours_ago: float, street: str | None = "望京街
             "classification": {"category": category},
             "assignment": {"queue_id": f"street:朝阳区/{street}", "district": "朝阳区", "street": street,
                            "unit_kind": "street", "unit_name": "朝阳区望京街道"},
-            "call": {"contact": {"hash": contact}} if contact else {},
+            "call": {"location": {"address": address}, **({"contact": {"hash": contact}} if contact else {})},
         }
     )  # fmt: skip
 
 
-def test_same_problem_at_the_same_street_within_the_window_is_a_duplicate() -> None:
+def test_same_problem_at_the_same_address_within_the_window_is_a_duplicate() -> None:
     new = classified("new")
     place = locate_call(new.call, GAZETTEER)
     earlier = open_case(str(uuid.uuid4()), hours_ago=10)
@@ -167,6 +168,13 @@ def test_no_duplicate_outside_the_window_for_another_category_or_a_closed_case()
     assert find_duplicate(new, place, [open_case("b", hours_ago=1, category="环境保护")], window=window) is None  # type: ignore[list-item]
     assert open_case("c", hours_ago=1, status="closed") is None
     assert find_duplicate(new, place, [open_case("d", hours_ago=1, street="酒仙桥街道")], window=window) is None  # type: ignore[list-item]
+
+
+def test_the_same_problem_elsewhere_in_the_same_street_is_not_a_duplicate() -> None:
+    new = classified("new")
+    place = locate_call(new.call, GAZETTEER)
+    neighbour = open_case("n", hours_ago=1, address="朝阳区望京花园东区")  # same 望京街道, another neighbourhood
+    assert find_duplicate(new, place, [neighbour], window=timedelta(hours=72)) is None  # type: ignore[list-item]
 
 
 def test_the_same_citizen_on_the_same_problem_elsewhere_is_a_duplicate() -> None:
@@ -185,16 +193,24 @@ def test_a_call_never_duplicates_itself_or_a_later_call() -> None:
     assert find_duplicate(new, place, [itself, later], window=timedelta(hours=72)) is None  # type: ignore[list-item]
 
 
-def test_one_query_covers_the_batch_by_street_or_contact() -> None:
+def test_the_batch_is_looked_up_by_address_and_by_contact_in_indexed_slices() -> None:
     batch = [classified("a"), classified("b", contact="c9", address="")]
-    query = duplicate_query([(c, locate_call(c.call, GAZETTEER)) for c in batch], timedelta(hours=72))
-    assert query is not None
-    assert query["$or"] == [
-        {"assignment.street": {"$in": ["望京街道"]}, "classification.category": {"$in": ["城乡建设"]}},
+    queries = duplicate_queries([(c, locate_call(c.call, GAZETTEER)) for c in batch], timedelta(hours=72))
+    assert [{k: v for k, v in q.items() if k.startswith("call.")} for q in queries] == [
+        {"call.location.address": {"$in": ["朝阳区望京西园三区"]}},
         {"call.contact.hash": {"$in": ["c9"]}},
     ]
-    assert query["received_at"]["$gte"] == NOW - timedelta(hours=72)
-    assert sorted(query["status"]["$in"]) == ["accepted", "dispatched", "responded", "returned"]
+    for query in queries:
+        assert "$or" not in query  # the embedded database scans the whole collection for an $or
+        assert query["received_at"]["$gte"] == NOW - timedelta(hours=72)
+        assert sorted(query["status"]["$in"]) == ["accepted", "dispatched", "responded", "returned"]
+
+
+def test_a_large_batch_is_asked_in_slices_of_fifty_values() -> None:
+    batch = [classified(f"c{i}", contact=f"h{i}", address=f"朝阳区望京西园{i}号院") for i in range(120)]
+    queries = duplicate_queries([(c, locate_call(c.call, GAZETTEER)) for c in batch], timedelta(hours=72))
+    sizes = [len(next(v for k, v in q.items() if k.startswith("call."))["$in"]) for q in queries]
+    assert sizes == [50, 50, 20, 50, 50, 20]
 
 
 def test_a_duplicate_in_the_same_batch_is_linked_to_the_first_call_with_its_queue() -> None:
