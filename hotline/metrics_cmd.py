@@ -29,7 +29,7 @@ async def rebuild(database: str | None, *, check: bool, uri: str | None = None) 
         computed = await repository.computed_counters()
         stored = await repository.stored_counters()
         differing = sorted(k for k in set(computed) | set(stored) if computed.get(k) != stored.get(k))
-        cases = await repository.cases.count_documents({})
+        cases = await repository.counter_rebuild.case_count()
         print(f"{cases} cases; {len(computed)} counters recomputed; {len(differing)} differ from the stored ones")
         for counter_id in differing[:20]:
             print(f"  {counter_id}: stored {stored.get(counter_id)} recomputed {computed.get(counter_id)}")

@@ -288,7 +288,7 @@ async def measure_reads(uri: str, *, cases_per_month: int, months: int, queues: 
             f"read path: {len(documents)} counter documents for {months} months of {cases_per_month:,} cases "
             f"written in {time.perf_counter() - started:.1f}s"
         )
-        board = Scoreboard(repository, ScoreboardSettings())
+        board = Scoreboard(repository.reads, repository.programme, ScoreboardSettings())
         figures = {
             "GET /v1/scoreboard/units?kind=street (三率, composite, rank)": lambda: board.units(month, "street"),
             "GET /v1/scoreboard/units?kind=district": lambda: board.units(month, "district"),

@@ -1,0 +1,74 @@
+"""The read API's composition root: ``create_app`` wires the metrics stores and the routes.
+
+Operators see every queue of 街乡镇 (streets/towns) and 委办局 (departments) with its depth and its
+oldest waiting case; analysts read the monthly counts per category, Monthly-Question problem, unit
+and district that the metrics worker pre-aggregates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.metrics.api.routes import ROUTERS
+from services.metrics.queries import Scoreboard
+from services.metrics.repository import MetricsRepository
+from services.metrics.settings import ScoreboardSettings
+from shared.settings import Settings, get_settings
+
+DESCRIPTION = """\
+Read API of the Hotline metrics store for 接诉即办 ("handle on receipt"): every citizen request is
+dispatched (派单) to a queue of a street/town (街乡镇) or a department (委办局). This API shows each
+queue's depth, overdue cases and oldest waiting case, the cases waiting in a queue, one case with its
+history, the monthly counts per category, Monthly-Question (每月一题) problem, unit and district, and
+the city's scoreboard: the three rates 响应率 / 解决率 / 满意率 and the composite score per unit with
+the monthly ranking, the top ten streets by volume, municipal supervision (减量、提率、去低), the
+每月一题 programme's progress and problem trends, and hot spots (主动治理). Figure endpoints take
+`format=csv`. `GET /v1/stream` pushes queue and scoreboard changes (server-sent events). Definitions:
+docs/metrics.md. `GET /` is a live queue page. Read-only: 每月一题 task and policy status updates
+are events submitted through intake (`POST /v1/programme/...`), applied by the metrics worker.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: AsyncDatabase | None = None,
+    scoreboard_settings: ScoreboardSettings | None = None,
+) -> FastAPI:
+    """The read API; ``database`` injects an existing database (tests), else the lifespan connects."""
+    settings = settings or get_settings()
+    board_settings = scoreboard_settings or ScoreboardSettings()
+
+    def wire(app: FastAPI, db: AsyncDatabase) -> None:
+        store = MetricsRepository(db, timezone=settings.timezone)
+        app.state.reads, app.state.hotspots = store.reads, store.hotspots
+        app.state.scoreboard = Scoreboard(store.reads, store.programme, board_settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if database is not None:
+            yield
+            return
+        client: AsyncMongoClient = AsyncMongoClient(settings.mongodb.uri, tz_aware=True)
+        wire(app, client[settings.mongodb.database])
+        try:
+            yield
+        finally:
+            await client.close()
+
+    app = FastAPI(
+        title="Hotline metrics — 接诉即办 queues and monthly counts",
+        description=DESCRIPTION,
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    if database is not None:
+        wire(app, database)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
