@@ -26,6 +26,7 @@ from pathlib import Path
 
 from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, running_platform
+from services.metrics.settings import MetricsSettings
 from shared.settings import Settings
 
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "domain" / "messages-train.csv"
@@ -88,10 +89,15 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(
         home=home,
         intake={"port": free_port(), "api_keys_file": home / "api-keys.json"},
-        metrics={"port": free_port()},
         mongodb={"database": "hotline_bench"},
     )
-    platform = Platform(settings=settings, home=home, embedded_kafka=True, embedded_mongodb=True)
+    platform = Platform(
+        settings=settings,
+        home=home,
+        embedded_kafka=True,
+        embedded_mongodb=True,
+        metrics=MetricsSettings(port=free_port()),
+    )
     home.mkdir(parents=True, exist_ok=True)
     api_key = ensure_dev_key(platform)
     texts = load_texts(args.texts)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hotline.embedded import EmbeddedStack, ensure_topics, stop_process
 from services.console.settings import ConsoleSettings
+from services.metrics.settings import MetricsSettings
 from shared import topics
 from shared.settings import Settings
 
@@ -84,6 +85,7 @@ class Platform:
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
     def from_environment(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> Platform:
@@ -114,7 +116,7 @@ class Platform:
 
     @property
     def metrics_url(self) -> str:
-        return f"http://{self.settings.metrics.host}:{self.settings.metrics.port}"
+        return f"http://{self.metrics.host}:{self.metrics.port}"
 
     @property
     def console_url(self) -> str:
@@ -131,7 +133,7 @@ class Platform:
         self.home.mkdir(parents=True, exist_ok=True)
         ports = (
             ("intake", self.settings.intake.port),
-            ("metrics-api", self.settings.metrics.port),
+            ("metrics-api", self.metrics.port),
             ("console", self.console.port),
         )
         for name, port in ports:
@@ -158,8 +160,8 @@ class Platform:
             "INTAKE_HOST": self.settings.intake.host,
             "INTAKE_PORT": str(self.settings.intake.port),
             "INTAKE_API_KEYS_FILE": str(self.api_keys_file),
-            "METRICS_HOST": self.settings.metrics.host,
-            "METRICS_PORT": str(self.settings.metrics.port),
+            "HOTLINE_METRICS_HOST": self.metrics.host,
+            "HOTLINE_METRICS_PORT": str(self.metrics.port),
             "CONSOLE_HOST": self.console.host,
             "CONSOLE_PORT": str(self.console.port),
             "CONSOLE_INTAKE_URL": self.intake_url,

@@ -39,13 +39,12 @@ from services.intake.schemas import (
     RawCallBatch,
 )
 from services.metrics.programme import load_programme
-from services.metrics.settings import ScoreboardSettings
 from services.router.catalogue import DEFAULT_CATALOGUE_PATH, LEVEL1_CATEGORIES
 from services.router.catalogue_watch import CatalogueWatcher
 from services.router.gazetteer import load_gazetteer
 from shared import topics
 from shared.events import CallReceived
-from shared.settings import Settings
+from shared.settings import ServiceSettings, Settings
 
 log = logging.getLogger(__name__)
 CASES = "cases"
@@ -156,9 +155,9 @@ def create_app(
     """The intake FastAPI app for ``settings``; the publisher connects (and keeps retrying) at start-up.
 
     ``programme_path``: the 每月一题 programme YAML updates are checked against; default: the metrics
-    service's (``HOTLINE_METRICS_PROGRAMME_PATH``, else the shipped file), so both agree.
+    service's (``HOTLINE_PROGRAMME_PATH``, else the shipped file), so both agree.
     """
-    the_programme_path = programme_path or ScoreboardSettings().programme_path
+    the_programme_path = programme_path or ServiceSettings().programme_path
     the_publisher = publisher or EventPublisher(settings.kafka)
     client: AsyncMongoClient | None = None
 

@@ -3,7 +3,7 @@ and the ``ProgrammeItemUpdated`` event an update becomes. No I/O: the programme 
 
 The programme (problems, tasks, policies) is read with ``services.metrics.programme.load_programme``, a
 pure YAML loader: intake imports that data module (not the metrics service) so both check updates
-against the same file (``HOTLINE_METRICS_PROGRAMME_PATH``, default: the shipped one).
+against the same file (``HOTLINE_PROGRAMME_PATH``, default: the shipped one).
 """
 
 from __future__ import annotations

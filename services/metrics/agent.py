@@ -21,10 +21,9 @@ from services.common.streaming import create_app, parse_events, raw_topic, retry
 from services.metrics.programme import ProgrammeError, check_event, load_programme
 from services.metrics.repository import EventsResult, MetricsRepository, ProgrammeResult
 from services.metrics.scoreboard import HotSpotThresholds
-from services.metrics.settings import ScoreboardSettings
+from services.metrics.settings import MetricsSettings
 from shared import topics
 from shared.events import CallRouted, CaseEvent, DeadLetter, ProgrammeItemUpdated
-from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ SERVICE = "metrics"
 class RepositoryHolder:
     """Creates the Mongo client inside the worker's event loop on first use and ensures the indexes once."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: MetricsSettings) -> None:
         self.settings = settings
         self._repository: MetricsRepository | None = None
         self._client: AsyncMongoClient | None = None
@@ -102,18 +101,17 @@ def split_programme_updates(
     return fitting, dead
 
 
-def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) -> faust.App:
+def build_app(settings: MetricsSettings) -> faust.App:
     """The metrics worker: routed calls and case events in batches into the metrics store, plus its timers."""
-    scoreboard = scoreboard or ScoreboardSettings()
     app = create_app(SERVICE, settings)
     routed = raw_topic(app, topics.CALLS_ROUTED)
     case_events = raw_topic(app, topics.CASES_EVENTS)
     programme_events = raw_topic(app, topics.PROGRAMME_EVENTS)
     store = RepositoryHolder(settings)
     thresholds = HotSpotThresholds(
-        min_count=scoreboard.hotspot_min_count,
-        ratio=scoreboard.hotspot_ratio,
-        baseline_days=scoreboard.hotspot_baseline_days,
+        min_count=settings.hotspot_min_count,
+        ratio=settings.hotspot_ratio,
+        baseline_days=settings.hotspot_baseline_days,
     )
     touched: set[tuple[str, str, str, str]] = set()
 
@@ -128,7 +126,7 @@ def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) 
     async def store_routed(stream: faust.StreamT) -> None:
         # take_events is on the concrete Stream, not on the StreamT interface faust types agents with.
         async for events in cast(faust.Stream, stream).take_events(
-            settings.metrics.batch_size, within=settings.metrics.batch_window_seconds
+            settings.batch_size, within=settings.batch_window_seconds
         ):
             batch, dead = parse_events(events, CallRouted, SERVICE)
             await send_dead_letters(app, dead)
@@ -146,7 +144,7 @@ def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) 
     @app.agent(case_events, name="metrics-store-case-events")
     async def store_case_events(stream: faust.StreamT) -> None:
         async for events in cast(faust.Stream, stream).take_events(
-            settings.metrics.batch_size, within=settings.metrics.batch_window_seconds
+            settings.batch_size, within=settings.batch_window_seconds
         ):
             batch, dead = parse_events(events, CaseEvent, SERVICE)
             await send_dead_letters(app, dead)
@@ -169,10 +167,10 @@ def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) 
     @app.agent(programme_events, name="metrics-store-programme-events")
     async def store_programme_events(stream: faust.StreamT) -> None:
         async for events in cast(faust.Stream, stream).take_events(
-            settings.metrics.batch_size, within=settings.metrics.batch_window_seconds
+            settings.batch_size, within=settings.batch_window_seconds
         ):
             parsed, dead = parse_events(events, ProgrammeItemUpdated, SERVICE)
-            batch, unfit = split_programme_updates(load_programme(scoreboard.programme_path), parsed)
+            batch, unfit = split_programme_updates(load_programme(settings.programme_path), parsed)
             await send_dead_letters(app, [*dead, *unfit])
             if batch:
 
@@ -183,7 +181,7 @@ def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) 
                 result = await retry_until_done("apply programme updates", apply)
                 log.info("programme updates: %d applied, %d duplicates", result.applied, result.duplicates)
 
-    @app.timer(scoreboard.deadline_check_seconds)
+    @app.timer(settings.deadline_check_seconds)
     async def watch_deadlines() -> None:
         try:
             repository = await store.ready()
@@ -194,7 +192,7 @@ def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) 
         except Exception as exc:  # the next tick tries again
             log.warning("deadline watcher: %s: %s", type(exc).__name__, exc)
 
-    @app.timer(scoreboard.pending_retry_seconds)
+    @app.timer(settings.pending_retry_seconds)
     async def retry_waiting_events() -> None:
         try:
             repository = await store.ready()
@@ -203,7 +201,7 @@ def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) 
         except Exception as exc:
             log.warning("pending retry: %s: %s", type(exc).__name__, exc)
 
-    @app.timer(scoreboard.hotspot_check_seconds)
+    @app.timer(settings.hotspot_check_seconds)
     async def look_for_hot_spots() -> None:
         if not touched:
             return

@@ -24,6 +24,7 @@ from pymongo import AsyncMongoClient
 
 from services.metrics.aggregates import UNIT_FIELDS, CounterChanges, case_document, field_key, streets_counter_id
 from services.metrics.repository import MetricsRepository
+from services.metrics.settings import MetricsSettings
 from shared.events import (
     Assignment,
     Call,
@@ -35,7 +36,6 @@ from shared.events import (
     UnitKind,
     call_id_for,
 )
-from shared.settings import get_settings
 
 CATEGORIES = ("城乡建设", "劳动和社会保障", "教育文体", "卫生计生", "交通运输", "商贸旅游", "环境保护", "民政")
 DISTRICTS = ("东城区", "西城区", "朝阳区", "海淀区", "丰台区", "大兴区", "通州区", "昌平区")
@@ -260,11 +260,12 @@ ISSUES = (
 )
 
 
-async def measure_reads(uri: str, *, cases_per_month: int, months: int, queues: int, repeats: int) -> None:
+async def measure_reads(
+    uri: str, settings: MetricsSettings, *, cases_per_month: int, months: int, queues: int, repeats: int
+) -> None:
     """Time every dashboard figure on counters sized for ``cases_per_month`` cases a month."""
     from services.metrics.queries import Scoreboard
     from services.metrics.scoreboard import previous_month
-    from services.metrics.settings import ScoreboardSettings
 
     client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
     name = f"bench_reads_{uuid.uuid4().hex[:10]}"
@@ -288,7 +289,7 @@ async def measure_reads(uri: str, *, cases_per_month: int, months: int, queues: 
             f"read path: {len(documents)} counter documents for {months} months of {cases_per_month:,} cases "
             f"written in {time.perf_counter() - started:.1f}s"
         )
-        board = Scoreboard(repository.reads, repository.programme, ScoreboardSettings())
+        board = Scoreboard(repository.reads, repository.programme, settings)
         figures = {
             "GET /v1/scoreboard/units?kind=street (三率, composite, rank)": lambda: board.units(month, "street"),
             "GET /v1/scoreboard/units?kind=district": lambda: board.units(month, "district"),
@@ -325,6 +326,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="read path: timed reads per figure")
     parser.add_argument("--skip-writes", action="store_true", help="only measure the read path")
     args = parser.parse_args()
+    settings = MetricsSettings()
 
     def run(uri: str) -> None:
         if not args.skip_writes:
@@ -333,7 +335,12 @@ def main() -> None:
             )
         asyncio.run(
             measure_reads(
-                uri, cases_per_month=args.cases_per_month, months=args.months, queues=args.queues, repeats=args.repeats
+                uri,
+                settings,
+                cases_per_month=args.cases_per_month,
+                months=args.months,
+                queues=args.queues,
+                repeats=args.repeats,
             )
         )
 
@@ -341,7 +348,7 @@ def main() -> None:
         with private_database() as uri:
             run(uri)
     else:
-        run(get_settings().mongodb.uri)
+        run(settings.mongodb.uri)
 
 
 if __name__ == "__main__":

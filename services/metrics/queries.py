@@ -20,7 +20,7 @@ from services.metrics.scoreboard import (
     trend_summary,
     unit_score,
 )
-from services.metrics.settings import ScoreboardSettings
+from services.metrics.settings import MetricsSettings
 from services.metrics.store.programme import ProgrammeStore
 from services.metrics.store.reads import MetricsReads
 
@@ -33,7 +33,7 @@ def street_label(unit_id: str) -> str:
 class Scoreboard:
     """Figures for the console and the read API, computed from a few counter documents per request."""
 
-    def __init__(self, reads: MetricsReads, programme: ProgrammeStore, settings: ScoreboardSettings) -> None:
+    def __init__(self, reads: MetricsReads, programme: ProgrammeStore, settings: MetricsSettings) -> None:
         self.reads = reads
         self.programme_store = programme
         self.settings = settings

@@ -8,7 +8,8 @@ from pathlib import Path
 from hotline.embedded import free_port
 from hotline.platform import Platform
 from services.console.settings import ConsoleSettings
-from shared.settings import IntakeSettings, MetricsSettings, MongoSettings, Settings
+from services.metrics.settings import MetricsSettings
+from shared.settings import IntakeSettings, MongoSettings, Settings
 from tests.conftest import Servers
 from tests.helpers import REPO
 
@@ -19,7 +20,6 @@ def platform_on_session_servers(servers: Servers, settings: Settings, home: Path
         update={
             "home": home,
             "intake": IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
-            "metrics": MetricsSettings(port=free_port()),
             "mongodb": MongoSettings(uri=servers.mongodb_uri, database=f"{database_prefix}_{uuid.uuid4().hex[:8]}"),
         }
     )
@@ -30,4 +30,5 @@ def platform_on_session_servers(servers: Servers, settings: Settings, home: Path
         embedded_mongodb=False,
         cwd=REPO,
         console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
+        metrics=MetricsSettings(port=free_port()),
     )

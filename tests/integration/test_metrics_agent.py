@@ -30,7 +30,7 @@ async def test_the_worker_stores_each_routed_call_once_and_dead_letters_poison(s
 
     client: AsyncMongoClient = AsyncMongoClient(servers.mongodb_uri)
     db = client[database]
-    env = {**server_env, "MONGODB_DATABASE": database, "METRICS_BATCH_WINDOW_SECONDS": "0.2"}
+    env = {**server_env, "MONGODB_DATABASE": database, "HOTLINE_METRICS_BATCH_WINDOW_SECONDS": "0.2"}
     try:
         with run_service("services.metrics", env, tmp_path / "metrics.log") as proc:
             await produce(servers.bootstrap_servers, topics.CALLS_ROUTED, messages)

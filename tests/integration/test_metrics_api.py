@@ -11,6 +11,7 @@ import pytest
 
 from services.metrics.api import create_app
 from services.metrics.repository import MetricsRepository
+from services.metrics.settings import MetricsSettings
 from tests.unit.test_metrics_aggregates import routed_event
 
 pytestmark = pytest.mark.integration
@@ -42,8 +43,8 @@ async def stored(mongo_db) -> list:
 
 
 @pytest.fixture
-async def client(mongo_db, settings):
-    app = create_app(settings, database=mongo_db)
+async def client(mongo_db):
+    app = create_app(MetricsSettings(), database=mongo_db)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
         yield client
 
@@ -129,11 +130,11 @@ async def test_health_and_readiness(client) -> None:
     assert ready.json() == {"status": "ready"}
 
 
-async def test_readiness_fails_when_the_database_is_unreachable(settings) -> None:
+async def test_readiness_fails_when_the_database_is_unreachable() -> None:
     from pymongo import AsyncMongoClient
 
     unreachable = AsyncMongoClient("mongodb://127.0.0.1:1/?directConnection=true", serverSelectionTimeoutMS=300)
-    app = create_app(settings, database=unreachable["nowhere"])
+    app = create_app(MetricsSettings(), database=unreachable["nowhere"])
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
             response = await client.get("/readyz")
@@ -165,9 +166,7 @@ async def test_the_openapi_document_names_the_hotline_concepts(client) -> None:
 
 
 async def test_the_lifespan_connects_to_the_configured_database(settings, mongo_db, stored) -> None:
-    app = create_app(
-        settings.model_copy(update={"mongodb": settings.mongodb.model_copy(update={"database": mongo_db.name})})
-    )
+    app = create_app(MetricsSettings(mongodb=settings.mongodb.model_copy(update={"database": mongo_db.name})))
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
             response = await client.get("/v1/queues")

@@ -85,8 +85,8 @@ async def test_the_worker_survives_sigkill_and_its_counters_equal_the_rebuilt_on
     env = {
         **server_env,
         "MONGODB_DATABASE": database,
-        "METRICS_BATCH_SIZE": "4",
-        "METRICS_BATCH_WINDOW_SECONDS": "0.05",
+        "HOTLINE_METRICS_BATCH_SIZE": "4",
+        "HOTLINE_METRICS_BATCH_WINDOW_SECONDS": "0.05",
         "HOTLINE_METRICS_DEADLINE_CHECK_SECONDS": "1",
         "HOTLINE_METRICS_PENDING_RETRY_SECONDS": "1",
     }

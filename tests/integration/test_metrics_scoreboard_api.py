@@ -12,7 +12,7 @@ import pytest
 
 from services.metrics.api import create_app
 from services.metrics.repository import MetricsRepository
-from services.metrics.settings import ScoreboardSettings
+from services.metrics.settings import MetricsSettings
 from shared.events import CaseEvent, ProgrammeItemUpdated
 from tests.unit.test_metrics_aggregates import routed_event
 
@@ -49,8 +49,8 @@ async def scored(mongo_db) -> dict:
 
 
 @pytest.fixture
-async def client(mongo_db, settings):
-    app = create_app(settings, database=mongo_db, scoreboard_settings=ScoreboardSettings())
+async def client(mongo_db):
+    app = create_app(MetricsSettings(), database=mongo_db)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
         yield client
 

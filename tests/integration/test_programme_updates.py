@@ -19,7 +19,7 @@ from services.intake.app import create_app as create_intake
 from services.intake.keys import CALLS_WRITE, PROGRAMME_WRITE, SUPERVISOR, create_key
 from services.metrics.api import create_app as create_metrics
 from services.metrics.programme import DEFAULT_PATH
-from services.metrics.settings import ScoreboardSettings
+from services.metrics.settings import MetricsSettings
 from shared import topics
 from shared.events import DeadLetter, ProgrammeItemUpdated
 from shared.settings import Settings
@@ -131,8 +131,8 @@ async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_w
     env = {
         **server_env,
         "MONGODB_DATABASE": database,
-        "METRICS_BATCH_WINDOW_SECONDS": "0.2",
-        "HOTLINE_METRICS_PROGRAMME_PATH": str(path),
+        "HOTLINE_METRICS_BATCH_WINDOW_SECONDS": "0.2",
+        "HOTLINE_PROGRAMME_PATH": str(path),
     }
     client: AsyncMongoClient = AsyncMongoClient(servers.mongodb_uri, tz_aware=True)
     db = client[database]
@@ -162,9 +162,8 @@ async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_w
             assert [(h["status"], h["event_id"]) for h in stored["history"]] == [("drafting", body["event_id"])]
 
         metrics = create_metrics(
-            settings.model_copy(update={"mongodb": settings.mongodb.model_copy(update={"database": database})}),
+            MetricsSettings(programme_path=path, mongodb=settings.mongodb.model_copy(update={"database": database})),
             database=db,
-            scoreboard_settings=ScoreboardSettings(programme_path=path),
         )
         transport = httpx.ASGITransport(app=metrics)
         async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as reader:

@@ -179,7 +179,7 @@ def test_intake_and_metrics_api_ports_are_published(services: dict[str, dict[str
     assert any(str(p).endswith("8000:8000") for p in services["intake"]["ports"])
     assert any(str(p).endswith("8001:8001") for p in services["metrics-api"]["ports"])
     assert _environment(services["intake"])["INTAKE_HOST"] == "0.0.0.0"
-    assert _environment(services["metrics-api"])["METRICS_HOST"] == "0.0.0.0"
+    assert _environment(services["metrics-api"])["HOTLINE_METRICS_HOST"] == "0.0.0.0"
 
 
 def test_scalable_workers_publish_no_ports_and_have_no_fixed_container_name(

@@ -1,4 +1,4 @@
-"""``python -m services.metrics.api``: serve the read API with uvicorn on METRICS_HOST:METRICS_PORT."""
+"""``python -m services.metrics.api``: serve the read API with uvicorn on HOTLINE_METRICS_HOST:_PORT."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ def main() -> None:
 
     from services.common.streaming import configure_logging
     from services.metrics.api.app import create_app
-    from shared.settings import get_settings
+    from services.metrics.settings import MetricsSettings
 
-    settings = get_settings()
+    settings = MetricsSettings()
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.metrics.host, port=settings.metrics.port, log_level="info")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.metrics.api.routes import ROUTERS
 from services.metrics.queries import Scoreboard
 from services.metrics.repository import MetricsRepository
-from services.metrics.settings import ScoreboardSettings
-from shared.settings import Settings, get_settings
+from services.metrics.settings import MetricsSettings
 
 DESCRIPTION = """\
 Read API of the Hotline metrics store for 接诉即办 ("handle on receipt"): every citizen request is
@@ -34,20 +33,13 @@ are events submitted through intake (`POST /v1/programme/...`), applied by the m
 """
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    database: AsyncDatabase | None = None,
-    scoreboard_settings: ScoreboardSettings | None = None,
-) -> FastAPI:
+def create_app(settings: MetricsSettings, *, database: AsyncDatabase | None = None) -> FastAPI:
     """The read API; ``database`` injects an existing database (tests), else the lifespan connects."""
-    settings = settings or get_settings()
-    board_settings = scoreboard_settings or ScoreboardSettings()
 
     def wire(app: FastAPI, db: AsyncDatabase) -> None:
         store = MetricsRepository(db, timezone=settings.timezone)
         app.state.reads, app.state.hotspots = store.reads, store.hotspots
-        app.state.scoreboard = Scoreboard(store.reads, store.programme, board_settings)
+        app.state.scoreboard = Scoreboard(store.reads, store.programme, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
