@@ -26,7 +26,7 @@ from services.metrics.scoreboard import (
     unit_score,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_basically_satisfied_counts_point_nine_by_default() -> None:
