@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.metrics.aggregates import UNIT_FIELDS, local_month_and_day
-from services.metrics.programme import load_programme, with_updates
+from services.metrics.programme import with_updates
 from services.metrics.repository import MetricsRepository
 from services.metrics.scoreboard import (
     SupervisionCriteria,
@@ -22,6 +22,7 @@ from services.metrics.scoreboard import (
     unit_score,
 )
 from services.metrics.settings import ScoreboardSettings
+from shared.programme import load_programme
 
 
 def street_label(unit_id: str) -> str:

@@ -44,10 +44,10 @@ from services.metrics.aggregates import (
     unique_by_call,
     unit_of_field_key,
 )
-from services.metrics.programme import LIST_OF_KIND
 from services.metrics.scoreboard import HotSpotThresholds, baseline_days, hot_spot, window_days
 from shared import topics
 from shared.events import HOTLINE_NAMESPACE, CallRouted, CaseEvent, HotSpotAlert, ProgrammeItemUpdated
+from shared.programme import LIST_OF_KIND
 
 log = logging.getLogger(__name__)
 

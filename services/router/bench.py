@@ -15,10 +15,10 @@ from pathlib import Path
 
 from services.router.agent import route_parsed
 from services.router.cases import OpenCase, redispatch_after_return
-from services.router.catalogue import ISSUE_IDS, LEVEL1_CATEGORIES, load_catalogue
-from services.router.gazetteer import Gazetteer, load_gazetteer
 from services.router.routing import locate_call, route_call
+from shared.catalogue import ISSUE_IDS, LEVEL1_CATEGORIES, load_catalogue
 from shared.events import Call, CallClassified, CallRouted, Classification, Location, call_id_for
+from shared.gazetteer import Gazetteer, load_gazetteer
 
 ADDRESSES = [
     "大兴区西红门那边的宏福苑小区",

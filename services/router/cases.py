@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.router.catalogue import Catalogue
 from services.router.deadlines import DEFAULT_TIMEZONE
-from services.router.gazetteer import Gazetteer, Resolution
 from services.router.routing import (
     MANUAL_CLASSIFICATION_QUEUE,
     MANUAL_DISPATCH_QUEUE,
@@ -24,6 +22,7 @@ from services.router.routing import (
     manual_dispatch,
     route,
 )
+from shared.catalogue import Catalogue
 from shared.events import (
     Assignment,
     Call,
@@ -38,6 +37,7 @@ from shared.events import (
     UnitKind,
     derived_event_id,
 )
+from shared.gazetteer import Gazetteer, Resolution
 from shared.lifecycle import OPEN_STATUSES
 
 ROUTER_ACTOR = "router"

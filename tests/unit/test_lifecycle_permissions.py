@@ -17,8 +17,8 @@ from services.intake.cases import (
     step_field_problems,
     steps_for,
 )
-from services.intake.keys import CASES_ACT, SUPERVISOR, KeyRecord
-from services.router.catalogue import LEVEL1_CATEGORIES, load_catalogue
+from shared.api_keys import CASES_ACT, SUPERVISOR, KeyRecord
+from shared.catalogue import LEVEL1_CATEGORIES, load_catalogue
 from shared.events import CaseEventKind, UnitKind
 
 STREET = "street:大兴区/西红门镇"

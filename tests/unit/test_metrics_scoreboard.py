@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.metrics.programme import ProgrammeError, check_update, load_programme, with_updates
+from services.metrics.programme import with_updates
 from services.metrics.scoreboard import (
     HotSpotThresholds,
     SupervisionCriteria,
@@ -25,6 +25,7 @@ from services.metrics.scoreboard import (
     trend_summary,
     unit_score,
 )
+from shared.programme import ProgrammeError, check_update, load_programme
 
 REPO = Path(__file__).resolve().parents[2]
 

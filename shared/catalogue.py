@@ -12,8 +12,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from services.router.gazetteer import Gazetteer, load_gazetteer
 from shared.events import Channel
+from shared.gazetteer import Gazetteer, load_gazetteer
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.yaml"
 

@@ -1,4 +1,4 @@
-"""``python -m services.metrics.bench``: how many routed calls and case events/s the repository applies, in
+"""``python -m hotline.bench_metrics``: how many routed calls and case events/s the repository applies, in
 batches, and how long each dashboard figure takes to read for a month of 1 million cases.
 
 Figures are printed, never asserted. By default it writes to a throw-away database on MONGODB_URI;
