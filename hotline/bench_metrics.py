@@ -35,9 +35,10 @@ from shared.events import (
     UnitKind,
     call_id_for,
 )
+from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
 from shared.settings import get_settings
 
-CATEGORIES = ("城乡建设", "劳动和社会保障", "教育文体", "卫生计生", "交通运输", "商贸旅游", "环境保护", "民政")
+CATEGORIES = tuple(sorted(LEVEL1_CATEGORIES))[:8]  # eight of the fifteen, for synthetic calls
 DISTRICTS = ("东城区", "西城区", "朝阳区", "海淀区", "丰台区", "大兴区", "通州区", "昌平区")
 
 
@@ -247,17 +248,7 @@ def month_counters(month: str, cases: int, *, queues: int, rng: random.Random) -
     return documents
 
 
-ISSUES = (
-    "wage-arrears",
-    "property-certificate",
-    "online-consumption",
-    "old-community-renovation",
-    "inclusive-kindergarten",
-    "home-elderly-care",
-    "unlicensed-e-vehicles",
-    "prepaid-refund",
-    "training-institutions",
-)
+ISSUES = tuple(sorted(MONTHLY_QUESTION_IDS))
 
 
 async def measure_reads(uri: str, *, cases_per_month: int, months: int, queues: int, repeats: int) -> None:

@@ -47,7 +47,8 @@ def catalogue_choices() -> tuple[list[str], list[str]]:
     """Department queue ids of the dispatch catalogue (whom a whistle may summon) and the level-1 categories
     (what a case may be reclassified as): the same lists intake checks steps against."""
     try:
-        from shared.catalogue import DEFAULT_CATALOGUE_PATH, LEVEL1_CATEGORIES, load_catalogue
+        from shared.catalogue import DEFAULT_CATALOGUE_PATH, load_catalogue
+        from shared.reference import LEVEL1_CATEGORIES
         from shared.settings import get_settings
 
         catalogue = load_catalogue(get_settings().catalogue_path or DEFAULT_CATALOGUE_PATH)

@@ -39,11 +39,12 @@ from services.intake.schemas import (
 )
 from shared import topics
 from shared.api_keys import PROGRAMME_WRITE, SUPERVISOR, KeyStore
-from shared.catalogue import DEFAULT_CATALOGUE_PATH, LEVEL1_CATEGORIES
+from shared.catalogue import DEFAULT_CATALOGUE_PATH
 from shared.catalogue_watch import CatalogueWatcher
 from shared.events import CallReceived
 from shared.gazetteer import load_gazetteer
 from shared.programme import load_programme
+from shared.reference import LEVEL1_CATEGORIES
 from shared.settings import ServiceSettings, Settings
 
 log = logging.getLogger(__name__)

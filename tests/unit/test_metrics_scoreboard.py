@@ -194,7 +194,7 @@ def test_a_week_well_above_the_weekly_baseline_is_a_hot_spot() -> None:
 
 
 def test_the_programme_uses_the_classifier_problem_ids() -> None:
-    classifier = yaml.safe_load((REPO / "services/classifier/data/monthly_questions.yaml").read_text(encoding="utf-8"))
+    classifier = yaml.safe_load((REPO / "shared/data/monthly_questions.yaml").read_text(encoding="utf-8"))
     programme = load_programme()
 
     assert [p["id"] for p in programme["problems"]] == [p["id"] for p in classifier["problems"]]
