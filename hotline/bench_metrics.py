@@ -24,6 +24,7 @@ from pymongo import AsyncMongoClient
 
 from services.metrics.aggregates import UNIT_FIELDS, CounterChanges, case_document, field_key, streets_counter_id
 from services.metrics.repository import MetricsRepository
+from shared.clock import previous_month
 from shared.events import (
     Assignment,
     Call,
@@ -254,7 +255,6 @@ ISSUES = tuple(sorted(MONTHLY_QUESTION_IDS))
 async def measure_reads(uri: str, *, cases_per_month: int, months: int, queues: int, repeats: int) -> None:
     """Time every dashboard figure on counters sized for ``cases_per_month`` cases a month."""
     from services.metrics.queries import Scoreboard
-    from services.metrics.scoreboard import previous_month
     from services.metrics.settings import ScoreboardSettings
 
     client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)

@@ -29,6 +29,7 @@ from services.console.live import LiveQueues
 from services.console.sessions import sign, unsign
 from services.console.settings import ConsoleSettings
 from services.console.users import User, load_users, verify_password
+from shared.clock import current_month
 from shared.events import CallbackResult, CaseEventKind
 
 log = logging.getLogger(__name__)
@@ -336,7 +337,7 @@ def create_app(
         from services.console.scoreboard import scoreboard_context
 
         user = current_user(request)
-        month = request.query_params.get("month") or views.local_time(datetime.now(UTC))[:7]
+        month = request.query_params.get("month") or current_month()
         lang = language(request)
         context = await scoreboard_context(metrics(request), month, translator(lang), lang)
         return render(request, "scoreboard.html", user=user, month=month, **context)

@@ -14,7 +14,6 @@ from services.metrics.scoreboard import (
     Weights,
     composite_score,
     hot_spot,
-    previous_month,
     programme_progress,
     ranked,
     resolution_rate,
@@ -25,6 +24,7 @@ from services.metrics.scoreboard import (
     trend_summary,
     unit_score,
 )
+from shared.clock import previous_month
 from shared.programme import ProgrammeError, check_update, load_programme
 
 REPO = Path(__file__).resolve().parents[2]
