@@ -18,12 +18,12 @@ import faust
 from pymongo import AsyncMongoClient
 
 from services.common.streaming import create_app, parse_events, raw_topic, retry_until_done, send_dead_letters
-from services.metrics.programme import ProgrammeError, check_event, load_programme
 from services.metrics.repository import EventsResult, MetricsRepository, ProgrammeResult
 from services.metrics.scoreboard import HotSpotThresholds
 from services.metrics.settings import ScoreboardSettings
 from shared import topics
 from shared.events import CallRouted, CaseEvent, DeadLetter, ProgrammeItemUpdated
+from shared.programme import ProgrammeError, check_event, load_programme
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

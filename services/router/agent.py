@@ -37,13 +37,13 @@ from services.router.cases import (
     redispatch_after_return,
     reroute,
 )
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue
-from services.router.catalogue_watch import CatalogueWatcher
-from services.router.gazetteer import Gazetteer, Resolution, load_gazetteer
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
 from shared import topics
+from shared.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue
+from shared.catalogue_watch import CatalogueWatcher
 from shared.events import Assignment, CallClassified, CallRouted, CaseEvent, CaseEventKind, DeadLetter, utc_now
+from shared.gazetteer import Gazetteer, Resolution, load_gazetteer
 from shared.settings import Settings
 
 SERVICE = "router"

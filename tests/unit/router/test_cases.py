@@ -16,9 +16,8 @@ from services.router.cases import (
     redispatch_after_return,
     reroute,
 )
-from services.router.catalogue import load_catalogue
-from services.router.gazetteer import load_gazetteer
 from services.router.routing import candidate_assignments, locate_call
+from shared.catalogue import load_catalogue
 from shared.events import (
     Call,
     CallClassified,
@@ -29,6 +28,7 @@ from shared.events import (
     UnitKind,
     call_id_for,
 )
+from shared.gazetteer import load_gazetteer
 
 NOW = datetime(2025, 5, 12, 2, 0, tzinfo=UTC)
 CATALOGUE = load_catalogue()

@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.router.catalogue import load_catalogue
 from services.router.deadlines import add_working_days, resolution_due
-from services.router.gazetteer import load_gazetteer
 from services.router.routing import route
+from shared.catalogue import load_catalogue
 from shared.events import Call, Classification, Location
+from shared.gazetteer import load_gazetteer
 
 # Friday 2025-05-09 10:00 in Beijing
 FRIDAY = datetime(2025, 5, 9, 2, 0, tzinfo=UTC)
