@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from services.classifier.model import Classifier
-from services.classifier.taxonomy import load_taxonomy
 from services.classifier.training import train
+from shared.reference import load_taxonomy
 from tests.conftest import domain_csv
 
 REPO = Path(__file__).resolve().parents[3]

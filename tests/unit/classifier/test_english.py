@@ -7,7 +7,7 @@ import pytest
 from services.classifier.evaluation import ENGLISH_SET, agreement, read_labelled_jsonl
 from services.classifier.model import Classifier
 from services.classifier.multilingual import encoder_available, is_latin_script
-from services.classifier.taxonomy import load_taxonomy
+from shared.reference import load_taxonomy
 
 
 @pytest.fixture(scope="module")

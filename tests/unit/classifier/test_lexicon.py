@@ -7,7 +7,8 @@ import pytest
 
 from services.classifier.evaluation import LEVELS_SET, agreement, read_labelled_jsonl, threshold_table
 from services.classifier.model import LEXICON_CONFIDENCE, Classifier
-from services.classifier.taxonomy import BranchMatcher, LexiconEvidence, Term, load_synonyms, load_taxonomy
+from services.classifier.taxonomy import BranchMatcher, LexiconEvidence, Term, load_synonyms
+from shared.reference import load_taxonomy
 
 
 @pytest.fixture(scope="module")

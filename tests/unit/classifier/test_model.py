@@ -11,8 +11,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from services.classifier.features import KeyIndex, fit_vocabulary, key_to_text, message_text, text_to_key
 from services.classifier.issues import load_monthly_questions, match_monthly_question
 from services.classifier.model import Classifier
-from services.classifier.taxonomy import BranchMatcher, build_taxonomy, load_synonyms, load_taxonomy, read_taxonomy_csv
-from services.router.catalogue import ISSUE_IDS
+from services.classifier.taxonomy import BranchMatcher, build_taxonomy, load_synonyms, read_taxonomy_csv
+from shared.reference import load_taxonomy
 from tests.conftest import domain_csv
 
 LEVEL1 = [
@@ -32,6 +32,17 @@ LEVEL1 = [
     "国土资源",
     "科技与信息产业",
 ]
+MONTHLY_QUESTION_IDS = {
+    "wage-arrears",
+    "property-certificate",
+    "online-consumption",
+    "old-community-renovation",
+    "inclusive-kindergarten",
+    "home-elderly-care",
+    "unlicensed-e-vehicles",
+    "prepaid-refund",
+    "training-institutions",
+}
 WAGE_ARREARS = ("工地拖欠工资", "我在工地干了半年，老板拖欠我们三个月工资一直不发，请帮我们讨薪")
 
 
@@ -93,7 +104,7 @@ def test_branch_matcher_leaves_levels_empty_when_nothing_fits() -> None:
 
 def test_monthly_questions_are_the_programme_ids_the_router_refers_to() -> None:
     questions = load_monthly_questions()
-    assert {q.id for q in questions} == ISSUE_IDS
+    assert {q.id for q in questions} == MONTHLY_QUESTION_IDS
     tree = load_taxonomy()
     for question in questions:
         assert question.category in tree

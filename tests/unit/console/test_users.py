@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.console.users import Role, add_user, load_users, main, verify_password
-from services.intake.keys import load_keys
+from shared.api_keys import load_keys
 
 
 def test_a_password_is_stored_hashed_and_only_the_right_one_verifies(tmp_path: Path) -> None:

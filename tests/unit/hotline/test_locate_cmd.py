@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from hotline.locate_cmd import locate_lines
-from services.router.gazetteer import load_gazetteer
+from shared.gazetteer import load_gazetteer
 from tests.helpers import REPO
 
 

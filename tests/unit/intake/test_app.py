@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
-from services.intake.keys import create_key
+from shared.api_keys import create_key
 from shared.settings import Settings
 from tests import factories
 

@@ -17,9 +17,10 @@ from services.intake.cases import (
     step_field_problems,
     steps_for,
 )
-from services.intake.keys import CASES_ACT, SUPERVISOR, KeyRecord
-from services.router.catalogue import LEVEL1_CATEGORIES, load_catalogue
+from shared.api_keys import CASES_ACT, SUPERVISOR, KeyRecord
+from shared.catalogue import load_catalogue
 from shared.events import CaseEventKind, UnitKind
+from shared.reference import LEVEL1_CATEGORIES
 
 STREET = "street:大兴区/西红门镇"
 DEPARTMENT = "department:市城市管理委员会"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hotline import keys_cmd
-from services.intake.keys import CALLS_WRITE, KeyStore, create_key, hash_key, load_keys, verify
+from shared.api_keys import CALLS_WRITE, KeyStore, create_key, hash_key, load_keys, verify
 
 
 def test_created_key_is_returned_once_and_stored_only_as_a_salted_hash(tmp_path: Path) -> None:

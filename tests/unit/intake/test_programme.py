@@ -10,7 +10,6 @@ import pytest
 from pydantic import ValidationError
 
 from hotline.cli import main as hotline_main
-from services.intake.keys import CALLS_WRITE, CASES_ACT, PROGRAMME_WRITE, SUPERVISOR, KeyRecord, load_keys
 from services.intake.programme import (
     ProgrammeUpdateIn,
     event_id_for,
@@ -19,9 +18,10 @@ from services.intake.programme import (
     update_problem,
 )
 from services.metrics.agent import split_programme_updates
-from services.metrics.programme import load_programme
 from shared import topics
+from shared.api_keys import CALLS_WRITE, CASES_ACT, PROGRAMME_WRITE, SUPERVISOR, KeyRecord, load_keys
 from shared.events import ProgrammeItemKind, ProgrammeItemUpdated
+from shared.programme import load_programme
 
 PROGRAMME = load_programme()
 NOW = datetime(2026, 4, 10, 2, tzinfo=UTC)

@@ -12,7 +12,6 @@ from services.metrics.aggregates import (
     case_contributions,
     case_document,
     flag_overdue,
-    local_month_and_day,
     monthly_counter_id,
     next_due_at,
     overdue_deadlines,
@@ -20,7 +19,12 @@ from services.metrics.aggregates import (
     sum_contributions,
     unique_by_call,
 )
-from shared.events import CaseEvent, DeadlineKind, UnitKind
+from shared.clock import local_month_and_day
+from shared.events import (
+    CaseEvent,
+    DeadlineKind,
+    UnitKind,
+)
 from tests import factories
 
 TZ = "Asia/Shanghai"

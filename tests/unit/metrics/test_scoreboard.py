@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.metrics.programme import ProgrammeError, check_update, load_programme, with_updates
+from services.metrics.programme import with_updates
 from services.metrics.scoreboard import (
     HotSpotThresholds,
     SupervisionCriteria,
     Weights,
     composite_score,
     hot_spot,
-    previous_month,
     programme_progress,
     ranked,
     resolution_rate,
@@ -25,6 +24,8 @@ from services.metrics.scoreboard import (
     trend_summary,
     unit_score,
 )
+from shared.clock import previous_month
+from shared.programme import ProgrammeError, check_update, load_programme
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -193,7 +194,7 @@ def test_a_week_well_above_the_weekly_baseline_is_a_hot_spot() -> None:
 
 
 def test_the_programme_uses_the_classifier_problem_ids() -> None:
-    classifier = yaml.safe_load((REPO / "services/classifier/data/monthly_questions.yaml").read_text(encoding="utf-8"))
+    classifier = yaml.safe_load((REPO / "shared/data/monthly_questions.yaml").read_text(encoding="utf-8"))
     programme = load_programme()
 
     assert [p["id"] for p in programme["problems"]] == [p["id"] for p in classifier["problems"]]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.router.agent import route_events
-from services.router.catalogue import load_catalogue
-from services.router.gazetteer import load_gazetteer
 from shared import topics
+from shared.catalogue import load_catalogue
 from shared.events import CallClassified, utc_now
+from shared.gazetteer import load_gazetteer
 from tests import factories
 
 

@@ -16,10 +16,16 @@ from services.router.cases import (
     redispatch_after_return,
     reroute,
 )
-from services.router.catalogue import load_catalogue
-from services.router.gazetteer import load_gazetteer
 from services.router.routing import candidate_assignments, locate_call
-from shared.events import Call, CallClassified, CaseEventKind, Contact, UnitKind
+from shared.catalogue import load_catalogue
+from shared.events import (
+    Call,
+    CallClassified,
+    CaseEventKind,
+    Contact,
+    UnitKind,
+)
+from shared.gazetteer import load_gazetteer
 from tests import factories
 
 NOW = datetime(2025, 5, 12, 2, 0, tzinfo=UTC)

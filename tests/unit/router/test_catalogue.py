@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH, CatalogueError, load_catalogue, parse_catalogue
+from shared.catalogue import DEFAULT_CATALOGUE_PATH, CatalogueError, load_catalogue, parse_catalogue
 from tests.conftest import domain_csv
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from hotline.cli import main
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH, load_catalogue
 from services.router.catalogue_check import check_catalogue_text
-from services.router.catalogue_watch import CatalogueWatcher
+from shared.catalogue import DEFAULT_CATALOGUE_PATH, load_catalogue
+from shared.catalogue_watch import CatalogueWatcher
 
 HEADER = """version: t-1
 departments: [市民政局, 市水务局]

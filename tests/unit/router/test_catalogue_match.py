@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from services.router.catalogue import Catalogue, CatalogueError, load_catalogue, parse_catalogue
 from services.router.catalogue_check import check_catalogue_text
-from services.router.gazetteer import Gazetteer, load_gazetteer
 from services.router.routing import candidate_assignments, route_call
+from shared.catalogue import Catalogue, CatalogueError, load_catalogue, parse_catalogue
 from shared.events import Assignment, CallClassified, UnitKind
+from shared.gazetteer import Gazetteer, load_gazetteer
 from tests import factories
 
 # Beijing is UTC+8 all year: 14:00 UTC is 22:00 in Beijing.

@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.router.catalogue import load_catalogue
 from services.router.deadlines import add_working_days, resolution_due
-from services.router.gazetteer import load_gazetteer
 from services.router.routing import route
+from shared.catalogue import load_catalogue
+from shared.gazetteer import load_gazetteer
 from tests import factories
 
 # Friday 2025-05-09 10:00 in Beijing

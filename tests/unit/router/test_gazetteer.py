@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from services.router.gazetteer import (
+from shared.gazetteer import (
     DEFAULT_GAZETTEER_PATH,
     Gazetteer,
     bare_name,

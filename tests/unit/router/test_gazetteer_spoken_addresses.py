@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.router.gazetteer import load_gazetteer
+from shared.gazetteer import load_gazetteer
 
 # (address, district field, street field) -> (district, street); None where a careful operator could not tell.
 SPOKEN_LOCATIONS: list[tuple[tuple[str | None, str | None, str | None], tuple[str | None, str | None]]] = [

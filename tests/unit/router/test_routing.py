@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.router.catalogue import ISSUE_IDS, LEVEL1_CATEGORIES, Catalogue, load_catalogue
-from services.router.gazetteer import Gazetteer, load_gazetteer
 from services.router.routing import route_call
+from shared.catalogue import Catalogue, load_catalogue
 from shared.events import Assignment, CallClassified, Location, UnitKind
+from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.reference import LEVEL1_CATEGORIES
+from shared.reference import MONTHLY_QUESTION_IDS as ISSUE_IDS
 from tests import factories
 
 NOW = datetime(2025, 5, 12, 2, 30, tzinfo=UTC)

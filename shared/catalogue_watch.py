@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from services.router.catalogue import Catalogue, CatalogueError, load_catalogue
+from shared.catalogue import Catalogue, CatalogueError, load_catalogue
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.common.private_files import locked, write_private_json
+from shared.private_files import locked, write_private_json
 
 KEY_PREFIX = "hl_"
 CALLS_WRITE = "calls:write"

