@@ -1,7 +1,8 @@
 """The console's pages and actions over fake upstreams (a metrics API and an intake in process).
 
 What the real services do is covered end to end in tests/e2e/test_console_browser.py; here the
-upstreams are small FastAPI fakes so that every rule is checked quickly and exactly.
+upstreams are small FastAPI fakes so that every rule is checked quickly and exactly. The fake metrics API
+answers with the read API's own response models, so it cannot drift from the real views.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ LABOUR = "department:市人力资源社会保障局"
 PASSWORD = "long-enough-password"
 
 
-def _case(call_id: str, queue_id: str, status: str = "dispatched", cooperating: list[str] | None = None) -> dict:
+def _case(
+    call_id: str, queue_id: str, status: str = "dispatched", cooperating: list[str] | None = None
+) -> dict[str, Any]:
     """The case document the metrics worker stores for a call routed to ``queue_id`` (built by its own code)."""
     kind, place = queue_id.split(":", 1)
     received_at = datetime(2026, 4, 10, 1, 0, tzinfo=UTC)
@@ -93,9 +96,10 @@ def _case_view(document: dict[str, Any]) -> CaseView:
 
 def fake_metrics(offer_rates: bool) -> FastAPI:
     """The metrics read API over the four cases above. Its answers are the read API's own response models
-    (``services.metrics.api``) and its figures come from the metrics code (case documents, scores, trend
-    summary, programme progress), so a change of the real views shows here. The trend, programme and
-    hot-spot answers have no response model in the read API yet: they are built like ``Scoreboard`` builds them.
+    (``services.metrics.api``), filled from the metrics code where it makes the figure (case documents, the
+    composite weights, the trend summary, programme progress), so a change of the real views shows here. The
+    trend, programme and hot-spot answers have no response model in the read API yet: they are built as
+    ``Scoreboard`` and the hot-spot route build them (hot spots are the ``HotSpotAlert`` contract).
     """
     app = FastAPI()
 
