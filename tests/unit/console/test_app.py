@@ -19,10 +19,12 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from services.console.app import create_app
 from services.console.settings import ConsoleSettings
 from services.console.users import add_user
+from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
 from services.metrics.aggregates import case_document
 from services.metrics.api import (
     CasesView,
@@ -37,7 +39,8 @@ from services.metrics.api import (
     UnitsView,
 )
 from services.metrics.scoreboard import Weights, month_on_month, programme_progress, trend_summary
-from shared.events import Assignment, CallRouted, HotSpotAlert, UnitKind
+from shared import topics
+from shared.events import Assignment, CallRouted, CaseEventKind, HotSpotAlert, UnitKind
 from tests import factories
 
 XHM = "street:大兴区/西红门镇"
@@ -210,17 +213,32 @@ def fake_metrics(offer_rates: bool) -> FastAPI:
 
 
 class FakeIntake:
+    """Intake's case-step endpoint: the body must be intake's own ``CaseStepIn`` (else 422, as intake answers),
+    and the answer is intake's ``StepAccepted``; ``refuse_with`` makes it answer 409 with that reason."""
+
     def __init__(self) -> None:
         self.posted: list[tuple[str, str, dict]] = []
         self.refuse_with: str | None = None
         self.app = FastAPI()
 
-        @self.app.post("/v1/cases/{call_id}/events")
-        async def step(call_id: str, request: Request) -> JSONResponse:
-            self.posted.append((request.headers.get("x-api-key", ""), call_id, await request.json()))
+        @self.app.post("/v1/cases/{call_id}/events", status_code=202, response_model=None)
+        async def step(call_id: str, request: Request) -> StepAccepted | JSONResponse:
+            body = await request.json()
+            self.posted.append((request.headers.get("x-api-key", ""), call_id, body))
+            try:
+                taken = CaseStepIn.model_validate(body)
+            except ValidationError as exc:
+                return JSONResponse({"detail": exc.errors(include_url=False)}, status_code=422)
             if self.refuse_with:
                 return JSONResponse({"detail": self.refuse_with}, status_code=409)
-            return JSONResponse({"status": "accepted"}, status_code=202)
+            return StepAccepted(
+                call_id=uuid.uuid5(uuid.NAMESPACE_URL, call_id),
+                event_id=uuid.uuid4(),
+                kind=taken.kind,
+                status_before=CASES[call_id]["status"],
+                status_after=CASES[call_id]["status"],
+                topic=topics.CASES_EVENTS,
+            )
 
 
 @pytest.fixture
@@ -379,8 +397,13 @@ def test_the_scoreboard_shows_what_the_metrics_api_offers_and_says_what_it_does_
 
 def test_intakes_answer_narrows_the_steps_offered(tmp_path: Path, intake: FakeIntake) -> None:
     @intake.app.get("/v1/cases/{call_id}/steps")
-    async def steps(call_id: str) -> dict:
-        return {"call_id": call_id, "status": "dispatched", "role": "lead", "steps": ["returned"]}
+    async def steps(call_id: str) -> StepsAllowed:
+        return StepsAllowed(
+            call_id=uuid.uuid5(uuid.NAMESPACE_URL, call_id),
+            status="dispatched",
+            role="lead",
+            steps=[CaseEventKind.returned],
+        )
 
     with _console(tmp_path, intake) as client:
         sign_in(client, "xhm")
