@@ -25,6 +25,8 @@ from shared.events import (
     Classification,
     Contact,
     Location,
+    ProgrammeItemKind,
+    ProgrammeItemUpdated,
     UnitKind,
     call_id_for,
 )
@@ -156,6 +158,26 @@ def case_step(
     ``fields`` are the step's own (note, departments, callback_result, assignment, ...)."""
     call_id = of if isinstance(of, uuid.UUID) else of.call_id
     return CaseEvent(call_id=call_id, kind=CaseEventKind(kind), actor=actor, **fields)
+
+
+def programme_update(
+    status: str = "done",
+    *,
+    problem_id: str = "wage-arrears",
+    item_kind: ProgrammeItemKind | str = ProgrammeItemKind.task,
+    item_id: str = "t1",
+    actor: str = "test",
+    note: str | None = None,
+) -> ProgrammeItemUpdated:
+    """``programme.events``: a 每月一题 task (or policy) of ``problem_id`` reported in ``status``."""
+    return ProgrammeItemUpdated(
+        problem_id=problem_id,
+        item_kind=ProgrammeItemKind(item_kind),
+        item_id=item_id,
+        status=status,
+        note=note,
+        actor=actor,
+    )
 
 
 def submission(external_id: str = "CTI-1", **fields: Any) -> dict[str, Any]:

@@ -107,10 +107,8 @@ async def test_problem_trend_gives_month_on_month_change_and_the_summary(client,
     assert body["summary"]["text"] == "1 of 1 problems fell month on month, 1 by more than 10%"
 
 
-def _programme_update(status: str, **fields: object) -> ProgrammeItemUpdated:
-    return ProgrammeItemUpdated(
-        problem_id="wage-arrears", item_kind="task", item_id="t1", status=status, actor="supervisor", **fields
-    )
+def _programme_update(status: str, note: str | None = None) -> ProgrammeItemUpdated:
+    return factories.programme_update(status, actor="supervisor", note=note)
 
 
 async def test_programme_updates_are_versioned_applied_once_and_shown_by_the_read_api(client, scored, mongo_db) -> None:

@@ -29,7 +29,6 @@ from shared.events import (
     DeadlineKind,
     HotSpotAlert,
     Location,
-    ProgrammeItemKind,
     ProgrammeItemUpdated,
     UnitKind,
 )
@@ -131,14 +130,7 @@ def _dead_letter() -> DeadLetter:
 
 
 def _programme_update() -> ProgrammeItemUpdated:
-    return ProgrammeItemUpdated(
-        problem_id="wage-arrears",
-        item_kind=ProgrammeItemKind.task,
-        item_id="t1",
-        status="in_progress",
-        note="在建工程欠薪隐患排查已覆盖六个区",
-        actor="programme-office",
-    )
+    return factories.programme_update("in_progress", note="在建工程欠薪隐患排查已覆盖六个区", actor="programme-office")
 
 
 EXAMPLES: dict[str, BaseModel] = {
