@@ -109,22 +109,11 @@ class MetricsSettings(BaseSettings):
     batch_window_seconds: float = Field(0.05, gt=0, description="Longest wait to fill a batch.")
 
 
-class Settings(BaseSettings):
-    """All settings of a Hotline process."""
+class Settings(ServiceSettings):
+    """The old aggregate settings, kept only until every process reads its own ``ServiceSettings`` subclass."""
 
-    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_")
 
-    home: Path = Field(Path(".hotline"), description="Local state: embedded database files, keys, logs.")
-    timezone: str = Field("Asia/Shanghai", description="The city's time zone: months and days are counted in it.")
-    contact_salt: str = Field(
-        "hotline-dev-salt", description="Salt of the citizen-contact hash. Set a secret value in production."
-    )
-    log_level: str = Field("INFO", description="Log level of every service.")
-    model_path: Path | None = Field(None, description="Classifier artifact; default: the one shipped.")
-    catalogue_path: Path | None = Field(None, description="Dispatch catalogue (派单目录); default: shipped.")
-
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
-    mongodb: MongoSettings = Field(default_factory=MongoSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
