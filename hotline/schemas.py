@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from shared.events import TOPIC_MODELS
-from shared.settings import KafkaSettings, MongoSettings, ServiceSettings, Settings
+from shared.settings import KafkaSettings, MongoSettings, ServiceSettings, Settings, env_name
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = REPO / "docs" / "topics"
@@ -173,7 +173,6 @@ def env_settings_of(root: type[BaseSettings]) -> list[EnvSetting]:
     prefix. A process's settings class adds only its own fields: the ``ServiceSettings`` ones (and the kafka
     and mongodb groups) are listed once, under the platform-wide models."""
     found: list[EnvSetting] = []
-    prefix = env_prefix(root)
     inherited = (
         ServiceSettings.model_fields if issubclass(root, ServiceSettings) and root is not ServiceSettings else {}
     )
@@ -186,8 +185,7 @@ def env_settings_of(root: type[BaseSettings]) -> list[EnvSetting]:
             if annotation not in PLATFORM_WIDE:
                 nested.append(annotation)
             continue
-        alias = info.validation_alias if isinstance(info.validation_alias, str) else None
-        found.append(EnvSetting(alias or f"{prefix}{name}".upper(), root, name, info))
+        found.append(EnvSetting(env_name(root, name), root, name, info))
     for group in nested:
         found.extend(env_settings_of(group))
     return found
