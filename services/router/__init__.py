@@ -6,12 +6,13 @@ Layout (what each module is):
 - settings: ``settings`` — the process's one settings class, prefix ``HOTLINE_ROUTER_``;
 - composition root: ``app`` — ``build_app(settings)`` loads the catalogue and the gazetteer, connects the
   ``cases`` read model (MongoDB) and wires them into the agents;
-- adapters: ``agent`` (faust: classified calls and case events in, routed calls and case steps out, dead
-  letters; with the batch-level steps ``route_parsed`` / ``decide_case_event`` it calls) and
-  ``catalogue_watch`` (reloads the catalogue file when it changes);
+- adapter: ``agent`` (faust: classified calls and case events in, routed calls and case steps out, dead
+  letters; with the batch-level steps ``route_parsed`` / ``decide_case_event`` it calls);
 - pure domain, no I/O: ``routing`` (``route_call``: the queue of a call), ``cases`` (re-dispatch after a
-  return, re-routing, duplicates), ``deadlines`` (due times), ``catalogue`` (the dispatch catalogue 派单目录
-  and its rules), ``catalogue_check`` (``hotline catalogue check``), ``gazetteer`` (districts and
-  streets/towns 街乡镇, resolving an address);
+  return, re-routing, duplicates), ``deadlines`` (due times), ``catalogue_check`` (``hotline catalogue check``);
 - tools: ``bench`` (cost per call).
+
+What intake and the console read too lives in ``shared/``: the dispatch catalogue 派单目录
+(``shared.catalogue``, reloaded by ``shared.catalogue_watch``) and the gazetteer of districts and
+streets/towns 街乡镇 (``shared.gazetteer``).
 """

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 import faust
-from pymongo import AsyncMongoClient
 
+from services.common.mongo import LazyDatabase
 from services.common.streaming import create_app
 from services.router.agent import SERVICE, register_agents
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH
-from services.router.catalogue_watch import CatalogueWatcher
-from services.router.gazetteer import load_gazetteer
 from services.router.settings import RouterSettings
+from shared.catalogue import DEFAULT_CATALOGUE_PATH
+from shared.catalogue_watch import CatalogueWatcher
+from shared.gazetteer import load_gazetteer
 from shared.settings import MongoSettings
 
 CASES = "cases"
@@ -48,11 +48,5 @@ def build_app(settings: RouterSettings) -> faust.App:
 
 def cases_collection(mongodb: MongoSettings) -> Callable[[], Any]:
     """The ``cases`` collection (written by metrics), its client created on the worker's event loop on first use."""
-    mongo: dict[str, AsyncMongoClient] = {}
-
-    def cases() -> Any:
-        if "client" not in mongo:
-            mongo["client"] = AsyncMongoClient(mongodb.uri, serverSelectionTimeoutMS=3000, tz_aware=True)
-        return mongo["client"][mongodb.database][CASES]
-
-    return cases
+    database = LazyDatabase(mongodb, fail_fast=True)
+    return lambda: database.database[CASES]
