@@ -8,7 +8,8 @@ import asyncio
 from pymongo import AsyncMongoClient
 
 from services.metrics.repository import MetricsRepository
-from shared.settings import DEFAULT_TIMEZONE, ServiceSettings
+from shared.clock import DEFAULT_TIMEZONE
+from shared.settings import ServiceSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

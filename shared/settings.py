@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from shared.clock import DEFAULT_TIMEZONE
+
 
 class KafkaSettings(BaseSettings):
     """Where the message bus is and how topics are laid out."""
@@ -53,9 +55,6 @@ class _AliasOnlyEnvSource(EnvSettingsSource):
             name for name, info in self.settings_cls.model_fields.items() if isinstance(info.validation_alias, str)
         }
         return {key: value for key, value in super().__call__().items() if key not in named}
-
-
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 class ServiceSettings(BaseSettings):

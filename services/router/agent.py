@@ -49,6 +49,7 @@ from services.router.settings import RouterSettings
 from shared import topics
 from shared.catalogue import Catalogue
 from shared.catalogue_watch import CatalogueWatcher
+from shared.clock import DEFAULT_TIMEZONE
 from shared.events import Assignment, CallClassified, CallRouted, CaseEvent, CaseEventKind, DeadLetter, utc_now
 from shared.gazetteer import Gazetteer, Resolution
 
@@ -89,7 +90,7 @@ def route_parsed(
     *,
     open_cases: Sequence[OpenCase] = (),
     duplicate_window: timedelta = timedelta(0),
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> tuple[list[CallRouted], list[DeadLetter]]:
     """Route each call; a duplicate of an open case (stored, or earlier in this batch) is linked to it."""
     routed: list[CallRouted] = []
@@ -131,7 +132,7 @@ def decide_case_event(
     gazetteer: Gazetteer,
     now: datetime,
     router: RouterSettings,
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> Assignment:
     """The new dispatch of a case after a return, a reclassification or an undone link."""
     if event.kind is CaseEventKind.returned:
