@@ -576,7 +576,7 @@ The encoder path on the held-out Chinese messages: macro-F1 {figures["macro_f1"]
         table = "\n".join(lines)
         parts.append(
             f"""## Team-written evaluation sets (shipped model)
-Written by the Hotline team for this purpose (`tests/unit/data/`), **not real citizen or 311 data**; labels
+Written by the Hotline team for this purpose (`tests/unit/classifier/data/`), **not real citizen or 311 data**; labels
 are our reading of the taxonomy. Level 2/3 accuracy counts a row right only when the levels above are right too.
 The same team wrote the lexicon, so level-2/3 figures are optimistic. Re-run:
 `python -m services.classifier.evaluation`.

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.mongo import hotline_database, mongo_client
 from services.intake import cases as case_steps
 from services.intake import domain
 from services.intake import programme as programme_updates
@@ -168,8 +169,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal client
         if database is None:
-            client = AsyncMongoClient(settings.mongodb.uri, serverSelectionTimeoutMS=3000, tz_aware=True)
-            app.state.cases = client[settings.mongodb.database][CASES]
+            client = mongo_client(settings.mongodb, fail_fast=True)
+            app.state.cases = hotline_database(client, settings.mongodb)[CASES]
         await the_publisher.start()
         try:
             yield

@@ -39,7 +39,7 @@ from shared.events import (
 )
 from shared.settings import Settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TOPICS_DOC = REPO / "docs" / "topics.md"
 
 

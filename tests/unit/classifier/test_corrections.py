@@ -17,7 +17,7 @@ from services.classifier.taxonomy import level1_names
 from services.classifier.training import train
 from tests.conftest import domain_csv
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def correction(body: str, category: str, *, subject: str = "", at: str = "2026-11-01T09:00:00+08:00") -> dict:
@@ -140,6 +140,6 @@ def test_train_command_rejects_a_bad_corrections_file_naming_the_line(tmp_path: 
 
 
 def test_the_documented_example_corrections_file_is_valid() -> None:
-    path = REPO / "tests" / "unit" / "data" / "classifier_corrections_team_written.jsonl"
+    path = Path(__file__).parent / "data" / "classifier_corrections_team_written.jsonl"
     found = read_corrections(path, level1_names())
     assert len(found) == 6 and {c.actor for c in found} == {"team-example"}

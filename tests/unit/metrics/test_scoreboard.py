@@ -27,7 +27,7 @@ from services.metrics.scoreboard import (
 from shared.clock import previous_month
 from shared.programme import ProgrammeError, check_update, load_programme
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_basically_satisfied_counts_point_nine_by_default() -> None:

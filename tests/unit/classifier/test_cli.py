@@ -13,7 +13,7 @@ from services.classifier.training import train
 from shared.reference import load_taxonomy
 from tests.conftest import domain_csv
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def hotline(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

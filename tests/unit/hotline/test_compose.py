@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings
 from hotline import schemas
 from hotline.cli import COMMANDS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy"
 HOTLINE_SERVICES = ("topics", "intake", "classifier", "router", "metrics", "metrics-api")
 INFRASTRUCTURE = ("kafka", "mongodb")
