@@ -9,6 +9,7 @@ from pymongo import AsyncMongoClient
 
 from services.metrics.repository import MetricsRepository
 from services.metrics.settings import MetricsSettings
+from shared.clock import DEFAULT_TIMEZONE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,11 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rebuild.add_argument("--database", help="database name (default: MONGODB_DATABASE)")
 
 
-async def rebuild(database: str, *, check: bool, uri: str) -> int:
-    """Rebuild (or check) the counters of ``database`` at ``uri``; exit status 1 when a check finds differences."""
+async def rebuild(database: str, *, check: bool, uri: str, timezone: str = DEFAULT_TIMEZONE) -> int:
+    """Rebuild (or check) the counters of ``database``; exit status 1 when a check finds differences."""
     client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
     try:
-        repository = MetricsRepository(client[database])
+        repository = MetricsRepository(client[database], timezone=timezone)
         computed = await repository.computed_counters()
         stored = await repository.stored_counters()
         differing = sorted(k for k in set(computed) | set(stored) if computed.get(k) != stored.get(k))
@@ -48,5 +49,5 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "rebuild":
         settings = MetricsSettings()
         database = args.database or settings.mongodb.database
-        return asyncio.run(rebuild(database, check=args.check, uri=settings.mongodb.uri))
+        return asyncio.run(rebuild(database, check=args.check, uri=settings.mongodb.uri, timezone=settings.timezone))
     return 2

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.mongo import hotline_database, mongo_client
 from services.metrics.api.routes import ROUTERS
 from services.metrics.queries import Scoreboard
 from services.metrics.repository import MetricsRepository
@@ -46,8 +46,8 @@ def create_app(settings: MetricsSettings, *, database: AsyncDatabase | None = No
         if database is not None:
             yield
             return
-        client: AsyncMongoClient = AsyncMongoClient(settings.mongodb.uri, tz_aware=True)
-        wire(app, client[settings.mongodb.database])
+        client = mongo_client(settings.mongodb)
+        wire(app, hotline_database(client, settings.mongodb))
         try:
             yield
         finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -84,7 +83,3 @@ class MetricsDatabase:
             async for doc in collection.find({"_id": {"$in": chunk}}, projection, session=session):
                 found[doc["_id"]] = doc
         return found
-
-
-def as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -10,9 +10,9 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from services.metrics.programme import LIST_OF_KIND
 from services.metrics.store.base import MetricsDatabase
 from shared.events import ProgrammeItemUpdated
+from shared.programme import LIST_OF_KIND
 
 
 @dataclass

@@ -16,7 +16,8 @@ from services.metrics.aggregates import (
     streets_counter_id,
     unit_of_field_key,
 )
-from services.metrics.store.base import MetricsDatabase, as_utc
+from services.metrics.store.base import MetricsDatabase
+from shared.clock import as_utc
 
 
 @dataclass(frozen=True)

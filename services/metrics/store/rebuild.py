@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from services.metrics.aggregates import OPEN_STATUSES, QUEUE_COUNTER_PREFIX, counter_meta, sum_contributions
-from services.metrics.store.base import MetricsDatabase, as_utc
+from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.counters import meta_from_id
+from shared.clock import as_utc
 
 
 class CounterRebuild:
