@@ -9,7 +9,8 @@ Two processes, laid out as entrypoint → composition root → domain / adapters
   entrypoints and passed down;
 - domain, pure (no I/O, tested without a broker or a database): ``aggregates.py`` (case documents,
   lifecycle steps applied to a case, counter changes), ``scoreboard.py`` (三率, composite score, ranking,
-  supervision, hot spots), ``programme.py`` (the 每月一题 programme), ``corrections.correction_record``;
+  supervision, hot spots), ``programme.py`` (the 每月一题 programme's progress over the shared file,
+  ``shared/programme.py``), ``corrections.correction_record``;
 - application: ``queries.Scoreboard`` (dashboard figures from a few counter reads);
 - adapters: ``store/`` (MongoDB, one module per concern; ``repository.MetricsRepository`` wires them as one
   object for the worker, the CLI and the tests), ``agent.py`` (Kafka in and out, via faust), ``api/``
