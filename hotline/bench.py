@@ -26,6 +26,7 @@ from pathlib import Path
 
 from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, running_platform
+from shared.cases import CASES_COLLECTION
 from shared.settings import Settings
 
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "domain" / "messages-train.csv"
@@ -143,7 +144,7 @@ async def _bench(
     print(f"posted {len(accepted_at)} calls ({rejected} rejected) in {post_seconds:.1f}s", flush=True)
 
     mongo: AsyncMongoClient = AsyncMongoClient(platform.mongodb_uri)
-    cases = mongo[platform.settings.mongodb.database]["cases"]
+    cases = mongo[platform.settings.mongodb.database][CASES_COLLECTION]
     wanted = set(accepted_at)
     deadline = time.time() + args.timeout
     visible = 0

@@ -47,11 +47,12 @@ from services.metrics.aggregates import (
 from services.metrics.programme import LIST_OF_KIND
 from services.metrics.scoreboard import HotSpotThresholds, baseline_days, hot_spot, window_days
 from shared import topics
+from shared.cases import CASES_COLLECTION
 from shared.events import HOTLINE_NAMESPACE, CallRouted, CaseEvent, HotSpotAlert, ProgrammeItemUpdated
 
 log = logging.getLogger(__name__)
 
-CASES = "cases"
+CASES = CASES_COLLECTION  # defined once, with the case document, in shared.cases
 COUNTERS = "counters"
 PENDING = "pending_events"
 OUTBOX = "outbox"

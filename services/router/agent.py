@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import faust
 from faust.types import EventT
@@ -48,13 +46,13 @@ from services.router.gazetteer import Gazetteer, Resolution, load_gazetteer
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
 from shared import topics
+from shared.cases import CaseDocument, CaseReadModel
 from shared.events import Assignment, CallClassified, CallRouted, CaseEvent, CaseEventKind, DeadLetter, utc_now
 from shared.settings import Settings
 
 SERVICE = "router"
 BATCH_SIZE = 500
 BATCH_WINDOW_SECONDS = 0.05
-CASES = "cases"
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +126,7 @@ def route_events(
 
 def decide_case_event(
     event: CaseEvent,
-    case: dict[str, Any],
+    case: CaseDocument,
     catalogue: Catalogue,
     gazetteer: Gazetteer,
     now: datetime,
@@ -177,9 +175,10 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
         router.duplicate_window_hours,
     )
 
-    def cases() -> Any:
-        # Created on the worker's event loop, on first use.
-        return mongo.database[CASES]
+    def cases() -> CaseReadModel:
+        # The metrics-owned cases, read through their typed read model; the client is created on the
+        # worker's event loop, on first use.
+        return CaseReadModel(mongo.database)
 
     async def send(topic: faust.TopicT, items: Sequence[CallRouted | CaseEvent]) -> None:
         futures = [await topic.send(key=item.key(), value=item.to_bytes()) for item in items]
@@ -188,15 +187,12 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
     async def open_cases_for(parsed: Parsed) -> list[OpenCase]:
         """Open cases the batch's calls may duplicate (a few indexed queries); none when the store fails."""
         queries = duplicate_queries([(c, p) for _, c, p in parsed], window) if router.duplicate_window_hours else []
-        docs: dict[Any, dict[str, Any]] = {}
         try:
-            for query in queries:
-                async for doc in cases().find(query, DUPLICATE_PROJECTION):
-                    docs[doc["_id"]] = doc
+            stored = await cases().find_projected(queries, DUPLICATE_PROJECTION)
         except Exception as exc:  # routing must go on without the store: a missed link is better than no dispatch
             log.warning("duplicate check skipped for %d calls: %s: %s", len(parsed), type(exc).__name__, exc)
             return []
-        return [case for case in map(OpenCase.from_document, docs.values()) if case is not None]
+        return [case for case in map(OpenCase.from_document, stored) if case is not None]
 
     @app.timer(router.catalogue_check_seconds)
     async def watch_catalogue() -> None:
@@ -232,14 +228,11 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
         handler = BatchHandler(service=SERVICE, model=CallClassified, apply=route_and_send, send_dead_letters=send_dead)
         await consume_batches(stream, batching, handler)
 
-    async def stored_case(call_id: str) -> dict[str, Any] | None:
-        """The case document, waiting a little for the metrics service to store it; None after the wait."""
-        deadline = time.monotonic() + router.case_wait_seconds
-        while True:
-            case = await retry_until_done(f"read case {call_id}", lambda: cases().find_one({"_id": call_id}))
-            if case is not None or time.monotonic() >= deadline:
-                return case
-            await asyncio.sleep(0.2)
+    async def stored_case(call_id: str) -> CaseDocument | None:
+        """The case, waiting a little for the metrics service to store it; None after the wait."""
+        return await retry_until_done(
+            f"read case {call_id}", lambda: cases().wait_until_stored(call_id, seconds=router.case_wait_seconds)
+        )
 
     async def redispatch(received: list[Received[CaseEvent]]) -> list[DeadLetter]:
         rerouting = [item.value for item in received if item.value.kind in REROUTING_KINDS]
