@@ -25,22 +25,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.clock import as_utc
+
 CASES_COLLECTION = "cases"
 """The collection of case documents (owned and written by the metrics service)."""
 
 
-def _utc(moment: datetime) -> datetime:
-    # PyMongo returns naive UTC datetimes unless the client is tz_aware: naive means UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+"""A stored time, aware UTC (PyMongo returns naive UTC datetimes unless the client is tz_aware)."""
 
 
 class _Stored(BaseModel):

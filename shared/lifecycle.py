@@ -21,7 +21,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal, NamedTuple
 
-from shared.events import CallbackResult, CaseEvent, CaseEventKind
+from shared.events import CallbackResult, CaseEvent, CaseEventKind, UnitKind
+from shared.queues import kind_of
 
 
 class CaseStatus(StrEnum):
@@ -86,8 +87,6 @@ STREET_ONLY: frozenset[CaseEventKind] = frozenset({CaseEventKind.whistle})
 """Steps only a street/town (街乡镇) holding the case takes: 吹哨报到 — the street blows the whistle and
 departments report; a department (委办局) or district holding a case does not summon others."""
 
-STREET_QUEUE_PREFIX = "street:"
-
 Role = Literal["supervisor", "lead", "cooperating", "none"]
 """Who an actor is on a case: a supervisor (every case), the lead unit holding it, a cooperating unit
 (summoned by a whistle or named by the catalogue rule: it reports to the lead unit, no step), or no one."""
@@ -106,7 +105,7 @@ def may_take(role: Role, kind: CaseEventKind | str, *, lead_queue: str | None) -
         return True
     if role != "lead" or kind in SUPERVISOR_ONLY:
         return False
-    return kind not in STREET_ONLY or (lead_queue or "").startswith(STREET_QUEUE_PREFIX)
+    return kind not in STREET_ONLY or (lead_queue is not None and kind_of(lead_queue) is UnitKind.street)
 
 
 def permitted_steps(role: Role, status: CaseStatus | str, *, lead_queue: str | None) -> list[CaseEventKind]:

@@ -29,7 +29,9 @@ from services.console.live import LiveQueues
 from services.console.sessions import sign, unsign
 from services.console.settings import ConsoleSettings
 from services.console.users import User, load_users, verify_password
-from shared.events import CallbackResult, CaseEventKind
+from shared.clock import current_month
+from shared.events import CallbackResult, CaseEventKind, UnitKind
+from shared.queues import kind_of
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,8 @@ def catalogue_choices() -> tuple[list[str], list[str]]:
     """Department queue ids of the dispatch catalogue (whom a whistle may summon) and the level-1 categories
     (what a case may be reclassified as): the same lists intake checks steps against."""
     try:
-        from services.router.catalogue import DEFAULT_CATALOGUE_PATH, LEVEL1_CATEGORIES, load_catalogue
+        from shared.catalogue import DEFAULT_CATALOGUE_PATH, load_catalogue
+        from shared.reference import LEVEL1_CATEGORIES
         from shared.settings import get_settings
 
         catalogue = load_catalogue(get_settings().catalogue_path or DEFAULT_CATALOGUE_PATH)
@@ -278,7 +281,7 @@ def create_app(
             access.offered_steps(user, case), await request.app.state.intake.allowed_steps(user.api_key, call_id)
         )
         known = {q["queue_id"]: q.get("unit_name") for q in await metrics(request).queues()}
-        departments = sorted({q for q in known if q.startswith("department:")} | set(catalogue_departments))
+        departments = sorted({q for q in known if kind_of(q) is UnitKind.department} | set(catalogue_departments))
         now = datetime.now(UTC)
         assignment = case.get("assignment") or {}
         return render(
@@ -335,7 +338,7 @@ def create_app(
         from services.console.scoreboard import scoreboard_context
 
         user = current_user(request)
-        month = request.query_params.get("month") or views.local_time(datetime.now(UTC))[:7]
+        month = request.query_params.get("month") or current_month()
         lang = language(request)
         context = await scoreboard_context(metrics(request), month, translator(lang), lang)
         return render(request, "scoreboard.html", user=user, month=month, **context)

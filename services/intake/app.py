@@ -24,7 +24,6 @@ from services.intake import domain
 from services.intake import programme as programme_updates
 from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
 from services.intake.deps import ApiKeyDep, CallsWriterDep, CaseActorDep, CasesDep, PublisherDep, SettingsDep
-from services.intake.keys import PROGRAMME_WRITE, SUPERVISOR, KeyStore
 from services.intake.programme import ProgrammeUpdateAccepted, ProgrammeUpdateIn
 from services.intake.publisher import BrokerUnavailable, EventPublisher, PublishFailed
 from services.intake.schemas import (
@@ -39,15 +38,17 @@ from services.intake.schemas import (
     FieldError,
     RawCallBatch,
 )
-from services.metrics.programme import load_programme
-from services.metrics.settings import ScoreboardSettings
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH, LEVEL1_CATEGORIES
-from services.router.catalogue_watch import CatalogueWatcher
-from services.router.gazetteer import load_gazetteer
 from shared import topics
+from shared.api_keys import PROGRAMME_WRITE, SUPERVISOR, KeyStore
 from shared.cases import CaseDocument, CaseReadModel
-from shared.events import CallReceived
-from shared.settings import Settings
+from shared.catalogue import DEFAULT_CATALOGUE_PATH
+from shared.catalogue_watch import CatalogueWatcher
+from shared.events import CallReceived, UnitKind
+from shared.gazetteer import load_gazetteer
+from shared.programme import load_programme
+from shared.queues import QueueId
+from shared.reference import LEVEL1_CATEGORIES
+from shared.settings import ServiceSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +139,13 @@ def broker_unavailable(settings: Settings, detail: Any) -> HTTPException:
 def queue_is_known(queue_id: str, department_queues: frozenset[str]) -> bool:
     """Whether ``queue_id`` names a real queue: a catalogue department, a gazetteer street or district, manual."""
     districts = load_gazetteer().districts
-    prefix, _, rest = queue_id.partition(":")
-    if prefix == "street":
-        district, _, street = rest.partition("/")
-        return street in districts.get(district, [])
-    if prefix == "district":
-        return rest in districts
+    queue = QueueId.try_parse(queue_id)
+    if queue is None:
+        return False
+    if queue.kind is UnitKind.street:
+        return queue.street in districts.get(str(queue.district), [])
+    if queue.kind is UnitKind.district:
+        return queue.body in districts
     return queue_id in department_queues or queue_id in case_steps.MANUAL_QUEUES
 
 
@@ -156,10 +158,10 @@ def create_app(
 ) -> FastAPI:
     """The intake FastAPI app for ``settings``; the publisher connects (and keeps retrying) at start-up.
 
-    ``programme_path``: the 每月一题 programme YAML updates are checked against; default: the metrics
-    service's (``HOTLINE_METRICS_PROGRAMME_PATH``, else the shipped file), so both agree.
+    ``programme_path``: the 每月一题 programme YAML updates are checked against; default:
+    ``HOTLINE_PROGRAMME_PATH`` (metrics reads the same variable), else the shipped file, so both agree.
     """
-    the_programme_path = programme_path or ScoreboardSettings().programme_path
+    the_programme_path = programme_path or ServiceSettings().programme_path
     the_publisher = publisher or EventPublisher(settings.kafka)
     client: AsyncMongoClient | None = None
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.keys import CASES_ACT, SUPERVISOR, KeyRecord
+from shared.api_keys import CASES_ACT, SUPERVISOR, KeyRecord
 from shared.cases import CaseDocument
 from shared.events import (
     HOTLINE_NAMESPACE,
@@ -44,13 +44,12 @@ from shared.lifecycle import (
     next_status,
     permitted_steps,
 )
+from shared.queues import MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE, QueueId
 
 # A stored case: as read through shared.cases.CaseReadModel, or the document itself (tests, tools).
 CaseLike = CaseDocument | Mapping[str, Any]
-MANUAL_QUEUES = {
-    "manual:dispatch": "人工派单 (manual dispatch)",
-    "manual:classification": "人工分拣 (manual classification)",
-}
+# The manual queues a supervisor may dispatch to (人工派单, 人工分拣).
+MANUAL_QUEUES = frozenset({MANUAL_DISPATCH_QUEUE, MANUAL_CLASSIFICATION_QUEUE})
 
 
 class ReclassificationIn(BaseModel):
@@ -211,28 +210,18 @@ def event_id_for(call_id: uuid.UUID, key_name: str, idempotency_key: str | None)
     return uuid.uuid4()
 
 
-def unit_of_queue(queue_id: str) -> tuple[UnitKind, str]:
-    """The unit kind and display name a queue id stands for."""
-    prefix, _, rest = queue_id.partition(":")
-    if prefix == "street":
-        return UnitKind.street, rest.replace("/", "")
-    if prefix == "district":
-        return UnitKind.district, f"{rest}分中心"
-    if prefix == "department":
-        return UnitKind.department, rest
-    return UnitKind.manual, MANUAL_QUEUES.get(queue_id, queue_id)
-
-
 def manual_assignment(step: CaseStepIn, case: CaseLike, key: KeyRecord, catalogue_version: str) -> Assignment:
     """A supervisor's dispatch (人工派单) of the case to ``step.queue_id``: the next attempt."""
     current = CaseDocument.of(case).assignment
     queue_id = str(step.queue_id)
-    kind, name = unit_of_queue(queue_id)
+    # step_problems has checked it is a known queue; anything else is taken as a manual queue.
+    queue = QueueId.try_parse(queue_id)
+    kind, name = (queue.kind, queue.unit_name) if queue else (UnitKind.manual, queue_id)
     district, street = current.district, current.street
-    if kind is UnitKind.street:
-        district, _, street = queue_id.removeprefix("street:").partition("/")
-    elif kind is UnitKind.district:
-        district = queue_id.removeprefix("district:")
+    if queue is not None and queue.kind is UnitKind.street:
+        district, street = queue.district, queue.street
+    elif queue is not None and queue.kind is UnitKind.district:
+        district = queue.district
     reason = f"dispatched by supervisor {key.name}" + (f": {step.note}" if step.note else "")
     return Assignment(
         queue_id=queue_id,

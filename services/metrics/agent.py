@@ -27,12 +27,12 @@ from services.common.streaming import (
     raw_topic,
     retry_until_done,
 )
-from services.metrics.programme import ProgrammeError, check_event, load_programme
 from services.metrics.repository import MetricsRepository
 from services.metrics.scoreboard import HotSpotThresholds
 from services.metrics.settings import ScoreboardSettings
 from shared import topics
 from shared.events import CallRouted, CaseEvent, DeadLetter, ProgrammeItemUpdated
+from shared.programme import ProgrammeError, check_event, load_programme
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

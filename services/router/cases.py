@@ -14,18 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.router.catalogue import Catalogue
-from services.router.deadlines import DEFAULT_TIMEZONE
-from services.router.gazetteer import Gazetteer, Resolution
-from services.router.routing import (
-    MANUAL_CLASSIFICATION_QUEUE,
-    MANUAL_DISPATCH_QUEUE,
-    candidate_assignments,
-    locate_call,
-    manual_dispatch,
-    route,
-)
+from services.router.routing import candidate_assignments, locate_call, manual_dispatch, route
 from shared.cases import CaseDocument
+from shared.catalogue import Catalogue
+from shared.clock import DEFAULT_TIMEZONE
 from shared.events import (
     Assignment,
     Call,
@@ -40,7 +32,9 @@ from shared.events import (
     UnitKind,
     derived_event_id,
 )
+from shared.gazetteer import Gazetteer, Resolution
 from shared.lifecycle import OPEN_STATUSES
+from shared.queues import MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE
 
 ROUTER_ACTOR = "router"
 DEFAULT_MAX_RETURNS = 2
