@@ -28,6 +28,7 @@ from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, running_platform
 from services.console.settings import ConsoleSettings
 from services.metrics.settings import MetricsSettings
+from shared.cases import CASES_COLLECTION
 from shared.settings import IntakeSettings, MongoSettings, ServiceSettings
 
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "domain" / "messages-train.csv"
@@ -147,7 +148,7 @@ async def _bench(
     print(f"posted {len(accepted_at)} calls ({rejected} rejected) in {post_seconds:.1f}s", flush=True)
 
     mongo: AsyncMongoClient = AsyncMongoClient(platform.mongodb_uri)
-    cases = mongo[platform.settings.mongodb.database]["cases"]
+    cases = mongo[platform.settings.mongodb.database][CASES_COLLECTION]
     wanted = set(accepted_at)
     deadline = time.time() + args.timeout
     visible = 0

@@ -15,7 +15,9 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-CASES = "cases"
+from shared.cases import CASES_COLLECTION
+
+CASES = CASES_COLLECTION  # defined once, with the case document, in shared.cases
 COUNTERS = "counters"
 PENDING = "pending_events"
 OUTBOX = "outbox"
