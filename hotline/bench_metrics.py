@@ -22,7 +22,8 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
-from services.metrics.aggregates import UNIT_FIELDS, CounterChanges, case_document, field_key, streets_counter_id
+from services.metrics.aggregates import UNIT_FIELDS, CounterChanges, field_key, streets_counter_id
+from services.metrics.case_facts import case_document
 from services.metrics.repository import MetricsRepository
 from services.metrics.settings import MetricsSettings
 from shared.clock import previous_month

@@ -7,8 +7,9 @@ Two processes, laid out as entrypoint → composition root → domain / adapters
 - composition roots: ``agent.build_app`` (the faust worker: agents and timers wired to the store) and
   ``api/app.create_app`` (FastAPI: the stores, the scoreboard and the routers); settings are read in the
   entrypoints and passed down;
-- domain, pure (no I/O, tested without a broker or a database): ``aggregates.py`` (case documents,
-  lifecycle steps applied to a case, counter changes), ``scoreboard.py`` (三率, composite score, ranking,
+- domain, pure (no I/O, tested without a broker or a database): ``case_facts.py`` (the case document,
+  lifecycle steps applied to it, deadlines), ``aggregates.py`` (what a case contributes to the counters,
+  a batch's counter changes), ``scoreboard.py`` (三率, composite score, ranking,
   supervision, hot spots), ``programme.py`` (the 每月一题 programme's progress over the shared file,
   ``shared/programme.py``), ``corrections.correction_record``;
 - application: ``queries.Scoreboard`` (dashboard figures from a few counter reads);

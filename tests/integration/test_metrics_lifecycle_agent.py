@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.metrics.aggregates import apply_case_event, case_document
+from services.metrics.case_facts import apply_case_event, case_document
 from services.metrics.repository import MetricsRepository
 from shared import topics
 from shared.events import CaseEvent, DeadLetter

@@ -20,14 +20,8 @@ from typing import Any
 from pymongo import ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from services.metrics.aggregates import (
-    CounterChanges,
-    apply_case_event,
-    area_of,
-    case_document,
-    problem_of,
-    unique_by_call,
-)
+from services.metrics.aggregates import CounterChanges
+from services.metrics.case_facts import apply_case_event, area_of, case_document, problem_of, unique_by_call
 from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.counters import CounterWriter
 from services.metrics.store.pending import PendingEvents, pending_document

@@ -11,7 +11,8 @@ from typing import Any
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from services.metrics.aggregates import OPEN_STATUSES, QUEUE_COUNTER_PREFIX, CounterChanges, parse_counter_id
+from services.metrics.aggregates import QUEUE_COUNTER_PREFIX, CounterChanges, parse_counter_id
+from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.store.base import MetricsDatabase
 
 

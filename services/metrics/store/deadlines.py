@@ -7,7 +7,8 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from services.metrics.aggregates import CounterChanges, flag_overdue, next_due_at, overdue_deadlines
+from services.metrics.aggregates import CounterChanges
+from services.metrics.case_facts import flag_overdue, next_due_at, overdue_deadlines
 from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.counters import CounterWriter
 from services.metrics.store.outbox import Outbox, outbox_document

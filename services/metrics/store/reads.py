@@ -9,13 +9,8 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
-from services.metrics.aggregates import (
-    DIMENSIONS,
-    OPEN_STATUSES,
-    parse_counter_id,
-    streets_counter_id,
-    unit_of_field_key,
-)
+from services.metrics.aggregates import DIMENSIONS, parse_counter_id, streets_counter_id, unit_of_field_key
+from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.store.base import MetricsDatabase
 from shared.clock import as_utc
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.metrics.aggregates import OPEN_STATUSES, QUEUE_COUNTER_PREFIX, counter_meta, sum_contributions
+from services.metrics.aggregates import QUEUE_COUNTER_PREFIX, counter_meta, sum_contributions
+from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.counters import meta_from_id
 from shared.clock import as_utc

@@ -25,7 +25,6 @@ from services.console.app import create_app
 from services.console.settings import ConsoleSettings
 from services.console.users import add_user
 from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
-from services.metrics.aggregates import case_document
 from services.metrics.api.views import (
     CasesView,
     CaseView,
@@ -38,6 +37,7 @@ from services.metrics.api.views import (
     UnitScoreView,
     UnitsView,
 )
+from services.metrics.case_facts import case_document
 from services.metrics.scoreboard import Weights, month_on_month, programme_progress, trend_summary
 from shared import topics
 from shared.events import Assignment, CallRouted, CaseEventKind, HotSpotAlert, UnitKind

@@ -6,17 +6,14 @@ import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from services.metrics.aggregates import (
-    CounterChanges,
+from services.metrics.aggregates import CounterChanges, case_contributions, monthly_counter_id, sum_contributions
+from services.metrics.case_facts import (
     apply_case_event,
-    case_contributions,
     case_document,
     flag_overdue,
-    monthly_counter_id,
     next_due_at,
     overdue_deadlines,
     overdue_event_id,
-    sum_contributions,
     unique_by_call,
 )
 from shared.clock import local_month_and_day

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.metrics.aggregates import apply_case_event, case_document, flag_overdue
+from services.metrics.case_facts import apply_case_event, case_document, flag_overdue
 from shared.cases import CaseDocument
 from shared.clock import DEFAULT_TIMEZONE
 from shared.events import Assignment, CallbackResult, Classification, DeadlineKind, UnitKind
