@@ -141,7 +141,7 @@ async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_w
             deadline = time.monotonic() + 90
             stored = None
             while time.monotonic() < deadline and proc.poll() is None and stored is None:
-                stored = present(await db.programme.find_one({"_id": f"{problem_id}|policies|p1"}))
+                stored = await db.programme.find_one({"_id": f"{problem_id}|policies|p1"})
                 await asyncio.sleep(0.5)
             log = (tmp_path / "metrics.log").read_text(errors="replace")
             assert proc.poll() is None, log[-3000:]
