@@ -26,6 +26,7 @@ from pathlib import Path
 
 from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, running_platform
+from services.intake.settings import IntakeSettings
 from shared.settings import Settings
 
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "domain" / "messages-train.csv"
@@ -85,13 +86,9 @@ def load_texts(path: Path) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     home = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
-    settings = Settings(
-        home=home,
-        intake={"port": free_port(), "api_keys_file": home / "api-keys.json"},
-        metrics={"port": free_port()},
-        mongodb={"database": "hotline_bench"},
-    )
-    platform = Platform(settings=settings, home=home, embedded_kafka=True, embedded_mongodb=True)
+    settings = Settings(home=home, metrics={"port": free_port()}, mongodb={"database": "hotline_bench"})
+    intake = IntakeSettings(home=home, port=free_port(), api_keys_file=home / "api-keys.json")
+    platform = Platform(settings=settings, home=home, embedded_kafka=True, embedded_mongodb=True, intake=intake)
     home.mkdir(parents=True, exist_ok=True)
     api_key = ensure_dev_key(platform)
     texts = load_texts(args.texts)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hotline.embedded import EmbeddedStack, ensure_topics, stop_process
 from services.console.settings import ConsoleSettings
+from services.intake.settings import IntakeSettings
 from shared import topics
 from shared.settings import Settings
 
@@ -83,6 +84,7 @@ class Platform:
     stack: EmbeddedStack | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @classmethod
@@ -110,7 +112,7 @@ class Platform:
 
     @property
     def intake_url(self) -> str:
-        return f"http://{self.settings.intake.host}:{self.settings.intake.port}"
+        return f"http://{self.intake.host}:{self.intake.port}"
 
     @property
     def metrics_url(self) -> str:
@@ -130,7 +132,7 @@ class Platform:
         """Start servers, create topics, start every service and wait until all are ready."""
         self.home.mkdir(parents=True, exist_ok=True)
         ports = (
-            ("intake", self.settings.intake.port),
+            ("intake", self.intake.port),
             ("metrics-api", self.settings.metrics.port),
             ("console", self.console.port),
         )
@@ -155,16 +157,17 @@ class Platform:
             "MONGODB_DATABASE": self.settings.mongodb.database,
             "KAFKA_PARTITIONS": str(self.settings.kafka.partitions),
             "HOTLINE_HOME": str(self.home),
-            "INTAKE_HOST": self.settings.intake.host,
-            "INTAKE_PORT": str(self.settings.intake.port),
-            "INTAKE_API_KEYS_FILE": str(self.api_keys_file),
+            "HOTLINE_INTAKE_HOST": self.intake.host,
+            "HOTLINE_INTAKE_PORT": str(self.intake.port),
+            "HOTLINE_INTAKE_API_KEYS_FILE": str(self.api_keys_file),
             "METRICS_HOST": self.settings.metrics.host,
             "METRICS_PORT": str(self.settings.metrics.port),
-            "CONSOLE_HOST": self.console.host,
-            "CONSOLE_PORT": str(self.console.port),
-            "CONSOLE_INTAKE_URL": self.intake_url,
-            "CONSOLE_METRICS_URL": self.metrics_url,
-            "CONSOLE_USERS_FILE": str(self.console_users_file),
+            "HOTLINE_CONSOLE_HOST": self.console.host,
+            "HOTLINE_CONSOLE_PORT": str(self.console.port),
+            "HOTLINE_CONSOLE_INTAKE_URL": self.intake_url,
+            "HOTLINE_CONSOLE_METRICS_URL": self.metrics_url,
+            "HOTLINE_CONSOLE_USERS_FILE": str(self.console_users_file),
+            "HOTLINE_CONSOLE_INTAKE_API_KEYS_FILE": str(self.api_keys_file),
             "PYTHONUNBUFFERED": "1",
         }
         for name, module in SERVICES.items():
@@ -175,7 +178,7 @@ class Platform:
 
     @property
     def api_keys_file(self) -> Path:
-        path = self.settings.intake.api_keys_file
+        path = self.intake.api_keys_file
         return path if path.is_absolute() else (self.cwd / path).resolve()
 
     def wait_ready(self, *, timeout: float) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 from hotline.embedded import free_port
 from hotline.platform import Platform
 from services.console.settings import ConsoleSettings
-from shared.settings import IntakeSettings, MetricsSettings, MongoSettings, Settings
+from services.intake.settings import IntakeSettings
+from shared.settings import MetricsSettings, MongoSettings, Settings
 from tests.conftest import Servers
 from tests.helpers import REPO
 
@@ -18,7 +19,6 @@ def platform_on_session_servers(servers: Servers, settings: Settings, home: Path
     platform_settings = settings.model_copy(
         update={
             "home": home,
-            "intake": IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
             "metrics": MetricsSettings(port=free_port()),
             "mongodb": MongoSettings(uri=servers.mongodb_uri, database=f"{database_prefix}_{uuid.uuid4().hex[:8]}"),
         }
@@ -29,5 +29,6 @@ def platform_on_session_servers(servers: Servers, settings: Settings, home: Path
         embedded_kafka=False,
         embedded_mongodb=False,
         cwd=REPO,
+        intake=IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
         console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
     )
