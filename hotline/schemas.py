@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from shared.events import TOPIC_MODELS
-from shared.settings import ServiceSettings, Settings
+from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = REPO / "docs" / "topics"
@@ -152,21 +152,15 @@ def env_settings_of(root: type[BaseSettings]) -> list[EnvSetting]:
             nested.append(annotation)
             continue
         alias = info.validation_alias if isinstance(info.validation_alias, str) else None
-        # A field every process inherits is one variable, documented once as the base's.
-        owner = ServiceSettings if issubclass(root, ServiceSettings) and name in ServiceSettings.model_fields else root
-        found.append(EnvSetting(alias or f"{prefix}{name}".upper(), owner, name, info))
+        found.append(EnvSetting(alias or f"{prefix}{name}".upper(), root, name, info))
     for group in nested:
         found.extend(env_settings_of(group))
     return found
 
 
 def env_settings() -> list[EnvSetting]:
-    """Every environment variable any Hotline process reads, each once."""
-    found: dict[str, EnvSetting] = {}
-    for model in settings_models():
-        for setting in env_settings_of(model):
-            found.setdefault(setting.name, setting)
-    return list(found.values())
+    """Every environment variable any Hotline process reads."""
+    return [setting for model in settings_models() for setting in env_settings_of(model)]
 
 
 def settings_table() -> str:
