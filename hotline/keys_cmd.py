@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.intake.keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
 from services.intake.settings import IntakeSettings
+from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -115,7 +115,7 @@ def intake_settings(settings: Settings) -> IntakeSettings:
         home=settings.home,
         kafka=settings.kafka,
         mongodb=settings.mongodb,
-        api_keys_file=settings.intake.api_keys_file,
+        api_keys_file=settings.home / "api-keys.json",
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH, LEVEL1_CATEGORIES, load_catalogue
+from shared.catalogue import DEFAULT_CATALOGUE_PATH, load_catalogue
+from shared.reference import LEVEL1_CATEGORIES
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ Layout (what is pure and what touches the outside world):
   (language, phone normalising, hashing and masking, the CallReceived event), ``submissions`` (judging a
   call or a batch), ``cases`` (who may take which case step and the CaseEvent it becomes), ``programme``
   (每月一题 updates);
-- adapters: ``publisher`` (Kafka, acks=all), ``keys`` (the API-key file), ``case_store`` (the
-  metrics-owned ``cases`` collection in MongoDB, read only).
+- adapters: ``publisher`` (Kafka, acks=all), ``case_store`` (the metrics-owned ``cases`` collection,
+  read only through ``shared.cases.CaseReadModel``); the API-key file is ``shared.api_keys`` (the console's
+  user command writes it too), the dispatch catalogue ``shared.catalogue_watch``.
 """

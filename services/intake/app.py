@@ -10,15 +10,16 @@ from functools import partial
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.intake.case_store import CASES, connected_cases
-from services.intake.keys import KeyStore
+from services.intake.case_store import connected_cases
 from services.intake.openapi import DESCRIPTION, TITLE, VERSION, openapi_with_call_batch
 from services.intake.publisher import EventPublisher
 from services.intake.routes import calls, cases, health, programme
 from services.intake.routes.common import install_error_handlers
 from services.intake.settings import IntakeSettings
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH
-from services.router.catalogue_watch import CatalogueWatcher
+from shared.api_keys import KeyStore
+from shared.cases import CaseReadModel
+from shared.catalogue import DEFAULT_CATALOGUE_PATH
+from shared.catalogue_watch import CatalogueWatcher
 
 
 def create_app(
@@ -41,7 +42,7 @@ def create_app(
     app.state.settings = settings
     app.state.publisher = the_publisher
     app.state.key_store = KeyStore(settings.api_keys_file)
-    app.state.cases = database[CASES] if database is not None else None
+    app.state.cases = CaseReadModel(database) if database is not None else None
     app.state.catalogue = CatalogueWatcher(settings.catalogue_path or DEFAULT_CATALOGUE_PATH)
     install_error_handlers(app)
     for routes in (health, calls, cases, programme):

@@ -1,5 +1,6 @@
-"""Adapter: the metrics-owned ``cases`` collection in MongoDB, which intake only reads (a case's status,
-lead queue and units, to judge a step). Connecting, answering a ping, finding one case.
+"""Adapter: the metrics-owned ``cases`` collection, which intake only reads through its typed read model
+(``shared.cases.CaseReadModel``: a case's status, lead queue and units, to judge a step). Connecting,
+answering a ping, finding one case.
 """
 
 from __future__ import annotations
@@ -7,13 +8,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from pymongo import AsyncMongoClient
-
+from services.common.mongo import hotline_database, mongo_client
+from shared.cases import CaseDocument, CaseReadModel
 from shared.settings import MongoSettings
-
-CASES = "cases"
 
 
 class CaseStoreUnavailable(Exception):
@@ -25,30 +23,31 @@ class CaseStoreUnavailable(Exception):
 
 
 @asynccontextmanager
-async def connected_cases(mongodb: MongoSettings) -> AsyncIterator[Any]:
-    """The ``cases`` collection of ``mongodb``, with its client closed on the way out."""
-    client: AsyncMongoClient = AsyncMongoClient(mongodb.uri, serverSelectionTimeoutMS=3000, tz_aware=True)
+async def connected_cases(mongodb: MongoSettings) -> AsyncIterator[CaseReadModel]:
+    """The read model of ``mongodb``'s cases (a fail-fast client, for a request path), closed on the way out."""
+    client = mongo_client(mongodb, fail_fast=True)
     try:
-        yield client[mongodb.database][CASES]
+        yield CaseReadModel(hotline_database(client, mongodb))
     finally:
         await client.close()
 
 
-async def database_problem(cases: Any) -> str | None:
+async def database_problem(cases: CaseReadModel | None) -> str | None:
     """None when the case store answers a ping, else why not."""
     if cases is None:
         return "database not connected"
     try:
-        await cases.database.command("ping")
+        await cases.ping()
     except Exception as exc:
         return f"database: {type(exc).__name__}: {exc}"
     return None
 
 
-async def find_case(cases: Any, call_id: uuid.UUID) -> dict[str, Any] | None:
-    """The case document of ``call_id``, or None; CaseStoreUnavailable when the store did not answer."""
+async def find_case(cases: CaseReadModel | None, call_id: uuid.UUID) -> CaseDocument | None:
+    """The case of ``call_id``, or None; CaseStoreUnavailable when the store did not answer."""
     try:
-        case: dict[str, Any] | None = await cases.find_one({"_id": str(call_id)})
+        if cases is None:
+            raise ConnectionError("database not connected")
+        return await cases.get(str(call_id))
     except Exception as exc:
         raise CaseStoreUnavailable(type(exc).__name__, str(exc)) from exc
-    return case

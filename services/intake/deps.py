@@ -3,15 +3,16 @@ publisher, key store, case store, catalogue) and the caller's API key with the s
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
-from services.intake.keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, KeyRecord, KeyStore
 from services.intake.publisher import EventPublisher
 from services.intake.settings import IntakeSettings
-from services.router.catalogue_watch import CatalogueWatcher
+from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, KeyRecord, KeyStore
+from shared.cases import CaseReadModel
+from shared.catalogue_watch import CatalogueWatcher
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",
@@ -32,8 +33,8 @@ def app_key_store(request: Request) -> KeyStore:
     return request.app.state.key_store
 
 
-def app_cases(request: Request) -> Any:
-    """The ``cases`` collection (written by the metrics service; intake only reads it)."""
+def app_cases(request: Request) -> CaseReadModel | None:
+    """The read model of the metrics-owned ``cases`` (``shared.cases``); None before the lifespan connected."""
     return request.app.state.cases
 
 
@@ -44,7 +45,7 @@ def app_catalogue(request: Request) -> CatalogueWatcher:
 
 SettingsDep = Annotated[IntakeSettings, Depends(app_settings)]
 CatalogueDep = Annotated[CatalogueWatcher, Depends(app_catalogue)]
-CasesDep = Annotated[Any, Depends(app_cases)]
+CasesDep = Annotated[CaseReadModel | None, Depends(app_cases)]
 PublisherDep = Annotated[EventPublisher, Depends(app_publisher)]
 KeyStoreDep = Annotated[KeyStore, Depends(app_key_store)]
 

@@ -17,10 +17,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from shared.clock import as_utc, as_utc_or_none, local_month_and_day
 from shared.events import (
     HOTLINE_NAMESPACE,
     Assignment,
@@ -30,9 +30,11 @@ from shared.events import (
     CaseOverdue,
     Classification,
     DeadlineKind,
+    UnitKind,
 )
 from shared.lifecycle import OPEN_STATUSES as LIFECYCLE_OPEN
-from shared.lifecycle import CaseStatus, IllegalTransition, next_status
+from shared.lifecycle import CaseStatus, IllegalTransition, missing_payload, next_status
+from shared.queues import QueueId, kind_of
 
 DISPATCHED = CaseStatus.dispatched.value
 OPEN_STATUSES: tuple[str, ...] = tuple(sorted(status.value for status in LIFECYCLE_OPEN))
@@ -86,12 +88,6 @@ def parse_counter_id(counter_id: str) -> tuple[str, str, str]:
     return period, dimension, value
 
 
-def local_month_and_day(moment: datetime, timezone: str) -> tuple[str, str]:
-    """The month (YYYY-MM) and day (YYYY-MM-DD) of ``moment`` in the city's time zone."""
-    local = _as_utc(moment).astimezone(ZoneInfo(timezone))
-    return local.strftime("%Y-%m"), local.strftime("%Y-%m-%d")
-
-
 def unique_by_call(events: Iterable[CallRouted]) -> list[CallRouted]:
     """The events with one per call id (the first seen): at-least-once delivery repeats events."""
     seen: dict[str, CallRouted] = {}
@@ -113,8 +109,8 @@ def assignment_document(assignment: Assignment) -> dict[str, Any]:
         "catalogue_version": assignment.catalogue_version,
         "reason": assignment.reason,
         "priority": assignment.priority,
-        "response_due_at": _as_utc_or_none(assignment.response_due_at),
-        "resolution_due_at": _as_utc_or_none(assignment.resolution_due_at),
+        "response_due_at": as_utc_or_none(assignment.response_due_at),
+        "resolution_due_at": as_utc_or_none(assignment.resolution_due_at),
         "attempt": assignment.attempt,
         "duplicate_of": str(assignment.duplicate_of) if assignment.duplicate_of else None,
     }
@@ -137,7 +133,7 @@ def classification_document(classification: Classification) -> dict[str, Any]:
 def case_document(event: CallRouted, timezone: str) -> dict[str, Any]:
     """The ``cases`` document of one routed call: dispatched (派单), or linked when it duplicates an open case."""
     call, assignment = event.call, event.assignment
-    received_at = _as_utc(call.received_at)
+    received_at = as_utc(call.received_at)
     month, day = local_month_and_day(received_at, timezone)
     linked = assignment.duplicate_of is not None
     case: dict[str, Any] = {
@@ -162,7 +158,7 @@ def case_document(event: CallRouted, timezone: str) -> dict[str, Any]:
         "queue_ids": _queue_ids(assignment.queue_id, assignment.cooperating_units),
         "district": assignment.district or call.location.district,
         "received_at": received_at,
-        "routed_at": _as_utc(event.occurred_at),
+        "routed_at": as_utc(event.occurred_at),
         "month": month,
         "day": day,
         "linked_to": str(assignment.duplicate_of) if linked else None,
@@ -193,7 +189,7 @@ def apply_case_event(case: Mapping[str, Any], event: CaseEvent) -> StepOutcome:
     if event_id in applied_event_ids(case):
         return StepOutcome("duplicate", case)  # type: ignore[arg-type]
     updated = _copy_case(case)
-    at = _as_utc(event.occurred_at)
+    at = as_utc(event.occurred_at)
     step: dict[str, Any] = {
         "event_id": event_id,
         "kind": event.kind.value,
@@ -237,14 +233,9 @@ def apply_case_event(case: Mapping[str, Any], event: CaseEvent) -> StepOutcome:
 
 
 def _check_payload(event: CaseEvent) -> None:
-    """Steps that cannot be applied without their payload are refused like an illegal transition."""
-    missing = {
-        CaseEventKind.dispatched: event.assignment is None,
-        CaseEventKind.callback: event.callback_result is None,
-        CaseEventKind.whistle: not event.departments,
-        CaseEventKind.reclassified: event.classification is None,
-    }.get(event.kind, False)
-    if missing:
+    """Steps that cannot be applied without their payload (``shared.lifecycle.STEP_NEEDS``) are refused
+    like an illegal transition."""
+    if missing_payload(event) is not None:
         raise IllegalTransition(f"'{event.kind}' needs its payload (assignment, callback_result, departments...)")
 
 
@@ -300,9 +291,9 @@ def next_due_at(case: Mapping[str, Any]) -> datetime | None:
     assignment, overdue = case["assignment"], case.get("overdue") or {}
     due = []
     if assignment.get("response_due_at") and not case.get("responded_at") and "response" not in overdue:
-        due.append(_as_utc(assignment["response_due_at"]))
+        due.append(as_utc(assignment["response_due_at"]))
     if assignment.get("resolution_due_at") and "resolution" not in overdue:
-        due.append(_as_utc(assignment["resolution_due_at"]))
+        due.append(as_utc(assignment["resolution_due_at"]))
     return min(due) if due else None
 
 
@@ -313,10 +304,10 @@ def overdue_deadlines(case: Mapping[str, Any], now: datetime) -> list[DeadlineKi
     assignment, overdue = case["assignment"], case.get("overdue") or {}
     passed = []
     response_due = assignment.get("response_due_at")
-    if response_due and not case.get("responded_at") and "response" not in overdue and _as_utc(response_due) < now:
+    if response_due and not case.get("responded_at") and "response" not in overdue and as_utc(response_due) < now:
         passed.append(DeadlineKind.response)
     resolution_due = assignment.get("resolution_due_at")
-    if resolution_due and "resolution" not in overdue and _as_utc(resolution_due) < now:
+    if resolution_due and "resolution" not in overdue and as_utc(resolution_due) < now:
         passed.append(DeadlineKind.resolution)
     return passed
 
@@ -330,7 +321,7 @@ def flag_overdue(case: Mapping[str, Any], deadline: DeadlineKind, now: datetime)
     """The case flagged overdue for ``deadline`` (counted against the unit that holds it) and its event."""
     updated = _copy_case(case)
     due_key = "response_due_at" if deadline == DeadlineKind.response else "resolution_due_at"
-    due_at = _as_utc(case["assignment"][due_key])
+    due_at = as_utc(case["assignment"][due_key])
     overdue = dict(updated.get("overdue") or {})
     overdue[deadline.value] = {"at": now, "due_at": due_at, "queue_id": case["queue_id"]}
     updated["overdue"] = overdue
@@ -406,7 +397,7 @@ def case_contributions(case: Mapping[str, Any]) -> Contributions:
         if counter_id.startswith(QUEUE_COUNTER_PREFIX):
             continue
         period, dimension, value = parse_counter_id(counter_id)
-        if dimension == "unit" and value.startswith("street:"):
+        if dimension == "unit" and kind_of(value) is UnitKind.street:
             summary = out[streets_counter_id(period)]
             for name, amount in fields.items():
                 summary[f"units.{field_key(value)}.{name}"] = amount
@@ -436,7 +427,7 @@ def _unit_outcome(case: Mapping[str, Any]) -> dict[str, int]:
     if responded_at:
         outcome["responded"] = 1
         due = case["assignment"].get("response_due_at")
-        if due is None or _as_utc(responded_at) <= _as_utc(due):
+        if due is None or as_utc(responded_at) <= as_utc(due):
             outcome["responded_on_time"] = 1
     if case["status"] in RESOLVED_STATUSES:
         outcome["resolved"] = 1
@@ -477,11 +468,12 @@ def counter_meta(case: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             continue
         entry = {"month": period, "dimension": dimension, "value": value}
         if dimension == "unit":
-            entry["unit_kind"] = value.split(":", 1)[0] if ":" in value else assignment["unit_kind"]
+            queue = QueueId.try_parse(value)
+            entry["unit_kind"] = queue.kind.value if queue else assignment["unit_kind"]
             if value == case["queue_id"]:
                 entry["label"] = assignment["unit_name"]
             else:
-                entry["label"] = value.split(":", 1)[-1]
+                entry["label"] = queue.body if queue else value
         meta[counter_id] = entry
     return meta
 
@@ -513,7 +505,7 @@ class CounterChanges:
         if was_open and (not is_open or before["queue_id"] != after["queue_id"]):  # type: ignore[index]
             self.queues_left.setdefault(before["queue_id"], set()).add(str(before["_id"]))  # type: ignore[index]
         if is_open and not (was_open and before["queue_id"] == after["queue_id"]):  # type: ignore[index]
-            waiting = (_as_utc(after["received_at"]), str(after["_id"]))
+            waiting = (as_utc(after["received_at"]), str(after["_id"]))
             queue_id = after["queue_id"]
             self.queues_gained[queue_id] = min(self.queues_gained.get(queue_id, waiting), waiting)
 
@@ -553,12 +545,3 @@ def _queue_ids(lead: str, cooperating: Iterable[str]) -> list[str]:
 
 def _compact(step: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in step.items() if v is not None}
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # PyMongo returns naive UTC datetimes unless tz_aware: treat naive as UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _as_utc_or_none(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _as_utc(moment)

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from services.intake.app import create_app
-from services.intake.keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
 from services.intake.settings import IntakeSettings
 from shared import topics
+from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
 from shared.events import CaseEvent, CaseEventKind
 from tests.helpers import read_topic
 

@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.console import access, views
 from services.console.users import User
 from services.console.web import current_user, form_of, intake, language, metrics, refuse, render
-from shared.events import CallbackResult, CaseEventKind
+from shared.events import CallbackResult, CaseEventKind, UnitKind
+from shared.queues import kind_of
 
 router = APIRouter()
 
@@ -40,7 +41,7 @@ async def show_case(
     )
     catalogue_departments, categories = request.app.state.catalogue_choices
     known = {q["queue_id"]: q.get("unit_name") for q in await metrics(request).queues()}
-    departments = sorted({q for q in known if q.startswith("department:")} | set(catalogue_departments))
+    departments = sorted({q for q in known if kind_of(q) is UnitKind.department} | set(catalogue_departments))
     now = datetime.now(UTC)
     assignment = case.get("assignment") or {}
     return render(

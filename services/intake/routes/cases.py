@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, status
 from fastapi.exceptions import RequestValidationError
@@ -16,8 +16,11 @@ from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
 from services.intake.deps import CaseActorDep, CasesDep, CatalogueDep, PublisherDep, SettingsDep
 from services.intake.routes.common import ERROR_RESPONSES, publish_or_503, unavailable
 from services.intake.schemas import ErrorBody
-from services.router.catalogue import LEVEL1_CATEGORIES
-from services.router.gazetteer import load_gazetteer
+from shared.cases import CaseDocument, CaseReadModel
+from shared.events import UnitKind
+from shared.gazetteer import load_gazetteer
+from shared.queues import QueueId
+from shared.reference import LEVEL1_CATEGORIES
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["cases"])
@@ -26,16 +29,17 @@ router = APIRouter(tags=["cases"])
 def queue_is_known(queue_id: str, department_queues: frozenset[str]) -> bool:
     """Whether ``queue_id`` names a real queue: a catalogue department, a gazetteer street or district, manual."""
     districts = load_gazetteer().districts
-    prefix, _, rest = queue_id.partition(":")
-    if prefix == "street":
-        district, _, street = rest.partition("/")
-        return street in districts.get(district, [])
-    if prefix == "district":
-        return rest in districts
+    queue = QueueId.try_parse(queue_id)
+    if queue is None:
+        return False
+    if queue.kind is UnitKind.street:
+        return queue.street in districts.get(str(queue.district), [])
+    if queue.kind is UnitKind.district:
+        return queue.body in districts
     return queue_id in department_queues or queue_id in case_steps.MANUAL_QUEUES
 
 
-async def existing_case(cases: Any, call_id: uuid.UUID, retry_after_seconds: int) -> dict[str, Any]:
+async def existing_case(cases: CaseReadModel | None, call_id: uuid.UUID, retry_after_seconds: int) -> CaseDocument:
     """The case of ``call_id``: 503 with Retry-After when the store does not answer, 404 when unknown."""
     try:
         case = await find_case(cases, call_id)
@@ -108,7 +112,7 @@ async def take_step(
         call_id=call_id,
         event_id=event.event_id,
         kind=step.kind,
-        status_before=str(case.get("status")),
+        status_before=case.status,
         status_after=status_after,
         topic=event.topic,
     )
@@ -119,4 +123,4 @@ async def steps(call_id: uuid.UUID, key: CaseActorDep, cases: CasesDep, settings
     """The steps this key may take on the case now (what a console should offer)."""
     case = await existing_case(cases, call_id, settings.retry_after_seconds)
     role, allowed = case_steps.steps_for(key, case)
-    return StepsAllowed(call_id=call_id, status=str(case.get("status")), role=role, steps=allowed)
+    return StepsAllowed(call_id=call_id, status=case.status, role=role, steps=allowed)

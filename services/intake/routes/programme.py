@@ -10,11 +10,11 @@ from fastapi import APIRouter, Header, HTTPException, status
 
 from services.intake import programme as programme_updates
 from services.intake.deps import ApiKeyDep, PublisherDep, SettingsDep
-from services.intake.keys import PROGRAMME_WRITE, SUPERVISOR
 from services.intake.programme import ProgrammeUpdateAccepted, ProgrammeUpdateIn
 from services.intake.routes.common import ERROR_RESPONSES, publish_or_503
 from services.intake.schemas import ErrorBody
-from services.metrics.programme import load_programme
+from shared.api_keys import PROGRAMME_WRITE, SUPERVISOR
+from shared.programme import load_programme
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["programme"])
