@@ -38,7 +38,7 @@ from shared.events import (
 )
 from shared.queues import QueueId
 from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
-from shared.settings import get_settings
+from shared.settings import MongoSettings
 
 CATEGORIES = tuple(sorted(LEVEL1_CATEGORIES))[:8]  # eight of the fifteen, for synthetic calls
 DISTRICTS = ("东城区", "西城区", "朝阳区", "海淀区", "丰台区", "大兴区", "通州区", "昌平区")
@@ -338,7 +338,7 @@ def main() -> None:
         with private_database() as uri:
             run(uri)
     else:
-        run(get_settings().mongodb.uri)
+        run(MongoSettings().uri)
 
 
 if __name__ == "__main__":

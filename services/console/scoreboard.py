@@ -114,7 +114,7 @@ async def scoreboard_context(
         "trend_summary": trend_summary,
         "programme": programme,
         "problems": [{**p, "display_name": names.get(p.get("id", ""), "")} for p in problems],
-        "hot_spots": hot.get("hotspots", []) if isinstance(hot, dict) else None,
+        "hot_spots": hot.get("hot_spots", []) if isinstance(hot, dict) else None,
         "percent": percent,
         "first": first,
     }

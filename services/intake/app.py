@@ -40,6 +40,7 @@ from services.intake.schemas import (
 )
 from shared import topics
 from shared.api_keys import PROGRAMME_WRITE, SUPERVISOR, KeyStore
+from shared.cases import CaseDocument, CaseReadModel
 from shared.catalogue import DEFAULT_CATALOGUE_PATH
 from shared.catalogue_watch import CatalogueWatcher
 from shared.events import CallReceived, UnitKind
@@ -50,15 +51,14 @@ from shared.reference import LEVEL1_CATEGORIES
 from shared.settings import ServiceSettings, Settings
 
 log = logging.getLogger(__name__)
-CASES = "cases"
 
 
-async def database_problem(cases: Any) -> str | None:
+async def database_problem(cases: CaseReadModel | None) -> str | None:
     """None when the case store answers a ping, else why not."""
     if cases is None:
         return "database not connected"
     try:
-        await cases.database.command("ping")
+        await cases.ping()
     except Exception as exc:
         return f"database: {type(exc).__name__}: {exc}"
     return None
@@ -170,7 +170,7 @@ def create_app(
         nonlocal client
         if database is None:
             client = mongo_client(settings.mongodb, fail_fast=True)
-            app.state.cases = hotline_database(client, settings.mongodb)[CASES]
+            app.state.cases = CaseReadModel(hotline_database(client, settings.mongodb))
         await the_publisher.start()
         try:
             yield
@@ -188,7 +188,7 @@ def create_app(
     app.state.settings = settings
     app.state.publisher = the_publisher
     app.state.key_store = KeyStore(settings.intake.api_keys_file)
-    app.state.cases = database[CASES] if database is not None else None
+    app.state.cases = CaseReadModel(database) if database is not None else None
     catalogue = CatalogueWatcher(settings.catalogue_path or DEFAULT_CATALOGUE_PATH)
     app.state.catalogue = catalogue
 
@@ -306,9 +306,11 @@ def create_app(
         log.info("batch from %s: %d accepted, %d rejected", key.name, len(results) - rejected, rejected)
         return BatchAccepted(accepted=len(results) - rejected, rejected=rejected, results=results)
 
-    async def find_case(cases: Any, call_id: uuid.UUID) -> dict[str, Any]:
+    async def find_case(cases: CaseReadModel | None, call_id: uuid.UUID) -> CaseDocument:
         try:
-            case = await cases.find_one({"_id": str(call_id)})
+            if cases is None:
+                raise ConnectionError("database not connected")
+            case = await cases.get(str(call_id))
         except Exception as exc:
             log.warning("case %s not read: %s: %s", call_id, type(exc).__name__, exc)
             raise HTTPException(
@@ -378,7 +380,7 @@ def create_app(
             call_id=call_id,
             event_id=event.event_id,
             kind=step.kind,
-            status_before=str(case.get("status")),
+            status_before=case.status,
             status_after=status_after,
             topic=event.topic,
         )
@@ -388,7 +390,7 @@ def create_app(
         """The steps this key may take on the case now (what a console should offer)."""
         case = await find_case(cases, call_id)
         role, allowed = case_steps.steps_for(key, case)
-        return StepsAllowed(call_id=call_id, status=str(case.get("status")), role=role, steps=allowed)
+        return StepsAllowed(call_id=call_id, status=case.status, role=role, steps=allowed)
 
     @app.post(
         "/v1/programme/{problem_id}/{item_list}/{item_id}",

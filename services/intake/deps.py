@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from services.intake.publisher import EventPublisher
 from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, KeyRecord, KeyStore
+from shared.cases import CaseReadModel
 from shared.settings import Settings
 
 api_key_header = APIKeyHeader(
@@ -30,13 +31,13 @@ def app_key_store(request: Request) -> KeyStore:
     return request.app.state.key_store
 
 
-def app_cases(request: Request) -> Any:
-    """The ``cases`` collection (written by the metrics service; intake only reads it)."""
+def app_cases(request: Request) -> CaseReadModel | None:
+    """The read model of the metrics-owned ``cases`` (``shared.cases``); None before the lifespan connected."""
     return request.app.state.cases
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]
-CasesDep = Annotated[Any, Depends(app_cases)]
+CasesDep = Annotated[CaseReadModel | None, Depends(app_cases)]
 PublisherDep = Annotated[EventPublisher, Depends(app_publisher)]
 KeyStoreDep = Annotated[KeyStore, Depends(app_key_store)]
 
