@@ -33,7 +33,7 @@ from shared.events import (
     UnitKind,
 )
 from shared.lifecycle import OPEN_STATUSES as LIFECYCLE_OPEN
-from shared.lifecycle import CaseStatus, IllegalTransition, next_status
+from shared.lifecycle import CaseStatus, IllegalTransition, missing_payload, next_status
 from shared.queues import QueueId, kind_of
 
 DISPATCHED = CaseStatus.dispatched.value
@@ -233,14 +233,9 @@ def apply_case_event(case: Mapping[str, Any], event: CaseEvent) -> StepOutcome:
 
 
 def _check_payload(event: CaseEvent) -> None:
-    """Steps that cannot be applied without their payload are refused like an illegal transition."""
-    missing = {
-        CaseEventKind.dispatched: event.assignment is None,
-        CaseEventKind.callback: event.callback_result is None,
-        CaseEventKind.whistle: not event.departments,
-        CaseEventKind.reclassified: event.classification is None,
-    }.get(event.kind, False)
-    if missing:
+    """Steps that cannot be applied without their payload (``shared.lifecycle.STEP_NEEDS``) are refused
+    like an illegal transition."""
+    if missing_payload(event) is not None:
         raise IllegalTransition(f"'{event.kind}' needs its payload (assignment, callback_result, departments...)")
 
 

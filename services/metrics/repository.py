@@ -46,13 +46,14 @@ from services.metrics.aggregates import (
 )
 from services.metrics.scoreboard import HotSpotThresholds, baseline_days, hot_spot, window_days
 from shared import topics
+from shared.cases import CASES_COLLECTION
 from shared.clock import as_utc
 from shared.events import HOTLINE_NAMESPACE, CallRouted, CaseEvent, HotSpotAlert, ProgrammeItemUpdated
 from shared.programme import LIST_OF_KIND
 
 log = logging.getLogger(__name__)
 
-CASES = "cases"
+CASES = CASES_COLLECTION  # defined once, with the case document, in shared.cases
 COUNTERS = "counters"
 PENDING = "pending_events"
 OUTBOX = "outbox"

@@ -2,7 +2,7 @@
 re-dispatched (thin: parse, ask the store, decide with pure code, send).
 
 The composition root (``app.py``) builds the faust app, the catalogue watcher, the gazetteer and the
-``cases`` collection accessor and hands them to ``register_agents``.
+read model of the stored cases (``shared.cases.CaseReadModel``) and hands them to ``register_agents``.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import faust
 from faust.types import EventT
@@ -47,6 +45,7 @@ from services.router.cases import (
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
 from shared import topics
+from shared.cases import CaseDocument, CaseReadModel
 from shared.catalogue import Catalogue
 from shared.catalogue_watch import CatalogueWatcher
 from shared.clock import DEFAULT_TIMEZONE
@@ -127,7 +126,7 @@ def route_events(
 
 def decide_case_event(
     event: CaseEvent,
-    case: dict[str, Any],
+    case: CaseDocument,
     catalogue: Catalogue,
     gazetteer: Gazetteer,
     now: datetime,
@@ -159,10 +158,11 @@ def register_agents(
     *,
     watcher: CatalogueWatcher,
     gazetteer: Gazetteer,
-    cases: Callable[[], Any],
+    cases: Callable[[], CaseReadModel],
 ) -> None:
     """hotline.calls.classified.v1 and hotline.cases.events.v1 in (batches of ``settings.batch_size``),
-    routed calls and the router's case steps (dispatched, linked) out; ``cases()`` is the stored cases."""
+    routed calls and the router's case steps (dispatched, linked) out; ``cases()`` reads the stored cases
+    (``shared.cases.CaseReadModel``: the metrics-owned collection, a documented coupling)."""
     window = timedelta(hours=settings.duplicate_window_hours)
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
     routed_topic = raw_topic(app, topics.CALLS_ROUTED)
@@ -175,15 +175,12 @@ def register_agents(
     async def open_cases_for(parsed: Parsed) -> list[OpenCase]:
         """Open cases the batch's calls may duplicate (a few indexed queries); none when the store fails."""
         queries = duplicate_queries([(c, p) for _, c, p in parsed], window) if settings.duplicate_window_hours else []
-        docs: dict[Any, dict[str, Any]] = {}
         try:
-            for query in queries:
-                async for doc in cases().find(query, DUPLICATE_PROJECTION):
-                    docs[doc["_id"]] = doc
+            stored = await cases().find_projected(queries, DUPLICATE_PROJECTION)
         except Exception as exc:  # routing must go on without the store: a missed link is better than no dispatch
             log.warning("duplicate check skipped for %d calls: %s: %s", len(parsed), type(exc).__name__, exc)
             return []
-        return [case for case in map(OpenCase.from_document, docs.values()) if case is not None]
+        return [case for case in map(OpenCase.from_document, stored) if case is not None]
 
     @app.timer(settings.catalogue_check_seconds)
     async def watch_catalogue() -> None:
@@ -219,14 +216,11 @@ def register_agents(
         handler = BatchHandler(service=SERVICE, model=CallClassified, apply=route_and_send, send_dead_letters=send_dead)
         await consume_batches(stream, batching, handler)
 
-    async def stored_case(call_id: str) -> dict[str, Any] | None:
-        """The case document, waiting a little for the metrics service to store it; None after the wait."""
-        deadline = time.monotonic() + settings.case_wait_seconds
-        while True:
-            case = await retry_until_done(f"read case {call_id}", lambda: cases().find_one({"_id": call_id}))
-            if case is not None or time.monotonic() >= deadline:
-                return case
-            await asyncio.sleep(0.2)
+    async def stored_case(call_id: str) -> CaseDocument | None:
+        """The case, waiting a little for the metrics service to store it; None after the wait."""
+        return await retry_until_done(
+            f"read case {call_id}", lambda: cases().wait_until_stored(call_id, seconds=settings.case_wait_seconds)
+        )
 
     async def redispatch(received: list[Received[CaseEvent]]) -> list[DeadLetter]:
         rerouting = [item.value for item in received if item.value.kind in REROUTING_KINDS]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import faust
 
@@ -16,12 +15,11 @@ from services.common.mongo import LazyDatabase
 from services.common.streaming import create_app
 from services.router.agent import SERVICE, register_agents
 from services.router.settings import RouterSettings
+from shared.cases import CaseReadModel
 from shared.catalogue import DEFAULT_CATALOGUE_PATH
 from shared.catalogue_watch import CatalogueWatcher
 from shared.gazetteer import load_gazetteer
 from shared.settings import MongoSettings
-
-CASES = "cases"
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +32,7 @@ def build_app(settings: RouterSettings) -> faust.App:
     )
     gazetteer = load_gazetteer()
     app = create_app(SERVICE, settings)
-    register_agents(app, settings, watcher=watcher, gazetteer=gazetteer, cases=cases_collection(settings.mongodb))
+    register_agents(app, settings, watcher=watcher, gazetteer=gazetteer, cases=case_read_model(settings.mongodb))
     log.info(
         "catalogue %s (%d rules), gazetteer of %d streets/towns, max returns %d, duplicate window %.0f h",
         watcher.catalogue.version,
@@ -46,7 +44,7 @@ def build_app(settings: RouterSettings) -> faust.App:
     return app
 
 
-def cases_collection(mongodb: MongoSettings) -> Callable[[], Any]:
-    """The ``cases`` collection (written by metrics), its client created on the worker's event loop on first use."""
+def case_read_model(mongodb: MongoSettings) -> Callable[[], CaseReadModel]:
+    """The read model of the cases (written by metrics), its client created on the worker's event loop on first use."""
     database = LazyDatabase(mongodb, fail_fast=True)
-    return lambda: database.database[CASES]
+    return lambda: CaseReadModel(database.database)

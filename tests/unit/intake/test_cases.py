@@ -210,3 +210,13 @@ def test_reclassification_carries_an_operator_classification() -> None:
     assert event.classification is not None
     assert event.classification.category == "环境保护"
     assert event.classification.model_version == "operator:supervisor"
+
+
+def test_a_department_holding_a_case_may_not_whistle_but_a_street_may() -> None:
+    department_key = key("urban", units=(DEPARTMENT,))
+    held_by_department = case("accepted", queue_id=DEPARTMENT, assignment={"queue_id": DEPARTMENT})
+    assert role_of(department_key, held_by_department) == "lead"
+    problem = permission_problem(department_key, held_by_department, CaseEventKind.whistle)
+    assert problem is not None and "street/town" in problem
+    assert CaseEventKind.whistle not in steps_for(department_key, held_by_department)[1]
+    assert permission_problem(key("xihongmen", units=(STREET,)), case("accepted"), CaseEventKind.whistle) is None
