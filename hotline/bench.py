@@ -28,8 +28,10 @@ from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, running_platform
 from services.common.mongo import mongo_client
 from services.console.settings import ConsoleSettings
+from services.intake.settings import IntakeSettings
 from shared.cases import CASES_COLLECTION
-from shared.settings import IntakeSettings, MetricsSettings, MongoSettings, ServiceSettings
+from shared.clock import as_utc
+from shared.settings import MetricsSettings, MongoSettings, ServiceSettings
 
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "domain" / "messages-train.csv"
 SYNTHETIC = [
@@ -233,8 +235,7 @@ async def _visible_latencies(cases, accepted_at: dict[str, float], source: str) 
     latencies = []
     async for doc in cases.find({"call.source_system": source}, {"stored_at": 1}):
         if doc["_id"] in accepted_at and doc.get("stored_at"):
-            stored = doc["stored_at"]
-            stored_ts = stored.replace(tzinfo=UTC).timestamp() if stored.tzinfo is None else stored.timestamp()
+            stored_ts = as_utc(doc["stored_at"]).timestamp()
             latencies.append(max(0.0, stored_ts - accepted_at[doc["_id"]]) * 1000)
     return sorted(latencies)
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from hotline.embedded import EmbeddedStack, ensure_topics, stop_process
 from services.console.settings import ConsoleSettings
+from services.intake.settings import IntakeSettings
 from shared import topics
 from shared.settings import (
-    IntakeSettings,
     KafkaSettings,
     MetricsSettings,
     MongoSettings,
@@ -193,6 +193,7 @@ class Platform:
                 intake_url=self.intake_url,
                 metrics_url=self.metrics_url,
                 users_file=self.console_users_file,
+                intake_api_keys_file=self.api_keys_file,
             ),
         }
 

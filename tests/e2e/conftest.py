@@ -8,7 +8,8 @@ from pathlib import Path
 from hotline.embedded import free_port
 from hotline.platform import Platform
 from services.console.settings import ConsoleSettings
-from shared.settings import IntakeSettings, MetricsSettings, MongoSettings, ServiceSettings
+from services.intake.settings import IntakeSettings
+from shared.settings import MetricsSettings, MongoSettings, ServiceSettings
 from tests.conftest import Servers
 from tests.helpers import REPO
 

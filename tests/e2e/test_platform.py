@@ -59,9 +59,12 @@ def _start_up(home: Path, log: Path) -> Running:
     intake_port, metrics_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI")}
     env.update(
-        HOTLINE_HOME=str(home), INTAKE_PORT=str(intake_port), METRICS_PORT=str(metrics_port), PYTHONUNBUFFERED="1"
+        HOTLINE_HOME=str(home),
+        HOTLINE_INTAKE_PORT=str(intake_port),
+        METRICS_PORT=str(metrics_port),
+        PYTHONUNBUFFERED="1",
     )
-    env["INTAKE_API_KEYS_FILE"] = str(home / "api-keys.json")
+    env["HOTLINE_INTAKE_API_KEYS_FILE"] = str(home / "api-keys.json")
     proc = subprocess.Popen(
         [sys.executable, "-m", "hotline.cli", "up"],
         cwd=REPO,
