@@ -26,6 +26,7 @@ from pathlib import Path
 
 from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, running_platform
+from services.common.mongo import mongo_client
 from services.console.settings import ConsoleSettings
 from services.intake.settings import IntakeSettings
 from shared.cases import CASES_COLLECTION
@@ -116,7 +117,6 @@ async def _bench(
     platform: Platform, api_key: str, texts: list[tuple[str, str]], args: argparse.Namespace
 ) -> BenchResult:
     import httpx
-    from pymongo import AsyncMongoClient
 
     calls = _make_calls(texts, args.calls, "bench", random.Random(42))
     cpu_before = _cpu_seconds(platform)
@@ -148,7 +148,7 @@ async def _bench(
     post_seconds = time.time() - started
     print(f"posted {len(accepted_at)} calls ({rejected} rejected) in {post_seconds:.1f}s", flush=True)
 
-    mongo: AsyncMongoClient = AsyncMongoClient(platform.mongodb_uri)
+    mongo = mongo_client(MongoSettings(uri=platform.mongodb_uri))
     cases = mongo[platform.settings.mongodb.database][CASES_COLLECTION]
     wanted = set(accepted_at)
     deadline = time.time() + args.timeout

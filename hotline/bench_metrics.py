@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pymongo import AsyncMongoClient
-
+from services.common.mongo import mongo_client
 from services.metrics.aggregates import UNIT_FIELDS, CounterChanges, case_document, field_key, streets_counter_id
 from services.metrics.repository import MetricsRepository
 from shared.clock import previous_month
@@ -119,7 +118,7 @@ def private_database() -> Iterator[str]:
 
 
 async def measure(uri: str, *, calls: int, batch_size: int, queues: int, spread: str) -> None:
-    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
+    client = mongo_client(MongoSettings(uri=uri))
     name = f"bench_metrics_{uuid.uuid4().hex[:10]}"
     try:
         repository = MetricsRepository(client[name])
@@ -263,7 +262,7 @@ async def measure_reads(uri: str, *, cases_per_month: int, months: int, queues: 
     from services.metrics.queries import Scoreboard
     from services.metrics.settings import ScoreboardSettings
 
-    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
+    client = mongo_client(MongoSettings(uri=uri))
     name = f"bench_reads_{uuid.uuid4().hex[:10]}"
     try:
         repository = MetricsRepository(client[name])
