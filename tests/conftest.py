@@ -104,7 +104,6 @@ def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Sett
         home=home,
         kafka={"bootstrap_servers": servers.bootstrap_servers},
         mongodb={"uri": servers.mongodb_uri, "database": "hotline_test"},
-        intake={"api_keys_file": home / "api-keys.json"},
     )
 
 
