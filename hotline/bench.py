@@ -26,10 +26,13 @@ from pathlib import Path
 
 from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, running_platform
+from services.common.mongo import mongo_client
 from services.console.settings import ConsoleSettings
+from services.intake.settings import IntakeSettings
 from services.metrics.settings import MetricsSettings
 from shared.cases import CASES_COLLECTION
-from shared.settings import IntakeSettings, MongoSettings, ServiceSettings
+from shared.clock import as_utc
+from shared.settings import MongoSettings, ServiceSettings
 
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "domain" / "messages-train.csv"
 SYNTHETIC = [
@@ -115,7 +118,6 @@ async def _bench(
     platform: Platform, api_key: str, texts: list[tuple[str, str]], args: argparse.Namespace
 ) -> BenchResult:
     import httpx
-    from pymongo import AsyncMongoClient
 
     calls = _make_calls(texts, args.calls, "bench", random.Random(42))
     cpu_before = _cpu_seconds(platform)
@@ -147,7 +149,7 @@ async def _bench(
     post_seconds = time.time() - started
     print(f"posted {len(accepted_at)} calls ({rejected} rejected) in {post_seconds:.1f}s", flush=True)
 
-    mongo: AsyncMongoClient = AsyncMongoClient(platform.mongodb_uri)
+    mongo = mongo_client(MongoSettings(uri=platform.mongodb_uri))
     cases = mongo[platform.settings.mongodb.database][CASES_COLLECTION]
     wanted = set(accepted_at)
     deadline = time.time() + args.timeout
@@ -234,8 +236,7 @@ async def _visible_latencies(cases, accepted_at: dict[str, float], source: str) 
     latencies = []
     async for doc in cases.find({"call.source_system": source}, {"stored_at": 1}):
         if doc["_id"] in accepted_at and doc.get("stored_at"):
-            stored = doc["stored_at"]
-            stored_ts = stored.replace(tzinfo=UTC).timestamp() if stored.tzinfo is None else stored.timestamp()
+            stored_ts = as_utc(doc["stored_at"]).timestamp()
             latencies.append(max(0.0, stored_ts - accepted_at[doc["_id"]]) * 1000)
     return sorted(latencies)
 

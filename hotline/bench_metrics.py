@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pymongo import AsyncMongoClient
-
+from services.common.mongo import mongo_client
 from services.metrics.aggregates import UNIT_FIELDS, CounterChanges, field_key, streets_counter_id
 from services.metrics.case_facts import case_document
 from services.metrics.repository import MetricsRepository
@@ -40,6 +39,7 @@ from shared.events import (
 )
 from shared.queues import QueueId
 from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
+from shared.settings import MongoSettings
 
 CATEGORIES = tuple(sorted(LEVEL1_CATEGORIES))[:8]  # eight of the fifteen, for synthetic calls
 DISTRICTS = ("东城区", "西城区", "朝阳区", "海淀区", "丰台区", "大兴区", "通州区", "昌平区")
@@ -120,7 +120,7 @@ def private_database() -> Iterator[str]:
 
 
 async def measure(uri: str, *, calls: int, batch_size: int, queues: int, spread: str) -> None:
-    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
+    client = mongo_client(MongoSettings(uri=uri))
     name = f"bench_metrics_{uuid.uuid4().hex[:10]}"
     try:
         repository = MetricsRepository(client[name])
@@ -265,7 +265,7 @@ async def measure_reads(
     """Time every dashboard figure on counters sized for ``cases_per_month`` cases a month."""
     from services.metrics.queries import Scoreboard
 
-    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
+    client = mongo_client(MongoSettings(uri=uri))
     name = f"bench_reads_{uuid.uuid4().hex[:10]}"
     try:
         repository = MetricsRepository(client[name])

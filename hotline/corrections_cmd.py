@@ -11,8 +11,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from pymongo import AsyncMongoClient
-
+from services.common.mongo import mongo_client
 from services.metrics.corrections import default_path, export_corrections
 from shared.settings import ServiceSettings
 
@@ -27,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _export(settings: ServiceSettings, out_path: Path | None, database: str | None) -> int:
-    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb.uri, tz_aware=True)
+    client = mongo_client(settings.mongodb)
     try:
         db = client[database or settings.mongodb.database]
         if out_path is not None and str(out_path) == "-":

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from services.intake.settings import IntakeSettings
 from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
-from shared.settings import IntakeSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"a queue the key acts for on cases, e.g. street:大兴区/西红门镇 (repeatable; adds {CASES_ACT})",
     )
     parser.add_argument("--supervisor", action="store_true", help=f"a hotline supervisor: scope {SUPERVISOR}")
-    parser.add_argument("--file", type=Path, default=None, help="key file (default: INTAKE_API_KEYS_FILE setting)")
+    parser.add_argument(
+        "--file", type=Path, default=None, help="key file (default: HOTLINE_INTAKE_API_KEYS_FILE setting)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from pymongo import AsyncMongoClient
-
+from services.common.mongo import mongo_client
 from services.metrics.repository import MetricsRepository
 from services.metrics.settings import MetricsSettings
 from shared.clock import DEFAULT_TIMEZONE
+from shared.settings import MongoSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def rebuild(database: str, *, check: bool, uri: str, timezone: str = DEFAULT_TIMEZONE) -> int:
     """Rebuild (or check) the counters of ``database``; exit status 1 when a check finds differences."""
-    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
+    client = mongo_client(MongoSettings(uri=uri))
     try:
         repository = MetricsRepository(client[database], timezone=timezone)
         computed = await repository.computed_counters()

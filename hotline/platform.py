@@ -27,10 +27,10 @@ from pathlib import Path
 
 from hotline.embedded import EmbeddedStack, ensure_topics, stop_process
 from services.console.settings import ConsoleSettings
+from services.intake.settings import IntakeSettings
 from services.metrics.settings import MetricsSettings
 from shared import topics
 from shared.settings import (
-    IntakeSettings,
     KafkaSettings,
     MongoSettings,
     ServiceSettings,
@@ -193,6 +193,7 @@ class Platform:
                 intake_url=self.intake_url,
                 metrics_url=self.metrics_url,
                 users_file=self.console_users_file,
+                intake_api_keys_file=self.api_keys_file,
             ),
         }
 

@@ -1,5 +1,8 @@
 """Intake API keys: stored as salted SHA-256 hashes in a JSON file; the plain key is shown once only.
 
+Intake verifies them (``KeyStore``); the console creates one per console user and ``hotline keys`` adds
+them, so the file format, the scopes and the store live here, once.
+
 The keys are 32 random URL-safe bytes (256 bits), so one salted SHA-256 is enough: a slow hash such as
 PBKDF2 protects guessable passwords, not random keys, and would cost every request.
 """

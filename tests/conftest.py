@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from hotline.embedded import EmbeddedStack, ensure_topics
+from services.intake.settings import IntakeSettings
 from shared import topics
 from shared.settings import Settings
 
@@ -103,7 +104,17 @@ def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Sett
         home=home,
         kafka={"bootstrap_servers": servers.bootstrap_servers},
         mongodb={"uri": servers.mongodb_uri, "database": "hotline_test"},
-        intake={"api_keys_file": home / "api-keys.json"},
+    )
+
+
+@pytest.fixture(scope="session")
+def intake_settings(settings: Settings) -> IntakeSettings:
+    """The intake's settings on the session's servers, with its key file in the session's home."""
+    return IntakeSettings(
+        home=settings.home,
+        kafka=settings.kafka,
+        mongodb=settings.mongodb,
+        api_keys_file=settings.home / "api-keys.json",
     )
 
 

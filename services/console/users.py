@@ -98,6 +98,25 @@ def load_users(path: Path) -> dict[str, User]:
     return users
 
 
+class UserDirectory:
+    """The users file as the running console sees it: re-read when it changes (users added with the CLI
+    need no restart)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: float | None = None
+        self._users: dict[str, User] = {}
+
+    def get(self, name: str) -> User | None:
+        try:
+            stamp = self.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if stamp != self._stamp:
+            self._users, self._stamp = load_users(self.path), stamp
+        return self._users.get(name)
+
+
 def save_users(path: Path, users: Sequence[User]) -> None:
     """Write the users file atomically, readable by its owner only."""
     write_private_json(path, {"users": [{**asdict(u), "role": u.role.value} for u in users]})
@@ -158,7 +177,6 @@ def add_user_with_intake_key(
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m services.console.users add|list``."""
     from services.console.settings import ConsoleSettings
-    from shared.settings import IntakeSettings
 
     parser = argparse.ArgumentParser(prog="python -m services.console.users", description="Console users.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -167,12 +185,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--queue", help="queue id of a street/department operator, e.g. street:大兴区/西红门镇")
     add.add_argument("--password", help="at least 8 characters; asked for when omitted")
-    add.add_argument("--users-file", type=Path, default=None, help="default: CONSOLE_USERS_FILE")
-    add.add_argument("--api-keys-file", type=Path, default=None, help="default: INTAKE_API_KEYS_FILE")
+    add.add_argument("--users-file", type=Path, default=None, help="default: HOTLINE_CONSOLE_USERS_FILE")
+    add.add_argument("--api-keys-file", type=Path, default=None, help="default: HOTLINE_CONSOLE_INTAKE_API_KEYS_FILE")
     listing = commands.add_parser("list", help="list users (never passwords or keys)")
     listing.add_argument("--users-file", type=Path, default=None)
     args = parser.parse_args(argv)
-    users_file = args.users_file or ConsoleSettings().users_file
+    settings = ConsoleSettings()
+    users_file = args.users_file or settings.users_file
     if args.command == "list":
         for user in load_users(users_file).values():
             print(f"{user.name}\t{user.role.value}\t{user.queue or '*'}\t{user.api_key_name}")
@@ -181,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         user = add_user_with_intake_key(
             users_file,
-            args.api_keys_file or IntakeSettings().api_keys_file,
+            args.api_keys_file or settings.intake_api_keys_file,
             name=args.name,
             role=args.role,
             queue=args.queue,

@@ -6,6 +6,7 @@ Pure: takes the YAML text, returns findings. ``hotline catalogue check FILE`` pr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import yaml
@@ -17,10 +18,10 @@ from shared.catalogue import (
     CatalogueError,
     Match,
     Rule,
+    in_window,
     parse_catalogue,
     qualify_places,
     unknown_departments,
-    week_mask,
 )
 from shared.gazetteer import Gazetteer, load_gazetteer
 
@@ -236,6 +237,17 @@ def partially_overlap(first: Match, second: Match) -> bool:
     if (first.is_timed or second.is_timed) and not _time_of(first) & _time_of(second):
         return False
     return not covers(first, second) and not covers(second, first)
+
+
+@lru_cache(maxsize=256)
+def week_mask(hours: str | None, weekdays: tuple[str, ...]) -> int:
+    """The minutes of the week (bit n = minute n from Monday 00:00) a window holds, as an integer bitmask."""
+    mask = 0
+    for day in range(7):
+        for minute in range(MINUTES_PER_DAY):
+            if in_window(hours, weekdays, day, minute):
+                mask |= 1 << (day * MINUTES_PER_DAY + minute)
+    return mask
 
 
 _WHOLE_WEEK = (1 << (7 * MINUTES_PER_DAY)) - 1

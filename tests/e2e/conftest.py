@@ -8,8 +8,9 @@ from pathlib import Path
 from hotline.embedded import free_port
 from hotline.platform import Platform
 from services.console.settings import ConsoleSettings
+from services.intake.settings import IntakeSettings
 from services.metrics.settings import MetricsSettings
-from shared.settings import IntakeSettings, MongoSettings, ServiceSettings
+from shared.settings import MongoSettings, ServiceSettings
 from tests.conftest import Servers
 from tests.helpers import REPO
 

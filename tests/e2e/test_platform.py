@@ -60,11 +60,11 @@ def _start_up(home: Path, log: Path) -> Running:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI")}
     env.update(
         HOTLINE_HOME=str(home),
-        INTAKE_PORT=str(intake_port),
+        HOTLINE_INTAKE_PORT=str(intake_port),
         HOTLINE_METRICS_PORT=str(metrics_port),
         PYTHONUNBUFFERED="1",
     )
-    env["INTAKE_API_KEYS_FILE"] = str(home / "api-keys.json")
+    env["HOTLINE_INTAKE_API_KEYS_FILE"] = str(home / "api-keys.json")
     proc = subprocess.Popen(
         [sys.executable, "-m", "hotline.cli", "up"],
         cwd=REPO,

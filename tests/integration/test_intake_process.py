@@ -1,4 +1,4 @@
-"""`python -m services.intake` as a process: it serves on INTAKE_PORT and publishes what it accepts."""
+"""`python -m services.intake` as a process: it serves on HOTLINE_INTAKE_PORT and publishes what it accepts."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ async def test_intake_process_serves_and_publishes_an_accepted_call(
     port = free_port()
     keys_file = tmp_path / "keys.json"
     key = create_key(keys_file, "process-test")
-    env = {**server_env, "INTAKE_PORT": str(port), "INTAKE_API_KEYS_FILE": str(keys_file)}
+    env = {**server_env, "HOTLINE_INTAKE_PORT": str(port), "HOTLINE_INTAKE_API_KEYS_FILE": str(keys_file)}
     log_path = tmp_path / "intake.log"
     with run_service("services.intake", env, log_path) as proc:
         base = f"http://127.0.0.1:{port}"

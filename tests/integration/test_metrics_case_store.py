@@ -42,7 +42,7 @@ async def test_steps_change_status_and_rates_once_however_often_they_are_deliver
     replay = await repository.apply_case_events(steps + steps[:2])
 
     assert (first.applied, replay.applied, replay.duplicates) == (4, 0, 6)
-    case = present(await repository.get_case(str(calls[0].call_id)))
+    case = await repository.get_case(str(calls[0].call_id))
     assert case is not None and case["status"] == "called_back"
     assert [h["kind"] for h in case["history"]] == ["accepted", "responded", "resolved", "callback"]
     unit = await mongo_db.counters.find_one({"_id": UNIT})

@@ -16,6 +16,7 @@ import yaml
 from pymongo import AsyncMongoClient
 
 from services.intake.app import create_app as create_intake
+from services.intake.settings import IntakeSettings
 from services.metrics.api import create_app as create_metrics
 from services.metrics.settings import MetricsSettings
 from shared import topics
@@ -51,29 +52,29 @@ def programme_path(tmp_path: Path) -> tuple[Path, str]:
 
 @pytest.fixture
 async def intake(
-    settings: Settings, mongo_db: Any, programme_path: tuple[Path, str]
+    intake_settings: IntakeSettings, mongo_db: Any, programme_path: tuple[Path, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_intake(settings, database=mongo_db, programme_path=programme_path[0])
+    app = create_intake(intake_settings.model_copy(update={"programme_path": programme_path[0]}), database=mongo_db)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake", timeout=60) as running:
             yield running
 
 
-def key_headers(settings: Settings, scopes: list[str]) -> dict[str, str]:
-    return {"X-API-Key": create_key(settings.intake.api_keys_file, f"programme-{uuid.uuid4().hex[:6]}", scopes)}
+def key_headers(intake_settings: IntakeSettings, scopes: list[str]) -> dict[str, str]:
+    return {"X-API-Key": create_key(intake_settings.api_keys_file, f"programme-{uuid.uuid4().hex[:6]}", scopes)}
 
 
 async def test_intake_refuses_keys_items_and_statuses_that_do_not_fit(
-    intake: httpx.AsyncClient, settings: Settings, programme_path: tuple[Path, str]
+    intake: httpx.AsyncClient, intake_settings: IntakeSettings, programme_path: tuple[Path, str]
 ) -> None:
     _, problem_id = programme_path
-    writer = key_headers(settings, [PROGRAMME_WRITE])
+    writer = key_headers(intake_settings, [PROGRAMME_WRITE])
     url = f"/v1/programme/{problem_id}/tasks/t1"
 
     assert (await intake.post(url, json={"status": "done"})).status_code == 401
     assert (
-        await intake.post(url, json={"status": "done"}, headers=key_headers(settings, [CALLS_WRITE]))
+        await intake.post(url, json={"status": "done"}, headers=key_headers(intake_settings, [CALLS_WRITE]))
     ).status_code == 403
     assert (
         await intake.post("/v1/programme/no-such-problem/tasks/t1", json={"status": "done"}, headers=writer)
@@ -92,13 +93,14 @@ async def test_intake_refuses_keys_items_and_statuses_that_do_not_fit(
 async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_worker(
     intake: httpx.AsyncClient,
     settings: Settings,
+    intake_settings: IntakeSettings,
     server_env: dict[str, str],
     servers: Any,
     programme_path: tuple[Path, str],
     tmp_path: Path,
 ) -> None:
     path, problem_id = programme_path
-    supervisor = {**key_headers(settings, [SUPERVISOR]), "Idempotency-Key": f"req-{uuid.uuid4().hex}"}
+    supervisor = {**key_headers(intake_settings, [SUPERVISOR]), "Idempotency-Key": f"req-{uuid.uuid4().hex}"}
     url = f"/v1/programme/{problem_id}/policies/p1"
 
     first = await intake.post(url, json={"status": "drafting", "note": "起草中"}, headers=supervisor)

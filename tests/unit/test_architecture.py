@@ -103,34 +103,44 @@ def collection_uses(tree: ast.AST) -> Iterator[tuple[int, ast.expr]]:
             yield node.lineno, node.args[0]
 
 
-def collection_violations(sources: dict[str, str]) -> list[Violation]:
-    """Collections named by a literal at the point of use, and collection names spelled in two modules."""
-    trees = {path: ast.parse(source, filename=path) for path, source in sources.items()}
-    found: list[Violation] = []
-    constant_names: set[str] = set()
-    for path, tree in trees.items():
-        for line, named in collection_uses(tree):
-            if isinstance(named, ast.Constant) and isinstance(named.value, str):
-                found.append(Violation(path, line, f"collection {named.value!r} spelled inline: use its constant"))
-            elif (name := _terminal_name(named)) is not None:
-                constant_names.add(name)
+def collection_spellings(trees: dict[str, ast.AST]) -> dict[str, list[tuple[str, int]]]:
+    """Collection name -> (module, line) of each module-level constant that spells it.
+
+    A constant counts when its name is used to take a collection anywhere (``db[CASES]``).
+    """
+    constant_names = {
+        name
+        for tree in trees.values()
+        for _, named in collection_uses(tree)
+        if (name := _terminal_name(named)) is not None
+    }
     spelled: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for path, tree in trees.items():
         for node in getattr(tree, "body", []):
-            targets = (
-                node.targets
-                if isinstance(node, ast.Assign)
-                else [node.target]
-                if isinstance(node, ast.AnnAssign)
-                else []
-            )
-            value = getattr(node, "value", None)
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AnnAssign):
+                targets = [node.target]
+            else:
+                continue
+            value = node.value
             if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
                 continue
             for target in targets:
                 if isinstance(target, ast.Name) and target.id in constant_names:
                     spelled[value.value].append((path, node.lineno))
-    for collection, places in spelled.items():
+    return spelled
+
+
+def collection_violations(sources: dict[str, str]) -> list[Violation]:
+    """Collections named by a literal at the point of use, and collection names spelled in two modules."""
+    trees: dict[str, ast.AST] = {path: ast.parse(source, filename=path) for path, source in sources.items()}
+    found: list[Violation] = []
+    for path, tree in trees.items():
+        for line, named in collection_uses(tree):
+            if isinstance(named, ast.Constant) and isinstance(named.value, str):
+                found.append(Violation(path, line, f"collection {named.value!r} spelled inline: use its constant"))
+    for collection, places in collection_spellings(trees).items():
         modules = sorted({path for path, _ in places})
         if len(modules) > 1:
             for path, line in places:
@@ -161,6 +171,16 @@ def test_no_service_imports_another_service_and_shared_imports_none() -> None:
     assert any(path.startswith("services/intake/") for path in sources)  # the walk sees the code
     violations = [v for path, source in sources.items() for v in import_violations(path, source)]
     assert not violations, _report(violations)
+
+
+def test_every_collection_name_is_a_constant_spelled_in_one_module() -> None:
+    sources = python_sources("services", "shared", "hotline")
+    violations = collection_violations(sources)
+    assert not violations, _report(violations)
+    spellings = collection_spellings({path: ast.parse(source) for path, source in sources.items()})
+    # The walk sees the code's collections; the metrics-owned cases, read by others, is spelled in shared/.
+    assert [path for path, _ in spellings["cases"]] == ["shared/cases.py"]
+    assert {"counters", "programme"} <= set(spellings)
 
 
 # The checkers can fail: each rule on a deliberately bad snippet.

@@ -79,7 +79,7 @@ def test_the_language_comes_from_the_query_then_the_cookie_then_defaults_to_chin
 
 
 def test_a_step_just_taken_is_pending_until_the_history_shows_it() -> None:
-    from services.console.app import step_pending
+    from services.console.routes.cases import step_pending
 
     assert step_pending("accepted", [], ["accepted"])
     assert not step_pending("accepted", [{"kind": "accepted"}], [])

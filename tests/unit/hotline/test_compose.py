@@ -162,7 +162,7 @@ def test_servers_and_http_services_have_healthchecks_on_readiness(services: dict
 def test_intake_and_metrics_api_ports_are_published(services: dict[str, dict[str, Any]]) -> None:
     assert any(str(p).endswith("8000:8000") for p in services["intake"]["ports"])
     assert any(str(p).endswith("8001:8001") for p in services["metrics-api"]["ports"])
-    assert _environment(services["intake"])["INTAKE_HOST"] == "0.0.0.0"
+    assert _environment(services["intake"])["HOTLINE_INTAKE_HOST"] == "0.0.0.0"
     assert _environment(services["metrics-api"])["HOTLINE_METRICS_HOST"] == "0.0.0.0"
 
 
@@ -197,7 +197,7 @@ def test_the_contact_salt_comes_from_the_environment_and_has_no_default(services
 
 
 def test_the_api_key_file_is_on_a_mounted_volume(compose: dict[str, Any], services: dict[str, dict[str, Any]]) -> None:
-    key_file = _environment(services["intake"])["INTAKE_API_KEYS_FILE"]
+    key_file = _environment(services["intake"])["HOTLINE_INTAKE_API_KEYS_FILE"]
     mounts = [str(v).split(":") for v in services["intake"]["volumes"]]
     assert any(
         key_file.startswith(target.rstrip("/") + "/") and source in compose["volumes"] for source, target in mounts

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
+from services.intake.settings import IntakeSettings
 from shared.api_keys import create_key
-from shared.settings import Settings
 from tests import factories
 
 VALID: dict[str, Any] = factories.submission()
@@ -22,13 +22,15 @@ VALID: dict[str, Any] = factories.submission()
 
 @pytest.fixture
 def intake(tmp_path: Path) -> tuple[TestClient, dict[str, str], dict[str, str]]:
-    settings = Settings(
+    settings = IntakeSettings(
         home=tmp_path,
         kafka={"bootstrap_servers": "127.0.0.1:1"},
-        intake={"api_keys_file": tmp_path / "keys.json", "max_batch": 3, "max_text_chars": 50},
+        api_keys_file=tmp_path / "keys.json",
+        max_batch=3,
+        max_text_chars=50,
     )
-    writer = create_key(settings.intake.api_keys_file, "writer")
-    reader = create_key(settings.intake.api_keys_file, "reader", ["metrics:read"])
+    writer = create_key(settings.api_keys_file, "writer")
+    reader = create_key(settings.api_keys_file, "reader", ["metrics:read"])
     return TestClient(create_app(settings)), {"X-API-Key": writer}, {"X-API-Key": reader}
 
 

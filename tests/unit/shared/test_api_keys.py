@@ -99,17 +99,11 @@ def test_hotline_keys_prints_the_new_key_and_stores_its_scopes(
 def test_hotline_keys_uses_the_configured_key_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from shared.settings import get_settings
-
     path = tmp_path / "configured.json"
-    monkeypatch.setenv("INTAKE_API_KEYS_FILE", str(path))
-    get_settings.cache_clear()
-    try:
-        parser = argparse.ArgumentParser()
-        keys_cmd.add_arguments(parser)
-        assert keys_cmd.run(parser.parse_args(["--name", "web"])) == 0
-    finally:
-        get_settings.cache_clear()
+    monkeypatch.setenv("HOTLINE_INTAKE_API_KEYS_FILE", str(path))
+    parser = argparse.ArgumentParser()
+    keys_cmd.add_arguments(parser)
+    assert keys_cmd.run(parser.parse_args(["--name", "web"])) == 0
     record = verify(load_keys(path), capsys.readouterr().out.strip())
     assert record is not None and record.scopes == (CALLS_WRITE,)
 

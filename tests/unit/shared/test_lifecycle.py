@@ -11,8 +11,9 @@ from services.console.access import offered_steps
 from services.console.users import Role, User
 from services.intake.cases import steps_for
 from shared.api_keys import CASES_ACT, SUPERVISOR, KeyRecord
-from shared.events import Assignment, CallbackResult, CaseEvent, CaseEventKind, UnitKind
+from shared.events import Assignment, CallbackResult, CaseEventKind, UnitKind
 from shared.lifecycle import STEP_NEEDS, CaseStatus, may_take, missing_payload, permitted_steps
+from tests import factories
 
 STREET = "street:大兴区/西红门镇"
 DEPARTMENT = "department:市城市管理委员会"
@@ -47,22 +48,15 @@ def test_the_console_offers_exactly_what_intake_accepts(
 
 def test_a_stored_step_without_its_payload_is_found_missing() -> None:
     call_id = uuid.uuid4()
-    assert (
-        missing_payload(CaseEvent(call_id=call_id, kind=CaseEventKind.whistle, actor="x"))
-        == STEP_NEEDS[CaseEventKind.whistle]
-    )
-    assert missing_payload(CaseEvent(call_id=call_id, kind=CaseEventKind.callback, actor="x")).field == (  # type: ignore[union-attr]
-        "callback_result"
-    )
-    complete = CaseEvent(
-        call_id=call_id, kind=CaseEventKind.callback, actor="x", callback_result=CallbackResult.satisfied
-    )
+    assert missing_payload(factories.case_step(call_id, CaseEventKind.whistle)) == STEP_NEEDS[CaseEventKind.whistle]
+    missing = missing_payload(factories.case_step(call_id, CaseEventKind.callback))
+    assert missing is not None and missing.field == "callback_result"
+    complete = factories.case_step(call_id, CaseEventKind.callback, callback_result=CallbackResult.satisfied)
     assert missing_payload(complete) is None
-    assert missing_payload(CaseEvent(call_id=call_id, kind=CaseEventKind.accepted, actor="x")) is None
-    dispatched = CaseEvent(
-        call_id=call_id,
-        kind=CaseEventKind.dispatched,
-        actor="x",
+    assert missing_payload(factories.case_step(call_id, CaseEventKind.accepted)) is None
+    dispatched = factories.case_step(
+        call_id,
+        CaseEventKind.dispatched,
         assignment=Assignment(
             queue_id=STREET, unit_kind=UnitKind.street, unit_name="西红门镇", catalogue_version="v", reason="r"
         ),

@@ -249,7 +249,7 @@ def _setting_value(setting: schemas.EnvSetting) -> object:
 
 def test_every_documented_environment_variable_is_read_by_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     documented = schemas.env_settings()
-    assert {"KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "INTAKE_API_KEYS_FILE", "HOTLINE_CONTACT_SALT"} <= {
+    assert {"KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI", "HOTLINE_INTAKE_API_KEYS_FILE", "HOTLINE_CONTACT_SALT"} <= {
         s.name for s in documented
     }
     for setting in documented:
