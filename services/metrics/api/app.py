@@ -16,8 +16,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.common.mongo import hotline_database, mongo_client
 from services.metrics.api.routes import ROUTERS
 from services.metrics.queries import Scoreboard
-from services.metrics.repository import MetricsRepository
 from services.metrics.settings import MetricsSettings
+from services.metrics.store.base import MetricsDatabase
+from services.metrics.store.hotspots import HotSpotStore
+from services.metrics.store.outbox import Outbox
+from services.metrics.store.programme import ProgrammeStore
+from services.metrics.store.reads import MetricsReads
 
 DESCRIPTION = """\
 Read API of the Hotline metrics store for 接诉即办 ("handle on receipt"): every citizen request is
@@ -37,9 +41,10 @@ def create_app(settings: MetricsSettings, *, database: AsyncDatabase | None = No
     """The read API; ``database`` injects an existing database (tests), else the lifespan connects."""
 
     def wire(app: FastAPI, db: AsyncDatabase) -> None:
-        store = MetricsRepository(db, timezone=settings.timezone)
-        app.state.reads, app.state.hotspots = store.reads, store.hotspots
-        app.state.scoreboard = Scoreboard(store.reads, store.programme, settings)
+        store = MetricsDatabase(db, timezone=settings.timezone)
+        app.state.reads = MetricsReads(store)
+        app.state.hotspots = HotSpotStore(store, Outbox(store))
+        app.state.scoreboard = Scoreboard(app.state.reads, ProgrammeStore(store), settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
