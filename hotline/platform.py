@@ -158,6 +158,7 @@ class Platform:
             "INTAKE_HOST": self.settings.intake.host,
             "INTAKE_PORT": str(self.settings.intake.port),
             "INTAKE_API_KEYS_FILE": str(self.api_keys_file),
+            "INTAKE_METRICS_URL": self.metrics_url,
             "METRICS_HOST": self.settings.metrics.host,
             "METRICS_PORT": str(self.settings.metrics.port),
             "CONSOLE_HOST": self.console.host,

@@ -15,6 +15,7 @@ from typing import cast
 import faust
 
 from services.classifier.model import Classifier
+from services.classifier.requested import DEFAULT_OVERRIDE_ABOVE, respect_requested
 from services.classifier.settings import ClassifierSettings
 from services.common.streaming import create_app, parse_events, raw_topic, send_dead_letters
 from shared import topics
@@ -26,9 +27,13 @@ log = logging.getLogger(__name__)
 SERVICE = "classifier"
 
 
-def classify_calls(model: Classifier, received: Sequence[CallReceived]) -> list[CallClassified]:
-    """The classified event of each received call, classified together in one batch."""
+def classify_calls(
+    model: Classifier, received: Sequence[CallReceived], *, override_above: float = DEFAULT_OVERRIDE_ABOVE
+) -> list[CallClassified]:
+    """The classified event of each received call, classified together in one batch; a service the citizen
+    chose is kept unless the model is sure it is wrong (``services.classifier.requested``)."""
     decisions = model.predict([(event.call.subject, event.call.body) for event in received])
+    decisions = respect_requested(model, received, decisions, override_above=override_above)
     return [CallClassified.from_received(event, decision) for event, decision in zip(received, decisions, strict=True)]
 
 
@@ -49,7 +54,7 @@ def build_app(settings: Settings, classifier_settings: ClassifierSettings | None
             await send_dead_letters(app, dead)
             if not received:
                 continue
-            classified = classify_calls(model, received)
+            classified = classify_calls(model, received, override_above=own.requested_override_above)
             acks = [await classified_topic.send(key=event.key(), value=event.to_bytes()) for event in classified]
             await asyncio.gather(*acks)
             log.debug("classified %d calls", len(classified))

@@ -24,6 +24,7 @@ from services.intake import programme as programme_updates
 from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
 from services.intake.deps import ApiKeyDep, CallsWriterDep, CaseActorDep, CasesDep, PublisherDep, SettingsDep
 from services.intake.keys import PROGRAMME_WRITE, SUPERVISOR, KeyStore
+from services.intake.open311.routes import router as open311_router
 from services.intake.programme import ProgrammeUpdateAccepted, ProgrammeUpdateIn
 from services.intake.publisher import BrokerUnavailable, EventPublisher, PublishFailed
 from services.intake.schemas import (
@@ -188,6 +189,8 @@ def create_app(
     app.state.cases = database[CASES] if database is not None else None
     catalogue = CatalogueWatcher(settings.catalogue_path or DEFAULT_CATALOGUE_PATH)
     app.state.catalogue = catalogue
+
+    app.include_router(open311_router)  # Open311 GeoReport v2 at /open311/v2/ (docs/open311.md)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
