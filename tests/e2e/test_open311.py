@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import jsonschema
@@ -77,7 +78,12 @@ class Open311:
         return httpx.get(f"{self.base}/{path}", params=params, timeout=10)
 
     def post(self, fmt: str, form: dict[str, Any] | list[tuple[str, str]]) -> httpx.Response:
-        return httpx.post(f"{self.base}/requests.{fmt}", data=form, timeout=10)  # form-encoded, as the standard
+        return httpx.post(  # form-encoded, as the standard says; a list of pairs repeats a field (attribute[x][])
+            f"{self.base}/requests.{fmt}",
+            content=urlencode(form),
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+            timeout=10,
+        )
 
     def step(self, call_id: str, key: str, kind: str, **fields: Any) -> None:
         response = httpx.post(

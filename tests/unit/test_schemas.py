@@ -242,6 +242,11 @@ def _value_for(setting: schemas.EnvSetting) -> tuple[str, object] | None:
         return ("false", False) if default else ("true", True)
     if annotation is int or annotation is float:
         changed = default * 2 if default else 1
+        highest = min(
+            (getattr(m, "le", None) for m in setting.info.metadata if getattr(m, "le", None) is not None), default=None
+        )
+        if highest is not None and changed > highest:  # e.g. a probability: halve it instead
+            changed = default / 2
         return str(changed), changed
     if annotation in (Path, Path | None):
         return "/srv/hotline/test-value", Path("/srv/hotline/test-value")
