@@ -222,13 +222,15 @@ def _keywords(*groups: Sequence[str]) -> tuple[str, ...]:
     return tuple(words[:MAX_KEYWORDS])
 
 
-@lru_cache
-def service_catalogue(catalogue_path: Path = CATALOGUE_PATH) -> ServiceCatalogue:
-    """The services: level-1 categories (NN), level-2 categories (NN-MM) and 每月一题 problems (mq-<id>)."""
+@lru_cache(maxsize=4)
+def service_catalogue(catalogue_path: Path = CATALOGUE_PATH, stamp: int = 0) -> ServiceCatalogue:
+    """The services: level-1 categories (NN), level-2 categories (NN-MM) and 每月一题 problems (mq-<id>).
+
+    ``stamp`` (the catalogue file's mtime) keys the cache, so an edited catalogue is read again."""
     tree = load_taxonomy()
     own = load_yaml(OPEN311_DATA_PATH)
     synonyms: Mapping[str, Sequence[str]] = load_yaml(SYNONYMS_PATH)
-    catalogue = load_yaml(catalogue_path)
+    catalogue = yaml.safe_load(catalogue_path.read_text(encoding="utf-8")) or {}
     english: Mapping[str, str] = own.get("groups") or {}
     services: list[Service] = []
     level_codes: dict[tuple[str, str | None], str] = {}

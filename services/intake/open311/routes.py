@@ -75,7 +75,13 @@ def _settings(request: Request) -> Settings:
 
 
 def _services(request: Request) -> ServiceCatalogue:
-    return service_catalogue(_settings(request).catalogue_path or CATALOGUE_PATH)
+    """The services as of the dispatch catalogue file now (rebuilt when it changes, like the router's)."""
+    path = _settings(request).catalogue_path or CATALOGUE_PATH
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return service_catalogue(path, stamp)
 
 
 def _fmt(fmt: str) -> Format:
