@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.intake.keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
+from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
 from shared.settings import get_settings
 
 

@@ -237,7 +237,7 @@ def running_platform(platform: Platform, *, timeout: float = 90.0) -> Iterator[P
 def ensure_dev_key(platform: Platform) -> str:
     """The development API key: created once, stored hashed for intake, and its plain form kept in
     ``<home>/dev-api-key`` (mode 0600) so that ``make run`` can print it every time."""
-    from services.intake.keys import create_key, load_keys
+    from shared.api_keys import create_key, load_keys
 
     plain_file = platform.home / DEV_KEY_FILE
     if plain_file.exists() and platform.api_keys_file.exists():

@@ -41,6 +41,48 @@ class MongoSettings(BaseSettings):
     database: str = Field("hotline", description="Database name.")
 
 
+class ServiceSettings(BaseSettings):
+    """The base of every process's ONE settings class (``services/<svc>/settings.py``).
+
+    It carries what every process shares: the platform-wide fields, each read from its own ``HOTLINE_*``
+    variable whatever the subclass's prefix (``HOTLINE_HOME``, ``HOTLINE_TIMEZONE``, …), and the nested
+    ``kafka`` (``KAFKA_*``) and ``mongodb`` (``MONGODB_*``) groups. A subclass sets its one prefix,
+    ``HOTLINE_<SERVICE>_``, and adds its own fields. Build it once, in the process's composition root.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
+
+    home: Path = Field(
+        Path(".hotline"),
+        validation_alias="HOTLINE_HOME",
+        description="Local state: embedded database files, keys, logs.",
+    )
+    timezone: str = Field(
+        "Asia/Shanghai",
+        validation_alias="HOTLINE_TIMEZONE",
+        description="The city's time zone: months and days are counted in it.",
+    )
+    contact_salt: str = Field(
+        "hotline-dev-salt",
+        validation_alias="HOTLINE_CONTACT_SALT",
+        description="Salt of the citizen-contact hash. Set a secret value in production.",
+    )
+    log_level: str = Field("INFO", validation_alias="HOTLINE_LOG_LEVEL", description="Log level of every service.")
+    catalogue_path: Path | None = Field(
+        None,
+        validation_alias="HOTLINE_CATALOGUE_PATH",
+        description="Dispatch catalogue (派单目录) read by intake and the router; default: the one shipped.",
+    )
+    programme_path: Path | None = Field(
+        None,
+        validation_alias="HOTLINE_PROGRAMME_PATH",
+        description="每月一题 programme YAML read by intake (updates) and metrics; default: the one shipped.",
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    mongodb: MongoSettings = Field(default_factory=MongoSettings)
+
+
 class IntakeSettings(BaseSettings):
     """The REST intake service."""
 

@@ -10,16 +10,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import cast
 
 import faust
 
 from services.classifier.model import Classifier
 from services.classifier.requested import DEFAULT_OVERRIDE_ABOVE, respect_requested
 from services.classifier.settings import ClassifierSettings
-from services.common.streaming import create_app, parse_events, raw_topic, send_dead_letters
+from services.common.streaming import (
+    BatchHandler,
+    Batching,
+    Received,
+    consume_batches,
+    create_app,
+    dead_letter_sender,
+    raw_topic,
+)
 from shared import topics
-from shared.events import CallClassified, CallReceived
+from shared.events import CallClassified, CallReceived, DeadLetter
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,17 +53,21 @@ def build_app(settings: Settings, classifier_settings: ClassifierSettings | None
     received_topic = raw_topic(app, topics.CALLS_RECEIVED)
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
 
+    async def classify_and_send(received: list[Received[CallReceived]]) -> list[DeadLetter]:
+        classified = classify_calls(
+            model, [item.value for item in received], override_above=own.requested_override_above
+        )
+        acks = [await classified_topic.send(key=event.key(), value=event.to_bytes()) for event in classified]
+        await asyncio.gather(*acks)
+        log.debug("classified %d calls", len(classified))
+        return []
+
+    handler = BatchHandler(
+        service=SERVICE, model=CallReceived, apply=classify_and_send, send_dead_letters=dead_letter_sender(app)
+    )
+
     @app.agent(received_topic, name="classifier-classify-received")
     async def classify_received(stream: faust.StreamT) -> None:
-        # take_events is on the concrete Stream, not on the StreamT interface faust types agents with.
-        async for events in cast(faust.Stream, stream).take_events(own.batch_size, within=own.batch_window_seconds):
-            received, dead = parse_events(events, CallReceived, SERVICE)
-            await send_dead_letters(app, dead)
-            if not received:
-                continue
-            classified = classify_calls(model, received, override_above=own.requested_override_above)
-            acks = [await classified_topic.send(key=event.key(), value=event.to_bytes()) for event in classified]
-            await asyncio.gather(*acks)
-            log.debug("classified %d calls", len(classified))
+        await consume_batches(stream, Batching(own.batch_size, own.batch_window_seconds), handler)
 
     return app

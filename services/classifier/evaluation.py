@@ -16,7 +16,7 @@ import numpy as np
 
 from services.classifier.model import Classifier
 
-TEAM_DATA = Path(__file__).resolve().parents[2] / "tests" / "unit" / "data"
+TEAM_DATA = Path(__file__).resolve().parents[2] / "tests" / "unit" / "classifier" / "data"
 LEVELS_SET = TEAM_DATA / "classifier_levels_team_written.jsonl"
 ENGLISH_SET = TEAM_DATA / "classifier_english_team_written.jsonl"
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

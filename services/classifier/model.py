@@ -15,8 +15,9 @@ import scipy.sparse as sp
 from services.classifier.features import Vocabulary, key_to_text, message_text
 from services.classifier.issues import MonthlyQuestion, load_monthly_questions, match_monthly_question
 from services.classifier.multilingual import EnglishHead, embed, encoder_available, is_latin_script
-from services.classifier.taxonomy import BranchMatcher, LexiconEvidence, level1_names, load_synonyms, load_taxonomy
+from services.classifier.taxonomy import BranchMatcher, LexiconEvidence, level1_names, load_synonyms
 from shared.events import Classification
+from shared.reference import load_taxonomy
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 ARRAYS_FILE = "classifier.npz"

@@ -1,6 +1,6 @@
 """The official 3-level taxonomy of citizen messages as a JSON tree, and choosing levels 2 and 3 within a branch.
 
-``python -m services.classifier.taxonomy --build CSV`` rebuilds ``data/taxonomy.json`` from the public
+``python -m services.classifier.taxonomy --build CSV`` rebuilds ``shared/data/taxonomy.json`` from the public
 standard's table (columns level1, level2, level3). Only the category names are kept, as our own tree.
 """
 
@@ -19,12 +19,11 @@ from pathlib import Path
 
 import yaml
 
+from shared.reference import TAXONOMY_PATH, Taxonomy, load_taxonomy
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
-TAXONOMY_PATH = DATA_DIR / "taxonomy.json"
 SYNONYMS_PATH = DATA_DIR / "synonyms.yaml"
 OTHER = "其他"
-
-Taxonomy = dict[str, dict[str, list[str]]]
 
 
 def build_taxonomy(rows: Sequence[Mapping[str, str]]) -> Taxonomy:
@@ -57,16 +56,8 @@ def write_taxonomy(tree: Taxonomy, path: Path = TAXONOMY_PATH) -> None:
     path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
-@lru_cache
-def load_taxonomy(path: Path = TAXONOMY_PATH) -> Taxonomy:
-    """The shipped taxonomy tree {level1: {level2: [level3, ...]}}."""
-    document = json.loads(path.read_text(encoding="utf-8"))
-    tree: Taxonomy = document["tree"]
-    return tree
-
-
 def level1_names(tree: Taxonomy | None = None) -> list[str]:
-    return list((tree if tree is not None else load_taxonomy()).keys())
+    return list(tree if tree is not None else load_taxonomy())
 
 
 @lru_cache
@@ -238,7 +229,7 @@ class LexiconEvidence:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build data/taxonomy.json from the taxonomy CSV.")
+    parser = argparse.ArgumentParser(description="Build shared/data/taxonomy.json from the taxonomy CSV.")
     parser.add_argument("--build", type=Path, required=True, metavar="CSV", help="level1,level2,level3 table")
     parser.add_argument("--out", type=Path, default=TAXONOMY_PATH, help="JSON file to write")
     args = parser.parse_args(argv)

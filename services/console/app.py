@@ -29,6 +29,7 @@ from services.console.live import LiveQueues
 from services.console.sessions import sign, unsign
 from services.console.settings import ConsoleSettings
 from services.console.users import User, load_users, verify_password
+from shared.clock import current_month
 from shared.events import CallbackResult, CaseEventKind
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def catalogue_choices() -> tuple[list[str], list[str]]:
     """Department queue ids of the dispatch catalogue (whom a whistle may summon) and the level-1 categories
     (what a case may be reclassified as): the same lists intake checks steps against."""
     try:
-        from services.router.catalogue import DEFAULT_CATALOGUE_PATH, LEVEL1_CATEGORIES, load_catalogue
+        from shared.catalogue import DEFAULT_CATALOGUE_PATH, load_catalogue
+        from shared.reference import LEVEL1_CATEGORIES
         from shared.settings import get_settings
 
         catalogue = load_catalogue(get_settings().catalogue_path or DEFAULT_CATALOGUE_PATH)
@@ -335,7 +337,7 @@ def create_app(
         from services.console.scoreboard import scoreboard_context
 
         user = current_user(request)
-        month = request.query_params.get("month") or views.local_time(datetime.now(UTC))[:7]
+        month = request.query_params.get("month") or current_month()
         lang = language(request)
         context = await scoreboard_context(metrics(request), month, translator(lang), lang)
         return render(request, "scoreboard.html", user=user, month=month, **context)

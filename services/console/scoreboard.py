@@ -14,7 +14,8 @@ from typing import Any
 from markupsafe import Markup
 
 from services.console.clients import MetricsClient
-from services.console.views import bar_chart_svg, previous_month
+from services.console.views import bar_chart_svg
+from shared.clock import previous_month
 
 UNIT_KINDS: tuple[str, ...] = ("street", "department")
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from services.common.private_files import locked, write_private_json
+from shared.private_files import locked, write_private_json
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 QUEUE_PREFIX = {"street": "street:", "department": "department:"}
@@ -141,7 +141,7 @@ def add_user_with_intake_key(
     users_file: Path, api_keys_file: Path, *, name: str, role: Role | str, queue: str | None, password: str
 ) -> User:
     """Create the user's intake API key (scoped to its role and queue) and add the user."""
-    from services.intake.keys import create_key
+    from shared.api_keys import create_key
 
     role = Role(role)
     validate(role, queue)

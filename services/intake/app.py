@@ -18,12 +18,12 @@ from pydantic import TypeAdapter, ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.mongo import hotline_database, mongo_client
 from services.intake import cases as case_steps
 from services.intake import domain
 from services.intake import programme as programme_updates
 from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
 from services.intake.deps import ApiKeyDep, CallsWriterDep, CaseActorDep, CasesDep, PublisherDep, SettingsDep
-from services.intake.keys import PROGRAMME_WRITE, SUPERVISOR, KeyStore
 from services.intake.open311.routes import router as open311_router
 from services.intake.programme import ProgrammeUpdateAccepted, ProgrammeUpdateIn
 from services.intake.publisher import BrokerUnavailable, EventPublisher, PublishFailed
@@ -39,14 +39,15 @@ from services.intake.schemas import (
     FieldError,
     RawCallBatch,
 )
-from services.metrics.programme import load_programme
-from services.metrics.settings import ScoreboardSettings
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH, LEVEL1_CATEGORIES
-from services.router.catalogue_watch import CatalogueWatcher
-from services.router.gazetteer import load_gazetteer
 from shared import topics
+from shared.api_keys import PROGRAMME_WRITE, SUPERVISOR, KeyStore
+from shared.catalogue import DEFAULT_CATALOGUE_PATH
+from shared.catalogue_watch import CatalogueWatcher
 from shared.events import CallReceived
-from shared.settings import Settings
+from shared.gazetteer import load_gazetteer
+from shared.programme import load_programme
+from shared.reference import LEVEL1_CATEGORIES
+from shared.settings import ServiceSettings, Settings
 
 log = logging.getLogger(__name__)
 CASES = "cases"
@@ -156,10 +157,10 @@ def create_app(
 ) -> FastAPI:
     """The intake FastAPI app for ``settings``; the publisher connects (and keeps retrying) at start-up.
 
-    ``programme_path``: the 每月一题 programme YAML updates are checked against; default: the metrics
-    service's (``HOTLINE_METRICS_PROGRAMME_PATH``, else the shipped file), so both agree.
+    ``programme_path``: the 每月一题 programme YAML updates are checked against; default:
+    ``HOTLINE_PROGRAMME_PATH`` (metrics reads the same variable), else the shipped file, so both agree.
     """
-    the_programme_path = programme_path or ScoreboardSettings().programme_path
+    the_programme_path = programme_path or ServiceSettings().programme_path
     the_publisher = publisher or EventPublisher(settings.kafka)
     client: AsyncMongoClient | None = None
 
@@ -167,8 +168,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal client
         if database is None:
-            client = AsyncMongoClient(settings.mongodb.uri, serverSelectionTimeoutMS=3000, tz_aware=True)
-            app.state.cases = client[settings.mongodb.database][CASES]
+            client = mongo_client(settings.mongodb, fail_fast=True)
+            app.state.cases = hotline_database(client, settings.mongodb)[CASES]
         await the_publisher.start()
         try:
             yield

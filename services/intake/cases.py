@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.keys import CASES_ACT, SUPERVISOR, KeyRecord
+from shared.api_keys import CASES_ACT, SUPERVISOR, KeyRecord
 from shared.events import (
     HOTLINE_NAMESPACE,
     Assignment,

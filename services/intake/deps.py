@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
-from services.intake.keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, KeyRecord, KeyStore
 from services.intake.publisher import EventPublisher
+from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, KeyRecord, KeyStore
 from shared.settings import Settings
 
 api_key_header = APIKeyHeader(

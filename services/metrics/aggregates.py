@@ -17,10 +17,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from shared.clock import as_utc, as_utc_or_none, local_month_and_day
 from shared.events import (
     HOTLINE_NAMESPACE,
     Assignment,
@@ -86,12 +86,6 @@ def parse_counter_id(counter_id: str) -> tuple[str, str, str]:
     return period, dimension, value
 
 
-def local_month_and_day(moment: datetime, timezone: str) -> tuple[str, str]:
-    """The month (YYYY-MM) and day (YYYY-MM-DD) of ``moment`` in the city's time zone."""
-    local = _as_utc(moment).astimezone(ZoneInfo(timezone))
-    return local.strftime("%Y-%m"), local.strftime("%Y-%m-%d")
-
-
 def unique_by_call(events: Iterable[CallRouted]) -> list[CallRouted]:
     """The events with one per call id (the first seen): at-least-once delivery repeats events."""
     seen: dict[str, CallRouted] = {}
@@ -113,8 +107,8 @@ def assignment_document(assignment: Assignment) -> dict[str, Any]:
         "catalogue_version": assignment.catalogue_version,
         "reason": assignment.reason,
         "priority": assignment.priority,
-        "response_due_at": _as_utc_or_none(assignment.response_due_at),
-        "resolution_due_at": _as_utc_or_none(assignment.resolution_due_at),
+        "response_due_at": as_utc_or_none(assignment.response_due_at),
+        "resolution_due_at": as_utc_or_none(assignment.resolution_due_at),
         "attempt": assignment.attempt,
         "duplicate_of": str(assignment.duplicate_of) if assignment.duplicate_of else None,
     }
@@ -137,7 +131,7 @@ def classification_document(classification: Classification) -> dict[str, Any]:
 def case_document(event: CallRouted, timezone: str) -> dict[str, Any]:
     """The ``cases`` document of one routed call: dispatched (派单), or linked when it duplicates an open case."""
     call, assignment = event.call, event.assignment
-    received_at = _as_utc(call.received_at)
+    received_at = as_utc(call.received_at)
     month, day = local_month_and_day(received_at, timezone)
     linked = assignment.duplicate_of is not None
     case: dict[str, Any] = {
@@ -165,7 +159,7 @@ def case_document(event: CallRouted, timezone: str) -> dict[str, Any]:
         "queue_ids": _queue_ids(assignment.queue_id, assignment.cooperating_units),
         "district": assignment.district or call.location.district,
         "received_at": received_at,
-        "routed_at": _as_utc(event.occurred_at),
+        "routed_at": as_utc(event.occurred_at),
         "month": month,
         "day": day,
         "linked_to": str(assignment.duplicate_of) if linked else None,
@@ -196,7 +190,7 @@ def apply_case_event(case: Mapping[str, Any], event: CaseEvent) -> StepOutcome:
     if event_id in applied_event_ids(case):
         return StepOutcome("duplicate", case)  # type: ignore[arg-type]
     updated = _copy_case(case)
-    at = _as_utc(event.occurred_at)
+    at = as_utc(event.occurred_at)
     step: dict[str, Any] = {
         "event_id": event_id,
         "kind": event.kind.value,
@@ -303,9 +297,9 @@ def next_due_at(case: Mapping[str, Any]) -> datetime | None:
     assignment, overdue = case["assignment"], case.get("overdue") or {}
     due = []
     if assignment.get("response_due_at") and not case.get("responded_at") and "response" not in overdue:
-        due.append(_as_utc(assignment["response_due_at"]))
+        due.append(as_utc(assignment["response_due_at"]))
     if assignment.get("resolution_due_at") and "resolution" not in overdue:
-        due.append(_as_utc(assignment["resolution_due_at"]))
+        due.append(as_utc(assignment["resolution_due_at"]))
     return min(due) if due else None
 
 
@@ -316,10 +310,10 @@ def overdue_deadlines(case: Mapping[str, Any], now: datetime) -> list[DeadlineKi
     assignment, overdue = case["assignment"], case.get("overdue") or {}
     passed = []
     response_due = assignment.get("response_due_at")
-    if response_due and not case.get("responded_at") and "response" not in overdue and _as_utc(response_due) < now:
+    if response_due and not case.get("responded_at") and "response" not in overdue and as_utc(response_due) < now:
         passed.append(DeadlineKind.response)
     resolution_due = assignment.get("resolution_due_at")
-    if resolution_due and "resolution" not in overdue and _as_utc(resolution_due) < now:
+    if resolution_due and "resolution" not in overdue and as_utc(resolution_due) < now:
         passed.append(DeadlineKind.resolution)
     return passed
 
@@ -333,7 +327,7 @@ def flag_overdue(case: Mapping[str, Any], deadline: DeadlineKind, now: datetime)
     """The case flagged overdue for ``deadline`` (counted against the unit that holds it) and its event."""
     updated = _copy_case(case)
     due_key = "response_due_at" if deadline == DeadlineKind.response else "resolution_due_at"
-    due_at = _as_utc(case["assignment"][due_key])
+    due_at = as_utc(case["assignment"][due_key])
     overdue = dict(updated.get("overdue") or {})
     overdue[deadline.value] = {"at": now, "due_at": due_at, "queue_id": case["queue_id"]}
     updated["overdue"] = overdue
@@ -439,7 +433,7 @@ def _unit_outcome(case: Mapping[str, Any]) -> dict[str, int]:
     if responded_at:
         outcome["responded"] = 1
         due = case["assignment"].get("response_due_at")
-        if due is None or _as_utc(responded_at) <= _as_utc(due):
+        if due is None or as_utc(responded_at) <= as_utc(due):
             outcome["responded_on_time"] = 1
     if case["status"] in RESOLVED_STATUSES:
         outcome["resolved"] = 1
@@ -516,7 +510,7 @@ class CounterChanges:
         if was_open and (not is_open or before["queue_id"] != after["queue_id"]):  # type: ignore[index]
             self.queues_left.setdefault(before["queue_id"], set()).add(str(before["_id"]))  # type: ignore[index]
         if is_open and not (was_open and before["queue_id"] == after["queue_id"]):  # type: ignore[index]
-            waiting = (_as_utc(after["received_at"]), str(after["_id"]))
+            waiting = (as_utc(after["received_at"]), str(after["_id"]))
             queue_id = after["queue_id"]
             self.queues_gained[queue_id] = min(self.queues_gained.get(queue_id, waiting), waiting)
 
@@ -556,12 +550,3 @@ def _queue_ids(lead: str, cooperating: Iterable[str]) -> list[str]:
 
 def _compact(step: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in step.items() if v is not None}
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # PyMongo returns naive UTC datetimes unless tz_aware: treat naive as UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _as_utc_or_none(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _as_utc(moment)

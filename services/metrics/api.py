@@ -19,9 +19,9 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.mongo import hotline_database, mongo_client
 from services.metrics.queries import Scoreboard
 from services.metrics.repository import MetricsRepository
 from services.metrics.settings import ScoreboardSettings
@@ -235,8 +235,8 @@ def create_app(
         if database is not None:
             yield
             return
-        client: AsyncMongoClient = AsyncMongoClient(settings.mongodb.uri, tz_aware=True)
-        app.state.repository = MetricsRepository(client[settings.mongodb.database], timezone=settings.timezone)
+        client = mongo_client(settings.mongodb)
+        app.state.repository = MetricsRepository(hotline_database(client, settings.mongodb), timezone=settings.timezone)
         app.state.scoreboard = Scoreboard(app.state.repository, board_settings)
         try:
             yield

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from services.metrics.aggregates import UNIT_FIELDS, local_month_and_day
-from services.metrics.programme import load_programme, with_updates
+from services.metrics.aggregates import UNIT_FIELDS
+from services.metrics.programme import with_updates
 from services.metrics.repository import MetricsRepository
 from services.metrics.scoreboard import (
     SupervisionCriteria,
     UnitScore,
     Weights,
     month_on_month,
-    previous_month,
     programme_progress,
     ranked,
     supervision,
@@ -22,6 +20,8 @@ from services.metrics.scoreboard import (
     unit_score,
 )
 from services.metrics.settings import ScoreboardSettings
+from shared.clock import current_month, previous_month
+from shared.programme import load_programme
 
 
 def street_label(unit_id: str) -> str:
@@ -50,7 +50,7 @@ class Scoreboard:
 
     def current_month(self) -> str:
         """This month in the city's time zone."""
-        return local_month_and_day(datetime.now(UTC), self.repository.timezone)[0]
+        return current_month(self.repository.timezone)
 
     async def units(self, month: str, kind: str, district: str | None = None) -> list[UnitScore]:
         """Every unit of ``kind`` (street, department or district) in ``month``, ranked by composite score."""

@@ -18,7 +18,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
@@ -44,10 +44,11 @@ from services.metrics.aggregates import (
     unique_by_call,
     unit_of_field_key,
 )
-from services.metrics.programme import LIST_OF_KIND
 from services.metrics.scoreboard import HotSpotThresholds, baseline_days, hot_spot, window_days
 from shared import topics
+from shared.clock import as_utc
 from shared.events import HOTLINE_NAMESPACE, CallRouted, CaseEvent, HotSpotAlert, ProgrammeItemUpdated
+from shared.programme import LIST_OF_KIND
 
 log = logging.getLogger(__name__)
 
@@ -484,7 +485,7 @@ class MetricsRepository:
         oldest: dict[str, tuple[datetime, str]] = {}
         for case in cases:
             if case["status"] in OPEN_STATUSES:
-                waiting = (_as_utc(case["received_at"]), case["_id"])
+                waiting = (as_utc(case["received_at"]), case["_id"])
                 oldest[case["queue_id"]] = min(oldest.get(case["queue_id"], waiting), waiting)
         for queue_id, (_received_at, call_id) in oldest.items():
             totals.setdefault(f"{QUEUE_COUNTER_PREFIX}{queue_id}", {})["oldest_open"] = call_id
@@ -510,7 +511,7 @@ class MetricsRepository:
         for case in cases:
             meta.update(counter_meta(case))
             if case["status"] in OPEN_STATUSES:
-                waiting = (_as_utc(case["received_at"]), case["_id"])
+                waiting = (as_utc(case["received_at"]), case["_id"])
                 oldest[case["queue_id"]] = min(oldest.get(case["queue_id"], waiting), waiting)
         documents = []
         for counter_id, fields in totals.items():
@@ -544,7 +545,7 @@ class MetricsRepository:
                     district=counter.get("district"),
                     depth=depth,
                     dispatched_total=int(counter.get("dispatched", 0)),
-                    oldest_waiting_received_at=_as_utc(oldest["received_at"]) if oldest else None,
+                    oldest_waiting_received_at=as_utc(oldest["received_at"]) if oldest else None,
                     oldest_waiting_call_id=oldest["call_id"] if oldest else None,
                     overdue=int(counter.get("overdue", 0)),
                 )
@@ -579,9 +580,9 @@ class MetricsRepository:
         query: dict[str, Any] = {"queue_ids": queue_id, "status": {"$in": list(OPEN_STATUSES)}}
         received: dict[str, datetime] = {}
         if before is not None:
-            received["$lt"] = _as_utc(before)
+            received["$lt"] = as_utc(before)
         if after is not None:
-            received["$gt"] = _as_utc(after)
+            received["$gt"] = as_utc(after)
         if received:
             query["received_at"] = received
         direction = ASCENDING if oldest_first else DESCENDING
@@ -613,14 +614,14 @@ class MetricsRepository:
                 found += [
                     doc async for doc in self.cases.find({"_id": {"$in": ids[start : start + self.ids_per_lookup]}})
                 ]
-            found.sort(key=lambda doc: _as_utc(doc["received_at"]), reverse=True)
+            found.sort(key=lambda doc: as_utc(doc["received_at"]), reverse=True)
             return [_normalise_case(doc) for doc in found[:limit]]
         query: dict[str, Any] = {}
         received: dict[str, datetime] = {}
         if received_from is not None:
-            received["$gte"] = _as_utc(received_from)
+            received["$gte"] = as_utc(received_from)
         if received_to is not None:
-            received["$lte"] = _as_utc(received_to)
+            received["$lte"] = as_utc(received_to)
         if received:
             query["received_at"] = received
         if statuses:
@@ -799,32 +800,17 @@ def _next_due(case: dict[str, Any]) -> datetime | None:
     return next_due_at(case)
 
 
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _normalise_case(doc: dict[str, Any]) -> dict[str, Any]:
     """The case with ``call_id`` and UTC-aware datetimes, whatever the client's ``tz_aware`` setting."""
     case = {"call_id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
     for key, value in list(case.items()):
         if isinstance(value, datetime):
-            case[key] = _as_utc(value)
+            case[key] = as_utc(value)
     assignment = case.get("assignment") or {}
     for key in ("response_due_at", "resolution_due_at"):
         if isinstance(assignment.get(key), datetime):
-            assignment[key] = _as_utc(assignment[key])
+            assignment[key] = as_utc(assignment[key])
     for step in case.get("history") or ():
         if isinstance(step.get("at"), datetime):
-            step["at"] = _as_utc(step["at"])
+            step["at"] = as_utc(step["at"])
     return case
-
-
-def month_days(month: str) -> list[str]:
-    """Every day of ``month`` (YYYY-MM)."""
-    first = datetime.strptime(month + "-01", "%Y-%m-%d")
-    days = []
-    day = first
-    while day.strftime("%Y-%m") == month:
-        days.append(day.strftime("%Y-%m-%d"))
-        day += timedelta(days=1)
-    return days

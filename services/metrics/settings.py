@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ScoreboardSettings(BaseSettings):
     """How the three rates weigh into the composite score, supervision criteria and hot-spot thresholds."""
 
-    model_config = SettingsConfigDict(env_prefix="HOTLINE_METRICS_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="HOTLINE_METRICS_", extra="ignore", validate_by_name=True, validate_by_alias=True
+    )
 
     weight_response: float = Field(10, ge=0, description="Weight of 响应率 in the composite score.")
     weight_resolution: float = Field(50, ge=0, description="Weight of 解决率 in the composite score.")
@@ -36,7 +38,10 @@ class ScoreboardSettings(BaseSettings):
     hotspot_min_count: int = Field(5, ge=1, description="Fewest requests in a window for a hot spot.")
     hotspot_ratio: float = Field(3.0, gt=1, description="A hot spot's count / baseline must reach this.")
     programme_path: Path | None = Field(
-        None, description="每月一题 programme YAML, read by metrics and by intake (updates); default: the one shipped."
+        None,
+        # HOTLINE_PROGRAMME_PATH is the platform-wide name intake reads too; the old name still works.
+        validation_alias=AliasChoices("HOTLINE_PROGRAMME_PATH", "HOTLINE_METRICS_PROGRAMME_PATH"),
+        description="每月一题 programme YAML, read by metrics and by intake (updates); default: the one shipped.",
     )
 
 

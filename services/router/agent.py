@@ -4,7 +4,6 @@ re-dispatched (thin: parse, ask the store, decide with pure code, send)."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import logging
 import time
@@ -14,15 +13,21 @@ from typing import Any
 
 import faust
 from faust.types import EventT
-from pymongo import AsyncMongoClient
 
+from services.common.mongo import LazyDatabase
 from services.common.streaming import (
+    BatchHandler,
+    Batching,
+    InvalidMessages,
+    Received,
+    consume_batches,
     create_app,
     dead_letter_for,
-    parse_events,
+    dead_letter_of,
+    dead_letter_sender,
+    parse_batch,
     raw_topic,
     retry_until_done,
-    send_dead_letters,
 )
 from services.router.cases import (
     DUPLICATE_PROJECTION,
@@ -37,13 +42,13 @@ from services.router.cases import (
     redispatch_after_return,
     reroute,
 )
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue
-from services.router.catalogue_watch import CatalogueWatcher
-from services.router.gazetteer import Gazetteer, Resolution, load_gazetteer
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
 from shared import topics
+from shared.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue
+from shared.catalogue_watch import CatalogueWatcher
 from shared.events import Assignment, CallClassified, CallRouted, CaseEvent, CaseEventKind, DeadLetter, utc_now
+from shared.gazetteer import Gazetteer, Resolution, load_gazetteer
 from shared.settings import Settings
 
 SERVICE = "router"
@@ -56,20 +61,26 @@ log = logging.getLogger(__name__)
 Parsed = list[tuple[EventT, CallClassified, Resolution]]
 
 
-def parse_classified(events: Sequence[EventT], gazetteer: Gazetteer) -> tuple[Parsed, list[DeadLetter]]:
-    """The batch's classified calls with where each is, and dead letters for what could not be parsed."""
+def locate_received(
+    received: Sequence[Received[CallClassified]], gazetteer: Gazetteer
+) -> tuple[Parsed, list[DeadLetter]]:
+    """Where each classified call is, and dead letters for the calls that could not be located."""
     parsed: Parsed = []
     dead: list[DeadLetter] = []
-    for event in events:
-        ok, rejected = parse_events([event], CallClassified, SERVICE)
-        dead.extend(rejected)
-        for classified in ok:
-            try:
-                parsed.append((event, classified, locate_call(classified.call, gazetteer)))
-            except Exception as exc:  # a bug on one call must not stop the stream: keep it with the reason
-                log.exception("locating call %s failed", classified.call_id)
-                dead.append(dead_letter_for(SERVICE, event, f"routing failed: {type(exc).__name__}: {exc}"))
+    for item in received:
+        try:
+            parsed.append((item.record, item.value, locate_call(item.value.call, gazetteer)))
+        except Exception as exc:  # a bug on one call must not stop the stream: keep it with the reason
+            log.exception("locating call %s failed", item.value.call_id)
+            dead.append(dead_letter_for(SERVICE, item.record, f"routing failed: {type(exc).__name__}: {exc}"))
     return parsed, dead
+
+
+def parse_classified(events: Sequence[EventT], gazetteer: Gazetteer) -> tuple[Parsed, list[DeadLetter]]:
+    """The batch's classified calls with where each is, and dead letters for what could not be parsed."""
+    received, dead = parse_batch(events, CallClassified, SERVICE)
+    parsed, unlocated = locate_received(received, gazetteer)
+    return parsed, dead + unlocated
 
 
 def route_parsed(
@@ -156,7 +167,7 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
     routed_topic = raw_topic(app, topics.CALLS_ROUTED)
     events_topic = raw_topic(app, topics.CASES_EVENTS)
-    mongo: dict[str, AsyncMongoClient] = {}
+    mongo = LazyDatabase(settings.mongodb, fail_fast=True)
     log.info(
         "catalogue %s (%d rules), gazetteer of %d streets/towns, max returns %d, duplicate window %.0f h",
         watcher.catalogue.version,
@@ -168,9 +179,7 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
 
     def cases() -> Any:
         # Created on the worker's event loop, on first use.
-        if "client" not in mongo:
-            mongo["client"] = AsyncMongoClient(settings.mongodb.uri, serverSelectionTimeoutMS=3000, tz_aware=True)
-        return mongo["client"][settings.mongodb.database][CASES]
+        return mongo.database[CASES]
 
     async def send(topic: faust.TopicT, items: Sequence[CallRouted | CaseEvent]) -> None:
         futures = [await topic.send(key=item.key(), value=item.to_bytes()) for item in items]
@@ -193,31 +202,35 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
     async def watch_catalogue() -> None:
         watcher.refresh()
 
+    send_dead = dead_letter_sender(app)
+    batching = Batching(BATCH_SIZE, BATCH_WINDOW_SECONDS)
+
+    async def route_and_send(received: list[Received[CallClassified]]) -> list[DeadLetter]:
+        parsed, unlocated = locate_received(received, gazetteer)
+        open_cases = await open_cases_for(parsed)
+        routed, failed = route_parsed(
+            parsed,
+            watcher.current(),
+            gazetteer,
+            utc_now(),
+            open_cases=open_cases,
+            duplicate_window=window,
+            timezone=settings.timezone,
+        )
+        linked = [e for e in map(linked_event, routed) if e is not None]
+        # Acked only once the broker has every event; a resend after a failure is harmless because
+        # derived event ids are deterministic and consumers are idempotent. Routed before linked, so
+        # the duplicate's case can exist before its link.
+        await retry_until_done("send routed batch", functools.partial(send, routed_topic, routed))
+        await retry_until_done("send linked steps", functools.partial(send, events_topic, linked))
+        if routed:
+            log.debug("routed %d calls (%d linked), %d dead letters", len(routed), len(linked), len(unlocated))
+        return unlocated + failed
+
     @app.agent(classified_topic, name="router-route-classified")
     async def route_classified(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            BATCH_SIZE, within=BATCH_WINDOW_SECONDS
-        ):
-            parsed, dead = parse_classified(list(events), gazetteer)
-            open_cases = await open_cases_for(parsed)
-            routed, failed = route_parsed(
-                parsed,
-                watcher.current(),
-                gazetteer,
-                utc_now(),
-                open_cases=open_cases,
-                duplicate_window=window,
-                timezone=settings.timezone,
-            )
-            linked = [e for e in map(linked_event, routed) if e is not None]
-            # Acked only once the broker has every event; a resend after a failure is harmless because
-            # derived event ids are deterministic and consumers are idempotent. Routed before linked, so
-            # the duplicate's case can exist before its link.
-            await retry_until_done("send routed batch", functools.partial(send, routed_topic, routed))
-            await retry_until_done("send linked steps", functools.partial(send, events_topic, linked))
-            await send_dead_letters(app, dead + failed)
-            if routed:
-                log.debug("routed %d calls (%d linked), %d dead letters", len(routed), len(linked), len(dead))
+        handler = BatchHandler(service=SERVICE, model=CallClassified, apply=route_and_send, send_dead_letters=send_dead)
+        await consume_batches(stream, batching, handler)
 
     async def stored_case(call_id: str) -> dict[str, Any] | None:
         """The case document, waiting a little for the metrics service to store it; None after the wait."""
@@ -228,43 +241,42 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
                 return case
             await asyncio.sleep(0.2)
 
+    async def redispatch(received: list[Received[CaseEvent]]) -> list[DeadLetter]:
+        rerouting = [item.value for item in received if item.value.kind in REROUTING_KINDS]
+        # Looked up together: a batch waits at most case_wait_seconds for cases not stored yet.
+        stored = await asyncio.gather(*(stored_case(str(event.call_id)) for event in rerouting))
+        dispatched: list[CaseEvent] = []
+        unknown: list[DeadLetter] = []
+        for event, case in zip(rerouting, stored, strict=True):
+            if case is None:
+                # Kept with the reason, to be replayed once the case exists: a return is never silently lost.
+                unknown.append(_unknown_case_letter(event, router.case_wait_seconds))
+                continue
+            assignment = decide_case_event(
+                event, case, watcher.current(), gazetteer, utc_now(), router, settings.timezone
+            )
+            dispatched.append(dispatched_event(event, assignment))
+            log.info(
+                "case %s %s -> %s (attempt %d)", event.call_id, event.kind, assignment.queue_id, assignment.attempt
+            )
+        await retry_until_done("send dispatched steps", functools.partial(send, events_topic, dispatched))
+        return unknown
+
     @app.agent(events_topic, name="router-follow-cases")
     async def follow_cases(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            BATCH_SIZE, within=BATCH_WINDOW_SECONDS
-        ):
-            # Unparseable case events are the metrics service's to dead-letter: here they are only skipped.
-            parsed, rejected = parse_events(list(events), CaseEvent, SERVICE)
-            for letter in rejected:
-                log.warning("skipped case event at offset %s: %s", letter.offset, letter.reason)
-            rerouting = [event for event in parsed if event.kind in REROUTING_KINDS]
-            # Looked up together: a batch waits at most case_wait_seconds for cases not stored yet.
-            stored = await asyncio.gather(*(stored_case(str(event.call_id)) for event in rerouting))
-            dispatched: list[CaseEvent] = []
-            unknown: list[DeadLetter] = []
-            for event, case in zip(rerouting, stored, strict=True):
-                if case is None:
-                    unknown.append(_unknown_case_letter(event, router.case_wait_seconds))
-                    continue
-                assignment = decide_case_event(
-                    event, case, watcher.current(), gazetteer, utc_now(), router, settings.timezone
-                )
-                dispatched.append(dispatched_event(event, assignment))
-                log.info(
-                    "case %s %s -> %s (attempt %d)", event.call_id, event.kind, assignment.queue_id, assignment.attempt
-                )
-            # Kept with the reason, to be replayed once the case exists: a return is never silently lost.
-            await send_dead_letters(app, unknown)
-            await retry_until_done("send dispatched steps", functools.partial(send, events_topic, dispatched))
+        # Unparseable case events are the metrics service's to dead-letter: here they are only skipped.
+        handler = BatchHandler(
+            service=SERVICE,
+            model=CaseEvent,
+            apply=redispatch,
+            send_dead_letters=send_dead,
+            invalid=InvalidMessages.skip,
+        )
+        await consume_batches(stream, batching, handler)
 
     return app
 
 
 def _unknown_case_letter(event: CaseEvent, waited: float) -> DeadLetter:
-    return DeadLetter(
-        service=SERVICE,
-        source_topic=topics.CASES_EVENTS,
-        key=str(event.call_id),
-        reason=f"{event.kind} for case {event.call_id}: no such case stored after waiting {waited:.0f}s",
-        original_b64=base64.b64encode(event.to_bytes()).decode(),
-    )
+    reason = f"{event.kind} for case {event.call_id}: no such case stored after waiting {waited:.0f}s"
+    return dead_letter_of(SERVICE, event, reason)

@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.router.catalogue import Catalogue
-from services.router.deadlines import DEFAULT_TIMEZONE
-from services.router.gazetteer import Gazetteer, Resolution
 from services.router.routing import (
     MANUAL_CLASSIFICATION_QUEUE,
     MANUAL_DISPATCH_QUEUE,
@@ -24,6 +21,8 @@ from services.router.routing import (
     manual_dispatch,
     route,
 )
+from shared.catalogue import Catalogue
+from shared.clock import DEFAULT_TIMEZONE, parse_utc
 from shared.events import (
     Assignment,
     Call,
@@ -38,6 +37,7 @@ from shared.events import (
     UnitKind,
     derived_event_id,
 )
+from shared.gazetteer import Gazetteer, Resolution
 from shared.lifecycle import OPEN_STATUSES
 
 ROUTER_ACTOR = "router"
@@ -54,18 +54,6 @@ def _get(doc: Mapping[str, Any] | None, *path: str) -> Any:
             return None
         value = value.get(step)
     return value
-
-
-def as_utc(moment: Any) -> datetime | None:
-    """A datetime from MongoDB (naive means UTC) or an ISO string, as an aware UTC datetime."""
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment)
-        except ValueError:
-            return None
-    if not isinstance(moment, datetime):
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def call_of_case(case: Mapping[str, Any], now: datetime) -> Call:
@@ -90,7 +78,7 @@ def call_of_case(case: Mapping[str, Any], now: datetime) -> Call:
         contact=Contact.model_construct(hash=contact.get("hash", ""), masked=contact.get("masked", ""))
         if isinstance(contact, Mapping)
         else None,
-        received_at=as_utc(case.get("received_at")) or now,
+        received_at=parse_utc(case.get("received_at")) or now,
     )
 
 
@@ -208,7 +196,7 @@ class OpenCase:
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> OpenCase | None:
-        received = as_utc(doc.get("received_at"))
+        received = parse_utc(doc.get("received_at"))
         if received is None or str(doc.get("status")) not in OPEN_STATUSES:
             return None
         return cls(

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
-from services.router.catalogue import (
+from shared.catalogue import (
     MINUTES_PER_DAY,
     Catalogue,
     CatalogueError,
@@ -22,7 +22,7 @@ from services.router.catalogue import (
     unknown_departments,
     week_mask,
 )
-from services.router.gazetteer import Gazetteer, load_gazetteer
+from shared.gazetteer import Gazetteer, load_gazetteer
 
 Severity = Literal["error", "warning"]
 

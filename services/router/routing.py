@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.router.catalogue import DEPARTMENT_PREFIX, Catalogue, Match, Rule
-from services.router.deadlines import DEFAULT_TIMEZONE, resolution_due
-from services.router.gazetteer import Gazetteer, Resolution
+from services.router.deadlines import resolution_due
+from shared.catalogue import DEPARTMENT_PREFIX, Catalogue, Match, Rule
+from shared.clock import DEFAULT_TIMEZONE
 from shared.events import Assignment, Call, CallClassified, Channel, Classification, UnitKind
+from shared.gazetteer import Gazetteer, Resolution
 
 MANUAL_DISPATCH_QUEUE = "manual:dispatch"
 MANUAL_CLASSIFICATION_QUEUE = "manual:classification"

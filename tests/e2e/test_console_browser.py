@@ -393,7 +393,7 @@ def _queue(console: Console) -> dict[str, Any]:
 def test_the_queue_page_first_load_with_a_thousand_open_cases_is_measured(console: Console, browser: Any) -> None:
     from pymongo import AsyncMongoClient
 
-    from services.metrics.bench import synthetic_events
+    from hotline.bench_metrics import synthetic_events
     from services.metrics.repository import MetricsRepository
 
     run = uuid.uuid4().hex[:8]

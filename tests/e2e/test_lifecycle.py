@@ -21,9 +21,9 @@ import pytest
 import yaml
 
 from hotline.platform import Platform, ensure_dev_key
-from services.intake.keys import CASES_ACT, SUPERVISOR, create_key
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH
 from shared import topics
+from shared.api_keys import CASES_ACT, SUPERVISOR, create_key
+from shared.catalogue import DEFAULT_CATALOGUE_PATH
 from shared.events import CallRouted, CaseOverdue
 from shared.settings import Settings
 from tests.conftest import Servers

@@ -25,10 +25,11 @@ import pytest
 
 from hotline.platform import Platform, ensure_dev_key
 from services.intake.app import create_app
-from services.intake.keys import CASES_ACT, SUPERVISOR, create_key
-from services.intake.open311.mapping import load_divisions, load_taxonomy, service_catalogue
+from services.intake.open311.mapping import load_divisions, service_catalogue
 from shared import topics
+from shared.api_keys import CASES_ACT, SUPERVISOR, create_key
 from shared.events import CallReceived
+from shared.reference import load_taxonomy
 from shared.settings import Settings
 from tests.conftest import Servers
 from tests.e2e.conftest import platform_on_session_servers

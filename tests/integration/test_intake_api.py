@@ -15,8 +15,8 @@ import pytest
 
 from hotline.embedded import ensure_topics, free_port, start_broker, stop_process
 from services.intake.app import create_app
-from services.intake.keys import create_key
 from shared import topics
+from shared.api_keys import create_key
 from shared.events import CallReceived, call_id_for
 from shared.settings import Settings
 from tests.helpers import read_topic

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from services.intake.app import create_app
-from services.intake.keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
 from shared import topics
+from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
 from shared.events import CaseEvent, CaseEventKind
 from shared.settings import Settings
 from tests.helpers import read_topic

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from hotline.embedded import free_port
-from services.intake.keys import create_key
 from shared import topics
+from shared.api_keys import create_key
 from shared.events import CallReceived
 from shared.settings import Settings
 from tests.helpers import read_topic, run_service

@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 from shared import topics
 from shared.events import DeadLetter
 from tests.helpers import produce, read_topic, run_service
-from tests.unit.test_metrics_aggregates import routed_event
+from tests.unit.metrics.test_aggregates import routed_event
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 
 from services.metrics.api import create_app
 from services.metrics.repository import MetricsRepository
-from tests.unit.test_metrics_aggregates import routed_event
+from tests.unit.metrics.test_aggregates import routed_event
 
 pytestmark = pytest.mark.integration
 

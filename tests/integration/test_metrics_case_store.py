@@ -10,7 +10,7 @@ import pytest
 from services.metrics.repository import MetricsRepository
 from services.metrics.scoreboard import HotSpotThresholds
 from shared.events import CallRouted, CaseEvent, UnitKind
-from tests.unit.test_metrics_aggregates import routed_event
+from tests.unit.metrics.test_aggregates import routed_event
 
 pytestmark = pytest.mark.integration
 

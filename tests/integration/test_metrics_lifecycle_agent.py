@@ -19,7 +19,7 @@ from services.metrics.repository import MetricsRepository
 from shared import topics
 from shared.events import CaseEvent, DeadLetter
 from tests.helpers import produce, read_topic, run_service
-from tests.unit.test_metrics_aggregates import routed_event
+from tests.unit.metrics.test_aggregates import routed_event
 
 pytestmark = pytest.mark.integration
 

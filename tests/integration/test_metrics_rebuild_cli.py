@@ -7,7 +7,7 @@ import pytest
 from hotline.metrics_cmd import rebuild
 from services.metrics.repository import MetricsRepository
 from shared.events import CaseEvent
-from tests.unit.test_metrics_aggregates import routed_event
+from tests.unit.metrics.test_aggregates import routed_event
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.metrics.repository import MetricsRepository
-from tests.unit.test_metrics_aggregates import routed_event
+from tests.unit.metrics.test_aggregates import routed_event
 
 pytestmark = pytest.mark.integration
 

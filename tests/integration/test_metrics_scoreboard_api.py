@@ -14,7 +14,7 @@ from services.metrics.api import create_app
 from services.metrics.repository import MetricsRepository
 from services.metrics.settings import ScoreboardSettings
 from shared.events import CaseEvent, ProgrammeItemUpdated
-from tests.unit.test_metrics_aggregates import routed_event
+from tests.unit.metrics.test_aggregates import routed_event
 
 pytestmark = pytest.mark.integration
 

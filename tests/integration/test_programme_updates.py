@@ -16,12 +16,12 @@ import yaml
 from pymongo import AsyncMongoClient
 
 from services.intake.app import create_app as create_intake
-from services.intake.keys import CALLS_WRITE, PROGRAMME_WRITE, SUPERVISOR, create_key
 from services.metrics.api import create_app as create_metrics
-from services.metrics.programme import DEFAULT_PATH
 from services.metrics.settings import ScoreboardSettings
 from shared import topics
+from shared.api_keys import CALLS_WRITE, PROGRAMME_WRITE, SUPERVISOR, create_key
 from shared.events import DeadLetter, ProgrammeItemUpdated
+from shared.programme import DEFAULT_PATH
 from shared.settings import Settings
 from tests.helpers import produce, read_topic, run_service
 

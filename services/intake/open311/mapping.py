@@ -1,8 +1,8 @@
 """What Open311 GeoReport v2 words mean in the Hotline: services from the taxonomy, the 每月一题 programme and
 the dispatch catalogue; open/closed from the case lifecycle; agency_responsible from the lead unit.
 
-Pure data and functions over the shipped data files (read here with small loaders of their own, so that
-intake imports neither the classifier nor the router): no network, no database.
+Pure data and functions over the shipped reference data (``shared/``) and the classifier's synonyms file
+(read by path, for keywords): no network, no database.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ from typing import Any, Literal
 
 import yaml
 
+from shared.catalogue import Catalogue, load_catalogue
+from shared.gazetteer import DEFAULT_GAZETTEER_PATH
 from shared.lifecycle import OPEN_STATUSES, CaseStatus
+from shared.reference import load_monthly_questions_document, load_taxonomy
 
-SERVICES_DIR = Path(__file__).resolve().parents[2]
-TAXONOMY_PATH = SERVICES_DIR / "classifier" / "data" / "taxonomy.json"
-QUESTIONS_PATH = SERVICES_DIR / "classifier" / "data" / "monthly_questions.yaml"
-SYNONYMS_PATH = SERVICES_DIR / "classifier" / "data" / "synonyms.yaml"
-CATALOGUE_PATH = SERVICES_DIR / "router" / "data" / "catalogue.yaml"
-GAZETTEER_PATH = SERVICES_DIR / "router" / "data" / "beijing_gazetteer.json"
+SYNONYMS_PATH = Path(__file__).resolve().parents[2] / "classifier" / "data" / "synonyms.yaml"
 OPEN311_DATA_PATH = Path(__file__).resolve().parent / "data" / "services.yaml"
 
 ServiceType = Literal["realtime", "batch"]
@@ -74,19 +72,13 @@ def case_statuses(open311: str) -> list[str]:
 
 
 @lru_cache
-def load_taxonomy(path: Path = TAXONOMY_PATH) -> dict[str, dict[str, list[str]]]:
-    tree: dict[str, dict[str, list[str]]] = json.loads(path.read_text(encoding="utf-8"))["tree"]
-    return tree
-
-
-@lru_cache
 def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
 @lru_cache
 def load_divisions(
-    path: Path = GAZETTEER_PATH,
+    path: Path = DEFAULT_GAZETTEER_PATH,
 ) -> tuple[dict[str, tuple[str, str | None]], dict[tuple[str, str | None], str]]:
     """Administrative division codes (address_id): code -> (district, street or None), and the reverse."""
     by_code: dict[str, tuple[str, str | None]] = {}
@@ -153,22 +145,22 @@ class ServiceCatalogue:
         return self.level_codes.get((category, subcategory)) or self.level_codes.get((category, None))
 
 
-def _dispatch_words(catalogue: Mapping[str, Any], category: str, subcategory: str | None, issue: str | None) -> str:
+def _dispatch_words(catalogue: Catalogue, category: str, subcategory: str | None, issue: str | None) -> str:
     """Who the dispatch catalogue's first plain rule for this service names as lead unit, in words."""
-    for rule in catalogue.get("rules") or ():
-        match = rule.get("match") or {}
-        if any(match.get(k) for k in ("keywords", "channels", "hours", "weekdays", "districts", "streets")):
+    for rule in catalogue.rules:
+        match = rule.match
+        if match.keywords or match.channels or match.is_timed or match.districts or match.streets:
             continue
         if issue is not None:
-            fits = issue in (match.get("issues") or [])
+            fits = issue in match.issues
         else:
             fits = (
-                category in (match.get("categories") or [])
-                and not match.get("issues")
-                and (not match.get("subcategories") or subcategory in match["subcategories"])
+                category in match.categories
+                and not match.issues
+                and (not match.subcategories or subcategory in match.subcategories)
             )
         if fits:
-            return _lead_words(str(rule["assign"]["lead"]))
+            return _lead_words(rule.assign.lead)
     return "按派单目录派至属地或主管单位 · dispatched by the catalogue to the local or responsible unit"
 
 
@@ -222,15 +214,37 @@ def _keywords(*groups: Sequence[str]) -> tuple[str, ...]:
     return tuple(words[:MAX_KEYWORDS])
 
 
-@lru_cache(maxsize=4)
-def service_catalogue(catalogue_path: Path = CATALOGUE_PATH, stamp: int = 0) -> ServiceCatalogue:
-    """The services: level-1 categories (NN), level-2 categories (NN-MM) and 每月一题 problems (mq-<id>).
+@dataclass
+class _Built:
+    """The services last built, and the catalogue (object) they were built from."""
 
-    ``stamp`` (the catalogue file's mtime) keys the cache, so an edited catalogue is read again."""
+    catalogue: Catalogue | None = None
+    services: ServiceCatalogue | None = None
+
+
+_built = _Built()
+
+
+@lru_cache(maxsize=1)
+def _shipped_catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+def service_catalogue(catalogue: Catalogue | None = None) -> ServiceCatalogue:
+    """The services: level-1 categories (NN), level-2 categories (NN-MM) and 每月一题 problems (mq-<id>),
+    with ``catalogue`` (default: the shipped one) naming who handles each; rebuilt when it is another one
+    (the intake's catalogue watcher hands over a new object when the file changed)."""
+    the_catalogue = catalogue or _shipped_catalogue()
+    if _built.catalogue is not the_catalogue or _built.services is None:
+        _built.services, _built.catalogue = build_services(the_catalogue), the_catalogue
+    return _built.services
+
+
+def build_services(catalogue: Catalogue) -> ServiceCatalogue:
+    """Every Open311 service, built from the taxonomy, the 每月一题 problems and ``catalogue``."""
     tree = load_taxonomy()
     own = load_yaml(OPEN311_DATA_PATH)
     synonyms: Mapping[str, Sequence[str]] = load_yaml(SYNONYMS_PATH)
-    catalogue = yaml.safe_load(catalogue_path.read_text(encoding="utf-8")) or {}
     english: Mapping[str, str] = own.get("groups") or {}
     services: list[Service] = []
     level_codes: dict[tuple[str, str | None], str] = {}
@@ -274,7 +288,7 @@ def service_catalogue(catalogue_path: Path = CATALOGUE_PATH, stamp: int = 0) -> 
                 )
             )
     questions: Mapping[str, Sequence[Mapping[str, Any]]] = own.get("questions") or {}
-    for problem in load_yaml(QUESTIONS_PATH).get("problems") or ():
+    for problem in load_monthly_questions_document()["problems"]:
         name = problem.get("name") or {}
         keywords = problem.get("keywords") or {}
         services.append(

@@ -25,11 +25,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from services.intake import domain
-from services.intake.keys import CALLS_WRITE, KeyRecord
 from services.intake.open311 import formats
 from services.intake.open311.formats import Format, Open311Error
 from services.intake.open311.mapping import (
-    CATALOGUE_PATH,
     Attribute,
     Service,
     ServiceCatalogue,
@@ -39,6 +37,7 @@ from services.intake.open311.mapping import (
     service_catalogue,
 )
 from services.intake.publisher import BrokerUnavailable, PublishFailed
+from shared.api_keys import CALLS_WRITE, KeyRecord
 from shared.events import CallReceived, Channel, Contact, Location, RequestedService
 from shared.settings import Settings
 
@@ -75,13 +74,8 @@ def _settings(request: Request) -> Settings:
 
 
 def _services(request: Request) -> ServiceCatalogue:
-    """The services as of the dispatch catalogue file now (rebuilt when it changes, like the router's)."""
-    path = _settings(request).catalogue_path or CATALOGUE_PATH
-    try:
-        stamp = path.stat().st_mtime_ns
-    except OSError:
-        stamp = 0
-    return service_catalogue(path, stamp)
+    """The services as of intake's dispatch catalogue now (its watcher reloads an edited file)."""
+    return service_catalogue(request.app.state.catalogue.current())
 
 
 def _fmt(fmt: str) -> Format:
