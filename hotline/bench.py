@@ -26,7 +26,8 @@ from pathlib import Path
 
 from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, running_platform
-from shared.settings import Settings
+from services.console.settings import ConsoleSettings
+from shared.settings import IntakeSettings, MetricsSettings, MongoSettings, ServiceSettings
 
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "domain" / "messages-train.csv"
 SYNTHETIC = [
@@ -85,13 +86,15 @@ def load_texts(path: Path) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     home = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
-    settings = Settings(
+    platform = Platform(
+        settings=ServiceSettings(home=home, mongodb=MongoSettings(database="hotline_bench")),
         home=home,
-        intake={"port": free_port(), "api_keys_file": home / "api-keys.json"},
-        metrics={"port": free_port()},
-        mongodb={"database": "hotline_bench"},
+        embedded_kafka=True,
+        embedded_mongodb=True,
+        intake=IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
+        metrics=MetricsSettings(port=free_port()),
+        console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
     )
-    platform = Platform(settings=settings, home=home, embedded_kafka=True, embedded_mongodb=True)
     home.mkdir(parents=True, exist_ok=True)
     api_key = ensure_dev_key(platform)
     texts = load_texts(args.texts)

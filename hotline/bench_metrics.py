@@ -36,8 +36,9 @@ from shared.events import (
     UnitKind,
     call_id_for,
 )
+from shared.queues import QueueId
 from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
-from shared.settings import get_settings
+from shared.settings import MongoSettings
 
 CATEGORIES = tuple(sorted(LEVEL1_CATEGORIES))[:8]  # eight of the fifteen, for synthetic calls
 DISTRICTS = ("东城区", "西城区", "朝阳区", "海淀区", "丰台区", "大兴区", "通州区", "昌平区")
@@ -82,7 +83,7 @@ def synthetic_events(count: int, *, queues: int, run: str, spread: str = "zipf")
                     model_version="bench",
                 ),
                 assignment=Assignment(
-                    queue_id=f"street:{district}/{street}",
+                    queue_id=str(QueueId.for_street(district, street)),
                     unit_kind=UnitKind.street,
                     unit_name=street,
                     district=district,
@@ -207,7 +208,12 @@ def month_counters(month: str, cases: int, *, queues: int, rng: random.Random) -
     for queue, count in enumerate(per_queue):
         district = DISTRICTS[queue % len(DISTRICTS)]
         kind = "street" if queue < queues - 47 else "department"
-        value = f"{kind}:{district}/街道{queue:03d}" if kind == "street" else f"department:委办局{queue:03d}"
+        unit = (
+            QueueId.for_street(district, f"街道{queue:03d}")
+            if kind == "street"
+            else QueueId.for_department(f"委办局{queue:03d}")
+        )
+        value = str(unit)
         dispatched = count
         responded = int(dispatched * rng.uniform(0.9, 1.0))
         reached = int(dispatched * 0.8)
@@ -220,7 +226,7 @@ def month_counters(month: str, cases: int, *, queues: int, rng: random.Random) -
                 "dimension": "unit",
                 "value": value,
                 "unit_kind": kind,
-                "label": value.split("/")[-1],
+                "label": unit.label,
                 "count": count,
                 "dispatched": dispatched,
                 "responded": responded,
@@ -332,7 +338,7 @@ def main() -> None:
         with private_database() as uri:
             run(uri)
     else:
-        run(get_settings().mongodb.uri)
+        run(MongoSettings().uri)
 
 
 if __name__ == "__main__":

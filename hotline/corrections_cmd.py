@@ -14,7 +14,7 @@ from pathlib import Path
 from pymongo import AsyncMongoClient
 
 from services.metrics.corrections import default_path, export_corrections
-from shared.settings import get_settings
+from shared.settings import ServiceSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--database", help="database name (default: MONGODB_DATABASE)")
 
 
-async def _export(out_path: Path | None, database: str | None) -> int:
-    settings = get_settings()
+async def _export(settings: ServiceSettings, out_path: Path | None, database: str | None) -> int:
     client: AsyncMongoClient = AsyncMongoClient(settings.mongodb.uri, tz_aware=True)
     try:
         db = client[database or settings.mongodb.database]
@@ -45,4 +44,4 @@ async def _export(out_path: Path | None, database: str | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_export(args.out, args.database))
+    return asyncio.run(_export(ServiceSettings(), args.out, args.database))

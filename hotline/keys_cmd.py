@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
-from shared.settings import get_settings
+from shared.settings import IntakeSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path: Path = args.file or get_settings().intake.api_keys_file
+    path: Path = args.file or IntakeSettings().api_keys_file
     units = getattr(args, "units", None) or []
     scopes = list(args.scopes or ([] if units or getattr(args, "supervisor", False) else [CALLS_WRITE]))
     scopes += [CASES_ACT] if units else []

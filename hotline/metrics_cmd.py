@@ -8,7 +8,8 @@ import asyncio
 from pymongo import AsyncMongoClient
 
 from services.metrics.repository import MetricsRepository
-from shared.settings import get_settings
+from shared.clock import DEFAULT_TIMEZONE
+from shared.settings import ServiceSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,12 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rebuild.add_argument("--database", help="database name (default: MONGODB_DATABASE)")
 
 
-async def rebuild(database: str | None, *, check: bool, uri: str | None = None) -> int:
+async def rebuild(database: str, *, check: bool, uri: str, timezone: str = DEFAULT_TIMEZONE) -> int:
     """Rebuild (or check) the counters of ``database``; exit status 1 when a check finds differences."""
-    settings = get_settings()
-    client: AsyncMongoClient = AsyncMongoClient(uri or settings.mongodb.uri, tz_aware=True)
+    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
     try:
-        repository = MetricsRepository(client[database or settings.mongodb.database], timezone=settings.timezone)
+        repository = MetricsRepository(client[database], timezone=timezone)
         computed = await repository.computed_counters()
         stored = await repository.stored_counters()
         differing = sorted(k for k in set(computed) | set(stored) if computed.get(k) != stored.get(k))
@@ -47,5 +47,7 @@ async def rebuild(database: str | None, *, check: bool, uri: str | None = None) 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "rebuild":
-        return asyncio.run(rebuild(args.database, check=args.check))
+        settings = ServiceSettings()
+        database = args.database or settings.mongodb.database
+        return asyncio.run(rebuild(database, check=args.check, uri=settings.mongodb.uri, timezone=settings.timezone))
     return 2

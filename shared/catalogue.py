@@ -14,11 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shared.events import Channel
 from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.queues import DEPARTMENT_PREFIX, QueueId
 from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.yaml"
 
-DEPARTMENT_PREFIX = "department:"
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _HOURS = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -34,6 +34,7 @@ def _check_unit(value: str, *, allowed: tuple[str, ...], what: str) -> str:
     if value in allowed:
         return value
     if value.startswith(DEPARTMENT_PREFIX) and value[len(DEPARTMENT_PREFIX) :].strip():
+        QueueId.parse(value)  # a department unit is its queue id: 'department:<name>', no blanks around the name
         return value
     raise ValueError(f"bad {what} {value!r}: expected {' | '.join(repr(a) for a in allowed)} or 'department:<name>'")
 

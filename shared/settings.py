@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from shared.clock import DEFAULT_TIMEZONE
 
 
 class KafkaSettings(BaseSettings):
@@ -41,6 +43,20 @@ class MongoSettings(BaseSettings):
     database: str = Field("hotline", description="Database name.")
 
 
+class _AliasOnlyEnvSource(EnvSettingsSource):
+    """The environment, where a field with its own variable name (``HOTLINE_HOME``) is read from that name only.
+
+    ``validate_by_name`` (so that code may pass ``home=...``) also makes pydantic-settings read
+    ``<prefix><field>``: ``$HOME`` for ``ServiceSettings`` itself, ``HOTLINE_ROUTER_HOME`` for the router.
+    """
+
+    def __call__(self) -> dict[str, Any]:
+        named = {
+            name for name, info in self.settings_cls.model_fields.items() if isinstance(info.validation_alias, str)
+        }
+        return {key: value for key, value in super().__call__().items() if key not in named}
+
+
 class ServiceSettings(BaseSettings):
     """The base of every process's ONE settings class (``services/<svc>/settings.py``).
 
@@ -58,7 +74,7 @@ class ServiceSettings(BaseSettings):
         description="Local state: embedded database files, keys, logs.",
     )
     timezone: str = Field(
-        "Asia/Shanghai",
+        DEFAULT_TIMEZONE,
         validation_alias="HOTLINE_TIMEZONE",
         description="The city's time zone: months and days are counted in it.",
     )
@@ -81,6 +97,32 @@ class ServiceSettings(BaseSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongodb: MongoSettings = Field(default_factory=MongoSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _AliasOnlyEnvSource(settings_cls), dotenv_settings, file_secret_settings
+
+
+def env_name(model: type[BaseSettings], field: str) -> str:
+    """The environment variable a process reads ``model``'s ``field`` from: the field's own name when it has
+    one (the platform-wide ``HOTLINE_*`` fields), else the model's prefix and the field in capitals."""
+    info = model.model_fields[field]
+    if isinstance(info.validation_alias, str):
+        return info.validation_alias
+    return f"{model.model_config.get('env_prefix') or ''}{field}".upper()
+
+
+def settings_env(model: type[BaseSettings], **values: object) -> dict[str, str]:
+    """Environment variables that give a process reading ``model`` these field values (how a supervisor
+    configures a child process without spelling its prefix)."""
+    return {env_name(model, field): str(value) for field, value in values.items()}
 
 
 class IntakeSettings(BaseSettings):
@@ -118,22 +160,11 @@ class MetricsSettings(BaseSettings):
     batch_window_seconds: float = Field(0.05, gt=0, description="Longest wait to fill a batch.")
 
 
-class Settings(BaseSettings):
-    """All settings of a Hotline process."""
+class Settings(ServiceSettings):
+    """The old aggregate settings, kept only until every process reads its own ``ServiceSettings`` subclass."""
 
-    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_")
 
-    home: Path = Field(Path(".hotline"), description="Local state: embedded database files, keys, logs.")
-    timezone: str = Field("Asia/Shanghai", description="The city's time zone: months and days are counted in it.")
-    contact_salt: str = Field(
-        "hotline-dev-salt", description="Salt of the citizen-contact hash. Set a secret value in production."
-    )
-    log_level: str = Field("INFO", description="Log level of every service.")
-    model_path: Path | None = Field(None, description="Classifier artifact; default: the one shipped.")
-    catalogue_path: Path | None = Field(None, description="Dispatch catalogue (派单目录); default: shipped.")
-
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
-    mongodb: MongoSettings = Field(default_factory=MongoSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 

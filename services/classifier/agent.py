@@ -1,8 +1,8 @@
-"""The classifier agent: received calls in, classified calls out, poison messages to the dead-letter topic.
+"""The classifier's faust adapter: received calls in, classified calls out, poison messages to the dead-letter topic.
 
-Thin on purpose: parse a batch, classify it with one model call, send, and wait for the broker's
-acknowledgement of every message before faust acks the batch (at-least-once; the derived event ids
-make a replay recognisable).
+The composition root (``app.py``) loads the model, builds the faust app and hands both in. Thin on purpose:
+parse a batch, classify it with one model call, send, and wait for the broker's acknowledgement of every
+message before faust acks the batch (at-least-once; the derived event ids make a replay recognisable).
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from services.common.streaming import (
     Batching,
     Received,
     consume_batches,
-    create_app,
     dead_letter_sender,
     raw_topic,
 )
 from shared import topics
 from shared.events import CallClassified, CallReceived, DeadLetter
-from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +42,14 @@ def classify_calls(
     return [CallClassified.from_received(event, decision) for event, decision in zip(received, decisions, strict=True)]
 
 
-def build_app(settings: Settings, classifier_settings: ClassifierSettings | None = None) -> faust.App:
-    """The classifier worker: consume hotline.calls.received.v1 in batches, produce hotline.calls.classified.v1."""
-    own = classifier_settings or ClassifierSettings()
-    model = Classifier.load(settings.model_path, min_confidence=own.min_confidence)
-    log.info("classifier model %s loaded", model.model_version)
-    app = create_app(SERVICE, settings)
+def register_agents(app: faust.App, model: Classifier, settings: ClassifierSettings) -> None:
+    """Consume hotline.calls.received.v1 in batches of ``settings.batch_size``, produce hotline.calls.classified.v1."""
     received_topic = raw_topic(app, topics.CALLS_RECEIVED)
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
 
     async def classify_and_send(received: list[Received[CallReceived]]) -> list[DeadLetter]:
         classified = classify_calls(
-            model, [item.value for item in received], override_above=own.requested_override_above
+            model, [item.value for item in received], override_above=settings.requested_override_above
         )
         acks = [await classified_topic.send(key=event.key(), value=event.to_bytes()) for event in classified]
         await asyncio.gather(*acks)
@@ -68,6 +62,4 @@ def build_app(settings: Settings, classifier_settings: ClassifierSettings | None
 
     @app.agent(received_topic, name="classifier-classify-received")
     async def classify_received(stream: faust.StreamT) -> None:
-        await consume_batches(stream, Batching(own.batch_size, own.batch_window_seconds), handler)
-
-    return app
+        await consume_batches(stream, Batching(settings.batch_size, settings.batch_window_seconds), handler)

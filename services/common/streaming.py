@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared import topics
 from shared.events import DeadLetter, EventBase
-from shared.settings import Settings
+from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def _bounded_fetch_wait(fetch_max_wait_ms: int) -> None:
     AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
 
 
-def create_app(service: str, settings: Settings) -> faust.App:
+def create_app(service: str, settings: ServiceSettings) -> faust.App:
     """A faust app for ``service``: raw bytes in and out, acks=all, no web server, in-memory tables."""
     _bounded_fetch_wait(settings.kafka.fetch_max_wait_ms)
     return faust.App(
@@ -282,7 +282,7 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def run_worker(app: faust.App, settings: Settings) -> None:
+def run_worker(app: faust.App, settings: ServiceSettings) -> None:
     """Run a faust worker in the foreground until SIGINT/SIGTERM."""
     from faust.worker import Worker
 

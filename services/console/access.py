@@ -13,6 +13,7 @@ from typing import Any
 from services.console.users import Role, User
 from shared.events import CaseEventKind
 from shared.lifecycle import SUPERVISOR_ONLY, CaseStatus, allowed_steps
+from shared.queues import queue_label
 
 # The router links duplicates; the console never offers that. Re-dispatch and unlinking are a supervisor's.
 ROUTER_STEPS: frozenset[CaseEventKind] = frozenset({CaseEventKind.linked})
@@ -47,7 +48,7 @@ def visible_queues(user: User, queues: Iterable[Mapping[str, Any]]) -> list[Mapp
 
 def empty_queue(queue_id: str, role: Role) -> dict[str, Any]:
     """How a queue nothing was dispatched to yet is shown."""
-    name = queue_id.split(":", 1)[-1].rsplit("/", 1)[-1]
+    name = queue_label(queue_id)
     return {"queue_id": queue_id, "unit_kind": role.value, "unit_name": name, "depth": 0, "dispatched_total": 0}
 
 

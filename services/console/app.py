@@ -30,7 +30,8 @@ from services.console.sessions import sign, unsign
 from services.console.settings import ConsoleSettings
 from services.console.users import User, load_users, verify_password
 from shared.clock import current_month
-from shared.events import CallbackResult, CaseEventKind
+from shared.events import CallbackResult, CaseEventKind, UnitKind
+from shared.queues import kind_of
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +281,7 @@ def create_app(
             access.offered_steps(user, case), await request.app.state.intake.allowed_steps(user.api_key, call_id)
         )
         known = {q["queue_id"]: q.get("unit_name") for q in await metrics(request).queues()}
-        departments = sorted({q for q in known if q.startswith("department:")} | set(catalogue_departments))
+        departments = sorted({q for q in known if kind_of(q) is UnitKind.department} | set(catalogue_departments))
         now = datetime.now(UTC)
         assignment = case.get("assignment") or {}
         return render(

@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR
 from shared.private_files import locked, write_private_json
+from shared.queues import QueueId
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-QUEUE_PREFIX = {"street": "street:", "department": "department:"}
 
 
 class Role(StrEnum):
@@ -70,17 +71,18 @@ def verify_password(user: User, password: str) -> bool:
 def intake_scopes(role: Role, queue: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The intake API-key (scopes, units) a console user of ``role`` acts with: its unit's steps, or all."""
     if role is Role.supervisor:
-        return ("calls:write", "supervisor"), ()
-    return ("cases:act",), (str(queue),)
+        return (CALLS_WRITE, SUPERVISOR), ()
+    return (CASES_ACT,), (str(queue),)
 
 
 def validate(role: Role, queue: str | None) -> None:
     """Raise ValueError when the queue does not fit the role (a unit needs its own queue id)."""
     if role is Role.supervisor:
         return
-    prefix = QUEUE_PREFIX[role.value]
-    if not queue or not queue.startswith(prefix) or len(queue) == len(prefix):
-        raise ValueError(f"a {role.value} operator needs --queue {prefix}<name>, e.g. {prefix}大兴区/西红门镇")
+    parsed = QueueId.try_parse(queue or "")
+    if parsed is None or parsed.kind.value != role.value:
+        example = {Role.street: "street:大兴区/西红门镇", Role.department: "department:市民政局"}[role]
+        raise ValueError(f"a {role.value} operator needs --queue {role.value}:<name>, e.g. {example}")
 
 
 def load_users(path: Path) -> dict[str, User]:

@@ -43,9 +43,10 @@ from shared import topics
 from shared.api_keys import PROGRAMME_WRITE, SUPERVISOR, KeyStore
 from shared.catalogue import DEFAULT_CATALOGUE_PATH
 from shared.catalogue_watch import CatalogueWatcher
-from shared.events import CallReceived
+from shared.events import CallReceived, UnitKind
 from shared.gazetteer import load_gazetteer
 from shared.programme import load_programme
+from shared.queues import QueueId
 from shared.reference import LEVEL1_CATEGORIES
 from shared.settings import ServiceSettings, Settings
 
@@ -139,12 +140,13 @@ def broker_unavailable(settings: Settings, detail: Any) -> HTTPException:
 def queue_is_known(queue_id: str, department_queues: frozenset[str]) -> bool:
     """Whether ``queue_id`` names a real queue: a catalogue department, a gazetteer street or district, manual."""
     districts = load_gazetteer().districts
-    prefix, _, rest = queue_id.partition(":")
-    if prefix == "street":
-        district, _, street = rest.partition("/")
-        return street in districts.get(district, [])
-    if prefix == "district":
-        return rest in districts
+    queue = QueueId.try_parse(queue_id)
+    if queue is None:
+        return False
+    if queue.kind is UnitKind.street:
+        return queue.street in districts.get(str(queue.district), [])
+    if queue.kind is UnitKind.district:
+        return queue.body in districts
     return queue_id in department_queues or queue_id in case_steps.MANUAL_QUEUES
 
 

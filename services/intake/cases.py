@@ -29,14 +29,13 @@ from shared.events import (
     UnitKind,
 )
 from shared.lifecycle import SUPERVISOR_ONLY, CaseStatus, allowed_steps, next_status
+from shared.queues import MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE, QueueId
 
 Role = Literal["supervisor", "lead", "cooperating", "none"]
 # Steps only the router takes (a duplicate link is found at routing; a supervisor undoes it with unlinked).
 ROUTER_ONLY: frozenset[CaseEventKind] = frozenset({CaseEventKind.linked})
-MANUAL_QUEUES = {
-    "manual:dispatch": "人工派单 (manual dispatch)",
-    "manual:classification": "人工分拣 (manual classification)",
-}
+# The manual queues a supervisor may dispatch to (人工派单, 人工分拣).
+MANUAL_QUEUES = frozenset({MANUAL_DISPATCH_QUEUE, MANUAL_CLASSIFICATION_QUEUE})
 
 
 class ReclassificationIn(BaseModel):
@@ -213,29 +212,19 @@ def event_id_for(call_id: uuid.UUID, key_name: str, idempotency_key: str | None)
     return uuid.uuid4()
 
 
-def unit_of_queue(queue_id: str) -> tuple[UnitKind, str]:
-    """The unit kind and display name a queue id stands for."""
-    prefix, _, rest = queue_id.partition(":")
-    if prefix == "street":
-        return UnitKind.street, rest.replace("/", "")
-    if prefix == "district":
-        return UnitKind.district, f"{rest}分中心"
-    if prefix == "department":
-        return UnitKind.department, rest
-    return UnitKind.manual, MANUAL_QUEUES.get(queue_id, queue_id)
-
-
 def manual_assignment(step: CaseStepIn, case: Mapping[str, Any], key: KeyRecord, catalogue_version: str) -> Assignment:
     """A supervisor's dispatch (人工派单) of the case to ``step.queue_id``: the next attempt."""
     current = case.get("assignment") if isinstance(case.get("assignment"), Mapping) else {}
     current = current or {}
     queue_id = str(step.queue_id)
-    kind, name = unit_of_queue(queue_id)
+    # step_problems has checked it is a known queue; anything else is taken as a manual queue.
+    queue = QueueId.try_parse(queue_id)
+    kind, name = (queue.kind, queue.unit_name) if queue else (UnitKind.manual, queue_id)
     district, street = current.get("district"), current.get("street")
-    if kind is UnitKind.street:
-        district, _, street = queue_id.removeprefix("street:").partition("/")
-    elif kind is UnitKind.district:
-        district = queue_id.removeprefix("district:")
+    if queue is not None and queue.kind is UnitKind.street:
+        district, street = queue.district, queue.street
+    elif queue is not None and queue.kind is UnitKind.district:
+        district = queue.district
     reason = f"dispatched by supervisor {key.name}" + (f": {step.note}" if step.note else "")
     return Assignment(
         queue_id=queue_id,

@@ -30,9 +30,11 @@ from shared.events import (
     CaseOverdue,
     Classification,
     DeadlineKind,
+    UnitKind,
 )
 from shared.lifecycle import OPEN_STATUSES as LIFECYCLE_OPEN
 from shared.lifecycle import CaseStatus, IllegalTransition, next_status
+from shared.queues import QueueId, kind_of
 
 DISPATCHED = CaseStatus.dispatched.value
 OPEN_STATUSES: tuple[str, ...] = tuple(sorted(status.value for status in LIFECYCLE_OPEN))
@@ -403,7 +405,7 @@ def case_contributions(case: Mapping[str, Any]) -> Contributions:
         if counter_id.startswith(QUEUE_COUNTER_PREFIX):
             continue
         period, dimension, value = parse_counter_id(counter_id)
-        if dimension == "unit" and value.startswith("street:"):
+        if dimension == "unit" and kind_of(value) is UnitKind.street:
             summary = out[streets_counter_id(period)]
             for name, amount in fields.items():
                 summary[f"units.{field_key(value)}.{name}"] = amount
@@ -474,11 +476,12 @@ def counter_meta(case: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             continue
         entry = {"month": period, "dimension": dimension, "value": value}
         if dimension == "unit":
-            entry["unit_kind"] = value.split(":", 1)[0] if ":" in value else assignment["unit_kind"]
+            queue = QueueId.try_parse(value)
+            entry["unit_kind"] = queue.kind.value if queue else assignment["unit_kind"]
             if value == case["queue_id"]:
                 entry["label"] = assignment["unit_name"]
             else:
-                entry["label"] = value.split(":", 1)[-1]
+                entry["label"] = queue.body if queue else value
         meta[counter_id] = entry
     return meta
 

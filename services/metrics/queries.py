@@ -22,11 +22,12 @@ from services.metrics.scoreboard import (
 from services.metrics.settings import ScoreboardSettings
 from shared.clock import current_month, previous_month
 from shared.programme import load_programme
+from shared.queues import queue_label
 
 
 def street_label(unit_id: str) -> str:
     """A street's display name from its queue id (``street:大兴区/西红门镇`` -> 西红门镇)."""
-    return unit_id.split(":", 1)[-1].rsplit("/", 1)[-1]
+    return queue_label(unit_id)
 
 
 class Scoreboard:

@@ -1,5 +1,9 @@
-"""The router worker: classified calls in, routed calls out; returned, reclassified and unlinked cases
-re-dispatched (thin: parse, ask the store, decide with pure code, send)."""
+"""The router's faust adapter: classified calls in, routed calls out; returned, reclassified and unlinked cases
+re-dispatched (thin: parse, ask the store, decide with pure code, send).
+
+The composition root (``app.py``) builds the faust app, the catalogue watcher, the gazetteer and the
+``cases`` collection accessor and hands them to ``register_agents``.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,19 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import faust
 from faust.types import EventT
 
-from services.common.mongo import LazyDatabase
 from services.common.streaming import (
     BatchHandler,
     Batching,
     InvalidMessages,
     Received,
     consume_batches,
-    create_app,
     dead_letter_for,
     dead_letter_of,
     dead_letter_sender,
@@ -45,16 +47,13 @@ from services.router.cases import (
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
 from shared import topics
-from shared.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue
+from shared.catalogue import Catalogue
 from shared.catalogue_watch import CatalogueWatcher
+from shared.clock import DEFAULT_TIMEZONE
 from shared.events import Assignment, CallClassified, CallRouted, CaseEvent, CaseEventKind, DeadLetter, utc_now
-from shared.gazetteer import Gazetteer, Resolution, load_gazetteer
-from shared.settings import Settings
+from shared.gazetteer import Gazetteer, Resolution
 
 SERVICE = "router"
-BATCH_SIZE = 500
-BATCH_WINDOW_SECONDS = 0.05
-CASES = "cases"
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +90,7 @@ def route_parsed(
     *,
     open_cases: Sequence[OpenCase] = (),
     duplicate_window: timedelta = timedelta(0),
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> tuple[list[CallRouted], list[DeadLetter]]:
     """Route each call; a duplicate of an open case (stored, or earlier in this batch) is linked to it."""
     routed: list[CallRouted] = []
@@ -133,7 +132,7 @@ def decide_case_event(
     gazetteer: Gazetteer,
     now: datetime,
     router: RouterSettings,
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> Assignment:
     """The new dispatch of a case after a return, a reclassification or an undone link."""
     if event.kind is CaseEventKind.returned:
@@ -154,32 +153,20 @@ def decide_case_event(
     return reroute(case, catalogue, gazetteer, now, why=f"duplicate link undone by {event.actor}", timezone=timezone)
 
 
-def build_app(settings: Settings, router_settings: RouterSettings | None = None) -> faust.App:
-    """The router worker: hotline.calls.classified.v1 and hotline.cases.events.v1 in, routed calls and
-    the router's case steps (dispatched, linked) out."""
-    router = router_settings or RouterSettings()
-    watcher = CatalogueWatcher(
-        settings.catalogue_path or DEFAULT_CATALOGUE_PATH, check_seconds=router.catalogue_check_seconds
-    )
-    gazetteer = load_gazetteer()
-    window = timedelta(hours=router.duplicate_window_hours)
-    app = create_app(SERVICE, settings)
+def register_agents(
+    app: faust.App,
+    settings: RouterSettings,
+    *,
+    watcher: CatalogueWatcher,
+    gazetteer: Gazetteer,
+    cases: Callable[[], Any],
+) -> None:
+    """hotline.calls.classified.v1 and hotline.cases.events.v1 in (batches of ``settings.batch_size``),
+    routed calls and the router's case steps (dispatched, linked) out; ``cases()`` is the stored cases."""
+    window = timedelta(hours=settings.duplicate_window_hours)
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
     routed_topic = raw_topic(app, topics.CALLS_ROUTED)
     events_topic = raw_topic(app, topics.CASES_EVENTS)
-    mongo = LazyDatabase(settings.mongodb, fail_fast=True)
-    log.info(
-        "catalogue %s (%d rules), gazetteer of %d streets/towns, max returns %d, duplicate window %.0f h",
-        watcher.catalogue.version,
-        len(watcher.catalogue.rules),
-        gazetteer.street_count,
-        router.max_returns,
-        router.duplicate_window_hours,
-    )
-
-    def cases() -> Any:
-        # Created on the worker's event loop, on first use.
-        return mongo.database[CASES]
 
     async def send(topic: faust.TopicT, items: Sequence[CallRouted | CaseEvent]) -> None:
         futures = [await topic.send(key=item.key(), value=item.to_bytes()) for item in items]
@@ -187,7 +174,7 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
 
     async def open_cases_for(parsed: Parsed) -> list[OpenCase]:
         """Open cases the batch's calls may duplicate (a few indexed queries); none when the store fails."""
-        queries = duplicate_queries([(c, p) for _, c, p in parsed], window) if router.duplicate_window_hours else []
+        queries = duplicate_queries([(c, p) for _, c, p in parsed], window) if settings.duplicate_window_hours else []
         docs: dict[Any, dict[str, Any]] = {}
         try:
             for query in queries:
@@ -198,12 +185,12 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
             return []
         return [case for case in map(OpenCase.from_document, docs.values()) if case is not None]
 
-    @app.timer(router.catalogue_check_seconds)
+    @app.timer(settings.catalogue_check_seconds)
     async def watch_catalogue() -> None:
         watcher.refresh()
 
     send_dead = dead_letter_sender(app)
-    batching = Batching(BATCH_SIZE, BATCH_WINDOW_SECONDS)
+    batching = Batching(settings.batch_size, settings.batch_window_seconds)
 
     async def route_and_send(received: list[Received[CallClassified]]) -> list[DeadLetter]:
         parsed, unlocated = locate_received(received, gazetteer)
@@ -234,7 +221,7 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
 
     async def stored_case(call_id: str) -> dict[str, Any] | None:
         """The case document, waiting a little for the metrics service to store it; None after the wait."""
-        deadline = time.monotonic() + router.case_wait_seconds
+        deadline = time.monotonic() + settings.case_wait_seconds
         while True:
             case = await retry_until_done(f"read case {call_id}", lambda: cases().find_one({"_id": call_id}))
             if case is not None or time.monotonic() >= deadline:
@@ -250,10 +237,10 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
         for event, case in zip(rerouting, stored, strict=True):
             if case is None:
                 # Kept with the reason, to be replayed once the case exists: a return is never silently lost.
-                unknown.append(_unknown_case_letter(event, router.case_wait_seconds))
+                unknown.append(_unknown_case_letter(event, settings.case_wait_seconds))
                 continue
             assignment = decide_case_event(
-                event, case, watcher.current(), gazetteer, utc_now(), router, settings.timezone
+                event, case, watcher.current(), gazetteer, utc_now(), settings, settings.timezone
             )
             dispatched.append(dispatched_event(event, assignment))
             log.info(
@@ -273,8 +260,6 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
             invalid=InvalidMessages.skip,
         )
         await consume_batches(stream, batching, handler)
-
-    return app
 
 
 def _unknown_case_letter(event: CaseEvent, waited: float) -> DeadLetter:

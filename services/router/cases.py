@@ -13,14 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.router.routing import (
-    MANUAL_CLASSIFICATION_QUEUE,
-    MANUAL_DISPATCH_QUEUE,
-    candidate_assignments,
-    locate_call,
-    manual_dispatch,
-    route,
-)
+from services.router.routing import candidate_assignments, locate_call, manual_dispatch, route
 from shared.catalogue import Catalogue
 from shared.clock import DEFAULT_TIMEZONE, parse_utc
 from shared.events import (
@@ -39,6 +32,7 @@ from shared.events import (
 )
 from shared.gazetteer import Gazetteer, Resolution
 from shared.lifecycle import OPEN_STATUSES
+from shared.queues import MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE
 
 ROUTER_ACTOR = "router"
 DEFAULT_MAX_RETURNS = 2

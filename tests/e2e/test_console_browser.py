@@ -24,6 +24,7 @@ import pytest
 from hotline.platform import Platform, ensure_demo_supervisor, ensure_dev_key
 from services.console.users import Role, add_user_with_intake_key
 from shared.settings import Settings
+from tests import factories
 from tests.conftest import Servers
 from tests.e2e.conftest import platform_on_session_servers
 from tests.helpers import REPO
@@ -46,7 +47,6 @@ PASSWORD = "correct-horse-battery"
 NO_DUPLICATE_LINKING = ("HOTLINE_ROUTER_DUPLICATE_WINDOW_HOURS", "0")
 
 NOISE = {
-    "channel": "phone",
     "source_system": "console-e2e",
     "subject": "夜间施工噪音扰民",
     "body": "朝阳区望京街道望京西园三区旁边的工地每天夜里十二点以后还在施工，噪音很大，影响居民休息，我的电话13912345678。",
@@ -70,7 +70,7 @@ class Console:
 def _post_call(console: Console, external_id: str) -> str:
     response = httpx.post(
         f"{console.intake_url}/v1/calls",
-        json={**NOISE, "external_id": external_id},
+        json=factories.submission(external_id, **NOISE),
         headers={"X-API-Key": console.dev_key},
         timeout=10,
     )

@@ -30,7 +30,7 @@ from shared import topics
 from shared.api_keys import CASES_ACT, SUPERVISOR, create_key
 from shared.events import CallReceived
 from shared.reference import load_taxonomy
-from shared.settings import Settings
+from shared.settings import IntakeSettings, Settings
 from tests.conftest import Servers
 from tests.e2e.conftest import platform_on_session_servers
 from tests.helpers import REPO, read_topic
@@ -435,17 +435,13 @@ def test_not_form_encoded_is_refused(open311: Open311) -> None:
 
 
 def test_batch_type_answers_a_token_that_resolves_once_the_request_is_stored(open311: Open311) -> None:
-    platform_settings = open311.platform.settings
-    batch = platform_settings.model_copy(
+    platform = open311.platform
+    batch = open311.settings.model_copy(
         update={
-            "intake": platform_settings.intake.model_copy(
-                update={
-                    "open311_service_type": "batch",
-                    "metrics_url": open311.platform.metrics_url,
-                    "api_keys_file": open311.platform.api_keys_file,
-                }
+            "intake": IntakeSettings(
+                open311_service_type="batch", metrics_url=platform.metrics_url, api_keys_file=platform.api_keys_file
             ),
-            "kafka": platform_settings.kafka.model_copy(update={"bootstrap_servers": open311.bootstrap}),
+            "mongodb": platform.settings.mongodb,
         }
     )
 

@@ -19,6 +19,7 @@ from shared import topics
 from shared.api_keys import create_key
 from shared.events import CallReceived, call_id_for
 from shared.settings import Settings
+from tests import factories
 from tests.helpers import read_topic
 
 pytestmark = pytest.mark.integration
@@ -46,18 +47,15 @@ def writer(settings: Settings) -> dict[str, str]:
 
 
 def a_call(**overrides: Any) -> dict[str, Any]:
-    call: dict[str, Any] = {
-        "channel": "phone",
-        "source_system": "12345-cti",
-        "external_id": f"CTI-{uuid.uuid4()}",
-        "subject": "路灯不亮",
-        "body": "小区东门外的路灯已经坏了一个星期，晚上很黑，老人出行不安全。",
-        "location": {"district": "大兴区", "street": "西红门镇", "lat": 39.78, "lon": 116.33},
-        "contact_phone": "+86 138-1234-5678",
-        "received_at": "2024-03-15T23:12:00+08:00",
-    }
-    call.update(overrides)
-    return call
+    call = factories.submission(
+        f"CTI-{uuid.uuid4()}",
+        subject="路灯不亮",
+        body="小区东门外的路灯已经坏了一个星期，晚上很黑，老人出行不安全。",
+        location={"district": "大兴区", "street": "西红门镇", "lat": 39.78, "lon": 116.33},
+        contact_phone="+86 138-1234-5678",
+        received_at="2024-03-15T23:12:00+08:00",
+    )
+    return {**call, **overrides}
 
 
 async def received_events(settings: Settings, call_ids: set[str], *, at_least: int | None = None) -> list[bytes]:

@@ -14,6 +14,7 @@ from shared import topics
 from shared.api_keys import create_key
 from shared.events import CallReceived
 from shared.settings import Settings
+from tests import factories
 from tests.helpers import read_topic, run_service
 
 pytestmark = pytest.mark.integration
@@ -41,13 +42,13 @@ async def test_intake_process_serves_and_publishes_an_accepted_call(
                 assert time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.2)
             external_id = f"WEB-{uuid.uuid4()}"
-            call = {
-                "channel": "web",
-                "source_system": "city-portal",
-                "external_id": external_id,
-                "body": "Graffiti on the wall of the community centre on Elm Street.",
-                "contact_phone": "(202) 555-0143",
-            }
+            call = factories.submission(
+                external_id,
+                channel="web",
+                source_system="city-portal",
+                body="Graffiti on the wall of the community centre on Elm Street.",
+                contact_phone="(202) 555-0143",
+            )
             response = await client.post("/v1/calls", json=call, headers={"X-API-Key": key})
             assert response.status_code == 202, response.text
             call_id = response.json()["call_id"]

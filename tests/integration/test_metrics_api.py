@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -11,7 +12,7 @@ import pytest
 
 from services.metrics.api import create_app
 from services.metrics.repository import MetricsRepository
-from tests.unit.metrics.test_aggregates import routed_event
+from tests import factories
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +25,10 @@ async def stored(mongo_db) -> list:
     repository = MetricsRepository(mongo_db)
     await repository.ensure_indexes()
     events = [
-        routed_event(f"api-{i}", received_at=APRIL + timedelta(minutes=i), issue="wage-arrears") for i in range(3)
+        factories.routed(f"api-{i}", received_at=APRIL + timedelta(minutes=i), issue="wage-arrears") for i in range(3)
     ]
     events.append(
-        routed_event(
+        factories.routed(
             "api-dept",
             category="城乡建设",
             queue_id="department:市住房城乡建设委",
@@ -132,7 +133,9 @@ async def test_health_and_readiness(client) -> None:
 async def test_readiness_fails_when_the_database_is_unreachable(settings) -> None:
     from pymongo import AsyncMongoClient
 
-    unreachable = AsyncMongoClient("mongodb://127.0.0.1:1/?directConnection=true", serverSelectionTimeoutMS=300)
+    unreachable: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        "mongodb://127.0.0.1:1/?directConnection=true", serverSelectionTimeoutMS=300
+    )
     app = create_app(settings, database=unreachable["nowhere"])
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:

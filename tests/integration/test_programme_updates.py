@@ -23,7 +23,7 @@ from shared.api_keys import CALLS_WRITE, PROGRAMME_WRITE, SUPERVISOR, create_key
 from shared.events import DeadLetter, ProgrammeItemUpdated
 from shared.programme import DEFAULT_PATH
 from shared.settings import Settings
-from tests.helpers import produce, read_topic, run_service
+from tests.helpers import present, produce, read_topic, run_service
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +141,7 @@ async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_w
             deadline = time.monotonic() + 90
             stored = None
             while time.monotonic() < deadline and proc.poll() is None and stored is None:
-                stored = await db.programme.find_one({"_id": f"{problem_id}|policies|p1"})
+                stored = present(await db.programme.find_one({"_id": f"{problem_id}|policies|p1"}))
                 await asyncio.sleep(0.5)
             log = (tmp_path / "metrics.log").read_text(errors="replace")
             assert proc.poll() is None, log[-3000:]
@@ -157,7 +157,7 @@ async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_w
             assert "not in the programme" in letter.reason
 
             await asyncio.sleep(2)  # any copy in a later batch has been processed by now
-            stored = await db.programme.find_one({"_id": f"{problem_id}|policies|p1"})
+            stored = present(await db.programme.find_one({"_id": f"{problem_id}|policies|p1"}))
             assert stored["version"] == 1, stored
             assert [(h["status"], h["event_id"]) for h in stored["history"]] == [("drafting", body["event_id"])]
 

@@ -1,12 +1,16 @@
 """The console's pages and actions over fake upstreams (a metrics API and an intake in process).
 
 What the real services do is covered end to end in tests/e2e/test_console_browser.py; here the
-upstreams are small FastAPI fakes so that every rule is checked quickly and exactly.
+upstreams are small FastAPI fakes so that every rule is checked quickly and exactly. The fake metrics API
+answers with the read API's own response models, so it cannot drift from the real views.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +19,29 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from services.console.app import create_app
 from services.console.settings import ConsoleSettings
 from services.console.users import add_user
+from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
+from services.metrics.aggregates import case_document
+from services.metrics.api import (
+    CasesView,
+    CaseView,
+    MonthlyCountView,
+    MonthlyView,
+    QueuesView,
+    QueueView,
+    TopEntry,
+    TopView,
+    UnitScoreView,
+    UnitsView,
+)
+from services.metrics.scoreboard import Weights, month_on_month, programme_progress, trend_summary
+from shared import topics
+from shared.events import Assignment, CallRouted, CaseEventKind, HotSpotAlert, UnitKind
+from tests import factories
 
 XHM = "street:大兴区/西红门镇"
 WANGJING = "street:朝阳区/望京街道"
@@ -26,38 +49,39 @@ LABOUR = "department:市人力资源社会保障局"
 PASSWORD = "long-enough-password"
 
 
-def _case(call_id: str, queue_id: str, status: str = "dispatched", cooperating: list[str] | None = None) -> dict:
-    return {
-        "call_id": call_id,
-        "status": status,
-        "queue_id": queue_id,
-        "district": queue_id.split(":")[1].split("/")[0],
-        "received_at": "2026-04-10T01:00:00Z",
-        "routed_at": "2026-04-10T01:00:01Z",
-        "month": "2026-04",
-        "day": "2026-04-10",
-        "call": {
-            "subject": "拖欠工资",
-            "body": "老板拖欠工资三个月，我的电话13812345678",
-            "location": {"address": "大兴区西红门镇宏福苑"},
-            "contact": {"hash": "x", "masked": "138****5678"},
-        },
-        "classification": {
-            "category": "劳动和社会保障",
-            "subcategory": "劳动保障",
-            "item": "拖欠工资",
-            "confidence": 0.93,
-        },
-        "assignment": {
-            "queue_id": queue_id,
-            "unit_kind": queue_id.split(":")[0],
-            "unit_name": queue_id.rsplit("/", 1)[-1],
-            "cooperating_units": cooperating or [],
-            "reason": "rule wage-arrears",
-            "resolution_due_at": "2026-04-17T01:00:00Z",
-            "response_due_at": "2026-04-10T03:00:00Z",
-        },
-    }
+def _case(
+    call_id: str, queue_id: str, status: str = "dispatched", cooperating: list[str] | None = None
+) -> dict[str, Any]:
+    """The case document the metrics worker stores for a call routed to ``queue_id`` (built by its own code)."""
+    kind, place = queue_id.split(":", 1)
+    received_at = datetime(2026, 4, 10, 1, 0, tzinfo=UTC)
+    routed = CallRouted(
+        call_id=uuid.uuid5(uuid.NAMESPACE_URL, call_id),
+        occurred_at=received_at + timedelta(seconds=1),
+        call=factories.call(
+            call_id,
+            subject="拖欠工资",
+            body="老板拖欠工资三个月，我的电话13812345678",
+            address="大兴区西红门镇宏福苑",
+            contact=factories.CONTACT,
+            received_at=received_at,
+        ),
+        classification=factories.classification(
+            "劳动和社会保障", subcategory="劳动保障", item="拖欠工资", confidence=0.93
+        ),
+        assignment=Assignment(
+            queue_id=queue_id,
+            unit_kind=UnitKind(kind),
+            unit_name=place.rsplit("/", 1)[-1],
+            district=place.split("/")[0] if "/" in place else None,
+            cooperating_units=cooperating or [],
+            catalogue_version="test",
+            reason="rule wage-arrears",
+            response_due_at=received_at + timedelta(hours=2),
+            resolution_due_at=received_at + timedelta(days=7),
+        ),
+    )
+    return {**case_document(routed, "Asia/Shanghai"), "_id": call_id, "status": status}
 
 
 CASES = {
@@ -68,141 +92,153 @@ CASES = {
 }
 
 
+def _case_view(document: dict[str, Any]) -> CaseView:
+    """A stored case as the read API answers it."""
+    return CaseView.model_validate({"call_id": document["_id"], **{k: v for k, v in document.items() if k != "_id"}})
+
+
 def fake_metrics(offer_rates: bool) -> FastAPI:
+    """The metrics read API over the four cases above. Its answers are the read API's own response models
+    (``services.metrics.api``), filled from the metrics code where it makes the figure (case documents, the
+    composite weights, the trend summary, programme progress), so a change of the real views shows here. The
+    trend, programme and hot-spot answers have no response model in the read API yet: they are built as
+    ``Scoreboard`` and the hot-spot route build them (hot spots are the ``HotSpotAlert`` contract).
+    """
     app = FastAPI()
-    row_trend = {"volume": 12, "change": -0.5}
 
     @app.get("/readyz")
-    async def ready() -> dict:
+    async def ready() -> dict[str, str]:
         return {"status": "ready"}
 
     @app.get("/v1/queues")
-    async def queues() -> dict:
-        listed = {}
+    async def queues() -> QueuesView:
+        listed: dict[str, QueueView] = {}
         for case in CASES.values():
+            assignment = case["assignment"]
             queue = listed.setdefault(
                 case["queue_id"],
-                {
-                    "queue_id": case["queue_id"],
-                    "unit_kind": case["assignment"]["unit_kind"],
-                    "unit_name": case["assignment"]["unit_name"],
-                    "depth": 0,
-                    "dispatched_total": 0,
-                    "oldest_waiting": None,
-                },
+                QueueView(
+                    queue_id=case["queue_id"],
+                    unit_kind=assignment["unit_kind"],
+                    unit_name=assignment["unit_name"],
+                    district=case["district"],
+                    depth=0,
+                    dispatched_total=0,
+                    oldest_waiting=None,
+                ),
             )
-            queue["depth"] += 1
-            queue["dispatched_total"] += 1
-        return {"generated_at": "2026-04-10T02:00:00Z", "queues": list(listed.values())}
+            queue.depth += 1
+            queue.dispatched_total += 1
+        return QueuesView(generated_at=datetime(2026, 4, 10, 2, 0, tzinfo=UTC), queues=list(listed.values()))
 
     @app.get("/v1/queues/{queue_id:path}/cases")
-    async def queue_cases(queue_id: str) -> dict:
-        return {
-            "queue_id": queue_id,
-            "order": "oldest",
-            "cases": [c for c in CASES.values() if c["queue_id"] == queue_id],
-        }
+    async def queue_cases(queue_id: str) -> CasesView:
+        cases = [_case_view(c) for c in CASES.values() if c["queue_id"] == queue_id]
+        return CasesView(queue_id=queue_id, order="oldest", cases=cases)
 
-    @app.get("/v1/cases/{call_id}")
-    async def case(call_id: str) -> Any:
-        return CASES[call_id] if call_id in CASES else JSONResponse({"detail": "no case"}, status_code=404)
+    @app.get("/v1/cases/{call_id}", response_model=None)
+    async def case(call_id: str) -> CaseView | JSONResponse:
+        if call_id not in CASES:
+            return JSONResponse({"detail": f"no case {call_id}"}, status_code=404)
+        return _case_view(CASES[call_id])
 
     @app.get("/v1/metrics/monthly")
-    async def monthly(month: str, dimension: str) -> dict:
+    async def monthly(month: str, dimension: str) -> MonthlyView:
         counts = {
-            "category": [{"value": "劳动和社会保障", "count": 12 if month == "2026-04" else 20}],
+            "category": [MonthlyCountView(value="劳动和社会保障", count=12 if month == "2026-04" else 20)],
             "unit": [
-                {"value": XHM, "label": "西红门镇", "count": 9},
-                {"value": LABOUR, "label": "人社局", "count": 30},
+                MonthlyCountView(value=XHM, label="西红门镇", count=9),
+                MonthlyCountView(value=LABOUR, label="人社局", count=30),
             ],
         }.get(dimension, [])
-        return {"month": month, "dimension": dimension, "total": 0, "counts": counts}
+        return MonthlyView(month=month, dimension=dimension, total=sum(c.count for c in counts), counts=counts)
 
-    if offer_rates:
+    if not offer_rates:
+        return app
 
-        @app.get("/v1/scoreboard/units")
-        async def scoreboard(month: str, kind: str) -> dict:
-            units = {
-                "street": [
-                    {
-                        "unit_id": XHM,
-                        "label": "西红门镇",
-                        "unit_kind": "street",
-                        "rank": 1,
-                        "response_rate": 0.98,
-                        "resolution_rate": 0.9,
-                        "satisfaction_rate": 0.95,
-                        "composite": 93.2,
-                        "counts": {},
-                    },
-                ],
-                "department": [],
-            }
-            return {"month": month, "kind": kind, "weights": {}, "units": units[kind]}
+    @app.get("/v1/scoreboard/units")
+    async def scoreboard(month: str, kind: str) -> UnitsView:
+        xhm = UnitScoreView(
+            unit_id=XHM,
+            label="西红门镇",
+            unit_kind="street",
+            rank=1,
+            response_rate=0.98,
+            resolution_rate=0.9,
+            satisfaction_rate=0.95,
+            composite=93.2,
+            counts={},
+        )
+        units = {"street": [xhm]}.get(kind, [])
+        return UnitsView(month=month, kind=kind, weights=dataclasses.asdict(Weights()), units=units)
 
-        @app.get("/v1/scoreboard/top")
-        async def top(month: str) -> dict:
-            return {"month": month, "top": [{"rank": 1, "unit_id": XHM, "label": "西红门镇", "volume": 9}]}
+    @app.get("/v1/scoreboard/top")
+    async def top(month: str) -> TopView:
+        return TopView(month=month, streets=[TopEntry(rank=1, unit_id=XHM, label="西红门镇", volume=9)])
 
-        @app.get("/v1/problems/trend")
-        async def trend(month: str, months: int) -> dict:
-            row = {"problem": "wage-arrears", "volume": 12, "previous": 24, "change": -0.5}
-            return {"month": month, "problems": [row], "summary": {"text": "1 of 1 problems fell"}}
+    wage_arrears = {
+        "id": "wage-arrears",
+        "name": {"zh": "欠薪", "en": "Wage arrears"},
+        "tasks": [{"id": "t1", "status": "done"}, {"id": "t2", "status": "planned"}, {"id": "t3", "status": "planned"}],
+        "policies": [{"id": "p1", "status": "drafting"}, {"id": "p2", "status": "planned"}],
+    }
+    trend_row = {"problem": "wage-arrears", "volume": 12, "previous": 24, "change": month_on_month(12, 24)}
+    summary = trend_summary({"wage-arrears": (24, 12)}).__dict__
 
-        @app.get("/v1/programme")
-        async def programme(month: str) -> dict:
-            progress = {"tasks_done": 1, "tasks_total": 3, "policies_issued": 0, "policies_planned": 2}
-            overall = {
-                "tasks_done": 1,
-                "task_target": 27,
-                "task_share": 1 / 27,
-                "policies_issued": 0,
-                "policy_target": 18,
-                "policy_share": 0.0,
-            }
-            return {
-                "progress": overall,
-                "problems": [
-                    {
-                        "id": "wage-arrears",
-                        "name": {"zh": "欠薪", "en": "Wage arrears"},
-                        "progress": progress,
-                        "trend": row_trend,
-                    }
-                ],
-            }
+    @app.get("/v1/problems/trend")
+    async def trend(month: str, months: int) -> dict[str, Any]:
+        return {"month": month, "problems": [trend_row], "summary": summary}
 
-        @app.get("/v1/hotspots")
-        async def hotspots(limit: int) -> dict:
-            return {
-                "hotspots": [
-                    {
-                        "area": "大兴区/西红门镇",
-                        "problem": "wage-arrears",
-                        "window": "day",
-                        "day": "2026-04-10",
-                        "count": 9,
-                        "baseline": 1.5,
-                        "ratio": 6.0,
-                    }
-                ]
-            }
+    @app.get("/v1/programme")
+    async def programme(month: str) -> dict[str, Any]:
+        problem = {**wage_arrears, "progress": programme_progress([wage_arrears], {}), "trend": trend_row}
+        overall = programme_progress([wage_arrears], {"tasks": 27, "policies": 18})
+        return {"progress": overall, "summary": summary, "problems": [problem]}
+
+    @app.get("/v1/hotspots")
+    async def hotspots(limit: int) -> dict[str, Any]:
+        alert = HotSpotAlert(
+            call_id=uuid.uuid5(uuid.NAMESPACE_URL, "c-xhm"),
+            area="大兴区/西红门镇",
+            problem="wage-arrears",
+            window="day",
+            day="2026-04-10",
+            count=9,
+            baseline=1.5,
+            ratio=6.0,
+        )
+        return {"hot_spots": [alert.model_dump(mode="json")][:limit]}
 
     return app
 
 
 class FakeIntake:
+    """Intake's case-step endpoint: the body must be intake's own ``CaseStepIn`` (else 422, as intake answers),
+    and the answer is intake's ``StepAccepted``; ``refuse_with`` makes it answer 409 with that reason."""
+
     def __init__(self) -> None:
         self.posted: list[tuple[str, str, dict]] = []
         self.refuse_with: str | None = None
         self.app = FastAPI()
 
-        @self.app.post("/v1/cases/{call_id}/events")
-        async def step(call_id: str, request: Request) -> JSONResponse:
-            self.posted.append((request.headers.get("x-api-key", ""), call_id, await request.json()))
+        @self.app.post("/v1/cases/{call_id}/events", status_code=202, response_model=None)
+        async def step(call_id: str, request: Request) -> StepAccepted | JSONResponse:
+            body = await request.json()
+            self.posted.append((request.headers.get("x-api-key", ""), call_id, body))
+            try:
+                taken = CaseStepIn.model_validate(body)
+            except ValidationError as exc:
+                return JSONResponse({"detail": exc.errors(include_url=False)}, status_code=422)
             if self.refuse_with:
                 return JSONResponse({"detail": self.refuse_with}, status_code=409)
-            return JSONResponse({"status": "accepted"}, status_code=202)
+            return StepAccepted(
+                call_id=uuid.uuid5(uuid.NAMESPACE_URL, call_id),
+                event_id=uuid.uuid4(),
+                kind=taken.kind,
+                status_before=CASES[call_id]["status"],
+                status_after=CASES[call_id]["status"],
+                topic=topics.CASES_EVENTS,
+            )
 
 
 @pytest.fixture
@@ -361,8 +397,13 @@ def test_the_scoreboard_shows_what_the_metrics_api_offers_and_says_what_it_does_
 
 def test_intakes_answer_narrows_the_steps_offered(tmp_path: Path, intake: FakeIntake) -> None:
     @intake.app.get("/v1/cases/{call_id}/steps")
-    async def steps(call_id: str) -> dict:
-        return {"call_id": call_id, "status": "dispatched", "role": "lead", "steps": ["returned"]}
+    async def steps(call_id: str) -> StepsAllowed:
+        return StepsAllowed(
+            call_id=uuid.uuid5(uuid.NAMESPACE_URL, call_id),
+            status="dispatched",
+            role="lead",
+            steps=[CaseEventKind.returned],
+        )
 
     with _console(tmp_path, intake) as client:
         sign_in(client, "xhm")

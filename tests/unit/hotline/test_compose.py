@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic_settings import BaseSettings
 
 from hotline import schemas
 from hotline.cli import COMMANDS
@@ -41,29 +40,14 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return compose["services"]
 
 
-def _settings_groups() -> dict[str, type[BaseSettings]]:
-    """Env prefix -> settings model, read from the models themselves, longest prefix first."""
-    groups: dict[str, type[BaseSettings]] = {}
-    for model in schemas.settings_models():
-        groups[str(model.model_config["env_prefix"])] = model
-        for info in model.model_fields.values():
-            if isinstance(info.annotation, type) and issubclass(info.annotation, BaseSettings):
-                groups[str(info.annotation.model_config["env_prefix"])] = info.annotation
-    return dict(sorted(groups.items(), key=lambda item: -len(item[0])))
-
-
 def _is_setting(env_name: str) -> bool:
-    for prefix, model in _settings_groups().items():
-        field = model.model_fields.get(env_name[len(prefix) :].lower()) if env_name.startswith(prefix) else None
-        if field is not None and not (
-            isinstance(field.annotation, type) and issubclass(field.annotation, BaseSettings)
-        ):
-            return True
-    return False
+    """Whether a Hotline process reads ``env_name``: a variable of the settings models, as documented."""
+    return env_name in {setting.name for setting in schemas.env_settings()}
 
 
 def _has_settings_prefix(name: str) -> bool:
-    return name.startswith(tuple(_settings_groups()))
+    prefixes = {schemas.env_prefix(model) for model in schemas.settings_models()} | {schemas.PLATFORM_PREFIX}
+    return name.startswith(tuple(prefix for prefix in prefixes if prefix))
 
 
 def _environment(service: dict[str, Any]) -> dict[str, str]:

@@ -15,13 +15,9 @@ from fastapi.testclient import TestClient
 from services.intake.app import create_app
 from shared.api_keys import create_key
 from shared.settings import Settings
+from tests import factories
 
-VALID: dict[str, Any] = {
-    "channel": "phone",
-    "source_system": "12345-cti",
-    "external_id": "CTI-1",
-    "body": "小区门口路灯坏了一个星期",
-}
+VALID: dict[str, Any] = factories.submission()
 
 
 @pytest.fixture

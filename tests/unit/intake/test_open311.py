@@ -118,9 +118,14 @@ def test_date_range_defaults_and_limits() -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     assert date_range("2026-01-01T00:00:00Z", None, NOW) == (start, start + timedelta(days=90))
     assert date_range(None, "2026-01-01T08:00:00+08:00", NOW)[1] == start
-    for bad in (("2026-01-01", None), ("2026-01-01T00:00:00", None), (None, "yesterday")):
+    bad: list[tuple[str | None, str | None]] = [
+        ("2026-01-01", None),
+        ("2026-01-01T00:00:00", None),
+        (None, "yesterday"),
+    ]
+    for start_text, end_text in bad:
         with pytest.raises(Open311Error):
-            date_range(*bad, NOW)
+            date_range(start_text, end_text, NOW)
 
 
 def test_location_and_attributes_are_checked() -> None:

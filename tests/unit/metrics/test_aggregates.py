@@ -21,69 +21,17 @@ from services.metrics.aggregates import (
 )
 from shared.clock import local_month_and_day
 from shared.events import (
-    Assignment,
-    Call,
-    CallRouted,
     CaseEvent,
-    Channel,
-    Classification,
-    Contact,
     DeadlineKind,
-    Location,
     UnitKind,
-    call_id_for,
 )
+from tests import factories
 
 TZ = "Asia/Shanghai"
 
 
-def routed_event(
-    external_id: str,
-    *,
-    received_at: datetime = datetime(2026, 4, 10, 2, 0, tzinfo=UTC),
-    category: str = "劳动和社会保障",
-    issue: str | None = None,
-    queue_id: str = "street:大兴区/西红门镇",
-    unit_kind: UnitKind = UnitKind.street,
-    unit_name: str = "西红门镇",
-    district: str | None = "大兴区",
-    source_system: str = "test-metrics",
-) -> CallRouted:
-    """A routed call as the router would publish it (test factory, shared by the metrics tests)."""
-    return CallRouted(
-        call_id=call_id_for(source_system, external_id),
-        call=Call(
-            channel=Channel.phone,
-            source_system=source_system,
-            external_id=external_id,
-            subject="工资拖欠",
-            body="公司拖欠三个月工资",
-            language="zh",
-            location=Location(district=district, street=unit_name if unit_kind == UnitKind.street else None),
-            contact=Contact(hash="a" * 64, masked="138****5678"),
-            received_at=received_at,
-        ),
-        classification=Classification(
-            category=category, subcategory="劳动保障", item="拖欠工资", issue=issue, confidence=0.9, model_version="t1"
-        ),
-        assignment=Assignment(
-            queue_id=queue_id,
-            unit_kind=unit_kind,
-            unit_name=unit_name,
-            district=district,
-            street=unit_name if unit_kind == UnitKind.street else None,
-            cooperating_units=["department:市人力资源社会保障局"],
-            rule_id="R-001",
-            catalogue_version="2026.1",
-            reason="wage arrears go to the street",
-            response_due_at=received_at + timedelta(hours=2),
-            resolution_due_at=received_at + timedelta(days=7),
-        ),
-    )
-
-
 def test_a_call_received_late_on_31_march_utc_counts_in_april_in_beijing() -> None:
-    event = routed_event("late-march", received_at=datetime(2026, 3, 31, 17, 30, tzinfo=UTC))
+    event = factories.routed("late-march", received_at=datetime(2026, 3, 31, 17, 30, tzinfo=UTC))
 
     case = case_document(event, TZ)
 
@@ -104,7 +52,7 @@ def test_naive_datetimes_from_the_database_are_read_as_utc() -> None:
 
 
 def test_the_case_document_is_dispatched_and_carries_call_classification_and_assignment() -> None:
-    event = routed_event("doc", issue="wage-arrears")
+    event = factories.routed("doc", issue="wage-arrears")
 
     case = case_document(event, TZ)
 
@@ -122,25 +70,20 @@ def test_the_case_document_is_dispatched_and_carries_call_classification_and_ass
 
 
 def test_the_case_keeps_only_the_hashed_and_masked_contact() -> None:
-    case = case_document(routed_event("contact"), TZ)
+    case = case_document(factories.routed("contact"), TZ)
 
     assert case["call"]["contact"] == {"hash": "a" * 64, "masked": "138****5678"}
 
 
 def test_a_call_repeated_in_one_batch_is_kept_once() -> None:
-    first = routed_event("dup")
+    first = factories.routed("dup")
     again = first.model_copy(update={"event_id": uuid.uuid4()})
-    other = routed_event("other")
+    other = factories.routed("other")
 
     unique = unique_by_call([first, again, other])
 
     assert [e.call_id for e in unique] == [first.call_id, other.call_id]
     assert unique[0].event_id == first.event_id
-
-
-def step(event: CallRouted, kind: str, **fields: object) -> CaseEvent:
-    """A lifecycle step of the routed call ``event``."""
-    return CaseEvent(call_id=event.call_id, kind=kind, actor="test", **fields)
 
 
 def walk(case: dict, *events: CaseEvent) -> dict:
@@ -150,7 +93,7 @@ def walk(case: dict, *events: CaseEvent) -> dict:
 
 
 def test_duplicates_in_one_batch_are_counted_once() -> None:
-    first = routed_event("dup-count", issue="wage-arrears")
+    first = factories.routed("dup-count", issue="wage-arrears")
     totals = sum_contributions(case_document(e, TZ) for e in unique_by_call([first, first, first]))
 
     assert totals[monthly_counter_id("2026-04", "category", "劳动和社会保障")] == {"count": 1}
@@ -160,9 +103,9 @@ def test_duplicates_in_one_batch_are_counted_once() -> None:
 
 def test_counters_are_kept_per_category_issue_unit_district_and_area_day() -> None:
     cases = [
-        case_document(routed_event("a", issue="wage-arrears"), TZ),
+        case_document(factories.routed("a", issue="wage-arrears"), TZ),
         case_document(
-            routed_event(
+            factories.routed(
                 "b",
                 category="城乡建设",
                 queue_id="department:市住房城乡建设委",
@@ -185,8 +128,8 @@ def test_counters_are_kept_per_category_issue_unit_district_and_area_day() -> No
 
 
 def test_a_step_is_applied_once_when_the_event_is_delivered_twice() -> None:
-    event = routed_event("twice")
-    accepted = step(event, "accepted")
+    event = factories.routed("twice")
+    accepted = factories.case_step(event, "accepted")
     case = apply_case_event(case_document(event, TZ), accepted).case
 
     again = apply_case_event(case, accepted)
@@ -197,10 +140,10 @@ def test_a_step_is_applied_once_when_the_event_is_delivered_twice() -> None:
 
 
 def test_an_illegal_step_is_recorded_as_rejected_and_changes_nothing_else() -> None:
-    event = routed_event("illegal")
+    event = factories.routed("illegal")
     case = case_document(event, TZ)
 
-    outcome = apply_case_event(case, step(event, "resolved"))
+    outcome = apply_case_event(case, factories.case_step(event, "resolved"))
 
     assert outcome.outcome == "rejected"
     assert "not allowed" in (outcome.reason or "")
@@ -210,9 +153,13 @@ def test_an_illegal_step_is_recorded_as_rejected_and_changes_nothing_else() -> N
 
 
 def test_responding_before_the_deadline_counts_as_responded_on_time() -> None:
-    event = routed_event("on-time")
+    event = factories.routed("on-time")
     at = event.call.received_at + timedelta(hours=1)
-    case = walk(case_document(event, TZ), step(event, "accepted"), step(event, "responded", occurred_at=at))
+    case = walk(
+        case_document(event, TZ),
+        factories.case_step(event, "accepted"),
+        factories.case_step(event, "responded", occurred_at=at),
+    )
 
     unit = case_contributions(case)["2026-04|unit|street:大兴区/西红门镇"]
 
@@ -220,9 +167,13 @@ def test_responding_before_the_deadline_counts_as_responded_on_time() -> None:
 
 
 def test_responding_after_the_deadline_is_not_on_time() -> None:
-    event = routed_event("late")
+    event = factories.routed("late")
     at = event.call.received_at + timedelta(hours=3)
-    case = walk(case_document(event, TZ), step(event, "accepted"), step(event, "responded", occurred_at=at))
+    case = walk(
+        case_document(event, TZ),
+        factories.case_step(event, "accepted"),
+        factories.case_step(event, "responded", occurred_at=at),
+    )
 
     unit = case_contributions(case)["2026-04|unit|street:大兴区/西红门镇"]
 
@@ -230,13 +181,13 @@ def test_responding_after_the_deadline_is_not_on_time() -> None:
 
 
 def test_a_resolved_and_called_back_case_leaves_the_queue_and_counts_its_answer() -> None:
-    event = routed_event("done")
+    event = factories.routed("done")
     case = walk(
         case_document(event, TZ),
-        step(event, "accepted"),
-        step(event, "responded"),
-        step(event, "resolved"),
-        step(event, "callback", callback_result="basically_satisfied"),
+        factories.case_step(event, "accepted"),
+        factories.case_step(event, "responded"),
+        factories.case_step(event, "resolved"),
+        factories.case_step(event, "callback", callback_result="basically_satisfied"),
     )
 
     contributions = case_contributions(case)
@@ -248,14 +199,14 @@ def test_a_resolved_and_called_back_case_leaves_the_queue_and_counts_its_answer(
 
 
 def test_a_reopened_case_no_longer_counts_as_resolved_nor_keeps_its_callback() -> None:
-    event = routed_event("reopen")
+    event = factories.routed("reopen")
     case = walk(
         case_document(event, TZ),
-        step(event, "accepted"),
-        step(event, "responded"),
-        step(event, "resolved"),
-        step(event, "callback", callback_result="dissatisfied"),
-        step(event, "reopened"),
+        factories.case_step(event, "accepted"),
+        factories.case_step(event, "responded"),
+        factories.case_step(event, "resolved"),
+        factories.case_step(event, "callback", callback_result="dissatisfied"),
+        factories.case_step(event, "reopened"),
     )
 
     unit = case_contributions(case)["2026-04|unit|street:大兴区/西红门镇"]
@@ -266,7 +217,7 @@ def test_a_reopened_case_no_longer_counts_as_resolved_nor_keeps_its_callback() -
 
 
 def test_a_redispatch_moves_the_case_and_its_queue_depth_to_the_new_unit() -> None:
-    event = routed_event("moved")
+    event = factories.routed("moved")
     new = event.assignment.model_copy(
         update={
             "queue_id": "department:市住房城乡建设委",
@@ -275,8 +226,8 @@ def test_a_redispatch_moves_the_case_and_its_queue_depth_to_the_new_unit() -> No
             "attempt": 2,
         }
     )
-    before = walk(case_document(event, TZ), step(event, "returned"))
-    after = walk(before, step(event, "dispatched", assignment=new))
+    before = walk(case_document(event, TZ), factories.case_step(event, "returned"))
+    after = walk(before, factories.case_step(event, "dispatched", assignment=new))
 
     changes = CounterChanges()
     changes.add_case(before, after)
@@ -290,11 +241,11 @@ def test_a_redispatch_moves_the_case_and_its_queue_depth_to_the_new_unit() -> No
 
 
 def test_a_whistle_adds_the_summoned_departments_to_the_case_queues() -> None:
-    event = routed_event("whistle")
+    event = factories.routed("whistle")
     case = walk(
         case_document(event, TZ),
-        step(event, "accepted"),
-        step(event, "whistle", departments=["department:市城市管理委员会"]),
+        factories.case_step(event, "accepted"),
+        factories.case_step(event, "whistle", departments=["department:市城市管理委员会"]),
     )
 
     assert "department:市城市管理委员会" in case["queue_ids"]
@@ -303,13 +254,13 @@ def test_a_whistle_adds_the_summoned_departments_to_the_case_queues() -> None:
 
 
 def test_a_duplicate_call_is_linked_counts_in_volume_but_not_as_a_second_dispatch() -> None:
-    original = routed_event("original")
-    duplicate = routed_event("duplicate", issue="wage-arrears")
+    original = factories.routed("original")
+    duplicate = factories.routed("duplicate", issue="wage-arrears")
     duplicate = duplicate.model_copy(
         update={"assignment": duplicate.assignment.model_copy(update={"duplicate_of": original.call_id})}
     )
     case = case_document(duplicate, TZ)
-    linked = apply_case_event(case, step(duplicate, "linked", linked_to=original.call_id))
+    linked = apply_case_event(case, factories.case_step(duplicate, "linked", linked_to=original.call_id))
 
     contributions = case_contributions(linked.case)
 
@@ -324,7 +275,7 @@ def test_a_duplicate_call_is_linked_counts_in_volume_but_not_as_a_second_dispatc
 
 
 def test_a_deadline_is_flagged_once_with_a_deterministic_event_id() -> None:
-    event = routed_event("overdue")
+    event = factories.routed("overdue")
     case = case_document(event, TZ)
     later = event.call.received_at + timedelta(hours=3)
 
@@ -340,18 +291,20 @@ def test_a_deadline_is_flagged_once_with_a_deterministic_event_id() -> None:
 
 
 def test_a_responded_case_has_no_response_deadline_left() -> None:
-    event = routed_event("met")
-    case = walk(case_document(event, TZ), step(event, "accepted"), step(event, "responded"))
+    event = factories.routed("met")
+    case = walk(
+        case_document(event, TZ), factories.case_step(event, "accepted"), factories.case_step(event, "responded")
+    )
 
     assert overdue_deadlines(case, event.call.received_at + timedelta(hours=3)) == []
     assert next_due_at(case) == event.assignment.resolution_due_at
 
 
 def test_streaming_changes_sum_to_the_rebuilt_counters() -> None:
-    event = routed_event("sum")
+    event = factories.routed("sum")
     states = [case_document(event, TZ)]
     for kind in ("accepted", "responded", "resolved"):
-        states.append(apply_case_event(states[-1], step(event, kind)).case)
+        states.append(apply_case_event(states[-1], factories.case_step(event, kind)).case)
     changes = CounterChanges()
     changes.add_case(None, states[0])
     for before, after in itertools.pairwise(states):

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from services.router.agent import route_events
 from shared import topics
 from shared.catalogue import load_catalogue
-from shared.events import Call, CallClassified, Classification, Location, call_id_for, utc_now
+from shared.events import CallClassified, utc_now
 from shared.gazetteer import load_gazetteer
+from tests import factories
 
 
 @dataclass
@@ -31,19 +32,9 @@ class FakeEvent:
 
 
 def classified() -> CallClassified:
-    call = Call(
-        channel="phone",
-        source_system="12345-cti",
-        external_id="B-1",
-        body="小区垃圾堆了一周没人清",
-        language="zh",
-        location=Location(address="通州梨园地区云景里"),
-        received_at=utc_now(),
-    )
-    return CallClassified(
-        call_id=call_id_for("12345-cti", "B-1"),
-        call=call,
-        classification=Classification(category="城乡建设", confidence=0.9, model_version="test"),
+    return factories.classified(
+        factories.call("B-1", body="小区垃圾堆了一周没人清", address="通州梨园地区云景里", received_at=utc_now()),
+        factories.classification("城乡建设"),
     )
 
 

@@ -22,13 +22,11 @@ from shared.events import (
     Call,
     CallClassified,
     CaseEventKind,
-    Classification,
     Contact,
-    Location,
     UnitKind,
-    call_id_for,
 )
 from shared.gazetteer import load_gazetteer
+from tests import factories
 
 NOW = datetime(2025, 5, 12, 2, 0, tzinfo=UTC)
 CATALOGUE = load_catalogue()
@@ -60,7 +58,7 @@ def test_candidates_are_matching_rules_in_order_then_district_then_manual() -> N
     case = wage_case()
     call = Call.model_validate({**case["call"], "source_system": "t", "external_id": "1", "language": "zh",
                                 "received_at": NOW})  # fmt: skip
-    classification = Classification(category="劳动和社会保障", issue="wage-arrears", confidence=0.9, model_version="t")
+    classification = factories.classification("劳动和社会保障", issue="wage-arrears", model_version="t")
     queues = [a.queue_id for a in candidate_assignments(call, classification, CATALOGUE, GAZETTEER, NOW)]
     assert queues[0] == "department:市人力资源和社会保障局劳动保障监察总队"
     assert queues[-2:] == ["district:大兴区", "manual:dispatch"]
@@ -95,9 +93,8 @@ def test_with_no_candidate_left_a_return_goes_to_manual_dispatch() -> None:
 
 def test_queues_already_tried_are_skipped() -> None:
     candidates = candidate_assignments(
-        Call(channel="phone", source_system="t", external_id="1", body="小区门口垃圾没人清理", language="zh",
-             location=Location(address="朝阳区望京西园三区"), received_at=NOW),
-        Classification(category="城乡建设", confidence=0.9, model_version="t"),
+        factories.call("1", source_system="t", body="小区门口垃圾没人清理", address="朝阳区望京西园三区", received_at=NOW),
+        factories.classification("城乡建设", model_version="t"),
         CATALOGUE, GAZETTEER, NOW,
     )  # fmt: skip
     assert [c.queue_id for c in candidates] == ["street:朝阳区/望京街道", "district:朝阳区", "manual:dispatch"]
@@ -107,7 +104,7 @@ def test_queues_already_tried_are_skipped() -> None:
 
 
 def test_a_reclassified_case_is_routed_afresh_by_its_new_category() -> None:
-    new = Classification(category="环境保护", subcategory="环境污染", confidence=1.0, model_version="operator:boss")
+    new = factories.classification("环境保护", subcategory="环境污染", confidence=1.0, model_version="operator:boss")
     case = wage_case()
     case["call"]["body"] = "楼下饭店油烟太大"
     decided = reroute(case, CATALOGUE, GAZETTEER, NOW, classification=new, why="reclassified")
@@ -119,20 +116,16 @@ def test_a_reclassified_case_is_routed_afresh_by_its_new_category() -> None:
 
 def classified(external_id: str, *, hours_ago: float = 0, contact: str | None = None, address: str = "朝阳区望京西园三区",
                category: str = "城乡建设") -> CallClassified:  # fmt: skip
-    call = Call(
-        channel="phone",
-        source_system="t",
-        external_id=external_id,
-        body="小区门口路灯坏了",
-        language="zh",
-        location=Location(address=address),
-        contact=Contact(hash=contact, masked="138****0000") if contact else None,
-        received_at=NOW - timedelta(hours=hours_ago),
-    )
-    return CallClassified(
-        call_id=call_id_for("t", external_id),
-        call=call,
-        classification=Classification(category=category, confidence=0.9, model_version="t"),
+    return factories.classified(
+        factories.call(
+            external_id,
+            source_system="t",
+            body="小区门口路灯坏了",
+            address=address,
+            contact=Contact(hash=contact, masked="138****0000") if contact else None,
+            received_at=NOW - timedelta(hours=hours_ago),
+        ),
+        factories.classification(category, model_version="t"),
     )
 
 

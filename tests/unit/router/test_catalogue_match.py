@@ -10,8 +10,9 @@ import pytest
 from services.router.catalogue_check import check_catalogue_text
 from services.router.routing import candidate_assignments, route_call
 from shared.catalogue import Catalogue, CatalogueError, load_catalogue, parse_catalogue
-from shared.events import Assignment, Call, CallClassified, Classification, Location, UnitKind, call_id_for
+from shared.events import Assignment, CallClassified, UnitKind
 from shared.gazetteer import Gazetteer, load_gazetteer
+from tests import factories
 
 # Beijing is UTC+8 all year: 14:00 UTC is 22:00 in Beijing.
 MONDAY_NOON_BEIJING = datetime(2025, 5, 12, 4, 0, tzinfo=UTC)
@@ -48,20 +49,10 @@ def classified(
     address: str | None = None,
     issue: str | None = None,
 ) -> CallClassified:
-    call = Call(
-        channel="phone",
-        source_system="12345-cti",
-        external_id="T-9",
-        subject="",
-        body=body,
-        language="zh",
-        location=Location(address=address),
-        received_at=received_at,
+    return factories.classified(
+        factories.call("T-9", body=body, address=address, received_at=received_at),
+        factories.classification(category, issue=issue),
     )
-    classification = Classification(
-        category=category, issue=issue, confidence=0.9, model_version="test", needs_review=False
-    )
-    return CallClassified(call_id=call_id_for("12345-cti", "T-9"), call=call, classification=classification)
 
 
 def routed(catalogue: Catalogue, gazetteer: Gazetteer, call: CallClassified) -> Assignment:

@@ -9,8 +9,8 @@ import pytest
 from services.router.deadlines import add_working_days, resolution_due
 from services.router.routing import route
 from shared.catalogue import load_catalogue
-from shared.events import Call, Classification, Location
 from shared.gazetteer import load_gazetteer
+from tests import factories
 
 # Friday 2025-05-09 10:00 in Beijing
 FRIDAY = datetime(2025, 5, 9, 2, 0, tzinfo=UTC)
@@ -58,11 +58,8 @@ def test_a_working_days_rule_sets_the_due_time_in_working_days() -> None:
     catalogue = load_catalogue()
     rule = catalogue.rule("property-certificate")
     assert rule is not None and rule.assign.calendar == "working"
-    call = Call(channel="phone", source_system="t", external_id="1", body="房产证办不下来", language="zh",
-                location=Location(address="大兴区西红门镇"), received_at=FRIDAY)  # fmt: skip
-    classification = Classification(
-        category="城乡建设", issue="property-certificate", confidence=0.9, model_version="t"
-    )
+    call = factories.call("1", source_system="t", body="房产证办不下来", address="大兴区西红门镇", received_at=FRIDAY)
+    classification = factories.classification("城乡建设", issue="property-certificate", model_version="t")
     assignment = route(call, classification, catalogue, load_gazetteer(), FRIDAY)
     assert assignment.rule_id == "property-certificate"
     assert assignment.resolution_due_at == add_working_days(FRIDAY, rule.assign.resolution_days)

@@ -8,10 +8,11 @@ import pytest
 
 from services.router.routing import route_call
 from shared.catalogue import Catalogue, load_catalogue
-from shared.events import Assignment, Call, CallClassified, Classification, Location, UnitKind, call_id_for
+from shared.events import Assignment, CallClassified, Location, UnitKind
 from shared.gazetteer import Gazetteer, load_gazetteer
 from shared.reference import LEVEL1_CATEGORIES
 from shared.reference import MONTHLY_QUESTION_IDS as ISSUE_IDS
+from tests import factories
 
 NOW = datetime(2025, 5, 12, 2, 30, tzinfo=UTC)
 
@@ -40,25 +41,18 @@ def classified_call(
     needs_review: bool = False,
     channel: str = "phone",
 ) -> CallClassified:
-    call = Call(
-        channel=channel,
-        source_system="12345-cti",
-        external_id="T-1",
-        subject=subject,
-        body=body,
-        language="zh",
-        location=Location(address=address, district=district, street=street),
-        received_at=NOW - timedelta(minutes=3),
+    return factories.classified(
+        factories.call(
+            channel=channel,
+            subject=subject,
+            body=body,
+            location=Location(address=address, district=district, street=street),
+            received_at=NOW - timedelta(minutes=3),
+        ),
+        factories.classification(
+            category, subcategory=subcategory, issue=issue, confidence=confidence, needs_review=needs_review
+        ),
     )
-    classification = Classification(
-        category=category,
-        subcategory=subcategory,
-        issue=issue,
-        confidence=confidence,
-        model_version="test",
-        needs_review=needs_review,
-    )
-    return CallClassified(call_id=call_id_for("12345-cti", "T-1"), call=call, classification=classification)
 
 
 def route(catalogue: Catalogue, gazetteer: Gazetteer, classified: CallClassified) -> Assignment:

@@ -18,56 +18,50 @@ from shared import topics
 from shared.events import (
     TOPIC_MODELS,
     Assignment,
-    Call,
     CallClassified,
     CallReceived,
     CallRouted,
     CaseEvent,
     CaseEventKind,
     CaseOverdue,
-    Channel,
-    Classification,
     Contact,
     DeadLetter,
     DeadlineKind,
     HotSpotAlert,
     Location,
-    ProgrammeItemKind,
     ProgrammeItemUpdated,
     UnitKind,
-    call_id_for,
 )
 from shared.settings import Settings
+from tests import factories
 
 REPO = Path(__file__).resolve().parents[3]
 TOPICS_DOC = REPO / "docs" / "topics.md"
 
 
 def _received() -> CallReceived:
-    call = Call(
-        channel=Channel.phone,
-        source_system="12345-cti",
-        external_id="T-0001",
-        subject="小区门口路灯不亮",
-        body="小区南门外的路灯已经坏了一周，晚上出行不安全，请尽快修理。",
-        language="zh",
-        location=Location(address="西红门镇宏福路", district="大兴区", street="西红门镇", lat=39.79, lon=116.33),
-        contact=Contact(hash="a" * 64, masked="138****5678"),
-        received_at=datetime(2025, 5, 6, 9, 30, tzinfo=UTC),
+    return factories.received(
+        factories.call(
+            "T-0001",
+            subject="小区门口路灯不亮",
+            body="小区南门外的路灯已经坏了一周，晚上出行不安全，请尽快修理。",
+            location=Location(address="西红门镇宏福路", district="大兴区", street="西红门镇", lat=39.79, lon=116.33),
+            contact=Contact(hash="a" * 64, masked="138****5678"),
+            received_at=datetime(2025, 5, 6, 9, 30, tzinfo=UTC),
+        )
     )
-    return CallReceived(call_id=call_id_for(call.source_system, call.external_id), call=call)
 
 
 def _classified() -> CallClassified:
-    classification = Classification(
-        category="城乡建设",
+    decision = factories.classification(
+        "城乡建设",
         subcategory="市政设施",
         item="路灯",
         confidence=0.91,
         model_version="2025.05.1",
         explanation=["路灯", "不亮"],
     )
-    return CallClassified.from_received(_received(), classification)
+    return CallClassified.from_received(_received(), decision)
 
 
 def _routed() -> CallRouted:
@@ -89,9 +83,9 @@ def _routed() -> CallRouted:
 
 
 def _case_event() -> CaseEvent:
-    return CaseEvent(
-        call_id=_received().call_id,
-        kind=CaseEventKind.whistle,
+    return factories.case_step(
+        _received(),
+        CaseEventKind.whistle,
         actor="daxing-xihongmen-operator",
         actor_queue="street:大兴区/西红门镇",
         note="需要区城管委和供电公司共同到场处置",
@@ -136,14 +130,7 @@ def _dead_letter() -> DeadLetter:
 
 
 def _programme_update() -> ProgrammeItemUpdated:
-    return ProgrammeItemUpdated(
-        problem_id="wage-arrears",
-        item_kind=ProgrammeItemKind.task,
-        item_id="t1",
-        status="in_progress",
-        note="在建工程欠薪隐患排查已覆盖六个区",
-        actor="programme-office",
-    )
+    return factories.programme_update("in_progress", note="在建工程欠薪隐患排查已覆盖六个区", actor="programme-office")
 
 
 EXAMPLES: dict[str, BaseModel] = {
@@ -242,10 +229,8 @@ def _value_for(setting: schemas.EnvSetting) -> tuple[str, object] | None:
         return ("false", False) if default else ("true", True)
     if annotation is int or annotation is float:
         changed = default * 2 if default else 1
-        highest = min(
-            (getattr(m, "le", None) for m in setting.info.metadata if getattr(m, "le", None) is not None), default=None
-        )
-        if highest is not None and changed > highest:  # e.g. a probability: halve it instead
+        bounds: list[float] = [m.le for m in setting.info.metadata if getattr(m, "le", None) is not None]
+        if bounds and changed > min(bounds):  # e.g. a probability: halve it instead
             changed = default / 2
         return str(changed), changed
     if annotation in (Path, Path | None):

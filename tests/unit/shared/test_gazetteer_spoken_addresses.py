@@ -61,7 +61,3 @@ def test_spoken_location_resolves_as_an_operator_would(
     address, district, street = given
     resolution = load_gazetteer().resolve(address, district, street)
     assert (resolution.district, resolution.street) == expected, resolution.reason
-
-
-def test_the_written_set_is_large_enough_to_report_a_rate() -> None:
-    assert len(SPOKEN_LOCATIONS) >= 30

@@ -24,6 +24,7 @@ from services.common.streaming import (
 )
 from shared import topics
 from shared.events import DeadLetter, ProgrammeItemUpdated
+from tests import factories
 
 
 def record(value: bytes, key: bytes | None = None, offset: int = 0) -> EventT:
@@ -33,7 +34,7 @@ def record(value: bytes, key: bytes | None = None, offset: int = 0) -> EventT:
 
 
 def update(problem_id: str = "wage-arrears") -> ProgrammeItemUpdated:
-    return ProgrammeItemUpdated(problem_id=problem_id, item_kind="task", item_id="t1", status="done", actor="x")
+    return factories.programme_update(problem_id=problem_id, actor="x")
 
 
 @dataclass
