@@ -70,6 +70,12 @@ class CasesView(BaseModel):
     next_after: datetime | None = None
 
 
+class CaseListView(BaseModel):
+    """Cases matching a query, newest first (at most ``limit``)."""
+
+    cases: list[CaseView]
+
+
 class MonthlyCountView(BaseModel):
     """Cases dispatched in the month for one value."""
 
