@@ -183,7 +183,11 @@ class Platform:
             **settings_env(MongoSettings, uri=self.mongodb_uri, database=self.settings.mongodb.database),
             **settings_env(ServiceSettings, home=self.home),
             **settings_env(
-                type(self.intake), host=self.intake.host, port=self.intake.port, api_keys_file=self.api_keys_file
+                type(self.intake),
+                host=self.intake.host,
+                port=self.intake.port,
+                api_keys_file=self.api_keys_file,
+                metrics_url=self.metrics_url,  # Open311 reads cases through the metrics read API
             ),
             **settings_env(type(self.metrics), host=self.metrics.host, port=self.metrics.port),
             **settings_env(

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import faust
 
 from services.classifier.model import Classifier
+from services.classifier.requested import DEFAULT_OVERRIDE_ABOVE, respect_requested
 from services.classifier.settings import ClassifierSettings
 from services.common.streaming import (
     BatchHandler,
@@ -31,9 +32,13 @@ log = logging.getLogger(__name__)
 SERVICE = "classifier"
 
 
-def classify_calls(model: Classifier, received: Sequence[CallReceived]) -> list[CallClassified]:
-    """The classified event of each received call, classified together in one batch."""
+def classify_calls(
+    model: Classifier, received: Sequence[CallReceived], *, override_above: float = DEFAULT_OVERRIDE_ABOVE
+) -> list[CallClassified]:
+    """The classified event of each received call, classified together in one batch; a service the citizen
+    chose is kept unless the model is sure it is wrong (``services.classifier.requested``)."""
     decisions = model.predict([(event.call.subject, event.call.body) for event in received])
+    decisions = respect_requested(model, received, decisions, override_above=override_above)
     return [CallClassified.from_received(event, decision) for event, decision in zip(received, decisions, strict=True)]
 
 
@@ -43,7 +48,9 @@ def register_agents(app: faust.App, model: Classifier, settings: ClassifierSetti
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
 
     async def classify_and_send(received: list[Received[CallReceived]]) -> list[DeadLetter]:
-        classified = classify_calls(model, [item.value for item in received])
+        classified = classify_calls(
+            model, [item.value for item in received], override_above=settings.requested_override_above
+        )
         acks = [await classified_topic.send(key=event.key(), value=event.to_bytes()) for event in classified]
         await asyncio.gather(*acks)
         log.debug("classified %d calls", len(classified))

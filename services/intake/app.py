@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.intake.case_store import connected_cases
+from services.intake.open311.routes import router as open311_router
 from services.intake.openapi import DESCRIPTION, TITLE, VERSION, openapi_with_call_batch
 from services.intake.publisher import EventPublisher
 from services.intake.routes import calls, cases, health, programme
@@ -48,4 +49,5 @@ def create_app(
     for routes in (health, calls, cases, programme):
         app.include_router(routes.router)
     app.openapi = partial(openapi_with_call_batch, app)  # type: ignore[method-assign]
+    app.include_router(open311_router)  # Open311 GeoReport v2 at /open311/v2/ (docs/open311.md)
     return app

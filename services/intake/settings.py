@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -25,3 +26,11 @@ class IntakeSettings(ServiceSettings):
     max_batch: int = Field(1000, ge=1, description="Largest accepted POST /v1/calls/batch.")
     max_text_chars: int = Field(10_000, ge=1, description="Longest accepted subject+body text.")
     retry_after_seconds: int = Field(5, ge=1, description="Retry-After sent with 503 answers.")
+    metrics_url: str = Field(
+        "http://127.0.0.1:8001", description="The metrics read API, where Open311 reads cases (GET requests)."
+    )
+    open311_service_type: Literal["realtime", "batch"] = Field(
+        "realtime",
+        description="Open311 service type: realtime answers POST requests with service_request_id, "
+        "batch with a token that GET tokens/{token} resolves once the case is stored.",
+    )

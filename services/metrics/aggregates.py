@@ -150,6 +150,9 @@ def case_document(event: CallRouted, timezone: str) -> dict[str, Any]:
             "location": call.location.model_dump(),
             # Only the hash (to link a citizen's calls) and the masked form: never the plain contact.
             "contact": call.contact.model_dump() if call.contact is not None else None,
+            # The service the citizen chose (Open311 service_code, answers) and a photo link, when given.
+            "requested": call.requested.model_dump() if call.requested is not None else None,
+            "media_url": call.media_url,
         },
         "classification": classification_document(event.classification),
         "assignment": assignment_document(assignment),

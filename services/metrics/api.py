@@ -110,6 +110,12 @@ class CasesView(BaseModel):
     next_after: datetime | None = None
 
 
+class CaseListView(BaseModel):
+    """Cases matching a query, newest first (at most ``limit``)."""
+
+    cases: list[CaseView]
+
+
 class MonthlyCountView(BaseModel):
     """Cases dispatched in the month for one value."""
 
@@ -314,6 +320,31 @@ def create_app(
             next_before=None if oldest_first else last,
             next_after=last if oldest_first else None,
         )
+
+    @app.get("/v1/cases")
+    async def find_cases(
+        repository: RepositoryDep,
+        call_id: Annotated[list[str], Query(description="Case ids (repeat); the other filters are then ignored.")] = [],  # noqa: B006
+        received_from: Annotated[datetime | None, Query(description="Received at or after (ISO 8601).")] = None,
+        received_to: Annotated[datetime | None, Query(description="Received at or before (ISO 8601).")] = None,
+        status: Annotated[list[str], Query(description="Lifecycle statuses (repeat), e.g. closed.")] = [],  # noqa: B006
+        category: Annotated[
+            list[str], Query(description="Level-1 or level1/level2 category (repeat); OR-ed with issue.")
+        ] = [],  # noqa: B006
+        issue: Annotated[list[str], Query(description="每月一题 problem ids (repeat).")] = [],  # noqa: B006
+        limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    ) -> CaseListView:
+        """Cases by id, or by time of receipt, status and classification, newest first (Open311 reads these)."""
+        cases = await repository.find_cases(
+            call_ids=call_id,
+            received_from=received_from,
+            received_to=received_to,
+            statuses=status,
+            categories=category,
+            issues=issue,
+            limit=limit,
+        )
+        return CaseListView(cases=[CaseView.model_validate(case) for case in cases])
 
     @app.get("/v1/cases/{call_id}")
     async def get_case(call_id: str, repository: RepositoryDep) -> CaseView:

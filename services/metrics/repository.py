@@ -595,6 +595,50 @@ class MetricsRepository:
         doc = await self.cases.find_one({"_id": call_id})
         return _normalise_case(doc) if doc is not None else None
 
+    async def find_cases(
+        self,
+        *,
+        call_ids: Sequence[str] = (),
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+        statuses: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        issues: Sequence[str] = (),
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Cases newest first: by id (the other filters ignored), else received in a range, with a status, and
+        classified in one of ``categories`` (``level1`` or ``level1/level2``) or ``issues``. Open311 reads this."""
+        if call_ids:
+            ids = list(dict.fromkeys(call_ids))
+            found = []
+            for start in range(0, len(ids), self.ids_per_lookup):
+                found += [
+                    doc async for doc in self.cases.find({"_id": {"$in": ids[start : start + self.ids_per_lookup]}})
+                ]
+            found.sort(key=lambda doc: as_utc(doc["received_at"]), reverse=True)
+            return [_normalise_case(doc) for doc in found[:limit]]
+        query: dict[str, Any] = {}
+        received: dict[str, datetime] = {}
+        if received_from is not None:
+            received["$gte"] = as_utc(received_from)
+        if received_to is not None:
+            received["$lte"] = as_utc(received_to)
+        if received:
+            query["received_at"] = received
+        if statuses:
+            query["status"] = {"$in": list(statuses)}
+        kinds: list[dict[str, Any]] = []
+        for path in categories:
+            level1, _, level2 = path.partition("/")
+            kinds.append(
+                {"classification.category": level1, **({"classification.subcategory": level2} if level2 else {})}
+            )
+        kinds += [{"classification.issue": issue} for issue in issues]
+        if kinds:
+            query["$or"] = kinds
+        cursor = self.cases.find(query).sort([("received_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+        return [_normalise_case(doc) async for doc in cursor]
+
     async def monthly_counts(self, month: str, dimension: str) -> list[MonthlyCount]:
         """Cases received in ``month`` per value of ``dimension``, largest first."""
         if dimension not in DIMENSIONS:

@@ -175,3 +175,28 @@ async def test_the_lifespan_connects_to_the_configured_database(settings, mongo_
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
             response = await client.get("/v1/queues")
     assert {q["queue_id"] for q in response.json()["queues"]} == {STREET, "department:市住房城乡建设委"}
+
+
+async def test_cases_are_found_by_ids_time_status_and_classification(client, stored) -> None:
+    """GET /v1/cases: what Open311's GET requests reads (newest first, at most ``limit``)."""
+    ids = [str(event.call_id) for event in stored]
+
+    async def found(**params) -> list[str]:
+        response = await client.get("/v1/cases", params=params)
+        assert response.status_code == 200, response.text
+        return [case["call_id"] for case in response.json()["cases"]]
+
+    assert set(await found(call_id=[ids[3], ids[0], str(uuid.uuid4())])) == {ids[0], ids[3]}
+    assert await found(call_id=[ids[0], ids[2]]) == [ids[2], ids[0]]  # newest first
+    in_hour = await found(received_from=APRIL.isoformat(), received_to=(APRIL + timedelta(hours=1)).isoformat())
+    assert in_hour[:2] == [ids[2], ids[1]] and set(in_hour) == set(ids)  # newest first
+    assert set(await found(received_from=(APRIL + timedelta(minutes=1)).isoformat())) == {ids[1], ids[2]}
+    assert await found(received_to=(APRIL - timedelta(seconds=1)).isoformat()) == []
+    assert set(await found(issue="wage-arrears")) == set(ids[:3])
+    assert await found(category="城乡建设") == [ids[3]]
+    assert set(await found(category="劳动和社会保障/劳动保障", issue="none")) == set(ids[:3])
+    assert await found(category="劳动和社会保障/别的") == []
+    assert set(await found(status=["dispatched", "accepted"])) == set(ids)
+    assert await found(status="closed") == []
+    assert len(await found(limit=2)) == 2
+    assert (await client.get("/v1/cases", params={"limit": 1001})).status_code == 422

@@ -229,6 +229,9 @@ def _value_for(setting: schemas.EnvSetting) -> tuple[str, object] | None:
         return ("false", False) if default else ("true", True)
     if annotation is int or annotation is float:
         changed = default * 2 if default else 1
+        bounds: list[float] = [m.le for m in setting.info.metadata if getattr(m, "le", None) is not None]
+        if bounds and changed > min(bounds):  # e.g. a probability: halve it instead
+            changed = default / 2
         return str(changed), changed
     if annotation in (Path, Path | None):
         return "/srv/hotline/test-value", Path("/srv/hotline/test-value")
