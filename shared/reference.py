@@ -3,6 +3,8 @@
 - the official taxonomy of citizen messages (``taxonomy.json``, {level1: {level2: [level3, ...]}}) and its
   level-1 categories (城乡建设, 民政, …): what the classifier predicts, the dispatch catalogue matches and a
   supervisor may reclassify a case as;
+- the lexicon (``synonyms.yaml``): words citizens use for taxonomy branches, written by the team; the
+  classifier scores levels 2 and 3 with it and intake's Open311 services list them as keywords;
 - the 每月一题 (Monthly Question) problems (``monthly_questions.yaml``: ids, names, taxonomy place and the
   classifier's keywords): the ids the classifier attaches to a call, the catalogue matches and the
   programme (``programme.yaml``) plans for.
@@ -23,6 +25,7 @@ import yaml
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TAXONOMY_PATH = DATA_DIR / "taxonomy.json"
 MONTHLY_QUESTIONS_PATH = DATA_DIR / "monthly_questions.yaml"
+SYNONYMS_PATH = DATA_DIR / "synonyms.yaml"
 
 Taxonomy = dict[str, dict[str, list[str]]]
 
@@ -33,6 +36,15 @@ def load_taxonomy(path: Path = TAXONOMY_PATH) -> Taxonomy:
     document = json.loads(path.read_text(encoding="utf-8"))
     tree: Taxonomy = document["tree"]
     return tree
+
+
+@lru_cache
+def load_synonyms_document(path: Path = SYNONYMS_PATH) -> dict[str, list[str]]:
+    """The hand-written lexicon as written: keys ``level1/level2[/level3]`` (``…#en`` for more words of a key)."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: expected a mapping of taxonomy paths to word lists")
+    return document
 
 
 @lru_cache

@@ -17,12 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from shared.reference import SYNONYMS_PATH, TAXONOMY_PATH, Taxonomy, load_synonyms_document, load_taxonomy
 
-from shared.reference import TAXONOMY_PATH, Taxonomy, load_taxonomy
-
-DATA_DIR = Path(__file__).resolve().parent / "data"
-SYNONYMS_PATH = DATA_DIR / "synonyms.yaml"
 OTHER = "其他"
 
 
@@ -63,7 +59,7 @@ def level1_names(tree: Taxonomy | None = None) -> list[str]:
 @lru_cache
 def load_synonyms(path: Path = SYNONYMS_PATH) -> dict[str, list[str]]:
     """Hand-written words citizens use for a category: keys ``level1/level2`` or ``level1/level2/level3``."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = load_synonyms_document(path)
     merged: dict[str, list[str]] = {}
     for key, words in document.items():
         # "key#en" lists more words for "key" (YAML keys must be unique).

@@ -1,8 +1,8 @@
 """What Open311 GeoReport v2 words mean in the Hotline: services from the taxonomy, the 每月一题 programme and
 the dispatch catalogue; open/closed from the case lifecycle; agency_responsible from the lead unit.
 
-Pure data and functions over the shipped reference data (``shared/``) and the classifier's synonyms file
-(read by path, for keywords): no network, no database.
+Pure data and functions over the shipped reference data (``shared/``: taxonomy, 每月一题 problems, the
+lexicon's words for keywords, the catalogue, the gazetteer): no network, no database.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -18,11 +18,13 @@ from typing import Any, Literal
 import yaml
 
 from shared.catalogue import Catalogue, load_catalogue
+from shared.clock import as_utc
+from shared.events import UnitKind
 from shared.gazetteer import DEFAULT_GAZETTEER_PATH
 from shared.lifecycle import OPEN_STATUSES, CaseStatus
-from shared.reference import load_monthly_questions_document, load_taxonomy
+from shared.queues import QueueId
+from shared.reference import load_monthly_questions_document, load_synonyms_document, load_taxonomy
 
-SYNONYMS_PATH = Path(__file__).resolve().parents[2] / "classifier" / "data" / "synonyms.yaml"
 OPEN311_DATA_PATH = Path(__file__).resolve().parent / "data" / "services.yaml"
 
 ServiceType = Literal["realtime", "batch"]
@@ -165,8 +167,9 @@ def _dispatch_words(catalogue: Catalogue, category: str, subcategory: str | None
 
 
 def _lead_words(lead: str) -> str:
-    if lead.startswith("department:"):
-        return lead.removeprefix("department:")
+    queue = QueueId.try_parse(lead)
+    if queue is not None and queue.kind is UnitKind.department:
+        return queue.body
     return {
         "street": "问题所在的街乡镇 · the street/town where the problem is (直派)",
         "district": "所在区的12345分中心 · the district sub-centre",
@@ -244,7 +247,7 @@ def build_services(catalogue: Catalogue) -> ServiceCatalogue:
     """Every Open311 service, built from the taxonomy, the 每月一题 problems and ``catalogue``."""
     tree = load_taxonomy()
     own = load_yaml(OPEN311_DATA_PATH)
-    synonyms: Mapping[str, Sequence[str]] = load_yaml(SYNONYMS_PATH)
+    synonyms: Mapping[str, Sequence[str]] = load_synonyms_document()
     english: Mapping[str, str] = own.get("groups") or {}
     services: list[Service] = []
     level_codes: dict[tuple[str, str | None], str] = {}
@@ -317,9 +320,7 @@ def w3(moment: Any) -> str | None:
         return None
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _applied_steps(case: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -16,6 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.cases import CASES_COLLECTION
+from shared.clock import DEFAULT_TIMEZONE
 
 CASES = CASES_COLLECTION  # defined once, with the case document, in shared.cases
 COUNTERS = "counters"
@@ -28,7 +29,7 @@ PROGRAMME = "programme"
 class MetricsDatabase:
     """The metrics collections in one MongoDB database (``AsyncDatabase`` of PyMongo's native async API)."""
 
-    def __init__(self, db: AsyncDatabase, *, timezone: str = "Asia/Shanghai", ids_per_lookup: int = 100) -> None:
+    def __init__(self, db: AsyncDatabase, *, timezone: str = DEFAULT_TIMEZONE, ids_per_lookup: int = 100) -> None:
         self.db = db
         self.timezone = timezone
         # The embedded database answers {_id: {$in: ids}} in time quadratic in len(ids) (500 ids: 0.21 s,
