@@ -62,6 +62,16 @@ class StoredContact(_Stored):
     masked: str = ""
 
 
+class StoredRequestedService(_Stored):
+    """The service the citizen chose when filing (``shared.events.RequestedService``), e.g. through Open311."""
+
+    code: str = ""
+    category: str = ""
+    subcategory: str | None = None
+    item: str | None = None
+    issue: str | None = None
+
+
 class StoredCall(_Stored):
     """The request (``shared.events.Call``) as stored with its case."""
 
@@ -73,6 +83,8 @@ class StoredCall(_Stored):
     language: str | None = None
     location: StoredLocation = Field(default_factory=StoredLocation)
     contact: StoredContact | None = None
+    requested: StoredRequestedService | None = None
+    media_url: str | None = None
 
 
 class StoredClassification(_Stored):

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shared.events import Channel
 from shared.gazetteer import Gazetteer, load_gazetteer
-from shared.queues import DEPARTMENT_PREFIX, QueueId
+from shared.queues import DEPARTMENT_PREFIX, QueueId, qualified_street, split_qualified_street
 from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.yaml"
@@ -172,8 +172,8 @@ def qualify_places(match: Match, gazetteer: Gazetteer) -> tuple[Match, list[tupl
     qualified: list[str] = []
     for index, street in enumerate(match.streets):
         where = ("streets", index)
-        if "/" in street:
-            district, name = street.split("/", 1)
+        district, name = split_qualified_street(street)
+        if name is not None:
             if district not in gazetteer.districts:
                 problems.append((where, f"unknown district {district!r} in street {street!r}"))
             elif name not in gazetteer.districts[district]:
@@ -185,12 +185,12 @@ def qualify_places(match: Match, gazetteer: Gazetteer) -> tuple[Match, list[tupl
         if not homes:
             problems.append((where, f"unknown street/town {street!r} (official gazetteer names, e.g. '西红门镇')"))
         elif len(homes) > 1:
-            options = ", ".join(f"'{d}/{street}'" for d in homes)
+            options = ", ".join(f"'{qualified_street(d, street)}'" for d in homes)
             problems.append((where, f"street/town {street!r} is ambiguous: write one of {options}"))
         else:
-            qualified.append(f"{homes[0]}/{street}")
+            qualified.append(qualified_street(homes[0], street))
     if match.districts and not problems:
-        outside = [s for s in qualified if s.split("/", 1)[0] not in match.districts]
+        outside = [s for s in qualified if split_qualified_street(s)[0] not in match.districts]
         if outside:
             problems.append((("streets",), f"streets {outside} are outside districts {match.districts}: never matched"))
     return match.model_copy(update={"streets": qualified}), problems

@@ -25,6 +25,17 @@ MANUAL_UNIT_NAMES = {
 }
 
 
+def qualified_street(district: str, street: str) -> str:
+    """'区/街乡镇': a street/town named with its district, as street queues, catalogue rules and areas write it."""
+    return f"{district}{PLACE_SEPARATOR}{street}"
+
+
+def split_qualified_street(text: str) -> tuple[str, str | None]:
+    """(district, street) of '区/街乡镇'; (text, None) for a bare name."""
+    district, slash, street = text.partition(PLACE_SEPARATOR)
+    return (district, street) if slash else (text, None)
+
+
 class QueueIdError(ValueError):
     """The text is not a queue id; the message says what was expected."""
 
@@ -69,7 +80,7 @@ class QueueId:
 
     @classmethod
     def for_street(cls, district: str, street: str) -> QueueId:
-        return cls(UnitKind.street, f"{district}{PLACE_SEPARATOR}{street}")
+        return cls(UnitKind.street, qualified_street(district, street))
 
     @classmethod
     def for_district(cls, district: str) -> QueueId:
@@ -90,13 +101,13 @@ class QueueId:
     def district(self) -> str | None:
         """The 区 of a street or district queue."""
         if self.kind is UnitKind.street:
-            return self.body.partition(PLACE_SEPARATOR)[0]
+            return split_qualified_street(self.body)[0]
         return self.body if self.kind is UnitKind.district else None
 
     @property
     def street(self) -> str | None:
         """The 街乡镇 of a street queue."""
-        return self.body.partition(PLACE_SEPARATOR)[2] if self.kind is UnitKind.street else None
+        return split_qualified_street(self.body)[1] if self.kind is UnitKind.street else None
 
     @property
     def department(self) -> str | None:

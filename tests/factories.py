@@ -27,6 +27,7 @@ from shared.events import (
     Location,
     ProgrammeItemKind,
     ProgrammeItemUpdated,
+    RequestedService,
     UnitKind,
     call_id_for,
 )
@@ -48,6 +49,8 @@ def call(
     location: Location | None = None,
     contact: Contact | None = None,
     received_at: datetime = RECEIVED_AT,
+    requested: RequestedService | None = None,
+    media_url: str | None = None,
 ) -> Call:
     """A citizen's request as intake records it; ``address`` is a shorthand for ``Location(address=...)``."""
     if location is not None and address is not None:
@@ -62,6 +65,8 @@ def call(
         location=location if location is not None else Location(address=address),
         contact=contact,
         received_at=received_at,
+        requested=requested,
+        media_url=media_url,
     )
 
 

@@ -32,6 +32,7 @@ from shared.events import (
 )
 from shared.lifecycle import OPEN_STATUSES as LIFECYCLE_OPEN
 from shared.lifecycle import CaseStatus, IllegalTransition, missing_payload, next_status
+from shared.queues import qualified_street
 
 DISPATCHED = CaseStatus.dispatched.value
 OPEN_STATUSES: tuple[str, ...] = tuple(sorted(status.value for status in LIFECYCLE_OPEN))
@@ -303,7 +304,7 @@ def area_of(case: Mapping[str, Any]) -> str | None:
     if not street:
         return None
     district = case.get("district") or location.get("district") or ""
-    return f"{district}/{street}"
+    return qualified_street(district, street)
 
 
 def _copy_case(case: Mapping[str, Any]) -> dict[str, Any]:

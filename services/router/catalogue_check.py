@@ -24,6 +24,7 @@ from shared.catalogue import (
     unknown_departments,
 )
 from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.queues import split_qualified_street
 
 Severity = Literal["error", "warning"]
 
@@ -262,7 +263,7 @@ def _districts_of(match: Match) -> set[str]:
     """The districts a match is confined to (its districts, or those of its streets); empty: anywhere."""
     if match.districts:
         return set(match.districts)
-    return {street.split("/", 1)[0] for street in match.streets}
+    return {split_qualified_street(street)[0] for street in match.streets}
 
 
 def _shape(match: Match) -> frozenset[str]:

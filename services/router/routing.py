@@ -17,6 +17,7 @@ from shared.queues import (
     MANUAL_DISPATCH,
     MANUAL_DISPATCH_QUEUE,
     QueueId,
+    qualified_street,
 )
 
 TEXT_LOCATION_PENALTY = 0.1
@@ -61,7 +62,9 @@ def rule_matches(
         return False
     if match.districts and place.district not in match.districts:
         return False
-    if match.streets and (place.street is None or f"{place.district}/{place.street}" not in match.streets):
+    if match.streets and (
+        place.street is None or qualified_street(str(place.district), place.street) not in match.streets
+    ):
         return False
     if match.is_timed and not match.holds_at(received):
         return False

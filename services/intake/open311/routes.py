@@ -36,7 +36,7 @@ from services.intake.open311.mapping import (
     request_view,
     service_catalogue,
 )
-from services.intake.publisher import BrokerUnavailable, PublishFailed
+from services.intake.routes.common import publish_or_refuse
 from services.intake.settings import IntakeSettings
 from shared.api_keys import CALLS_WRITE, KeyRecord
 from shared.events import CallReceived, Channel, Contact, Location, RequestedService
@@ -354,15 +354,16 @@ async def post_request(fmt: str, request: Request) -> Response:
         event, service = build_event(fields, key, _services(request), settings)
         if len(event.call.body) > settings.max_text_chars:
             raise Open311Error(400, f"description is longer than {settings.max_text_chars} characters")
-        try:
-            await request.app.state.publisher.publish([event])
-        except (BrokerUnavailable, PublishFailed) as exc:
-            log.warning("open311 request %s not acknowledged: %s", event.call_id, exc)
-            raise Open311Error(
+        await publish_or_refuse(
+            request.app.state.publisher,
+            [event],
+            what=f"open311 request {event.call_id}",
+            refusal=lambda exc: Open311Error(
                 400,
                 "the request was not accepted (the event bus did not acknowledge it); retry",
                 headers=_retry_after(request),
-            ) from exc
+            ),
+        )
         log.info("open311 request %s (%s) from %s", event.call_id, service.code, key.name)
         identity = (
             {"token": event.call_id.hex}

@@ -1,5 +1,6 @@
 """What every intake route answers alike: the error bodies it documents, 503 with Retry-After, the one
-publish-or-503 step, and 422 bodies that never echo the input."""
+publish-or-refuse step (every route that publishes: calls, case steps, programme updates, Open311), and
+422 bodies that never echo the input."""
 
 from __future__ import annotations
 
@@ -33,6 +34,22 @@ def unavailable(detail: Any, retry_after_seconds: int) -> HTTPException:
     return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail, headers={"Retry-After": str(retry_after_seconds)})
 
 
+async def publish_or_refuse(
+    publisher: EventPublisher,
+    events: Sequence[EventBase],
+    *,
+    what: str,
+    refusal: Callable[[BrokerUnavailable | PublishFailed], Exception],
+) -> None:
+    """Publish ``events`` (acks=all); when the broker did not acknowledge, log it and raise ``refusal(exc)``:
+    nothing is promised, the client submits again (resubmitting is safe: the ids are deterministic)."""
+    try:
+        await publisher.publish(events)
+    except (BrokerUnavailable, PublishFailed) as exc:
+        log.warning("%s not acknowledged: %s", what, exc)
+        raise refusal(exc) from exc
+
+
 async def publish_or_503(
     publisher: EventPublisher,
     events: Sequence[EventBase],
@@ -41,13 +58,10 @@ async def publish_or_503(
     what: str,
     refusal: Callable[[BrokerUnavailable | PublishFailed], Any],
 ) -> None:
-    """Publish ``events`` (acks=all); when the broker did not acknowledge, log it and answer 503 with
-    Retry-After and ``refusal(exc)`` as the detail."""
-    try:
-        await publisher.publish(events)
-    except (BrokerUnavailable, PublishFailed) as exc:
-        log.warning("%s not acknowledged: %s", what, exc)
-        raise unavailable(refusal(exc), retry_after_seconds) from exc
+    """:func:`publish_or_refuse` answering 503 with Retry-After and ``refusal(exc)`` as the detail."""
+    await publish_or_refuse(
+        publisher, events, what=what, refusal=lambda exc: unavailable(refusal(exc), retry_after_seconds)
+    )
 
 
 async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from services.classifier.model import Classifier
 from services.classifier.requested import choose, respect_requested
 from shared.events import CallReceived, Classification, RequestedService
+from tests import factories
 
 
 def decision(category: str, confidence: float, **fields: Any) -> Classification:
@@ -40,19 +42,15 @@ def model() -> Classifier:
 
 
 def received(body: str, requested: RequestedService | None) -> CallReceived:
-    return CallReceived.model_validate(
-        {
-            "call_id": "6a1c6f0e-0000-4000-8000-000000000002",
-            "call": {
-                "channel": "open311",
-                "source_system": "open311:test",
-                "external_id": body,
-                "body": body,
-                "language": "zh",
-                "received_at": "2026-11-30T00:00:00Z",
-                "requested": requested.model_dump() if requested else None,
-            },
-        }
+    return factories.received(
+        factories.call(
+            body,
+            source_system="open311:test",
+            channel="open311",
+            body=body,
+            received_at=datetime(2026, 11, 30, tzinfo=UTC),
+            requested=requested,
+        )
     )
 
 

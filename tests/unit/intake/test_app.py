@@ -170,3 +170,24 @@ def test_openapi_documents_the_hotline_topics_and_both_languages(intake: Any) ->
     assert all(prop.get("description") for prop in submission.values())
     assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
     assert client.get("/docs").status_code == 200
+
+
+def test_without_a_broker_every_publishing_route_refuses_with_retry_after(intake: Any) -> None:
+    """The one publish-or-refuse step: nothing is promised, each route says so in its own format."""
+    client, writer, _ = intake
+    single = client.post("/v1/calls", json=VALID, headers=writer)
+    assert single.status_code == 503 and single.headers["Retry-After"] == "5"
+    assert single.json()["detail"].startswith("call not accepted, retry: not connected to the broker")
+    batch = client.post("/v1/calls/batch", json={"calls": [VALID, {"channel": "fax"}]}, headers=writer)
+    assert batch.status_code == 503 and batch.headers["Retry-After"] == "5"
+    assert (batch.json()["detail"]["not_acknowledged"], batch.json()["detail"]["rejected"]) == ([0], [1])
+    form = {
+        "api_key": writer["X-API-Key"],
+        "service_code": "01-02",
+        "description": "小区垃圾桶满了三天没人清运",
+        "lat": "39.99",
+        "long": "116.47",
+    }
+    open311 = client.post("/open311/v2/requests.json", data=form)
+    assert open311.status_code == 400 and open311.headers["Retry-After"] == "5"
+    assert "not accepted" in open311.json()[0]["description"]

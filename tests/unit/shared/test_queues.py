@@ -11,7 +11,9 @@ from shared.queues import (
     QueueId,
     QueueIdError,
     kind_of,
+    qualified_street,
     queue_label,
+    split_qualified_street,
 )
 
 
@@ -81,3 +83,9 @@ def test_a_bad_queue_id_is_refused_with_what_was_expected(text: str, why: str) -
 def test_a_label_of_something_that_is_not_a_queue_id_is_the_text_itself() -> None:
     assert queue_label("street:大兴区/西红门镇") == "西红门镇"
     assert queue_label("legacy") == "legacy"
+
+
+def test_a_qualified_street_is_what_a_street_queue_holds() -> None:
+    assert qualified_street("大兴区", "西红门镇") == QueueId.for_street("大兴区", "西红门镇").body == "大兴区/西红门镇"
+    assert split_qualified_street("大兴区/西红门镇") == ("大兴区", "西红门镇")
+    assert split_qualified_street("西红门镇") == ("西红门镇", None)

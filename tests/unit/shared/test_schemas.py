@@ -32,7 +32,7 @@ from shared.events import (
     ProgrammeItemUpdated,
     UnitKind,
 )
-from shared.settings import Settings
+from shared.settings import KafkaSettings, MongoSettings, ServiceSettings
 from tests import factories
 
 REPO = Path(__file__).resolve().parents[3]
@@ -241,13 +241,9 @@ def _value_for(setting: schemas.EnvSetting) -> tuple[str, object] | None:
 
 
 def _setting_value(setting: schemas.EnvSetting) -> object:
-    """The value the process sees for ``setting``, read the way the services read it."""
-    if setting.model is Settings:
-        return getattr(Settings(), setting.field)
-    group = next((name for name, info in Settings.model_fields.items() if info.annotation is setting.model), None)
-    if group is not None:
-        return getattr(getattr(Settings(), group), setting.field)
-    return getattr(setting.model(), setting.field)  # a service's own settings model
+    """The value the model that documents ``setting`` reads (the processes read it through their own class:
+    see the test of the platform-wide variables below)."""
+    return getattr(setting.model(), setting.field)
 
 
 def test_every_documented_environment_variable_is_read_by_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -264,6 +260,36 @@ def test_every_documented_environment_variable_is_read_by_the_settings(monkeypat
         monkeypatch.setenv(setting.name, raw)
         assert _setting_value(setting) == expected, setting.name
         monkeypatch.delenv(setting.name)
+
+
+def test_every_process_reads_the_platform_wide_variables_through_its_own_class(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    processes = schemas.process_settings()
+    assert {"intake", "classifier", "router", "console"} <= set(processes)
+    groups = {ServiceSettings: None, KafkaSettings: "kafka", MongoSettings: "mongodb"}
+    platform_wide = [s for s in schemas.env_settings() if s.model in groups]
+    assert {"HOTLINE_HOME", "HOTLINE_PROGRAMME_PATH", "KAFKA_BOOTSTRAP_SERVERS", "MONGODB_DATABASE"} <= {
+        s.name for s in platform_wide
+    }
+    for setting in platform_wide:
+        example = _value_for(setting)
+        assert example is not None, setting.name
+        raw, expected = example
+        monkeypatch.setenv(setting.name, raw)
+        for name, model in processes.items():
+            group = groups[setting.model]
+            read = model() if group is None else getattr(model(), group)
+            assert getattr(read, setting.field) == expected, f"{name}: {setting.name}"
+        monkeypatch.delenv(setting.name)
+
+
+def test_the_processes_table_names_each_process_class_and_its_one_prefix() -> None:
+    table = schemas.processes_table()
+    for name, model in schemas.process_settings().items():
+        prefix = str(model.model_config["env_prefix"])
+        assert prefix == f"HOTLINE_{name.upper()}_"
+        assert f"| {name} | `{model.__name__}` (`services/{name}/settings.py`) | `{prefix}` |" in table
 
 
 def test_the_check_command_fails_until_write_has_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
