@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from shared.events import TOPIC_MODELS
-from shared.settings import KafkaSettings, MongoSettings, ServiceSettings, Settings, env_name
+from shared.settings import KafkaSettings, MongoSettings, ServiceSettings, env_name
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = REPO / "docs" / "topics"
@@ -132,8 +132,6 @@ class EnvSetting:
 PLATFORM_PREFIX = "HOTLINE_"
 # What every process reads, documented once: the platform-wide HOTLINE_* fields and the Kafka and MongoDB groups.
 PLATFORM_WIDE: tuple[type[BaseSettings], ...] = (ServiceSettings, KafkaSettings, MongoSettings)
-# The old aggregate, documented while a process still reads it (deleted once none does).
-LEGACY: tuple[type[BaseSettings], ...] = (Settings,)
 
 
 def service_settings_models() -> dict[str, list[type[BaseSettings]]]:
@@ -161,7 +159,7 @@ def process_settings() -> dict[str, type[ServiceSettings]]:
 
 def settings_models() -> list[type[BaseSettings]]:
     """The platform-wide models, then every service's own settings models (``services/<name>/settings.py``)."""
-    return [*PLATFORM_WIDE, *(model for models in service_settings_models().values() for model in models), *LEGACY]
+    return [*PLATFORM_WIDE, *(model for models in service_settings_models().values() for model in models)]
 
 
 def env_prefix(model: type[BaseSettings]) -> str:

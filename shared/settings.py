@@ -1,14 +1,17 @@
-"""Settings for every Hotline process, read from the environment (pydantic-settings).
+"""What every Hotline process's settings share, read from the environment (pydantic-settings).
 
-Each group has its own prefix, so ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URI`` point the same code
-at real Apache Kafka and MongoDB instead of the embedded servers.
+Each process has ONE settings class, ``services/<service>/settings.py``, subclassing ``ServiceSettings``
+with its one prefix ``HOTLINE_<SERVICE>_``; it is built once in the process's entry point and passed down.
+``ServiceSettings`` carries the platform-wide ``HOTLINE_*`` fields and nests the Kafka (``KAFKA_*``) and
+MongoDB (``MONGODB_*``) groups, so ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URI`` point the same code at
+real Apache Kafka and MongoDB instead of the embedded servers. ``env_name`` / ``settings_env`` name a
+field's variable, for the supervisor (``hotline/platform.py``) and the generated ``docs/configuration.md``.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -123,53 +126,3 @@ def settings_env(model: type[BaseSettings], **values: object) -> dict[str, str]:
     """Environment variables that give a process reading ``model`` these field values (how a supervisor
     configures a child process without spelling its prefix)."""
     return {env_name(model, field): str(value) for field, value in values.items()}
-
-
-class IntakeSettings(BaseSettings):
-    """The REST intake service."""
-
-    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
-
-    host: str = Field("127.0.0.1", description="Bind address.")
-    port: int = Field(8000, description="Bind port.")
-    api_keys_file: Path = Field(
-        Path(".hotline/api-keys.json"),
-        description="JSON file of API keys, stored as salted SHA-256 hashes (see `hotline keys`).",
-    )
-    max_batch: int = Field(1000, ge=1, description="Largest accepted POST /v1/calls/batch.")
-    max_text_chars: int = Field(10_000, ge=1, description="Longest accepted subject+body text.")
-    retry_after_seconds: int = Field(5, ge=1, description="Retry-After sent with 503 answers.")
-    metrics_url: str = Field(
-        "http://127.0.0.1:8001", description="The metrics read API, where Open311 reads cases (GET requests)."
-    )
-    open311_service_type: Literal["realtime", "batch"] = Field(
-        "realtime",
-        description="Open311 service type: realtime answers POST requests with service_request_id, "
-        "batch with a token that GET tokens/{token} resolves once the case is stored.",
-    )
-
-
-class MetricsSettings(BaseSettings):
-    """The metrics read API (the worker itself needs only Kafka and Mongo)."""
-
-    model_config = SettingsConfigDict(env_prefix="METRICS_", extra="ignore")
-
-    host: str = Field("127.0.0.1", description="Bind address of the read API and console page.")
-    port: int = Field(8001, description="Bind port of the read API and console page.")
-    batch_size: int = Field(500, ge=1, description="Events pre-aggregated in memory per database write.")
-    batch_window_seconds: float = Field(0.05, gt=0, description="Longest wait to fill a batch.")
-
-
-class Settings(ServiceSettings):
-    """The old aggregate settings, kept only until every process reads its own ``ServiceSettings`` subclass."""
-
-    model_config = SettingsConfigDict(env_prefix="HOTLINE_")
-
-    intake: IntakeSettings = Field(default_factory=IntakeSettings)
-    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
-
-
-@lru_cache
-def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()

@@ -23,7 +23,7 @@ import pytest
 
 from hotline.platform import Platform, ensure_demo_supervisor, ensure_dev_key
 from services.console.users import Role, add_user_with_intake_key
-from shared.settings import Settings
+from shared.settings import ServiceSettings
 from tests import factories
 from tests.conftest import Servers
 from tests.e2e.conftest import platform_on_session_servers
@@ -89,7 +89,7 @@ def _wait_case(metrics_url: str, call_id: str, timeout: float = 60.0) -> dict[st
 
 
 @pytest.fixture(scope="module")
-def console(servers: Servers, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+def console(servers: Servers, settings: ServiceSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """The whole platform against the session servers, on free ports, with its own database."""
     if not CHROMIUM.exists():
         pytest.fail("/usr/bin/chromium is missing: `make test` installs it (apt-get install -y chromium)")

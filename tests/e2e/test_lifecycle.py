@@ -25,7 +25,7 @@ from shared import topics
 from shared.api_keys import CASES_ACT, SUPERVISOR, create_key
 from shared.catalogue import DEFAULT_CATALOGUE_PATH
 from shared.events import CallRouted, CaseOverdue
-from shared.settings import Settings
+from shared.settings import ServiceSettings
 from tests import factories
 from tests.conftest import Servers
 from tests.e2e.conftest import platform_on_session_servers
@@ -114,7 +114,7 @@ def _fast_deadline_catalogue(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hotline(servers: Servers, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
+def hotline(servers: Servers, settings: ServiceSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     home = tmp_path_factory.mktemp("lifecycle-home")
     platform = platform_on_session_servers(servers, settings, home, "lifecycle")
     calls_key = ensure_dev_key(platform)

@@ -31,7 +31,7 @@ from shared import topics
 from shared.api_keys import CASES_ACT, SUPERVISOR, create_key
 from shared.events import CallReceived
 from shared.reference import load_taxonomy
-from shared.settings import Settings
+from shared.settings import ServiceSettings
 from tests.conftest import Servers
 from tests.e2e.conftest import platform_on_session_servers
 from tests.helpers import REPO, read_topic
@@ -70,7 +70,7 @@ class Open311:
     bootstrap: str
     calls_key: str
     supervisor_key: str
-    settings: Settings
+    settings: ServiceSettings
 
     @property
     def base(self) -> str:
@@ -121,7 +121,7 @@ class Open311:
 
 
 @pytest.fixture(scope="module")
-def open311(servers: Servers, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Open311]:
+def open311(servers: Servers, settings: ServiceSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Open311]:
     home = tmp_path_factory.mktemp("open311-home")
     platform = platform_on_session_servers(servers, settings, home, "open311")
     calls_key = ensure_dev_key(platform)

@@ -13,7 +13,7 @@ from hotline.embedded import free_port
 from shared import topics
 from shared.api_keys import create_key
 from shared.events import CallReceived
-from shared.settings import Settings
+from shared.settings import ServiceSettings
 from tests import factories
 from tests.helpers import read_topic, run_service
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_intake_process_serves_and_publishes_an_accepted_call(
-    server_env: dict[str, str], settings: Settings, tmp_path: Path
+    server_env: dict[str, str], settings: ServiceSettings, tmp_path: Path
 ) -> None:
     port = free_port()
     keys_file = tmp_path / "keys.json"

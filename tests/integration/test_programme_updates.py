@@ -23,7 +23,7 @@ from shared import topics
 from shared.api_keys import CALLS_WRITE, PROGRAMME_WRITE, SUPERVISOR, create_key
 from shared.events import DeadLetter, ProgrammeItemUpdated
 from shared.programme import DEFAULT_PATH
-from shared.settings import Settings
+from shared.settings import ServiceSettings
 from tests.helpers import present, produce, read_topic, run_service
 
 pytestmark = pytest.mark.integration
@@ -92,7 +92,7 @@ async def test_intake_refuses_keys_items_and_statuses_that_do_not_fit(
 
 async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_worker(
     intake: httpx.AsyncClient,
-    settings: Settings,
+    settings: ServiceSettings,
     intake_settings: IntakeSettings,
     server_env: dict[str, str],
     servers: Any,
