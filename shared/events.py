@@ -17,6 +17,7 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared import topics
+from shared.masking import mask_contacts, mask_optional
 
 # Namespace of deterministic ids: the same (source system, external id) always gives the same call_id,
 # and an event derived from another always gets the same event_id, so replays are recognisable.
@@ -209,6 +210,18 @@ class Assignment(BaseModel):
     )
 
 
+def masked_call(call: Call) -> Call:
+    """``call`` with phone numbers and e-mail addresses in its subject, body and address masked."""
+    address = call.location.address
+    return call.model_copy(
+        update={
+            "subject": mask_contacts(call.subject),
+            "body": mask_contacts(call.body),
+            "location": call.location.model_copy(update={"address": mask_optional(address)}),
+        }
+    )
+
+
 class CallRouted(Envelope):
     """A request was dispatched to a queue. Topic ``hotline.calls.routed.v1``."""
 
@@ -220,10 +233,12 @@ class CallRouted(Envelope):
 
     @classmethod
     def from_classified(cls, classified: CallClassified, assignment: Assignment) -> CallRouted:
+        """The routed call; phone numbers and e-mail addresses in its free text masked (``shared.masking``):
+        this topic and everything built from it (the case store, the read API) are read downstream."""
         return cls(
             event_id=derived_event_id(classified.event_id, "routed"),
             call_id=classified.call_id,
-            call=classified.call,
+            call=masked_call(classified.call),
             classification=classified.classification,
             assignment=assignment,
         )

@@ -24,6 +24,7 @@ from services.console.i18n import LANGUAGES, pick_language, translator
 from services.console.sessions import unsign
 from services.console.settings import ConsoleSettings
 from services.console.users import User, UserDirectory
+from shared.masking import mask_contacts
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def page_templates() -> Environment:
     templates = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), auto_reload=False
     )
-    templates.filters["mask"] = views.mask_contacts
+    templates.filters["mask"] = mask_contacts
     templates.filters["local_time"] = views.local_time
     templates.filters["category_path"] = views.category_path
     return templates
