@@ -91,3 +91,14 @@ async def read_topic(
         return kept
     finally:
         await consumer.stop()
+
+
+def metrics_read_headers(home: Path) -> dict[str, str]:
+    """The X-API-Key header of the read:all key `hotline up` made for the console (``<home>/service-keys.json``):
+    how a test reads the metrics API of a platform it started."""
+    import json
+
+    from hotline.platform import CONSOLE_READER, SERVICE_KEYS_FILE
+
+    keys = json.loads((home / SERVICE_KEYS_FILE).read_text(encoding="utf-8"))
+    return {"X-API-Key": str(keys[CONSOLE_READER])}

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import http.server
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -78,10 +81,15 @@ def _post_call(console: Console, external_id: str) -> str:
     return str(response.json()["call_id"])
 
 
-def _wait_case(metrics_url: str, call_id: str, timeout: float = 60.0) -> dict[str, Any]:
+def _read(console: Console) -> dict[str, str]:
+    """The X-API-Key header of a read:all key of the metrics API (the console's own, made by the platform)."""
+    return {"X-API-Key": console.platform.service_keys["console"]}
+
+
+def _wait_case(console: Console, call_id: str, timeout: float = 60.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = httpx.get(f"{metrics_url}/v1/cases/{call_id}", timeout=5)
+        response = httpx.get(f"{console.metrics_url}/v1/cases/{call_id}", headers=_read(console), timeout=5)
         if response.status_code == 200:
             return dict(response.json())
         time.sleep(0.1)
@@ -107,7 +115,7 @@ def console(servers: Servers, settings: ServiceSettings, tmp_path_factory: pytes
             platform, platform.console_url, platform.intake_url, platform.metrics_url, dev_key, supervisor, "", ""
         )
         # Warm up the pipeline (consumer groups join, models load) and learn the queue such calls go to.
-        warm = _wait_case(console.metrics_url, _post_call(console, f"warm-{uuid.uuid4().hex[:8]}"), timeout=90)
+        warm = _wait_case(console, _post_call(console, f"warm-{uuid.uuid4().hex[:8]}"), timeout=90)
         console.queue_id = warm["queue_id"]
         console.queue_kind = warm["assignment"]["unit_kind"]
         yield console
@@ -169,7 +177,11 @@ def test_a_wrong_password_is_refused_and_nothing_is_reachable_without_signing_in
         assert client.get("/queues").status_code == 303
         assert client.get(f"/queues/{console.queue_id}").headers["location"].startswith("/login")
         assert client.get("/live/queues").status_code == 401
-        refused = client.post("/login", data={"user": console.supervisor[0], "password": "wrong-password"})
+        refused = client.post(
+            "/login",
+            data={"user": console.supervisor[0], "password": "wrong-password"},
+            headers={"Origin": console.url},
+        )
         assert refused.status_code == 401
         assert "/queues" not in refused.headers.get("location", "")
 
@@ -217,7 +229,12 @@ def test_a_call_posted_through_intake_appears_in_the_open_queue_page_within_two_
 def _seconds_until_listed(console: Console, call_id: str, since: float, *, budget: float) -> float | None:
     """How long after ``since`` the metrics read API lists the case in its queue (None: not within budget)."""
     while time.monotonic() - since < budget:
-        cases = httpx.get(f"{console.metrics_url}/v1/queues/{console.queue_id}/cases", params={"limit": 500}, timeout=5)
+        cases = httpx.get(
+            f"{console.metrics_url}/v1/queues/{console.queue_id}/cases",
+            params={"limit": 500},
+            headers=_read(console),
+            timeout=5,
+        )
         if any(c["call_id"] == call_id for c in cases.json()["cases"]):
             return time.monotonic() - since
         time.sleep(0.02)
@@ -229,7 +246,7 @@ def test_an_operator_cannot_open_another_units_queue_or_case_by_url(console: Con
         "street:东城区/东华门街道" if console.queue_id != "street:东城区/东华门街道" else "street:西城区/西长安街街道"
     )
     outsider = _add_user(console, f"out-{uuid.uuid4().hex[:6]}", Role.street, other_street)
-    call_id = _wait_case(console.metrics_url, _post_call(console, f"own-{uuid.uuid4().hex[:8]}"))["call_id"]
+    call_id = _wait_case(console, _post_call(console, f"own-{uuid.uuid4().hex[:8]}"))["call_id"]
     context, page = _sign_in(browser, console, outsider)
     try:
         response = page.goto(f"{console.url}/queues/{console.queue_id}")
@@ -239,7 +256,9 @@ def test_an_operator_cannot_open_another_units_queue_or_case_by_url(console: Con
         assert response is not None and response.status == 404
         response = page.request.get(f"{console.url}/rows/{console.queue_id}")
         assert response.status == 403
-        response = page.request.post(f"{console.url}/cases/{call_id}/steps", form={"kind": "accepted"})
+        response = page.request.post(
+            f"{console.url}/cases/{call_id}/steps", form={"kind": "accepted"}, headers={"Origin": console.url}
+        )
         assert response.status == 404
         # Its own (empty) queue is fine.
         response = page.goto(f"{console.url}/queues/{other_street}")
@@ -249,7 +268,7 @@ def test_an_operator_cannot_open_another_units_queue_or_case_by_url(console: Con
 
 
 def test_a_cooperating_department_sees_the_case_but_not_the_street_queue(console: Console, browser: Any) -> None:
-    case = _wait_case(console.metrics_url, _post_call(console, f"coop-{uuid.uuid4().hex[:8]}"))
+    case = _wait_case(console, _post_call(console, f"coop-{uuid.uuid4().hex[:8]}"))
     cooperating = [q for q in case["assignment"]["cooperating_units"] if q.startswith("department:")]
     if console.queue_kind != "street" or not cooperating:
         pytest.skip(f"the catalogue names no cooperating department for {console.queue_id}")
@@ -268,7 +287,7 @@ def test_a_cooperating_department_sees_the_case_but_not_the_street_queue(console
 def test_the_supervisor_sees_every_queue_and_the_scoreboard_in_both_languages(console: Console, browser: Any) -> None:
     context, page = _sign_in(browser, console, console.supervisor[0], console.supervisor[1])
     try:
-        queues = httpx.get(f"{console.metrics_url}/v1/queues", timeout=5).json()["queues"]
+        queues = httpx.get(f"{console.metrics_url}/v1/queues", headers=_read(console), timeout=5).json()["queues"]
         listed = page.locator("#queues tbody tr").evaluate_all("rows => rows.map(r => r.dataset.queueId)")
         assert sorted(listed) == sorted(q["queue_id"] for q in queues)
         assert page.inner_text("h1").startswith("队列")
@@ -321,14 +340,19 @@ def _offered(page: Any) -> list[str]:
 
 def _unit_counts(console: Console, month: str) -> dict[str, int]:
     kind = "street" if console.queue_kind == "street" else "department"
-    body = httpx.get(f"{console.metrics_url}/v1/scoreboard/units", params={"month": month, "kind": kind}, timeout=5)
+    body = httpx.get(
+        f"{console.metrics_url}/v1/scoreboard/units",
+        params={"month": month, "kind": kind},
+        headers=_read(console),
+        timeout=5,
+    )
     found = [u for u in body.json()["units"] if u["unit_id"] == console.queue_id]
     return dict(found[0]["counts"]) if found else {}
 
 
 def test_steps_taken_in_the_page_change_the_case_and_the_counts(console: Console, browser: Any) -> None:
     operator = _add_user(console, f"acc-{uuid.uuid4().hex[:6]}", _unit_role(console), console.queue_id)
-    case = _wait_case(console.metrics_url, _post_call(console, f"acc-{uuid.uuid4().hex[:8]}"))
+    case = _wait_case(console, _post_call(console, f"acc-{uuid.uuid4().hex[:8]}"))
     call_id = case["call_id"]
     context, page = _sign_in(browser, console, operator)
     try:
@@ -375,7 +399,9 @@ def test_steps_taken_in_the_page_change_the_case_and_the_counts(console: Console
         )
 
         # A stale submission of a step no longer legal is refused with the reason, not forwarded blindly.
-        response = page.request.post(f"{console.url}/cases/{call_id}/steps", form={"kind": "accepted"})
+        response = page.request.post(
+            f"{console.url}/cases/{call_id}/steps", form={"kind": "accepted"}, headers={"Origin": console.url}
+        )
         assert response.status in (403, 409)
         assert 'id="refused"' in response.text()
     finally:
@@ -383,7 +409,7 @@ def test_steps_taken_in_the_page_change_the_case_and_the_counts(console: Console
 
 
 def _queue(console: Console) -> dict[str, Any]:
-    queues = httpx.get(f"{console.metrics_url}/v1/queues", timeout=5).json()["queues"]
+    queues = httpx.get(f"{console.metrics_url}/v1/queues", headers=_read(console), timeout=5).json()["queues"]
     found = dict(next(q for q in queues if q["queue_id"] == console.queue_id))
     if found.get("oldest_waiting"):
         found["oldest_waiting"] = {k: v for k, v in found["oldest_waiting"].items() if k != "age_seconds"}
@@ -437,3 +463,76 @@ def test_the_queue_page_first_load_with_a_thousand_open_cases_is_measured(consol
         _screenshot(page, "queue-1000")
     finally:
         context.close()
+
+
+# ---- issue 12: cross-site forms, revoked sessions, no public session secret --------------------------------
+
+
+@contextlib.contextmanager
+def _page_on_another_port(html: str) -> Iterator[str]:
+    """An attacker's page served from another port of the same host (same site, another origin)."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_page_on_another_port_cannot_take_a_step_with_the_operators_session(console: Console, browser: Any) -> None:
+    operator = _add_user(console, f"csrf-{uuid.uuid4().hex[:6]}", _unit_role(console), console.queue_id)
+    call_id = _wait_case(console, _post_call(console, f"csrf-{uuid.uuid4().hex[:8]}"))["call_id"]
+    attack = (
+        f'<form id="f" method="post" action="{console.url}/cases/{call_id}/steps">'
+        '<input name="kind" value="accepted"></form><script>document.getElementById("f").submit()</script>'
+    )
+    context, page = _sign_in(browser, console, operator)
+    try:
+        with _page_on_another_port(attack) as evil:
+            with page.expect_response(f"{console.url}/cases/{call_id}/steps") as answer:
+                page.goto(evil)
+            assert answer.value.status in (303, 403)  # refused (403), or sent without the cookie (to sign-in)
+            assert answer.value.status == 403 or "/login" in (answer.value.headers.get("location") or "")
+        time.sleep(1.0)
+        assert _wait_case(console, call_id)["status"] == "dispatched"  # no step was taken
+    finally:
+        context.close()
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(console: Console) -> None:
+    operator = _add_user(console, f"out-{uuid.uuid4().hex[:6]}", _unit_role(console), console.queue_id)
+    same_origin = {"Origin": console.url}
+    with httpx.Client(base_url=console.url, timeout=10, headers=same_origin) as client:
+        signed_in = client.post("/login", data={"user": operator, "password": PASSWORD})
+        assert signed_in.status_code == 303
+        cookie = signed_in.cookies["hotline_console"]
+        assert "samesite=strict" in signed_in.headers["set-cookie"].lower()
+        assert client.get("/queues").status_code == 200
+        assert client.post("/logout").status_code == 303
+    with httpx.Client(base_url=console.url, timeout=10, cookies={"hotline_console": cookie}) as replay:
+        assert replay.get("/queues").status_code == 303  # the copied cookie no longer signs anyone in
+
+
+def test_a_cookie_signed_with_the_old_public_default_secret_is_refused(console: Console) -> None:
+    from services.console.sessions import sign
+
+    secret = (console.platform.home / "console-session-secret").read_text().strip()
+    assert len(secret) >= 32 and oct((console.platform.home / "console-session-secret").stat().st_mode)[-3:] == "600"
+    forged = sign({"user": console.supervisor[0], "sid": "forged"}, "hotline-dev-console-secret", max_age_seconds=600)
+    with httpx.Client(base_url=console.url, timeout=10, cookies={"hotline_console": forged}) as forger:
+        assert forger.get("/queues").status_code == 303

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from services.metrics.api.deps import ReadsDep
+from services.metrics.api.deps import ReaderDep, ReadsDep
 from services.metrics.api.views import CaseListView, CaseView
 
 router = APIRouter()
@@ -16,6 +16,7 @@ router = APIRouter()
 @router.get("/v1/cases")
 async def find_cases(
     reads: ReadsDep,
+    reader: ReaderDep,
     call_id: Annotated[list[str], Query(description="Case ids (repeat); the other filters are then ignored.")] = [],  # noqa: B006
     received_from: Annotated[datetime | None, Query(description="Received at or after (ISO 8601).")] = None,
     received_to: Annotated[datetime | None, Query(description="Received at or before (ISO 8601).")] = None,
@@ -26,7 +27,8 @@ async def find_cases(
     issue: Annotated[list[str], Query(description="每月一题 problem ids (repeat).")] = [],  # noqa: B006
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> CaseListView:
-    """Cases by id, or by time of receipt, status and classification, newest first (Open311 reads these)."""
+    """Cases by id, or by time of receipt, status and classification, newest first (Open311 reads these);
+    a unit's key finds only the cases its units lead or cooperate on."""
     cases = await reads.find_cases(
         call_ids=call_id,
         received_from=received_from,
@@ -35,14 +37,15 @@ async def find_cases(
         categories=category,
         issues=issue,
         limit=limit,
+        units=reader.units,
     )
-    return CaseListView(cases=[CaseView.model_validate(case) for case in cases])
+    return CaseListView(cases=[CaseView.of(case) for case in cases if reader.sees_case(case)])
 
 
 @router.get("/v1/cases/{call_id}")
-async def get_case(call_id: str, reads: ReadsDep) -> CaseView:
-    """One case by its call id (404 when unknown)."""
+async def get_case(call_id: str, reads: ReadsDep, reader: ReaderDep) -> CaseView:
+    """One case by its call id (404 when unknown, or when the key's units neither lead nor cooperate on it)."""
     case = await reads.get_case(call_id)
-    if case is None:
+    if case is None or not reader.sees_case(case):
         raise HTTPException(status_code=404, detail=f"no case {call_id}")
-    return CaseView.model_validate(case)
+    return CaseView.of(case)
