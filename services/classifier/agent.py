@@ -49,7 +49,8 @@ def build_app(settings: Settings, classifier_settings: ClassifierSettings | None
             await send_dead_letters(app, dead)
             if not received:
                 continue
-            classified = classify_calls(model, received)
+            # CPU-bound (and the English encoder takes milliseconds a call): off the event loop.
+            classified = await asyncio.to_thread(classify_calls, model, received)
             acks = [await classified_topic.send(key=event.key(), value=event.to_bytes()) for event in classified]
             await asyncio.gather(*acks)
             log.debug("classified %d calls", len(classified))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from services.classifier.model import Classifier
 from services.classifier.taxonomy import load_taxonomy
-from services.classifier.training import train
+from services.classifier.training import ModelSettings, train
 from tests.conftest import domain_csv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,10 +98,16 @@ def test_training_on_part_of_the_corpus_writes_a_working_artifact_and_card(tmp_p
         writer.writeheader()
         writer.writerows({k: row[k] for k in ("subject", "body", "label")} for row in rows)
     out = tmp_path / "artifact"
-    report = train(data, out, seed=1, max_features=8000, test_size=0.25, english=False)
-    assert report["held_out"]["macro_f1"] > 0.8
+    report = train(
+        data, out, seed=1, settings=ModelSettings(max_features=8000, max_subject_features=2000), english=False
+    )
+    figures = report["cross_validation"]
+    assert figures["macro_f1"] > 0.8
+    low, high = figures["macro_f1_95_interval"]
+    assert low < figures["macro_f1"] < high
+    assert len(figures["macro_f1_per_fold"]) == 5
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert f"Macro-F1 {report['held_out']['macro_f1']:.4f}" in card
+    assert f"Macro-F1 {figures['macro_f1']:.4f}, 95% interval {low:.4f}-{high:.4f}" in card
     assert (out / "classifier.npz").stat().st_size < 50_000_000
     model = Classifier.load(out)
     assert model.model_version.startswith("tfidf-linear-")

@@ -260,3 +260,24 @@ def _corpus_sample(count: int) -> list[tuple[str, str]]:
     with domain_csv("messages-train.csv").open(encoding="utf-8-sig", newline="") as handle:
         rows = [(row["subject"], row["body"]) for row in csv.DictReader(handle)]
     return rows[:: max(1, len(rows) // count)][:count]
+
+
+def test_levels_2_and_3_are_given_with_confidences_no_higher_than_the_levels_above(model: Classifier) -> None:
+    decisions = model.predict(_corpus_sample(200))
+    assert sum(d.subcategory is not None for d in decisions) >= 0.95 * len(decisions)
+    assert sum(d.item is not None for d in decisions) >= 0.95 * len(decisions)
+    for decision in decisions:
+        if decision.subcategory is not None:
+            assert decision.subcategory_confidence is not None
+            assert 0 <= decision.subcategory_confidence <= decision.confidence
+        if decision.item is not None:
+            assert decision.item_confidence is not None and decision.subcategory_confidence is not None
+            assert 0 <= decision.item_confidence <= decision.subcategory_confidence
+
+
+def test_a_clear_leaf_is_more_confident_than_the_fallback_leaf(model: Classifier) -> None:
+    [clear, vague] = model.predict([WAGE_ARREARS, ("问题", "请尽快处理我反映的问题，谢谢")])
+    assert (clear.subcategory, clear.item) == ("工资福利", "工资发放")
+    assert vague.subcategory is not None
+    assert clear.subcategory_confidence is not None and vague.subcategory_confidence is not None
+    assert clear.subcategory_confidence > vague.subcategory_confidence
