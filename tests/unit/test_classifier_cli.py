@@ -37,7 +37,18 @@ def test_classify_cli_outputs_one_line_per_input() -> None:
     assert finished.returncode == 0, finished.stderr
     answers = [json.loads(line) for line in finished.stdout.splitlines()]
     assert [a["id"] for a in answers] == [1, "b", 3]
-    assert all(set(a) == {"id", "category", "subcategory", "item", "issue", "confidence"} for a in answers)
+    fields = {
+        "id",
+        "category",
+        "subcategory",
+        "item",
+        "issue",
+        "confidence",
+        "subcategory_confidence",
+        "item_confidence",
+    }
+    assert all(set(a) == fields for a in answers)
+    assert all(a["confidence"] >= a["subcategory_confidence"] >= a["item_confidence"] > 0 for a in answers)
     assert all(a["category"] in load_taxonomy() for a in answers)
     assert answers[0]["category"] == "劳动和社会保障" and answers[0]["issue"] == "wage-arrears"
     assert answers[1]["category"] == "环境保护"
@@ -66,6 +77,15 @@ def test_classify_cli_explain_adds_review_flag_and_terms() -> None:
     finished = hotline("classify", "--explain", stdin='{"id": 1, "body": "老板拖欠工资三个月"}\n')
     [answer] = [json.loads(line) for line in finished.stdout.splitlines()]
     assert answer["needs_review"] is False and answer["explanation"] and answer["model_version"]
+    assert answer["suggested_category"] is None and answer["suggested_terms"] == []
+
+
+def test_classify_cli_explain_gives_the_reviewer_hint_for_an_unlearned_class() -> None:
+    request = {"id": 2, "subject": "婚姻登记排队", "body": "去民政局婚姻登记处办理结婚证，每天只发三十个号"}
+    finished = hotline("classify", "--explain", stdin=json.dumps(request, ensure_ascii=False) + "\n")
+    [answer] = [json.loads(line) for line in finished.stdout.splitlines()]
+    assert answer["suggested_category"] == "民政" and answer["category"] != "民政"
+    assert answer["needs_review"] is True and "婚姻登记" in answer["suggested_terms"]
 
 
 def test_taxonomy_builder_command_writes_the_tree(tmp_path: Path) -> None:
