@@ -23,10 +23,11 @@ run: install
 CHROMIUM := /usr/bin/chromium
 browser:
 	@test -x $(CHROMIUM) && fc-list :lang=zh family | grep -q . || \
-		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-microhei)
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-wqy-microhei)
 
-## make test: the full suite (unit, integration on real servers, end-to-end with processes)
-test: install browser
+## make test: lint and type checks (they must pass), then the full suite (unit, integration on real servers,
+## end-to-end with processes)
+test: install browser lint typecheck
 	$(BIN)/python -m pytest -q -ra
 
 unit: install
@@ -40,7 +41,7 @@ lint: install
 	$(BIN)/ruff check shared services hotline tests
 
 typecheck: install
-	$(BIN)/mypy shared services hotline
+	$(BIN)/mypy shared services hotline tests
 
 ## make schemas: regenerate docs/topics/*.schema.json from the contracts
 schemas: install

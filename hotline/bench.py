@@ -26,7 +26,13 @@ from pathlib import Path
 
 from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, running_platform
-from shared.settings import Settings
+from services.common.mongo import mongo_client
+from services.console.settings import ConsoleSettings
+from services.intake.settings import IntakeSettings
+from services.metrics.settings import MetricsSettings
+from shared.cases import CASES_COLLECTION
+from shared.clock import as_utc
+from shared.settings import MongoSettings, ServiceSettings
 
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "domain" / "messages-train.csv"
 SYNTHETIC = [
@@ -85,13 +91,15 @@ def load_texts(path: Path) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     home = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
-    settings = Settings(
+    platform = Platform(
+        settings=ServiceSettings(home=home, mongodb=MongoSettings(database="hotline_bench")),
         home=home,
-        intake={"port": free_port(), "api_keys_file": home / "api-keys.json"},
-        metrics={"port": free_port()},
-        mongodb={"database": "hotline_bench"},
+        embedded_kafka=True,
+        embedded_mongodb=True,
+        intake=IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
+        metrics=MetricsSettings(port=free_port()),
+        console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
     )
-    platform = Platform(settings=settings, home=home, embedded_kafka=True, embedded_mongodb=True)
     home.mkdir(parents=True, exist_ok=True)
     api_key = ensure_dev_key(platform)
     texts = load_texts(args.texts)
@@ -110,7 +118,6 @@ async def _bench(
     platform: Platform, api_key: str, texts: list[tuple[str, str]], args: argparse.Namespace
 ) -> BenchResult:
     import httpx
-    from pymongo import AsyncMongoClient
 
     calls = _make_calls(texts, args.calls, "bench", random.Random(42))
     cpu_before = _cpu_seconds(platform)
@@ -142,8 +149,8 @@ async def _bench(
     post_seconds = time.time() - started
     print(f"posted {len(accepted_at)} calls ({rejected} rejected) in {post_seconds:.1f}s", flush=True)
 
-    mongo: AsyncMongoClient = AsyncMongoClient(platform.mongodb_uri)
-    cases = mongo[platform.settings.mongodb.database]["cases"]
+    mongo = mongo_client(MongoSettings(uri=platform.mongodb_uri))
+    cases = mongo[platform.settings.mongodb.database][CASES_COLLECTION]
     wanted = set(accepted_at)
     deadline = time.time() + args.timeout
     visible = 0
@@ -229,8 +236,7 @@ async def _visible_latencies(cases, accepted_at: dict[str, float], source: str) 
     latencies = []
     async for doc in cases.find({"call.source_system": source}, {"stored_at": 1}):
         if doc["_id"] in accepted_at and doc.get("stored_at"):
-            stored = doc["stored_at"]
-            stored_ts = stored.replace(tzinfo=UTC).timestamp() if stored.tzinfo is None else stored.timestamp()
+            stored_ts = as_utc(doc["stored_at"]).timestamp()
             latencies.append(max(0.0, stored_ts - accepted_at[doc["_id"]]) * 1000)
     return sorted(latencies)
 

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH
 from services.router.catalogue_check import check_catalogue_text
+from shared.catalogue import DEFAULT_CATALOGUE_PATH
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,10 +11,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from pymongo import AsyncMongoClient
-
+from services.common.mongo import mongo_client
 from services.metrics.corrections import default_path, export_corrections
-from shared.settings import get_settings
+from shared.settings import ServiceSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,9 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--database", help="database name (default: MONGODB_DATABASE)")
 
 
-async def _export(out_path: Path | None, database: str | None) -> int:
-    settings = get_settings()
-    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb.uri, tz_aware=True)
+async def _export(settings: ServiceSettings, out_path: Path | None, database: str | None) -> int:
+    client = mongo_client(settings.mongodb)
     try:
         db = client[database or settings.mongodb.database]
         if out_path is not None and str(out_path) == "-":
@@ -45,4 +43,4 @@ async def _export(out_path: Path | None, database: str | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_export(args.out, args.database))
+    return asyncio.run(_export(ServiceSettings(), args.out, args.database))

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.intake.keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
-from shared.settings import get_settings
+from services.intake.settings import IntakeSettings
+from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,11 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"a queue the key acts for on cases, e.g. street:大兴区/西红门镇 (repeatable; adds {CASES_ACT})",
     )
     parser.add_argument("--supervisor", action="store_true", help=f"a hotline supervisor: scope {SUPERVISOR}")
-    parser.add_argument("--file", type=Path, default=None, help="key file (default: INTAKE_API_KEYS_FILE setting)")
+    parser.add_argument(
+        "--file", type=Path, default=None, help="key file (default: HOTLINE_INTAKE_API_KEYS_FILE setting)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    path: Path = args.file or get_settings().intake.api_keys_file
+    path: Path = args.file or IntakeSettings().api_keys_file
     units = getattr(args, "units", None) or []
     scopes = list(args.scopes or ([] if units or getattr(args, "supervisor", False) else [CALLS_WRITE]))
     scopes += [CASES_ACT] if units else []

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-from services.router.gazetteer import Gazetteer, load_gazetteer
+from shared.gazetteer import Gazetteer, load_gazetteer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from pymongo import AsyncMongoClient
-
+from services.common.mongo import mongo_client
 from services.metrics.repository import MetricsRepository
-from shared.settings import get_settings
+from services.metrics.settings import MetricsSettings
+from shared.clock import DEFAULT_TIMEZONE
+from shared.settings import MongoSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,16 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rebuild.add_argument("--database", help="database name (default: MONGODB_DATABASE)")
 
 
-async def rebuild(database: str | None, *, check: bool, uri: str | None = None) -> int:
+async def rebuild(database: str, *, check: bool, uri: str, timezone: str = DEFAULT_TIMEZONE) -> int:
     """Rebuild (or check) the counters of ``database``; exit status 1 when a check finds differences."""
-    settings = get_settings()
-    client: AsyncMongoClient = AsyncMongoClient(uri or settings.mongodb.uri, tz_aware=True)
+    client = mongo_client(MongoSettings(uri=uri))
     try:
-        repository = MetricsRepository(client[database or settings.mongodb.database], timezone=settings.timezone)
+        repository = MetricsRepository(client[database], timezone=timezone)
         computed = await repository.computed_counters()
         stored = await repository.stored_counters()
         differing = sorted(k for k in set(computed) | set(stored) if computed.get(k) != stored.get(k))
-        cases = await repository.cases.count_documents({})
+        cases = await repository.counter_rebuild.case_count()
         print(f"{cases} cases; {len(computed)} counters recomputed; {len(differing)} differ from the stored ones")
         for counter_id in differing[:20]:
             print(f"  {counter_id}: stored {stored.get(counter_id)} recomputed {computed.get(counter_id)}")
@@ -47,5 +47,7 @@ async def rebuild(database: str | None, *, check: bool, uri: str | None = None) 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "rebuild":
-        return asyncio.run(rebuild(args.database, check=args.check))
+        settings = MetricsSettings()
+        database = args.database or settings.mongodb.database
+        return asyncio.run(rebuild(database, check=args.check, uri=settings.mongodb.uri, timezone=settings.timezone))
     return 2

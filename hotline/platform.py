@@ -2,6 +2,11 @@
 
 ``hotline up`` (what ``make run`` calls), the end-to-end tests and ``make bench`` all use this one
 supervisor, so what is tested and measured is what an operator runs.
+
+The supervisor holds the platform-wide settings and the settings of each process it must know about
+(where intake, metrics and the console listen, where the key and user files are) and configures the
+children through the environment: ``settings_env`` names each variable from the process's own settings
+class, so the supervisor never spells a prefix of its own.
 """
 
 from __future__ import annotations
@@ -22,8 +27,15 @@ from pathlib import Path
 
 from hotline.embedded import EmbeddedStack, ensure_topics, stop_process
 from services.console.settings import ConsoleSettings
+from services.intake.settings import IntakeSettings
+from services.metrics.settings import MetricsSettings
 from shared import topics
-from shared.settings import Settings
+from shared.settings import (
+    KafkaSettings,
+    MongoSettings,
+    ServiceSettings,
+    settings_env,
+)
 
 # The processes of the platform: name -> python module run with ``python -m``.
 SERVICES: dict[str, str] = {
@@ -75,25 +87,32 @@ class ServiceProcess:
 class Platform:
     """A running Hotline: where it is, and the processes it owns."""
 
-    settings: Settings
+    settings: ServiceSettings
     home: Path
     embedded_kafka: bool
     embedded_mongodb: bool
+    intake: IntakeSettings
+    metrics: MetricsSettings
+    console: ConsoleSettings
     cwd: Path = field(default_factory=Path.cwd)
     stack: EmbeddedStack | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
-    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @classmethod
-    def from_environment(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> Platform:
-        """Embedded servers are used for whatever ``KAFKA_BOOTSTRAP_SERVERS`` / ``MONGODB_URI`` do not name."""
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Platform:
+        """The platform the environment describes (every settings class read here, once). Embedded servers are
+        used for whatever ``KAFKA_BOOTSTRAP_SERVERS`` / ``MONGODB_URI`` do not name."""
         environ = os.environ if environ is None else environ
+        settings = ServiceSettings()
         return cls(
             settings=settings,
             home=settings.home.resolve(),
             embedded_kafka="KAFKA_BOOTSTRAP_SERVERS" not in environ,
             embedded_mongodb="MONGODB_URI" not in environ,
+            intake=IntakeSettings(),
+            metrics=MetricsSettings(),
+            console=ConsoleSettings(),
         )
 
     @property
@@ -110,11 +129,11 @@ class Platform:
 
     @property
     def intake_url(self) -> str:
-        return f"http://{self.settings.intake.host}:{self.settings.intake.port}"
+        return f"http://{self.intake.host}:{self.intake.port}"
 
     @property
     def metrics_url(self) -> str:
-        return f"http://{self.settings.metrics.host}:{self.settings.metrics.port}"
+        return f"http://{self.metrics.host}:{self.metrics.port}"
 
     @property
     def console_url(self) -> str:
@@ -130,8 +149,8 @@ class Platform:
         """Start servers, create topics, start every service and wait until all are ready."""
         self.home.mkdir(parents=True, exist_ok=True)
         ports = (
-            ("intake", self.settings.intake.port),
-            ("metrics-api", self.settings.metrics.port),
+            ("intake", self.intake.port),
+            ("metrics-api", self.metrics.port),
             ("console", self.console.port),
         )
         for name, port in ports:
@@ -148,34 +167,43 @@ class Platform:
                 replication_factor=self.settings.kafka.replication_factor,
             )
         )
-        self.env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-            "MONGODB_URI": self.mongodb_uri,
-            "MONGODB_DATABASE": self.settings.mongodb.database,
-            "KAFKA_PARTITIONS": str(self.settings.kafka.partitions),
-            "HOTLINE_HOME": str(self.home),
-            "INTAKE_HOST": self.settings.intake.host,
-            "INTAKE_PORT": str(self.settings.intake.port),
-            "INTAKE_API_KEYS_FILE": str(self.api_keys_file),
-            "METRICS_HOST": self.settings.metrics.host,
-            "METRICS_PORT": str(self.settings.metrics.port),
-            "CONSOLE_HOST": self.console.host,
-            "CONSOLE_PORT": str(self.console.port),
-            "CONSOLE_INTAKE_URL": self.intake_url,
-            "CONSOLE_METRICS_URL": self.metrics_url,
-            "CONSOLE_USERS_FILE": str(self.console_users_file),
-            "PYTHONUNBUFFERED": "1",
-        }
+        self.env = {**os.environ, **self.process_env(), "PYTHONUNBUFFERED": "1"}
         for name, module in SERVICES.items():
             service = ServiceProcess(name, module, self.home / "logs" / f"{name}.log")
             service.start(self.env, self.cwd)
             self.services[name] = service
         self.wait_ready(timeout=timeout)
 
+    def process_env(self) -> dict[str, str]:
+        """What the supervisor sets for its processes, each variable named by the settings class that reads it."""
+        return {
+            **settings_env(
+                KafkaSettings, bootstrap_servers=self.bootstrap_servers, partitions=self.settings.kafka.partitions
+            ),
+            **settings_env(MongoSettings, uri=self.mongodb_uri, database=self.settings.mongodb.database),
+            **settings_env(ServiceSettings, home=self.home),
+            **settings_env(
+                type(self.intake),
+                host=self.intake.host,
+                port=self.intake.port,
+                api_keys_file=self.api_keys_file,
+                metrics_url=self.metrics_url,  # Open311 reads cases through the metrics read API
+            ),
+            **settings_env(type(self.metrics), host=self.metrics.host, port=self.metrics.port),
+            **settings_env(
+                type(self.console),
+                host=self.console.host,
+                port=self.console.port,
+                intake_url=self.intake_url,
+                metrics_url=self.metrics_url,
+                users_file=self.console_users_file,
+                intake_api_keys_file=self.api_keys_file,
+            ),
+        }
+
     @property
     def api_keys_file(self) -> Path:
-        path = self.settings.intake.api_keys_file
+        path = self.intake.api_keys_file
         return path if path.is_absolute() else (self.cwd / path).resolve()
 
     def wait_ready(self, *, timeout: float) -> None:
@@ -236,7 +264,7 @@ def running_platform(platform: Platform, *, timeout: float = 90.0) -> Iterator[P
 def ensure_dev_key(platform: Platform) -> str:
     """The development API key: created once, stored hashed for intake, and its plain form kept in
     ``<home>/dev-api-key`` (mode 0600) so that ``make run`` can print it every time."""
-    from services.intake.keys import create_key, load_keys
+    from shared.api_keys import create_key, load_keys
 
     plain_file = platform.home / DEV_KEY_FILE
     if plain_file.exists() and platform.api_keys_file.exists():

@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from shared.events import TOPIC_MODELS
-from shared.settings import Settings
+from shared.settings import KafkaSettings, MongoSettings, ServiceSettings, env_name
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = REPO / "docs" / "topics"
@@ -128,31 +128,62 @@ class EnvSetting:
         return text.replace(" | NoneType", " or None").replace(" | None", " or None")
 
 
-def settings_models() -> list[type[BaseSettings]]:
-    """``shared.settings.Settings`` and every service's own settings model (``services/<name>/settings.py``)."""
-    models: list[type[BaseSettings]] = [Settings]
+# The prefix of the platform-wide fields, each named by its own alias (HOTLINE_HOME, HOTLINE_TIMEZONE, ...).
+PLATFORM_PREFIX = "HOTLINE_"
+# What every process reads, documented once: the platform-wide HOTLINE_* fields and the Kafka and MongoDB groups.
+PLATFORM_WIDE: tuple[type[BaseSettings], ...] = (ServiceSettings, KafkaSettings, MongoSettings)
+
+
+def service_settings_models() -> dict[str, list[type[BaseSettings]]]:
+    """Service name -> the settings models defined in its ``services/<name>/settings.py``."""
+    models: dict[str, list[type[BaseSettings]]] = {}
     for path in sorted((REPO / "services").glob("*/settings.py")):
         module = importlib.import_module(f"services.{path.parent.name}.settings")
-        models.extend(
+        models[path.parent.name] = [
             found
             for found in vars(module).values()
             if isinstance(found, type) and issubclass(found, BaseSettings) and found.__module__ == module.__name__
-        )
+        ]
     return models
 
 
+def process_settings() -> dict[str, type[ServiceSettings]]:
+    """Service name -> its process's one settings class (the ``ServiceSettings`` subclass of its settings.py)."""
+    return {
+        name: model
+        for name, models in service_settings_models().items()
+        for model in models
+        if issubclass(model, ServiceSettings)
+    }
+
+
+def settings_models() -> list[type[BaseSettings]]:
+    """The platform-wide models, then every service's own settings models (``services/<name>/settings.py``)."""
+    return [*PLATFORM_WIDE, *(model for models in service_settings_models().values() for model in models)]
+
+
+def env_prefix(model: type[BaseSettings]) -> str:
+    return str(model.model_config.get("env_prefix") or "")
+
+
 def env_settings_of(root: type[BaseSettings]) -> list[EnvSetting]:
-    """Every environment variable of ``root`` and its nested settings groups, each under its own prefix."""
+    """Every environment variable ``root`` adds, and those of its nested settings groups, each under its own
+    prefix. A process's settings class adds only its own fields: the ``ServiceSettings`` ones (and the kafka
+    and mongodb groups) are listed once, under the platform-wide models."""
     found: list[EnvSetting] = []
-    prefix = str(root.model_config.get("env_prefix") or "")
+    inherited = (
+        ServiceSettings.model_fields if issubclass(root, ServiceSettings) and root is not ServiceSettings else {}
+    )
     nested: list[type[BaseSettings]] = []
     for name, info in root.model_fields.items():
+        if name in inherited:
+            continue
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseSettings):
-            nested.append(annotation)
+            if annotation not in PLATFORM_WIDE:
+                nested.append(annotation)
             continue
-        alias = info.validation_alias if isinstance(info.validation_alias, str) else None
-        found.append(EnvSetting(alias or f"{prefix}{name}".upper(), root, name, info))
+        found.append(EnvSetting(env_name(root, name), root, name, info))
     for group in nested:
         found.extend(env_settings_of(group))
     return found
@@ -163,9 +194,33 @@ def env_settings() -> list[EnvSetting]:
     return [setting for model in settings_models() for setting in env_settings_of(model)]
 
 
+def processes_table() -> str:
+    """The markdown table of every process's one settings class and its prefix."""
+    from hotline.platform import SERVICES
+
+    lines = [
+        "| process | settings class | prefix | run with |",
+        "|---|---|---|---|",
+        "| every process | `ServiceSettings` (`shared/settings.py`), nesting `KafkaSettings` and `MongoSettings` "
+        "| `HOTLINE_` (each field named), `KAFKA_`, `MONGODB_` | — |",
+    ]
+    for name, model in process_settings().items():
+        modules = [
+            module
+            for module in SERVICES.values()
+            if module == f"services.{name}" or module.startswith(f"services.{name}.")
+        ]
+        run_with = ", ".join(f"`python -m {module}`" for module in modules or [f"services.{name}"])
+        lines.append(
+            f"| {name} | `{model.__name__}` (`services/{name}/settings.py`) | `{env_prefix(model)}` | {run_with} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def settings_table() -> str:
-    """The markdown table of every environment variable, with its type, default and description."""
-    lines = ["| variable | type | default | description | model |", "|---|---|---|---|---|"]
+    """The markdown tables of the processes' settings classes and of every environment variable, with its type,
+    default and description."""
+    lines = [processes_table(), "| variable | type | default | description | model |", "|---|---|---|---|---|"]
     for setting in env_settings():
         description = (setting.info.description or "").replace("|", "\\|")
         lines.append(

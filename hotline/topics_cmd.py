@@ -9,7 +9,7 @@ import time
 
 from hotline.embedded import ensure_topics
 from shared import topics
-from shared.settings import get_settings
+from shared.settings import KafkaSettings
 
 
 async def create_topics_when_reachable(
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    kafka = get_settings().kafka
+    kafka = KafkaSettings()
     partitions = args.partitions or kafka.partitions
     replication_factor = args.replication_factor or kafka.replication_factor
     if partitions < 1 or replication_factor < 1:

@@ -9,7 +9,6 @@ import time
 from types import FrameType
 
 from hotline.platform import Platform, ensure_demo_supervisor, ensure_dev_key
-from shared.settings import get_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,8 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    platform = Platform.from_environment(settings)
+    platform = Platform.from_environment()
     platform.home.mkdir(parents=True, exist_ok=True)
     stopping = False
 

@@ -79,6 +79,24 @@ class Contact(BaseModel):
     masked: str = Field(description="Masked form for operators, e.g. 138****5678.")
 
 
+class RequestedService(BaseModel):
+    """The service the citizen chose when filing (e.g. an Open311 ``service_code``), as a taxonomy path.
+
+    The classifier keeps this category unless the model is sure it is wrong (docs/open311.md).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(max_length=100, description="The service code chosen, e.g. 03-01 or mq-wage-arrears.")
+    category: str = Field(description="Level-1 category the service stands for.")
+    subcategory: str | None = Field(None, description="Level-2 category, when the service names one.")
+    item: str | None = Field(None, description="Level-3 category, when the citizen chose one.")
+    issue: str | None = Field(None, description="每月一题 problem id, when the service is one.")
+    attributes: dict[str, list[str]] = Field(
+        default_factory=dict, description="Answers to the service's extra questions, by attribute code."
+    )
+
+
 class Call(BaseModel):
     """A citizen's request (诉求) as received."""
 
@@ -93,6 +111,8 @@ class Call(BaseModel):
     location: Location = Field(default_factory=Location, description="Where the problem is.")
     contact: Contact | None = Field(None, description="The citizen's contact (hashed and masked).")
     received_at: AwareDatetime = Field(description="When the hotline received the request (UTC).")
+    requested: RequestedService | None = Field(None, description="The service the citizen chose, if any.")
+    media_url: str | None = Field(None, max_length=2000, description="A URL to media of the request (a photo).")
 
 
 class EventBase(BaseModel):

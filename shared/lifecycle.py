@@ -1,8 +1,11 @@
-"""The case lifecycle: which step (``CaseEventKind``) is legal in which status, and where it leads.
+"""The case lifecycle: which step (``CaseEventKind``) is legal in which status, where it leads, who may
+take it and what it cannot go without. The one copy of these rules.
 
 It is part of the contract between services: intake refuses an illegal step with 409 and this reason,
 and the metrics writer applies the same table to the stored case (refusing, for a race, what intake
-would have refused). Pure data and functions, no I/O.
+would have refused); intake refuses a step its key may not take with 403 (``may_take``) and the console
+offers exactly the steps intake would accept (``permitted_steps``); intake answers 422 for a step
+without its payload and the metrics writer rejects one (``STEP_NEEDS``). Pure data and functions, no I/O.
 
     dispatched ──accepted──> accepted ──responded──> responded ──resolved──> resolved ──callback──> called_back
         │  ▲                    │                        │                      │                      │
@@ -16,8 +19,10 @@ would have refused). Pure data and functions, no I/O.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal, NamedTuple
 
-from shared.events import CaseEventKind
+from shared.events import CallbackResult, CaseEvent, CaseEventKind, UnitKind
+from shared.queues import kind_of
 
 
 class CaseStatus(StrEnum):
@@ -61,8 +66,6 @@ TRANSITIONS: dict[CaseEventKind, tuple[frozenset[CaseStatus], CaseStatus | None]
     CaseEventKind.unlinked: (frozenset({CaseStatus.linked}), CaseStatus.returned),
 }
 
-# Steps only a hotline supervisor (or the router, for dispatched/linked) may take; the others belong
-# to the unit that holds the case.
 SUPERVISOR_ONLY: frozenset[CaseEventKind] = frozenset(
     {
         CaseEventKind.callback,
@@ -74,6 +77,76 @@ SUPERVISOR_ONLY: frozenset[CaseEventKind] = frozenset(
         CaseEventKind.unlinked,
     }
 )
+"""Steps only a hotline supervisor (or the router, for dispatched/linked) may take; the others belong to
+the unit that holds the case."""
+
+ROUTER_ONLY: frozenset[CaseEventKind] = frozenset({CaseEventKind.linked})
+"""Steps only the router takes: a duplicate link is found at routing; a supervisor undoes it with unlinked."""
+
+STREET_ONLY: frozenset[CaseEventKind] = frozenset({CaseEventKind.whistle})
+"""Steps only a street/town (街乡镇) holding the case takes: 吹哨报到 — the street blows the whistle and
+departments report; a department (委办局) or district holding a case does not summon others."""
+
+Role = Literal["supervisor", "lead", "cooperating", "none"]
+"""Who an actor is on a case: a supervisor (every case), the lead unit holding it, a cooperating unit
+(summoned by a whistle or named by the catalogue rule: it reports to the lead unit, no step), or no one."""
+
+
+def may_take(role: Role, kind: CaseEventKind | str, *, lead_queue: str | None) -> bool:
+    """Whether an actor in ``role`` may take ``kind`` on a case held by ``lead_queue`` (whatever its status).
+
+    A supervisor takes every step but the router's; the lead unit its own steps (not the supervisor-only
+    ones), and the whistle only when it is a street/town; a cooperating unit or anyone else none.
+    """
+    kind = CaseEventKind(kind)
+    if kind in ROUTER_ONLY:
+        return False
+    if role == "supervisor":
+        return True
+    if role != "lead" or kind in SUPERVISOR_ONLY:
+        return False
+    return kind not in STREET_ONLY or (lead_queue is not None and kind_of(lead_queue) is UnitKind.street)
+
+
+def permitted_steps(role: Role, status: CaseStatus | str, *, lead_queue: str | None) -> list[CaseEventKind]:
+    """The steps an actor in ``role`` may take now: legal in ``status`` and its to take (none for an unknown status).
+
+    What intake answers on ``GET /v1/cases/{id}/steps`` and what the console offers.
+    """
+    try:
+        legal = allowed_steps(status)
+    except ValueError:
+        return []
+    return [kind for kind in legal if may_take(role, kind, lead_queue=lead_queue)]
+
+
+class StepNeed(NamedTuple):
+    """What a step cannot go without: the ``CaseEvent`` field, and the reason given when it is missing."""
+
+    field: str
+    message: str
+
+
+STEP_NEEDS: dict[CaseEventKind, StepNeed] = {
+    CaseEventKind.whistle: StepNeed(
+        "departments", "whistle needs at least one department queue id (department:<name>)"
+    ),
+    CaseEventKind.callback: StepNeed("callback_result", f"callback needs callback_result: {', '.join(CallbackResult)}"),
+    CaseEventKind.reclassified: StepNeed("classification", "reclassified needs classification.category"),
+    # intake asks for the queue_id and builds the assignment from it
+    CaseEventKind.dispatched: StepNeed("assignment", "dispatched needs the queue_id to dispatch the case to"),
+}
+"""The payload each step cannot be applied without (an empty value counts as missing): intake answers 422
+for a submitted step without it, the metrics writer rejects a stored step without it."""
+
+RETURN_NEEDS_REASON = StepNeed("note", "returned needs the reason in note (退单理由)")
+"""Asked of every return submitted through intake (退单理由); the writer still applies an older return without one."""
+
+
+def missing_payload(event: CaseEvent) -> StepNeed | None:
+    """What ``event`` lacks of ``STEP_NEEDS``, or None when it has its payload."""
+    need = STEP_NEEDS.get(event.kind)
+    return need if need is not None and not getattr(event, need.field) else None
 
 
 class IllegalTransition(ValueError):

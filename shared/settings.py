@@ -1,16 +1,22 @@
-"""Settings for every Hotline process, read from the environment (pydantic-settings).
+"""What every Hotline process's settings share, read from the environment (pydantic-settings).
 
-Each group has its own prefix, so ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URI`` point the same code
-at real Apache Kafka and MongoDB instead of the embedded servers.
+Each process has ONE settings class, ``services/<service>/settings.py``, subclassing ``ServiceSettings``
+with its one prefix ``HOTLINE_<SERVICE>_``; it is built once in the process's entry point and passed down.
+``ServiceSettings`` carries the platform-wide ``HOTLINE_*`` fields and nests the Kafka (``KAFKA_*``) and
+MongoDB (``MONGODB_*``) groups, so ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URI`` point the same code at
+real Apache Kafka and MongoDB instead of the embedded servers. ``env_name`` / ``settings_env`` name a
+field's variable, for the supervisor (``hotline/platform.py``) and the generated ``docs/configuration.md``.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from shared.clock import DEFAULT_TIMEZONE
 
 
 class KafkaSettings(BaseSettings):
@@ -40,54 +46,83 @@ class MongoSettings(BaseSettings):
     database: str = Field("hotline", description="Database name.")
 
 
-class IntakeSettings(BaseSettings):
-    """The REST intake service."""
+class _AliasOnlyEnvSource(EnvSettingsSource):
+    """The environment, where a field with its own variable name (``HOTLINE_HOME``) is read from that name only.
 
-    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+    ``validate_by_name`` (so that code may pass ``home=...``) also makes pydantic-settings read
+    ``<prefix><field>``: ``$HOME`` for ``ServiceSettings`` itself, ``HOTLINE_ROUTER_HOME`` for the router.
+    """
 
-    host: str = Field("127.0.0.1", description="Bind address.")
-    port: int = Field(8000, description="Bind port.")
-    api_keys_file: Path = Field(
-        Path(".hotline/api-keys.json"),
-        description="JSON file of API keys, stored as salted SHA-256 hashes (see `hotline keys`).",
+    def __call__(self) -> dict[str, Any]:
+        named = {
+            name for name, info in self.settings_cls.model_fields.items() if isinstance(info.validation_alias, str)
+        }
+        return {key: value for key, value in super().__call__().items() if key not in named}
+
+
+class ServiceSettings(BaseSettings):
+    """The base of every process's ONE settings class (``services/<svc>/settings.py``).
+
+    It carries what every process shares: the platform-wide fields, each read from its own ``HOTLINE_*``
+    variable whatever the subclass's prefix (``HOTLINE_HOME``, ``HOTLINE_TIMEZONE``, …), and the nested
+    ``kafka`` (``KAFKA_*``) and ``mongodb`` (``MONGODB_*``) groups. A subclass sets its one prefix,
+    ``HOTLINE_<SERVICE>_``, and adds its own fields. Build it once, in the process's composition root.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
+
+    home: Path = Field(
+        Path(".hotline"),
+        validation_alias="HOTLINE_HOME",
+        description="Local state: embedded database files, keys, logs.",
     )
-    max_batch: int = Field(1000, ge=1, description="Largest accepted POST /v1/calls/batch.")
-    max_text_chars: int = Field(10_000, ge=1, description="Longest accepted subject+body text.")
-    retry_after_seconds: int = Field(5, ge=1, description="Retry-After sent with 503 answers.")
-
-
-class MetricsSettings(BaseSettings):
-    """The metrics read API (the worker itself needs only Kafka and Mongo)."""
-
-    model_config = SettingsConfigDict(env_prefix="METRICS_", extra="ignore")
-
-    host: str = Field("127.0.0.1", description="Bind address of the read API and console page.")
-    port: int = Field(8001, description="Bind port of the read API and console page.")
-    batch_size: int = Field(500, ge=1, description="Events pre-aggregated in memory per database write.")
-    batch_window_seconds: float = Field(0.05, gt=0, description="Longest wait to fill a batch.")
-
-
-class Settings(BaseSettings):
-    """All settings of a Hotline process."""
-
-    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
-
-    home: Path = Field(Path(".hotline"), description="Local state: embedded database files, keys, logs.")
-    timezone: str = Field("Asia/Shanghai", description="The city's time zone: months and days are counted in it.")
+    timezone: str = Field(
+        DEFAULT_TIMEZONE,
+        validation_alias="HOTLINE_TIMEZONE",
+        description="The city's time zone: months and days are counted in it.",
+    )
     contact_salt: str = Field(
-        "hotline-dev-salt", description="Salt of the citizen-contact hash. Set a secret value in production."
+        "hotline-dev-salt",
+        validation_alias="HOTLINE_CONTACT_SALT",
+        description="Salt of the citizen-contact hash. Set a secret value in production.",
     )
-    log_level: str = Field("INFO", description="Log level of every service.")
-    model_path: Path | None = Field(None, description="Classifier artifact; default: the one shipped.")
-    catalogue_path: Path | None = Field(None, description="Dispatch catalogue (派单目录); default: shipped.")
+    log_level: str = Field("INFO", validation_alias="HOTLINE_LOG_LEVEL", description="Log level of every service.")
+    catalogue_path: Path | None = Field(
+        None,
+        validation_alias="HOTLINE_CATALOGUE_PATH",
+        description="Dispatch catalogue (派单目录) read by intake and the router; default: the one shipped.",
+    )
+    programme_path: Path | None = Field(
+        None,
+        validation_alias="HOTLINE_PROGRAMME_PATH",
+        description="每月一题 programme YAML read by intake (updates) and metrics; default: the one shipped.",
+    )
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongodb: MongoSettings = Field(default_factory=MongoSettings)
-    intake: IntakeSettings = Field(default_factory=IntakeSettings)
-    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _AliasOnlyEnvSource(settings_cls), dotenv_settings, file_secret_settings
 
 
-@lru_cache
-def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+def env_name(model: type[BaseSettings], field: str) -> str:
+    """The environment variable a process reads ``model``'s ``field`` from: the field's own name when it has
+    one (the platform-wide ``HOTLINE_*`` fields), else the model's prefix and the field in capitals."""
+    info = model.model_fields[field]
+    if isinstance(info.validation_alias, str):
+        return info.validation_alias
+    return f"{model.model_config.get('env_prefix') or ''}{field}".upper()
+
+
+def settings_env(model: type[BaseSettings], **values: object) -> dict[str, str]:
+    """Environment variables that give a process reading ``model`` these field values (how a supervisor
+    configures a child process without spelling its prefix)."""
+    return {env_name(model, field): str(value) for field, value in values.items()}

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from hotline.embedded import EmbeddedStack, ensure_topics
+from services.intake.settings import IntakeSettings
 from shared import topics
-from shared.settings import Settings
+from shared.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[1]
 DOMAIN_DATA = REPO.parent / "shared" / "domain"
@@ -62,7 +63,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     """A real broker and database for the whole session, with the Hotline topics created."""
     engine = _engine()
     if engine == "external":
-        settings = Settings()
+        settings = ServiceSettings()
         found = Servers(settings.kafka.bootstrap_servers, settings.mongodb.uri)
         ctx: contextlib.AbstractContextManager[Servers] = contextlib.nullcontext(found)
     elif engine == "testcontainers":
@@ -97,18 +98,29 @@ def server_env(servers: Servers) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> ServiceSettings:
+    """The platform-wide settings on the session's servers; a test builds a process's own class from them."""
     home = tmp_path_factory.mktemp("hotline-home")
-    return Settings(
+    return ServiceSettings(
         home=home,
         kafka={"bootstrap_servers": servers.bootstrap_servers},
         mongodb={"uri": servers.mongodb_uri, "database": "hotline_test"},
-        intake={"api_keys_file": home / "api-keys.json"},
+    )
+
+
+@pytest.fixture(scope="session")
+def intake_settings(settings: ServiceSettings) -> IntakeSettings:
+    """The intake's settings on the session's servers, with its key file in the session's home."""
+    return IntakeSettings(
+        home=settings.home,
+        kafka=settings.kafka,
+        mongodb=settings.mongodb,
+        api_keys_file=settings.home / "api-keys.json",
     )
 
 
 @pytest.fixture
-async def mongo_db(settings: Settings) -> AsyncIterator[object]:
+async def mongo_db(settings: ServiceSettings) -> AsyncIterator[object]:
     """A fresh database per test (dropped afterwards), through PyMongo's async client."""
     import uuid
 

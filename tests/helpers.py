@@ -8,14 +8,23 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from hotline.embedded import stop_process
 
 REPO = Path(__file__).resolve().parents[1]
+
+T = TypeVar("T")
+
+
+def present(document: T | None) -> T:
+    """``document``, failing the test when it is missing (``find_one`` answered None)."""
+    assert document is not None, "no such document"
+    return document
 
 
 @contextlib.contextmanager
@@ -41,7 +50,7 @@ def run_service(module: str, env: dict[str, str], log_path: Path, *args: str) ->
         stop_process(proc, timeout=15)
 
 
-async def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
+async def produce(bootstrap: str, topic: str, items: Sequence[tuple[bytes | None, bytes]]) -> None:
     """Produce (key, value) pairs with acks=all and wait for every acknowledgement."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()

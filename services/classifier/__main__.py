@@ -1,14 +1,14 @@
-"""``python -m services.classifier``: run the classifier worker."""
+"""``python -m services.classifier``: run the classifier worker (settings read here, once)."""
 
 from __future__ import annotations
 
-from services.classifier.agent import build_app
+from services.classifier.app import build_app
+from services.classifier.settings import ClassifierSettings
 from services.common.streaming import run_worker
-from shared.settings import get_settings
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = ClassifierSettings()
     run_worker(build_app(settings), settings)
 
 

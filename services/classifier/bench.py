@@ -11,13 +11,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from services.classifier.evaluation import ENGLISH_SET
 from services.classifier.model import Classifier
 from services.classifier.multilingual import clear_token_cache
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "domain" / "messages-train.csv"
-ENGLISH_CORPUS = (
-    Path(__file__).resolve().parents[2] / "tests" / "unit" / "data" / "classifier_english_team_written.jsonl"
-)
+ENGLISH_CORPUS = ENGLISH_SET
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from services.classifier.model import (
 )
 from services.classifier.validation import group_bootstrap_interval
 
-TEAM_DATA = Path(__file__).resolve().parents[2] / "tests" / "unit" / "data"
+TEAM_DATA = Path(__file__).resolve().parents[2] / "tests" / "unit" / "classifier" / "data"
 LEVELS_SET = TEAM_DATA / "classifier_levels_team_written.jsonl"
 ENGLISH_SET = TEAM_DATA / "classifier_english_team_written.jsonl"
 SHIFT_SET = TEAM_DATA / "classifier_shift_team_written.jsonl"

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
-MONTHLY_QUESTIONS_PATH = Path(__file__).resolve().parent / "data" / "monthly_questions.yaml"
+from shared.reference import MONTHLY_QUESTIONS_PATH, load_monthly_questions_document
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class MonthlyQuestion:
 
 
 def parse_monthly_questions(document: dict) -> list[MonthlyQuestion]:
-    """The problems of a programme document (see data/monthly_questions.yaml)."""
+    """The problems of a programme document (see shared/data/monthly_questions.yaml)."""
     problems = []
     for entry in document.get("problems", []):
         keywords = entry.get("keywords", {}) or {}
@@ -48,7 +46,7 @@ def parse_monthly_questions(document: dict) -> list[MonthlyQuestion]:
 @lru_cache
 def load_monthly_questions(path: Path = MONTHLY_QUESTIONS_PATH) -> tuple[MonthlyQuestion, ...]:
     """The shipped programme's problems."""
-    return tuple(parse_monthly_questions(yaml.safe_load(path.read_text(encoding="utf-8"))))
+    return tuple(parse_monthly_questions(load_monthly_questions_document(path)))
 
 
 def match_monthly_question(

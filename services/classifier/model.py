@@ -24,9 +24,9 @@ from services.classifier.taxonomy import (
     LexiconEvidence,
     level1_names,
     load_synonyms,
-    load_taxonomy,
 )
 from shared.events import Classification
+from shared.reference import load_taxonomy
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 ARRAYS_FILE = "classifier.npz"

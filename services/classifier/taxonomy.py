@@ -1,6 +1,6 @@
 """The official 3-level taxonomy of citizen messages as a JSON tree, and choosing levels 2 and 3 within a branch.
 
-``python -m services.classifier.taxonomy --build CSV`` rebuilds ``data/taxonomy.json`` from the public
+``python -m services.classifier.taxonomy --build CSV`` rebuilds ``shared/data/taxonomy.json`` from the public
 standard's table (columns level1, level2, level3). Only the category names are kept, as our own tree.
 """
 
@@ -17,14 +17,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from shared.reference import SYNONYMS_PATH, TAXONOMY_PATH, Taxonomy, load_synonyms_document, load_taxonomy
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-TAXONOMY_PATH = DATA_DIR / "taxonomy.json"
-SYNONYMS_PATH = DATA_DIR / "synonyms.yaml"
 OTHER = "其他"
-
-Taxonomy = dict[str, dict[str, list[str]]]
 
 
 def build_taxonomy(rows: Sequence[Mapping[str, str]]) -> Taxonomy:
@@ -57,22 +52,14 @@ def write_taxonomy(tree: Taxonomy, path: Path = TAXONOMY_PATH) -> None:
     path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
-@lru_cache
-def load_taxonomy(path: Path = TAXONOMY_PATH) -> Taxonomy:
-    """The shipped taxonomy tree {level1: {level2: [level3, ...]}}."""
-    document = json.loads(path.read_text(encoding="utf-8"))
-    tree: Taxonomy = document["tree"]
-    return tree
-
-
 def level1_names(tree: Taxonomy | None = None) -> list[str]:
-    return list((tree if tree is not None else load_taxonomy()).keys())
+    return list(tree if tree is not None else load_taxonomy())
 
 
 @lru_cache
 def load_synonyms(path: Path = SYNONYMS_PATH) -> dict[str, list[str]]:
     """Hand-written words citizens use for a category: keys ``level1/level2`` or ``level1/level2/level3``."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = load_synonyms_document(path)
     merged: dict[str, list[str]] = {}
     for key, words in document.items():
         # "key#en" lists more words for "key" (YAML keys must be unique).
@@ -287,7 +274,7 @@ class LexiconEvidence:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build data/taxonomy.json from the taxonomy CSV.")
+    parser = argparse.ArgumentParser(description="Build shared/data/taxonomy.json from the taxonomy CSV.")
     parser.add_argument("--build", type=Path, required=True, metavar="CSV", help="level1,level2,level3 table")
     parser.add_argument("--out", type=Path, default=TAXONOMY_PATH, help="JSON file to write")
     args = parser.parse_args(argv)

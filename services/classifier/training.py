@@ -57,7 +57,7 @@ from services.classifier.multilingual import (
     encoder_available,
     leaf_text,
 )
-from services.classifier.taxonomy import level1_names, load_taxonomy
+from services.classifier.taxonomy import level1_names
 from services.classifier.validation import (
     FOLDS,
     NEAR_DUPLICATE_JACCARD,
@@ -66,6 +66,7 @@ from services.classifier.validation import (
     near_duplicate_groups,
 )
 from shared.events import Classification
+from shared.reference import load_taxonomy
 
 DATA_ORIGIN = (
     "Public 2020 Teddy Cup (泰迪杯) data-mining challenge, 'smart government' (智慧政务) track: anonymised "
@@ -610,10 +611,10 @@ Rerun to regenerate.
 
 ## What it does
 Predicts the **level-1 category** of a citizen's request (诉求) in the official 3-level taxonomy of citizen
-messages (15 level-1 names, `services/classifier/data/taxonomy.json`) from its subject and body, with a
+messages (15 level-1 names, `shared/data/taxonomy.json`) from its subject and body, with a
 calibrated probability. Levels 2 and 3 are chosen *inside the predicted level-1 branch* by lexical
-similarity to the taxonomy's names plus a hand-written synonym list (`data/synonyms.yaml`), each with a
-probability (see Levels 2 and 3); the 每月一题 problem by keyword rules (`data/monthly_questions.yaml`).
+similarity to the taxonomy's names plus a hand-written synonym list (`shared/data/synonyms.yaml`), each with a
+probability (see Levels 2 and 3); the 每月一题 problem by keyword rules (`shared/data/monthly_questions.yaml`).
 
 ## Data
 - Origin: {data["origin"]} The CSV lives outside the repository (`../shared/domain/{data["file"]}`) and is
@@ -658,7 +659,7 @@ Below the threshold a call goes to manual sorting (人工分拣); `HOTLINE_CLASS
 {thresholds}
 
 ## Classes absent from the training data: a hint, never the decision
-When the model's probability is below {LEXICON_HINT_BELOW} and the hand-written lexicon (`data/synonyms.yaml`) has
+When the model's probability is below {LEXICON_HINT_BELOW} and the hand-written lexicon (`shared/data/synonyms.yaml`) has
 strong evidence (strength >= {STRONG_LEXICON}: distinct words, a specific word of 3+ Chinese characters counting
 1.5) for a level-1 class the model never learned, stronger than for the predicted class, the model's answer
 **stays**; the class goes to `suggested_category` with its words in `suggested_terms`, and the call is sent to
@@ -726,7 +727,7 @@ def _shift_section(shift: dict) -> str:
         [[name, g["rows"], f"{g['accuracy']:.3f}"] for name, g in shift["by_style"].items()],
     )
     return f"""## Robustness to shift: messages written differently (never trained on)
-`tests/unit/data/{shift["file"]}`: {shift["rows"]} messages the team wrote in styles unlike the CSV (other cities'
+`tests/unit/classifier/data/{shift["file"]}`: {shift["rows"]} messages the team wrote in styles unlike the CSV (other cities'
 phrasing, spoken transcripts, short SMS-style texts), level-1 labelled, in the {len(shift["classes"])} learned classes.
 Written by us, not real citizen data; kept out of training and of every fitted parameter.
 - **Macro-F1 {shift["macro_f1"]:.4f}** (95% interval {shift["macro_f1_95_interval"][0]:.4f}-{shift["macro_f1_95_interval"][1]:.4f}, row bootstrap),
@@ -776,7 +777,7 @@ def _team_section(sets: dict) -> str:
         return ""
     table = _table(["set", "classes", "rows", "level 1", "level 2", "level 3", "sent to manual", "hint given"], lines)
     return f"""## Team-written evaluation sets (shipped model)
-Written by the Hotline team (`tests/unit/data/`), **not real citizen or 311 data**; labels are our reading of the
+Written by the Hotline team (`tests/unit/classifier/data/`), **not real citizen or 311 data**; labels are our reading of the
 taxonomy. Level 2/3 accuracy counts a row right only when the levels above are right too. The same team wrote
 the lexicon, and these rows also fit the level-2/3 calibration, so level-2/3 figures are optimistic. Rows of
 unlearned classes can never be right at level 1 now (the lexicon no longer overrides): "hint given" is the share

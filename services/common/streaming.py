@@ -1,8 +1,11 @@
-"""The one place that knows how a Hotline faust worker is configured and how poison messages are kept.
+"""The one place that knows how a Hotline faust worker is configured, how it consumes a batch and how
+poison messages are kept.
 
-Agents stay thin: parse the bytes into a contract model, call a pure domain function, send the result.
-A message that cannot be parsed goes to ``hotline.deadletter.v1`` with the reason and its original
-bytes, and the agent goes on. Delivery is at-least-once (the embedded broker has no idempotent
+Agents stay thin: each is ``consume_batches`` with a ``BatchHandler`` (take a batch → parse the bytes
+into a contract model → dead-letter what does not parse → apply, retried while a store is down → dead-
+letter what the step refused), and the step itself calls pure domain code. A message that cannot be
+processed goes to ``hotline.deadletter.v1`` with the reason and its original bytes (one builder:
+``dead_letter``), and the agent goes on. Delivery is at-least-once (the embedded broker has no idempotent
 producer, so no transactions): every consumer must be idempotent.
 """
 
@@ -10,17 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar, cast
 
 import faust
 from faust.types import EventT
 from pydantic import BaseModel, ValidationError
 
 from shared import topics
-from shared.events import DeadLetter
-from shared.settings import Settings
+from shared.events import DeadLetter, EventBase
+from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +59,7 @@ def _bounded_fetch_wait(fetch_max_wait_ms: int) -> None:
     AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
 
 
-def create_app(service: str, settings: Settings) -> faust.App:
+def create_app(service: str, settings: ServiceSettings) -> faust.App:
     """A faust app for ``service``: raw bytes in and out, acks=all, no web server, in-memory tables."""
     _bounded_fetch_wait(settings.kafka.fetch_max_wait_ms)
     return faust.App(
@@ -76,36 +82,86 @@ def raw_topic(app: faust.App, name: str) -> faust.TopicT:
     return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
 
-def dead_letter_for(service: str, event: EventT, reason: str) -> DeadLetter:
-    message = event.message
-    value = message.value if isinstance(message.value, bytes | bytearray) else str(message.value).encode()
-    key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes | bytearray) else None
+def dead_letter(
+    service: str,
+    reason: str,
+    *,
+    source_topic: str,
+    original: bytes,
+    key: bytes | str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+) -> DeadLetter:
+    """The one builder of a dead letter: the message's bytes kept whole (base64), the reason cut at 2,000 characters.
+
+    Use ``dead_letter_for`` for a record as it came off a topic (it knows its partition and offset) and
+    ``dead_letter_of`` for a parsed event a later step refused.
+    """
+    if isinstance(key, bytes | bytearray):
+        key = bytes(key).decode("utf-8", "replace")
     return DeadLetter(
         service=service,
-        source_topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
+        source_topic=source_topic,
+        partition=partition,
+        offset=offset,
         key=key,
         reason=reason[:2000],
-        original_b64=base64.b64encode(bytes(value)).decode(),
+        original_b64=base64.b64encode(original).decode(),
     )
 
 
-def parse_events(events: Sequence[EventT], model: type[ModelT], service: str) -> tuple[list[ModelT], list[DeadLetter]]:
-    """Parse a batch of raw events into ``model``; the ones that fail become dead letters with the reason."""
-    parsed: list[ModelT] = []
+def dead_letter_for(service: str, event: EventT, reason: str) -> DeadLetter:
+    """The dead letter of a record as consumed: its topic, partition, offset, key and original bytes."""
+    message = event.message
+    value = message.value if isinstance(message.value, bytes | bytearray) else str(message.value).encode()
+    key = message.key if isinstance(message.key, bytes | bytearray) else None
+    return dead_letter(
+        service,
+        reason,
+        source_topic=message.topic,
+        original=bytes(value),
+        key=key,
+        partition=message.partition,
+        offset=message.offset,
+    )
+
+
+def dead_letter_of(service: str, event: EventBase, reason: str) -> DeadLetter:
+    """The dead letter of a parsed contract event a later step refused: its topic, key and serialized bytes."""
+    return dead_letter(service, reason, source_topic=event.topic, original=event.to_bytes(), key=event.key())
+
+
+@dataclass(frozen=True, slots=True)
+class Received(Generic[ModelT]):
+    """A parsed message with the record it arrived in (what ``dead_letter_for`` needs to name it)."""
+
+    record: EventT
+    value: ModelT
+
+
+def parse_batch(
+    events: Sequence[EventT], model: type[ModelT], service: str
+) -> tuple[list[Received[ModelT]], list[DeadLetter]]:
+    """Parse a batch of raw records into ``model``; the ones that fail become dead letters with the reason."""
+    parsed: list[Received[ModelT]] = []
     dead: list[DeadLetter] = []
     for event in events:
         value = event.value
         try:
             if not isinstance(value, bytes | bytearray):
                 raise TypeError(f"expected bytes, got {type(value).__name__}")
-            parsed.append(model.model_validate_json(value))
+            parsed.append(Received(event, model.model_validate_json(value)))
         except ValidationError as exc:
             dead.append(dead_letter_for(service, event, f"invalid {model.__name__}: {_short_errors(exc)}"))
         except (TypeError, ValueError, UnicodeDecodeError) as exc:
             dead.append(dead_letter_for(service, event, f"undecodable message: {exc}"))
     return parsed, dead
+
+
+def parse_events(events: Sequence[EventT], model: type[ModelT], service: str) -> tuple[list[ModelT], list[DeadLetter]]:
+    """Parse a batch of raw events into ``model``; the ones that fail become dead letters with the reason."""
+    parsed, dead = parse_batch(events, model, service)
+    return [item.value for item in parsed], dead
 
 
 def _short_errors(exc: ValidationError) -> str:
@@ -114,6 +170,10 @@ def _short_errors(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error["loc"]) or "(root)"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
+
+
+DeadLetterSender = Callable[[Sequence[DeadLetter]], Awaitable[None]]
+"""Publishes dead letters and returns once the broker acknowledged them."""
 
 
 async def send_dead_letters(app: faust.App, dead: Sequence[DeadLetter]) -> None:
@@ -125,6 +185,11 @@ async def send_dead_letters(app: faust.App, dead: Sequence[DeadLetter]) -> None:
     await asyncio.gather(*futures)
     for d in dead:
         log.warning("dead-lettered %s offset %s: %s", d.source_topic, d.offset, d.reason)
+
+
+def dead_letter_sender(app: faust.App) -> DeadLetterSender:
+    """``send_dead_letters`` bound to ``app``: what a ``BatchHandler`` publishes its dead letters with."""
+    return functools.partial(send_dead_letters, app)
 
 
 async def retry_until_done(
@@ -143,11 +208,81 @@ async def retry_until_done(
             delay = min(delay * 2, max_delay)
 
 
+class InvalidMessages(StrEnum):
+    """What a consumer does with a message that does not parse into its contract model."""
+
+    dead_letter = "dead_letter"  # the consumer that owns the topic keeps it, with the reason
+    skip = "skip"  # another consumer of the topic dead-letters it; this one only logs it
+
+
+@dataclass(frozen=True, slots=True)
+class Batching:
+    """How many records a consumer takes at once, and the longest it waits to fill a batch."""
+
+    size: int
+    window_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class BatchHandler(Generic[ModelT]):
+    """One step of a faust agent over a batch of raw records: take → parse → dead-letter → apply.
+
+    For each batch: records that do not parse into ``model`` are dead-lettered (or only logged, with
+    ``invalid=InvalidMessages.skip``); ``refuse`` may turn a parsed value away with its own dead letter
+    (a check against reference data); those dead letters are published and acknowledged before
+    anything else. If valid values remain, ``apply`` gets them with their records, does the work
+    (store, send) and returns the dead letters of what it could not do, which are published last. With
+    ``retry`` set, ``apply`` is retried with backoff until it succeeds, logged under that name, so an
+    outage of a store never acks unprocessed records. faust acks the batch only once this returns
+    (at-least-once): ``apply`` must be idempotent.
+    """
+
+    service: str
+    model: type[ModelT]
+    apply: Callable[[list[Received[ModelT]]], Awaitable[Sequence[DeadLetter]]]
+    send_dead_letters: DeadLetterSender
+    invalid: InvalidMessages = InvalidMessages.dead_letter
+    refuse: Callable[[ModelT], DeadLetter | None] | None = None
+    retry: str | None = None
+
+    async def __call__(self, events: Sequence[EventT]) -> None:
+        parsed, dead = parse_batch(events, self.model, self.service)
+        if self.invalid is InvalidMessages.skip:
+            for letter in dead:
+                log.warning("skipped %s at offset %s: %s", letter.source_topic, letter.offset, letter.reason)
+            dead = []
+        if self.refuse is not None:
+            kept: list[Received[ModelT]] = []
+            for item in parsed:
+                refused = self.refuse(item.value)
+                if refused is None:
+                    kept.append(item)
+                else:
+                    dead.append(refused)
+            parsed = kept
+        await self.send_dead_letters(dead)
+        if not parsed:
+            return
+        apply = functools.partial(self.apply, parsed)
+        failed = await (retry_until_done(self.retry, apply) if self.retry else apply())
+        await self.send_dead_letters(failed)
+
+
+async def consume_batches(stream: faust.StreamT, batching: Batching, handler: BatchHandler[ModelT]) -> None:
+    """Run ``handler`` over ``stream`` in batches of ``batching.size`` records, waiting ``window_seconds`` at most.
+
+    The body of every Hotline agent: ``async def agent(stream): await consume_batches(stream, …)``.
+    """
+    # take_events is on the concrete Stream, not on the StreamT interface faust types agents with.
+    async for events in cast(faust.Stream, stream).take_events(batching.size, within=batching.window_seconds):
+        await handler(events)
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def run_worker(app: faust.App, settings: Settings) -> None:
+def run_worker(app: faust.App, settings: ServiceSettings) -> None:
     """Run a faust worker in the foreground until SIGINT/SIGTERM."""
     from faust.worker import Worker
 

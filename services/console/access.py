@@ -1,8 +1,9 @@
 """Who may see and do what in the console: pure functions of the user and the case, no I/O.
 
 A street/town operator sees its own queue only; a department operator its own queue and the cases it
-cooperates on (吹哨报到); a supervisor everything. Steps are offered only when the lifecycle allows them
-in the case's status and the user may take them (only the holder acts; supervisor-only steps).
+cooperates on (吹哨报到); a supervisor everything. Steps are offered by ``shared.lifecycle``'s rule, the
+one intake enforces: legal in the case's status and the user's to take (only the holder acts; supervisor-
+only steps; the whistle only for a street/town).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import Any
 
 from services.console.users import Role, User
 from shared.events import CaseEventKind
-from shared.lifecycle import SUPERVISOR_ONLY, CaseStatus, allowed_steps
+from shared.lifecycle import Role as CaseRole
+from shared.lifecycle import permitted_steps
+from shared.queues import queue_label
 
-# The router links duplicates; the console never offers that. Re-dispatch and unlinking are a supervisor's.
-ROUTER_STEPS: frozenset[CaseEventKind] = frozenset({CaseEventKind.linked})
 # The order actions are shown in.
 STEP_ORDER: tuple[CaseEventKind, ...] = (
     CaseEventKind.accepted,
@@ -47,7 +48,7 @@ def visible_queues(user: User, queues: Iterable[Mapping[str, Any]]) -> list[Mapp
 
 def empty_queue(queue_id: str, role: Role) -> dict[str, Any]:
     """How a queue nothing was dispatched to yet is shown."""
-    name = queue_id.split(":", 1)[-1].rsplit("/", 1)[-1]
+    name = queue_label(queue_id)
     return {"queue_id": queue_id, "unit_kind": role.value, "unit_name": name, "depth": 0, "dispatched_total": 0}
 
 
@@ -75,20 +76,10 @@ def holds(user: User, case: Mapping[str, Any]) -> bool:
 
 
 def offered_steps(user: User, case: Mapping[str, Any]) -> list[CaseEventKind]:
-    """The steps to offer ``user`` on ``case``: legal in its status and the user's to take."""
-    try:
-        status = CaseStatus(case.get("status", ""))
-    except ValueError:
-        return []
-    legal = set(allowed_steps(status)) - ROUTER_STEPS
-    if user.is_supervisor:
-        return [step for step in STEP_ORDER if step in legal]
-    if not holds(user, case):
-        return []
-    offered = legal - SUPERVISOR_ONLY
-    if user.role is not Role.street:
-        offered.discard(CaseEventKind.whistle)  # a street summons departments (吹哨), not the other way round
-    return [step for step in STEP_ORDER if step in offered]
+    """The steps to offer ``user`` on ``case``: exactly those intake would accept now, in display order."""
+    role: CaseRole = "supervisor" if user.is_supervisor else "lead" if holds(user, case) else "none"
+    permitted = permitted_steps(role, str(case.get("status", "")), lead_queue=case.get("queue_id"))
+    return [step for step in STEP_ORDER if step in permitted]
 
 
 def agreed_steps(local: list[CaseEventKind], intake_says: list[str] | None) -> list[CaseEventKind]:

@@ -14,7 +14,10 @@ from typing import Any
 from markupsafe import Markup
 
 from services.console.clients import MetricsClient
-from services.console.views import bar_chart_svg, previous_month
+from services.console.views import bar_chart_svg
+from shared.clock import previous_month
+from shared.events import UnitKind
+from shared.queues import kind_of
 
 UNIT_KINDS: tuple[str, ...] = ("street", "department")
 
@@ -71,7 +74,7 @@ async def top_ten(metrics: MetricsClient, month: str) -> list[dict[str, Any]]:
     streets = [
         {"unit": c.get("label") or c["value"], "count": c["count"]}
         for c in units
-        if str(c.get("value", "")).startswith("street:")
+        if kind_of(str(c.get("value", ""))) is UnitKind.street
     ]
     return sorted(streets, key=lambda r: -(r["count"] or 0))[:10]
 
@@ -111,7 +114,7 @@ async def scoreboard_context(
         "trend_summary": trend_summary,
         "programme": programme,
         "problems": [{**p, "display_name": names.get(p.get("id", ""), "")} for p in problems],
-        "hot_spots": hot.get("hotspots", []) if isinstance(hot, dict) else None,
+        "hot_spots": hot.get("hot_spots", []) if isinstance(hot, dict) else None,
         "percent": percent,
         "first": first,
     }

@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from services.common.private_files import locked, write_private_json
+from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR
+from shared.private_files import locked, write_private_json
+from shared.queues import QueueId
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-QUEUE_PREFIX = {"street": "street:", "department": "department:"}
 
 
 class Role(StrEnum):
@@ -70,17 +71,18 @@ def verify_password(user: User, password: str) -> bool:
 def intake_scopes(role: Role, queue: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The intake API-key (scopes, units) a console user of ``role`` acts with: its unit's steps, or all."""
     if role is Role.supervisor:
-        return ("calls:write", "supervisor"), ()
-    return ("cases:act",), (str(queue),)
+        return (CALLS_WRITE, SUPERVISOR), ()
+    return (CASES_ACT,), (str(queue),)
 
 
 def validate(role: Role, queue: str | None) -> None:
     """Raise ValueError when the queue does not fit the role (a unit needs its own queue id)."""
     if role is Role.supervisor:
         return
-    prefix = QUEUE_PREFIX[role.value]
-    if not queue or not queue.startswith(prefix) or len(queue) == len(prefix):
-        raise ValueError(f"a {role.value} operator needs --queue {prefix}<name>, e.g. {prefix}大兴区/西红门镇")
+    parsed = QueueId.try_parse(queue or "")
+    if parsed is None or parsed.kind.value != role.value:
+        example = {Role.street: "street:大兴区/西红门镇", Role.department: "department:市民政局"}[role]
+        raise ValueError(f"a {role.value} operator needs --queue {role.value}:<name>, e.g. {example}")
 
 
 def load_users(path: Path) -> dict[str, User]:
@@ -94,6 +96,25 @@ def load_users(path: Path) -> dict[str, User]:
         user = User(**{**entry, "role": Role(entry["role"])})
         users[user.name] = user
     return users
+
+
+class UserDirectory:
+    """The users file as the running console sees it: re-read when it changes (users added with the CLI
+    need no restart)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: float | None = None
+        self._users: dict[str, User] = {}
+
+    def get(self, name: str) -> User | None:
+        try:
+            stamp = self.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if stamp != self._stamp:
+            self._users, self._stamp = load_users(self.path), stamp
+        return self._users.get(name)
 
 
 def save_users(path: Path, users: Sequence[User]) -> None:
@@ -141,7 +162,7 @@ def add_user_with_intake_key(
     users_file: Path, api_keys_file: Path, *, name: str, role: Role | str, queue: str | None, password: str
 ) -> User:
     """Create the user's intake API key (scoped to its role and queue) and add the user."""
-    from services.intake.keys import create_key
+    from shared.api_keys import create_key
 
     role = Role(role)
     validate(role, queue)
@@ -156,7 +177,6 @@ def add_user_with_intake_key(
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m services.console.users add|list``."""
     from services.console.settings import ConsoleSettings
-    from shared.settings import IntakeSettings
 
     parser = argparse.ArgumentParser(prog="python -m services.console.users", description="Console users.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -165,12 +185,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--queue", help="queue id of a street/department operator, e.g. street:大兴区/西红门镇")
     add.add_argument("--password", help="at least 8 characters; asked for when omitted")
-    add.add_argument("--users-file", type=Path, default=None, help="default: CONSOLE_USERS_FILE")
-    add.add_argument("--api-keys-file", type=Path, default=None, help="default: INTAKE_API_KEYS_FILE")
+    add.add_argument("--users-file", type=Path, default=None, help="default: HOTLINE_CONSOLE_USERS_FILE")
+    add.add_argument("--api-keys-file", type=Path, default=None, help="default: HOTLINE_CONSOLE_INTAKE_API_KEYS_FILE")
     listing = commands.add_parser("list", help="list users (never passwords or keys)")
     listing.add_argument("--users-file", type=Path, default=None)
     args = parser.parse_args(argv)
-    users_file = args.users_file or ConsoleSettings().users_file
+    settings = ConsoleSettings()
+    users_file = args.users_file or settings.users_file
     if args.command == "list":
         for user in load_users(users_file).values():
             print(f"{user.name}\t{user.role.value}\t{user.queue or '*'}\t{user.api_key_name}")
@@ -179,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         user = add_user_with_intake_key(
             users_file,
-            args.api_keys_file or IntakeSettings().api_keys_file,
+            args.api_keys_file or settings.intake_api_keys_file,
             name=args.name,
             role=args.role,
             queue=args.queue,

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.clock import DEFAULT_TIMEZONE
+
 PHONE = re.compile(r"(?<!\d)(\+?\d[\d -]{5,}\d)(?!\d)")
 EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 
@@ -73,7 +75,7 @@ def category_path(classification: Mapping[str, Any] | None) -> str:
     return " › ".join(str(p) for p in parts if p) or "—"
 
 
-def local_time(value: Any, timezone: str = "Asia/Shanghai") -> str:
+def local_time(value: Any, timezone: str = DEFAULT_TIMEZONE) -> str:
     """YYYY-MM-DD HH:MM in the city's time zone."""
     from zoneinfo import ZoneInfo
 
@@ -115,9 +117,3 @@ def bar_chart_svg(
         )
     parts.append("</svg>")
     return "".join(parts)
-
-
-def previous_month(month: str) -> str:
-    """The month before YYYY-MM."""
-    year, number = (int(p) for p in month.split("-"))
-    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"

@@ -1,4 +1,4 @@
-"""``python -m services.intake``: serve the intake API with uvicorn on INTAKE_HOST:INTAKE_PORT."""
+"""``python -m services.intake``: serve the intake API with uvicorn on HOTLINE_INTAKE_HOST:HOTLINE_INTAKE_PORT."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import uvicorn
 
 from services.common.streaming import configure_logging
 from services.intake.app import create_app
-from shared.settings import get_settings
+from services.intake.settings import IntakeSettings
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = IntakeSettings()
     configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),
-        host=settings.intake.host,
-        port=settings.intake.port,
+        host=settings.host,
+        port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
     )

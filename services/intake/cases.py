@@ -4,21 +4,26 @@ and the CaseEvent it becomes. No I/O: the case document and the key are passed i
 Who may act (API-key scopes per unit):
 - a key with the ``supervisor`` scope: every step on every case;
 - a key with ``cases:act`` and the case's lead queue among its ``units``: the unit's own steps
-  (accepted, responded, returned, whistle, resolved), not the supervisor-only ones;
+  (accepted, responded, returned, resolved, and whistle when the unit is a street/town: 吹哨报到),
+  not the supervisor-only ones;
 - a cooperating unit (summoned by a whistle, or named by the catalogue rule): no step. It sees the case
   in its queue and reports to the lead unit, which takes the steps (one unit answers for a case);
 - anyone else: no step (403).
+
+The rules themselves (``may_take``, ``permitted_steps``, ``STEP_NEEDS``) are ``shared.lifecycle``'s, shared
+with the console and the metrics writer; this module maps an API key and a case document onto them.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.keys import CASES_ACT, SUPERVISOR, KeyRecord
+from shared.api_keys import CASES_ACT, SUPERVISOR, KeyRecord
+from shared.cases import CaseDocument
 from shared.events import (
     HOTLINE_NAMESPACE,
     Assignment,
@@ -28,15 +33,23 @@ from shared.events import (
     Classification,
     UnitKind,
 )
-from shared.lifecycle import SUPERVISOR_ONLY, CaseStatus, allowed_steps, next_status
+from shared.lifecycle import (
+    RETURN_NEEDS_REASON,
+    ROUTER_ONLY,
+    STEP_NEEDS,
+    STREET_ONLY,
+    CaseStatus,
+    Role,
+    may_take,
+    next_status,
+    permitted_steps,
+)
+from shared.queues import MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE, QueueId
 
-Role = Literal["supervisor", "lead", "cooperating", "none"]
-# Steps only the router takes (a duplicate link is found at routing; a supervisor undoes it with unlinked).
-ROUTER_ONLY: frozenset[CaseEventKind] = frozenset({CaseEventKind.linked})
-MANUAL_QUEUES = {
-    "manual:dispatch": "人工派单 (manual dispatch)",
-    "manual:classification": "人工分拣 (manual classification)",
-}
+# A stored case: as read through shared.cases.CaseReadModel, or the document itself (tests, tools).
+CaseLike = CaseDocument | Mapping[str, Any]
+# The manual queues a supervisor may dispatch to (人工派单, 人工分拣).
+MANUAL_QUEUES = frozenset({MANUAL_DISPATCH_QUEUE, MANUAL_CLASSIFICATION_QUEUE})
 
 
 class ReclassificationIn(BaseModel):
@@ -94,23 +107,20 @@ class StepsAllowed(BaseModel):
     steps: list[CaseEventKind]
 
 
-def lead_queue(case: Mapping[str, Any]) -> str | None:
+def lead_queue(case: CaseLike) -> str | None:
     """The queue that holds the case (its lead unit)."""
-    assignment = case.get("assignment") if isinstance(case.get("assignment"), Mapping) else {}
-    queue = case.get("queue_id") or (assignment or {}).get("queue_id")
-    return str(queue) if queue else None
+    return CaseDocument.of(case).lead_queue
 
 
-def cooperating_queues(case: Mapping[str, Any]) -> set[str]:
+def cooperating_queues(case: CaseLike) -> set[str]:
     """Queues of the units cooperating on the case (whistle, or the catalogue rule)."""
-    assignment = case.get("assignment") if isinstance(case.get("assignment"), Mapping) else {}
-    queues = {str(q) for q in (assignment or {}).get("cooperating_units") or []}
-    queues |= {str(q) for q in case.get("queue_ids") or []}
-    lead = lead_queue(case)
+    case = CaseDocument.of(case)
+    queues = set(case.assignment.cooperating_units) | set(case.queue_ids)
+    lead = case.lead_queue
     return queues - {lead} if lead else queues
 
 
-def role_of(key: KeyRecord, case: Mapping[str, Any]) -> Role:
+def role_of(key: KeyRecord, case: CaseLike) -> Role:
     """The key's role on this case."""
     if key.allows(SUPERVISOR):
         return "supervisor"
@@ -124,45 +134,36 @@ def role_of(key: KeyRecord, case: Mapping[str, Any]) -> Role:
     return "none"
 
 
-def kind_allowed(role: Role, kind: CaseEventKind) -> bool:
-    """Whether a key in ``role`` may take ``kind`` (regardless of the status)."""
-    if kind in ROUTER_ONLY:
-        return False
-    if role == "supervisor":
-        return True
-    return role == "lead" and kind not in SUPERVISOR_ONLY
-
-
-def permission_problem(key: KeyRecord, case: Mapping[str, Any], kind: CaseEventKind) -> str | None:
+def permission_problem(key: KeyRecord, case: CaseLike, kind: CaseEventKind) -> str | None:
     """Why the key may not take ``kind`` on this case (for a 403), or None when it may."""
     role = role_of(key, case)
     if kind in ROUTER_ONLY:
         return f"'{kind}' is decided by the router, not submitted (a supervisor undoes a link with 'unlinked')"
-    if kind_allowed(role, kind):
+    lead = lead_queue(case)
+    if may_take(role, kind, lead_queue=lead):
         return None
-    lead = lead_queue(case) or "no unit"
+    lead = lead or "no unit"
     if role == "none" and not (key.allows(CASES_ACT) or key.allows(SUPERVISOR)):
         return f"API key '{key.name}' lacks the scope {CASES_ACT} or {SUPERVISOR}"
     if role == "none":
         return f"API key '{key.name}' does not act for {lead}, which holds this case"
     if role == "cooperating":
         return f"cooperating units report to the lead unit {lead}, which takes the steps"
+    if kind in STREET_ONLY:
+        return f"'{kind}' is a street/town's step (吹哨报到: streets summon departments); {lead} does not take it"
     return f"'{kind}' needs the {SUPERVISOR} scope"
 
 
-def steps_for(key: KeyRecord, case: Mapping[str, Any]) -> tuple[Role, list[CaseEventKind]]:
+def steps_for(key: KeyRecord, case: CaseLike) -> tuple[Role, list[CaseEventKind]]:
     """The key's role and the steps it may take in the case's status now (for the console)."""
+    case = CaseDocument.of(case)
     role = role_of(key, case)
-    try:
-        legal = allowed_steps(str(case.get("status")))
-    except ValueError:
-        legal = []
-    return role, [kind for kind in legal if kind_allowed(role, kind)]
+    return role, permitted_steps(role, case.status, lead_queue=case.lead_queue)
 
 
-def status_problem(case: Mapping[str, Any], kind: CaseEventKind) -> tuple[str, str | None]:
+def status_problem(case: CaseLike, kind: CaseEventKind) -> tuple[str, str | None]:
     """(status after the step, None), or (status now, the reason it is illegal) for a 409."""
-    status = str(case.get("status"))
+    status = CaseDocument.of(case).status
     try:
         return str(next_status(status, kind)), None
     except ValueError as exc:  # IllegalTransition, or a status this version does not know
@@ -183,26 +184,22 @@ def step_field_problems(
     def add(field: str, message: str, kind: str) -> None:
         problems.append({"loc": ["body", field], "msg": message, "type": kind})
 
+    need = STEP_NEEDS.get(step.kind)
+    if need is not None:
+        field = "queue_id" if need.field == "assignment" else need.field  # the assignment is built from it
+        if not getattr(step, field):
+            add(field, need.message, "missing")
+    if step.kind is CaseEventKind.returned and not (step.note and step.note.strip()):
+        add(RETURN_NEEDS_REASON.field, RETURN_NEEDS_REASON.message, "missing")
     if step.kind is CaseEventKind.whistle:
-        if not step.departments:
-            add("departments", "whistle needs at least one department queue id (department:<name>)", "missing")
         unknown = [d for d in step.departments if d not in department_queues]
         if unknown:
             add("departments", f"not departments of the dispatch catalogue: {unknown}", "unknown_department")
-    if step.kind is CaseEventKind.callback and step.callback_result is None:
-        add("callback_result", f"callback needs callback_result: {', '.join(CallbackResult)}", "missing")
-    if step.kind is CaseEventKind.returned and not (step.note and step.note.strip()):
-        add("note", "returned needs the reason in note (退单理由)", "missing")
-    if step.kind is CaseEventKind.reclassified:
-        if step.classification is None:
-            add("classification", "reclassified needs classification.category", "missing")
-        elif step.classification.category not in categories:
+    if step.kind is CaseEventKind.reclassified and step.classification is not None:
+        if step.classification.category not in categories:
             add("classification", f"{step.classification.category!r} is not a level-1 category", "unknown_category")
-    if step.kind is CaseEventKind.dispatched:
-        if not step.queue_id:
-            add("queue_id", "dispatched needs the queue_id to dispatch the case to", "missing")
-        elif not queue_is_known(step.queue_id):
-            add("queue_id", f"{step.queue_id!r} is not a known queue", "unknown_queue")
+    if step.kind is CaseEventKind.dispatched and step.queue_id and not queue_is_known(step.queue_id):
+        add("queue_id", f"{step.queue_id!r} is not a known queue", "unknown_queue")
     return problems
 
 
@@ -213,29 +210,18 @@ def event_id_for(call_id: uuid.UUID, key_name: str, idempotency_key: str | None)
     return uuid.uuid4()
 
 
-def unit_of_queue(queue_id: str) -> tuple[UnitKind, str]:
-    """The unit kind and display name a queue id stands for."""
-    prefix, _, rest = queue_id.partition(":")
-    if prefix == "street":
-        return UnitKind.street, rest.replace("/", "")
-    if prefix == "district":
-        return UnitKind.district, f"{rest}分中心"
-    if prefix == "department":
-        return UnitKind.department, rest
-    return UnitKind.manual, MANUAL_QUEUES.get(queue_id, queue_id)
-
-
-def manual_assignment(step: CaseStepIn, case: Mapping[str, Any], key: KeyRecord, catalogue_version: str) -> Assignment:
+def manual_assignment(step: CaseStepIn, case: CaseLike, key: KeyRecord, catalogue_version: str) -> Assignment:
     """A supervisor's dispatch (人工派单) of the case to ``step.queue_id``: the next attempt."""
-    current = case.get("assignment") if isinstance(case.get("assignment"), Mapping) else {}
-    current = current or {}
+    current = CaseDocument.of(case).assignment
     queue_id = str(step.queue_id)
-    kind, name = unit_of_queue(queue_id)
-    district, street = current.get("district"), current.get("street")
-    if kind is UnitKind.street:
-        district, _, street = queue_id.removeprefix("street:").partition("/")
-    elif kind is UnitKind.district:
-        district = queue_id.removeprefix("district:")
+    # step_problems has checked it is a known queue; anything else is taken as a manual queue.
+    queue = QueueId.try_parse(queue_id)
+    kind, name = (queue.kind, queue.unit_name) if queue else (UnitKind.manual, queue_id)
+    district, street = current.district, current.street
+    if queue is not None and queue.kind is UnitKind.street:
+        district, street = queue.district, queue.street
+    elif queue is not None and queue.kind is UnitKind.district:
+        district = queue.district
     reason = f"dispatched by supervisor {key.name}" + (f": {step.note}" if step.note else "")
     return Assignment(
         queue_id=queue_id,
@@ -246,14 +232,14 @@ def manual_assignment(step: CaseStepIn, case: Mapping[str, Any], key: KeyRecord,
         rule_id=None,
         catalogue_version=catalogue_version,
         reason=reason,
-        priority=int(current.get("priority") or 3),
-        attempt=int(current.get("attempt") or 1) + 1,
+        priority=int(current.priority or 3),
+        attempt=int(current.attempt or 1) + 1,
     )
 
 
 def case_event(
     step: CaseStepIn,
-    case: Mapping[str, Any],
+    case: CaseLike,
     key: KeyRecord,
     *,
     call_id: uuid.UUID,
@@ -261,6 +247,7 @@ def case_event(
     catalogue_version: str,
 ) -> CaseEvent:
     """The CaseEvent of a checked step."""
+    case = CaseDocument.of(case)
     role = role_of(key, case)
     classification = None
     if step.kind is CaseEventKind.reclassified and step.classification is not None:

@@ -1,15 +1,18 @@
-"""Typed FastAPI dependencies of the intake: settings, publisher, and the caller's API key."""
+"""Typed FastAPI dependencies of the intake: what the composition root put on ``app.state`` (settings,
+publisher, key store, case store, catalogue) and the caller's API key with the scope a route needs."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
-from services.intake.keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, KeyRecord, KeyStore
 from services.intake.publisher import EventPublisher
-from shared.settings import Settings
+from services.intake.settings import IntakeSettings
+from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, KeyRecord, KeyStore
+from shared.cases import CaseReadModel
+from shared.catalogue_watch import CatalogueWatcher
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",
@@ -18,7 +21,7 @@ api_key_header = APIKeyHeader(
 )
 
 
-def app_settings(request: Request) -> Settings:
+def app_settings(request: Request) -> IntakeSettings:
     return request.app.state.settings
 
 
@@ -30,13 +33,19 @@ def app_key_store(request: Request) -> KeyStore:
     return request.app.state.key_store
 
 
-def app_cases(request: Request) -> Any:
-    """The ``cases`` collection (written by the metrics service; intake only reads it)."""
+def app_cases(request: Request) -> CaseReadModel | None:
+    """The read model of the metrics-owned ``cases`` (``shared.cases``); None before the lifespan connected."""
     return request.app.state.cases
 
 
-SettingsDep = Annotated[Settings, Depends(app_settings)]
-CasesDep = Annotated[Any, Depends(app_cases)]
+def app_catalogue(request: Request) -> CatalogueWatcher:
+    """The dispatch catalogue (派单目录), re-read when its file changes."""
+    return request.app.state.catalogue
+
+
+SettingsDep = Annotated[IntakeSettings, Depends(app_settings)]
+CatalogueDep = Annotated[CatalogueWatcher, Depends(app_catalogue)]
+CasesDep = Annotated[CaseReadModel | None, Depends(app_cases)]
 PublisherDep = Annotated[EventPublisher, Depends(app_publisher)]
 KeyStoreDep = Annotated[KeyStore, Depends(app_key_store)]
 

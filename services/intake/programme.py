@@ -1,9 +1,9 @@
 """Pure rules of 每月一题 programme updates submitted through intake: who may submit, what is checked,
 and the ``ProgrammeItemUpdated`` event an update becomes. No I/O: the programme document is passed in.
 
-The programme (problems, tasks, policies) is read with ``services.metrics.programme.load_programme``, a
-pure YAML loader: intake imports that data module (not the metrics service) so both check updates
-against the same file (``HOTLINE_METRICS_PROGRAMME_PATH``, default: the shipped one).
+The programme (problems, tasks, policies) is read with ``shared.programme.load_programme``, the shared
+file format and loader, so intake and metrics check updates against the same file
+(``HOTLINE_PROGRAMME_PATH``, default: the shipped one).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.keys import PROGRAMME_WRITE, SUPERVISOR, KeyRecord
-from services.metrics.programme import KIND_OF_LIST, ProgrammeError, UnknownProgrammeItem, check_update
+from shared.api_keys import PROGRAMME_WRITE, SUPERVISOR, KeyRecord
 from shared.events import HOTLINE_NAMESPACE, ProgrammeItemKind, ProgrammeItemUpdated
+from shared.programme import KIND_OF_LIST, ProgrammeError, UnknownProgrammeItem, check_update
 
 
 class ProgrammeUpdateIn(BaseModel):

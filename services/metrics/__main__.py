@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from services.common.streaming import run_worker
 from services.metrics.agent import build_app
-from shared.settings import get_settings
+from services.metrics.settings import MetricsSettings
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = MetricsSettings()
     run_worker(build_app(settings), settings)
 
 

@@ -9,22 +9,30 @@ outbox (CaseOverdue, HotSpotAlert) after the transaction that decided them commi
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import faust
-from pymongo import AsyncMongoClient
 
-from services.common.streaming import create_app, parse_events, raw_topic, retry_until_done, send_dead_letters
-from services.metrics.programme import ProgrammeError, check_event, load_programme
-from services.metrics.repository import EventsResult, MetricsRepository, ProgrammeResult
+from services.common.mongo import LazyDatabase
+from services.common.streaming import (
+    BatchHandler,
+    Batching,
+    Received,
+    consume_batches,
+    create_app,
+    dead_letter_of,
+    dead_letter_sender,
+    raw_topic,
+    retry_until_done,
+)
+from services.metrics.repository import MetricsRepository
 from services.metrics.scoreboard import HotSpotThresholds
-from services.metrics.settings import ScoreboardSettings
+from services.metrics.settings import MetricsSettings
 from shared import topics
 from shared.events import CallRouted, CaseEvent, DeadLetter, ProgrammeItemUpdated
-from shared.settings import Settings
+from shared.programme import ProgrammeError, check_event, load_programme
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +42,10 @@ SERVICE = "metrics"
 class RepositoryHolder:
     """Creates the Mongo client inside the worker's event loop on first use and ensures the indexes once."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: MetricsSettings) -> None:
         self.settings = settings
         self._repository: MetricsRepository | None = None
-        self._client: AsyncMongoClient | None = None
+        self._mongo = LazyDatabase(settings.mongodb)
         self._lock: asyncio.Lock | None = None
 
     async def ready(self) -> MetricsRepository:
@@ -48,42 +56,29 @@ class RepositoryHolder:
             self._lock = asyncio.Lock()
         async with self._lock:
             if self._repository is None:
-                if self._client is None:
-                    self._client = AsyncMongoClient(self.settings.mongodb.uri, tz_aware=True)
-                repository = MetricsRepository(
-                    self._client[self.settings.mongodb.database], timezone=self.settings.timezone
-                )
+                repository = MetricsRepository(self._mongo.database, timezone=self.settings.timezone)
                 await repository.ensure_indexes()
                 self._repository = repository
                 log.info("metrics store ready: database %s", self.settings.mongodb.database)
         return self._repository
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = self._repository = None
+        await self._mongo.close()
+        self._repository = None
 
 
 def rejected_letter(event: CaseEvent, reason: str) -> DeadLetter:
     """The dead letter of a case step the stored case refused (a race intake could not see)."""
-    return DeadLetter(
-        service=SERVICE,
-        source_topic=topics.CASES_EVENTS,
-        key=str(event.call_id),
-        reason=f"illegal transition: {reason}"[:2000],
-        original_b64=base64.b64encode(event.to_bytes()).decode(),
-    )
+    return dead_letter_of(SERVICE, event, f"illegal transition: {reason}")
 
 
-def unfit_programme_letter(event: ProgrammeItemUpdated, reason: str) -> DeadLetter:
-    """The dead letter of a programme update that names no item of the programme (or a wrong status)."""
-    return DeadLetter(
-        service=SERVICE,
-        source_topic=topics.PROGRAMME_EVENTS,
-        key=event.problem_id,
-        reason=f"not in the programme: {reason}"[:2000],
-        original_b64=base64.b64encode(event.to_bytes()).decode(),
-    )
+def unfit_programme_letter(programme: Mapping[str, Any], event: ProgrammeItemUpdated) -> DeadLetter | None:
+    """The dead letter of a programme update that names no item of the programme (or a wrong status); else None."""
+    try:
+        check_event(programme, event)
+    except ProgrammeError as exc:
+        return dead_letter_of(SERVICE, event, f"not in the programme: {exc}")
+    return None
 
 
 def split_programme_updates(
@@ -93,97 +88,91 @@ def split_programme_updates(
     fitting: list[ProgrammeItemUpdated] = []
     dead: list[DeadLetter] = []
     for event in events:
-        try:
-            check_event(programme, event)
-        except ProgrammeError as exc:
-            dead.append(unfit_programme_letter(event, str(exc)))
-        else:
+        letter = unfit_programme_letter(programme, event)
+        if letter is None:
             fitting.append(event)
+        else:
+            dead.append(letter)
     return fitting, dead
 
 
-def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) -> faust.App:
+def build_app(settings: MetricsSettings) -> faust.App:
     """The metrics worker: routed calls and case events in batches into the metrics store, plus its timers."""
-    scoreboard = scoreboard or ScoreboardSettings()
     app = create_app(SERVICE, settings)
     routed = raw_topic(app, topics.CALLS_ROUTED)
     case_events = raw_topic(app, topics.CASES_EVENTS)
     programme_events = raw_topic(app, topics.PROGRAMME_EVENTS)
     store = RepositoryHolder(settings)
     thresholds = HotSpotThresholds(
-        min_count=scoreboard.hotspot_min_count,
-        ratio=scoreboard.hotspot_ratio,
-        baseline_days=scoreboard.hotspot_baseline_days,
+        min_count=settings.hotspot_min_count,
+        ratio=settings.hotspot_ratio,
+        baseline_days=settings.hotspot_baseline_days,
     )
     touched: set[tuple[str, str, str, str]] = set()
 
+    send_dead = dead_letter_sender(app)
+    batching = Batching(settings.batch_size, settings.batch_window_seconds)
+
     async def rejected_to_dead_letters(rejected: Sequence[tuple[CaseEvent, str]]) -> None:
-        await send_dead_letters(app, [rejected_letter(event, reason) for event, reason in rejected])
+        await send_dead([rejected_letter(event, reason) for event, reason in rejected])
 
     @app.task
     async def create_indexes_at_start() -> None:
         await retry_until_done("ensure metrics indexes", store.ready)
 
+    async def apply_routed(batch: list[Received[CallRouted]]) -> list[DeadLetter]:
+        repository = await store.ready()
+        result = await repository.apply_routed_detailed([item.value for item in batch])
+        touched.update(result.touched_areas)
+        log.info("stored %d routed events: %d new cases", len(batch), result.applied)
+        return [rejected_letter(event, reason) for event, reason in result.rejected]
+
+    async def apply_case_events(batch: list[Received[CaseEvent]]) -> list[DeadLetter]:
+        repository = await store.ready()
+        result = await repository.apply_case_events([item.value for item in batch])
+        log.info(
+            "case events: %d applied, %d duplicates, %d waiting for their case, %d rejected",
+            result.applied,
+            result.duplicates,
+            result.pending,
+            len(result.rejected),
+        )
+        return [rejected_letter(event, reason) for event, reason in result.rejected]
+
+    async def apply_programme_updates(batch: list[Received[ProgrammeItemUpdated]]) -> list[DeadLetter]:
+        repository = await store.ready()
+        result = await repository.apply_programme_updates([item.value for item in batch])
+        log.info("programme updates: %d applied, %d duplicates", result.applied, result.duplicates)
+        return []
+
+    def unfit_for_programme(event: ProgrammeItemUpdated) -> DeadLetter | None:
+        return unfit_programme_letter(load_programme(settings.programme_path), event)
+
+    # Each retried until the database took the batch: an outage never acks unprocessed events.
+    routed_handler = BatchHandler(SERVICE, CallRouted, apply_routed, send_dead, retry="apply routed batch")
+    case_events_handler = BatchHandler(SERVICE, CaseEvent, apply_case_events, send_dead, retry="apply case events")
+    programme_handler = BatchHandler(
+        SERVICE,
+        ProgrammeItemUpdated,
+        apply_programme_updates,
+        send_dead,
+        refuse=unfit_for_programme,
+        retry="apply programme updates",
+    )
+
     @app.agent(routed, name="metrics-store-routed")
     async def store_routed(stream: faust.StreamT) -> None:
-        # take_events is on the concrete Stream, not on the StreamT interface faust types agents with.
-        async for events in cast(faust.Stream, stream).take_events(
-            settings.metrics.batch_size, within=settings.metrics.batch_window_seconds
-        ):
-            batch, dead = parse_events(events, CallRouted, SERVICE)
-            await send_dead_letters(app, dead)
-            if batch:
-
-                async def apply(batch: list[CallRouted] = batch) -> EventsResult:
-                    repository = await store.ready()
-                    return await repository.apply_routed_detailed(batch)
-
-                result = await retry_until_done("apply routed batch", apply)
-                touched.update(result.touched_areas)
-                await rejected_to_dead_letters(result.rejected)
-                log.info("stored %d routed events: %d new cases", len(batch), result.applied)
+        await consume_batches(stream, batching, routed_handler)
 
     @app.agent(case_events, name="metrics-store-case-events")
     async def store_case_events(stream: faust.StreamT) -> None:
-        async for events in cast(faust.Stream, stream).take_events(
-            settings.metrics.batch_size, within=settings.metrics.batch_window_seconds
-        ):
-            batch, dead = parse_events(events, CaseEvent, SERVICE)
-            await send_dead_letters(app, dead)
-            if batch:
-
-                async def apply(batch: list[CaseEvent] = batch) -> EventsResult:
-                    repository = await store.ready()
-                    return await repository.apply_case_events(batch)
-
-                result = await retry_until_done("apply case events", apply)
-                await rejected_to_dead_letters(result.rejected)
-                log.info(
-                    "case events: %d applied, %d duplicates, %d waiting for their case, %d rejected",
-                    result.applied,
-                    result.duplicates,
-                    result.pending,
-                    len(result.rejected),
-                )
+        await consume_batches(stream, batching, case_events_handler)
 
     @app.agent(programme_events, name="metrics-store-programme-events")
     async def store_programme_events(stream: faust.StreamT) -> None:
-        async for events in cast(faust.Stream, stream).take_events(
-            settings.metrics.batch_size, within=settings.metrics.batch_window_seconds
-        ):
-            parsed, dead = parse_events(events, ProgrammeItemUpdated, SERVICE)
-            batch, unfit = split_programme_updates(load_programme(scoreboard.programme_path), parsed)
-            await send_dead_letters(app, [*dead, *unfit])
-            if batch:
+        await consume_batches(stream, batching, programme_handler)
 
-                async def apply(batch: list[ProgrammeItemUpdated] = batch) -> ProgrammeResult:
-                    repository = await store.ready()
-                    return await repository.apply_programme_updates(batch)
-
-                result = await retry_until_done("apply programme updates", apply)
-                log.info("programme updates: %d applied, %d duplicates", result.applied, result.duplicates)
-
-    @app.timer(scoreboard.deadline_check_seconds)
+    @app.timer(settings.deadline_check_seconds)
     async def watch_deadlines() -> None:
         try:
             repository = await store.ready()
@@ -194,7 +183,7 @@ def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) 
         except Exception as exc:  # the next tick tries again
             log.warning("deadline watcher: %s: %s", type(exc).__name__, exc)
 
-    @app.timer(scoreboard.pending_retry_seconds)
+    @app.timer(settings.pending_retry_seconds)
     async def retry_waiting_events() -> None:
         try:
             repository = await store.ready()
@@ -203,7 +192,7 @@ def build_app(settings: Settings, scoreboard: ScoreboardSettings | None = None) 
         except Exception as exc:
             log.warning("pending retry: %s: %s", type(exc).__name__, exc)
 
-    @app.timer(scoreboard.hotspot_check_seconds)
+    @app.timer(settings.hotspot_check_seconds)
     async def look_for_hot_spots() -> None:
         if not touched:
             return

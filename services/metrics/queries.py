@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from services.metrics.aggregates import UNIT_FIELDS, local_month_and_day
-from services.metrics.programme import load_programme, with_updates
-from services.metrics.repository import MetricsRepository
+from services.metrics.aggregates import UNIT_FIELDS
+from services.metrics.programme import with_updates
 from services.metrics.scoreboard import (
     SupervisionCriteria,
     UnitScore,
     Weights,
     month_on_month,
-    previous_month,
     programme_progress,
     ranked,
     supervision,
@@ -21,19 +18,25 @@ from services.metrics.scoreboard import (
     trend_summary,
     unit_score,
 )
-from services.metrics.settings import ScoreboardSettings
+from services.metrics.settings import MetricsSettings
+from services.metrics.store.programme import ProgrammeStore
+from services.metrics.store.reads import MetricsReads
+from shared.clock import current_month, previous_month
+from shared.programme import load_programme
+from shared.queues import queue_label
 
 
 def street_label(unit_id: str) -> str:
     """A street's display name from its queue id (``street:大兴区/西红门镇`` -> 西红门镇)."""
-    return unit_id.split(":", 1)[-1].rsplit("/", 1)[-1]
+    return queue_label(unit_id)
 
 
 class Scoreboard:
     """Figures for the console and the read API, computed from a few counter documents per request."""
 
-    def __init__(self, repository: MetricsRepository, settings: ScoreboardSettings) -> None:
-        self.repository = repository
+    def __init__(self, reads: MetricsReads, programme: ProgrammeStore, settings: MetricsSettings) -> None:
+        self.reads = reads
+        self.programme_store = programme
         self.settings = settings
         self.weights = Weights(
             response=settings.weight_response,
@@ -50,17 +53,17 @@ class Scoreboard:
 
     def current_month(self) -> str:
         """This month in the city's time zone."""
-        return local_month_and_day(datetime.now(UTC), self.repository.timezone)[0]
+        return current_month(self.reads.timezone)
 
     async def units(self, month: str, kind: str, district: str | None = None) -> list[UnitScore]:
         """Every unit of ``kind`` (street, department or district) in ``month``, ranked by composite score."""
         rows: list[tuple[str, str, dict[str, Any]]]
         if kind == "street":
-            board = (await self.repository.street_scoreboards([month])).get(month, {})
+            board = (await self.reads.street_scoreboards([month])).get(month, {})
             rows = [(unit_id, street_label(unit_id), dict(counts)) for unit_id, counts in board.items()]
         else:
             dimension = "district" if kind == "district" else "unit"
-            counters = await self.repository.monthly_counters(month, dimension, None if kind == "district" else kind)
+            counters = await self.reads.monthly_counters(month, dimension, None if kind == "district" else kind)
             rows = [(c["value"], c.get("label") or c["value"], c) for c in counters]
         scores = []
         for unit_id, label, counter in rows:
@@ -74,7 +77,7 @@ class Scoreboard:
 
     async def top_streets(self, month: str, n: int = 10) -> list[dict[str, Any]]:
         """The ``n`` streets/towns with the most requests in ``month`` (top ten: municipal supervision)."""
-        board = (await self.repository.street_scoreboards([month])).get(month, {})
+        board = (await self.reads.street_scoreboards([month])).get(month, {})
         volumes = {unit_id: counts.get("count", 0) for unit_id, counts in board.items()}
         return [
             {"rank": rank, "unit_id": unit_id, "label": street_label(unit_id), "volume": volume}
@@ -87,7 +90,7 @@ class Scoreboard:
         while len(months) < max(window, self.criteria.leave_months + 1):
             months.insert(0, previous_month(months[0]))
         figures: dict[str, dict[str, tuple[int, float | None, str]]] = {}
-        for each, board in (await self.repository.street_scoreboards(months)).items():
+        for each, board in (await self.reads.street_scoreboards(months)).items():
             for unit_id, counts in board.items():
                 score = unit_score(unit_id, street_label(unit_id), "street", counts, self.weights)
                 figures.setdefault(unit_id, {})[each] = (counts.get("count", 0), score.composite, score.label)
@@ -107,9 +110,7 @@ class Scoreboard:
         series_months = [month]
         while len(series_months) < months:
             series_months.insert(0, previous_month(series_months[0]))
-        by_month = {
-            m: {c.value: c.count for c in await self.repository.monthly_counts(m, "issue")} for m in series_months
-        }
+        by_month = {m: {c.value: c.count for c in await self.reads.monthly_counts(m, "issue")} for m in series_months}
         programme_ids = [p["id"] for p in load_programme(self.settings.programme_path)["problems"]]
         seen = set(programme_ids) | {value for counts in by_month.values() for value in counts}
         ids = [problem] if problem else [*programme_ids, *sorted(seen - set(programme_ids))]
@@ -133,7 +134,7 @@ class Scoreboard:
     async def programme(self, month: str | None = None) -> dict[str, Any]:
         """The programme with each item's current status, its progress and each problem's volume trend."""
         document = load_programme(self.settings.programme_path)
-        updates = await self.repository.programme_updates()
+        updates = await self.programme_store.updates()
         problems = with_updates(document, updates)
         trend = await self.problem_trend(month or self.current_month())
         volumes = {row["problem"]: row for row in trend["problems"]}

@@ -121,12 +121,6 @@ def top_by_volume(volumes: Mapping[str, int], n: int = 10) -> list[tuple[str, in
     return sorted(volumes.items(), key=lambda item: (-item[1], item[0]))[:n]
 
 
-def previous_month(month: str) -> str:
-    """The month before ``month`` (YYYY-MM)."""
-    year, number = int(month[:4]), int(month[5:7])
-    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
-
-
 def month_on_month(current: int, previous: int) -> float | None:
     """(current - previous) / previous, or None without a previous month's volume."""
     return None if previous <= 0 else (current - previous) / previous

@@ -1,14 +1,14 @@
-"""``python -m services.router``: run the router worker."""
+"""``python -m services.router``: run the router worker (settings read here, once)."""
 
 from __future__ import annotations
 
 from services.common.streaming import run_worker
-from services.router.agent import build_app
-from shared.settings import get_settings
+from services.router.app import build_app
+from services.router.settings import RouterSettings
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = RouterSettings()
     run_worker(build_app(settings), settings)
 
 

@@ -1,28 +1,33 @@
-"""The router worker: classified calls in, routed calls out; returned, reclassified and unlinked cases
-re-dispatched (thin: parse, ask the store, decide with pure code, send)."""
+"""The router's faust adapter: classified calls in, routed calls out; returned, reclassified and unlinked cases
+re-dispatched (thin: parse, ask the store, decide with pure code, send).
+
+The composition root (``app.py``) builds the faust app, the catalogue watcher, the gazetteer and the
+read model of the stored cases (``shared.cases.CaseReadModel``) and hands them to ``register_agents``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import logging
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import faust
 from faust.types import EventT
-from pymongo import AsyncMongoClient
 
 from services.common.streaming import (
-    create_app,
+    BatchHandler,
+    Batching,
+    InvalidMessages,
+    Received,
+    consume_batches,
     dead_letter_for,
-    parse_events,
+    dead_letter_of,
+    dead_letter_sender,
+    parse_batch,
     raw_topic,
     retry_until_done,
-    send_dead_letters,
 )
 from services.router.cases import (
     DUPLICATE_PROJECTION,
@@ -37,39 +42,43 @@ from services.router.cases import (
     redispatch_after_return,
     reroute,
 )
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue
-from services.router.catalogue_watch import CatalogueWatcher
-from services.router.gazetteer import Gazetteer, Resolution, load_gazetteer
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
 from shared import topics
+from shared.cases import CaseDocument, CaseReadModel
+from shared.catalogue import Catalogue
+from shared.catalogue_watch import CatalogueWatcher
+from shared.clock import DEFAULT_TIMEZONE
 from shared.events import Assignment, CallClassified, CallRouted, CaseEvent, CaseEventKind, DeadLetter, utc_now
-from shared.settings import Settings
+from shared.gazetteer import Gazetteer, Resolution
 
 SERVICE = "router"
-BATCH_SIZE = 500
-BATCH_WINDOW_SECONDS = 0.05
-CASES = "cases"
 
 log = logging.getLogger(__name__)
 
 Parsed = list[tuple[EventT, CallClassified, Resolution]]
 
 
-def parse_classified(events: Sequence[EventT], gazetteer: Gazetteer) -> tuple[Parsed, list[DeadLetter]]:
-    """The batch's classified calls with where each is, and dead letters for what could not be parsed."""
+def locate_received(
+    received: Sequence[Received[CallClassified]], gazetteer: Gazetteer
+) -> tuple[Parsed, list[DeadLetter]]:
+    """Where each classified call is, and dead letters for the calls that could not be located."""
     parsed: Parsed = []
     dead: list[DeadLetter] = []
-    for event in events:
-        ok, rejected = parse_events([event], CallClassified, SERVICE)
-        dead.extend(rejected)
-        for classified in ok:
-            try:
-                parsed.append((event, classified, locate_call(classified.call, gazetteer)))
-            except Exception as exc:  # a bug on one call must not stop the stream: keep it with the reason
-                log.exception("locating call %s failed", classified.call_id)
-                dead.append(dead_letter_for(SERVICE, event, f"routing failed: {type(exc).__name__}: {exc}"))
+    for item in received:
+        try:
+            parsed.append((item.record, item.value, locate_call(item.value.call, gazetteer)))
+        except Exception as exc:  # a bug on one call must not stop the stream: keep it with the reason
+            log.exception("locating call %s failed", item.value.call_id)
+            dead.append(dead_letter_for(SERVICE, item.record, f"routing failed: {type(exc).__name__}: {exc}"))
     return parsed, dead
+
+
+def parse_classified(events: Sequence[EventT], gazetteer: Gazetteer) -> tuple[Parsed, list[DeadLetter]]:
+    """The batch's classified calls with where each is, and dead letters for what could not be parsed."""
+    received, dead = parse_batch(events, CallClassified, SERVICE)
+    parsed, unlocated = locate_received(received, gazetteer)
+    return parsed, dead + unlocated
 
 
 def route_parsed(
@@ -80,7 +89,7 @@ def route_parsed(
     *,
     open_cases: Sequence[OpenCase] = (),
     duplicate_window: timedelta = timedelta(0),
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> tuple[list[CallRouted], list[DeadLetter]]:
     """Route each call; a duplicate of an open case (stored, or earlier in this batch) is linked to it."""
     routed: list[CallRouted] = []
@@ -117,12 +126,12 @@ def route_events(
 
 def decide_case_event(
     event: CaseEvent,
-    case: dict[str, Any],
+    case: CaseDocument,
     catalogue: Catalogue,
     gazetteer: Gazetteer,
     now: datetime,
     router: RouterSettings,
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> Assignment:
     """The new dispatch of a case after a return, a reclassification or an undone link."""
     if event.kind is CaseEventKind.returned:
@@ -143,34 +152,21 @@ def decide_case_event(
     return reroute(case, catalogue, gazetteer, now, why=f"duplicate link undone by {event.actor}", timezone=timezone)
 
 
-def build_app(settings: Settings, router_settings: RouterSettings | None = None) -> faust.App:
-    """The router worker: hotline.calls.classified.v1 and hotline.cases.events.v1 in, routed calls and
-    the router's case steps (dispatched, linked) out."""
-    router = router_settings or RouterSettings()
-    watcher = CatalogueWatcher(
-        settings.catalogue_path or DEFAULT_CATALOGUE_PATH, check_seconds=router.catalogue_check_seconds
-    )
-    gazetteer = load_gazetteer()
-    window = timedelta(hours=router.duplicate_window_hours)
-    app = create_app(SERVICE, settings)
+def register_agents(
+    app: faust.App,
+    settings: RouterSettings,
+    *,
+    watcher: CatalogueWatcher,
+    gazetteer: Gazetteer,
+    cases: Callable[[], CaseReadModel],
+) -> None:
+    """hotline.calls.classified.v1 and hotline.cases.events.v1 in (batches of ``settings.batch_size``),
+    routed calls and the router's case steps (dispatched, linked) out; ``cases()`` reads the stored cases
+    (``shared.cases.CaseReadModel``: the metrics-owned collection, a documented coupling)."""
+    window = timedelta(hours=settings.duplicate_window_hours)
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
     routed_topic = raw_topic(app, topics.CALLS_ROUTED)
     events_topic = raw_topic(app, topics.CASES_EVENTS)
-    mongo: dict[str, AsyncMongoClient] = {}
-    log.info(
-        "catalogue %s (%d rules), gazetteer of %d streets/towns, max returns %d, duplicate window %.0f h",
-        watcher.catalogue.version,
-        len(watcher.catalogue.rules),
-        gazetteer.street_count,
-        router.max_returns,
-        router.duplicate_window_hours,
-    )
-
-    def cases() -> Any:
-        # Created on the worker's event loop, on first use.
-        if "client" not in mongo:
-            mongo["client"] = AsyncMongoClient(settings.mongodb.uri, serverSelectionTimeoutMS=3000, tz_aware=True)
-        return mongo["client"][settings.mongodb.database][CASES]
 
     async def send(topic: faust.TopicT, items: Sequence[CallRouted | CaseEvent]) -> None:
         futures = [await topic.send(key=item.key(), value=item.to_bytes()) for item in items]
@@ -178,93 +174,88 @@ def build_app(settings: Settings, router_settings: RouterSettings | None = None)
 
     async def open_cases_for(parsed: Parsed) -> list[OpenCase]:
         """Open cases the batch's calls may duplicate (a few indexed queries); none when the store fails."""
-        queries = duplicate_queries([(c, p) for _, c, p in parsed], window) if router.duplicate_window_hours else []
-        docs: dict[Any, dict[str, Any]] = {}
+        queries = duplicate_queries([(c, p) for _, c, p in parsed], window) if settings.duplicate_window_hours else []
         try:
-            for query in queries:
-                async for doc in cases().find(query, DUPLICATE_PROJECTION):
-                    docs[doc["_id"]] = doc
+            stored = await cases().find_projected(queries, DUPLICATE_PROJECTION)
         except Exception as exc:  # routing must go on without the store: a missed link is better than no dispatch
             log.warning("duplicate check skipped for %d calls: %s: %s", len(parsed), type(exc).__name__, exc)
             return []
-        return [case for case in map(OpenCase.from_document, docs.values()) if case is not None]
+        return [case for case in map(OpenCase.from_document, stored) if case is not None]
 
-    @app.timer(router.catalogue_check_seconds)
+    @app.timer(settings.catalogue_check_seconds)
     async def watch_catalogue() -> None:
         watcher.refresh()
 
+    send_dead = dead_letter_sender(app)
+    batching = Batching(settings.batch_size, settings.batch_window_seconds)
+
+    async def route_and_send(received: list[Received[CallClassified]]) -> list[DeadLetter]:
+        parsed, unlocated = locate_received(received, gazetteer)
+        open_cases = await open_cases_for(parsed)
+        routed, failed = route_parsed(
+            parsed,
+            watcher.current(),
+            gazetteer,
+            utc_now(),
+            open_cases=open_cases,
+            duplicate_window=window,
+            timezone=settings.timezone,
+        )
+        linked = [e for e in map(linked_event, routed) if e is not None]
+        # Acked only once the broker has every event; a resend after a failure is harmless because
+        # derived event ids are deterministic and consumers are idempotent. Routed before linked, so
+        # the duplicate's case can exist before its link.
+        await retry_until_done("send routed batch", functools.partial(send, routed_topic, routed))
+        await retry_until_done("send linked steps", functools.partial(send, events_topic, linked))
+        if routed:
+            log.debug("routed %d calls (%d linked), %d dead letters", len(routed), len(linked), len(unlocated))
+        return unlocated + failed
+
     @app.agent(classified_topic, name="router-route-classified")
     async def route_classified(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            BATCH_SIZE, within=BATCH_WINDOW_SECONDS
-        ):
-            parsed, dead = parse_classified(list(events), gazetteer)
-            open_cases = await open_cases_for(parsed)
-            routed, failed = route_parsed(
-                parsed,
-                watcher.current(),
-                gazetteer,
-                utc_now(),
-                open_cases=open_cases,
-                duplicate_window=window,
-                timezone=settings.timezone,
-            )
-            linked = [e for e in map(linked_event, routed) if e is not None]
-            # Acked only once the broker has every event; a resend after a failure is harmless because
-            # derived event ids are deterministic and consumers are idempotent. Routed before linked, so
-            # the duplicate's case can exist before its link.
-            await retry_until_done("send routed batch", functools.partial(send, routed_topic, routed))
-            await retry_until_done("send linked steps", functools.partial(send, events_topic, linked))
-            await send_dead_letters(app, dead + failed)
-            if routed:
-                log.debug("routed %d calls (%d linked), %d dead letters", len(routed), len(linked), len(dead))
+        handler = BatchHandler(service=SERVICE, model=CallClassified, apply=route_and_send, send_dead_letters=send_dead)
+        await consume_batches(stream, batching, handler)
 
-    async def stored_case(call_id: str) -> dict[str, Any] | None:
-        """The case document, waiting a little for the metrics service to store it; None after the wait."""
-        deadline = time.monotonic() + router.case_wait_seconds
-        while True:
-            case = await retry_until_done(f"read case {call_id}", lambda: cases().find_one({"_id": call_id}))
-            if case is not None or time.monotonic() >= deadline:
-                return case
-            await asyncio.sleep(0.2)
+    async def stored_case(call_id: str) -> CaseDocument | None:
+        """The case, waiting a little for the metrics service to store it; None after the wait."""
+        return await retry_until_done(
+            f"read case {call_id}", lambda: cases().wait_until_stored(call_id, seconds=settings.case_wait_seconds)
+        )
+
+    async def redispatch(received: list[Received[CaseEvent]]) -> list[DeadLetter]:
+        rerouting = [item.value for item in received if item.value.kind in REROUTING_KINDS]
+        # Looked up together: a batch waits at most case_wait_seconds for cases not stored yet.
+        stored = await asyncio.gather(*(stored_case(str(event.call_id)) for event in rerouting))
+        dispatched: list[CaseEvent] = []
+        unknown: list[DeadLetter] = []
+        for event, case in zip(rerouting, stored, strict=True):
+            if case is None:
+                # Kept with the reason, to be replayed once the case exists: a return is never silently lost.
+                unknown.append(_unknown_case_letter(event, settings.case_wait_seconds))
+                continue
+            assignment = decide_case_event(
+                event, case, watcher.current(), gazetteer, utc_now(), settings, settings.timezone
+            )
+            dispatched.append(dispatched_event(event, assignment))
+            log.info(
+                "case %s %s -> %s (attempt %d)", event.call_id, event.kind, assignment.queue_id, assignment.attempt
+            )
+        await retry_until_done("send dispatched steps", functools.partial(send, events_topic, dispatched))
+        return unknown
 
     @app.agent(events_topic, name="router-follow-cases")
     async def follow_cases(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            BATCH_SIZE, within=BATCH_WINDOW_SECONDS
-        ):
-            # Unparseable case events are the metrics service's to dead-letter: here they are only skipped.
-            parsed, rejected = parse_events(list(events), CaseEvent, SERVICE)
-            for letter in rejected:
-                log.warning("skipped case event at offset %s: %s", letter.offset, letter.reason)
-            rerouting = [event for event in parsed if event.kind in REROUTING_KINDS]
-            # Looked up together: a batch waits at most case_wait_seconds for cases not stored yet.
-            stored = await asyncio.gather(*(stored_case(str(event.call_id)) for event in rerouting))
-            dispatched: list[CaseEvent] = []
-            unknown: list[DeadLetter] = []
-            for event, case in zip(rerouting, stored, strict=True):
-                if case is None:
-                    unknown.append(_unknown_case_letter(event, router.case_wait_seconds))
-                    continue
-                assignment = decide_case_event(
-                    event, case, watcher.current(), gazetteer, utc_now(), router, settings.timezone
-                )
-                dispatched.append(dispatched_event(event, assignment))
-                log.info(
-                    "case %s %s -> %s (attempt %d)", event.call_id, event.kind, assignment.queue_id, assignment.attempt
-                )
-            # Kept with the reason, to be replayed once the case exists: a return is never silently lost.
-            await send_dead_letters(app, unknown)
-            await retry_until_done("send dispatched steps", functools.partial(send, events_topic, dispatched))
-
-    return app
+        # Unparseable case events are the metrics service's to dead-letter: here they are only skipped.
+        handler = BatchHandler(
+            service=SERVICE,
+            model=CaseEvent,
+            apply=redispatch,
+            send_dead_letters=send_dead,
+            invalid=InvalidMessages.skip,
+        )
+        await consume_batches(stream, batching, handler)
 
 
 def _unknown_case_letter(event: CaseEvent, waited: float) -> DeadLetter:
-    return DeadLetter(
-        service=SERVICE,
-        source_topic=topics.CASES_EVENTS,
-        key=str(event.call_id),
-        reason=f"{event.kind} for case {event.call_id}: no such case stored after waiting {waited:.0f}s",
-        original_b64=base64.b64encode(event.to_bytes()).decode(),
-    )
+    reason = f"{event.kind} for case {event.call_id}: no such case stored after waiting {waited:.0f}s"
+    return dead_letter_of(SERVICE, event, reason)

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from services.router.agent import route_parsed
 from services.router.cases import OpenCase, redispatch_after_return
-from services.router.catalogue import ISSUE_IDS, LEVEL1_CATEGORIES, load_catalogue
-from services.router.gazetteer import Gazetteer, load_gazetteer
 from services.router.routing import locate_call, route_call
+from shared.catalogue import load_catalogue
 from shared.events import Call, CallClassified, CallRouted, Classification, Location, call_id_for
+from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
 
 ADDRESSES = [
     "大兴区西红门那边的宏福苑小区",
@@ -39,7 +40,7 @@ BODY = (
 def sample_calls(count: int) -> list[CallClassified]:
     """``count`` varied classified calls: categories, issues, addresses, some needing review."""
     categories = sorted(LEVEL1_CATEGORIES)
-    issues = [None, None, None, *sorted(ISSUE_IDS)]
+    issues = [None, None, None, *sorted(MONTHLY_QUESTION_IDS)]
     calls = []
     for i, (category, issue, address) in enumerate(
         itertools.islice(zip(itertools.cycle(categories), itertools.cycle(issues), itertools.cycle(ADDRESSES)), count)

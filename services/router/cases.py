@@ -1,8 +1,9 @@
 """The router's part of the case lifecycle, pure: re-dispatch after a return (退单), re-route after a
 reclassification or an undone link, and recognising a new call as a duplicate of an open case.
 
-Cases are read as the metrics service stores them (``cases`` documents), defensively: every field may
-be missing. No I/O here; the agent queries MongoDB and passes the documents in.
+Cases are read as the metrics service stores them, through the typed read model ``shared.cases``
+(``CaseDocument``: every field but the id and status may be missing). No I/O here; the agent queries
+the read model and passes the cases in (a plain document is read as a ``CaseDocument`` too).
 """
 
 from __future__ import annotations
@@ -13,17 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.router.catalogue import Catalogue
-from services.router.deadlines import DEFAULT_TIMEZONE
-from services.router.gazetteer import Gazetteer, Resolution
-from services.router.routing import (
-    MANUAL_CLASSIFICATION_QUEUE,
-    MANUAL_DISPATCH_QUEUE,
-    candidate_assignments,
-    locate_call,
-    manual_dispatch,
-    route,
-)
+from services.router.routing import candidate_assignments, locate_call, manual_dispatch, route
+from shared.cases import CaseDocument
+from shared.catalogue import Catalogue
+from shared.clock import DEFAULT_TIMEZONE
 from shared.events import (
     Assignment,
     Call,
@@ -38,89 +32,72 @@ from shared.events import (
     UnitKind,
     derived_event_id,
 )
+from shared.gazetteer import Gazetteer, Resolution
 from shared.lifecycle import OPEN_STATUSES
+from shared.queues import MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE
 
 ROUTER_ACTOR = "router"
 DEFAULT_MAX_RETURNS = 2
 DEFAULT_DUPLICATE_WINDOW = timedelta(hours=72)
 # The router acts on these steps; on the others (whistle included: metrics adds the cooperating units) it does nothing.
 REROUTING_KINDS = frozenset({CaseEventKind.returned, CaseEventKind.reclassified, CaseEventKind.unlinked})
+# A stored case: as read through shared.cases.CaseReadModel, or the document itself (tests, tools).
+CaseLike = CaseDocument | Mapping[str, Any]
 
 
-def _get(doc: Mapping[str, Any] | None, *path: str) -> Any:
-    value: Any = doc
-    for step in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(step)
-    return value
-
-
-def as_utc(moment: Any) -> datetime | None:
-    """A datetime from MongoDB (naive means UTC) or an ISO string, as an aware UTC datetime."""
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment)
-        except ValueError:
-            return None
-    if not isinstance(moment, datetime):
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def call_of_case(case: Mapping[str, Any], now: datetime) -> Call:
+def call_of_case(case: CaseLike, now: datetime) -> Call:
     """The call of a stored case (text, channel, location, contact), enough to route it again."""
-    stored = _get(case, "call") or {}
-    location = stored.get("location") or {}
-    contact = stored.get("contact")
+    case = CaseDocument.of(case)
+    stored = case.call
     try:
-        channel = Channel(stored.get("channel") or "api")
+        channel = Channel(stored.channel or "api")
     except ValueError:
         channel = Channel.api
     return Call.model_construct(
         channel=channel,
-        source_system=str(stored.get("source_system") or ""),
-        external_id=str(stored.get("external_id") or ""),
-        subject=str(stored.get("subject") or ""),
-        body=str(stored.get("body") or ""),
-        language=str(stored.get("language") or "zh"),
+        source_system=str(stored.source_system or ""),
+        external_id=str(stored.external_id or ""),
+        subject=str(stored.subject or ""),
+        body=str(stored.body or ""),
+        language=str(stored.language or "zh"),
         location=Location.model_construct(
-            address=location.get("address"), district=location.get("district"), street=location.get("street")
+            address=stored.location.address, district=stored.location.district, street=stored.location.street
         ),
-        contact=Contact.model_construct(hash=contact.get("hash", ""), masked=contact.get("masked", ""))
-        if isinstance(contact, Mapping)
+        contact=Contact.model_construct(hash=stored.contact.hash, masked=stored.contact.masked)
+        if stored.contact is not None
         else None,
-        received_at=as_utc(case.get("received_at")) or now,
+        received_at=case.received_at or now,
     )
 
 
-def classification_of_case(case: Mapping[str, Any]) -> Classification:
+def classification_of_case(case: CaseLike) -> Classification:
     """The classification stored with a case (a reclassification's, once metrics applied it)."""
-    stored = _get(case, "classification") or {}
+    stored = CaseDocument.of(case).classification
     return Classification.model_construct(
-        category=str(stored.get("category") or ""),
-        subcategory=stored.get("subcategory"),
-        item=stored.get("item"),
-        issue=stored.get("issue"),
-        confidence=float(stored.get("confidence") or 1.0),
-        model_version=str(stored.get("model_version") or "stored"),
-        explanation=list(stored.get("explanation") or []),
+        category=str(stored.category or ""),
+        subcategory=stored.subcategory,
+        item=stored.item,
+        issue=stored.issue,
+        confidence=float(stored.confidence or 1.0),
+        model_version=str(stored.model_version or "stored"),
+        explanation=list(stored.explanation),
         needs_review=False,  # a human decided or confirmed it: route it, do not send it back to sorting
     )
 
 
-def tried_queues(case: Mapping[str, Any]) -> set[str]:
+def tried_queues(case: CaseLike) -> set[str]:
     """Queues the case has been dispatched to: the current one and any in its history."""
-    queues = {q for q in (_get(case, "assignment", "queue_id"), case.get("queue_id")) if isinstance(q, str)}
-    for entry in case.get("history") or []:
-        for queue in (_get(entry, "assignment", "queue_id"), _get(entry, "queue_id")):
-            if isinstance(queue, str):
+    case = CaseDocument.of(case)
+    queues = {q for q in (case.assignment.queue_id, case.queue_id) if q is not None}
+    for entry in case.history:
+        for queue in (entry.assignment.queue_id if entry.assignment else None, entry.queue_id):
+            if queue is not None:
                 queues.add(queue)
     return queues
 
 
 def redispatch_after_return(
-    case: Mapping[str, Any],
+    case: CaseLike,
     catalogue: Catalogue,
     gazetteer: Gazetteer,
     now: datetime,
@@ -135,9 +112,10 @@ def redispatch_after_return(
     dispatch; queues already tried are skipped. Attempt ``n`` returned means ``n`` returns so far: after
     ``max_returns`` automatic re-dispatches the next return goes to manual dispatch (人工派单).
     """
-    attempt = int(_get(case, "assignment", "attempt") or 1)
+    case = CaseDocument.of(case)
+    attempt = int(case.assignment.attempt or 1)
     next_attempt = attempt + 1
-    why = f"returned by {_get(case, 'assignment', 'queue_id') or 'its unit'}" + (f" ({note})" if note else "")
+    why = f"returned by {case.assignment.queue_id or 'its unit'}" + (f" ({note})" if note else "")
     call = call_of_case(case, now)
     place = locate_call(call, gazetteer)
     if attempt > max_returns:
@@ -147,7 +125,7 @@ def redispatch_after_return(
     candidates = candidate_assignments(
         call, classification_of_case(case), catalogue, gazetteer, now, timezone=timezone, place=place
     )
-    chosen = next_candidate(candidates, _get(case, "assignment", "rule_id"), tried_queues(case))
+    chosen = next_candidate(candidates, case.assignment.rule_id, tried_queues(case))
     if chosen is None or chosen.queue_id == MANUAL_DISPATCH_QUEUE:
         return manual_dispatch(catalogue, place, f"{why}; no further candidate: 人工派单", attempt=next_attempt)
     return chosen.model_copy(update={"attempt": next_attempt, "reason": f"{why}; next candidate: {chosen.reason}"})
@@ -161,7 +139,7 @@ def next_candidate(candidates: Sequence[Assignment], current_rule: str | None, t
 
 
 def reroute(
-    case: Mapping[str, Any],
+    case: CaseLike,
     catalogue: Catalogue,
     gazetteer: Gazetteer,
     now: datetime,
@@ -207,20 +185,21 @@ class OpenCase:
     address: str | None = None
 
     @classmethod
-    def from_document(cls, doc: Mapping[str, Any]) -> OpenCase | None:
-        received = as_utc(doc.get("received_at"))
-        if received is None or str(doc.get("status")) not in OPEN_STATUSES:
+    def from_document(cls, doc: CaseLike) -> OpenCase | None:
+        """The open case of a stored case (``DUPLICATE_PROJECTION`` is enough); None unless it is open."""
+        case = CaseDocument.of(doc)
+        if case.received_at is None or case.status not in OPEN_STATUSES:
             return None
         return cls(
-            call_id=str(doc.get("_id")),
-            received_at=received,
-            category=_get(doc, "classification", "category"),
-            issue=_get(doc, "classification", "issue"),
-            district=_get(doc, "assignment", "district") or doc.get("district"),
-            street=_get(doc, "assignment", "street"),
-            contact_hash=_get(doc, "call", "contact", "hash"),
-            assignment=_get(doc, "assignment") or {},
-            address=place_text(_get(doc, "call", "location", "address")),
+            call_id=case.id,
+            received_at=case.received_at,
+            category=case.classification.category,
+            issue=case.classification.issue,
+            district=case.assignment.district or case.district,
+            street=case.assignment.street,
+            contact_hash=case.call.contact.hash if case.call.contact is not None else None,
+            assignment=case.assignment.model_dump(),
+            address=place_text(case.call.location.address),
         )
 
 

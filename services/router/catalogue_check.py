@@ -6,23 +6,25 @@ Pure: takes the YAML text, returns findings. ``hotline catalogue check FILE`` pr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import yaml
 from pydantic import ValidationError
 
-from services.router.catalogue import (
+from shared.catalogue import (
     MINUTES_PER_DAY,
     Catalogue,
     CatalogueError,
     Match,
     Rule,
+    in_window,
     parse_catalogue,
     qualify_places,
     unknown_departments,
-    week_mask,
 )
-from services.router.gazetteer import Gazetteer, load_gazetteer
+from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.queues import split_qualified_street
 
 Severity = Literal["error", "warning"]
 
@@ -238,6 +240,17 @@ def partially_overlap(first: Match, second: Match) -> bool:
     return not covers(first, second) and not covers(second, first)
 
 
+@lru_cache(maxsize=256)
+def week_mask(hours: str | None, weekdays: tuple[str, ...]) -> int:
+    """The minutes of the week (bit n = minute n from Monday 00:00) a window holds, as an integer bitmask."""
+    mask = 0
+    for day in range(7):
+        for minute in range(MINUTES_PER_DAY):
+            if in_window(hours, weekdays, day, minute):
+                mask |= 1 << (day * MINUTES_PER_DAY + minute)
+    return mask
+
+
 _WHOLE_WEEK = (1 << (7 * MINUTES_PER_DAY)) - 1
 
 
@@ -250,7 +263,7 @@ def _districts_of(match: Match) -> set[str]:
     """The districts a match is confined to (its districts, or those of its streets); empty: anywhere."""
     if match.districts:
         return set(match.districts)
-    return {street.split("/", 1)[0] for street in match.streets}
+    return {split_qualified_street(street)[0] for street in match.streets}
 
 
 def _shape(match: Match) -> frozenset[str]:

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+from shared.clock import DEFAULT_TIMEZONE
 
 
 def is_working_day(day: date, holidays: Collection[date] = ()) -> bool:

@@ -5,23 +5,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.router.catalogue import DEPARTMENT_PREFIX, Catalogue, Match, Rule
-from services.router.deadlines import DEFAULT_TIMEZONE, resolution_due
-from services.router.gazetteer import Gazetteer, Resolution
+from services.router.deadlines import resolution_due
+from shared.catalogue import Catalogue, Match, Rule
+from shared.clock import DEFAULT_TIMEZONE
 from shared.events import Assignment, Call, CallClassified, Channel, Classification, UnitKind
+from shared.gazetteer import Gazetteer, Resolution
+from shared.queues import (
+    DEPARTMENT_PREFIX,
+    MANUAL_CLASSIFICATION,
+    MANUAL_CLASSIFICATION_QUEUE,
+    MANUAL_DISPATCH,
+    MANUAL_DISPATCH_QUEUE,
+    QueueId,
+    qualified_street,
+)
 
-MANUAL_DISPATCH_QUEUE = "manual:dispatch"
-MANUAL_CLASSIFICATION_QUEUE = "manual:classification"
 TEXT_LOCATION_PENALTY = 0.1
 DISTRICT_FALLBACK_RULE = "district-sub-centre"
-
-
-def street_queue(district: str, street: str) -> str:
-    return f"street:{district}/{street}"
-
-
-def district_queue(district: str) -> str:
-    return f"district:{district}"
 
 
 def locate_call(call: Call, gazetteer: Gazetteer) -> Resolution:
@@ -62,7 +62,9 @@ def rule_matches(
         return False
     if match.districts and place.district not in match.districts:
         return False
-    if match.streets and (place.street is None or f"{place.district}/{place.street}" not in match.streets):
+    if match.streets and (
+        place.street is None or qualified_street(str(place.district), place.street) not in match.streets
+    ):
         return False
     if match.is_timed and not match.holds_at(received):
         return False
@@ -107,7 +109,7 @@ def route(
         return Assignment(
             queue_id=MANUAL_CLASSIFICATION_QUEUE,
             unit_kind=UnitKind.manual,
-            unit_name="人工分拣 (manual classification)",
+            unit_name=MANUAL_CLASSIFICATION.unit_name,
             district=place.district,
             street=place.street,
             rule_id=None,
@@ -135,7 +137,7 @@ def manual_dispatch(catalogue: Catalogue, place: Resolution, reason: str, *, att
     return Assignment(
         queue_id=MANUAL_DISPATCH_QUEUE,
         unit_kind=UnitKind.manual,
-        unit_name="人工派单 (manual dispatch)",
+        unit_name=MANUAL_DISPATCH.unit_name,
         district=place.district,
         street=place.street,
         rule_id=None,
@@ -171,15 +173,15 @@ def candidate_assignments(
             if assignment.queue_id not in seen and assignment.unit_kind is not UnitKind.manual:
                 seen.add(assignment.queue_id)
                 candidates.append(assignment)
-    if place.district and district_queue(place.district) not in seen:
+    if place.district and str(QueueId.for_district(place.district)) not in seen:
         fallback = catalogue.rule(DISTRICT_FALLBACK_RULE)
         days, calendar = (fallback.assign.resolution_days, fallback.assign.calendar) if fallback else (10, "calendar")
         hours = fallback.assign.response_hours if fallback else 24
         candidates.append(
             Assignment(
-                queue_id=district_queue(place.district),
+                queue_id=str(QueueId.for_district(place.district)),
                 unit_kind=UnitKind.district,
-                unit_name=f"{place.district}分中心",
+                unit_name=QueueId.for_district(place.district).unit_name,
                 district=place.district,
                 street=place.street,
                 rule_id=fallback.id if fallback else None,
@@ -226,19 +228,23 @@ def _assignment(rule: Rule, catalogue: Catalogue, place: Resolution, now: dateti
 
 def _lead_unit(lead: str, place: Resolution) -> tuple[str, UnitKind, str]:
     # The catalogue guarantees (requires_street / requires_district) that the place is resolved enough.
-    if lead == "street" and place.district and place.street:
-        return street_queue(place.district, place.street), UnitKind.street, f"{place.district}{place.street}"
-    if lead == "district" and place.district:
-        return district_queue(place.district), UnitKind.district, f"{place.district}分中心"
-    if lead.startswith(DEPARTMENT_PREFIX):
-        name = lead.removeprefix(DEPARTMENT_PREFIX)
-        return lead, UnitKind.department, name
-    return MANUAL_DISPATCH_QUEUE, UnitKind.manual, "人工派单 (manual dispatch)"
+    queue = _unit_queue(lead, place) or MANUAL_DISPATCH
+    return str(queue), queue.kind, queue.unit_name
+
+
+def _unit_queue(unit: str, place: Resolution) -> QueueId | None:
+    """The queue of a catalogue unit (street, district, department:<name>) for the call's place."""
+    if unit == "street":
+        return QueueId.for_street(place.district, place.street) if place.district and place.street else None
+    if unit == "district":
+        return QueueId.for_district(place.district) if place.district else None
+    if unit.startswith(DEPARTMENT_PREFIX):
+        return QueueId.parse(unit)
+    return None
 
 
 def _cooperating_queue(unit: str, place: Resolution) -> str | None:
-    if unit == "street":
-        return street_queue(place.district, place.street) if place.district and place.street else None
-    if unit == "district":
-        return district_queue(place.district) if place.district else None
+    if unit in ("street", "district"):
+        queue = _unit_queue(unit, place)
+        return None if queue is None else str(queue)
     return unit

@@ -1,16 +1,26 @@
-"""Settings of the router, read from the environment (prefix ``HOTLINE_ROUTER_``)."""
+"""The router process's one settings class (prefix ``HOTLINE_ROUTER_``).
+
+Read once, by the composition root (``services/router/app.py`` via ``__main__``), and passed down.
+The platform-wide ``HOTLINE_*`` fields (among them ``HOTLINE_CATALOGUE_PATH`` and ``HOTLINE_TIMEZONE``)
+and the nested ``kafka`` / ``mongodb`` groups come from ``shared.settings.ServiceSettings``.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
 
 
-class RouterSettings(BaseSettings):
-    """How often a returned case is re-dispatched, how duplicates are found, how the catalogue is watched."""
+class RouterSettings(ServiceSettings):
+    """How the router batches, how often a returned case is re-dispatched, how duplicates are found, how the
+    catalogue is watched."""
 
-    model_config = SettingsConfigDict(env_prefix="HOTLINE_ROUTER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_ROUTER_")
 
+    batch_size: int = Field(500, ge=1, description="Events routed (or case events followed) together by an agent.")
+    batch_window_seconds: float = Field(0.05, gt=0, description="Longest wait to fill a batch.")
     max_returns: int = Field(
         2, ge=0, description="Automatic re-dispatches after returns (退单); the next return goes to manual dispatch."
     )

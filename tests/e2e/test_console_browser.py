@@ -23,7 +23,8 @@ import pytest
 
 from hotline.platform import Platform, ensure_demo_supervisor, ensure_dev_key
 from services.console.users import Role, add_user_with_intake_key
-from shared.settings import Settings
+from shared.settings import ServiceSettings
+from tests import factories
 from tests.conftest import Servers
 from tests.e2e.conftest import platform_on_session_servers
 from tests.helpers import REPO
@@ -46,7 +47,6 @@ PASSWORD = "correct-horse-battery"
 NO_DUPLICATE_LINKING = ("HOTLINE_ROUTER_DUPLICATE_WINDOW_HOURS", "0")
 
 NOISE = {
-    "channel": "phone",
     "source_system": "console-e2e",
     "subject": "夜间施工噪音扰民",
     "body": "朝阳区望京街道望京西园三区旁边的工地每天夜里十二点以后还在施工，噪音很大，影响居民休息，我的电话13912345678。",
@@ -70,7 +70,7 @@ class Console:
 def _post_call(console: Console, external_id: str) -> str:
     response = httpx.post(
         f"{console.intake_url}/v1/calls",
-        json={**NOISE, "external_id": external_id},
+        json=factories.submission(external_id, **NOISE),
         headers={"X-API-Key": console.dev_key},
         timeout=10,
     )
@@ -89,7 +89,7 @@ def _wait_case(metrics_url: str, call_id: str, timeout: float = 60.0) -> dict[st
 
 
 @pytest.fixture(scope="module")
-def console(servers: Servers, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+def console(servers: Servers, settings: ServiceSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """The whole platform against the session servers, on free ports, with its own database."""
     if not CHROMIUM.exists():
         pytest.fail("/usr/bin/chromium is missing: `make test` installs it (apt-get install -y chromium)")
@@ -393,7 +393,7 @@ def _queue(console: Console) -> dict[str, Any]:
 def test_the_queue_page_first_load_with_a_thousand_open_cases_is_measured(console: Console, browser: Any) -> None:
     from pymongo import AsyncMongoClient
 
-    from services.metrics.bench import synthetic_events
+    from hotline.bench_metrics import synthetic_events
     from services.metrics.repository import MetricsRepository
 
     run = uuid.uuid4().hex[:8]

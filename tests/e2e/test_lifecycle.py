@@ -21,11 +21,12 @@ import pytest
 import yaml
 
 from hotline.platform import Platform, ensure_dev_key
-from services.intake.keys import CASES_ACT, SUPERVISOR, create_key
-from services.router.catalogue import DEFAULT_CATALOGUE_PATH
 from shared import topics
+from shared.api_keys import CASES_ACT, SUPERVISOR, create_key
+from shared.catalogue import DEFAULT_CATALOGUE_PATH
 from shared.events import CallRouted, CaseOverdue
-from shared.settings import Settings
+from shared.settings import ServiceSettings
+from tests import factories
 from tests.conftest import Servers
 from tests.e2e.conftest import platform_on_session_servers
 from tests.helpers import read_topic
@@ -51,15 +52,14 @@ class Hotline:
         response = httpx.post(
             f"{self.platform.intake_url}/v1/calls",
             headers={"X-API-Key": self.calls_key},
-            json={
-                "channel": "phone",
-                "source_system": "lifecycle-e2e",
-                "external_id": uuid.uuid4().hex,
-                "subject": subject,
-                "body": body,
-                "location": {"address": address},
-                "contact_phone": phone,
-            },
+            json=factories.submission(
+                uuid.uuid4().hex,
+                source_system="lifecycle-e2e",
+                subject=subject,
+                body=body,
+                location={"address": address},
+                contact_phone=phone,
+            ),
             timeout=10,
         )
         assert response.status_code == 202, response.text
@@ -114,7 +114,7 @@ def _fast_deadline_catalogue(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hotline(servers: Servers, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
+def hotline(servers: Servers, settings: ServiceSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     home = tmp_path_factory.mktemp("lifecycle-home")
     platform = platform_on_session_servers(servers, settings, home, "lifecycle")
     calls_key = ensure_dev_key(platform)

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,12 +29,12 @@ from pymongo import AsyncMongoClient
 from hotline.embedded import free_port
 from shared import topics
 from shared.events import CallRouted
+from tests import factories
 from tests.helpers import REPO, read_topic
 
 pytestmark = pytest.mark.e2e
 
 WAGE_ARREARS = {
-    "channel": "phone",
     "source_system": "e2e",
     "subject": "拖欠工资",
     "body": "我们在大兴区西红门镇的工地干了三个月，老板一直拖欠农民工工资不给，一共117个人，请求劳动监察帮忙讨薪。",
@@ -58,9 +59,12 @@ def _start_up(home: Path, log: Path) -> Running:
     intake_port, metrics_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI")}
     env.update(
-        HOTLINE_HOME=str(home), INTAKE_PORT=str(intake_port), METRICS_PORT=str(metrics_port), PYTHONUNBUFFERED="1"
+        HOTLINE_HOME=str(home),
+        HOTLINE_INTAKE_PORT=str(intake_port),
+        HOTLINE_METRICS_PORT=str(metrics_port),
+        PYTHONUNBUFFERED="1",
     )
-    env["INTAKE_API_KEYS_FILE"] = str(home / "api-keys.json")
+    env["HOTLINE_INTAKE_API_KEYS_FILE"] = str(home / "api-keys.json")
     proc = subprocess.Popen(
         [sys.executable, "-m", "hotline.cli", "up"],
         cwd=REPO,
@@ -203,10 +207,10 @@ def test_make_run_serves_a_call_from_intake_to_its_queue_and_stops_cleanly(home:
 
 async def _post_and_follow(running: Running, external_id: str) -> tuple[str, dict, float]:
     async with httpx.AsyncClient(base_url=running.intake_url, headers={"X-API-Key": running.api_key}) as client:
-        response = await client.post("/v1/calls", json={**WAGE_ARREARS, "external_id": external_id})
+        response = await client.post("/v1/calls", json=factories.submission(external_id, **WAGE_ARREARS))
         assert response.status_code == 202, response.text
         call_id = response.json()["call_id"]
-        again = await client.post("/v1/calls", json={**WAGE_ARREARS, "external_id": external_id})
+        again = await client.post("/v1/calls", json=factories.submission(external_id, **WAGE_ARREARS))
         assert again.status_code == 202 and again.json()["call_id"] == call_id
     case, seconds = await _wait_for_queue_case(running.console_url, call_id)
 
@@ -216,14 +220,14 @@ async def _post_and_follow(running: Running, external_id: str) -> tuple[str, dic
         running.bootstrap, topics.CALLS_ROUTED, until=lambda kept: len(kept) >= 2, keep=lambda v: call_id.encode() in v
     )
     assert len(routed) == 2
-    client: AsyncMongoClient = AsyncMongoClient(running.mongodb_uri)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(running.mongodb_uri)
     try:
-        cases = client["hotline"]["cases"]
+        cases = mongo["hotline"]["cases"]
         for _ in range(20):
             assert await cases.count_documents({}) == 1
             counted = await _category_count(running.console_url, case)
             assert counted == 1, f"the duplicate was counted: {counted}"
             await asyncio.sleep(0.1)
     finally:
-        await client.close()
+        await mongo.close()
     return call_id, case, seconds

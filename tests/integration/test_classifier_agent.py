@@ -8,28 +8,23 @@ import uuid
 import pytest
 
 from shared import topics
-from shared.events import Call, CallClassified, CallReceived, DeadLetter, derived_event_id, utc_now
+from shared.events import CallClassified, DeadLetter, derived_event_id, utc_now
+from tests import factories
 from tests.helpers import produce, read_topic, run_service
 
 pytestmark = pytest.mark.integration
 
 
-def received_call(external_id: str) -> CallReceived:
-    call = Call(
-        channel="phone",
-        source_system="12345-cti",
-        external_id=external_id,
-        subject="工地拖欠工资",
-        body="我在工地干了半年，老板拖欠我们三个月工资一直不发，请帮我们讨薪",
-        language="zh",
-        received_at=utc_now(),
-    )
-    return CallReceived(call_id=uuid.uuid5(uuid.NAMESPACE_URL, external_id), call=call)
-
-
 async def test_the_worker_classifies_a_received_call_and_dead_letters_poison(server_env, servers, tmp_path) -> None:
     run = uuid.uuid4().hex[:10]
-    received = received_call(f"classifier-it-{run}")
+    received = factories.received(
+        factories.call(
+            f"classifier-it-{run}",
+            subject="工地拖欠工资",
+            body="我在工地干了半年，老板拖欠我们三个月工资一直不发，请帮我们讨薪",
+            received_at=utc_now(),
+        )
+    )
     poison_key = f"classifier-poison-{run}".encode()
     invalid_key = f"classifier-invalid-{run}".encode()
     invalid = json.dumps({"event_type": "call.received", "call_id": str(uuid.uuid4()), "call": {"body": 1}}).encode()

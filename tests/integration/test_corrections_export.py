@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from services.classifier.corrections import parse_corrections
-from services.classifier.taxonomy import load_taxonomy
 from services.metrics.corrections import export_corrections
+from shared.reference import load_taxonomy
 
 pytestmark = pytest.mark.integration
 

@@ -15,19 +15,20 @@ import pytest
 
 from hotline.embedded import ensure_topics, free_port, start_broker, stop_process
 from services.intake.app import create_app
-from services.intake.keys import create_key
+from services.intake.settings import IntakeSettings
 from shared import topics
+from shared.api_keys import create_key
 from shared.events import CallReceived, call_id_for
-from shared.settings import Settings
+from tests import factories
 from tests.helpers import read_topic
 
 pytestmark = pytest.mark.integration
 
 
 @asynccontextmanager
-async def running_intake(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def running_intake(intake_settings: IntakeSettings) -> AsyncIterator[httpx.AsyncClient]:
     """The intake app with its lifespan (publisher connected or connecting), behind an in-process client."""
-    app = create_app(settings)
+    app = create_app(intake_settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake", timeout=60) as client:
@@ -35,36 +36,35 @@ async def running_intake(settings: Settings) -> AsyncIterator[httpx.AsyncClient]
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_intake(settings) as running:
+async def client(intake_settings: IntakeSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_intake(intake_settings) as running:
         yield running
 
 
 @pytest.fixture
-def writer(settings: Settings) -> dict[str, str]:
-    return {"X-API-Key": create_key(settings.intake.api_keys_file, "integration-writer")}
+def writer(intake_settings: IntakeSettings) -> dict[str, str]:
+    return {"X-API-Key": create_key(intake_settings.api_keys_file, "integration-writer")}
 
 
 def a_call(**overrides: Any) -> dict[str, Any]:
-    call: dict[str, Any] = {
-        "channel": "phone",
-        "source_system": "12345-cti",
-        "external_id": f"CTI-{uuid.uuid4()}",
-        "subject": "路灯不亮",
-        "body": "小区东门外的路灯已经坏了一个星期，晚上很黑，老人出行不安全。",
-        "location": {"district": "大兴区", "street": "西红门镇", "lat": 39.78, "lon": 116.33},
-        "contact_phone": "+86 138-1234-5678",
-        "received_at": "2024-03-15T23:12:00+08:00",
-    }
-    call.update(overrides)
-    return call
+    call = factories.submission(
+        f"CTI-{uuid.uuid4()}",
+        subject="路灯不亮",
+        body="小区东门外的路灯已经坏了一个星期，晚上很黑，老人出行不安全。",
+        location={"district": "大兴区", "street": "西红门镇", "lat": 39.78, "lon": 116.33},
+        contact_phone="+86 138-1234-5678",
+        received_at="2024-03-15T23:12:00+08:00",
+    )
+    return {**call, **overrides}
 
 
-async def received_events(settings: Settings, call_ids: set[str], *, at_least: int | None = None) -> list[bytes]:
+async def received_events(
+    intake_settings: IntakeSettings, call_ids: set[str], *, at_least: int | None = None
+) -> list[bytes]:
     """The raw CallReceived messages of ``call_ids`` on the topic, read back as a downstream system would."""
     wanted = at_least if at_least is not None else len(call_ids)
     return await read_topic(
-        settings.kafka.bootstrap_servers,
+        intake_settings.kafka.bootstrap_servers,
         topics.CALLS_RECEIVED,
         until=lambda kept: len(kept) >= wanted,
         keep=lambda value: any(cid.encode() in value for cid in call_ids),
@@ -72,7 +72,7 @@ async def received_events(settings: Settings, call_ids: set[str], *, at_least: i
 
 
 async def test_accepted_call_is_on_the_topic_with_contact_hashed_and_masked(
-    client: httpx.AsyncClient, writer: dict[str, str], settings: Settings
+    client: httpx.AsyncClient, writer: dict[str, str], intake_settings: IntakeSettings
 ) -> None:
     call = a_call()
     response = await client.post("/v1/calls", json=call, headers=writer)
@@ -81,7 +81,7 @@ async def test_accepted_call_is_on_the_topic_with_contact_hashed_and_masked(
     assert answer["status"] == "accepted" and answer["topic"] == topics.CALLS_RECEIVED
     assert answer["call_id"] == str(call_id_for("12345-cti", call["external_id"]))
 
-    [raw] = await received_events(settings, {answer["call_id"]})
+    [raw] = await received_events(intake_settings, {answer["call_id"]})
     event = CallReceived.model_validate_json(raw)
     assert str(event.call_id) == answer["call_id"] and str(event.event_id) == answer["event_id"]
     assert event.call.body == call["body"] and event.call.language == "zh"
@@ -94,7 +94,7 @@ async def test_accepted_call_is_on_the_topic_with_contact_hashed_and_masked(
 
 
 async def test_resubmitting_a_call_returns_the_same_call_id(
-    client: httpx.AsyncClient, writer: dict[str, str], settings: Settings
+    client: httpx.AsyncClient, writer: dict[str, str], intake_settings: IntakeSettings
 ) -> None:
     call = a_call(contact_phone=None, body="Streetlight out on 5th Avenue for a week", subject=None)
     first = await client.post("/v1/calls", json=call, headers=writer)
@@ -102,14 +102,14 @@ async def test_resubmitting_a_call_returns_the_same_call_id(
     assert first.status_code == again.status_code == 202
     assert first.json()["call_id"] == again.json()["call_id"]
     assert first.json()["event_id"] == again.json()["event_id"]
-    copies = await received_events(settings, {first.json()["call_id"]}, at_least=2)
+    copies = await received_events(intake_settings, {first.json()["call_id"]}, at_least=2)
     events = [CallReceived.model_validate_json(raw) for raw in copies]
     assert len({e.event_id for e in events}) == 1 and events[0].call.language == "en"
     assert events[0].call.contact is None
 
 
 async def test_batch_publishes_valid_items_and_rejects_invalid_ones_with_reasons(
-    client: httpx.AsyncClient, writer: dict[str, str], settings: Settings
+    client: httpx.AsyncClient, writer: dict[str, str], intake_settings: IntakeSettings
 ) -> None:
     valid = [a_call() for _ in range(5)]
     calls: list[Any] = [
@@ -138,13 +138,13 @@ async def test_batch_publishes_valid_items_and_rejects_invalid_ones_with_reasons
 
     call_ids = {r["call_id"] for r in result["results"] if r["status"] == "accepted"}
     assert call_ids == {str(call_id_for("12345-cti", c["external_id"])) for c in valid}
-    raws = await received_events(settings, call_ids)
+    raws = await received_events(intake_settings, call_ids)
     assert {str(CallReceived.model_validate_json(raw).call_id) for raw in raws} == call_ids
     assert len(raws) == 5
 
 
 async def test_a_full_batch_of_a_thousand_is_acknowledged(
-    client: httpx.AsyncClient, writer: dict[str, str], settings: Settings
+    client: httpx.AsyncClient, writer: dict[str, str], intake_settings: IntakeSettings
 ) -> None:
     run = uuid.uuid4().hex
     calls = [a_call(external_id=f"{run}-{i}") for i in range(1000)]
@@ -152,7 +152,7 @@ async def test_a_full_batch_of_a_thousand_is_acknowledged(
     assert response.status_code == 200, response.text
     assert response.json()["accepted"] == 1000
     raws = await read_topic(
-        settings.kafka.bootstrap_servers,
+        intake_settings.kafka.bootstrap_servers,
         topics.CALLS_RECEIVED,
         until=lambda kept: len(kept) >= 1000,
         keep=lambda value: run.encode() in value,
@@ -160,8 +160,10 @@ async def test_a_full_batch_of_a_thousand_is_acknowledged(
     assert len(raws) == 1000
 
 
-async def test_unknown_and_underprivileged_keys_are_refused(client: httpx.AsyncClient, settings: Settings) -> None:
-    reader = create_key(settings.intake.api_keys_file, "integration-reader", ["metrics:read"])
+async def test_unknown_and_underprivileged_keys_are_refused(
+    client: httpx.AsyncClient, intake_settings: IntakeSettings
+) -> None:
+    reader = create_key(intake_settings.api_keys_file, "integration-reader", ["metrics:read"])
     assert (await client.post("/v1/calls", json=a_call())).status_code == 401
     unknown = await client.post("/v1/calls", json=a_call(), headers={"X-API-Key": "hl_" + "x" * 43})
     assert unknown.status_code == 401
@@ -174,20 +176,22 @@ async def test_ready_when_connected_to_the_broker(client: httpx.AsyncClient) -> 
     assert (await client.get("/healthz")).status_code == 200
 
 
-def _settings_for_broker(settings: Settings, port: int, tmp_path: Path) -> Settings:
-    return settings.model_copy(
+def _settings_for_broker(intake_settings: IntakeSettings, port: int, tmp_path: Path) -> IntakeSettings:
+    return intake_settings.model_copy(
         update={
-            "kafka": settings.kafka.model_copy(
+            "kafka": intake_settings.kafka.model_copy(
                 update={"bootstrap_servers": f"127.0.0.1:{port}", "request_timeout_ms": 2000}
             ),
-            "intake": settings.intake.model_copy(update={"api_keys_file": tmp_path / "keys.json"}),
+            "api_keys_file": tmp_path / "keys.json",
         }
     )
 
 
-async def test_unreachable_broker_gives_503_with_retry_after_and_not_ready(tmp_path: Path, settings: Settings) -> None:
-    closed = _settings_for_broker(settings, free_port(), tmp_path)
-    headers = {"X-API-Key": create_key(closed.intake.api_keys_file, "w")}
+async def test_unreachable_broker_gives_503_with_retry_after_and_not_ready(
+    tmp_path: Path, intake_settings: IntakeSettings
+) -> None:
+    closed = _settings_for_broker(intake_settings, free_port(), tmp_path)
+    headers = {"X-API-Key": create_key(closed.api_keys_file, "w")}
     async with running_intake(closed) as client:
         assert (await client.get("/healthz")).status_code == 200
         ready = await client.get("/readyz")
@@ -195,7 +199,7 @@ async def test_unreachable_broker_gives_503_with_retry_after_and_not_ready(tmp_p
 
         single = await client.post("/v1/calls", json=a_call(), headers=headers)
         assert single.status_code == 503
-        assert single.headers["Retry-After"] == str(closed.intake.retry_after_seconds)
+        assert single.headers["Retry-After"] == str(closed.retry_after_seconds)
         assert "13812345678" not in single.text
 
         batch = await client.post(
@@ -210,11 +214,11 @@ async def test_unreachable_broker_gives_503_with_retry_after_and_not_ready(tmp_p
 
 
 async def test_intake_connects_once_the_broker_comes_up_and_answers_503_once_it_is_gone(
-    tmp_path: Path, settings: Settings
+    tmp_path: Path, intake_settings: IntakeSettings
 ) -> None:
     port = free_port()
-    later = _settings_for_broker(settings, port, tmp_path)
-    headers = {"X-API-Key": create_key(later.intake.api_keys_file, "w")}
+    later = _settings_for_broker(intake_settings, port, tmp_path)
+    headers = {"X-API-Key": create_key(later.api_keys_file, "w")}
     async with running_intake(later) as client:
         assert (await client.get("/readyz")).status_code == 503
         broker = await asyncio.to_thread(start_broker, port, tmp_path / "late-broker.log")

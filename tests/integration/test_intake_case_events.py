@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from services.intake.app import create_app
-from services.intake.keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
+from services.intake.settings import IntakeSettings
 from shared import topics
+from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, create_key
 from shared.events import CaseEvent, CaseEventKind
-from shared.settings import Settings
 from tests.helpers import read_topic
 
 pytestmark = pytest.mark.integration
@@ -25,31 +25,31 @@ DEPARTMENT = "department:市城市管理委员会"
 
 
 @pytest.fixture
-async def client(settings: Settings, mongo_db: Any) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, database=mongo_db)
+async def client(intake_settings: IntakeSettings, mongo_db: Any) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(intake_settings, database=mongo_db)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake", timeout=60) as running:
             yield running
 
 
-def key_headers(settings: Settings, name: str, scopes: list[str], units: list[str] = ()) -> dict[str, str]:  # type: ignore[assignment]
-    return {"X-API-Key": create_key(settings.intake.api_keys_file, f"{name}-{uuid.uuid4().hex[:6]}", scopes, units)}
+def key_headers(intake_settings: IntakeSettings, name: str, scopes: list[str], units: list[str] = ()) -> dict[str, str]:  # type: ignore[assignment]
+    return {"X-API-Key": create_key(intake_settings.api_keys_file, f"{name}-{uuid.uuid4().hex[:6]}", scopes, units)}
 
 
 @pytest.fixture
-def street(settings: Settings) -> dict[str, str]:
-    return key_headers(settings, "xihongmen", [CASES_ACT], [STREET])
+def street(intake_settings: IntakeSettings) -> dict[str, str]:
+    return key_headers(intake_settings, "xihongmen", [CASES_ACT], [STREET])
 
 
 @pytest.fixture
-def department(settings: Settings) -> dict[str, str]:
-    return key_headers(settings, "city-management", [CASES_ACT], [DEPARTMENT])
+def department(intake_settings: IntakeSettings) -> dict[str, str]:
+    return key_headers(intake_settings, "city-management", [CASES_ACT], [DEPARTMENT])
 
 
 @pytest.fixture
-def supervisor(settings: Settings) -> dict[str, str]:
-    return key_headers(settings, "supervisor", [SUPERVISOR])
+def supervisor(intake_settings: IntakeSettings) -> dict[str, str]:
+    return key_headers(intake_settings, "supervisor", [SUPERVISOR])
 
 
 async def stored_case(mongo_db: Any, status: str = "dispatched") -> str:
@@ -79,9 +79,9 @@ async def stored_case(mongo_db: Any, status: str = "dispatched") -> str:
     return call_id
 
 
-async def events_of(settings: Settings, call_id: str, count: int) -> list[CaseEvent]:
+async def events_of(intake_settings: IntakeSettings, call_id: str, count: int) -> list[CaseEvent]:
     values = await read_topic(
-        settings.kafka.bootstrap_servers,
+        intake_settings.kafka.bootstrap_servers,
         topics.CASES_EVENTS,
         until=lambda kept: len(kept) >= count,
         keep=lambda value: json.loads(value).get("call_id") == call_id,
@@ -90,14 +90,14 @@ async def events_of(settings: Settings, call_id: str, count: int) -> list[CaseEv
 
 
 async def test_the_lead_unit_accepts_and_the_event_is_on_the_topic_keyed_by_call(
-    client: httpx.AsyncClient, street: dict[str, str], settings: Settings, mongo_db: Any
+    client: httpx.AsyncClient, street: dict[str, str], intake_settings: IntakeSettings, mongo_db: Any
 ) -> None:
     call_id = await stored_case(mongo_db)
     response = await client.post(f"/v1/cases/{call_id}/events", json={"kind": "accepted"}, headers=street)
     assert response.status_code == 202, response.text
     answer = response.json()
     assert (answer["status_before"], answer["status_after"]) == ("dispatched", "accepted")
-    [event] = await events_of(settings, call_id, 1)
+    [event] = await events_of(intake_settings, call_id, 1)
     assert str(event.event_id) == answer["event_id"]
     assert event.kind is CaseEventKind.accepted
     assert event.actor.startswith("xihongmen") and event.actor_queue == STREET
@@ -130,15 +130,15 @@ async def test_an_illegal_step_is_409_with_the_reason(
 
 
 async def test_a_cooperating_unit_another_unit_and_a_calls_key_are_403(
-    client: httpx.AsyncClient, department: dict[str, str], settings: Settings, mongo_db: Any
+    client: httpx.AsyncClient, department: dict[str, str], intake_settings: IntakeSettings, mongo_db: Any
 ) -> None:
     call_id = await stored_case(mongo_db, "accepted")
     url = f"/v1/cases/{call_id}/events"
     cooperating = await client.post(url, json={"kind": "responded"}, headers=department)
     assert cooperating.status_code == 403 and STREET in cooperating.json()["detail"]
-    other = key_headers(settings, "wangjing", [CASES_ACT], ["street:朝阳区/望京街道"])
+    other = key_headers(intake_settings, "wangjing", [CASES_ACT], ["street:朝阳区/望京街道"])
     assert (await client.post(url, json={"kind": "responded"}, headers=other)).status_code == 403
-    writer = key_headers(settings, "cti", [CALLS_WRITE])
+    writer = key_headers(intake_settings, "cti", [CALLS_WRITE])
     assert (await client.post(url, json={"kind": "responded"}, headers=writer)).status_code == 403
 
 
@@ -172,7 +172,7 @@ async def test_a_step_lacking_what_it_needs_is_422(
 
 
 async def test_a_whistle_with_two_departments_is_published_with_them(
-    client: httpx.AsyncClient, street: dict[str, str], settings: Settings, mongo_db: Any
+    client: httpx.AsyncClient, street: dict[str, str], intake_settings: IntakeSettings, mongo_db: Any
 ) -> None:
     call_id = await stored_case(mongo_db, "accepted")
     departments = [DEPARTMENT, "department:市生态环境局"]
@@ -180,7 +180,7 @@ async def test_a_whistle_with_two_departments_is_published_with_them(
         f"/v1/cases/{call_id}/events", json={"kind": "whistle", "departments": departments}, headers=street
     )
     assert response.status_code == 202, response.text
-    [event] = await events_of(settings, call_id, 1)
+    [event] = await events_of(intake_settings, call_id, 1)
     assert event.kind is CaseEventKind.whistle and event.departments == departments
 
 

@@ -1,4 +1,4 @@
-"""`python -m services.intake` as a process: it serves on INTAKE_PORT and publishes what it accepts."""
+"""`python -m services.intake` as a process: it serves on HOTLINE_INTAKE_PORT and publishes what it accepts."""
 
 from __future__ import annotations
 
@@ -10,22 +10,23 @@ import httpx
 import pytest
 
 from hotline.embedded import free_port
-from services.intake.keys import create_key
 from shared import topics
+from shared.api_keys import create_key
 from shared.events import CallReceived
-from shared.settings import Settings
+from shared.settings import ServiceSettings
+from tests import factories
 from tests.helpers import read_topic, run_service
 
 pytestmark = pytest.mark.integration
 
 
 async def test_intake_process_serves_and_publishes_an_accepted_call(
-    server_env: dict[str, str], settings: Settings, tmp_path: Path
+    server_env: dict[str, str], settings: ServiceSettings, tmp_path: Path
 ) -> None:
     port = free_port()
     keys_file = tmp_path / "keys.json"
     key = create_key(keys_file, "process-test")
-    env = {**server_env, "INTAKE_PORT": str(port), "INTAKE_API_KEYS_FILE": str(keys_file)}
+    env = {**server_env, "HOTLINE_INTAKE_PORT": str(port), "HOTLINE_INTAKE_API_KEYS_FILE": str(keys_file)}
     log_path = tmp_path / "intake.log"
     with run_service("services.intake", env, log_path) as proc:
         base = f"http://127.0.0.1:{port}"
@@ -41,13 +42,13 @@ async def test_intake_process_serves_and_publishes_an_accepted_call(
                 assert time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.2)
             external_id = f"WEB-{uuid.uuid4()}"
-            call = {
-                "channel": "web",
-                "source_system": "city-portal",
-                "external_id": external_id,
-                "body": "Graffiti on the wall of the community centre on Elm Street.",
-                "contact_phone": "(202) 555-0143",
-            }
+            call = factories.submission(
+                external_id,
+                channel="web",
+                source_system="city-portal",
+                body="Graffiti on the wall of the community centre on Elm Street.",
+                contact_phone="(202) 555-0143",
+            )
             response = await client.post("/v1/calls", json=call, headers={"X-API-Key": key})
             assert response.status_code == 202, response.text
             call_id = response.json()["call_id"]

@@ -12,8 +12,8 @@ from pymongo import AsyncMongoClient
 
 from shared import topics
 from shared.events import DeadLetter
-from tests.helpers import produce, read_topic, run_service
-from tests.unit.test_metrics_aggregates import routed_event
+from tests import factories
+from tests.helpers import present, produce, read_topic, run_service
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ async def test_the_worker_stores_each_routed_call_once_and_dead_letters_poison(s
     database = f"test_metrics_agent_{uuid.uuid4().hex[:10]}"
     run = uuid.uuid4().hex[:8]
     queue_id = f"street:测试区/{run}"
-    events = [routed_event(f"agent-{run}-{i}", queue_id=queue_id, unit_name=run) for i in range(5)]
+    events = [factories.routed(f"agent-{run}-{i}", queue_id=queue_id, unit_name=run) for i in range(5)]
     duplicate = events[2].model_copy(update={"event_id": uuid.uuid4()})
     poison_key = f"poison-{run}".encode()
     messages = [(e.key(), e.to_bytes()) for e in events]
@@ -30,7 +30,7 @@ async def test_the_worker_stores_each_routed_call_once_and_dead_letters_poison(s
 
     client: AsyncMongoClient = AsyncMongoClient(servers.mongodb_uri)
     db = client[database]
-    env = {**server_env, "MONGODB_DATABASE": database, "METRICS_BATCH_WINDOW_SECONDS": "0.2"}
+    env = {**server_env, "MONGODB_DATABASE": database, "HOTLINE_METRICS_BATCH_WINDOW_SECONDS": "0.2"}
     try:
         with run_service("services.metrics", env, tmp_path / "metrics.log") as proc:
             await produce(servers.bootstrap_servers, topics.CALLS_ROUTED, messages)
@@ -50,8 +50,8 @@ async def test_the_worker_stores_each_routed_call_once_and_dead_letters_poison(s
             # Give the duplicate time to be processed if it came in a later batch, then check it counted once.
             await asyncio.sleep(2)
             assert await db.cases.count_documents({"queue_id": queue_id}) == len(events)
-            assert (await db.counters.find_one({"_id": f"2026-04|unit|{queue_id}"}))["count"] == len(events)
-            assert (await db.counters.find_one({"_id": f"queue|{queue_id}"}))["open"] == len(events)
+            assert present(await db.counters.find_one({"_id": f"2026-04|unit|{queue_id}"}))["count"] == len(events)
+            assert present(await db.counters.find_one({"_id": f"queue|{queue_id}"}))["open"] == len(events)
             index_names = set(await db.cases.index_information())
             assert "queue_ids_status_received" in index_names
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -11,7 +12,8 @@ import pytest
 
 from services.metrics.api import create_app
 from services.metrics.repository import MetricsRepository
-from tests.unit.test_metrics_aggregates import routed_event
+from services.metrics.settings import MetricsSettings
+from tests import factories
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +26,10 @@ async def stored(mongo_db) -> list:
     repository = MetricsRepository(mongo_db)
     await repository.ensure_indexes()
     events = [
-        routed_event(f"api-{i}", received_at=APRIL + timedelta(minutes=i), issue="wage-arrears") for i in range(3)
+        factories.routed(f"api-{i}", received_at=APRIL + timedelta(minutes=i), issue="wage-arrears") for i in range(3)
     ]
     events.append(
-        routed_event(
+        factories.routed(
             "api-dept",
             category="城乡建设",
             queue_id="department:市住房城乡建设委",
@@ -42,8 +44,8 @@ async def stored(mongo_db) -> list:
 
 
 @pytest.fixture
-async def client(mongo_db, settings):
-    app = create_app(settings, database=mongo_db)
+async def client(mongo_db):
+    app = create_app(MetricsSettings(), database=mongo_db)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
         yield client
 
@@ -129,11 +131,13 @@ async def test_health_and_readiness(client) -> None:
     assert ready.json() == {"status": "ready"}
 
 
-async def test_readiness_fails_when_the_database_is_unreachable(settings) -> None:
+async def test_readiness_fails_when_the_database_is_unreachable() -> None:
     from pymongo import AsyncMongoClient
 
-    unreachable = AsyncMongoClient("mongodb://127.0.0.1:1/?directConnection=true", serverSelectionTimeoutMS=300)
-    app = create_app(settings, database=unreachable["nowhere"])
+    unreachable: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        "mongodb://127.0.0.1:1/?directConnection=true", serverSelectionTimeoutMS=300
+    )
+    app = create_app(MetricsSettings(), database=unreachable["nowhere"])
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
             response = await client.get("/readyz")
@@ -165,10 +169,33 @@ async def test_the_openapi_document_names_the_hotline_concepts(client) -> None:
 
 
 async def test_the_lifespan_connects_to_the_configured_database(settings, mongo_db, stored) -> None:
-    app = create_app(
-        settings.model_copy(update={"mongodb": settings.mongodb.model_copy(update={"database": mongo_db.name})})
-    )
+    app = create_app(MetricsSettings(mongodb=settings.mongodb.model_copy(update={"database": mongo_db.name})))
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
             response = await client.get("/v1/queues")
     assert {q["queue_id"] for q in response.json()["queues"]} == {STREET, "department:市住房城乡建设委"}
+
+
+async def test_cases_are_found_by_ids_time_status_and_classification(client, stored) -> None:
+    """GET /v1/cases: what Open311's GET requests reads (newest first, at most ``limit``)."""
+    ids = [str(event.call_id) for event in stored]
+
+    async def found(**params) -> list[str]:
+        response = await client.get("/v1/cases", params=params)
+        assert response.status_code == 200, response.text
+        return [case["call_id"] for case in response.json()["cases"]]
+
+    assert set(await found(call_id=[ids[3], ids[0], str(uuid.uuid4())])) == {ids[0], ids[3]}
+    assert await found(call_id=[ids[0], ids[2]]) == [ids[2], ids[0]]  # newest first
+    in_hour = await found(received_from=APRIL.isoformat(), received_to=(APRIL + timedelta(hours=1)).isoformat())
+    assert in_hour[:2] == [ids[2], ids[1]] and set(in_hour) == set(ids)  # newest first
+    assert set(await found(received_from=(APRIL + timedelta(minutes=1)).isoformat())) == {ids[1], ids[2]}
+    assert await found(received_to=(APRIL - timedelta(seconds=1)).isoformat()) == []
+    assert set(await found(issue="wage-arrears")) == set(ids[:3])
+    assert await found(category="城乡建设") == [ids[3]]
+    assert set(await found(category="劳动和社会保障/劳动保障", issue="none")) == set(ids[:3])
+    assert await found(category="劳动和社会保障/别的") == []
+    assert set(await found(status=["dispatched", "accepted"])) == set(ids)
+    assert await found(status="closed") == []
+    assert len(await found(limit=2)) == 2
+    assert (await client.get("/v1/cases", params={"limit": 1001})).status_code == 422

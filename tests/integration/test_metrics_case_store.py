@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from services.metrics.repository import MetricsRepository
 from services.metrics.scoreboard import HotSpotThresholds
-from shared.events import CallRouted, CaseEvent, UnitKind
-from tests.unit.test_metrics_aggregates import routed_event
+from shared.events import CaseEvent, UnitKind
+from tests import factories
+from tests.helpers import present
 
 pytestmark = pytest.mark.integration
 
 STREET = "street:大兴区/西红门镇"
 UNIT = f"2026-04|unit|{STREET}"
-
-
-def step(event: CallRouted, kind: str, **fields: object) -> CaseEvent:
-    return CaseEvent(call_id=event.call_id, kind=kind, actor="test", **fields)
 
 
 async def ready(mongo_db) -> MetricsRepository:
@@ -30,14 +28,14 @@ async def ready(mongo_db) -> MetricsRepository:
 
 async def test_steps_change_status_and_rates_once_however_often_they_are_delivered(mongo_db) -> None:
     repository = await ready(mongo_db)
-    calls = [routed_event(f"life-{i}") for i in range(3)]
+    calls = [factories.routed(f"life-{i}") for i in range(3)]
     await repository.apply_routed(calls)
     at = calls[0].call.received_at + timedelta(hours=1)
     steps = [
-        step(calls[0], "accepted"),
-        step(calls[0], "responded", occurred_at=at),
-        step(calls[0], "resolved"),
-        step(calls[0], "callback", callback_result="satisfied"),
+        factories.case_step(calls[0], "accepted"),
+        factories.case_step(calls[0], "responded", occurred_at=at),
+        factories.case_step(calls[0], "resolved"),
+        factories.case_step(calls[0], "callback", callback_result="satisfied"),
     ]
 
     first = await repository.apply_case_events(steps)
@@ -55,15 +53,15 @@ async def test_steps_change_status_and_rates_once_however_often_they_are_deliver
 
 async def test_an_illegal_step_is_recorded_rejected_and_reported(mongo_db) -> None:
     repository = await ready(mongo_db)
-    call = routed_event("illegal")
+    call = factories.routed("illegal")
     await repository.apply_routed([call])
 
-    illegal = step(call, "resolved")
+    illegal = factories.case_step(call, "resolved")
     result = await repository.apply_case_events([illegal])
 
     assert result.applied == 0 and len(result.rejected) == 1
     assert "not allowed" in result.rejected[0][1]
-    case = await repository.get_case(str(call.call_id))
+    case = present(await repository.get_case(str(call.call_id)))
     assert case["status"] == "dispatched"
     assert case["history"][0]["outcome"] == "rejected"
     assert (await repository.apply_case_events([illegal])).rejected == []  # redelivered: already recorded
@@ -71,25 +69,27 @@ async def test_an_illegal_step_is_recorded_rejected_and_reported(mongo_db) -> No
 
 async def test_a_step_before_its_case_waits_and_is_applied_when_the_case_arrives(mongo_db) -> None:
     repository = await ready(mongo_db)
-    call = routed_event("early")
+    call = factories.routed("early")
 
-    waiting = await repository.apply_case_events([step(call, "accepted"), step(call, "responded")])
+    waiting = await repository.apply_case_events(
+        [factories.case_step(call, "accepted"), factories.case_step(call, "responded")]
+    )
     assert waiting.pending == 2 and await repository.pending_count() == 2
 
     await repository.apply_routed([call])
 
-    case = await repository.get_case(str(call.call_id))
+    case = present(await repository.get_case(str(call.call_id)))
     assert case["status"] == "responded"
     assert await repository.pending_count() == 0
-    assert (await mongo_db.counters.find_one({"_id": UNIT}))["responded"] == 1
+    assert present(await mongo_db.counters.find_one({"_id": UNIT}))["responded"] == 1
 
 
 async def test_a_redispatch_moves_depth_and_oldest_waiting_to_the_new_queue(mongo_db) -> None:
     repository = await ready(mongo_db)
     april = datetime(2026, 4, 10, 2, tzinfo=UTC)
     older, newer = (
-        routed_event("older", received_at=april),
-        routed_event("newer", received_at=april + timedelta(hours=1)),
+        factories.routed("older", received_at=april),
+        factories.routed("newer", received_at=april + timedelta(hours=1)),
     )
     await repository.apply_routed([older, newer])
     department = older.assignment.model_copy(
@@ -101,7 +101,9 @@ async def test_a_redispatch_moves_depth_and_oldest_waiting_to_the_new_queue(mong
         }
     )
 
-    await repository.apply_case_events([step(older, "returned"), step(older, "dispatched", assignment=department)])
+    await repository.apply_case_events(
+        [factories.case_step(older, "returned"), factories.case_step(older, "dispatched", assignment=department)]
+    )
 
     queues = {q.queue_id: q for q in await repository.queues()}
     assert queues[STREET].depth == 1
@@ -112,11 +114,14 @@ async def test_a_redispatch_moves_depth_and_oldest_waiting_to_the_new_queue(mong
 
 async def test_a_summoned_department_sees_the_case_in_its_queue(mongo_db) -> None:
     repository = await ready(mongo_db)
-    call = routed_event("whistle")
+    call = factories.routed("whistle")
     await repository.apply_routed([call])
 
     await repository.apply_case_events(
-        [step(call, "accepted"), step(call, "whistle", departments=["department:市城管委"])]
+        [
+            factories.case_step(call, "accepted"),
+            factories.case_step(call, "whistle", departments=["department:市城管委"]),
+        ]
     )
 
     listed = await repository.cases_of_queue("department:市城管委")
@@ -125,7 +130,7 @@ async def test_a_summoned_department_sees_the_case_in_its_queue(mongo_db) -> Non
 
 async def test_each_deadline_is_flagged_once_counted_and_queued_for_publishing(mongo_db) -> None:
     repository = await ready(mongo_db)
-    call = routed_event("late")
+    call = factories.routed("late")
     await repository.apply_routed([call])
     later = call.call.received_at + timedelta(hours=3)
 
@@ -133,7 +138,7 @@ async def test_each_deadline_is_flagged_once_counted_and_queued_for_publishing(m
     assert await repository.flag_overdue(later) == 0
     assert await repository.flag_overdue(later + timedelta(days=8)) == 1  # the resolution deadline
 
-    case = await repository.get_case(str(call.call_id))
+    case = present(await repository.get_case(str(call.call_id)))
     assert set(case["overdue"]) == {"response", "resolution"}
     assert case.get("next_due_at") is None
     outbox = await repository.outbox_messages()
@@ -148,8 +153,12 @@ async def test_each_deadline_is_flagged_once_counted_and_queued_for_publishing(m
 async def test_a_day_well_above_the_area_baseline_is_stored_as_a_hot_spot_once(mongo_db) -> None:
     repository = await ready(mongo_db)
     start = datetime(2026, 4, 1, 2, tzinfo=UTC)
-    calls = [routed_event(f"base-{d}", received_at=start + timedelta(days=d), issue="wage-arrears") for d in range(14)]
-    spike = [routed_event(f"spike-{i}", received_at=start + timedelta(days=20), issue="wage-arrears") for i in range(6)]
+    calls = [
+        factories.routed(f"base-{d}", received_at=start + timedelta(days=d), issue="wage-arrears") for d in range(14)
+    ]
+    spike = [
+        factories.routed(f"spike-{i}", received_at=start + timedelta(days=20), issue="wage-arrears") for i in range(6)
+    ]
     await repository.apply_routed(calls)
     result = await repository.apply_routed_detailed(spike)
 
@@ -168,7 +177,7 @@ async def test_streaming_counters_equal_the_rebuilt_ones_after_a_random_stream(m
     repository = await ready(mongo_db)
     queues = [STREET, "street:朝阳区/望京街道", "department:市住房城乡建设委"]
     calls = [
-        routed_event(
+        factories.routed(
             f"rand-{i}",
             received_at=datetime(2026, 3, 25, tzinfo=UTC) + timedelta(hours=7 * i),
             issue=rng.choice([None, "wage-arrears", "prepaid-refund"]),
@@ -186,7 +195,7 @@ async def test_streaming_counters_equal_the_rebuilt_ones_after_a_random_stream(m
     events: list[CaseEvent] = []
     for call in calls:
         for kind in rng.choice(paths):
-            fields: dict[str, object] = {}
+            fields: dict[str, Any] = {}
             if kind == "callback":
                 fields["callback_result"] = rng.choice(
                     ["satisfied", "basically_satisfied", "dissatisfied", "unreachable"]
@@ -195,13 +204,13 @@ async def test_streaming_counters_equal_the_rebuilt_ones_after_a_random_stream(m
                 fields["assignment"] = call.assignment.model_copy(update={"queue_id": rng.choice(queues), "attempt": 2})
             if kind == "whistle":
                 fields["departments"] = ["department:市城管委"]
-            events.append(step(call, kind, **fields))
+            events.append(factories.case_step(call, kind, **fields))
     # Deliver in batches with duplicates and replays; a few steps arrive before their call.
     routed_batches = [calls[i : i + 7] for i in range(0, len(calls), 7)]
     early = [e for e in events if e.call_id in {c.call_id for c in routed_batches[-1]}]
     await repository.apply_case_events(early)
-    for batch in routed_batches:
-        await repository.apply_routed(batch + rng.sample(calls, 3))
+    for routed_batch in routed_batches:
+        await repository.apply_routed(routed_batch + rng.sample(calls, 3))
     position = 0
     while position < len(events):
         size = rng.randint(1, 15)

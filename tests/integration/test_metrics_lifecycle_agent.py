@@ -10,16 +10,17 @@ import signal
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.metrics.aggregates import apply_case_event, case_document
+from services.metrics.case_facts import apply_case_event, case_document
 from services.metrics.repository import MetricsRepository
 from shared import topics
 from shared.events import CaseEvent, DeadLetter
+from tests import factories
 from tests.helpers import produce, read_topic, run_service
-from tests.unit.test_metrics_aggregates import routed_event
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ def lifecycle(run: str, count: int) -> tuple[list, list[CaseEvent], CaseEvent]:
     rng = random.Random(run)
     queue_ids = [f"street:测试区/{run}-a", f"street:测试区/{run}-b"]
     calls = [
-        routed_event(
+        factories.routed(
             f"{run}-{i}",
             received_at=datetime(2026, 4, 3, tzinfo=UTC) + timedelta(hours=5 * i),
             queue_id=queue_ids[i % 2],
@@ -49,15 +50,15 @@ def lifecycle(run: str, count: int) -> tuple[list, list[CaseEvent], CaseEvent]:
     steps: list[CaseEvent] = []
     for call in calls[:-1]:
         for kind in rng.choice(PATHS):
-            fields: dict[str, object] = {}
+            fields: dict[str, Any] = {}
             if kind == "callback":
                 fields["callback_result"] = rng.choice(["satisfied", "basically_satisfied", "dissatisfied"])
             if kind == "dispatched":
                 fields["assignment"] = call.assignment.model_copy(update={"queue_id": queue_ids[1], "attempt": 2})
             if kind == "whistle":
                 fields["departments"] = [f"department:{run}-城管"]
-            steps.append(CaseEvent(call_id=call.call_id, kind=kind, actor="test", **fields))
-    illegal = CaseEvent(call_id=calls[-1].call_id, kind="resolved", actor="test")
+            steps.append(factories.case_step(call, kind, **fields))
+    illegal = factories.case_step(calls[-1], "resolved")
     return calls, steps, illegal
 
 
@@ -85,8 +86,8 @@ async def test_the_worker_survives_sigkill_and_its_counters_equal_the_rebuilt_on
     env = {
         **server_env,
         "MONGODB_DATABASE": database,
-        "METRICS_BATCH_SIZE": "4",
-        "METRICS_BATCH_WINDOW_SECONDS": "0.05",
+        "HOTLINE_METRICS_BATCH_SIZE": "4",
+        "HOTLINE_METRICS_BATCH_WINDOW_SECONDS": "0.05",
         "HOTLINE_METRICS_DEADLINE_CHECK_SECONDS": "1",
         "HOTLINE_METRICS_PENDING_RETRY_SECONDS": "1",
     }

@@ -6,8 +6,7 @@ import pytest
 
 from hotline.metrics_cmd import rebuild
 from services.metrics.repository import MetricsRepository
-from shared.events import CaseEvent
-from tests.unit.test_metrics_aggregates import routed_event
+from tests import factories
 
 pytestmark = pytest.mark.integration
 
@@ -15,9 +14,9 @@ pytestmark = pytest.mark.integration
 async def test_rebuild_check_finds_a_damaged_counter_and_rebuild_repairs_it(mongo_db, settings, capsys) -> None:
     repository = MetricsRepository(mongo_db)
     await repository.ensure_indexes()
-    calls = [routed_event(f"rebuild-{i}", issue="wage-arrears") for i in range(4)]
+    calls = [factories.routed(f"rebuild-{i}", issue="wage-arrears") for i in range(4)]
     await repository.apply_routed(calls)
-    await repository.apply_case_events([CaseEvent(call_id=calls[0].call_id, kind="accepted", actor="t")])
+    await repository.apply_case_events([factories.case_step(calls[0], "accepted", actor="t")])
     uri, name = settings.mongodb.uri, mongo_db.name
 
     assert await rebuild(name, check=True, uri=uri) == 0

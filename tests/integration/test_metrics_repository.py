@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.metrics.repository import MetricsRepository
-from tests.unit.test_metrics_aggregates import routed_event
+from tests import factories
+from tests.helpers import present
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +23,7 @@ async def counters_by_id(db) -> dict[str, dict]:
 async def test_applying_the_same_batch_twice_stores_one_case_per_call_and_counts_once(mongo_db) -> None:
     repository = MetricsRepository(mongo_db)
     await repository.ensure_indexes()
-    batch = [routed_event(f"twice-{i}", issue="wage-arrears") for i in range(20)]
+    batch = [factories.routed(f"twice-{i}", issue="wage-arrears") for i in range(20)]
 
     first = await repository.apply_routed(batch)
     counters_after_first = await counters_by_id(mongo_db)
@@ -39,7 +40,7 @@ async def test_applying_the_same_batch_twice_stores_one_case_per_call_and_counts
 async def test_overlapping_batches_count_each_call_once(mongo_db) -> None:
     repository = MetricsRepository(mongo_db)
     await repository.ensure_indexes()
-    events = [routed_event(f"overlap-{i}") for i in range(30)]
+    events = [factories.routed(f"overlap-{i}") for i in range(30)]
 
     first = await repository.apply_routed(events[:20])
     second = await repository.apply_routed(events[10:30])
@@ -52,7 +53,7 @@ async def test_overlapping_batches_count_each_call_once(mongo_db) -> None:
 
 async def test_a_batch_with_a_call_repeated_counts_it_once(mongo_db) -> None:
     repository = MetricsRepository(mongo_db)
-    event = routed_event("repeated")
+    event = factories.routed("repeated")
 
     assert await repository.apply_routed([event, event, event.model_copy(update={"event_id": uuid.uuid4()})]) == 1
     assert await mongo_db.cases.count_documents({}) == 1
@@ -62,7 +63,7 @@ async def test_a_batch_with_a_call_repeated_counts_it_once(mongo_db) -> None:
 async def test_a_transaction_that_fails_leaves_neither_cases_nor_counters(mongo_db) -> None:
     repository = MetricsRepository(mongo_db)
     await repository.ensure_indexes()
-    batch = [routed_event(f"abort-{i}") for i in range(5)]
+    batch = [factories.routed(f"abort-{i}") for i in range(5)]
     # A counter with a non-numeric count makes $inc fail inside the transaction after the insert.
     await mongo_db.counters.insert_one({"_id": "2026-04|category|劳动和社会保障", "count": "not a number"})
 
@@ -94,8 +95,8 @@ async def test_indexes_are_created_for_queue_reads_deadlines_and_duplicate_detec
 async def test_queue_depth_and_oldest_waiting_case(mongo_db) -> None:
     repository = MetricsRepository(mongo_db)
     await repository.ensure_indexes()
-    street = [routed_event(f"q-{i}", received_at=APRIL + timedelta(minutes=i)) for i in (5, 1, 9)]
-    department = routed_event(
+    street = [factories.routed(f"q-{i}", received_at=APRIL + timedelta(minutes=i)) for i in (5, 1, 9)]
+    department = factories.routed(
         "q-dept",
         queue_id="department:市住房城乡建设委",
         unit_kind="department",
@@ -114,13 +115,13 @@ async def test_queue_depth_and_oldest_waiting_case(mongo_db) -> None:
     assert queues["department:市住房城乡建设委"].depth == 1
     assert queues["department:市住房城乡建设委"].unit_kind == "department"
     assert await repository.queue_depth_by_count("street:大兴区/西红门镇") == 3
-    assert (await repository.oldest_waiting("street:大兴区/西红门镇"))["_id"] == str(street[1].call_id)
+    assert present(await repository.oldest_waiting("street:大兴区/西红门镇"))["_id"] == str(street[1].call_id)
 
 
 async def test_cases_of_a_queue_come_oldest_first_and_page_by_time(mongo_db) -> None:
     repository = MetricsRepository(mongo_db)
     await repository.ensure_indexes()
-    events = [routed_event(f"page-{i}", received_at=APRIL + timedelta(minutes=i)) for i in range(5)]
+    events = [factories.routed(f"page-{i}", received_at=APRIL + timedelta(minutes=i)) for i in range(5)]
     await repository.apply_routed(events)
 
     oldest = await repository.cases_of_queue("street:大兴区/西红门镇", limit=2)
@@ -137,7 +138,7 @@ async def test_cases_of_a_queue_come_oldest_first_and_page_by_time(mongo_db) -> 
 
 async def test_get_case_returns_the_stored_case_or_none(mongo_db) -> None:
     repository = MetricsRepository(mongo_db)
-    event = routed_event("get-me")
+    event = factories.routed("get-me")
     await repository.apply_routed([event])
 
     case = await repository.get_case(str(event.call_id))
@@ -152,8 +153,8 @@ async def test_monthly_counts_per_dimension_follow_the_city_time_zone(mongo_db) 
     repository = MetricsRepository(mongo_db)
     await repository.apply_routed(
         [
-            routed_event("m1", received_at=datetime(2026, 3, 31, 17, 30, tzinfo=UTC), issue="wage-arrears"),
-            routed_event("m2", received_at=datetime(2026, 3, 31, 15, 0, tzinfo=UTC), district="朝阳区"),
+            factories.routed("m1", received_at=datetime(2026, 3, 31, 17, 30, tzinfo=UTC), issue="wage-arrears"),
+            factories.routed("m2", received_at=datetime(2026, 3, 31, 15, 0, tzinfo=UTC), district="朝阳区"),
         ]
     )
 
@@ -172,7 +173,7 @@ async def test_monthly_counts_per_dimension_follow_the_city_time_zone(mongo_db) 
 
 async def test_the_existence_check_in_slices_finds_every_stored_call(mongo_db) -> None:
     repository = MetricsRepository(mongo_db, ids_per_lookup=3)
-    events = [routed_event(f"slice-{i}") for i in range(10)]
+    events = [factories.routed(f"slice-{i}") for i in range(10)]
 
     first = await repository.apply_routed(events[:7])
     second = await repository.apply_routed(events)

@@ -12,9 +12,9 @@ import pytest
 
 from services.metrics.api import create_app
 from services.metrics.repository import MetricsRepository
-from services.metrics.settings import ScoreboardSettings
-from shared.events import CaseEvent, ProgrammeItemUpdated
-from tests.unit.test_metrics_aggregates import routed_event
+from services.metrics.settings import MetricsSettings
+from shared.events import ProgrammeItemUpdated
+from tests import factories
 
 pytestmark = pytest.mark.integration
 
@@ -27,30 +27,32 @@ async def scored(mongo_db) -> dict:
     """Two streets in April: 西红门镇 handles its 4 cases well; 望京街道 has 6 and handles them poorly."""
     repository = MetricsRepository(mongo_db)
     await repository.ensure_indexes()
-    good = [routed_event(f"good-{i}", received_at=APRIL, issue="wage-arrears") for i in range(4)]
+    good = [factories.routed(f"good-{i}", received_at=APRIL, issue="wage-arrears") for i in range(4)]
     poor = [
-        routed_event(f"poor-{i}", received_at=APRIL, queue_id=POOR, unit_name="望京街道", district="朝阳区")
+        factories.routed(f"poor-{i}", received_at=APRIL, queue_id=POOR, unit_name="望京街道", district="朝阳区")
         for i in range(6)
     ]
-    march = [routed_event(f"march-{i}", received_at=APRIL - timedelta(days=30), issue="wage-arrears") for i in range(8)]
+    march = [
+        factories.routed(f"march-{i}", received_at=APRIL - timedelta(days=30), issue="wage-arrears") for i in range(8)
+    ]
     await repository.apply_routed(good + poor + march)
     steps = []
     for call in good:
         on_time = call.call.received_at + timedelta(minutes=30)
         steps += [
-            CaseEvent(call_id=call.call_id, kind=kind, actor="t", occurred_at=on_time)
+            factories.case_step(call, kind, actor="t", occurred_at=on_time)
             for kind in ("accepted", "responded", "resolved")
         ]
-    steps.append(CaseEvent(call_id=good[0].call_id, kind="callback", actor="t", callback_result="satisfied"))
-    steps.append(CaseEvent(call_id=good[1].call_id, kind="callback", actor="t", callback_result="basically_satisfied"))
-    steps.append(CaseEvent(call_id=poor[0].call_id, kind="accepted", actor="t"))
+    steps.append(factories.case_step(good[0], "callback", actor="t", callback_result="satisfied"))
+    steps.append(factories.case_step(good[1], "callback", actor="t", callback_result="basically_satisfied"))
+    steps.append(factories.case_step(poor[0], "accepted", actor="t"))
     await repository.apply_case_events(steps)
     return {"good": good, "poor": poor}
 
 
 @pytest.fixture
-async def client(mongo_db, settings):
-    app = create_app(settings, database=mongo_db, scoreboard_settings=ScoreboardSettings())
+async def client(mongo_db):
+    app = create_app(MetricsSettings(), database=mongo_db)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
         yield client
 
@@ -105,10 +107,8 @@ async def test_problem_trend_gives_month_on_month_change_and_the_summary(client,
     assert body["summary"]["text"] == "1 of 1 problems fell month on month, 1 by more than 10%"
 
 
-def _programme_update(status: str, **fields: object) -> ProgrammeItemUpdated:
-    return ProgrammeItemUpdated(
-        problem_id="wage-arrears", item_kind="task", item_id="t1", status=status, actor="supervisor", **fields
-    )
+def _programme_update(status: str, note: str | None = None) -> ProgrammeItemUpdated:
+    return factories.programme_update(status, actor="supervisor", note=note)
 
 
 async def test_programme_updates_are_versioned_applied_once_and_shown_by_the_read_api(client, scored, mongo_db) -> None:

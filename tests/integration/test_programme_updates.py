@@ -16,14 +16,15 @@ import yaml
 from pymongo import AsyncMongoClient
 
 from services.intake.app import create_app as create_intake
-from services.intake.keys import CALLS_WRITE, PROGRAMME_WRITE, SUPERVISOR, create_key
+from services.intake.settings import IntakeSettings
 from services.metrics.api import create_app as create_metrics
-from services.metrics.programme import DEFAULT_PATH
-from services.metrics.settings import ScoreboardSettings
+from services.metrics.settings import MetricsSettings
 from shared import topics
+from shared.api_keys import CALLS_WRITE, PROGRAMME_WRITE, SUPERVISOR, create_key
 from shared.events import DeadLetter, ProgrammeItemUpdated
-from shared.settings import Settings
-from tests.helpers import produce, read_topic, run_service
+from shared.programme import DEFAULT_PATH
+from shared.settings import ServiceSettings
+from tests.helpers import present, produce, read_topic, run_service
 
 pytestmark = pytest.mark.integration
 
@@ -51,29 +52,29 @@ def programme_path(tmp_path: Path) -> tuple[Path, str]:
 
 @pytest.fixture
 async def intake(
-    settings: Settings, mongo_db: Any, programme_path: tuple[Path, str]
+    intake_settings: IntakeSettings, mongo_db: Any, programme_path: tuple[Path, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_intake(settings, database=mongo_db, programme_path=programme_path[0])
+    app = create_intake(intake_settings.model_copy(update={"programme_path": programme_path[0]}), database=mongo_db)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake", timeout=60) as running:
             yield running
 
 
-def key_headers(settings: Settings, scopes: list[str]) -> dict[str, str]:
-    return {"X-API-Key": create_key(settings.intake.api_keys_file, f"programme-{uuid.uuid4().hex[:6]}", scopes)}
+def key_headers(intake_settings: IntakeSettings, scopes: list[str]) -> dict[str, str]:
+    return {"X-API-Key": create_key(intake_settings.api_keys_file, f"programme-{uuid.uuid4().hex[:6]}", scopes)}
 
 
 async def test_intake_refuses_keys_items_and_statuses_that_do_not_fit(
-    intake: httpx.AsyncClient, settings: Settings, programme_path: tuple[Path, str]
+    intake: httpx.AsyncClient, intake_settings: IntakeSettings, programme_path: tuple[Path, str]
 ) -> None:
     _, problem_id = programme_path
-    writer = key_headers(settings, [PROGRAMME_WRITE])
+    writer = key_headers(intake_settings, [PROGRAMME_WRITE])
     url = f"/v1/programme/{problem_id}/tasks/t1"
 
     assert (await intake.post(url, json={"status": "done"})).status_code == 401
     assert (
-        await intake.post(url, json={"status": "done"}, headers=key_headers(settings, [CALLS_WRITE]))
+        await intake.post(url, json={"status": "done"}, headers=key_headers(intake_settings, [CALLS_WRITE]))
     ).status_code == 403
     assert (
         await intake.post("/v1/programme/no-such-problem/tasks/t1", json={"status": "done"}, headers=writer)
@@ -91,14 +92,15 @@ async def test_intake_refuses_keys_items_and_statuses_that_do_not_fit(
 
 async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_worker(
     intake: httpx.AsyncClient,
-    settings: Settings,
+    settings: ServiceSettings,
+    intake_settings: IntakeSettings,
     server_env: dict[str, str],
     servers: Any,
     programme_path: tuple[Path, str],
     tmp_path: Path,
 ) -> None:
     path, problem_id = programme_path
-    supervisor = {**key_headers(settings, [SUPERVISOR]), "Idempotency-Key": f"req-{uuid.uuid4().hex}"}
+    supervisor = {**key_headers(intake_settings, [SUPERVISOR]), "Idempotency-Key": f"req-{uuid.uuid4().hex}"}
     url = f"/v1/programme/{problem_id}/policies/p1"
 
     first = await intake.post(url, json={"status": "drafting", "note": "起草中"}, headers=supervisor)
@@ -131,8 +133,8 @@ async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_w
     env = {
         **server_env,
         "MONGODB_DATABASE": database,
-        "METRICS_BATCH_WINDOW_SECONDS": "0.2",
-        "HOTLINE_METRICS_PROGRAMME_PATH": str(path),
+        "HOTLINE_METRICS_BATCH_WINDOW_SECONDS": "0.2",
+        "HOTLINE_PROGRAMME_PATH": str(path),
     }
     client: AsyncMongoClient = AsyncMongoClient(servers.mongodb_uri, tz_aware=True)
     db = client[database]
@@ -157,14 +159,13 @@ async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_w
             assert "not in the programme" in letter.reason
 
             await asyncio.sleep(2)  # any copy in a later batch has been processed by now
-            stored = await db.programme.find_one({"_id": f"{problem_id}|policies|p1"})
+            stored = present(await db.programme.find_one({"_id": f"{problem_id}|policies|p1"}))
             assert stored["version"] == 1, stored
             assert [(h["status"], h["event_id"]) for h in stored["history"]] == [("drafting", body["event_id"])]
 
         metrics = create_metrics(
-            settings.model_copy(update={"mongodb": settings.mongodb.model_copy(update={"database": database})}),
+            MetricsSettings(programme_path=path, mongodb=settings.mongodb.model_copy(update={"database": database})),
             database=db,
-            scoreboard_settings=ScoreboardSettings(programme_path=path),
         )
         transport = httpx.ASGITransport(app=metrics)
         async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as reader:

@@ -8,44 +8,24 @@ import uuid
 import pytest
 
 from shared import topics
-from shared.events import (
-    Call,
-    CallClassified,
-    CallRouted,
-    Classification,
-    DeadLetter,
-    Location,
-    UnitKind,
-    call_id_for,
-    utc_now,
-)
+from shared.events import CallRouted, DeadLetter, UnitKind, utc_now
+from tests import factories
 from tests.helpers import produce, read_topic, run_service
 
 pytestmark = pytest.mark.integration
 
 
-def classified_call(external_id: str) -> CallClassified:
-    call = Call(
-        channel="phone",
-        source_system="12345-cti",
-        external_id=external_id,
-        body="工地老板拖欠我们三个月工资，一直不给",
-        language="zh",
-        location=Location(address="大兴区西红门那边的宏福苑小区"),
-        received_at=utc_now(),
-    )
-    return CallClassified(
-        call_id=call_id_for("12345-cti", external_id),
-        call=call,
-        classification=Classification(
-            category="劳动和社会保障", issue="wage-arrears", confidence=0.93, model_version="test"
-        ),
-    )
-
-
 async def test_the_worker_routes_a_classified_call_and_dead_letters_poison(server_env, servers, tmp_path) -> None:
     run = uuid.uuid4().hex[:10]
-    classified = classified_call(f"router-it-{run}")
+    classified = factories.classified(
+        factories.call(
+            f"router-it-{run}",
+            body="工地老板拖欠我们三个月工资，一直不给",
+            address="大兴区西红门那边的宏福苑小区",
+            received_at=utc_now(),
+        ),
+        factories.classification("劳动和社会保障", issue="wage-arrears", confidence=0.93),
+    )
     poison_key = f"router-poison-{run}".encode()
     log_path = tmp_path / "router.log"
 

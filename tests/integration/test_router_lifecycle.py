@@ -12,18 +12,8 @@ from typing import Any
 import pytest
 
 from shared import topics
-from shared.events import (
-    Call,
-    CallClassified,
-    CallRouted,
-    CaseEvent,
-    CaseEventKind,
-    Classification,
-    Location,
-    call_id_for,
-    derived_event_id,
-    utc_now,
-)
+from shared.events import CallRouted, CaseEvent, CaseEventKind, derived_event_id, utc_now
+from tests import factories
 from tests.helpers import produce, read_topic, run_service
 
 pytestmark = pytest.mark.integration
@@ -68,8 +58,9 @@ async def test_a_case_returned_three_times_is_redispatched_twice_then_goes_to_ma
     queues: list[tuple[str, int]] = []
     with run_service("services.router", env_for(server_env, mongo_db), log_path) as proc:
         for round_ in range(3):
-            returned = CaseEvent(call_id=uuid.UUID(call_id), kind=CaseEventKind.returned, actor="unit",
-                                 note=f"不归我们管 {round_}")  # fmt: skip
+            returned = factories.case_step(
+                uuid.UUID(call_id), CaseEventKind.returned, actor="unit", note=f"不归我们管 {round_}"
+            )
             await produce(servers.bootstrap_servers, topics.CASES_EVENTS, [(returned.key(), returned.to_bytes())])
             dispatched = await dispatched_for(servers.bootstrap_servers, returned)
             assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
@@ -97,14 +88,11 @@ async def test_a_call_duplicating_an_open_case_is_linked_to_it_in_the_same_queue
     open_case["assignment"]["unit_name"] = "市人力资源和社会保障局劳动保障监察总队"
     await mongo_db["cases"].insert_one(open_case)
     external_id = f"dup-{uuid.uuid4().hex[:8]}"
-    call = Call(channel="phone", source_system="12345-cti", external_id=external_id, body="老板还是不发工资",
-                language="zh", location=Location(address="大兴区西红门那边的宏福苑小区"), received_at=utc_now())  # fmt: skip
-    classified = CallClassified(
-        call_id=call_id_for("12345-cti", external_id),
-        call=call,
-        classification=Classification(
-            category="劳动和社会保障", issue="wage-arrears", confidence=0.9, model_version="test"
+    classified = factories.classified(
+        factories.call(
+            external_id, body="老板还是不发工资", address="大兴区西红门那边的宏福苑小区", received_at=utc_now()
         ),
+        factories.classification("劳动和社会保障", issue="wage-arrears"),
     )
     log_path = tmp_path / "router.log"
     with run_service("services.router", env_for(server_env, mongo_db), log_path) as proc:

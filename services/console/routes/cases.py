@@ -1,0 +1,123 @@
+"""One case (``/cases/{call_id}``) with its history and the steps the user may take now, and taking a
+step (``POST /cases/{call_id}/steps``): posted to intake with the user's own API key."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from services.console import access, views
+from services.console.users import User
+from services.console.web import current_user, form_of, intake, language, metrics, refuse, render
+from shared.events import CallbackResult, CaseEventKind, UnitKind
+from shared.queues import kind_of
+
+router = APIRouter()
+
+
+@router.get("/cases/{call_id}", response_class=HTMLResponse)
+async def case_page(call_id: str, request: Request) -> HTMLResponse:
+    """One case with its history and the steps the user may take now."""
+    user = current_user(request)
+    return await show_case(request, user, call_id)
+
+
+async def show_case(
+    request: Request, user: User, call_id: str, *, refused: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    case = await metrics(request).case(call_id)
+    if case is None or not access.can_see_case(user, case):
+        return refuse(request, user, 404, call_id)
+    history = next((case[key] for key in ("history", "steps", "events") if key in case), None)
+    if history is None:
+        found = await metrics(request).first_available([f"/v1/cases/{call_id}/history", f"/v1/cases/{call_id}/events"])
+        history = found.get("history", found.get("events")) if isinstance(found, dict) else found
+    offered = access.agreed_steps(
+        access.offered_steps(user, case), await intake(request).allowed_steps(user.api_key, call_id)
+    )
+    catalogue_departments, categories = request.app.state.catalogue_choices
+    known = {q["queue_id"]: q.get("unit_name") for q in await metrics(request).queues()}
+    departments = sorted({q for q in known if kind_of(q) is UnitKind.department} | set(catalogue_departments))
+    now = datetime.now(UTC)
+    assignment = case.get("assignment") or {}
+    return render(
+        request,
+        "case.html",
+        status_code=status_code,
+        user=user,
+        case=case,
+        assignment=assignment,
+        steps=[s.value for s in offered],
+        idempotency_key=uuid.uuid4().hex,
+        history=history,
+        departments=departments,
+        callback_results=[r.value for r in CallbackResult],
+        categories=categories,
+        refused=refused,
+        done=request.query_params.get("done"),
+        pending=step_pending(request.query_params.get("done"), history, [s.value for s in offered]),
+        cooperating=access.cooperating_units(case),
+        resolution_left=views.seconds_until(assignment.get("resolution_due_at"), now),
+        response_left=views.seconds_until(assignment.get("response_due_at"), now),
+        duration=lambda s: views.duration(s, language(request)),
+        overdue=views.is_overdue(case, now),
+    )
+
+
+@router.post("/cases/{call_id}/steps", response_model=None)
+async def take_step(call_id: str, request: Request) -> Response:
+    """Post a step to intake as the user; a refusal shows intake's reason on the case page."""
+    user = current_user(request)
+    form = await form_of(request)
+    case = await metrics(request).case(call_id)
+    if case is None or not access.can_see_case(user, case):
+        return refuse(request, user, 404, call_id)
+    try:
+        kind = CaseEventKind(form.get("kind", ""))
+    except ValueError:
+        return await show_case(request, user, call_id, refused=f"unknown step {form.get('kind')!r}", status_code=400)
+    if kind not in access.offered_steps(user, case):
+        reason = f"'{kind.value}' is not open to {user.name} on a '{case.get('status')}' case"
+        return await show_case(request, user, call_id, refused=reason, status_code=403)
+    result = await intake(request).post_step(
+        user.api_key, call_id, step_body(kind, form), idempotency_key=form.get("idempotency_key") or None
+    )
+    if not result.ok:
+        reason = f"{result.status}: {result.detail}"
+        return await show_case(request, user, call_id, refused=reason, status_code=result.status)
+    return RedirectResponse(f"/cases/{call_id}?done={kind.value}", status_code=303)
+
+
+def step_pending(done: str | None, history: Any, offered: list[str]) -> bool:
+    """A step just submitted is not in the case's history yet (the metrics store applies it shortly); without
+    a history, a step still offered was not applied yet."""
+    if not done:
+        return False
+    if not isinstance(history, list):
+        return done in offered
+    return not any(isinstance(h, dict) and h.get("kind") == done for h in history)
+
+
+def step_body(kind: CaseEventKind, form: dict[str, str]) -> dict[str, Any]:
+    """The JSON body of intake's ``POST /v1/cases/{call_id}/events`` for a step taken in the console."""
+    body: dict[str, Any] = {"kind": kind.value}
+    note = form.get("note", "").strip()
+    if note:
+        body["note"] = note
+    if kind is CaseEventKind.whistle:
+        body["departments"] = [d.strip() for d in form.get("departments", "").split(",") if d.strip()]
+    if kind is CaseEventKind.callback:
+        body["callback_result"] = form.get("callback_result") or None
+    if kind is CaseEventKind.reclassified:
+        body["classification"] = {
+            "category": form.get("category", "").strip(),
+            "subcategory": form.get("subcategory", "").strip() or None,
+            "item": form.get("item", "").strip() or None,
+        }
+    if kind is CaseEventKind.dispatched:
+        body["queue_id"] = form.get("queue_id", "").strip()
+    return body

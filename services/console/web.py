@@ -1,0 +1,132 @@
+"""What every console page shares: the signed-in user (session cookie), the language, rendering a
+template, refusing, reading a form, and the answers to "sign in first" and "an upstream failed".
+
+The composition root (``services.console.app``) puts the settings, the users directory, the templates
+and the upstream clients on ``app.state``; these helpers read them from the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from services.console import views
+from services.console.clients import IntakeClient, MetricsClient, UpstreamError
+from services.console.i18n import LANGUAGES, pick_language, translator
+from services.console.sessions import unsign
+from services.console.settings import ConsoleSettings
+from services.console.users import User, UserDirectory
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "hotline_console"
+LANGUAGE_COOKIE = "hotline_lang"
+
+
+class SignInRequired(Exception):
+    """The request needs a signed-in user."""
+
+
+def page_templates() -> Environment:
+    """The console's Jinja templates, with the filters they use."""
+    templates = Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), auto_reload=False
+    )
+    templates.filters["mask"] = views.mask_contacts
+    templates.filters["local_time"] = views.local_time
+    templates.filters["category_path"] = views.category_path
+    return templates
+
+
+def settings_of(request: Request) -> ConsoleSettings:
+    settings: ConsoleSettings = request.app.state.settings
+    return settings
+
+
+def metrics(request: Request) -> MetricsClient:
+    client: MetricsClient = request.app.state.metrics
+    return client
+
+
+def intake(request: Request) -> IntakeClient:
+    client: IntakeClient = request.app.state.intake
+    return client
+
+
+def users(request: Request) -> UserDirectory:
+    directory: UserDirectory = request.app.state.users
+    return directory
+
+
+def language(request: Request) -> str:
+    return pick_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE))
+
+
+def current_user(request: Request) -> User:
+    """The signed-in user; SignInRequired (a redirect to the sign-in page) without a valid session."""
+    payload = unsign(request.cookies.get(SESSION_COOKIE), settings_of(request).session_secret)
+    user = users(request).get(str(payload.get("user"))) if payload else None
+    if user is None:
+        raise SignInRequired
+    return user
+
+
+def render(
+    request: Request, template: str, status_code: int = 200, user: User | None = None, **context: Any
+) -> HTMLResponse:
+    """``template`` in the request's language; a ``?lang=`` choice is remembered in a cookie."""
+    lang = language(request)
+    t = translator(lang)
+    templates: Environment = request.app.state.templates
+    page = templates.get_template(template).render(
+        t=t,
+        lang=lang,
+        languages=LANGUAGES,
+        user=user,
+        path=request.url.path,
+        role_label=(t(f"role_{user.role.value}") if user else ""),
+        now=datetime.now(UTC),
+        **context,
+    )
+    response = HTMLResponse(page, status_code=status_code)
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def refuse(request: Request, user: User, status_code: int, reason: str) -> HTMLResponse:
+    t = translator(language(request))
+    title = t("forbidden") if status_code == 403 else t("not_found")
+    return render(request, "error.html", status_code=status_code, user=user, title=title, reason=reason)
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """An urlencoded form as a dict (repeated fields joined with commas)."""
+    parsed = parse_qs((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
+    return {key: ",".join(values) for key, values in parsed.items()}
+
+
+async def sign_in_first(request: Request, _exc: SignInRequired) -> Response:
+    if request.url.path.startswith(("/live/", "/rows/")):
+        return JSONResponse({"detail": "sign in first"}, status_code=401)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+async def upstream_failed(request: Request, exc: UpstreamError) -> Response:
+    log.warning("upstream error on %s: %s", request.url.path, exc.detail)
+    return HTMLResponse(f"<h1>{exc.status}</h1><p>{Markup.escape(exc.detail)}</p>", status_code=502)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(SignInRequired, sign_in_first)  # type: ignore[arg-type]
+    app.add_exception_handler(UpstreamError, upstream_failed)  # type: ignore[arg-type]

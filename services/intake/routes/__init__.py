@@ -1,0 +1,1 @@
+"""The intake's HTTP routes, one APIRouter per resource: health, calls, cases, programme."""

@@ -1,0 +1,114 @@
+"""``POST /v1/calls`` and ``POST /v1/calls/batch``: citizens' requests in, CallReceived events out."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from services.intake.deps import CallsWriterDep, PublisherDep, SettingsDep
+from services.intake.publisher import BrokerUnavailable, PublishFailed
+from services.intake.routes.common import ERROR_RESPONSES, publish_or_503
+from services.intake.schemas import (
+    EXAMPLE_EN,
+    EXAMPLE_ZH,
+    BatchAccepted,
+    CallAccepted,
+    CallSubmission,
+    ErrorBody,
+    RawCallBatch,
+)
+from services.intake.submissions import build_batch, event_for, field_errors, text_too_long
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["calls"])
+
+
+@router.post("/v1/calls", status_code=status.HTTP_202_ACCEPTED, responses=ERROR_RESPONSES)
+async def submit_call(
+    submission: Annotated[
+        CallSubmission,
+        Body(
+            openapi_examples={
+                "zh": {"summary": "12345 phone call (Chinese)", "value": EXAMPLE_ZH},
+                "en": {"summary": "Open311 request (English)", "value": EXAMPLE_EN},
+            }
+        ),
+    ],
+    key: CallsWriterDep,
+    publisher: PublisherDep,
+    settings: SettingsDep,
+) -> CallAccepted:
+    """Accept one call: 202 only after the broker acknowledged its CallReceived event."""
+    if submission.text_length() > settings.max_text_chars:
+        raise RequestValidationError([text_too_long(submission, settings.max_text_chars, prefix=())])
+    event = event_for(submission, settings.contact_salt, datetime.now(UTC))
+    await publish_or_503(
+        publisher,
+        [event],
+        retry_after_seconds=settings.retry_after_seconds,
+        what=f"call {event.call_id}",
+        refusal=lambda exc: f"call not accepted, retry: {exc}",
+    )
+    return CallAccepted(call_id=event.call_id, status="accepted", event_id=event.event_id, topic=event.topic)
+
+
+@router.post(
+    "/v1/calls/batch",
+    response_model_exclude_none=True,
+    responses={
+        **ERROR_RESPONSES,
+        413: {"model": ErrorBody, "description": "More calls than max_batch."},
+        422: {"model": ErrorBody, "description": "The body is not {calls: [...]} (items are judged one by one)."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallBatch"}}},
+        }
+    },
+)
+async def submit_batch(
+    request: Request, key: CallsWriterDep, publisher: PublisherDep, settings: SettingsDep
+) -> BatchAccepted:
+    """Accept up to max_batch calls: invalid items are rejected with reasons, the valid ones published together.
+
+    200 once the broker acknowledged every accepted item; 503 (naming the unacknowledged items) otherwise.
+    """
+    try:
+        envelope = RawCallBatch.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(field_errors(exc.errors(), prefix=("body",))) from exc
+    items = envelope.calls
+    if len(items) > settings.max_batch:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"body.calls has {len(items)} items; at most {settings.max_batch} are accepted per batch",
+        )
+    results, events = build_batch(
+        items, max_text_chars=settings.max_text_chars, contact_salt=settings.contact_salt, now=datetime.now(UTC)
+    )
+
+    def refusal(exc: BrokerUnavailable | PublishFailed) -> dict[str, object]:
+        failed_positions = getattr(exc, "not_acknowledged", range(len(events)))
+        failed_calls = {events[p].call_id for p in failed_positions}
+        return {
+            "message": f"batch not fully accepted, resubmit the items listed (resubmitting is safe): {exc}",
+            "not_acknowledged": [r.index for r in results if r.call_id in failed_calls],
+            "rejected": [r.index for r in results if r.status == "rejected"],
+        }
+
+    await publish_or_503(
+        publisher,
+        events,
+        retry_after_seconds=settings.retry_after_seconds,
+        what=f"batch of {len(items)} items from {key.name}",
+        refusal=refusal,
+    )
+    rejected = sum(r.status == "rejected" for r in results)
+    log.info("batch from %s: %d accepted, %d rejected", key.name, len(results) - rejected, rejected)
+    return BatchAccepted(accepted=len(results) - rejected, rejected=rejected, results=results)

@@ -1,0 +1,36 @@
+"""The intake process's ONE settings class (environment prefix ``HOTLINE_INTAKE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class IntakeSettings(ServiceSettings):
+    """Where the REST intake listens, whose keys it accepts and what it accepts; plus the platform-wide
+    ``HOTLINE_*`` fields and the nested ``kafka`` / ``mongodb`` groups of :class:`ServiceSettings`."""
+
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_INTAKE_")
+
+    host: str = Field("127.0.0.1", description="Bind address of the intake.")
+    port: int = Field(8000, description="Bind port of the intake.")
+    api_keys_file: Path = Field(
+        Path(".hotline/api-keys.json"),
+        description="JSON file of API keys, stored as salted SHA-256 hashes (see `hotline keys`).",
+    )
+    max_batch: int = Field(1000, ge=1, description="Largest accepted POST /v1/calls/batch.")
+    max_text_chars: int = Field(10_000, ge=1, description="Longest accepted subject+body text.")
+    retry_after_seconds: int = Field(5, ge=1, description="Retry-After sent with 503 answers.")
+    metrics_url: str = Field(
+        "http://127.0.0.1:8001", description="The metrics read API, where Open311 reads cases (GET requests)."
+    )
+    open311_service_type: Literal["realtime", "batch"] = Field(
+        "realtime",
+        description="Open311 service type: realtime answers POST requests with service_request_id, "
+        "batch with a token that GET tokens/{token} resolves once the case is stored.",
+    )

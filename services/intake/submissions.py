@@ -1,0 +1,90 @@
+"""Pure rules of submitted calls: what is wrong with one, the CallReceived event it becomes, and how a
+batch is judged item by item. No I/O: the submissions, limits, salt and clock are passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from services.intake import domain
+from services.intake.schemas import BatchItemResult, CallSubmission, FieldError
+from shared.events import CallReceived
+
+_SUBMISSIONS = TypeAdapter(list[CallSubmission])
+
+
+def field_errors(errors: Sequence[Any], *, prefix: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
+    """Validation errors as {loc, msg, type}, without echoing the input (which may hold a phone number)."""
+    return [
+        FieldError(loc=[*prefix, *error["loc"]], msg=error["msg"], type=error["type"]).model_dump() for error in errors
+    ]
+
+
+def text_too_long(submission: CallSubmission, max_chars: int, *, prefix: tuple[str | int, ...]) -> dict[str, Any]:
+    return FieldError(
+        loc=[*prefix, "body"],
+        msg=f"subject and body together are {submission.text_length()} characters; at most {max_chars} are accepted",
+        type="text_too_long",
+    ).model_dump()
+
+
+def event_for(submission: CallSubmission, contact_salt: str, now: datetime) -> CallReceived:
+    return domain.call_received(
+        channel=submission.channel,
+        source_system=submission.source_system,
+        external_id=submission.external_id,
+        subject=submission.subject,
+        body=submission.body,
+        language=submission.language,
+        location=submission.location.to_location() if submission.location is not None else None,
+        contact_phone=submission.contact_phone,
+        received_at=submission.received_at,
+        contact_salt=contact_salt,
+        now=now,
+    )
+
+
+def build_batch(
+    items: Sequence[Any], *, max_text_chars: int, contact_salt: str, now: datetime
+) -> tuple[list[BatchItemResult], list[CallReceived]]:
+    """Judge every item: the results in request order and the events to publish.
+
+    Items repeating an earlier item's call_id are accepted as its duplicate and not published twice.
+    """
+    try:
+        valid = dict(enumerate(_SUBMISSIONS.validate_python(items)))
+        errors_by_index: dict[int, list[dict[str, Any]]] = {}
+    except ValidationError as exc:
+        errors_by_index = {}
+        for error in exc.errors():
+            index = int(error["loc"][0])
+            errors_by_index.setdefault(index, []).append({**error, "loc": error["loc"][1:]})
+        good = [i for i in range(len(items)) if i not in errors_by_index]
+        valid = dict(zip(good, _SUBMISSIONS.validate_python([items[i] for i in good]), strict=True))
+
+    results: list[BatchItemResult] = []
+    events: list[CallReceived] = []
+    first_index_of: dict[Any, int] = {}
+    for index in range(len(items)):
+        if index in errors_by_index:
+            errors = [FieldError.model_validate(e) for e in field_errors(errors_by_index[index])]
+            results.append(BatchItemResult(index=index, status="rejected", errors=errors))
+            continue
+        submission = valid[index]
+        if submission.text_length() > max_text_chars:
+            too_long = FieldError.model_validate(text_too_long(submission, max_text_chars, prefix=()))
+            results.append(BatchItemResult(index=index, status="rejected", errors=[too_long]))
+            continue
+        event = event_for(submission, contact_salt, now)
+        earlier = first_index_of.get(event.call_id)
+        if earlier is not None:
+            results.append(BatchItemResult(index=index, call_id=event.call_id, status="accepted", duplicate_of=earlier))
+            continue
+        first_index_of[event.call_id] = index
+        events.append(event)
+        results.append(BatchItemResult(index=index, call_id=event.call_id, status="accepted"))
+    return results, events

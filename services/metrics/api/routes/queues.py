@@ -1,0 +1,71 @@
+"""``/v1/queues``: every queue's depth and oldest waiting case; a queue's open cases, page by page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from services.metrics.api.deps import ReadsDep
+from services.metrics.api.views import CasesView, CaseView, OldestWaiting, QueuesView, QueueView
+from services.metrics.store.reads import MetricsReads
+
+router = APIRouter()
+
+
+async def queues_view(reads: MetricsReads) -> QueuesView:
+    """Every queue, deepest first, with its oldest waiting case's age now (also the live feed's ``queues``)."""
+    now = datetime.now(UTC)
+    views = []
+    for queue in await reads.queues():
+        oldest = None
+        if queue.oldest_waiting_received_at is not None and queue.oldest_waiting_call_id is not None:
+            oldest = OldestWaiting(
+                call_id=queue.oldest_waiting_call_id,
+                received_at=queue.oldest_waiting_received_at,
+                age_seconds=round((now - queue.oldest_waiting_received_at).total_seconds(), 3),
+            )
+        views.append(
+            QueueView(
+                queue_id=queue.queue_id,
+                unit_kind=queue.unit_kind,
+                unit_name=queue.unit_name,
+                district=queue.district,
+                depth=queue.depth,
+                dispatched_total=queue.dispatched_total,
+                overdue=queue.overdue,
+                oldest_waiting=oldest,
+            )
+        )
+    views.sort(key=lambda q: (-q.depth, q.queue_id))
+    return QueuesView(generated_at=now, queues=views)
+
+
+@router.get("/v1/queues")
+async def list_queues(reads: ReadsDep) -> QueuesView:
+    """Every queue with its depth, oldest waiting case and that case's age."""
+    return await queues_view(reads)
+
+
+@router.get("/v1/queues/{queue_id:path}/cases")
+async def list_queue_cases(
+    queue_id: str,
+    reads: ReadsDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[datetime | None, Query(description="Only cases received before this time.")] = None,
+    after: Annotated[datetime | None, Query(description="Only cases received after this time.")] = None,
+    order: Annotated[Literal["oldest", "newest"], Query(description="oldest first suits a work queue.")] = "oldest",
+) -> CasesView:
+    """The open cases waiting in a queue, oldest first by default."""
+    oldest_first = order == "oldest"
+    cases = await reads.cases_of_queue(queue_id, limit=limit, before=before, after=after, oldest_first=oldest_first)
+    views = [CaseView.model_validate(case) for case in cases]
+    last = views[-1].received_at if len(views) == limit else None
+    return CasesView(
+        queue_id=queue_id,
+        order=order,
+        cases=views,
+        next_before=None if oldest_first else last,
+        next_after=last if oldest_first else None,
+    )

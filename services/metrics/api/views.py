@@ -1,0 +1,142 @@
+"""The read API's response models (what `GET /v1/...` answers, in the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class OldestWaiting(BaseModel):
+    """The case that has waited longest in a queue."""
+
+    call_id: str
+    received_at: datetime
+    age_seconds: float = Field(description="How long it has waited, at the time of the answer.")
+
+
+class QueueView(BaseModel):
+    """A queue with its depth (open cases) and oldest waiting case."""
+
+    queue_id: str
+    unit_kind: str = Field(description="street (街乡镇), department (委办局), district or manual.")
+    unit_name: str
+    district: str | None
+    depth: int = Field(description="Open cases waiting in the queue (待办).")
+    dispatched_total: int = Field(description="Cases ever dispatched to the queue.")
+    overdue: int = Field(0, description="Open cases of the queue past a deadline (超期).")
+    oldest_waiting: OldestWaiting | None = Field(description="Oldest waiting case (最早等待), if any.")
+
+
+class QueuesView(BaseModel):
+    """Every queue, as of ``generated_at``."""
+
+    generated_at: datetime
+    queues: list[QueueView]
+
+
+class CaseView(BaseModel):
+    """A case (one per call) as the metrics store keeps it, with its history; the contact only hashed and masked."""
+
+    model_config = ConfigDict(extra="allow")
+
+    call_id: str
+    status: str
+    queue_id: str
+    district: str | None = None
+    received_at: datetime
+    routed_at: datetime
+    stored_at: datetime | None = Field(None, description="When the case became visible in its queue.")
+    month: str = Field(description="Month of receipt in the city's time zone (YYYY-MM).")
+    day: str = Field(description="Day of receipt in the city's time zone (YYYY-MM-DD).")
+    call: dict[str, Any]
+    classification: dict[str, Any]
+    assignment: dict[str, Any]
+    queue_ids: list[str] = Field(default_factory=list, description="Lead and cooperating queues (吹哨报到).")
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, description="Applied and rejected lifecycle steps, oldest first."
+    )
+    overdue: dict[str, Any] = Field(default_factory=dict, description="Deadlines missed: response, resolution.")
+
+
+class CasesView(BaseModel):
+    """A page of a queue's open cases; pass ``next_after`` as ``after`` (or ``next_before`` as ``before``) next."""
+
+    queue_id: str
+    order: Literal["oldest", "newest"]
+    cases: list[CaseView]
+    next_before: datetime | None = None
+    next_after: datetime | None = None
+
+
+class CaseListView(BaseModel):
+    """Cases matching a query, newest first (at most ``limit``)."""
+
+    cases: list[CaseView]
+
+
+class MonthlyCountView(BaseModel):
+    """Cases dispatched in the month for one value."""
+
+    value: str
+    label: str | None = None
+    count: int
+
+
+class MonthlyView(BaseModel):
+    """Monthly counts for one dimension."""
+
+    month: str
+    dimension: str
+    total: int
+    counts: list[MonthlyCountView]
+
+
+class UnitScoreView(BaseModel):
+    """A unit's month: counts, the three rates (0-1), the composite score (0-100) and its rank."""
+
+    unit_id: str
+    label: str
+    unit_kind: str
+    rank: int | None
+    composite: float | None = Field(description="Weighted score out of 100 (default 10/50/40).")
+    response_rate: float | None = Field(description="响应率 = responded on time / dispatched.")
+    resolution_rate: float | None = Field(description="解决率 = standing resolved / dispatched.")
+    satisfaction_rate: float | None = Field(
+        description="满意率 = (satisfied + 0.9 x basically satisfied) / callbacks reached."
+    )
+    counts: dict[str, int]
+
+
+class UnitsView(BaseModel):
+    """A month's scoreboard for one kind of unit, ranked."""
+
+    month: str
+    kind: str
+    weights: dict[str, float]
+    units: list[UnitScoreView]
+
+
+class TopEntry(BaseModel):
+    """A street/town by request volume."""
+
+    rank: int
+    unit_id: str
+    label: str
+    volume: int
+
+
+class TopView(BaseModel):
+    """The streets/towns with the most requests in a month."""
+
+    month: str
+    streets: list[TopEntry]
+
+
+class SupervisionView(BaseModel):
+    """Streets that enter, stay in or may leave municipal supervision, with the months that decided it."""
+
+    month: str
+    criteria: dict[str, float]
+    streets: list[dict[str, Any]]

@@ -1,0 +1,88 @@
+"""The metrics service's MongoDB database: its collections, the one-writer lock, transactions, lookups by id.
+
+Every focused store of this package (``cases``, ``counters``, ``deadlines``, ``hotspots``, ``outbox``,
+``pending``, ``programme``, ``reads``, ``rebuild``) works on one shared :class:`MetricsDatabase`, so they
+take the same write lock and the same transaction helper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.cases import CASES_COLLECTION
+from shared.clock import DEFAULT_TIMEZONE
+
+CASES = CASES_COLLECTION  # defined once, with the case document, in shared.cases
+COUNTERS = "counters"
+PENDING = "pending_events"
+OUTBOX = "outbox"
+HOTSPOTS = "hotspots"
+PROGRAMME = "programme"
+
+
+class MetricsDatabase:
+    """The metrics collections in one MongoDB database (``AsyncDatabase`` of PyMongo's native async API)."""
+
+    def __init__(self, db: AsyncDatabase, *, timezone: str = DEFAULT_TIMEZONE, ids_per_lookup: int = 100) -> None:
+        self.db = db
+        self.timezone = timezone
+        # The embedded database answers {_id: {$in: ids}} in time quadratic in len(ids) (500 ids: 0.21 s,
+        # 5 x 100 ids: 0.07 s, 2,000 ids: 3 s), so lookups by id go in slices of this many ids.
+        self.ids_per_lookup = ids_per_lookup
+        self.cases = db[CASES]
+        self.counters = db[COUNTERS]
+        self.pending = db[PENDING]
+        self.outbox = db[OUTBOX]
+        self.hotspots = db[HOTSPOTS]
+        self.programme = db[PROGRAMME]
+        # One writer at a time in this process: the routed and case-event agents, the deadline watcher and
+        # the hot-spot check touch the same counters (transactions still guard several processes).
+        self.write_lock = asyncio.Lock()
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes every query and upsert relies on (safe to run again)."""
+        # Each secondary index costs ~20 ms per 500 inserted cases on the embedded database: only these four.
+        await self.cases.create_index(
+            [("queue_ids", ASCENDING), ("status", ASCENDING), ("received_at", ASCENDING)],
+            name="queue_ids_status_received",
+        )
+        await self.cases.create_index([("next_due_at", ASCENDING)], name="next_due")
+        # The router's duplicate detection (same problem at the same address, or same citizen, recently).
+        await self.cases.create_index(
+            [("call.location.address", ASCENDING), ("received_at", DESCENDING)], name="duplicates_by_address"
+        )
+        await self.cases.create_index(
+            [("call.contact.hash", ASCENDING), ("received_at", DESCENDING)], name="duplicates_by_contact"
+        )
+        await self.counters.create_index([("dimension", ASCENDING), ("month", ASCENDING)], name="dimension_month")
+        await self.pending.create_index([("call_id", ASCENDING), ("seq", ASCENDING)], name="call_seq")
+        await self.hotspots.create_index([("detected_at", DESCENDING)], name="detected")
+
+    async def ping(self) -> bool:
+        """Whether the database answers."""
+        reply = await self.db.command("ping")
+        return bool(reply.get("ok"))
+
+    async def transaction(self, callback: Any) -> Any:
+        """Run ``callback(session)`` in one multi-document transaction, one writer of this process at a time."""
+        async with self.write_lock, self.db.client.start_session() as session:
+            # with_transaction retries the whole callback on TransientTransactionError (write conflicts,
+            # e.g. two workers racing on the same calls during a rebalance) and the commit on unknown results.
+            return await session.with_transaction(callback)
+
+    async def find_by_ids(
+        self, collection: Any, ids: Sequence[str], session: AsyncClientSession | None, projection: Any = None
+    ) -> dict[str, dict[str, Any]]:
+        """The documents of ``collection`` with these ids, by id (looked up in slices of ``ids_per_lookup``)."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), self.ids_per_lookup):
+            chunk = list(ids[start : start + self.ids_per_lookup])
+            async for doc in collection.find({"_id": {"$in": chunk}}, projection, session=session):
+                found[doc["_id"]] = doc
+        return found

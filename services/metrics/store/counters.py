@@ -1,0 +1,84 @@
+"""Counter writes: a batch's pre-aggregated changes (``aggregates.CounterChanges``) in one bulk write.
+
+Also keeps each queue counter's ``oldest_open`` case (the queue page's oldest waiting case) right when
+the oldest one leaves the queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from services.metrics.aggregates import QUEUE_COUNTER_PREFIX, CounterChanges, parse_counter_id
+from services.metrics.case_facts import OPEN_STATUSES
+from services.metrics.store.base import MetricsDatabase
+
+
+def meta_from_id(counter_id: str) -> dict[str, Any]:
+    """A counter's descriptive fields, from its id alone (when no case of the batch gave them)."""
+    if counter_id.startswith(QUEUE_COUNTER_PREFIX):
+        return {"dimension": "queue", "queue_id": counter_id[len(QUEUE_COUNTER_PREFIX) :]}
+    period, dimension, value = parse_counter_id(counter_id)
+    return {"month": period[:7], "dimension": dimension, "value": value}
+
+
+class CounterWriter:
+    """Writes the ``counters`` collection inside the transaction that wrote the cases."""
+
+    def __init__(self, database: MetricsDatabase) -> None:
+        self.database = database
+
+    async def write_changes(self, changes: CounterChanges, session: AsyncClientSession) -> None:
+        """All counter changes of a batch in one bulk write (after the cases were written in the same transaction)."""
+        updates = []
+        for counter_id, amounts in changes.nonzero().items():
+            meta = changes.meta.get(counter_id) or meta_from_id(counter_id)
+            updates.append(UpdateOne({"_id": counter_id}, {"$inc": amounts, "$set": meta}, upsert=True))
+        for queue_id, (received_at, call_id) in changes.queues_gained.items():
+            if queue_id in changes.queues_left:
+                continue  # looked up below
+            updates.append(
+                UpdateOne(
+                    {"_id": f"{QUEUE_COUNTER_PREFIX}{queue_id}"},
+                    # Documents compare field by field: the earliest received_at wins, ties by call id.
+                    {"$min": {"oldest_open": {"received_at": received_at, "call_id": call_id}}},
+                    upsert=True,
+                )
+            )
+        updates += await self._oldest_updates(changes, session)
+        if updates:
+            # Each operation touches other fields of a counter than the others, so their order does not matter.
+            await self.database.counters.bulk_write(updates, ordered=False, session=session)
+
+    async def _oldest_updates(self, changes: CounterChanges, session: AsyncClientSession) -> list[UpdateOne]:
+        """The queues whose oldest waiting case left: look the new one up (on the index, seeing this batch's cases)."""
+        if not changes.queues_left:
+            return []
+        counter_ids = [f"{QUEUE_COUNTER_PREFIX}{queue_id}" for queue_id in changes.queues_left]
+        current = await self.database.find_by_ids(self.database.counters, counter_ids, session, {"oldest_open": 1})
+        updates = []
+        for queue_id, left in changes.queues_left.items():
+            counter = current.get(f"{QUEUE_COUNTER_PREFIX}{queue_id}") or {}
+            oldest_id = (counter.get("oldest_open") or {}).get("call_id")
+            if oldest_id is not None and oldest_id not in left and queue_id not in changes.queues_gained:
+                continue  # its oldest waiting case is still waiting
+            oldest = await self.oldest_waiting(queue_id, session=session)
+            value = {"received_at": oldest["received_at"], "call_id": oldest["_id"]} if oldest else None
+            updates.append(
+                UpdateOne(
+                    {"_id": f"{QUEUE_COUNTER_PREFIX}{queue_id}"},
+                    {"$set": {"oldest_open": value}} if value else {"$unset": {"oldest_open": ""}},
+                )
+            )
+        return updates
+
+    async def oldest_waiting(self, queue_id: str, session: AsyncClientSession | None = None) -> dict[str, Any] | None:
+        """The open case led by ``queue_id`` received first (index queue_ids+status+received_at)."""
+        return await self.database.cases.find_one(
+            {"queue_ids": queue_id, "queue_id": queue_id, "status": {"$in": list(OPEN_STATUSES)}},
+            {"_id": 1, "received_at": 1},
+            sort=[("received_at", ASCENDING), ("_id", ASCENDING)],
+            session=session,
+        )

@@ -1,0 +1,195 @@
+"""The read side's queries: queues, a queue's open cases, one case, monthly counters, street scoreboards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+
+from services.metrics.aggregates import DIMENSIONS, parse_counter_id, streets_counter_id, unit_of_field_key
+from services.metrics.case_facts import OPEN_STATUSES
+from services.metrics.store.base import MetricsDatabase
+from shared.clock import as_utc
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    """A queue's live state: how many cases wait in it, how many are overdue, and since when the oldest."""
+
+    queue_id: str
+    unit_kind: str
+    unit_name: str
+    district: str | None
+    depth: int
+    dispatched_total: int
+    oldest_waiting_received_at: datetime | None
+    oldest_waiting_call_id: str | None
+    overdue: int = 0
+
+
+@dataclass(frozen=True)
+class MonthlyCount:
+    """Cases dispatched in a month for one value of a dimension."""
+
+    value: str
+    count: int
+    label: str | None
+
+
+class MetricsReads:
+    """Indexed reads of ``cases`` and ``counters`` for the read API and the scoreboard."""
+
+    def __init__(self, database: MetricsDatabase) -> None:
+        self.database = database
+
+    @property
+    def timezone(self) -> str:
+        """The city's time zone, in which months and days are counted."""
+        return self.database.timezone
+
+    async def ping(self) -> bool:
+        """Whether the database answers."""
+        return await self.database.ping()
+
+    async def queues(self) -> list[QueueSummary]:
+        """Every queue with its depth, overdue count and oldest waiting case, from the queue counters (one query)."""
+        summaries = []
+        async for counter in self.database.counters.find({"dimension": "queue"}).sort("_id", ASCENDING):
+            depth = int(counter.get("open", 0))
+            oldest = counter.get("oldest_open") if depth > 0 else None
+            summaries.append(
+                QueueSummary(
+                    queue_id=counter["queue_id"],
+                    unit_kind=counter.get("unit_kind", ""),
+                    unit_name=counter.get("unit_name", ""),
+                    district=counter.get("district"),
+                    depth=depth,
+                    dispatched_total=int(counter.get("dispatched", 0)),
+                    oldest_waiting_received_at=as_utc(oldest["received_at"]) if oldest else None,
+                    oldest_waiting_call_id=oldest["call_id"] if oldest else None,
+                    overdue=int(counter.get("overdue", 0)),
+                )
+            )
+        return summaries
+
+    async def queue_depth_by_count(self, queue_id: str) -> int:
+        """A queue's open cases (as lead unit) counted on the index (to check the counters against)."""
+        return await self.database.cases.count_documents(
+            {"queue_ids": queue_id, "queue_id": queue_id, "status": {"$in": list(OPEN_STATUSES)}}
+        )
+
+    async def cases_of_queue(
+        self,
+        queue_id: str,
+        *,
+        limit: int = 50,
+        before: datetime | None = None,
+        after: datetime | None = None,
+        oldest_first: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Open cases of a queue (led or cooperating: 吹哨报到), oldest first, received between ``after`` and ``before``."""
+        query: dict[str, Any] = {"queue_ids": queue_id, "status": {"$in": list(OPEN_STATUSES)}}
+        received: dict[str, datetime] = {}
+        if before is not None:
+            received["$lt"] = as_utc(before)
+        if after is not None:
+            received["$gt"] = as_utc(after)
+        if received:
+            query["received_at"] = received
+        direction = ASCENDING if oldest_first else DESCENDING
+        cursor = self.database.cases.find(query).sort([("received_at", direction), ("_id", direction)]).limit(limit)
+        return [normalise_case(doc) async for doc in cursor]
+
+    async def get_case(self, call_id: str) -> dict[str, Any] | None:
+        """One case by its call id, with its history, or None."""
+        doc = await self.database.cases.find_one({"_id": call_id})
+        return normalise_case(doc) if doc is not None else None
+
+    async def find_cases(
+        self,
+        *,
+        call_ids: Sequence[str] = (),
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+        statuses: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        issues: Sequence[str] = (),
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Cases newest first: by id (the other filters ignored), else received in a range, with a status, and
+        classified in one of ``categories`` (``level1`` or ``level1/level2``) or ``issues``. Open311 reads this."""
+        if call_ids:
+            ids = list(dict.fromkeys(call_ids))
+            found = list((await self.database.find_by_ids(self.database.cases, ids, None)).values())
+            found.sort(key=lambda doc: as_utc(doc["received_at"]), reverse=True)
+            return [normalise_case(doc) for doc in found[:limit]]
+        query: dict[str, Any] = {}
+        received: dict[str, datetime] = {}
+        if received_from is not None:
+            received["$gte"] = as_utc(received_from)
+        if received_to is not None:
+            received["$lte"] = as_utc(received_to)
+        if received:
+            query["received_at"] = received
+        if statuses:
+            query["status"] = {"$in": list(statuses)}
+        kinds: list[dict[str, Any]] = []
+        for path in categories:
+            level1, _, level2 = path.partition("/")
+            kinds.append(
+                {"classification.category": level1, **({"classification.subcategory": level2} if level2 else {})}
+            )
+        kinds += [{"classification.issue": issue} for issue in issues]
+        if kinds:
+            query["$or"] = kinds
+        cursor = self.database.cases.find(query).sort([("received_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+        return [normalise_case(doc) async for doc in cursor]
+
+    async def monthly_counts(self, month: str, dimension: str) -> list[MonthlyCount]:
+        """Cases received in ``month`` per value of ``dimension``, largest first."""
+        if dimension not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {dimension!r}; expected one of {', '.join(DIMENSIONS)}")
+        counts = []
+        async for counter in self.database.counters.find({"dimension": dimension, "month": month}):
+            _, _, value = parse_counter_id(counter["_id"])
+            counts.append(MonthlyCount(value=value, count=int(counter.get("count", 0)), label=counter.get("label")))
+        counts.sort(key=lambda c: (-c.count, c.value))
+        return counts
+
+    async def monthly_counters(self, month: str, dimension: str, unit_kind: str | None = None) -> list[dict[str, Any]]:
+        """The raw monthly counters of a dimension (index dimension+month), optionally of one unit kind."""
+        # Filtered here, not in the query: on the embedded database a residual filter beside the index
+        # costs ~0.25 ms per document (333 streets: 100 ms instead of 12 ms).
+        documents = [doc async for doc in self.database.counters.find({"dimension": dimension, "month": month})]
+        return [doc for doc in documents if unit_kind is None or doc.get("unit_kind") == unit_kind]
+
+    async def street_scoreboards(self, months: Sequence[str]) -> dict[str, dict[str, dict[str, int]]]:
+        """Month -> street id -> counts, from each month's one street scoreboard document."""
+        ids = [streets_counter_id(month) for month in months]
+        documents = await self.database.find_by_ids(self.database.counters, ids, None)
+        boards: dict[str, dict[str, dict[str, int]]] = {}
+        for document in documents.values():
+            units = document.get("units") or {}
+            boards[document["month"]] = {
+                unit_of_field_key(key): {name: int(v) for name, v in counts.items()} for key, counts in units.items()
+            }
+        return boards
+
+
+def normalise_case(doc: dict[str, Any]) -> dict[str, Any]:
+    """The case with ``call_id`` and UTC-aware datetimes, whatever the client's ``tz_aware`` setting."""
+    case = {"call_id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
+    for key, value in list(case.items()):
+        if isinstance(value, datetime):
+            case[key] = as_utc(value)
+    assignment = case.get("assignment") or {}
+    for key in ("response_due_at", "resolution_due_at"):
+        if isinstance(assignment.get(key), datetime):
+            assignment[key] = as_utc(assignment[key])
+    for step in case.get("history") or ():
+        if isinstance(step.get("at"), datetime):
+            step["at"] = as_utc(step["at"])
+    return case

@@ -1,0 +1,376 @@
+"""The dispatch catalogue (派单目录): ordered rules, first match wins, loaded from YAML and validated.
+
+The file format is shared: the router routes with it, intake checks a supervisor's dispatch and whistle
+against its departments, the console offers them, ``hotline catalogue`` checks a file. How a call is
+matched against the rules and which unit leads is the router's (``services/router/routing.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shared.events import Channel
+from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.queues import DEPARTMENT_PREFIX, QueueId, qualified_street, split_qualified_street
+from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
+
+DEFAULT_CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.yaml"
+
+_RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_HOURS = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MINUTES_PER_DAY = 24 * 60
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is not valid; the message names the rule (index and id) and the field."""
+
+
+def _check_unit(value: str, *, allowed: tuple[str, ...], what: str) -> str:
+    if value in allowed:
+        return value
+    if value.startswith(DEPARTMENT_PREFIX) and value[len(DEPARTMENT_PREFIX) :].strip():
+        QueueId.parse(value)  # a department unit is its queue id: 'department:<name>', no blanks around the name
+        return value
+    raise ValueError(f"bad {what} {value!r}: expected {' | '.join(repr(a) for a in allowed)} or 'department:<name>'")
+
+
+class Description(BaseModel):
+    """What a rule is for, for operators (Chinese) and maintainers (English)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Match(BaseModel):
+    """Conditions of a rule: every given list must contain the call's value (any of its keywords)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    categories: list[str] = Field(default_factory=list, description="Level-1 category names.")
+    subcategories: list[str] = Field(default_factory=list, description="Level-2 category names.")
+    issues: list[str] = Field(default_factory=list, description="Monthly-Question problem ids.")
+    keywords: list[str] = Field(default_factory=list, description="Any of these in the subject or body.")
+    channels: list[Channel] = Field(default_factory=list, description="Channels the call came through.")
+    requires_street: bool = Field(False, description="Only when the street/town was resolved.")
+    requires_district: bool = Field(False, description="Only when at least the district was resolved.")
+    districts: list[str] = Field(default_factory=list, description="Gazetteer district names the call is in.")
+    streets: list[str] = Field(
+        default_factory=list,
+        description="Streets/towns the call is in: '区/街乡镇' or a bare name unique in the city (stored qualified).",
+    )
+    hours: str | None = Field(
+        None, description="'HH:MM-HH:MM' of local received time, start included, end excluded; may wrap midnight."
+    )
+    weekdays: list[Weekday] = Field(
+        default_factory=list, description="Local weekdays (mon..sun); a window past midnight counts from its start day."
+    )
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in LEVEL1_CATEGORIES]
+        if unknown:
+            raise ValueError(f"unknown level-1 categories {unknown}; known: {sorted(LEVEL1_CATEGORIES)}")
+        return value
+
+    @field_validator("issues")
+    @classmethod
+    def _known_issues(cls, value: list[str]) -> list[str]:
+        unknown = [i for i in value if i not in MONTHLY_QUESTION_IDS]
+        if unknown:
+            raise ValueError(f"unknown issue ids {unknown}; known: {sorted(MONTHLY_QUESTION_IDS)}")
+        return value
+
+    @field_validator("subcategories", "keywords", "districts", "streets")
+    @classmethod
+    def _no_blank_terms(cls, value: list[str]) -> list[str]:
+        if any(not term.strip() for term in value):
+            raise ValueError("blank entries are not allowed")
+        return value
+
+    @field_validator("streets")
+    @classmethod
+    def _street_syntax(cls, value: list[str]) -> list[str]:
+        bad = [s for s in value if s.count("/") > 1 or s.startswith("/") or s.endswith("/")]
+        if bad:
+            raise ValueError(f"bad streets {bad}: expected '区/街乡镇' or a bare street/town name")
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_syntax(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_hours(value)
+        return value
+
+    @property
+    def is_timed(self) -> bool:
+        """Whether the rule holds only at some times (hours or weekdays)."""
+        return self.hours is not None or bool(self.weekdays)
+
+    def holds_at(self, local: datetime) -> bool:
+        """Whether ``local`` (the call's received time in the city's zone) is inside the hours and weekdays."""
+        return in_window(self.hours, tuple(self.weekdays), local.weekday(), local.hour * 60 + local.minute)
+
+
+@lru_cache(maxsize=256)
+def parse_hours(value: str) -> tuple[int, int]:
+    """Start and end minute of day of an 'HH:MM-HH:MM' window (end 24:00 allowed; start == end is not)."""
+    found = _HOURS.match(value.strip())
+    if not found:
+        raise ValueError(f"bad hours {value!r}: expected 'HH:MM-HH:MM', e.g. '22:00-06:00'")
+    start = int(found[1]) * 60 + int(found[2])
+    end = int(found[3]) * 60 + int(found[4])
+    if end > MINUTES_PER_DAY:
+        raise ValueError(f"bad hours {value!r}: the latest end is 24:00")
+    if start == end % MINUTES_PER_DAY:
+        raise ValueError(f"bad hours {value!r}: empty or whole-day window; leave hours out for all day")
+    return start, end
+
+
+def in_window(hours: str | None, weekdays: tuple[str, ...], weekday: int, minute: int) -> bool:
+    """Whether a local weekday (0 = Monday) and minute of day fall in the window.
+
+    A window that wraps midnight ("22:00-06:00") belongs to the day it starts: with weekdays [fri], it
+    holds from Friday 22:00 to Saturday 06:00.
+    """
+    day = weekday
+    if hours is not None:
+        start, end = parse_hours(hours)
+        if start < end:
+            if not start <= minute < end:
+                return False
+        elif minute >= start:
+            pass
+        elif minute < end:
+            day = (weekday - 1) % 7
+        else:
+            return False
+    return not weekdays or WEEKDAYS[day] in weekdays
+
+
+def qualify_places(match: Match, gazetteer: Gazetteer) -> tuple[Match, list[tuple[tuple[str | int, ...], str]]]:
+    """``match`` with every street as '区/街乡镇', and the problems (field path, message) of its places."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for index, district in enumerate(match.districts):
+        if district not in gazetteer.districts:
+            problems.append(
+                (("districts", index), f"unknown district {district!r}; known: {', '.join(gazetteer.districts)}")
+            )
+    qualified: list[str] = []
+    for index, street in enumerate(match.streets):
+        where = ("streets", index)
+        district, name = split_qualified_street(street)
+        if name is not None:
+            if district not in gazetteer.districts:
+                problems.append((where, f"unknown district {district!r} in street {street!r}"))
+            elif name not in gazetteer.districts[district]:
+                problems.append((where, f"{name!r} is not a street/town of {district} in the gazetteer"))
+            else:
+                qualified.append(street)
+            continue
+        homes = [d for d, names in gazetteer.districts.items() if street in names]
+        if not homes:
+            problems.append((where, f"unknown street/town {street!r} (official gazetteer names, e.g. '西红门镇')"))
+        elif len(homes) > 1:
+            options = ", ".join(f"'{qualified_street(d, street)}'" for d in homes)
+            problems.append((where, f"street/town {street!r} is ambiguous: write one of {options}"))
+        else:
+            qualified.append(qualified_street(homes[0], street))
+    if match.districts and not problems:
+        outside = [s for s in qualified if split_qualified_street(s)[0] not in match.districts]
+        if outside:
+            problems.append((("streets",), f"streets {outside} are outside districts {match.districts}: never matched"))
+    return match.model_copy(update={"streets": qualified}), problems
+
+
+class Assign(BaseModel):
+    """Who handles a matched call and how fast."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lead: str = Field(description="street (直派) | district (sub-centre) | manual | department:<name>.")
+    cooperating: list[str] = Field(default_factory=list, description="street | district | department:<name>.")
+    priority: int = Field(3, ge=1, le=5, description="1 = most urgent.")
+    response_hours: float = Field(gt=0, description="Citizen contacted within (calendar hours).")
+    resolution_days: float = Field(gt=0, description="Resolved within (days, counted by ``calendar``).")
+    calendar: Literal["calendar", "working"] = Field(
+        "calendar", description="How resolution_days count: every day, or working days (no Sat/Sun/holidays)."
+    )
+
+    @field_validator("lead")
+    @classmethod
+    def _lead_syntax(cls, value: str) -> str:
+        return _check_unit(value, allowed=("street", "district", "manual"), what="lead")
+
+    @field_validator("cooperating")
+    @classmethod
+    def _cooperating_syntax(cls, value: list[str]) -> list[str]:
+        return [_check_unit(v, allowed=("street", "district"), what="cooperating unit") for v in value]
+
+
+class Rule(BaseModel):
+    """One catalogue item: when it matches, who leads and who cooperates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="Stable id, lowercase with dashes.")
+    description: Description
+    match: Match = Field(default_factory=lambda: Match.model_validate({}))
+    assign: Assign
+
+    @field_validator("id")
+    @classmethod
+    def _id_syntax(cls, value: str) -> str:
+        if not _RULE_ID.match(value):
+            raise ValueError(f"rule id {value!r} must be lowercase letters, digits and dashes")
+        return value
+
+    @model_validator(mode="after")
+    def _lead_needs_its_place(self) -> Rule:
+        m = self.match
+        if self.assign.lead == "street" and not (m.requires_street or m.streets):
+            raise ValueError("lead 'street' needs match.requires_street: true (or match.streets)")
+        if self.assign.lead == "district" and not (
+            m.requires_district or m.requires_street or m.districts or m.streets
+        ):
+            raise ValueError("lead 'district' needs match.requires_district: true (or match.districts)")
+        return self
+
+    @property
+    def is_catch_all(self) -> bool:
+        m = self.match
+        return not (m.categories or m.subcategories or m.issues or m.keywords or m.channels) and not (
+            m.requires_street or m.requires_district or m.districts or m.streets or m.is_timed
+        )
+
+
+class ReviewQueue(BaseModel):
+    """Service times of the manual-classification queue (人工分拣)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    priority: int = Field(2, ge=1, le=5)
+    response_hours: float = Field(2, gt=0)
+
+
+class Catalogue(BaseModel):
+    """A versioned dispatch catalogue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(min_length=1, description="Version, carried in every assignment.")
+    description: str | None = None
+    review: ReviewQueue = Field(default_factory=lambda: ReviewQueue.model_validate({}))
+    departments: list[str] = Field(
+        default_factory=list,
+        description="Known departments (委办局); when given, every department:<name> must be one of them.",
+    )
+    holidays: list[date] = Field(default_factory=list, description="Public holidays skipped by working days.")
+    rules: list[Rule] = Field(min_length=1)
+
+    def department_queues(self) -> frozenset[str]:
+        """Queue ids of every department the catalogue knows (declared or named by a rule)."""
+        named = {unit for rule in self.rules for unit in rule_units(rule) if unit.startswith(DEPARTMENT_PREFIX)}
+        return frozenset(named | {DEPARTMENT_PREFIX + name for name in self.departments})
+
+    def rule(self, rule_id: str | None) -> Rule | None:
+        """The rule with ``rule_id``, or None."""
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def rule_units(rule: Rule) -> list[str]:
+    """The lead and cooperating units a rule names."""
+    return [rule.assign.lead, *rule.assign.cooperating]
+
+
+def unknown_departments(rule: Rule, departments: Sequence[str]) -> list[str]:
+    """Departments a rule names that the catalogue does not declare (none when it declares none)."""
+    if not departments:
+        return []
+    known = set(departments)
+    return [
+        unit
+        for unit in rule_units(rule)
+        if unit.startswith(DEPARTMENT_PREFIX) and unit.removeprefix(DEPARTMENT_PREFIX) not in known
+    ]
+
+
+def parse_catalogue(document: Any, gazetteer: Gazetteer | None = None) -> Catalogue:
+    """A catalogue from a parsed YAML document; errors name the rule (index and id) and the field.
+
+    Districts and streets are checked against ``gazetteer`` (the shipped one by default), and streets
+    are stored as '区/街乡镇'.
+    """
+    if not isinstance(document, dict):
+        raise CatalogueError("the catalogue must be a mapping with 'version' and 'rules'")
+    raw_rules = document.get("rules")
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise CatalogueError("'rules' must be a non-empty list")
+    rules: list[Rule] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_rules):
+        rule_id = raw.get("id") if isinstance(raw, dict) else None
+        where = f"rule #{index} (id {rule_id!r})"
+        try:
+            rule = Rule.model_validate(raw)
+        except ValidationError as exc:
+            raise CatalogueError(f"{where}: {_errors(exc)}") from None
+        if rule.id in seen:
+            raise CatalogueError(f"{where}: duplicate id, already used by rule #{seen[rule.id]}")
+        if rule.match.districts or rule.match.streets:
+            match, problems = qualify_places(rule.match, gazetteer or load_gazetteer())
+            if problems:
+                details = "; ".join(f"match.{'.'.join(str(p) for p in loc)}: {message}" for loc, message in problems)
+                raise CatalogueError(f"{where}: {details}")
+            rule = rule.model_copy(update={"match": match})
+        seen[rule.id] = index
+        rules.append(rule)
+    departments = document.get("departments") or []
+    if isinstance(departments, list):
+        for index, rule in enumerate(rules):
+            unknown = unknown_departments(rule, [str(d) for d in departments])
+            if unknown:
+                raise CatalogueError(
+                    f"rule #{index} (id {rule.id!r}): unknown units {unknown}: not in the catalogue's departments"
+                )
+    for index, rule in enumerate(rules[:-1]):
+        if rule.is_catch_all:
+            raise CatalogueError(f"rule #{index} (id {rule.id!r}): matches everything, so the rules after it never do")
+    try:
+        return Catalogue.model_validate({**document, "rules": rules})
+    except ValidationError as exc:
+        raise CatalogueError(f"catalogue: {_errors(exc)}") from None
+
+
+def load_catalogue(path: Path | str = DEFAULT_CATALOGUE_PATH) -> Catalogue:
+    """Read and validate the catalogue at ``path`` (YAML)."""
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return parse_catalogue(document)
+    except CatalogueError as exc:
+        raise CatalogueError(f"{path}: {exc}") from None
+
+
+def _errors(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "(root)"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)

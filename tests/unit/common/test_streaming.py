@@ -1,0 +1,142 @@
+"""The batch step every agent runs (services.common.streaming.BatchHandler), on records made in memory:
+what is dead-lettered with which reason, what is skipped, what is refused, what is retried, in which order."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+from faust.types import EventT
+from faust.types.tuples import Message
+
+from services.common.streaming import (
+    BatchHandler,
+    InvalidMessages,
+    Received,
+    dead_letter,
+    dead_letter_for,
+    dead_letter_of,
+)
+from shared import topics
+from shared.events import DeadLetter, ProgrammeItemUpdated
+from tests import factories
+
+
+def record(value: bytes, key: bytes | None = None, offset: int = 0) -> EventT:
+    """A consumed record as an agent gets it: the value, and the message it came in."""
+    message = Message(topics.PROGRAMME_EVENTS, 2, offset, 0.0, 0, None, key, value, None)
+    return cast(EventT, SimpleNamespace(value=value, key=key, message=message))
+
+
+def update(problem_id: str = "wage-arrears") -> ProgrammeItemUpdated:
+    return factories.programme_update(problem_id=problem_id, actor="x")
+
+
+@dataclass
+class Recorder:
+    """What a handler did, in order: ("dead", [reasons]) and ("apply", [problem ids])."""
+
+    steps: list[tuple[str, list[str]]] = field(default_factory=list)
+    failures_left: int = 0
+
+    async def send_dead(self, dead: Sequence[DeadLetter]) -> None:
+        self.steps.append(("dead", [d.reason for d in dead]))
+
+    async def apply(self, batch: list[Received[ProgrammeItemUpdated]]) -> list[DeadLetter]:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise ConnectionError("store down")
+        self.steps.append(("apply", [item.value.problem_id for item in batch]))
+        return [dead_letter_of("test", item.value, "refused by apply") for item in batch if item.value.item_id == "t9"]
+
+
+def handler(recorder: Recorder, **options: object) -> BatchHandler[ProgrammeItemUpdated]:
+    return BatchHandler(
+        service="test",
+        model=ProgrammeItemUpdated,
+        apply=recorder.apply,
+        send_dead_letters=recorder.send_dead,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_poison_is_dead_lettered_before_the_valid_values_are_applied() -> None:
+    recorder = Recorder()
+    good = update()
+    events = [record(good.to_bytes(), good.key()), record(b'{"not": "an update"}', b"poison", offset=7)]
+
+    asyncio.run(handler(recorder)(events))
+
+    assert [step for step, _ in recorder.steps] == ["dead", "apply", "dead"]
+    assert recorder.steps[0][1][0].startswith("invalid ProgrammeItemUpdated: ")
+    assert recorder.steps[1] == ("apply", ["wage-arrears"])
+    assert recorder.steps[2] == ("dead", [])
+
+
+def test_skipped_poison_is_not_dead_lettered_and_a_batch_without_valid_values_is_not_applied() -> None:
+    recorder = Recorder()
+
+    asyncio.run(handler(recorder, invalid=InvalidMessages.skip)([record(b"\xff")]))
+
+    assert recorder.steps == [("dead", [])]
+
+
+def test_refused_values_go_out_with_the_poison_and_are_not_applied() -> None:
+    recorder = Recorder()
+    keep, refuse = update(), update("no-such-problem")
+
+    def refuse_unknown(event: ProgrammeItemUpdated) -> DeadLetter | None:
+        return dead_letter_of("test", event, "unknown") if event.problem_id == "no-such-problem" else None
+
+    events = [record(keep.to_bytes()), record(refuse.to_bytes()), record(b"{}")]
+    asyncio.run(handler(recorder, refuse=refuse_unknown)(events))
+
+    assert recorder.steps[0][1][1] == "unknown"
+    assert recorder.steps[1] == ("apply", ["wage-arrears"])
+
+
+def test_apply_is_retried_until_it_succeeds_and_its_dead_letters_are_sent_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def no_wait(_: float) -> None:
+        return None
+
+    monkeypatch.setattr("services.common.streaming.asyncio.sleep", no_wait)
+    recorder = Recorder(failures_left=2)
+    refused = update().model_copy(update={"item_id": "t9"})
+
+    asyncio.run(handler(recorder, retry="apply updates")([record(refused.to_bytes())]))
+
+    assert recorder.failures_left == 0
+    assert recorder.steps == [("dead", []), ("apply", ["wage-arrears"]), ("dead", ["refused by apply"])]
+
+
+def test_without_retry_a_failing_apply_raises() -> None:
+    recorder = Recorder(failures_left=1)
+
+    with pytest.raises(ConnectionError):
+        asyncio.run(handler(recorder)([record(update().to_bytes())]))
+
+
+def test_the_one_builder_keeps_the_bytes_the_key_and_a_bounded_reason() -> None:
+    consumed = record(b"\x00raw", b"k\xff", offset=41)
+    from_record = dead_letter_for("router", consumed, "x" * 3000)
+    event = update()
+    from_event = dead_letter_of("metrics", event, "not in the programme: no problem")
+
+    assert (from_record.source_topic, from_record.partition, from_record.offset) == (topics.PROGRAMME_EVENTS, 2, 41)
+    assert from_record.key == "k\ufffd"
+    assert base64.b64decode(from_record.original_b64) == b"\x00raw"
+    assert len(from_record.reason) == 2000
+    assert (from_event.source_topic, from_event.key, from_event.partition) == (
+        topics.PROGRAMME_EVENTS,
+        "wage-arrears",
+        None,
+    )
+    assert base64.b64decode(from_event.original_b64) == event.to_bytes()
+    assert dead_letter("s", "r", source_topic="t", original=b"", key=None).key is None

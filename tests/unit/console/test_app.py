@@ -1,0 +1,418 @@
+"""The console's pages and actions over fake upstreams (a metrics API and an intake in process).
+
+What the real services do is covered end to end in tests/e2e/test_console_browser.py; here the
+upstreams are small FastAPI fakes so that every rule is checked quickly and exactly. The fake metrics API
+answers with the read API's own response models, so it cannot drift from the real views.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from services.console.app import create_app
+from services.console.settings import ConsoleSettings
+from services.console.users import add_user
+from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
+from services.metrics.api.views import (
+    CasesView,
+    CaseView,
+    MonthlyCountView,
+    MonthlyView,
+    QueuesView,
+    QueueView,
+    TopEntry,
+    TopView,
+    UnitScoreView,
+    UnitsView,
+)
+from services.metrics.case_facts import case_document
+from services.metrics.scoreboard import Weights, month_on_month, programme_progress, trend_summary
+from shared import topics
+from shared.events import Assignment, CallRouted, CaseEventKind, HotSpotAlert, UnitKind
+from tests import factories
+
+XHM = "street:大兴区/西红门镇"
+WANGJING = "street:朝阳区/望京街道"
+LABOUR = "department:市人力资源社会保障局"
+PASSWORD = "long-enough-password"
+
+
+def _case(
+    call_id: str, queue_id: str, status: str = "dispatched", cooperating: list[str] | None = None
+) -> dict[str, Any]:
+    """The case document the metrics worker stores for a call routed to ``queue_id`` (built by its own code)."""
+    kind, place = queue_id.split(":", 1)
+    received_at = datetime(2026, 4, 10, 1, 0, tzinfo=UTC)
+    routed = CallRouted(
+        call_id=uuid.uuid5(uuid.NAMESPACE_URL, call_id),
+        occurred_at=received_at + timedelta(seconds=1),
+        call=factories.call(
+            call_id,
+            subject="拖欠工资",
+            body="老板拖欠工资三个月，我的电话13812345678",
+            address="大兴区西红门镇宏福苑",
+            contact=factories.CONTACT,
+            received_at=received_at,
+        ),
+        classification=factories.classification(
+            "劳动和社会保障", subcategory="劳动保障", item="拖欠工资", confidence=0.93
+        ),
+        assignment=Assignment(
+            queue_id=queue_id,
+            unit_kind=UnitKind(kind),
+            unit_name=place.rsplit("/", 1)[-1],
+            district=place.split("/")[0] if "/" in place else None,
+            cooperating_units=cooperating or [],
+            catalogue_version="test",
+            reason="rule wage-arrears",
+            response_due_at=received_at + timedelta(hours=2),
+            resolution_due_at=received_at + timedelta(days=7),
+        ),
+    )
+    return {**case_document(routed, "Asia/Shanghai"), "_id": call_id, "status": status}
+
+
+CASES = {
+    "c-xhm": _case("c-xhm", XHM),
+    "c-wj": _case("c-wj", WANGJING),
+    "c-labour": _case("c-labour", LABOUR, "accepted", cooperating=[XHM]),
+    "c-coop": _case("c-coop", WANGJING, "accepted", cooperating=[LABOUR]),
+}
+
+
+def _case_view(document: dict[str, Any]) -> CaseView:
+    """A stored case as the read API answers it."""
+    return CaseView.model_validate({"call_id": document["_id"], **{k: v for k, v in document.items() if k != "_id"}})
+
+
+def fake_metrics(offer_rates: bool) -> FastAPI:
+    """The metrics read API over the four cases above. Its answers are the read API's own response models
+    (``services.metrics.api``), filled from the metrics code where it makes the figure (case documents, the
+    composite weights, the trend summary, programme progress), so a change of the real views shows here. The
+    trend, programme and hot-spot answers have no response model in the read API yet: they are built as
+    ``Scoreboard`` and the hot-spot route build them (hot spots are the ``HotSpotAlert`` contract).
+    """
+    app = FastAPI()
+
+    @app.get("/readyz")
+    async def ready() -> dict[str, str]:
+        return {"status": "ready"}
+
+    @app.get("/v1/queues")
+    async def queues() -> QueuesView:
+        listed: dict[str, QueueView] = {}
+        for case in CASES.values():
+            assignment = case["assignment"]
+            queue = listed.setdefault(
+                case["queue_id"],
+                QueueView(
+                    queue_id=case["queue_id"],
+                    unit_kind=assignment["unit_kind"],
+                    unit_name=assignment["unit_name"],
+                    district=case["district"],
+                    depth=0,
+                    dispatched_total=0,
+                    oldest_waiting=None,
+                ),
+            )
+            queue.depth += 1
+            queue.dispatched_total += 1
+        return QueuesView(generated_at=datetime(2026, 4, 10, 2, 0, tzinfo=UTC), queues=list(listed.values()))
+
+    @app.get("/v1/queues/{queue_id:path}/cases")
+    async def queue_cases(queue_id: str) -> CasesView:
+        cases = [_case_view(c) for c in CASES.values() if c["queue_id"] == queue_id]
+        return CasesView(queue_id=queue_id, order="oldest", cases=cases)
+
+    @app.get("/v1/cases/{call_id}", response_model=None)
+    async def case(call_id: str) -> CaseView | JSONResponse:
+        if call_id not in CASES:
+            return JSONResponse({"detail": f"no case {call_id}"}, status_code=404)
+        return _case_view(CASES[call_id])
+
+    @app.get("/v1/metrics/monthly")
+    async def monthly(month: str, dimension: str) -> MonthlyView:
+        counts = {
+            "category": [MonthlyCountView(value="劳动和社会保障", count=12 if month == "2026-04" else 20)],
+            "unit": [
+                MonthlyCountView(value=XHM, label="西红门镇", count=9),
+                MonthlyCountView(value=LABOUR, label="人社局", count=30),
+            ],
+        }.get(dimension, [])
+        return MonthlyView(month=month, dimension=dimension, total=sum(c.count for c in counts), counts=counts)
+
+    if not offer_rates:
+        return app
+
+    @app.get("/v1/scoreboard/units")
+    async def scoreboard(month: str, kind: str) -> UnitsView:
+        xhm = UnitScoreView(
+            unit_id=XHM,
+            label="西红门镇",
+            unit_kind="street",
+            rank=1,
+            response_rate=0.98,
+            resolution_rate=0.9,
+            satisfaction_rate=0.95,
+            composite=93.2,
+            counts={},
+        )
+        units = {"street": [xhm]}.get(kind, [])
+        return UnitsView(month=month, kind=kind, weights=dataclasses.asdict(Weights()), units=units)
+
+    @app.get("/v1/scoreboard/top")
+    async def top(month: str) -> TopView:
+        return TopView(month=month, streets=[TopEntry(rank=1, unit_id=XHM, label="西红门镇", volume=9)])
+
+    wage_arrears = {
+        "id": "wage-arrears",
+        "name": {"zh": "欠薪", "en": "Wage arrears"},
+        "tasks": [{"id": "t1", "status": "done"}, {"id": "t2", "status": "planned"}, {"id": "t3", "status": "planned"}],
+        "policies": [{"id": "p1", "status": "drafting"}, {"id": "p2", "status": "planned"}],
+    }
+    trend_row = {"problem": "wage-arrears", "volume": 12, "previous": 24, "change": month_on_month(12, 24)}
+    summary = trend_summary({"wage-arrears": (24, 12)}).__dict__
+
+    @app.get("/v1/problems/trend")
+    async def trend(month: str, months: int) -> dict[str, Any]:
+        return {"month": month, "problems": [trend_row], "summary": summary}
+
+    @app.get("/v1/programme")
+    async def programme(month: str) -> dict[str, Any]:
+        problem = {**wage_arrears, "progress": programme_progress([wage_arrears], {}), "trend": trend_row}
+        overall = programme_progress([wage_arrears], {"tasks": 27, "policies": 18})
+        return {"progress": overall, "summary": summary, "problems": [problem]}
+
+    @app.get("/v1/hotspots")
+    async def hotspots(limit: int) -> dict[str, Any]:
+        alert = HotSpotAlert(
+            call_id=uuid.uuid5(uuid.NAMESPACE_URL, "c-xhm"),
+            area="大兴区/西红门镇",
+            problem="wage-arrears",
+            window="day",
+            day="2026-04-10",
+            count=9,
+            baseline=1.5,
+            ratio=6.0,
+        )
+        return {"hot_spots": [alert.model_dump(mode="json")][:limit]}
+
+    return app
+
+
+class FakeIntake:
+    """Intake's case-step endpoint: the body must be intake's own ``CaseStepIn`` (else 422, as intake answers),
+    and the answer is intake's ``StepAccepted``; ``refuse_with`` makes it answer 409 with that reason."""
+
+    def __init__(self) -> None:
+        self.posted: list[tuple[str, str, dict]] = []
+        self.refuse_with: str | None = None
+        self.app = FastAPI()
+
+        @self.app.post("/v1/cases/{call_id}/events", status_code=202, response_model=None)
+        async def step(call_id: str, request: Request) -> StepAccepted | JSONResponse:
+            body = await request.json()
+            self.posted.append((request.headers.get("x-api-key", ""), call_id, body))
+            try:
+                taken = CaseStepIn.model_validate(body)
+            except ValidationError as exc:
+                return JSONResponse({"detail": exc.errors(include_url=False)}, status_code=422)
+            if self.refuse_with:
+                return JSONResponse({"detail": self.refuse_with}, status_code=409)
+            return StepAccepted(
+                call_id=uuid.uuid5(uuid.NAMESPACE_URL, call_id),
+                event_id=uuid.uuid4(),
+                kind=taken.kind,
+                status_before=CASES[call_id]["status"],
+                status_after=CASES[call_id]["status"],
+                topic=topics.CASES_EVENTS,
+            )
+
+
+@pytest.fixture
+def intake() -> FakeIntake:
+    return FakeIntake()
+
+
+def _console(tmp_path: Path, intake: FakeIntake, *, offer_rates: bool = False) -> TestClient:
+    users = tmp_path / "users.json"
+    for name, role, queue in (("xhm", "street", XHM), ("labour", "department", LABOUR), ("boss", "supervisor", None)):
+        add_user(
+            users,
+            name=name,
+            role=role,
+            queue=queue,
+            password=PASSWORD,
+            api_key_name=f"console:{name}",
+            api_key=f"hl_{name}",
+        )
+    app = create_app(
+        ConsoleSettings(users_file=users),
+        metrics_transport=httpx.ASGITransport(app=fake_metrics(offer_rates)),
+        intake_transport=httpx.ASGITransport(app=intake.app),
+    )
+    return TestClient(app, follow_redirects=False)
+
+
+@pytest.fixture
+def console(tmp_path: Path, intake: FakeIntake) -> Iterator[TestClient]:
+    with _console(tmp_path, intake) as client:
+        yield client
+
+
+def sign_in(client: TestClient, name: str) -> None:
+    response = client.post("/login", data={"user": name, "password": PASSWORD, "next": "/queues"})
+    assert response.status_code == 303 and response.headers["location"] == "/queues"
+
+
+def test_pages_send_an_anonymous_visitor_to_sign_in_and_a_wrong_password_is_refused(console: TestClient) -> None:
+    response = console.get(f"/queues/{XHM}")
+    assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
+    assert console.post("/login", data={"user": "xhm", "password": "nope-nope"}).status_code == 401
+    assert console.post("/login", data={"user": "nobody", "password": PASSWORD}).status_code == 401
+    assert console.get("/live/queues").status_code == 401
+
+
+def test_after_sign_in_only_a_local_path_is_a_redirect_target(console: TestClient) -> None:
+    response = console.post("/login", data={"user": "xhm", "password": PASSWORD, "next": "//evil.example/"})
+    assert response.headers["location"] == "/queues"
+
+
+def test_a_street_operator_sees_its_queue_and_nothing_else_by_url(console: TestClient) -> None:
+    sign_in(console, "xhm")
+    page = console.get("/queues").text
+    assert f'data-queue-id="{XHM}"' in page and WANGJING not in page and LABOUR not in page
+    assert console.get(f"/queues/{XHM}").status_code == 200
+    assert console.get(f"/queues/{WANGJING}").status_code == 403
+    assert console.get(f"/rows/{WANGJING}").status_code == 403
+    assert console.get("/cases/c-wj").status_code == 404
+    assert console.get("/cases/c-labour").status_code == 404, "a street does not see the cases it cooperates on"
+    assert console.get("/cases/unknown").status_code == 404
+
+
+def test_a_department_sees_its_own_cases_and_those_it_cooperates_on(console: TestClient) -> None:
+    sign_in(console, "labour")
+    assert console.get("/cases/c-labour").status_code == 200
+    coop = console.get("/cases/c-coop")
+    assert coop.status_code == 200 and 'class="step"' not in coop.text, "a cooperating unit is offered no step"
+    assert console.get("/cases/c-wj").status_code == 404
+
+
+def test_the_queue_page_masks_the_citizens_contact(console: TestClient) -> None:
+    sign_in(console, "xhm")
+    page = console.get(f"/queues/{XHM}").text
+    assert 'data-call-id="c-xhm"' in page
+    assert "13812345678" not in page and "138****5678" in page
+    assert "劳动和社会保障 › 劳动保障 › 拖欠工资" in page
+
+
+def test_accepting_posts_the_step_to_intake_with_the_users_own_key(console: TestClient, intake: FakeIntake) -> None:
+    sign_in(console, "xhm")
+    page = console.get("/cases/c-xhm").text
+    assert 'data-step="accepted"' in page and 'data-step="returned"' in page and 'data-step="callback"' not in page
+    response = console.post("/cases/c-xhm/steps", data={"kind": "accepted", "note": "签收"})
+    assert response.status_code == 303 and response.headers["location"] == "/cases/c-xhm?done=accepted"
+    assert intake.posted == [("hl_xhm", "c-xhm", {"kind": "accepted", "note": "签收"})]
+
+
+def test_a_refused_step_shows_intakes_reason(console: TestClient, intake: FakeIntake) -> None:
+    intake.refuse_with = "'accepted' is not allowed when the case is 'accepted' (only when: dispatched)"
+    sign_in(console, "xhm")
+    response = console.post("/cases/c-xhm/steps", data={"kind": "accepted"})
+    assert response.status_code == 409
+    assert 'id="refused"' in response.text and "is not allowed when the case is" in response.text
+
+
+def test_a_step_not_offered_is_refused_without_reaching_intake(console: TestClient, intake: FakeIntake) -> None:
+    sign_in(console, "xhm")
+    assert console.post("/cases/c-xhm/steps", data={"kind": "callback"}).status_code == 403
+    assert console.post("/cases/c-xhm/steps", data={"kind": "teleport"}).status_code == 400
+    assert console.post("/cases/c-wj/steps", data={"kind": "accepted"}).status_code == 404
+    assert intake.posted == []
+
+
+def test_a_whistle_summons_the_chosen_departments(console: TestClient, intake: FakeIntake) -> None:
+    CASES["c-xhm"]["status"] = "accepted"
+    try:
+        sign_in(console, "xhm")
+        page = console.get("/cases/c-xhm").text
+        assert 'data-step="whistle"' in page
+        assert '<option value="department:市交通委员会">' in page, "the catalogue's departments are offered"
+        departments = f"{LABOUR}, department:市住房和城乡建设委员会"
+        console.post("/cases/c-xhm/steps", data={"kind": "whistle", "departments": departments})
+    finally:
+        CASES["c-xhm"]["status"] = "dispatched"
+    assert intake.posted[-1][2] == {"kind": "whistle", "departments": [LABOUR, "department:市住房和城乡建设委员会"]}
+
+
+def test_the_supervisor_records_a_callback_result_and_reclassifies(console: TestClient, intake: FakeIntake) -> None:
+    sign_in(console, "boss")
+    assert len(console.get("/queues").text.split("data-queue-id=")) == 4
+    console.post(
+        "/cases/c-wj/steps", data={"kind": "reclassified", "category": "城乡建设", "subcategory": "", "item": ""}
+    )
+    assert intake.posted[-1] == (
+        "hl_boss",
+        "c-wj",
+        {
+            "kind": "reclassified",
+            "classification": {
+                "category": "城乡建设",
+                "subcategory": None,
+                "item": None,
+            },
+        },
+    )
+
+
+def test_the_scoreboard_shows_what_the_metrics_api_offers_and_says_what_it_does_not(
+    tmp_path: Path, intake: FakeIntake
+) -> None:
+    with _console(tmp_path, intake) as client:
+        sign_in(client, "boss")
+        page = client.get("/scoreboard?month=2026-04&lang=en").text
+        assert page.count("Not available yet") == 3  # rates, programme, hot spots
+        assert "<svg" in page and "-40%" in page  # 20 -> 12 month on month
+        assert "西红门镇" in page and "人社局" not in page.split('id="top-ten"')[1].split("</section>")[0]
+    with _console(tmp_path / "rates", intake, offer_rates=True) as client:
+        sign_in(client, "boss")
+        page = client.get("/scoreboard?month=2026-04").text
+        assert "暂不可用" not in page and "98.0%" in page and "93.2" in page
+        assert "欠薪" in page and "-50%" in page and "1 of 1 problems fell" in page  # 每月一题 month on month
+        assert "1/27" in page and "3.7%" in page  # programme progress against the annual target
+        assert "大兴区/西红门镇" in page.split('id="hot-spots"')[1] and "× 6.0" in page
+
+
+def test_intakes_answer_narrows_the_steps_offered(tmp_path: Path, intake: FakeIntake) -> None:
+    @intake.app.get("/v1/cases/{call_id}/steps")
+    async def steps(call_id: str) -> StepsAllowed:
+        return StepsAllowed(
+            call_id=uuid.uuid5(uuid.NAMESPACE_URL, call_id),
+            status="dispatched",
+            role="lead",
+            steps=[CaseEventKind.returned],
+        )
+
+    with _console(tmp_path, intake) as client:
+        sign_in(client, "xhm")
+        page = client.get("/cases/c-xhm").text
+        assert 'data-step="returned"' in page and 'data-step="accepted"' not in page
+
+
+def test_the_language_switch_is_remembered_in_a_cookie(console: TestClient) -> None:
+    sign_in(console, "xhm")
+    assert "<h1>队列" in console.get("/queues").text
+    assert "<h1>Queues" in console.get("/queues?lang=en").text
+    assert "<h1>Queues" in console.get("/queues").text

@@ -1,0 +1,88 @@
+"""Presentation helpers, signed sessions and languages of the console."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.console.i18n import pick_language, translator
+from services.console.sessions import sign, unsign
+from services.console.views import bar_chart_svg, category_path, duration, is_overdue, mask_contacts
+from shared.clock import previous_month
+
+NOW = datetime(2026, 4, 10, 8, 0, tzinfo=UTC)
+
+
+def test_phone_numbers_and_emails_in_the_citizens_words_are_masked() -> None:
+    text = "我的电话13812345678，座机 010-6512 3456，邮箱 zhang.san@example.com，门牌 3 号"
+    masked = mask_contacts(text)
+    assert "13812345678" not in masked and "138****5678" in masked
+    assert "6512 3456" not in masked and "010****3456" in masked
+    assert "zhang.san" not in masked and "z***@example.com" in masked
+    assert "门牌 3 号" in masked
+
+
+def test_durations_read_naturally_in_both_languages() -> None:
+    assert duration(42, "en") == "42 s"
+    assert duration(3 * 3600, "zh") == "3.0 小时"
+    assert duration(-2 * 86400, "en") == "2.0 d"
+
+
+def test_a_case_past_its_resolution_due_time_is_overdue() -> None:
+    due = {"assignment": {"resolution_due_at": (NOW - timedelta(minutes=1)).isoformat()}, "status": "accepted"}
+    assert is_overdue(due, NOW)
+    assert not is_overdue({"assignment": {"resolution_due_at": (NOW + timedelta(days=1)).isoformat()}}, NOW)
+
+
+def test_a_missed_response_deadline_no_longer_counts_once_the_citizen_was_contacted() -> None:
+    late = {"response_due_at": (NOW - timedelta(hours=1)).isoformat()}
+    assert is_overdue({"assignment": late, "status": "accepted"}, NOW)
+    assert not is_overdue({"assignment": late, "status": "responded"}, NOW)
+
+
+def test_the_category_path_joins_the_known_levels() -> None:
+    assert (
+        category_path({"category": "劳动和社会保障", "subcategory": "劳动保障", "item": None})
+        == "劳动和社会保障 › 劳动保障"
+    )
+    assert category_path(None) == "—"
+
+
+def test_the_month_on_month_chart_is_escaped_svg_with_one_pair_of_bars_per_problem() -> None:
+    svg = bar_chart_svg([("<script>", 10, 5), ("城乡建设", 0, 7)], legend=("上月", "本月"))
+    assert svg.startswith("<svg") and "<script>" not in svg and "&lt;script&gt;" in svg
+    assert svg.count('class="bar-prev"') == 3 and svg.count('class="bar-cur"') == 3  # legend + 2 rows
+    assert "-50%" in svg
+    assert bar_chart_svg([], legend=("a", "b")) == ""
+
+
+def test_previous_month_wraps_the_year() -> None:
+    assert previous_month("2026-01") == "2025-12"
+    assert previous_month("2026-10") == "2026-09"
+
+
+def test_a_session_cookie_is_refused_when_tampered_with_or_expired() -> None:
+    token = sign({"user": "li"}, "secret", max_age_seconds=60, now=1000)
+    assert unsign(token, "secret", now=1030) == {"user": "li", "exp": 1060}
+    assert unsign(token, "secret", now=1061) is None
+    assert unsign(token, "other-secret", now=1030) is None
+    data, mac = token.rsplit(".", 1)
+    assert unsign(data[:-2] + "xx." + mac, "secret", now=1030) is None
+    assert unsign(None, "secret") is None
+
+
+def test_the_language_comes_from_the_query_then_the_cookie_then_defaults_to_chinese() -> None:
+    assert pick_language("en", "zh") == "en"
+    assert pick_language(None, "en") == "en"
+    assert pick_language("fr", None) == "zh"
+    assert translator("en")("queues") == "Queues" and translator("zh")("queues") == "队列"
+    assert translator("en")("more_cases", shown=200, total=1000) == "Showing the oldest 200 of 1000"
+
+
+def test_a_step_just_taken_is_pending_until_the_history_shows_it() -> None:
+    from services.console.routes.cases import step_pending
+
+    assert step_pending("accepted", [], ["accepted"])
+    assert not step_pending("accepted", [{"kind": "accepted"}], [])
+    assert step_pending("accepted", None, ["accepted", "returned"])  # no history: still offered, not applied
+    assert not step_pending("accepted", None, ["responded"])
+    assert not step_pending(None, [], [])

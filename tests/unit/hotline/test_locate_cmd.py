@@ -1,0 +1,51 @@
+"""`hotline locate`: JSON lines of addresses in, district and street/town out, no server needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from hotline.locate_cmd import locate_lines
+from shared.gazetteer import load_gazetteer
+from tests.helpers import REPO
+
+
+def test_locate_reads_json_lines_and_writes_gazetteer_names_or_null() -> None:
+    lines = [
+        json.dumps({"id": "a", "address": "大兴区西红门那边的宏福苑小区"}, ensure_ascii=False),
+        "",
+        json.dumps({"id": 7, "address": "八里庄那边"}, ensure_ascii=False),
+        json.dumps({"id": "c"}),
+    ]
+    completed = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "locate"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=True,
+    )
+    answers = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert answers == [
+        {"id": "a", "district": "大兴区", "street": "西红门镇", "confidence": 0.8},
+        {"id": 7, "district": None, "street": None, "confidence": 0.0},
+        {"id": "c", "district": None, "street": None, "confidence": 0.0},
+    ]
+
+
+def test_names_are_exactly_those_of_the_gazetteer() -> None:
+    gazetteer = load_gazetteer()
+    [answer] = locate_lines([json.dumps({"id": 1, "address": "常营地区的住总小区"})], gazetteer)
+    assert answer["street"] in gazetteer.districts[answer["district"]]
+    assert answer["street"] == "常营回族乡"
+
+
+def test_a_line_that_is_not_json_gets_an_error_and_the_rest_go_on() -> None:
+    answers = list(
+        locate_lines(["{not json", '{"id": 2, "address": "回龙观这边"}'], load_gazetteer(), with_reason=True)
+    )
+    assert answers[0]["id"] is None and "line 1" in answers[0]["error"]
+    assert (answers[1]["district"], answers[1]["street"]) == ("昌平区", "回龙观街道")
+    assert answers[1]["reason"]

@@ -1,0 +1,193 @@
+"""Request validation and authentication: answered before anything reaches the broker.
+
+The app is not started (no lifespan), so its publisher is never connected: any request that got as far
+as publishing would answer 503, which these tests would notice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.intake.app import create_app
+from services.intake.settings import IntakeSettings
+from shared.api_keys import create_key
+from tests import factories
+
+VALID: dict[str, Any] = factories.submission()
+
+
+@pytest.fixture
+def intake(tmp_path: Path) -> tuple[TestClient, dict[str, str], dict[str, str]]:
+    settings = IntakeSettings(
+        home=tmp_path,
+        kafka={"bootstrap_servers": "127.0.0.1:1"},
+        api_keys_file=tmp_path / "keys.json",
+        max_batch=3,
+        max_text_chars=50,
+    )
+    writer = create_key(settings.api_keys_file, "writer")
+    reader = create_key(settings.api_keys_file, "reader", ["metrics:read"])
+    return TestClient(create_app(settings)), {"X-API-Key": writer}, {"X-API-Key": reader}
+
+
+def _errors(response: Any) -> dict[tuple[str | int, ...], str]:
+    assert response.status_code == 422, response.text
+    return {tuple(e["loc"]): e["msg"] for e in response.json()["detail"]}
+
+
+def test_missing_api_key_is_401(intake: Any) -> None:
+    client, _, _ = intake
+    response = client.post("/v1/calls", json=VALID)
+    assert response.status_code == 401
+    assert response.json()["detail"] == "X-API-Key header is missing"
+
+
+def test_unknown_api_key_is_401_even_with_an_invalid_body(intake: Any) -> None:
+    client, _, _ = intake
+    response = client.post("/v1/calls/batch", json={"nope": 1}, headers={"X-API-Key": "hl_not-a-key"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "X-API-Key is not a known key"
+
+
+def test_key_without_calls_write_scope_is_403(intake: Any) -> None:
+    client, _, reader = intake
+    for path, body in (("/v1/calls", VALID), ("/v1/calls/batch", {"calls": [VALID]})):
+        response = client.post(path, json=body, headers=reader)
+        assert response.status_code == 403
+        assert "calls:write" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("change", "loc", "message"),
+    [
+        ({"body": "   \n\t"}, ("body", "body"), "body must contain text, not only whitespace"),
+        ({"body": ""}, ("body", "body"), "body must contain text"),
+        ({"channel": "fax"}, ("body", "channel"), "Input should be 'phone', 'web', 'app'"),
+        ({"location": {"lat": 91, "lon": 116.4}}, ("body", "location", "lat"), "less than or equal to 90"),
+        ({"location": {"lat": 39.9, "lon": -181}}, ("body", "location", "lon"), "greater than or equal to -180"),
+        ({"location": {"lat": 39.9}}, ("body", "location"), "lat and lon must be given together: lon is missing"),
+        ({"received_at": "2024-03-15T23:12:00"}, ("body", "received_at"), "timezone"),
+        ({"urgency": "high"}, ("body", "urgency"), "Extra inputs are not permitted"),
+        ({"location": {"floor": 3}}, ("body", "location", "floor"), "Extra inputs are not permitted"),
+        ({"language": "fr"}, ("body", "language"), "Input should be 'zh' or 'en'"),
+        ({"external_id": "  "}, ("body", "external_id"), "external_id must not be empty or only whitespace"),
+        ({"source_system": "a\x1fb"}, ("body", "source_system"), "must not contain control characters"),
+        ({"contact_phone": "call me"}, ("body", "contact_phone"), "contact_phone must be 5 to 15 digits"),
+    ],
+)
+def test_invalid_call_is_422_naming_the_field_and_the_problem(
+    intake: Any, change: dict[str, Any], loc: tuple[str, ...], message: str
+) -> None:
+    client, writer, _ = intake
+    errors = _errors(client.post("/v1/calls", json={**VALID, **change}, headers=writer))
+    assert loc in errors, errors
+    assert message in errors[loc]
+
+
+def test_text_over_the_limit_is_422_with_the_counts(intake: Any) -> None:
+    client, writer, _ = intake
+    errors = _errors(client.post("/v1/calls", json={**VALID, "subject": "噪" * 20, "body": "音" * 31}, headers=writer))
+    assert errors[("body",)] == "subject and body together are 51 characters; at most 50 are accepted"
+
+
+def test_validation_errors_never_echo_the_phone_number(intake: Any) -> None:
+    client, writer, _ = intake
+    response = client.post("/v1/calls", json={**VALID, "body": " ", "contact_phone": "13812345678"}, headers=writer)
+    assert response.status_code == 422
+    assert "13812345678" not in response.text
+    bad_phone = client.post("/v1/calls", json={**VALID, "contact_phone": "138123456789999999"}, headers=writer)
+    assert bad_phone.status_code == 422 and "138123456789999999" not in bad_phone.text
+
+
+def test_batch_over_the_limit_is_413(intake: Any) -> None:
+    client, writer, _ = intake
+    response = client.post("/v1/calls/batch", json={"calls": [VALID] * 4}, headers=writer)
+    assert response.status_code == 413
+    assert response.json()["detail"] == "body.calls has 4 items; at most 3 are accepted per batch"
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"calls": []}, ("body", "calls")),
+        ({"calls": [VALID], "priority": 1}, ("body", "priority")),
+        ([VALID], ("body",)),
+    ],
+)
+def test_malformed_batch_envelope_is_422(intake: Any, body: Any, loc: tuple[str, ...]) -> None:
+    client, writer, _ = intake
+    assert loc in _errors(client.post("/v1/calls/batch", json=body, headers=writer))
+
+
+def test_batch_that_is_not_json_is_422(intake: Any) -> None:
+    client, writer, _ = intake
+    response = client.post(
+        "/v1/calls/batch", content=b"{calls:", headers={**writer, "content-type": "application/json"}
+    )
+    assert response.status_code == 422 and response.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_batch_of_only_invalid_items_rejects_each_with_its_reasons(intake: Any) -> None:
+    client, writer, _ = intake
+    calls = [{**VALID, "body": " "}, {**VALID, "channel": "fax", "extra": 1}, "not an object"]
+    response = client.post("/v1/calls/batch", json={"calls": calls}, headers=writer)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["accepted"] == 0 and result["rejected"] == 3
+    by_index = {r["index"]: r for r in result["results"]}
+    assert {r["status"] for r in by_index.values()} == {"rejected"}
+    assert by_index[0]["errors"] == [
+        {"loc": ["body"], "msg": "body must contain text, not only whitespace", "type": "blank"}
+    ]
+    assert {tuple(e["loc"]) for e in by_index[1]["errors"]} == {("channel",), ("extra",)}
+    assert by_index[2]["errors"][0]["type"] == "model_type"
+
+
+def test_healthz_answers_without_a_broker_and_readyz_does_not(intake: Any) -> None:
+    client, _, _ = intake
+    assert client.get("/healthz").json() == {"status": "alive"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.headers["Retry-After"] == "5"
+
+
+def test_openapi_documents_the_hotline_topics_and_both_languages(intake: Any) -> None:
+    client, _, _ = intake
+    spec = client.get("/openapi.json").json()
+    assert "接诉即办" in spec["info"]["title"] + spec["info"]["description"]
+    assert "hotline.calls.received.v1" in spec["info"]["description"]
+    batch_body = spec["paths"]["/v1/calls/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert batch_body == {"$ref": "#/components/schemas/CallBatch"}
+    assert spec["components"]["schemas"]["CallBatch"]["properties"]["calls"]["items"]["$ref"].endswith(
+        "/CallSubmission"
+    )
+    examples = spec["paths"]["/v1/calls"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    assert {"zh", "en"} <= set(examples)
+    submission = spec["components"]["schemas"]["CallSubmission"]["properties"]
+    assert all(prop.get("description") for prop in submission.values())
+    assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
+    assert client.get("/docs").status_code == 200
+
+
+def test_without_a_broker_every_publishing_route_refuses_with_retry_after(intake: Any) -> None:
+    """The one publish-or-refuse step: nothing is promised, each route says so in its own format."""
+    client, writer, _ = intake
+    single = client.post("/v1/calls", json=VALID, headers=writer)
+    assert single.status_code == 503 and single.headers["Retry-After"] == "5"
+    assert single.json()["detail"].startswith("call not accepted, retry: not connected to the broker")
+    batch = client.post("/v1/calls/batch", json={"calls": [VALID, {"channel": "fax"}]}, headers=writer)
+    assert batch.status_code == 503 and batch.headers["Retry-After"] == "5"
+    assert (batch.json()["detail"]["not_acknowledged"], batch.json()["detail"]["rejected"]) == ([0], [1])
+    form = {
+        "api_key": writer["X-API-Key"],
+        "service_code": "01-02",
+        "description": "小区垃圾桶满了三天没人清运",
+        "lat": "39.99",
+        "long": "116.47",
+    }
+    open311 = client.post("/open311/v2/requests.json", data=form)
+    assert open311.status_code == 400 and open311.headers["Retry-After"] == "5"
+    assert "not accepted" in open311.json()[0]["description"]

@@ -1,0 +1,228 @@
+"""Routing a classified call to a queue with the shipped Beijing catalogue and gazetteer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.router.routing import route_call
+from shared.catalogue import Catalogue, load_catalogue
+from shared.events import Assignment, CallClassified, Location, UnitKind
+from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.reference import LEVEL1_CATEGORIES
+from shared.reference import MONTHLY_QUESTION_IDS as ISSUE_IDS
+from tests import factories
+
+NOW = datetime(2025, 5, 12, 2, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return load_gazetteer()
+
+
+def classified_call(
+    category: str,
+    *,
+    body: str = "请尽快处理",
+    subject: str = "",
+    address: str | None = None,
+    district: str | None = None,
+    street: str | None = None,
+    subcategory: str | None = None,
+    issue: str | None = None,
+    confidence: float = 0.92,
+    needs_review: bool = False,
+    channel: str = "phone",
+) -> CallClassified:
+    return factories.classified(
+        factories.call(
+            channel=channel,
+            subject=subject,
+            body=body,
+            location=Location(address=address, district=district, street=street),
+            received_at=NOW - timedelta(minutes=3),
+        ),
+        factories.classification(
+            category, subcategory=subcategory, issue=issue, confidence=confidence, needs_review=needs_review
+        ),
+    )
+
+
+def route(catalogue: Catalogue, gazetteer: Gazetteer, classified: CallClassified) -> Assignment:
+    return route_call(classified, catalogue, gazetteer, NOW)
+
+
+def test_wage_arrears_goes_to_labour_enforcement_with_street_cooperating(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    classified = classified_call(
+        "劳动和社会保障", issue="wage-arrears", body="包工头拖欠三个月工资", address="大兴区西红门那边的工地"
+    )
+    assignment = route(catalogue, gazetteer, classified)
+    assert assignment.queue_id == "department:市人力资源和社会保障局劳动保障监察总队"
+    assert assignment.unit_kind is UnitKind.department
+    assert "street:大兴区/西红门镇" in assignment.cooperating_units
+    assert assignment.rule_id == "wage-arrears"
+    assert assignment.catalogue_version == catalogue.version
+    assert (assignment.district, assignment.street) == ("大兴区", "西红门镇")
+
+
+def test_wage_arrears_without_a_place_still_goes_to_labour_enforcement(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    assignment = route(catalogue, gazetteer, classified_call("劳动和社会保障", issue="wage-arrears"))
+    assert assignment.queue_id == "department:市人力资源和社会保障局劳动保障监察总队"
+    assert not any(unit.startswith("street:") for unit in assignment.cooperating_units)
+    assert "cooperating street left out" in assignment.reason
+
+
+@pytest.mark.parametrize(
+    ("issue", "lead"),
+    [
+        ("property-certificate", "department:市规划和自然资源委员会"),
+        ("online-consumption", "department:市市场监督管理局"),
+        ("prepaid-refund", "department:市市场监督管理局"),
+        ("inclusive-kindergarten", "department:市教育委员会"),
+        ("training-institutions", "department:市教育委员会"),
+        ("home-elderly-care", "department:市民政局"),
+        ("unlicensed-e-vehicles", "department:市公安局公安交通管理局"),
+    ],
+)
+def test_monthly_question_problem_goes_to_its_lead_department(
+    catalogue: Catalogue, gazetteer: Gazetteer, issue: str, lead: str
+) -> None:
+    assignment = route(catalogue, gazetteer, classified_call("商贸旅游", issue=issue, address="朝阳区望京"))
+    assert assignment.queue_id == lead
+    assert assignment.rule_id == issue
+
+
+def test_every_monthly_question_problem_has_a_rule(catalogue: Catalogue) -> None:
+    covered = {issue for rule in catalogue.rules for issue in rule.match.issues}
+    assert covered == ISSUE_IDS
+
+
+def test_old_community_renovation_goes_to_the_street_with_the_housing_commission(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    classified = classified_call(
+        "城乡建设", issue="old-community-renovation", body="老旧小区改造加装电梯", address="丰台区方庄芳群园"
+    )
+    assignment = route(catalogue, gazetteer, classified)
+    assert assignment.queue_id == "street:丰台区/方庄街道"
+    assert assignment.unit_kind is UnitKind.street
+    assert assignment.cooperating_units == ["department:市住房和城乡建设委员会"]
+
+
+def test_urban_construction_with_a_resolved_street_is_dispatched_directly_to_it(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    classified = classified_call(
+        "城乡建设", subcategory="城市建设和市政管理", body="小区门口垃圾没人清", address="大兴区西红门那边的宏福苑小区"
+    )
+    assignment = route(catalogue, gazetteer, classified)
+    assert assignment.queue_id == "street:大兴区/西红门镇"
+    assert assignment.rule_id == "urban-construction-street"
+
+
+def test_urban_construction_with_only_the_district_goes_to_the_district_sub_centre(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    assignment = route(catalogue, gazetteer, classified_call("城乡建设", address="朝阳区一个小区门口"))
+    assert assignment.queue_id == "district:朝阳区"
+    assert assignment.unit_kind is UnitKind.district
+
+
+def test_ambiguous_street_without_district_goes_to_district_or_manual(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    ambiguous = route(catalogue, gazetteer, classified_call("城乡建设", address="八里庄那边的小区"))
+    assert ambiguous.queue_id == "manual:dispatch"
+    assert ambiguous.rule_id == "manual-dispatch"
+    assert "ambiguous" in ambiguous.reason
+    with_district = route(catalogue, gazetteer, classified_call("城乡建设", address="八里庄那边", district="海淀区"))
+    assert with_district.queue_id == "street:海淀区/八里庄街道"
+
+
+def test_low_confidence_goes_to_manual_classification(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    classified = classified_call(
+        "城乡建设", confidence=0.31, needs_review=True, address="大兴区西红门", issue="wage-arrears"
+    )
+    assignment = route(catalogue, gazetteer, classified)
+    assert assignment.queue_id == "manual:classification"
+    assert assignment.unit_kind is UnitKind.manual
+    assert assignment.rule_id is None
+    assert assignment.response_due_at == NOW + timedelta(hours=catalogue.review.response_hours)
+    assert (assignment.district, assignment.street) == ("大兴区", "西红门镇")
+
+
+def test_unknown_place_and_uncovered_subject_goes_to_manual_dispatch(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    assignment = route(catalogue, gazetteer, classified_call("政法", subcategory="诉讼", body="法院迟迟不立案"))
+    assert assignment.queue_id == "manual:dispatch"
+    assert assignment.unit_kind is UnitKind.manual
+
+
+@pytest.mark.parametrize("category", sorted(LEVEL1_CATEGORIES))
+def test_every_level1_category_with_a_place_is_dispatched_without_an_operator(
+    catalogue: Catalogue, gazetteer: Gazetteer, category: str
+) -> None:
+    assignment = route(catalogue, gazetteer, classified_call(category, address="通州区梨园地区云景里"))
+    assert assignment.unit_kind is not UnitKind.manual
+    assert assignment.rule_id is not None
+
+
+@pytest.mark.parametrize("category", sorted(LEVEL1_CATEGORIES))
+def test_every_level1_category_has_its_own_rule(catalogue: Catalogue, category: str) -> None:
+    assert any(category in rule.match.categories for rule in catalogue.rules)
+
+
+def test_due_times_follow_the_matched_rule(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    assignment = route(catalogue, gazetteer, classified_call("交通运输", subcategory="出租车管理"))
+    rule = next(r for r in catalogue.rules if r.id == assignment.rule_id)
+    assert assignment.queue_id == "department:市交通委员会"
+    assert assignment.priority == rule.assign.priority
+    assert assignment.response_due_at == NOW + timedelta(hours=rule.assign.response_hours)
+    assert assignment.resolution_due_at == NOW + timedelta(days=rule.assign.resolution_days)
+
+
+def test_gas_leak_keyword_comes_first_with_top_priority(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    classified = classified_call(
+        "城乡建设", body="楼道里闻到燃气味，很浓", address="西城区大栅栏", issue="old-community-renovation"
+    )
+    assignment = route(catalogue, gazetteer, classified)
+    assert assignment.rule_id == "urgent-gas-leak"
+    assert assignment.priority == 1
+    assert assignment.queue_id == "department:市城市管理委员会"
+    assert assignment.cooperating_units == ["street:西城区/大栅栏街道", "department:市应急管理局"]
+
+
+def test_discipline_complaints_never_go_to_the_street(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    assignment = route(catalogue, gazetteer, classified_call("纪检监察", address="大兴区西红门镇政府"))
+    assert assignment.queue_id == "department:市纪委市监委"
+    assert assignment.cooperating_units == []
+
+
+def test_place_said_only_in_the_request_text_is_used(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    classified = classified_call("环境保护", subcategory="环境污染", body="望京街道花家地北里的烧烤店油烟扰民")
+    assignment = route(catalogue, gazetteer, classified)
+    assert assignment.queue_id == "street:朝阳区/望京街道"
+    assert "request text" in assignment.reason
+
+
+def test_bare_word_in_the_request_text_is_not_taken_for_a_place(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    # 望京 alone is a place in an address field, but in free text only official names count.
+    assignment = route(catalogue, gazetteer, classified_call("城乡建设", body="下班去望京吃饭，路上井盖丢了"))
+    assert assignment.street is None
+
+
+def test_routing_needs_an_aware_clock(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        route_call(classified_call("城乡建设"), catalogue, gazetteer, datetime(2025, 5, 12))
