@@ -295,11 +295,11 @@ def test_a_return_naming_a_unit_goes_to_that_unit_and_not_our_area_to_the_distri
 
     # "Not our area" from the street: the district sub-centre, which knows its streets, decides.
     call_id = hotline.post_call(
-        "垃圾没人清运", "通州区永顺镇某小区门口垃圾桶满了三天没人清运，气味很大。", "通州区永顺镇", "13600000012"
+        "垃圾没人清运", "石景山区八角北里小区门口垃圾桶满了三天没人清运，气味很大。", "石景山区八角街道", "13600000012"
     )
     case = hotline.wait_case(call_id, lambda c: c["status"] == "dispatched", "dispatch")
-    assert case["queue_id"] == "street:通州区/永顺镇"
+    assert case["queue_id"] == "street:石景山区/八角街道"
     step = hotline.step(call_id, hotline.key_for(case["queue_id"]), "returned", note="不是我们辖区")
     assert step.status_code == 202
-    case = hotline.wait_case(call_id, lambda c: c["queue_id"] != "street:通州区/永顺镇", "re-dispatch by place")
-    assert case["queue_id"] == "district:通州区"
+    case = hotline.wait_case(call_id, lambda c: c["queue_id"] != "street:石景山区/八角街道", "re-dispatch by place")
+    assert case["queue_id"] == "district:石景山区"
