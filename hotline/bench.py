@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hotline.embedded import free_port
-from hotline.platform import Platform, ensure_dev_key, running_platform
+from hotline.platform import Platform, ensure_dev_key, replicas_argument, running_platform
 from hotline.seed import build_or_reuse, store_folder
 from services.common.mongo import mongo_client
 from services.console.settings import ConsoleSettings
@@ -95,6 +95,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run on top of a store of this many cases over the last twelve months (built once, then reused)",
     )
     parser.add_argument(
+        "--replicas",
+        type=replicas_argument,
+        default={},
+        help="instances of the faust workers, e.g. classifier=2,router=2,metrics=2 (CPU is reported per instance)",
+    )
+    parser.add_argument(
         "--store-root", type=Path, default=Path(".hotline"), help="where --stored keeps its stores (bench-store-N)"
     )
 
@@ -132,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         intake=IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
         metrics=MetricsSettings(port=free_port()),
         console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
+        replicas=args.replicas,
     )
     home.mkdir(parents=True, exist_ok=True)
     api_key = ensure_dev_key(platform)
