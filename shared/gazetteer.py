@@ -468,7 +468,10 @@ def _latin_keys(key: str) -> tuple[str, ...]:
 
 def _clean(text: str) -> str:
     # Blanks are dropped (Chinese has none), except one between two Latin words ("Chaoyang District").
-    text = re.sub(r"\s+", lambda m: " " if _between_latin(m.string, m.start(), m.end()) else "", text.strip())
+    if _HAS_LATIN.search(text):
+        text = re.sub(r"\s+", lambda m: " " if _between_latin(m.string, m.start(), m.end()) else "", text.strip())
+    else:
+        text = "".join(text.split())
     for prefix in CITY_PREFIXES:
         if text.startswith(prefix) and len(text) > len(prefix):
             return text[len(prefix) :]
