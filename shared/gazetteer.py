@@ -168,7 +168,7 @@ class Gazetteer:
                     add(alias, NameEntry(district_name, street_name, "alias"))
                 if street.get("short_name"):
                     add(street["short_name"], NameEntry(district_name, street_name, "bare"))
-                street_stems = street.get("pinyin", [])
+                street_stems = _with_english_direction(bare_name(street_name), street.get("pinyin", []))
                 add_latin(street.get("pinyin_name", []), NameEntry(district_name, street_name, "official"))
                 suffixes = LATIN_STREET_SUFFIXES.get(street.get("kind", ""), ())
                 add_latin(
@@ -459,6 +459,18 @@ def _latin_words(text: str) -> list[tuple[int, str]]:
     """The Latin words of ``text`` (lowercase, without tone marks) with where each starts."""
     folded = "".join(map(_fold, text))
     return [(m.start(), m.group()) for m in _LATIN_WORD.finditer(folded)]
+
+
+ENGLISH_DIRECTIONS = {"北": ("bei", "north"), "南": ("nan", "south"), "东": ("dong", "east"), "西": ("xi", "west")}
+
+
+def _with_english_direction(stem: str, forms: Sequence[str]) -> list[str]:
+    """A name ending in a direction is said with it in English too: 天通苑北 → tiantongyuanbei, tiantongyuannorth."""
+    direction = ENGLISH_DIRECTIONS.get(stem[-1:]) if len(stem) > 2 else None
+    if direction is None:
+        return list(forms)
+    pinyin, english = direction
+    return [*forms, *(f[: -len(pinyin)] + english for f in forms if f.endswith(pinyin))]
 
 
 def _latin_keys(key: str) -> tuple[str, ...]:
