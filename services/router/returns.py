@@ -154,6 +154,15 @@ def named_departments(note: str, names: UnitNames) -> tuple[list[str], list[str]
     return queues, [said for _, said, _ in found]
 
 
+def _without_negated_places(note: str, gazetteer: Gazetteer) -> str:
+    """The note with the places it denies blanked out ("不是海淀区的，属于朝阳区" → only 朝阳区 is said)."""
+    text = note
+    for start, name, _ in gazetteer.scan(note):
+        if note[start : start + len(name)] == name and _negated(note.lower(), start):
+            text = text[:start] + "，" * len(name) + text[start + len(name) :]
+    return text
+
+
 def _word_bounded(text: str, start: int, end: int) -> bool:
     before = text[start - 1] if start > 0 else " "
     after = text[end] if end < len(text) else " "
@@ -167,7 +176,7 @@ def read_return_note(note: str | None, names: UnitNames, gazetteer: Gazetteer) -
     departments, said = named_departments(note, names)
     lowered = note.lower()
     not_our_area = [phrase for phrase in NOT_OUR_AREA if phrase in lowered]
-    place = gazetteer.resolve(note, None, None)
+    place = gazetteer.resolve(_without_negated_places(note, gazetteer), None, None)
     named_place = place if place.district is not None else None
     if named_place is not None:
         said.append(named_place.street or named_place.district or "")

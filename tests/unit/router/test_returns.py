@@ -96,6 +96,12 @@ def test_a_return_naming_a_district_moves_the_case_to_that_place() -> None:
     assert "朝阳区" in decided.reason
 
 
+def test_a_place_the_reason_denies_is_not_where_the_case_goes() -> None:
+    reading = read_return_note("不是海淀区的，属于朝阳区", NAMES, GAZETTEER)
+    assert reading.place is not None and reading.place.district == "朝阳区"
+    assert read_return_note("不是海淀区的", NAMES, GAZETTEER).place is None
+
+
 def test_a_return_naming_a_district_where_the_address_has_no_street_goes_to_its_sub_centre() -> None:
     case = garbage_case(address="小区门口", queue_id="district:东城区", rule_id="district-sub-centre")
     decided = redispatch_after_return(case, CATALOGUE, GAZETTEER, NOW, note="属于朝阳区")
