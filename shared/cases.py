@@ -25,6 +25,8 @@ lack it, and fields the model does not know are ignored, so the writer can add o
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
@@ -93,6 +95,14 @@ class StoredCall(_Stored):
     contact: StoredContact | None = None
     requested: StoredRequestedService | None = None
     media_url: str | None = None
+
+    def content_hash(self) -> str:
+        """sha256 (hex) of what the request says: channel, subject, body, language, location, the contact's
+        hash, the requested service and the media link. Not its identity (source_system, external_id) and not
+        its received time: intake answers 409 with this hash when the same identity comes with other content."""
+        content = self.model_dump(mode="json", exclude={"source_system", "external_id"})
+        text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 class StoredClassification(_Stored):
@@ -227,6 +237,13 @@ class CaseReadModel:
         """The case of ``call_id``, or None when it is not stored (yet)."""
         document = await self.collection.find_one({"_id": call_id})
         return None if document is None else CaseDocument.model_validate(document)
+
+    async def stored_calls(self, call_ids: Sequence[str]) -> dict[str, StoredCall]:
+        """The stored requests of those of ``call_ids`` that have a case (intake's check of a resubmission)."""
+        if not call_ids:
+            return {}
+        cursor = self.collection.find({"_id": {"$in": list(call_ids)}}, {"call": 1})
+        return {str(doc["_id"]): StoredCall.model_validate(doc.get("call") or {}) async for doc in cursor}
 
     async def wait_until_stored(
         self, call_id: str, *, seconds: float, poll_seconds: float = 0.2

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.router.deadlines import resolution_due
-from shared.catalogue import Catalogue, Match, Rule
+from shared.catalogue import DISTRICT_FALLBACK_RULE, Catalogue, Match, Rule
 from shared.clock import DEFAULT_TIMEZONE
+from shared.deadlines import resolution_due
 from shared.events import Assignment, Call, CallClassified, Channel, Classification, UnitKind
 from shared.gazetteer import Gazetteer, Resolution
 from shared.queues import (
@@ -21,7 +21,6 @@ from shared.queues import (
 )
 
 TEXT_LOCATION_PENALTY = 0.1
-DISTRICT_FALLBACK_RULE = "district-sub-centre"
 
 
 def locate_call(call: Call, gazetteer: Gazetteer) -> Resolution:
