@@ -66,6 +66,8 @@ LATIN_STREET_SUFFIXES: dict[str, tuple[str, ...]] = {
     "township": ("xiang", "township", "diqu", "area"),
 }
 MAX_PINYIN_VARIANTS = 16
+# Bare names whose pinyin is an English word (博兴 → boxing): in Latin text only their suffixed forms are names.
+ENGLISH_WORD_NAMES = frozenset({"boxing"})
 # After a district, a bare name unique in it is a place, unless it only names a road, a bridge or an estate
 # called after it (延庆区永宁路 need not be in 永宁镇) or is inside a longer word (丰台区某某新村).
 DISTRICT_BARE_NOT_BEFORE = ("路", "街", "道", "胡同", "巷", "桥", "小区", "村", "花园", "家园", "公园", "大厦", "医院", "学校")  # fmt: skip
@@ -176,11 +178,14 @@ class Gazetteer:
                     NameEntry(district_name, street_name, "alias"),
                 )
                 if street.get("short_name"):
-                    add_latin(street_stems, NameEntry(district_name, street_name, "bare"))
+                    add_latin(
+                        (k for k in street_stems if k not in ENGLISH_WORD_NAMES),
+                        NameEntry(district_name, street_name, "bare"),
+                    )
                 stem = bare_name(street_name)
                 if len(stem) >= 2 and bare_counts[stem] == 1 and stem not in district_shorts:
                     local[stem] = street_name
-                    for key in (v for stem_key in street_stems for v in _latin_keys(stem_key)):
+                    for key in (v for k in street_stems if k not in ENGLISH_WORD_NAMES for v in _latin_keys(k)):
                         # Two streets of a district read alike in pinyin: the Latin bare name is neither's.
                         local_latin[key] = street_name if local_latin.get(key, street_name) == street_name else None
             gazetteer._district_bare[district_name] = local
