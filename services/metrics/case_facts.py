@@ -116,10 +116,29 @@ def case_document(event: CallRouted, timezone: str) -> dict[str, Any]:
         "day": day,
         "linked_to": str(assignment.duplicate_of) if linked else None,
         "overdue": {},
-        "history": [],
+        "history": [] if linked else [first_dispatch(event)],
     }
     set_next_due(case)
     return case
+
+
+def first_dispatch(event: CallRouted) -> dict[str, Any]:
+    """The first step of a case's history: the router's dispatch (派单) that opened it, under the routed
+    event's id. A duplicate's history starts with the router's ``linked`` step instead."""
+    assignment = event.assignment
+    return _compact(
+        {
+            "event_id": str(event.event_id),
+            "kind": CaseEventKind.dispatched.value,
+            "at": as_utc(event.occurred_at),
+            "actor": "router",
+            "note": assignment.reason,
+            "to_status": DISPATCHED,
+            "queue_id": assignment.queue_id,
+            "outcome": "applied",
+            "assignment": {"queue_id": assignment.queue_id, "attempt": assignment.attempt},
+        }
+    )
 
 
 @dataclass(frozen=True)

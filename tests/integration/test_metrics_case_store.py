@@ -44,7 +44,8 @@ async def test_steps_change_status_and_rates_once_however_often_they_are_deliver
     assert (first.applied, replay.applied, replay.duplicates) == (4, 0, 6)
     case = await repository.get_case(str(calls[0].call_id))
     assert case is not None and case["status"] == "called_back"
-    assert [h["kind"] for h in case["history"]] == ["accepted", "responded", "resolved", "callback"]
+    assert [h["kind"] for h in case["history"]] == ["dispatched", "accepted", "responded", "resolved", "callback"]
+    assert case["history"][0]["actor"] == "router" and case["history"][0]["queue_id"] == STREET
     unit = await mongo_db.counters.find_one({"_id": UNIT})
     assert (unit["dispatched"], unit["responded_on_time"], unit["resolved"], unit["satisfied"]) == (3, 1, 1, 1)
     queue = await mongo_db.counters.find_one({"_id": f"queue|{STREET}"})
@@ -63,7 +64,7 @@ async def test_an_illegal_step_is_recorded_rejected_and_reported(mongo_db) -> No
     assert "not allowed" in result.rejected[0][1]
     case = present(await repository.get_case(str(call.call_id)))
     assert case["status"] == "dispatched"
-    assert case["history"][0]["outcome"] == "rejected"
+    assert [h["outcome"] for h in case["history"]] == ["applied", "rejected"]  # the first dispatch, the step
     assert (await repository.apply_case_events([illegal])).rejected == []  # redelivered: already recorded
 
 
