@@ -55,20 +55,6 @@ def seconds_until(due: Any, now: datetime) -> float | None:
     return None if moment is None else (moment - now).total_seconds()
 
 
-def is_overdue(case: Mapping[str, Any], now: datetime) -> bool:
-    """The case is past its resolution (or, before a response, its response) due time."""
-    assignment = case.get("assignment") or {}
-    if case.get("overdue"):
-        return True
-    for key in ("resolution_due_at", "response_due_at"):
-        left = seconds_until(assignment.get(key), now)
-        if left is not None and left < 0:
-            if key == "response_due_at" and case.get("status") not in (None, "dispatched", "accepted"):
-                continue
-            return True
-    return False
-
-
 def category_path(classification: Mapping[str, Any] | None) -> str:
     """Level 1 › level 2 › level 3 of the taxonomy, as far as known."""
     if not classification:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from services.console.i18n import pick_language, translator
 from services.console.sessions import sign, unsign
-from services.console.views import bar_chart_svg, category_path, duration, is_overdue, mask_contacts, text_width
+from services.console.views import bar_chart_svg, category_path, duration, mask_contacts, text_width
+from shared.cases import is_overdue
 from shared.clock import previous_month
 
 NOW = datetime(2026, 4, 10, 8, 0, tzinfo=UTC)
