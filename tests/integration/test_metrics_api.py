@@ -202,6 +202,33 @@ async def test_cases_are_found_by_ids_time_status_and_classification(client, sto
     assert (await client.get("/v1/cases", params={"limit": 1001})).status_code == 422
 
 
+async def test_search_finds_cases_by_id_phone_hash_and_words_and_the_filters_combine(client, stored, mongo_db) -> None:
+    """GET /v1/search: what the console's search box and filters read (issue 14)."""
+    ids = [str(event.call_id) for event in stored]
+    await mongo_db.cases.update_one({"_id": ids[2]}, {"$set": {"assignment.priority": 1}})  # urgent
+
+    async def found(**params: Any) -> tuple[int, list[str]]:
+        response = await client.get("/v1/search", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return body["total"], [case["call_id"] for case in body["cases"]]
+
+    assert await found(queue_id=STREET) == (3, [ids[2], ids[0], ids[1]])  # urgent first, then oldest
+    assert await found(queue_id=STREET, sort="newest") == (3, [ids[2], ids[1], ids[0]])
+    assert await found(q=ids[1]) == (1, [ids[1]])
+    assert (await found(contact_hash=factories.CONTACT.hash))[0] == 4
+    assert (await found(contact_hash="b" * 64))[0] == 0
+    assert (await found(queue_id=STREET, q="拖欠 工资"))[0] == 3
+    assert (await found(queue_id=STREET, q="拖欠 燃气"))[0] == 0, "every word must be there"
+    assert await found(category="城乡建设") == (1, [ids[3]])
+    assert await found(district="朝阳区", q="工资") == (1, [ids[3]])
+    assert await found(queue_id=STREET, priority=1) == (1, [ids[2]])
+    assert (await found(queue_id=STREET, overdue="true"))[0] == 3  # received in April: long past due
+    assert (await found(queue_id=STREET, overdue="false"))[0] == 0
+    assert await found(queue_id=STREET, category="劳动和社会保障", priority=[2, 3], limit=1) == (2, [ids[0]])
+    assert (await client.get("/v1/search", params={"sort": "random"})).status_code == 422
+
+
 # ---- access: a read key, scoped to its units; contacts in free text masked ---------------------------------
 
 LABOUR = "department:市人力资源社会保障局"  # cooperates on the street's wage cases (factories.routed)
@@ -217,7 +244,14 @@ async def test_every_read_needs_a_known_key_with_a_read_scope(mongo_db, metrics_
     writer = create_key(metrics_settings.api_keys_file, "cti", (CALLS_WRITE, CASES_ACT), units=[STREET])
     app = create_app(metrics_settings, database=mongo_db)
     case_id = str(stored[0].call_id)
-    paths = [f"/v1/cases/{case_id}", f"/v1/queues/{STREET}/cases", "/v1/queues", "/v1/cases", "/v1/stream"]
+    paths = [
+        f"/v1/cases/{case_id}",
+        f"/v1/queues/{STREET}/cases",
+        "/v1/queues",
+        "/v1/cases",
+        "/v1/stream",
+        "/v1/search",
+    ]
     for key, expected in ((None, 401), ("hl_not-a-key", 401), (writer, 403)):
         async with _client_with(app, key) as anonymous:
             for path in paths:
@@ -249,6 +283,9 @@ async def test_a_units_key_sees_its_queues_and_the_cases_it_leads_or_cooperates_
         assert [c["call_id"] for c in found] == [street_case]
         found = (await street.get("/v1/cases", params={"limit": 1000})).json()["cases"]
         assert housing_case not in {c["call_id"] for c in found} and street_case in {c["call_id"] for c in found}
+        searched = (await street.get("/v1/search", params={"status": ["dispatched"]})).json()
+        assert searched["total"] == 3 and housing_case not in {c["call_id"] for c in searched["cases"]}
+        assert (await street.get("/v1/search", params={"queue_id": HOUSING})).status_code == 404
     async with _client_with(app, labour_key) as labour:
         assert (await labour.get(f"/v1/cases/{street_case}")).status_code == 200  # it cooperates on it
         assert (await labour.get(f"/v1/queues/{STREET}/cases")).status_code == 404  # but not the street's queue
@@ -267,7 +304,7 @@ async def test_phone_numbers_and_emails_in_the_citizens_words_and_notes_are_mask
     await repository.apply_routed([event])  # stored as an older router wrote it: plain
     await repository.apply_case_events([factories.case_step(event, "accepted", actor="t", note="已联系 13987654321")])
 
-    for path in (f"/v1/cases/{event.call_id}", f"/v1/queues/{STREET}/cases", "/v1/cases"):
+    for path in (f"/v1/cases/{event.call_id}", f"/v1/queues/{STREET}/cases", "/v1/cases", "/v1/search"):
         text = (await client.get(path, params={} if "queues" in path else {"call_id": str(event.call_id)})).text
         assert "13812345678" not in text and "zhang.san" not in text and "13987654321" not in text, path
     case = (await client.get(f"/v1/cases/{event.call_id}")).json()
