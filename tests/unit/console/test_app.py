@@ -159,7 +159,9 @@ def fake_metrics(offer_rates: bool) -> FastAPI:
 
     @app.get("/v1/scoreboard/units")
     async def scoreboard(month: str, kind: str) -> UnitsView:
-        def scored(unit_id: str, kind: str, rates: tuple[float, float, float | None], composite: float) -> UnitScoreView:
+        def scored(
+            unit_id: str, kind: str, rates: tuple[float, float, float | None], composite: float
+        ) -> UnitScoreView:
             response, resolution, satisfaction = rates
             return UnitScoreView(
                 unit_id=unit_id, label=queue_label(unit_id), unit_kind=kind, rank=1, response_rate=response,
@@ -350,20 +352,19 @@ def test_a_whistle_summons_the_chosen_departments(console: TestClient, intake: F
         sign_in(console, "xhm")
         page = console.get("/cases/c-xhm").text
         assert 'data-step="whistle"' in page
-        assert '<option value="department:市交通委员会">' in page, "the catalogue's departments are offered"
-        departments = f"{LABOUR}, department:市住房和城乡建设委员会"
+        assert '<option value="department:市交通委员会" label="市交通委员会">' in page, "offered by name"
+        departments = "department:市人力资源和社会保障局, department:市住房和城乡建设委员会"
         console.post("/cases/c-xhm/steps", data={"kind": "whistle", "departments": departments})
     finally:
         CASES["c-xhm"]["status"] = "dispatched"
-    assert intake.posted[-1][2] == {"kind": "whistle", "departments": [LABOUR, "department:市住房和城乡建设委员会"]}
+    summoned = ["department:市人力资源和社会保障局", "department:市住房和城乡建设委员会"]
+    assert intake.posted[-1][2] == {"kind": "whistle", "departments": summoned}
 
 
 def test_the_supervisor_records_a_callback_result_and_reclassifies(console: TestClient, intake: FakeIntake) -> None:
     sign_in(console, "boss")
     assert len(console.get("/queues").text.split("data-queue-id=")) == 4
-    console.post(
-        "/cases/c-wj/steps", data={"kind": "reclassified", "category": "城乡建设", "subcategory": "", "item": ""}
-    )
+    console.post("/cases/c-wj/steps", data={"kind": "reclassified", "category_path": "城乡建设"})
     assert intake.posted[-1] == (
         "hl_boss",
         "c-wj",
@@ -421,3 +422,34 @@ def test_the_language_switch_is_remembered_in_a_cookie(console: TestClient) -> N
     assert "<h1>队列" in console.get("/queues").text
     assert "<h1>Queues" in console.get("/queues?lang=en").text
     assert "<h1>Queues" in console.get("/queues").text
+
+
+def test_pickers_cannot_produce_an_unknown_category_unit_or_department(console: TestClient, intake: FakeIntake) -> None:
+    """Issue 14: raw ids in free text; a refused whistle did not say which departments are valid."""
+    sign_in(console, "boss")
+    page = console.get("/cases/c-wj").text
+    assert '<option value="城乡建设/城市建设和市政管理' in page, "the three-level taxonomy is offered, searchable"
+    assert 'value="street:大兴区/西红门镇" label="西红门镇（大兴区）"' in page, "units by name"
+    refused = console.post("/cases/c-wj/steps", data={"kind": "reclassified", "category_path": "城乡建设/不存在"})
+    assert refused.status_code == 422 and "unknown category" in refused.text
+    refused = console.post("/cases/c-wj/steps", data={"kind": "dispatched", "queue_id": "street:大兴区/不存在镇"})
+    assert refused.status_code == 422 and "unknown unit" in refused.text
+    assert intake.posted == [], "nothing unknown reaches intake"
+    console.post("/cases/c-wj/steps", data={"kind": "reclassified", "category_path": "城乡建设/城市建设和市政管理"})
+    assert intake.posted[-1][2]["classification"] == {
+        "category": "城乡建设",
+        "subcategory": "城市建设和市政管理",
+        "item": None,
+    }
+
+
+def test_a_refused_whistle_lists_the_valid_departments(console: TestClient, intake: FakeIntake) -> None:
+    CASES["c-xhm"]["status"] = "accepted"
+    try:
+        sign_in(console, "xhm")
+        refused = console.post("/cases/c-xhm/steps", data={"kind": "whistle", "departments": "department:不存在的局"})
+    finally:
+        CASES["c-xhm"]["status"] = "dispatched"
+    assert refused.status_code == 422 and "不存在的局" in refused.text
+    assert "valid departments" in refused.text and "市人力资源和社会保障局" in refused.text.split("valid departments")[1]
+    assert intake.posted == []
