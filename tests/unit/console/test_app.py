@@ -7,16 +7,18 @@ answers with the read API's own response models, so it cannot drift from the rea
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
@@ -26,6 +28,7 @@ from services.console.settings import ConsoleSettings
 from services.console.users import add_user
 from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
 from services.metrics.api.views import (
+    CaseSearchView,
     CasesView,
     CaseView,
     MonthlyCountView,
@@ -38,8 +41,10 @@ from services.metrics.api.views import (
     UnitsView,
 )
 from services.metrics.case_facts import case_document
+from services.metrics.case_search import CaseFilter, ordered
 from services.metrics.scoreboard import Weights, month_on_month, programme_progress, trend_summary
 from shared import topics
+from shared.contacts import hash_contact
 from shared.events import Assignment, CallRouted, CaseEventKind, HotSpotAlert, UnitKind
 from shared.queues import queue_label
 from tests import factories
@@ -136,6 +141,29 @@ def fake_metrics(offer_rates: bool) -> FastAPI:
     async def queue_cases(queue_id: str) -> CasesView:
         cases = [_case_view(c) for c in CASES.values() if c["queue_id"] == queue_id]
         return CasesView(queue_id=queue_id, order="oldest", cases=cases)
+
+    @app.get("/v1/search")
+    async def search(
+        queue_id: str,
+        q: str | None = None,
+        contact_hash: str | None = None,
+        priority: Annotated[list[int], Query()] = [],  # noqa: B006
+        sort: str = "urgent",
+        limit: int = 200,
+    ) -> CaseSearchView:
+        """The real search's matching and order over the cases above (the database part done by hand)."""
+        found = CaseFilter.of(q=q, queue_id=queue_id, contact_hash=contact_hash, priorities=tuple(priority))
+        candidates = [
+            c
+            for c in CASES.values()
+            if queue_id in (c.get("queue_ids") or [c["queue_id"]])
+            and (not found.call_id or c["_id"] == found.call_id)
+            and (not contact_hash or (c["call"].get("contact") or {}).get("hash") == contact_hash)
+            and (not priority or int(c["assignment"].get("priority") or 3) in priority)
+            and found.matches(c, datetime.now(UTC))
+        ]
+        listed = ordered(candidates, sort, limit)
+        return CaseSearchView(total=len(candidates), sort=sort, cases=[_case_view(c) for c in listed])
 
     @app.get("/v1/cases/{call_id}", response_model=None)
     async def case(call_id: str) -> CaseView | JSONResponse:
@@ -451,5 +479,49 @@ def test_a_refused_whistle_lists_the_valid_departments(console: TestClient, inta
     finally:
         CASES["c-xhm"]["status"] = "dispatched"
     assert refused.status_code == 422 and "不存在的局" in refused.text
-    assert "valid departments" in refused.text and "市人力资源和社会保障局" in refused.text.split("valid departments")[1]
+    assert (
+        "valid departments" in refused.text and "市人力资源和社会保障局" in refused.text.split("valid departments")[1]
+    )
     assert intake.posted == []
+
+
+def test_a_phone_number_is_searched_by_its_salted_hash_a_call_id_as_such_and_the_rest_as_words() -> None:
+    from services.console.routes.queues import search_params
+
+    assert search_params({"q": "138-1234-5678"}, XHM, "salt", 200)["contact_hash"] == hash_contact(
+        "13812345678", "salt"
+    )
+    assert "q" not in search_params({"q": "+86 138 1234 5678"}, XHM, "salt", 200)
+    assert search_params({"q": "拖欠 工资", "priority": "urgent", "overdue": "1"}, XHM, "s", 5) == {
+        "queue_id": XHM, "sort": "urgent", "limit": 5, "q": "拖欠 工资", "priority": [1], "overdue": "true"
+    }  # fmt: skip
+    assert search_params({"sort": "nonsense"}, XHM, "s", 5)["sort"] == "urgent"
+
+
+def test_the_queue_exports_as_csv_and_ticked_cases_are_accepted_at_once(
+    console: TestClient, intake: FakeIntake
+) -> None:
+    sign_in(console, "xhm")
+    page = console.get(f"/queues/{XHM}?q=拖欠").text
+    assert 'data-call-id="c-xhm"' in page and 'id="export-csv"' in page
+    assert 'name="call_id" value="c-xhm"' in page, "a case the operator may accept can be ticked"
+    exported = console.get(f"/export/{XHM}?q=拖欠")
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
+    assert {r["call_id"]: r["role"] for r in rows} == {"c-xhm": "lead", "c-labour": "cooperating"}
+    assert "13812345678" not in exported.text and "138****5678" in exported.text
+    assert console.get(f"/export/{XHM}?q=燃气").text.strip("\ufeff") == ""
+    done = console.post(f"/bulk/{XHM}", data={"call_id": ["c-xhm", "c-wj"], "batch": "b1"}, follow_redirects=False)
+    assert done.headers["location"].endswith("accepted=1&not_accepted=1"), "c-wj is not theirs"
+    assert intake.posted[-1][1:] == ("c-xhm", {"kind": "accepted"})
+
+
+def test_the_scoreboard_exports_every_units_rates_as_csv(tmp_path: Path, intake: FakeIntake) -> None:
+    with _console(tmp_path, intake, offer_rates=True) as client:
+        sign_in(client, "boss")
+        assert 'href="/scoreboard.csv?month=2026-04"' in client.get("/scoreboard?month=2026-04").text
+        exported = client.get("/scoreboard.csv?month=2026-04")
+    rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
+    assert [(r["kind"], r["unit_id"], r["composite"]) for r in rows] == [
+        ("street", XHM, "93.2"), ("district", "大兴区", "49.0")
+    ]  # fmt: skip

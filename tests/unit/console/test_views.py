@@ -77,7 +77,7 @@ def test_the_language_comes_from_the_query_then_the_cookie_then_defaults_to_chin
     assert pick_language(None, "en") == "en"
     assert pick_language("fr", None) == "zh"
     assert translator("en")("queues") == "Queues" and translator("zh")("queues") == "队列"
-    assert translator("en")("more_cases", shown=200, total=1000) == "Showing the oldest 200 of 1000"
+    assert translator("en")("more_cases", shown=200, total=1000) == "Showing the first 200 of 1000"
 
 
 def test_a_step_just_taken_is_pending_until_the_history_shows_it() -> None:
