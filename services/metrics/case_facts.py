@@ -118,7 +118,7 @@ def case_document(event: CallRouted, timezone: str) -> dict[str, Any]:
         "overdue": {},
         "history": [] if linked else [first_dispatch(event)],
     }
-    case["next_due_at"] = next_due_at(case)
+    set_next_due(case)
     return case
 
 
@@ -200,7 +200,7 @@ def apply_case_event(case: Mapping[str, Any], event: CaseEvent) -> StepOutcome:
     if event.linked_to is not None:
         step["linked_to"] = str(event.linked_to)
     updated["history"].append(_compact(step))
-    updated["next_due_at"] = next_due_at(updated)
+    set_next_due(updated)
     return StepOutcome("applied", updated)
 
 
@@ -269,6 +269,19 @@ def next_due_at(case: Mapping[str, Any]) -> datetime | None:
     return min(due) if due else None
 
 
+def set_next_due(case: dict[str, Any]) -> None:
+    """Keep ``next_due_at`` on an open case with a deadline ahead, and remove the field otherwise.
+
+    Never stored as null: the deadline watcher's range query on the ``next_due`` index then walks only the
+    cases that have a deadline (the open ones), not every case the city ever closed.
+    """
+    due = next_due_at(case)
+    if due is None:
+        case.pop("next_due_at", None)
+    else:
+        case["next_due_at"] = due
+
+
 def overdue_deadlines(case: Mapping[str, Any], now: datetime) -> list[DeadlineKind]:
     """The deadlines of ``case`` that passed by ``now`` and are not flagged yet."""
     if case["status"] not in OPEN_STATUSES:
@@ -297,7 +310,7 @@ def flag_overdue(case: Mapping[str, Any], deadline: DeadlineKind, now: datetime)
     overdue = dict(updated.get("overdue") or {})
     overdue[deadline.value] = {"at": now, "due_at": due_at, "queue_id": case["queue_id"]}
     updated["overdue"] = overdue
-    updated["next_due_at"] = next_due_at(updated)
+    set_next_due(updated)
     event = CaseOverdue(
         event_id=overdue_event_id(case["_id"], deadline),
         occurred_at=now,

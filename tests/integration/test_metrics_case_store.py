@@ -151,6 +151,27 @@ async def test_each_deadline_is_flagged_once_counted_and_queued_for_publishing(m
     assert await repository.outbox_messages() == []
 
 
+async def test_cases_without_a_deadline_carry_no_next_due_at_and_the_watcher_skips_them(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    done, late = factories.routed("done"), factories.routed("still-open")
+    await repository.apply_routed([done, late])
+    await repository.apply_case_events(
+        [factories.case_step(done, kind) for kind in ("accepted", "responded", "resolved")]
+        + [factories.case_step(done, "callback", callback_result="satisfied"), factories.case_step(done, "closed")]
+    )
+    # A store written before the field was removed holds null on its finished cases: still skipped.
+    await mongo_db.cases.insert_one({"_id": "old-closed", "status": "closed", "next_due_at": None})
+
+    closed = await mongo_db.cases.find_one({"_id": str(done.call_id)})
+    assert closed["status"] == "closed"
+    assert "next_due_at" not in closed
+    assert (await mongo_db.cases.find_one({"_id": str(late.call_id)}))["next_due_at"] is not None
+    assert await repository.flag_overdue(late.call.received_at + timedelta(days=30)) == 2  # both deadlines
+    flagged = await mongo_db.cases.find_one({"_id": str(late.call_id)})
+    assert "next_due_at" not in flagged
+    assert await mongo_db.cases.count_documents({"next_due_at": {"$exists": True}}) == 1  # the old null only
+
+
 async def test_a_day_well_above_the_area_baseline_is_stored_as_a_hot_spot_once(mongo_db) -> None:
     repository = await ready(mongo_db)
     start = datetime(2026, 4, 1, 2, tzinfo=UTC)
