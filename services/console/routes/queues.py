@@ -118,7 +118,19 @@ async def queue_and_cases(
     listed = access.visible_queues(user, await client.queues())
     queue = next((dict(q) for q in listed if q["queue_id"] == queue_id), None)
     queue = queue or access.empty_queue(queue_id, user.role)
-    params = search_params(request.query_params, queue_id, settings_of(request).contact_salt, limit)
+    query = request.query_params
+    if not any(query.get(name) for name in FILTERS if name != "sort") and query.get("sort", "urgent") in (
+        "urgent",
+        "oldest",
+    ):
+        # The plain page, the one kept open all day: the queue's oldest cases straight off its index (fast at
+        # any depth), urgent ones first among them. Filters and other orders go through the search.
+        cases = await client.queue_cases(queue_id, limit=limit)
+        if query.get("sort", "urgent") == "urgent":
+            cases.sort(key=lambda case: not is_urgent(case))
+        matched = len(cases) if len(cases) < limit else max(len(cases), int(queue.get("depth") or 0))
+        return queue, matched, cases
+    params = search_params(query, queue_id, settings_of(request).contact_salt, limit)
     matched, cases = await client.search(params)
     return queue, matched, cases
 

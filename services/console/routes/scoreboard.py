@@ -19,7 +19,8 @@ async def scoreboard(request: Request) -> HTMLResponse:
     user = current_user(request)
     month = request.query_params.get("month") or current_month()
     lang = language(request)
-    context = await scoreboard_context(metrics(request), month, translator(lang), lang)
+    by = request.query_params.get("map", "volume")
+    context = await scoreboard_context(metrics(request), month, translator(lang), lang, by)
     return render(request, "scoreboard.html", user=user, month=month, **context)
 
 

@@ -424,6 +424,7 @@ def test_the_scoreboard_shows_what_the_metrics_api_offers_and_says_what_it_does_
         # Issue 14: the summary was the API's English on the Chinese page; there was no district table.
         assert "1 个问题中 1 个环比下降" in page and "problems fell" not in page
         assert 'data-unit-id="大兴区"' in page.split('data-kind="district"')[1]
+        assert page.split('id="district-map"')[1].count("data-district=") >= 16, "the district map"
         assert "1 of 1 problems fell" in client.get("/scoreboard?month=2026-04&lang=en").text
         assert "1/27" in page and "3.7%" in page  # programme progress against the annual target
         assert "大兴区/西红门镇" in page.split('id="hot-spots"')[1] and "× 6.0" in page
