@@ -25,10 +25,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline.embedded import EmbeddedStack, ensure_topics, stop_process
+from hotline.embedded import EmbeddedStack, ensure_topics, free_port, stop_process
+from hotline.readiness import ProbeResult, probe_pipeline
+from services.classifier.settings import ClassifierSettings
 from services.console.settings import ConsoleSettings
 from services.intake.settings import IntakeSettings
 from services.metrics.settings import MetricsSettings
+from services.router.settings import RouterSettings
 from shared import topics
 from shared.settings import (
     KafkaSettings,
@@ -46,8 +49,14 @@ SERVICES: dict[str, str] = {
     "metrics-api": "services.metrics.api",
     "console": "services.console",
 }
-# Faust workers print this once they have joined their consumer group and are consuming.
-WORKER_READY_MARK = "Worker ready"
+# The faust workers, each with the settings class that names its /readyz and /metrics port.
+WORKERS: dict[str, type[ClassifierSettings | RouterSettings | MetricsSettings]] = {
+    "classifier": ClassifierSettings,
+    "router": RouterSettings,
+    "metrics": MetricsSettings,
+}
+# Where `hotline up` puts the workers' /readyz and /metrics when the environment does not say.
+DEFAULT_WORKER_PORTS = {"classifier": 8011, "router": 8012, "metrics": 8013}
 DEV_KEY_FILE = "dev-api-key"
 DEMO_SUPERVISOR = "supervisor"
 DEMO_SUPERVISOR_PASSWORD_FILE = "console-supervisor-password"
@@ -95,9 +104,14 @@ class Platform:
     metrics: MetricsSettings
     console: ConsoleSettings
     cwd: Path = field(default_factory=Path.cwd)
+    # Ports of the workers' /readyz and /metrics; by default free ones (tests, bench), `hotline up` reads them.
+    worker_ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in WORKERS})
+    # Send a probe call through the pipeline before start() returns (see hotline.readiness).
+    probe: bool = True
     stack: EmbeddedStack | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    probe_result: ProbeResult | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Platform:
@@ -113,6 +127,7 @@ class Platform:
             intake=IntakeSettings(),
             metrics=MetricsSettings(),
             console=ConsoleSettings(),
+            worker_ports={name: cls().web_port or DEFAULT_WORKER_PORTS[name] for name, cls in WORKERS.items()},
         )
 
     @property
@@ -146,12 +161,14 @@ class Platform:
         return path if path.is_absolute() else self.home / path.name
 
     def start(self, *, timeout: float = 90.0) -> None:
-        """Start servers, create topics, start every service and wait until all are ready."""
+        """Start servers, create topics, start every service and wait until all are ready: every HTTP service's
+        and every worker's ``/readyz`` answers 200, then (``probe``) a probe call went through the pipeline."""
         self.home.mkdir(parents=True, exist_ok=True)
         ports = (
             ("intake", self.intake.port),
             ("metrics-api", self.metrics.port),
             ("console", self.console.port),
+            *self.worker_ports.items(),
         )
         for name, port in ports:
             if _port_in_use(port):
@@ -172,7 +189,14 @@ class Platform:
             service = ServiceProcess(name, module, self.home / "logs" / f"{name}.log")
             service.start(self.env, self.cwd)
             self.services[name] = service
+        started = time.monotonic()
         self.wait_ready(timeout=timeout)
+        if self.probe:
+            remaining = max(5.0, timeout - (time.monotonic() - started))
+            try:
+                self.probe_result = asyncio.run(probe_pipeline(self.bootstrap_servers, timeout=remaining))
+            except Exception as exc:
+                raise RuntimeError(f"the probe call did not go through: {exc} (logs in {self.home / 'logs'})") from exc
 
     def process_env(self) -> dict[str, str]:
         """What the supervisor sets for its processes, each variable named by the settings class that reads it."""
@@ -190,6 +214,12 @@ class Platform:
                 metrics_url=self.metrics_url,  # Open311 reads cases through the metrics read API
             ),
             **settings_env(type(self.metrics), host=self.metrics.host, port=self.metrics.port),
+            # each worker's /readyz and /metrics (the metrics worker's is HOTLINE_METRICS_WEB_PORT)
+            **{
+                k: v
+                for name, cls in WORKERS.items()
+                for k, v in settings_env(cls, web_port=self.worker_ports[name]).items()
+            },
             **settings_env(
                 type(self.console),
                 host=self.console.host,
@@ -231,8 +261,17 @@ class Platform:
             return _http_ok(self.metrics_url + "/readyz")
         if name == "console":
             return _http_ok(self.console_url + "/readyz")
-        log = self.services[name].log_path
-        return log.exists() and WORKER_READY_MARK in log.read_text(errors="replace")
+        return _http_ok(self.worker_url(name) + "/readyz")
+
+    def worker_url(self, name: str) -> str:
+        """Where the worker ``name`` serves ``/readyz`` and ``/metrics``."""
+        return f"http://127.0.0.1:{self.worker_ports[name]}"
+
+    @property
+    def metrics_endpoints(self) -> dict[str, str]:
+        """Every process's Prometheus ``/metrics`` URL, by service name."""
+        http = {"intake": self.intake_url, "metrics-api": self.metrics_url, "console": self.console_url}
+        return {name: url + "/metrics" for name, url in {**http, **{w: self.worker_url(w) for w in WORKERS}}.items()}
 
     def restart_dead(self, *, max_restarts: int = 5) -> list[str]:
         """Restart services that died (a supervisor's job); returns the names restarted."""

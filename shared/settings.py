@@ -113,6 +113,19 @@ class ServiceSettings(BaseSettings):
         return init_settings, _AliasOnlyEnvSource(settings_cls), dotenv_settings, file_secret_settings
 
 
+class WorkerSettings(ServiceSettings):
+    """The base of a faust worker's settings class: where its small HTTP server (``/readyz``, ``/metrics``) listens.
+
+    No port, no server: a worker started by hand or by a test serves nothing; ``hotline up`` gives each worker
+    a port (``docs/operations.md``).
+    """
+
+    web_host: str = Field("127.0.0.1", description="Bind address of the worker's /readyz and /metrics.")
+    web_port: int | None = Field(
+        None, ge=0, le=65535, description="Port of the worker's /readyz and /metrics; unset: no HTTP server."
+    )
+
+
 def env_name(model: type[BaseSettings], field: str) -> str:
     """The environment variable a process reads ``model``'s ``field`` from: the field's own name when it has
     one (the platform-wide ``HOTLINE_*`` fields), else the model's prefix and the field in capitals."""

@@ -17,6 +17,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, cast
 
@@ -24,9 +25,10 @@ import faust
 from faust.types import EventT
 from pydantic import BaseModel, ValidationError
 
+from services.common import observability
 from shared import topics
 from shared.events import DeadLetter, EventBase
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ def _bounded_fetch_wait(fetch_max_wait_ms: int) -> None:
 def create_app(service: str, settings: ServiceSettings) -> faust.App:
     """A faust app for ``service``: raw bytes in and out, acks=all, no web server, in-memory tables."""
     _bounded_fetch_wait(settings.kafka.fetch_max_wait_ms)
-    return faust.App(
+    app = faust.App(
         f"hotline-{service}",
         broker=settings.kafka.faust_broker,
         store="memory://",
@@ -76,6 +78,9 @@ def create_app(service: str, settings: ServiceSettings) -> faust.App:
         # A worker that lost its broker keeps trying rather than exiting: the supervisor need not restart it.
         broker_session_timeout=30.0,
     )
+    if isinstance(settings, WorkerSettings):
+        observability.instrument_worker(app, service, settings)  # /readyz and /metrics on settings.web_port
+    return app
 
 
 def raw_topic(app: faust.App, name: str) -> faust.TopicT:
@@ -246,11 +251,14 @@ class BatchHandler(Generic[ModelT]):
     retry: str | None = None
 
     async def __call__(self, events: Sequence[EventT]) -> None:
+        agent = observability.agent_name(self.service)
         parsed, dead = parse_batch(events, self.model, self.service)
         if self.invalid is InvalidMessages.skip:
             for letter in dead:
                 log.warning("skipped %s at offset %s: %s", letter.source_topic, letter.offset, letter.reason)
             dead = []
+        observability.count_dead_letters(self.service, agent, "invalid", len(dead))
+        invalid = len(dead)
         if self.refuse is not None:
             kept: list[Received[ModelT]] = []
             for item in parsed:
@@ -260,12 +268,19 @@ class BatchHandler(Generic[ModelT]):
                 else:
                     dead.append(refused)
             parsed = kept
+        observability.count_dead_letters(self.service, agent, "refused", len(dead) - invalid)
         await self.send_dead_letters(dead)
         if not parsed:
             return
         apply = functools.partial(self.apply, parsed)
         failed = await (retry_until_done(self.retry, apply) if self.retry else apply())
+        observability.count_dead_letters(self.service, agent, "refused", len(failed))
         await self.send_dead_letters(failed)
+        observability.observe_batch(self.service, agent, _occurred(parsed))
+
+
+def _occurred(items: Sequence[Received[ModelT]]) -> list[datetime]:
+    return [moment for item in items if isinstance(moment := getattr(item.value, "occurred_at", None), datetime)]
 
 
 async def consume_batches(stream: faust.StreamT, batching: Batching, handler: BatchHandler[ModelT]) -> None:
