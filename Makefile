@@ -23,7 +23,7 @@ run: install
 CHROMIUM := /usr/bin/chromium
 browser:
 	@test -x $(CHROMIUM) && fc-list :lang=zh family | grep -q . || \
-		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-microhei)
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-wqy-microhei)
 
 ## make test: lint and type checks (they must pass), then the full suite (unit, integration on real servers,
 ## end-to-end with processes)
