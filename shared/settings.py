@@ -11,7 +11,7 @@ field's variable, for the supervisor (``hotline/platform.py``) and the generated
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -87,6 +87,11 @@ class ServiceSettings(BaseSettings):
         description="Salt of the citizen-contact hash. Set a secret value in production.",
     )
     log_level: str = Field("INFO", validation_alias="HOTLINE_LOG_LEVEL", description="Log level of every service.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        validation_alias="HOTLINE_LOG_FORMAT",
+        description="Log lines: json (one object per line), text, or auto (text on a terminal, else JSON).",
+    )
     catalogue_path: Path | None = Field(
         None,
         validation_alias="HOTLINE_CATALOGUE_PATH",

@@ -26,6 +26,7 @@ from faust.types import EventT
 from pydantic import BaseModel, ValidationError
 
 from services.common import observability
+from services.common.logs import call_fields, log_context, logging_config
 from shared import topics
 from shared.events import DeadLetter, EventBase
 from shared.settings import ServiceSettings, WorkerSettings
@@ -189,7 +190,9 @@ async def send_dead_letters(app: faust.App, dead: Sequence[DeadLetter]) -> None:
     futures = [await topic.send(key=d.key.encode() if d.key else None, value=d.to_bytes()) for d in dead]
     await asyncio.gather(*futures)
     for d in dead:
-        log.warning("dead-lettered %s offset %s: %s", d.source_topic, d.offset, d.reason)
+        log.warning(
+            "dead-lettered %s offset %s: %s", d.source_topic, d.offset, d.reason, extra=call_fields(call_id=d.key)
+        )
 
 
 def dead_letter_sender(app: faust.App) -> DeadLetterSender:
@@ -252,10 +255,20 @@ class BatchHandler(Generic[ModelT]):
 
     async def __call__(self, events: Sequence[EventT]) -> None:
         agent = observability.agent_name(self.service)
+        with log_context(agent=agent):
+            await self._handle(events, agent)
+
+    async def _handle(self, events: Sequence[EventT], agent: str) -> None:
         parsed, dead = parse_batch(events, self.model, self.service)
         if self.invalid is InvalidMessages.skip:
             for letter in dead:
-                log.warning("skipped %s at offset %s: %s", letter.source_topic, letter.offset, letter.reason)
+                log.warning(
+                    "skipped %s at offset %s: %s",
+                    letter.source_topic,
+                    letter.offset,
+                    letter.reason,
+                    extra=call_fields(call_id=letter.key),
+                )
             dead = []
         observability.count_dead_letters(self.service, agent, "invalid", len(dead))
         invalid = len(dead)
@@ -293,14 +306,11 @@ async def consume_batches(stream: faust.StreamT, batching: Batching, handler: Ba
         await handler(events)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def run_worker(app: faust.App, settings: ServiceSettings) -> None:
-    """Run a faust worker in the foreground until SIGINT/SIGTERM."""
+    """Run a faust worker in the foreground until SIGINT/SIGTERM, logging as ``services.common.logs`` says."""
     from faust.worker import Worker
 
-    configure_logging(settings.log_level)
-    worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    service = str(app.conf.id).removeprefix("hotline-")
+    config = logging_config(service, settings.log_level, settings.log_format)
+    worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True, logging_config=config)
     worker.execute_from_commandline()

@@ -6,6 +6,7 @@ HTTP service's and every worker's ``/readyz`` answered 200 and a probe call went
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -124,3 +125,16 @@ def test_every_process_serves_metrics_that_move_after_a_call(platform: Platform)
         assert total(after[worker], "faust_messages_received_total") > 0 or worker == "metrics"
     queues = [labels for (name, labels) in after["metrics-api"] if name == "hotline_queue_depth"]
     assert queues, "no queue depth series on the read API"
+
+
+def test_every_process_logs_json_lines_with_its_service_when_not_on_a_terminal(platform: Platform) -> None:
+    for name, service in platform.services.items():
+        lines = service.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        assert lines, f"{name} logged nothing"
+        records = []
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                pytest.fail(f"{name}: not a JSON line: {line[:200]}")
+        assert all(r["service"] == name and r["level"] and r["time"] and "message" in r for r in records), name
