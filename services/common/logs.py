@@ -17,7 +17,7 @@ import logging
 import logging.config
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -115,3 +115,13 @@ def configure_logging(service: str, settings: ServiceSettings) -> None:
     service's entry point, before ``uvicorn.run(..., log_config=None)``; faust workers hand the same
     configuration to faust's ``Worker``)."""
     logging.config.dictConfig(logging_config(service, settings.log_level, settings.log_format))
+
+
+def serve_http(service: str, settings: ServiceSettings, create_app: Callable[[], Any], *, host: str, port: int) -> None:
+    """Configure logging as this module says, then build the app and run it with uvicorn (no access log: the
+    Prometheus metrics count the requests)."""
+    import uvicorn
+
+    configure_logging(service, settings)
+    app = create_app()
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None, access_log=False)
