@@ -27,6 +27,7 @@ from pathlib import Path
 from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, running_platform
 from services.common.mongo import mongo_client
+from services.common.progress import progress_bars
 from services.console.settings import ConsoleSettings
 from services.intake.settings import IntakeSettings
 from services.metrics.settings import MetricsSettings
@@ -127,6 +128,9 @@ async def _bench(
     semaphore = asyncio.Semaphore(args.concurrency)
     started = time.time()
 
+    bars = progress_bars()
+    bars.start()
+    posting = bars.add_task("calls accepted by intake", total=len(calls))
     async with httpx.AsyncClient(base_url=platform.intake_url, headers={"X-API-Key": api_key}, timeout=120) as client:
 
         async def post(batch: list[dict]) -> None:
@@ -144,6 +148,7 @@ async def _bench(
                         accepted_at[item["call_id"]] = now
                     else:
                         rejected += 1
+                bars.advance(posting, len(batch))
 
         await asyncio.gather(*(post(b) for b in batches))
     post_seconds = time.time() - started
@@ -154,11 +159,14 @@ async def _bench(
     wanted = set(accepted_at)
     deadline = time.time() + args.timeout
     visible = 0
+    stored = bars.add_task("cases visible in MongoDB", total=len(wanted))
     while time.time() < deadline:
         visible = await cases.count_documents({"call.source_system": "bench"})
+        bars.update(stored, completed=visible)
         if visible >= len(wanted):
             break
         await asyncio.sleep(0.25)
+    bars.stop()
     finished = time.time()
     cpu_after = _cpu_seconds(platform)
     latencies = await _visible_latencies(cases, accepted_at, "bench")

@@ -57,6 +57,8 @@ WORKERS: dict[str, type[ClassifierSettings | RouterSettings | MetricsSettings]] 
 }
 # Where `hotline up` puts the workers' /readyz and /metrics when the environment does not say.
 DEFAULT_WORKER_PORTS = {"classifier": 8011, "router": 8012, "metrics": 8013}
+# Written into the platform's home while it runs: where everything is (what `hotline status` reads).
+STATE_FILE = "platform.json"
 DEV_KEY_FILE = "dev-api-key"
 DEMO_SUPERVISOR = "supervisor"
 DEMO_SUPERVISOR_PASSWORD_FILE = "console-supervisor-password"
@@ -197,6 +199,21 @@ class Platform:
                 self.probe_result = asyncio.run(probe_pipeline(self.bootstrap_servers, timeout=remaining))
             except Exception as exc:
                 raise RuntimeError(f"the probe call did not go through: {exc} (logs in {self.home / 'logs'})") from exc
+        (self.home / STATE_FILE).write_text(json.dumps(self.describe(), indent=2) + "\n")
+
+    def describe(self) -> dict[str, object]:
+        """Where the running platform is: the broker, the database's name, every process's base URL."""
+        return {
+            "bootstrap_servers": self.bootstrap_servers,
+            "database": self.settings.mongodb.database,
+            "urls": self.urls,
+        }
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Every process's base URL (``/readyz``, ``/metrics``), by service name."""
+        http = {"intake": self.intake_url, "metrics-api": self.metrics_url, "console": self.console_url}
+        return {**http, **{name: self.worker_url(name) for name in WORKERS}}
 
     def process_env(self) -> dict[str, str]:
         """What the supervisor sets for its processes, each variable named by the settings class that reads it."""
@@ -270,8 +287,7 @@ class Platform:
     @property
     def metrics_endpoints(self) -> dict[str, str]:
         """Every process's Prometheus ``/metrics`` URL, by service name."""
-        http = {"intake": self.intake_url, "metrics-api": self.metrics_url, "console": self.console_url}
-        return {name: url + "/metrics" for name, url in {**http, **{w: self.worker_url(w) for w in WORKERS}}.items()}
+        return {name: url + "/metrics" for name, url in self.urls.items()}
 
     def restart_dead(self, *, max_restarts: int = 5) -> list[str]:
         """Restart services that died (a supervisor's job); returns the names restarted."""
@@ -285,6 +301,7 @@ class Platform:
 
     def stop(self) -> None:
         """Stop the services first (they flush and commit), then the broker and the database."""
+        (self.home / STATE_FILE).unlink(missing_ok=True)
         for service in reversed(list(self.services.values())):
             service.stop()
         if self.stack is not None:

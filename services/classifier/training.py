@@ -15,7 +15,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +49,7 @@ from services.classifier.multilingual import (
     leaf_text,
 )
 from services.classifier.taxonomy import level1_names
+from services.common.progress import stages
 from shared.reference import load_taxonomy
 
 C_GRID = (0.5, 1.0, 2.0)
@@ -302,7 +303,45 @@ def train(
     cache: Path | None = None,
 ) -> dict:
     """Select C, evaluate on a held-out split, refit on everything and write the artifact; the report."""
+    with stages("hotline train", TRAIN_STAGES) as stage:
+        return _train(
+            data,
+            out,
+            stage,
+            seed=seed,
+            max_features=max_features,
+            test_size=test_size,
+            corrections=corrections,
+            english=english,
+            cache=cache,
+        )
+
+
+TRAIN_STAGES = (
+    "reading",
+    "cross-validating C",
+    "held-out evaluation",
+    "refitting on every row",
+    "English head",
+    "writing the artifact",
+    "measuring speed",
+)
+
+
+def _train(
+    data: Path,
+    out: Path,
+    stage: Callable[[str], None],
+    *,
+    seed: int,
+    max_features: int,
+    test_size: float,
+    corrections: Path | None,
+    english: bool,
+    cache: Path | None,
+) -> dict:
     started = time.perf_counter()
+    stage(TRAIN_STAGES[0])
     rows = read_rows(data)
     known = set(level1_names())
     unknown = sorted({row.label for row in rows} - known)
@@ -345,6 +384,7 @@ def train(
     )
     train_texts, train_labels = train_texts + extra_texts, train_labels + extra_labels
     print(f"{len(labels)} rows: {len(train_labels)} train, {len(test_labels)} held out (seed {seed})")
+    stage(TRAIN_STAGES[1])
     cv_texts, cv_labels = without(train_texts, train_labels, rare_classes(train_labels, FOLDS))
     scores = out_of_fold_scores(cv_texts, cv_labels, grid=C_GRID, max_features=max_features, seed=seed)
     classes = sorted(set(cv_labels))
@@ -354,16 +394,19 @@ def train(
     }
     best_c = max(C_GRID, key=lambda c: (round(cv_f1[c], 4), -c))
     print("5-fold CV macro-F1 on the training split: " + ", ".join(f"C={c}: {f:.4f}" for c, f in cv_f1.items()))
+    stage(TRAIN_STAGES[2])
     split_model = fit_linear(train_texts, train_labels, c=best_c, max_features=max_features, seed=seed)
     split_model.temperature = fit_temperature(scores[best_c], cv_labels, classes)
     held_out = evaluate(split_model, test_texts, test_labels, DEFAULT_MIN_CONFIDENCE)
     print(f"held-out macro-F1 {held_out['macro_f1']:.4f}, accuracy {held_out['accuracy']:.4f} (C={best_c})")
 
+    stage(TRAIN_STAGES[3])
     all_texts, all_labels = without(texts, labels, rare_classes(labels, FOLDS))
     all_scores = out_of_fold_scores(all_texts, all_labels, grid=(best_c,), max_features=max_features, seed=seed)
     final = fit_linear(texts, labels, c=best_c, max_features=max_features, seed=seed)
     final.temperature = fit_temperature(all_scores[best_c], all_labels, sorted(set(all_labels)))
     english_report = None
+    stage(TRAIN_STAGES[4])
     if english and encoder_available():
         vectors = CachedEmbeddings(cache or DEFAULT_CACHE)
         head_split = fit_english_head(vectors, [embedding_of[t] for t in train_texts], train_labels, seed=seed)
@@ -411,8 +454,10 @@ def train(
         "training_seconds": round(time.perf_counter() - started, 1),
     }
     final.metadata = report
+    stage(TRAIN_STAGES[5])
     report["team_written_sets"] = team_set_figures(final)
     final.save(out)
+    stage(TRAIN_STAGES[6])
     speed = measure_speed(data, out)
     report["speed"] = {
         "messages_per_second": speed["messages_per_second"],

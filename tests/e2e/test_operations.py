@@ -7,6 +7,9 @@ HTTP service's and every worker's ``/readyz`` answered 200 and a probe call went
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,11 +19,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from hotline.embedded import free_port
 from hotline.platform import WORKERS, Platform, ensure_dev_key
 from shared.settings import ServiceSettings
 from tests import factories
 from tests.conftest import Servers
 from tests.e2e.conftest import platform_on_session_servers
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -138,3 +143,52 @@ def test_every_process_logs_json_lines_with_its_service_when_not_on_a_terminal(p
             except json.JSONDecodeError:
                 pytest.fail(f"{name}: not a JSON line: {line[:200]}")
         assert all(r["service"] == name and r["level"] and r["time"] and "message" in r for r in records), name
+
+
+def test_hotline_status_reports_the_running_platform(platform: Platform) -> None:
+    env = {**os.environ, **platform.process_env()}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS")  # found through the running platform's state file, as after `hotline up`
+    done = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "status", "--json"], env=env, cwd=REPO, capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    report = json.loads(done.stdout)
+    assert report["ready"] is True
+    assert set(report["services"]) == {"intake", "metrics-api", "console", "classifier", "router", "metrics"}
+    assert all(s["ready"] for s in report["services"].values())
+    assert "broker_error" not in report, report.get("broker_error")
+    assert {entry["group"] for entry in report["consumer_lag"].values()} == {
+        "hotline-classifier",
+        "hotline-router",
+        "hotline-metrics",
+    }
+    assert all(entry["total"] >= 0 for entry in report["consumer_lag"].values())
+    assert report["calls_last_hour"] is None or report["calls_last_hour"] >= 1
+    assert report["queues"]["deepest"], "the call posted above waits in a queue"
+    table = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "status"], env=env, cwd=REPO, capture_output=True, timeout=120
+    )
+    assert table.returncode == 0 and b"Consumer lag" in table.stdout and b"Deepest queues" in table.stdout
+
+
+def test_hotline_status_exits_1_when_nothing_answers(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "HOTLINE_HOME": str(tmp_path),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        **{f"HOTLINE_{name.upper()}_WEB_PORT": str(free_port()) for name in WORKERS},
+        "HOTLINE_INTAKE_PORT": str(free_port()),
+        "HOTLINE_METRICS_PORT": str(free_port()),
+        "HOTLINE_CONSOLE_PORT": str(free_port()),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "status", "--json", "--timeout", "1"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr.decode()[-2000:]
+    report = json.loads(done.stdout)
+    assert not report["ready"] and all(s["status"] == "down" for s in report["services"].values())
+    assert "broker_error" in report
