@@ -11,6 +11,7 @@ class, so the supervisor never spells a prefix of its own.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -55,7 +56,11 @@ WORKERS: dict[str, type[ClassifierSettings | RouterSettings | MetricsSettings]] 
     "router": RouterSettings,
     "metrics": MetricsSettings,
 }
-# Where `hotline up` puts the workers' /readyz and /metrics when the environment does not say.
+# The processes that may run as several instances (``hotline up --replicas classifier=2``): the faust
+# workers, which share their topics' partitions in one consumer group. The HTTP processes each bind a port.
+SCALABLE: tuple[str, ...] = tuple(WORKERS)
+# Where `hotline up` puts the workers' /readyz and /metrics when the environment does not say (a second
+# instance, ``router-2``, gets a free port).
 DEFAULT_WORKER_PORTS = {"classifier": 8011, "router": 8012, "metrics": 8013}
 # Written into the platform's home while it runs: where everything is (what `hotline status` reads).
 STATE_FILE = "platform.json"
@@ -71,6 +76,7 @@ class ServiceProcess:
     log_path: Path
     proc: subprocess.Popen | None = None
     restarts: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)  # this instance's own variables (its web port)
 
     def start(self, env: Mapping[str, str], cwd: Path) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +84,7 @@ class ServiceProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", self.module],
                 cwd=cwd,
-                env=dict(env),
+                env={**env, **self.extra_env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -113,6 +119,7 @@ class Platform:
     stack: EmbeddedStack | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    replicas: dict[str, int] = field(default_factory=dict)  # instances per scalable process (default 1)
     probe_result: ProbeResult | None = None
 
     @classmethod
@@ -188,9 +195,13 @@ class Platform:
         )
         self.env = {**os.environ, **self.process_env(), "PYTHONUNBUFFERED": "1"}
         for name, module in SERVICES.items():
-            service = ServiceProcess(name, module, self.home / "logs" / f"{name}.log")
-            service.start(self.env, self.cwd)
-            self.services[name] = service
+            for instance in instance_names(name, self.replicas.get(name, 1)):
+                service = ServiceProcess(instance, module, self.home / "logs" / f"{instance}.log")
+                if name in WORKERS:  # each instance serves its /readyz and /metrics on a port of its own
+                    port = self.worker_ports.setdefault(instance, free_port())
+                    service.extra_env = settings_env(WORKERS[name], web_port=port)
+                service.start(self.env, self.cwd)
+                self.services[instance] = service
         started = time.monotonic()
         self.wait_ready(timeout=timeout)
         if self.probe:
@@ -213,7 +224,7 @@ class Platform:
     def urls(self) -> dict[str, str]:
         """Every process's base URL (``/readyz``, ``/metrics``), by service name."""
         http = {"intake": self.intake_url, "metrics-api": self.metrics_url, "console": self.console_url}
-        return {**http, **{name: self.worker_url(name) for name in WORKERS}}
+        return {**http, **{instance: self.worker_url(instance) for instance in self.worker_ports}}
 
     def process_env(self) -> dict[str, str]:
         """What the supervisor sets for its processes, each variable named by the settings class that reads it."""
@@ -231,12 +242,6 @@ class Platform:
                 metrics_url=self.metrics_url,  # Open311 reads cases through the metrics read API
             ),
             **settings_env(type(self.metrics), host=self.metrics.host, port=self.metrics.port),
-            # each worker's /readyz and /metrics (the metrics worker's is HOTLINE_METRICS_WEB_PORT)
-            **{
-                k: v
-                for name, cls in WORKERS.items()
-                for k, v in settings_env(cls, web_port=self.worker_ports[name]).items()
-            },
             **settings_env(
                 type(self.console),
                 host=self.console.host,
@@ -306,6 +311,33 @@ class Platform:
             service.stop()
         if self.stack is not None:
             self.stack.stop()
+
+
+def instance_names(name: str, count: int) -> list[str]:
+    """The processes of ``count`` instances of ``name``: ``router``, ``router-2``, ``router-3``..."""
+    return [name] + [f"{name}-{n}" for n in range(2, count + 1)]
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """``classifier=2,router=2,metrics=2`` as a mapping; only the faust workers (``SCALABLE``) may have several."""
+    replicas: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, count = part.partition("=")
+        name = name.strip()
+        if name not in SCALABLE:
+            raise ValueError(f"{name!r} cannot run as several instances; these can: {', '.join(SCALABLE)}")
+        if not count.strip().isdigit() or int(count) < 1:
+            raise ValueError(f"{part!r}: give a number of instances of 1 or more, e.g. {name}=2")
+        replicas[name] = int(count)
+    return replicas
+
+
+def replicas_argument(text: str) -> dict[str, int]:
+    """``parse_replicas`` for argparse: a refused value is reported with its reason."""
+    try:
+        return parse_replicas(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.console import access, views
 from services.console.users import User
 from services.console.web import current_user, form_of, intake, language, metrics, refuse, render
+from shared.cases import is_overdue
 from shared.events import CallbackResult, CaseEventKind, UnitKind
 from shared.queues import kind_of
 
@@ -61,10 +62,11 @@ async def show_case(
         done=request.query_params.get("done"),
         pending=step_pending(request.query_params.get("done"), history, [s.value for s in offered]),
         cooperating=access.cooperating_units(case),
+        my_role=access.role_in_queue(case, user.queue) if user.queue else None,
         resolution_left=views.seconds_until(assignment.get("resolution_due_at"), now),
         response_left=views.seconds_until(assignment.get("response_due_at"), now),
         duration=lambda s: views.duration(s, language(request)),
-        overdue=views.is_overdue(case, now),
+        overdue=is_overdue(case, now),
     )
 
 
