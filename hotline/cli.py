@@ -11,7 +11,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("hotline.up", "run the whole platform (embedded broker and database unless configured otherwise)"),
     "topics": ("hotline.topics_cmd", "create the Hotline topics on the configured broker"),
     "keys": ("hotline.keys_cmd", "create an intake API key (printed once, stored hashed)"),
-    "schemas": ("hotline.schemas", "write or check the topics' JSON Schemas in docs/topics/"),
+    "schemas": (
+        "hotline.schemas",
+        "write or check the topics' JSON Schemas (docs/topics/), docs/asyncapi.yaml and docs/configuration.md",
+    ),
     "classify": ("services.classifier.cli", "classify JSON lines from stdin (no server needed)"),
     "train": ("services.classifier.training", "retrain the classifier from a labelled CSV"),
     "catalogue": ("hotline.catalogue_cmd", "check a dispatch catalogue (派单目录) file; suggest rules from returns"),
