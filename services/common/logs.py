@@ -55,12 +55,30 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
+        _readable_args(record)
         for key, value in (_context.get() or {}).items():
             if not hasattr(record, key):
                 setattr(record, key, value)
         present = [f"{key}={getattr(record, key)}" for key in CONTEXT_FIELDS if getattr(record, key, None)]
         record.context_text = f" [{' '.join(present)}]" if present else ""
         return True
+
+
+def _readable_args(record: logging.LogRecord) -> None:
+    """The arguments faust and mode log (partition sets, subscriptions) as the tables they print in a terminal:
+    mode's registered argument formatters, as its own log formatter applies them."""
+    from mode.utils.logging import ExtensionFormatter
+
+    global _mode_formatter
+    if _mode_formatter is None:
+        _mode_formatter = ExtensionFormatter()
+    if isinstance(record.args, dict):
+        record.args = {key: _mode_formatter.format_arg(value, record) for key, value in record.args.items()}
+    elif isinstance(record.args, tuple) and record.args:
+        record.args = tuple(_mode_formatter.format_arg(arg, record) for arg in record.args)
+
+
+_mode_formatter: Any = None
 
 
 def json_wanted(log_format: str, stream: Any = None) -> bool:
