@@ -15,15 +15,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: the whole platform on the embedded broker and database (Ctrl-C stops everything)
+## make run: the whole platform on the embedded broker and database (Ctrl-C stops everything);
+## make run REPLICAS=classifier=2,router=2,metrics=2 runs several instances of the faust workers
 run: install
-	$(BIN)/hotline up
+	$(BIN)/hotline up $(if $(REPLICAS),--replicas $(REPLICAS))
 
 ## make browser: Debian's chromium (and a CJK font) for the console's browser tests; CI runs as root
 CHROMIUM := /usr/bin/chromium
 browser:
 	@test -x $(CHROMIUM) && fc-list :lang=zh family | grep -q . || \
-		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-microhei)
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-wqy-microhei)
 
 ## make test: lint and type checks (they must pass), then the full suite (unit, integration on real servers,
 ## end-to-end with processes)
@@ -33,9 +34,10 @@ test: install browser lint typecheck
 unit: install
 	$(BIN)/python -m pytest -q -m "not integration and not e2e"
 
-## make bench: N calls through intake's batch endpoint, figures printed (no pass/fail)
+## make bench: N calls through intake's batch endpoint, figures printed (no pass/fail); STORED=1000000 runs on
+## a store of that many cases (built once, reused), REPLICAS=classifier=2,router=2,metrics=2 on several workers
 bench: install
-	$(BIN)/hotline bench --calls $(N)
+	$(BIN)/hotline bench --calls $(N) $(if $(STORED),--stored $(STORED)) $(if $(REPLICAS),--replicas $(REPLICAS))
 
 lint: install
 	$(BIN)/ruff check shared services hotline tests

@@ -310,20 +310,18 @@ class Department(BaseModel):
         return value
 
 
-def department_entries(raw: Any) -> list[Department]:
-    """The declared departments of a catalogue document: each a name, or a mapping with name/type/source."""
-    if not isinstance(raw, list):
-        return []
-    return [
-        Department(name=str(item)) if not isinstance(item, dict) else Department.model_validate(item) for item in raw
-    ]
-
-
 def declared_names(raw: Any) -> list[str]:
     """The names of the declared departments of a catalogue document (entries that are not valid are skipped)."""
     if not isinstance(raw, list):
         return []
     return [str(item.get("name")) if isinstance(item, dict) else str(item) for item in raw]
+
+
+DISTRICT_FALLBACK_RULE = "district-sub-centre"
+"""The rule sending a call whose district is known to the district sub-centre: the default service terms."""
+
+DEFAULT_TERMS = Assign(lead="district", response_hours=24, resolution_days=10)
+"""Service terms of a manual dispatch when the catalogue has neither the case's rule nor the fallback rule."""
 
 
 class Catalogue(BaseModel):
@@ -362,6 +360,14 @@ class Catalogue(BaseModel):
     def rule(self, rule_id: str | None) -> Rule | None:
         """The rule with ``rule_id``, or None."""
         return next((r for r in self.rules if r.id == rule_id), None)
+
+    def service_terms(self, rule_id: str | None) -> Assign:
+        """How fast a case must be handled when an operator dispatches it (人工派单): the terms of the rule
+        it was routed by (a gas leak keeps its 1 hour), else the district sub-centre's, else 24 h / 10 days."""
+        for candidate in (self.rule(rule_id), self.rule(DISTRICT_FALLBACK_RULE)):
+            if candidate is not None and candidate.assign.lead != "manual":
+                return candidate.assign
+        return DEFAULT_TERMS
 
 
 def rule_units(rule: Rule) -> list[str]:
