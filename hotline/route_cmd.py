@@ -268,7 +268,8 @@ def evaluate(labels: Sequence[dict[str, Any]], decisions: Sequence[dict[str, Any
             counts[0] += 1
         else:
             misses.append(
-                {"id": label["id"], "lead": line.get("lead"), "rule": line.get("rule"), "accept": label.get("accept")}
+                {k: line.get(k) for k in ("id", "category", "confidence", "lead", "rule")}
+                | {"accept": label.get("accept")}
             )
         if label.get("urgent"):
             urgent_total += 1

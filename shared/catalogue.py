@@ -287,6 +287,11 @@ class ReviewQueue(BaseModel):
 
     priority: int = Field(2, ge=1, le=5)
     response_hours: float = Field(2, gt=0)
+    dispatch_by_words: bool = Field(
+        True,
+        description="A call the classifier is unsure of is still dispatched by a rule that needs no category "
+        "(keywords, places) before it waits here; life-or-safety rules (priority 1) always are.",
+    )
 
 
 UnitType = Literal["municipal", "enterprise", "national", "other"]

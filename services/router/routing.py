@@ -51,7 +51,7 @@ def call_text(call: Call) -> str:
     return f"{call.subject}\n{call.body}".lower()
 
 
-def urgent_rule(
+def rule_before_review(
     catalogue: Catalogue,
     classification: Classification,
     channel: Channel,
@@ -59,12 +59,16 @@ def urgent_rule(
     text: str,
     received: datetime,
 ) -> Rule | None:
-    """The first life-or-safety rule (priority 1) whose conditions hold without a category: urgency does not
-    wait for a confident classification."""
+    """The first rule that can decide a call whose classification waits for review: one that reads the citizen's
+    words (keywords), needs no category and names a unit. Life-or-safety rules always may (urgency does not wait
+    for a confident category); the others only when the catalogue's ``review.dispatch_by_words`` allows it."""
     for rule in catalogue.rules:
-        if rule.is_urgent and not rule.match.uses_classification:
-            if rule_matches(rule.match, classification, channel, place, text, received):
-                return rule
+        if rule.match.uses_classification or not rule.match.keywords or rule.assign.lead == "manual":
+            continue
+        if not (rule.is_urgent or catalogue.review.dispatch_by_words):
+            continue
+        if rule_matches(rule.match, classification, channel, place, text, received):
+            return rule
     return None
 
 
@@ -132,10 +136,14 @@ def route(
     text = call_text(call)
     received = received_local(call, timezone)
     if classification.needs_review:
-        urgent = urgent_rule(catalogue, classification, call.channel, place, text, received)
-        if urgent is not None:  # a gas leak at confidence 0.39 is still a gas leak: never waits in 人工分拣
-            assignment = _assignment(urgent, catalogue, place, now, timezone)
-            note = f"urgent before review (classification confidence {classification.confidence:.2f})"
+        by_words = rule_before_review(catalogue, classification, call.channel, place, text, received)
+        if by_words is not None:  # a gas leak at confidence 0.39 is still a gas leak: never waits in 人工分拣
+            assignment = _assignment(by_words, catalogue, place, now, timezone)
+            note = (
+                f"{'urgent' if by_words.is_urgent else 'dispatched by the citizen’s words'} before review "
+                f"(classification {classification.category} at confidence {classification.confidence:.2f} "
+                "waits for an operator)"
+            )
             return assignment.model_copy(update={"reason": f"{assignment.reason}; {note}"})
         return Assignment(
             queue_id=MANUAL_CLASSIFICATION_QUEUE,
