@@ -64,6 +64,10 @@ class Match(BaseModel):
     keywords: list[str] = Field(
         default_factory=list, description="Any of these in the subject or body (letters compared in lower case)."
     )
+    and_keywords: list[str] = Field(
+        default_factory=list,
+        description="And also any of these (with keywords: a word of each list must be in the text, e.g. 燃气 and 漏).",
+    )
     unless: list[str] = Field(
         default_factory=list,
         description="None of these in the subject or body (lower case compared): '隐患' keeps a fire-hazard report "
@@ -100,14 +104,14 @@ class Match(BaseModel):
             raise ValueError(f"unknown issue ids {unknown}; known: {sorted(MONTHLY_QUESTION_IDS)}")
         return value
 
-    @field_validator("subcategories", "keywords", "unless", "districts", "streets")
+    @field_validator("subcategories", "keywords", "and_keywords", "unless", "districts", "streets")
     @classmethod
     def _no_blank_terms(cls, value: list[str]) -> list[str]:
         if any(not term.strip() for term in value):
             raise ValueError("blank entries are not allowed")
         return value
 
-    @field_validator("keywords", "unless")
+    @field_validator("keywords", "and_keywords", "unless")
     @classmethod
     def _lower_case_keywords(cls, value: list[str]) -> list[str]:
         # English cues match whatever the citizen's capitals: keywords and the call's text are compared lowered.
@@ -275,9 +279,9 @@ class Rule(BaseModel):
     @property
     def is_catch_all(self) -> bool:
         m = self.match
-        return not (m.categories or m.subcategories or m.issues or m.keywords or m.unless or m.channels) and not (
-            m.requires_street or m.requires_district or m.districts or m.streets or m.is_timed
-        )
+        return not (
+            m.categories or m.subcategories or m.issues or m.keywords or m.and_keywords or m.unless or m.channels
+        ) and not (m.requires_street or m.requires_district or m.districts or m.streets or m.is_timed)
 
 
 class ReviewQueue(BaseModel):

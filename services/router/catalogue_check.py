@@ -226,6 +226,10 @@ def covers(earlier: Match, later: Match) -> bool:
         later.keywords and all(any(k in term for k in earlier.keywords) for term in later.keywords)
     ):
         return False
+    if earlier.and_keywords and not (
+        later.and_keywords and all(any(k in term for k in earlier.and_keywords) for term in later.and_keywords)
+    ):
+        return False
     if earlier.unless and not set(earlier.unless) <= set(later.unless):
         return False  # an exclusion lets through calls the later rule may take
     if earlier.requires_street and not (later.requires_street or later.streets):
@@ -260,8 +264,10 @@ def partially_overlap(first: Match, second: Match) -> bool:
         a, b = set(getattr(first, name)), set(getattr(second, name))
         if a and not a & b:
             return False
-    if first.keywords and not any(x in y for x in first.keywords for y in second.keywords):
-        return False  # the earlier rule takes only calls with more specific words: specific before general
+    for name in ("keywords", "and_keywords"):
+        earlier, later = getattr(first, name), getattr(second, name)
+        if earlier and not any(x in y for x in earlier for y in later):
+            return False  # the earlier rule takes only calls with more specific words: specific before general
     if _narrower_place(first, second):
         return False
     if first.districts and not set(first.districts) & set(second.districts):
@@ -309,5 +315,7 @@ def _districts_of(match: Match) -> set[str]:
 
 
 def _shape(match: Match) -> frozenset[str]:
-    given = {name for name in (*_LIST_FIELDS, "keywords", "districts", "streets") if getattr(match, name)}
+    given = {
+        name for name in (*_LIST_FIELDS, "keywords", "and_keywords", "districts", "streets") if getattr(match, name)
+    }
     return frozenset(given | ({"time"} if match.is_timed else set()))

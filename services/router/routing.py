@@ -63,7 +63,8 @@ def rule_before_review(
     words (keywords), needs no category and names a unit. Life-or-safety rules always may (urgency does not wait
     for a confident category); the others only when the catalogue's ``review.dispatch_by_words`` allows it."""
     for rule in catalogue.rules:
-        if rule.match.uses_classification or not rule.match.keywords or rule.assign.lead == "manual":
+        words = rule.match.keywords or rule.match.and_keywords
+        if rule.match.uses_classification or not words or rule.assign.lead == "manual":
             continue
         if not (rule.is_urgent or catalogue.review.dispatch_by_words):
             continue
@@ -103,6 +104,8 @@ def rule_matches(
     if match.channels and channel not in match.channels:
         return False
     if match.unless and any(term in text for term in match.unless):
+        return False
+    if match.and_keywords and not any(term in text for term in match.and_keywords):
         return False
     return not match.keywords or any(keyword in text for keyword in match.keywords)
 

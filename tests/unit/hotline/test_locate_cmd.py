@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from hotline.locate_cmd import locate_lines
 from shared.gazetteer import load_gazetteer
-from tests.helpers import REPO
+from tests.helpers import run_hotline
 
 
 def test_locate_reads_json_lines_and_writes_gazetteer_names_or_null() -> None:
@@ -18,15 +16,7 @@ def test_locate_reads_json_lines_and_writes_gazetteer_names_or_null() -> None:
         json.dumps({"id": 7, "address": "八里庄那边"}, ensure_ascii=False),
         json.dumps({"id": "c"}),
     ]
-    completed = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "locate"],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        check=True,
-    )
+    completed = run_hotline("locate", stdin="\n".join(lines) + "\n", timeout=60)
     answers = [json.loads(line) for line in completed.stdout.splitlines()]
     assert answers == [
         {"id": "a", "district": "大兴区", "street": "西红门镇", "confidence": 0.8},
