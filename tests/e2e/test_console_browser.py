@@ -320,7 +320,9 @@ def test_the_supervisor_sees_every_queue_and_the_scoreboard_in_both_languages(co
 
 def _check_rates_are_over_due_cases_and_ranks_differ_only_by_score(console: Console, page: Any) -> None:
     """Issue 14: cases minutes old read 0.0% (rates over cases not yet due) and every unit tied at rank 1."""
-    units = httpx.get(f"{console.metrics_url}/v1/scoreboard/units", params={"kind": "street"}, timeout=5).json()["units"]
+    units = httpx.get(f"{console.metrics_url}/v1/scoreboard/units", params={"kind": "street"}, timeout=5).json()[
+        "units"
+    ]
     for unit in units:
         row = page.locator(f'#rates [data-kind="street"] tr[data-unit-id="{unit["unit_id"]}"]')
         if not row.count():

@@ -159,7 +159,9 @@ def fake_metrics(offer_rates: bool) -> FastAPI:
 
     @app.get("/v1/scoreboard/units")
     async def scoreboard(month: str, kind: str) -> UnitsView:
-        def scored(unit_id: str, kind: str, rates: tuple[float, float, float | None], composite: float) -> UnitScoreView:
+        def scored(
+            unit_id: str, kind: str, rates: tuple[float, float, float | None], composite: float
+        ) -> UnitScoreView:
             response, resolution, satisfaction = rates
             return UnitScoreView(
                 unit_id=unit_id, label=queue_label(unit_id), unit_kind=kind, rank=1, response_rate=response,

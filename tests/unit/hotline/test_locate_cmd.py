@@ -47,15 +47,7 @@ def test_score_compares_with_the_labels_and_reports_to_stderr() -> None:
         json.dumps({"id": "b", "address": "朝阳区一个小区门口", "district": "朝阳区", "street": None}),
         json.dumps({"id": "c", "address": "八里庄那边", "district": "海淀区", "street": "八里庄街道"}),
     ]
-    completed = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "locate", "--score"],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        check=True,
-    )
+    completed = run_hotline("locate", "--score", stdin="\n".join(lines) + "\n", timeout=60)
     assert len(completed.stdout.splitlines()) == 3
     summary = json.loads(completed.stderr)
     assert (summary["with_street"], summary["street_resolved"], summary["street_invented"]) == (2, 1, 0)
