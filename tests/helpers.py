@@ -21,6 +21,21 @@ REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 
 
+def run_hotline(
+    *args: str, stdin: str | None = None, timeout: float = 120, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m hotline.cli ARGS`` from the repository as a user would (``check``: a non-zero exit fails)."""
+    return subprocess.run(
+        [sys.executable, "-m", "hotline.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        check=check,
+    )
+
+
 def present(document: T | None) -> T:
     """``document``, failing the test when it is missing (``find_one`` answered None)."""
     assert document is not None, "no such document"
@@ -91,14 +106,3 @@ async def read_topic(
         return kept
     finally:
         await consumer.stop()
-
-
-def metrics_read_headers(home: Path) -> dict[str, str]:
-    """The X-API-Key header of the read:all key `hotline up` made for the console (``<home>/service-keys.json``):
-    how a test reads the metrics API of a platform it started."""
-    import json
-
-    from hotline.platform import CONSOLE_READER, SERVICE_KEYS_FILE
-
-    keys = json.loads((home / SERVICE_KEYS_FILE).read_text(encoding="utf-8"))
-    return {"X-API-Key": str(keys[CONSOLE_READER])}

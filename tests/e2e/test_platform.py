@@ -27,10 +27,11 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from hotline.embedded import free_port
+from hotline.platform import metrics_read_headers
 from shared import topics
 from shared.events import CallRouted
 from tests import factories
-from tests.helpers import REPO, metrics_read_headers, read_topic
+from tests.helpers import REPO, read_topic
 
 pytestmark = pytest.mark.e2e
 

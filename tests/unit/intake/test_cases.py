@@ -207,9 +207,11 @@ def test_a_manual_dispatch_keeps_the_cases_service_terms_from_the_dispatch_on() 
         },
     )
     assignment = supervisors_dispatch(gas_leak, "department:市应急管理局")
-    assert assignment.response_due_at == NOW + timedelta(hours=1)
-    assert assignment.resolution_due_at == NOW + timedelta(days=1)
-    assert assignment.priority == 1
+    terms = load_catalogue().rule("urgent-gas-leak")
+    assert terms is not None
+    assert assignment.response_due_at == NOW + timedelta(hours=terms.assign.response_hours)
+    assert assignment.resolution_due_at == NOW + timedelta(days=terms.assign.resolution_days)
+    assert assignment.priority == terms.assign.priority == 1
 
 
 def test_a_case_from_the_manual_queue_gets_the_district_sub_centres_terms() -> None:

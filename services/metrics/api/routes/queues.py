@@ -59,13 +59,21 @@ async def list_queue_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[datetime | None, Query(description="Only cases received before this time.")] = None,
     after: Annotated[datetime | None, Query(description="Only cases received after this time.")] = None,
-    order: Annotated[Literal["oldest", "newest"], Query(description="oldest first suits a work queue.")] = "oldest",
+    order: Annotated[
+        Literal["oldest", "newest", "urgent"],
+        Query(
+            description="oldest first suits a work queue; urgent: its urgent cases first on the first page, then oldest."
+        ),
+    ] = "oldest",
 ) -> CasesView:
-    """The open cases waiting in a queue, oldest first by default (404 for a queue not the key's unit's)."""
+    """The open cases waiting in a queue, oldest first by default (``order=urgent``: urgent cases on top);
+    404 for a queue not the key's unit's."""
     if not reader.sees_queue(queue_id):
         raise HTTPException(status_code=404, detail=f"no queue {queue_id} for API key '{reader.name}'")
-    oldest_first = order == "oldest"
-    cases = await reads.cases_of_queue(queue_id, limit=limit, before=before, after=after, oldest_first=oldest_first)
+    oldest_first = order != "newest"
+    cases = await reads.cases_of_queue(
+        queue_id, limit=limit, before=before, after=after, oldest_first=oldest_first, urgent_first=order == "urgent"
+    )
     views = [CaseView.of(case) for case in cases]
     last = views[-1].received_at if len(views) == limit else None
     return CasesView(
