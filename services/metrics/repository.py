@@ -125,9 +125,10 @@ class MetricsRepository:
         before: datetime | None = None,
         after: datetime | None = None,
         oldest_first: bool = True,
+        urgent_first: bool = False,
     ) -> list[dict[str, Any]]:
         return await self.reads.cases_of_queue(
-            queue_id, limit=limit, before=before, after=after, oldest_first=oldest_first
+            queue_id, limit=limit, before=before, after=after, oldest_first=oldest_first, urgent_first=urgent_first
         )
 
     async def get_case(self, call_id: str) -> dict[str, Any] | None:

@@ -31,7 +31,8 @@ async def test_a_stored_case_reads_back_typed_with_aware_times_and_its_history(m
     assert case.received_at == routed.call.received_at and case.received_at.tzinfo is UTC
     assert case.assignment.response_due_at == routed.assignment.response_due_at
     assert case.classification.issue == "wage-arrears" and case.call.contact is not None
-    assert [(step.kind, step.outcome) for step in case.history] == [("accepted", "applied")]
+    # the first dispatch is the history's first step (issue 14), then the unit's acceptance
+    assert [(step.kind, step.outcome) for step in case.history] == [("dispatched", "applied"), ("accepted", "applied")]
     assert await cases.get("no-such-case") is None
     await cases.ping()
 

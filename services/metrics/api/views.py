@@ -64,7 +64,7 @@ class CasesView(BaseModel):
     """A page of a queue's open cases; pass ``next_after`` as ``after`` (or ``next_before`` as ``before``) next."""
 
     queue_id: str
-    order: Literal["oldest", "newest"]
+    order: Literal["oldest", "newest", "urgent"]
     cases: list[CaseView]
     next_before: datetime | None = None
     next_after: datetime | None = None
@@ -73,6 +73,14 @@ class CasesView(BaseModel):
 class CaseListView(BaseModel):
     """Cases matching a query, newest first (at most ``limit``)."""
 
+    cases: list[CaseView]
+
+
+class CaseSearchView(BaseModel):
+    """Cases an operator searched for: how many match, and the first ``limit`` in the order asked for."""
+
+    total: int = Field(description="Cases matching the search (all of them, not only those listed).")
+    sort: str
     cases: list[CaseView]
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
+from services.console.district_map import PALETTE, map_svg
 from services.console.i18n import pick_language, translator
 from services.console.sessions import sign, unsign
-from services.console.views import bar_chart_svg, category_path, duration, is_overdue, mask_contacts
+from services.console.views import bar_chart_svg, category_path, duration, mask_contacts, text_width
+from shared.cases import is_overdue
 from shared.clock import previous_month
 
 NOW = datetime(2026, 4, 10, 8, 0, tzinfo=UTC)
@@ -75,7 +78,7 @@ def test_the_language_comes_from_the_query_then_the_cookie_then_defaults_to_chin
     assert pick_language(None, "en") == "en"
     assert pick_language("fr", None) == "zh"
     assert translator("en")("queues") == "Queues" and translator("zh")("queues") == "队列"
-    assert translator("en")("more_cases", shown=200, total=1000) == "Showing the oldest 200 of 1000"
+    assert translator("en")("more_cases", shown=200, total=1000) == "Showing the first 200 of 1000"
 
 
 def test_a_step_just_taken_is_pending_until_the_history_shows_it() -> None:
@@ -86,3 +89,28 @@ def test_a_step_just_taken_is_pending_until_the_history_shows_it() -> None:
     assert step_pending("accepted", None, ["accepted", "returned"])  # no history: still offered, not applied
     assert not step_pending("accepted", None, ["responded"])
     assert not step_pending(None, [], [])
+
+
+def test_chart_labels_get_the_room_they_need_and_are_never_clipped() -> None:
+    """Issue 14: long English labels were clipped at the chart's left edge."""
+    long_en = "Wage arrears of migrant workers on building sites"
+    svg = bar_chart_svg([(long_en, 3, 5), ("欠薪", 1, 2)], legend=("prev", "this"))
+    found = re.search(r'<text x="([0-9.]+)" y="[0-9.]+" text-anchor="end">', svg)
+    assert found is not None
+    label_column = float(found.group(1))
+    assert text_width(long_en) <= label_column, "the label column fits the longest label"
+    assert f">{long_en}<title>" in svg
+    huge = "x" * 200
+    svg = bar_chart_svg([(huge, 1, 1)], legend=("prev", "this"))
+    assert "…<title>" + huge in svg, "a label too long for any column is shortened, its full text kept"
+
+
+def test_the_district_map_draws_the_16_districts_coloured_by_their_figure_with_hot_spots() -> None:
+    """Issue 14: a map of Beijing's districts from a registry package's boundaries, no tiles."""
+    svg = map_svg({"大兴区": 30, "朝阳区": 3, "延庆区": None}, [("大兴区", "wage-arrears", 9)], label="requests")
+    districts = re.findall(r'<path d="[^"]+" fill="(#[0-9a-f]+)"[^>]*data-district="([^"]+)"', svg)
+    assert len(districts) == 16
+    fills = {name: fill for fill, name in districts}
+    assert fills["大兴区"] == PALETTE[-1] and fills["朝阳区"] == PALETTE[0] and fills["延庆区"] == "#eceff3"
+    assert svg.count('class="hot-spot"') == 1 and "wage-arrears: 9" in svg
+    assert "http" not in svg.replace("http://www.w3.org/2000/svg", ""), "nothing is fetched"
