@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("services.classifier.training", "retrain the classifier from a labelled CSV"),
     "catalogue": ("hotline.catalogue_cmd", "check a dispatch catalogue (派单目录) file; suggest rules from returns"),
     "locate": ("hotline.locate_cmd", "resolve JSON-lines addresses to Beijing district and street/town"),
+    "route": ("hotline.route_cmd", "dry-run the dispatch decision (classify + route) of JSON-lines calls, no server"),
     "metrics": ("hotline.metrics_cmd", "rebuild (or check) every metrics aggregate from the stored cases"),
     "corrections": ("hotline.corrections_cmd", "export operators' reclassifications for `hotline train --corrections`"),
     "bench": ("hotline.bench", "push N calls through intake and print throughput and latency"),
