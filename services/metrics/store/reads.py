@@ -41,6 +41,27 @@ class MonthlyCount:
     label: str | None
 
 
+SEARCH_FIELDS: dict[str, int] = {
+    field: 1
+    for field in (
+        "status",
+        "received_at",
+        "district",
+        "overdue",
+        "assignment.priority",
+        "assignment.resolution_due_at",
+        "assignment.response_due_at",
+        "call.subject",
+        "call.body",
+        "call.location.address",
+        "classification.category",
+        "classification.subcategory",
+        "classification.item",
+    )
+}
+"""What a search reads of every candidate: enough to match and order it (the listed ones are read whole)."""
+
+
 class MetricsReads:
     """Indexed reads of ``cases`` and ``counters`` for the read API and the scoreboard."""
 
@@ -126,9 +147,15 @@ class MetricsReads:
         The database applies ``CaseFilter.query`` (indexed on a queue, an id or a phone hash); the words and the
         overdue test are applied to what it returns."""
         now = now or datetime.now(UTC)
-        cursor = self.database.cases.find(found.query(), {"history": 0})
+        cursor = self.database.cases.find(found.query(), SEARCH_FIELDS)
         matched = [doc async for doc in cursor if found.matches(doc, now)]
-        return len(matched), [normalise_case(doc) for doc in ordered(matched, sort, limit)]
+        # Only the listed ones are read whole (without their history), in slices the $in handles well.
+        ids = [doc["_id"] for doc in ordered(matched, sort, limit)]
+        whole: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 50):
+            async for doc in self.database.cases.find({"_id": {"$in": ids[start : start + 50]}}, {"history": 0}):
+                whole[doc["_id"]] = doc
+        return len(matched), [normalise_case(whole[i]) for i in ids if i in whole]
 
     async def get_case(self, call_id: str) -> dict[str, Any] | None:
         """One case by its call id, with its history, or None."""
