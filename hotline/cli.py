@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("hotline.metrics_cmd", "rebuild (or check) every metrics aggregate from the stored cases"),
     "corrections": ("hotline.corrections_cmd", "export operators' reclassifications for `hotline train --corrections`"),
     "bench": ("hotline.bench", "push N calls through intake and print throughput and latency"),
+    "deadletter": ("hotline.deadletter_cmd", "list the dead letters, or replay the ones a filter picks after a fix"),
     "status": ("hotline.status_cmd", "how the running platform is doing: health, lag, calls, dead letters, queues"),
 }
 
@@ -41,6 +42,7 @@ EXIT_STATUS: dict[str, str] = {
     "metrics": "0 rebuilt, or --check found them equal; 1 --check found differences, or no cases stored",
     "corrections": "0 exported; 2 bad arguments",
     "bench": "0 figures printed and written; 1 the platform did not start",
+    "deadletter": "0 listed or replayed; 2 replay without a filter or --all, or bad arguments",
     "status": "0 every process is ready; 1 a process is not ready or does not answer; 2 bad arguments",
 }
 

@@ -340,6 +340,19 @@ def replicas_argument(text: str) -> dict[str, int]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def locate(environ: Mapping[str, str] | None = None) -> tuple[str, dict[str, str]]:
+    """Where a running platform is, for the operator's commands (``hotline status``, ``hotline deadletter``): the
+    broker's address and every process's base URL, from ``hotline up``'s state file in ``HOTLINE_HOME`` when the
+    environment names no broker, else from the environment."""
+    environ = os.environ if environ is None else environ
+    platform = Platform.from_environment(environ)
+    state = platform.home / STATE_FILE
+    if state.exists() and "KAFKA_BOOTSTRAP_SERVERS" not in environ:
+        described = json.loads(state.read_text())
+        return str(described["bootstrap_servers"]), dict(described["urls"])
+    return platform.bootstrap_servers, platform.urls
+
+
 @contextlib.contextmanager
 def running_platform(platform: Platform, *, timeout: float = 90.0) -> Iterator[Platform]:
     try:

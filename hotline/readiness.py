@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from hotline.embedded import topic_partitions
 from shared import topics
 from shared.events import probe_received
 
@@ -40,9 +41,7 @@ async def probe_pipeline(bootstrap_servers: str, *, timeout: float) -> ProbeResu
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topics.CALLS_ROUTED, p) for p in consumer.partitions_for_topic(topics.CALLS_ROUTED) or ()
-        ]
+        partitions = await topic_partitions(consumer, topics.CALLS_ROUTED)
         if not partitions:
             raise ProbeTimeout(f"{topics.CALLS_ROUTED} has no partitions")
         consumer.assign(partitions)

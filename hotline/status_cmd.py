@@ -15,16 +15,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from hotline.platform import STATE_FILE, WORKERS, Platform
+from hotline.embedded import topic_partitions
+from hotline.platform import WORKERS, locate
 from shared import topics
 
 GROUPS = {name: f"hotline-{name}" for name in WORKERS}
@@ -39,17 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     parser.add_argument("--top", type=int, default=5, help="how many of the deepest and most overdue queues to show")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each answer")
-
-
-def where(environ: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
-    """The broker's address and every process's base URL: from the running platform's state file, else from
-    the environment."""
-    platform = Platform.from_environment(environ)
-    state = platform.home / STATE_FILE
-    if state.exists() and "KAFKA_BOOTSTRAP_SERVERS" not in (os.environ if environ is None else environ):
-        described = json.loads(state.read_text())
-        return str(described["bootstrap_servers"]), dict(described["urls"])
-    return platform.bootstrap_servers, platform.urls
 
 
 def health(urls: dict[str, str], timeout: float) -> dict[str, dict[str, Any]]:
@@ -78,10 +67,7 @@ async def broker_figures(bootstrap_servers: str, timeout: float) -> dict[str, An
     await consumer.start()
     await admin.start()
     try:
-        partitions = {
-            topic: [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            for topic in topics.ALL_TOPICS
-        }
+        partitions = {topic: await topic_partitions(consumer, topic) for topic in topics.ALL_TOPICS}
         everything = [tp for tps in partitions.values() for tp in tps]
         ends = await consumer.end_offsets(everything)
         lag: dict[str, dict[str, Any]] = {}
@@ -191,7 +177,7 @@ def render(report: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    bootstrap_servers, urls = where()
+    bootstrap_servers, urls = locate()
     report = collect(bootstrap_servers, urls, top=args.top, timeout=args.timeout)
     if args.json:
         json.dump(report, sys.stdout, ensure_ascii=False, indent=2)

@@ -92,6 +92,11 @@ class ServiceSettings(BaseSettings):
         validation_alias="HOTLINE_LOG_FORMAT",
         description="Log lines: json (one object per line), text, or auto (text on a terminal, else JSON).",
     )
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias="HOTLINE_OTLP_ENDPOINT",
+        description="OTLP/HTTP traces URL (e.g. http://otel-collector:4318/v1/traces); unset: no tracing.",
+    )
     catalogue_path: Path | None = Field(
         None,
         validation_alias="HOTLINE_CATALOGUE_PATH",

@@ -140,6 +140,9 @@ def serve_http(service: str, settings: ServiceSettings, create_app: Callable[[],
     Prometheus metrics count the requests)."""
     import uvicorn
 
+    from services.common.tracing import setup_tracing
+
     configure_logging(service, settings)
+    setup_tracing(service, settings.otlp_endpoint)
     app = create_app()
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None, access_log=False)

@@ -25,7 +25,7 @@ import faust
 from faust.types import EventT
 from pydantic import BaseModel, ValidationError
 
-from services.common import observability
+from services.common import observability, tracing
 from services.common.logs import call_fields, log_context, logging_config
 from shared import topics
 from shared.events import DeadLetter, EventBase
@@ -62,6 +62,14 @@ def _bounded_fetch_wait(fetch_max_wait_ms: int) -> None:
     AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
 
 
+class TracedTopic(faust.Topic):
+    """A faust topic whose sends carry the trace context of the message being processed with the same key
+    (``services.common.tracing``; nothing is added when tracing is off)."""
+
+    async def send(self, *, key: Any = None, headers: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        return await super().send(key=key, headers=tracing.headers_for_key(key, headers), **kwargs)
+
+
 def create_app(service: str, settings: ServiceSettings) -> faust.App:
     """A faust app for ``service``: raw bytes in and out, acks=all, no web server, in-memory tables."""
     _bounded_fetch_wait(settings.kafka.fetch_max_wait_ms)
@@ -78,6 +86,7 @@ def create_app(service: str, settings: ServiceSettings) -> faust.App:
         web_enabled=False,
         # A worker that lost its broker keeps trying rather than exiting: the supervisor need not restart it.
         broker_session_timeout=30.0,
+        Topic=TracedTopic,  # what app.topic (raw_topic) makes
     )
     if isinstance(settings, WorkerSettings):
         observability.instrument_worker(app, service, settings)  # /readyz and /metrics on settings.web_port
@@ -255,7 +264,7 @@ class BatchHandler(Generic[ModelT]):
 
     async def __call__(self, events: Sequence[EventT]) -> None:
         agent = observability.agent_name(self.service)
-        with log_context(agent=agent):
+        with log_context(agent=agent), tracing.consuming(self.service, agent, events):
             await self._handle(events, agent)
 
     async def _handle(self, events: Sequence[EventT], agent: str) -> None:
@@ -312,5 +321,6 @@ def run_worker(app: faust.App, settings: ServiceSettings) -> None:
 
     service = str(app.conf.id).removeprefix("hotline-")
     config = logging_config(service, settings.log_level, settings.log_format)
+    tracing.setup_tracing(service, settings.otlp_endpoint)
     worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True, logging_config=config)
     worker.execute_from_commandline()

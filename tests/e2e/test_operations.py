@@ -10,13 +10,19 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.embedded import free_port
@@ -30,17 +36,86 @@ from tests.helpers import REPO
 pytestmark = pytest.mark.e2e
 
 
+class Collector(ThreadingHTTPServer):
+    """An OTLP/HTTP trace receiver: every span the processes export, decoded with opentelemetry-proto."""
+
+    spans: list[dict[str, str]]
+
+
+class _Receive(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(self.rfile.read(int(self.headers["Content-Length"])))
+        for resource in request.resource_spans:
+            service = next(a.value.string_value for a in resource.resource.attributes if a.key == "service.name")
+            for scope in resource.scope_spans:
+                for span in scope.spans:
+                    attributes = {a.key: a.value.string_value for a in span.attributes}
+                    self.server.spans.append(  # type: ignore[attr-defined]
+                        {
+                            "service": service,
+                            "name": span.name,
+                            "trace_id": span.trace_id.hex(),
+                            "span_id": span.span_id.hex(),
+                            "parent": span.parent_span_id.hex(),
+                            "key": attributes.get("messaging.kafka.message.key", ""),
+                        }
+                    )
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+        self.wfile.write(ExportTraceServiceResponse().SerializeToString())
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def collector() -> Iterator[Collector]:
+    server = Collector(("127.0.0.1", 0), _Receive)
+    server.spans = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
 @pytest.fixture(scope="module")
 def platform(
-    servers: Servers, settings: ServiceSettings, tmp_path_factory: pytest.TempPathFactory
+    servers: Servers, settings: ServiceSettings, tmp_path_factory: pytest.TempPathFactory, collector: Collector
 ) -> Iterator[Platform]:
     home: Path = tmp_path_factory.mktemp("ops-e2e")
     running = platform_on_session_servers(servers, settings, home, "hotline_ops")
+    tracing_on = {
+        "HOTLINE_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.server_address[1]}/v1/traces",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",  # export every 0.2 s
+    }
+    saved = {name: os.environ.get(name) for name in tracing_on}
+    os.environ.update(tracing_on)  # the processes inherit it
     try:
         running.start(timeout=150)
         yield running
     finally:
         running.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def post_call(platform: Platform, subject: str, body: str, address: str) -> str:
+    """POST one call with the development key; its call_id once intake answered 202."""
+    response = httpx.post(
+        f"{platform.intake_url}/v1/calls",
+        headers={"X-API-Key": ensure_dev_key(platform)},
+        json=factories.submission(
+            uuid.uuid4().hex, source_system="ops-e2e", subject=subject, body=body, location={"address": address}
+        ),
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["call_id"])
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -83,21 +158,7 @@ def test_every_process_serves_metrics_that_move_after_a_call(platform: Platform)
     assert set(endpoints) == {"intake", "metrics-api", "console", "classifier", "router", "metrics"}
     before = {name: scrape(url) for name, url in endpoints.items()}
     key = ensure_dev_key(platform)
-    external_id = uuid.uuid4().hex
-    response = httpx.post(
-        f"{platform.intake_url}/v1/calls",
-        headers={"X-API-Key": key},
-        json=factories.submission(
-            external_id,
-            source_system="ops-e2e",
-            subject="拖欠工资",
-            body="大兴区西红门镇工地拖欠农民工工资三个月",
-            location={"address": "大兴区西红门镇"},
-        ),
-        timeout=10,
-    )
-    assert response.status_code == 202, response.text
-    call_id = response.json()["call_id"]
+    call_id = post_call(platform, "拖欠工资", "大兴区西红门镇工地拖欠农民工工资三个月", "大兴区西红门镇")
     rejected = httpx.post(f"{platform.intake_url}/v1/calls", headers={"X-API-Key": key}, json={"body": 1}, timeout=10)
     assert rejected.status_code == 422
     deadline = time.monotonic() + 60
@@ -192,3 +253,40 @@ def test_hotline_status_exits_1_when_nothing_answers(tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     assert not report["ready"] and all(s["status"] == "down" for s in report["services"].values())
     assert "broker_error" in report
+
+
+def test_one_calls_spans_are_linked_from_intake_through_every_agent_to_mongodb(
+    platform: Platform, collector: Collector
+) -> None:
+    call_id = post_call(platform, "路灯不亮", "朝阳区朝阳门街道某小区门口路灯坏了一个星期", "朝阳区朝阳门街道")
+    wanted = {"hotline-intake", "hotline-classifier", "hotline-router", "hotline-metrics"}
+    deadline = time.monotonic() + 60
+    while True:
+        ours = [s for s in collector.spans if s["key"] == call_id]
+        traces = {s["trace_id"] for s in ours}
+        in_trace = [s for s in collector.spans if s["trace_id"] in traces]
+        writes = [s for s in in_trace if s["service"] == "hotline-metrics" and s["name"].startswith("mongodb ")]
+        if wanted <= {s["service"] for s in ours} and writes:
+            break
+        assert time.monotonic() < deadline, f"spans of {call_id}: {sorted((s['service'], s['name']) for s in in_trace)}"
+        time.sleep(0.5)
+    assert len(traces) == 1, "one call, one trace"
+    by_id = {s["span_id"]: s for s in in_trace}
+
+    def chain(span: dict[str, str]) -> list[str]:
+        names = []
+        while span:
+            names.append(f"{span['service']}: {span['name']}")
+            span = by_id.get(span["parent"], {})
+        return names
+
+    # the metrics worker's database write descends, hop by hop, from intake's request (FastAPI's own span)
+    path = chain(writes[0])
+    assert path[-1] == "hotline-intake: POST /v1/calls", path
+    for hop in (
+        "hotline-intake: send hotline.calls.received.v1",
+        "hotline-classifier: process hotline.calls.received.v1",
+        "hotline-router: process hotline.calls.classified.v1",
+        "hotline-metrics: process hotline.calls.routed.v1",
+    ):
+        assert hop in path, path
