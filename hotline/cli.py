@@ -41,6 +41,7 @@ EXIT_STATUS: dict[str, str] = {
     "metrics": "0 rebuilt, or --check found them equal; 1 --check found differences, or no cases stored",
     "corrections": "0 exported; 2 bad arguments",
     "bench": "0 figures printed and written; 1 the platform did not start",
+    "route": "0 every line routed (or compared, or evaluated); 1 --evaluate without its labelled file; 2 the catalogue cannot be read",
     "deadletter": "0 listed or replayed; 2 replay without a filter or --all, or bad arguments",
     "status": "0 every process is ready; 1 a process is not ready or does not answer; 2 bad arguments",
 }
@@ -59,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module_name, help_text) in COMMANDS.items():
         command = sub.add_parser(
-            name, help=help_text, description=help_text, epilog=f"Exit status: {EXIT_STATUS[name]}."
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=f"Exit status: {EXIT_STATUS.get(name, '0 success; 1 a problem found; 2 bad usage')}.",
         )
         if name == chosen:
             module = importlib.import_module(module_name)
