@@ -38,6 +38,7 @@ EXIT_STATUS: dict[str, str] = {
     "train": "0 the artifact was written; 1 bad data (unknown labels, unreadable corrections)",
     "catalogue": "0 valid; 1 errors (or warnings with --strict); 2 the file cannot be read",
     "locate": "0 every line answered; 2 bad arguments",
+    "route": "0 every line answered (a bad line gets an error line); 2 a catalogue cannot be loaded, bad arguments",
     "metrics": "0 rebuilt, or --check found them equal; 1 --check found differences, or no cases stored",
     "corrections": "0 exported; 2 bad arguments",
     "bench": "0 figures printed and written; 1 the platform did not start",

@@ -315,12 +315,6 @@ def _only(classified: Classified) -> list[Classification]:
     return [classification for _, _, classification in classified]
 
 
-def _lines(path: Path | None) -> list[str]:
-    if path is None:
-        raise SystemExit("hotline route --evaluate needs the labelled file as its input argument")
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else as_utc(moment).isoformat().replace("+00:00", "Z")
 
@@ -359,10 +353,11 @@ def run(args: argparse.Namespace) -> int:
     dispatcher = Dispatcher.load(args.model)
     source: TextIO = args.input.open(encoding="utf-8") if args.input is not None else sys.stdin
     with source:
-        requests = list(read_requests(source))
+        requests_text = source.read().splitlines()
+    requests = list(read_requests(requests_text))
     out = sys.stdout
     if args.evaluate:
-        labels = [json.loads(line) for line in _lines(args.input)]
+        labels = [json.loads(line) for line in requests_text if line.strip()]
         report = evaluate(labels, list(route_requests(requests, dispatcher, catalogue)))
         for miss in report.misses:
             out.write(json.dumps(miss, ensure_ascii=False) + "\n")

@@ -6,7 +6,10 @@ units a dispatcher would accept and why. ``dispatch_calls.jsonl`` is the main se
 rules were written while reading its misses, so its rate is an in-sample figure. ``dispatch_calls_heldout.jsonl``
 was written after the rules and scored once (0.84 accepted leads, 2 of 12 life-or-safety calls urgent); the
 urgent cues were then widened (gas + leak words, lift + trapped words, power line + danger words, unresponsive
-people), so its urgent figure is no longer held out either. Print the tables with::
+people), so its urgent figure is no longer held out either. ``dispatch_calls_fresh.jsonl`` (40) was written
+after that and scored once: 0.72 accepted leads, 4 of 8 urgent; the urgent cues were widened again (smoke,
+falls, a child outside a window, things blown down), so it too is now in-sample for urgency (0.80, 8 of 8).
+Print the tables with::
 
     hotline route --evaluate tests/data/dispatch_calls.jsonl
 """
@@ -27,6 +30,7 @@ from tests.helpers import REPO
 DATA = REPO / "tests" / "data"
 MAIN_SET = DATA / "dispatch_calls.jsonl"
 SECOND_SET = DATA / "dispatch_calls_heldout.jsonl"
+FRESH_SET = DATA / "dispatch_calls_fresh.jsonl"
 RECEIVED = "2025-05-13T02:00:00Z"  # a Tuesday, 10:00 in Beijing, unless a call says otherwise
 
 
@@ -48,7 +52,7 @@ def score(path: Path, dispatcher: Dispatcher) -> Evaluation:
     return report
 
 
-@pytest.mark.parametrize("path", [MAIN_SET, SECOND_SET], ids=["main", "second"])
+@pytest.mark.parametrize("path", [MAIN_SET, SECOND_SET, FRESH_SET], ids=["main", "second", "fresh"])
 def test_every_labelled_call_is_well_formed(path: Path) -> None:
     rows = labelled(path)
     assert len({row["id"] for row in rows}) == len(rows)
@@ -75,11 +79,12 @@ def test_dispatchers_accept_the_lead_unit_of_the_main_set(dispatcher: Dispatcher
 
 
 def test_every_life_or_safety_call_is_urgent(dispatcher: Dispatcher) -> None:
-    for path in (MAIN_SET, SECOND_SET):
+    for path in (MAIN_SET, SECOND_SET, FRESH_SET):
         report = score(path, dispatcher)
         assert report.urgent_recall == 1.0, path.name
         assert len(report.false_urgent) <= 2, report.false_urgent
 
 
-def test_the_second_set_written_after_the_rules(dispatcher: Dispatcher) -> None:
+def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
     assert score(SECOND_SET, dispatcher).rate >= 0.85
+    assert score(FRESH_SET, dispatcher).rate >= 0.75
