@@ -42,7 +42,6 @@ EXIT_STATUS: dict[str, str] = {
     "metrics": "0 rebuilt, or --check found them equal; 1 --check found differences, or no cases stored",
     "corrections": "0 exported; 2 bad arguments",
     "bench": "0 figures printed and written; 1 the platform did not start",
-    "route": "0 every line routed (or compared, or evaluated); 1 --evaluate without its labelled file; 2 the catalogue cannot be read",
     "deadletter": "0 listed or replayed; 2 replay without a filter or --all, or bad arguments",
     "status": "0 every process is ready; 1 a process is not ready or does not answer; 2 bad arguments",
 }
