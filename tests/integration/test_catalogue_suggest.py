@@ -83,18 +83,18 @@ async def seed(mongo_db: Any) -> dict[str, list[str]]:
         assert assignment.queue_id == "department:市交通委员会"
         await step(repository, routed, "accepted", "jiaotongwei", actor_queue=assignment.queue_id)
         ids["transport"].append(str(routed.call_id))
-    # 2. Parcel lockers: the catalogue sends them to commerce, which returns them without naming anyone; an
-    #    operator dispatches them by hand to the postal administration (人工派单), which accepts.
+    # 2. Self-service machines that take money: the catalogue sends them to commerce, which returns them
+    #    without naming anyone; an operator dispatches them by hand to market regulation (人工派单), which accepts.
     for i in range(3):
-        routed = await store_routed(repository, f"parcel-{i}-{uuid.uuid4().hex[:6]}", "快递柜超时收费，快递员不送上门",
+        routed = await store_routed(repository, f"parcel-{i}-{uuid.uuid4().hex[:6]}", "商场门口的自助洗车机扣费不出水",
                                     "", "商贸旅游", "商业贸易")  # fmt: skip
         today = routed.assignment.queue_id
         await return_and_redispatch(repository, cases, routed, "不属于本单位职责")
-        manual = Assignment(queue_id="department:北京市邮政管理局", unit_kind=UnitKind.department,
-                            unit_name="北京市邮政管理局", catalogue_version=CATALOGUE.version, reason="人工派单")  # fmt: skip
+        manual = Assignment(queue_id="department:市市场监督管理局", unit_kind=UnitKind.department,
+                            unit_name="市市场监督管理局", catalogue_version=CATALOGUE.version, reason="人工派单")  # fmt: skip
         await step(repository, routed, "dispatched", "duty-supervisor", assignment=manual)
         if i < 2:
-            await step(repository, routed, "accepted", "youzheng", actor_queue=manual.queue_id)
+            await step(repository, routed, "accepted", "shichangjianguan", actor_queue=manual.queue_id)
         ids["postal"].append(str(routed.call_id))
         assert today != manual.queue_id
     # 3. Returned, re-dispatched, not yet accepted anywhere: nothing learned yet.
@@ -134,7 +134,7 @@ async def test_suggest_proposes_rules_with_evidence_from_returns_and_manual_disp
     assert sorted(evidence["example_call_ids"]) == sorted(ids["transport"])
     assert evidence["example_reasons"] == ["这是交通委的事，不归街道"]
 
-    assert postal["rule"]["assign"]["lead"] == "department:北京市邮政管理局"
+    assert postal["rule"]["assign"]["lead"] == "department:市市场监督管理局"
     assert postal["rule"]["match"] == {"categories": ["商贸旅游"], "subcategories": ["商业贸易"]}
     assert postal["evidence"]["manual_dispatches"] == 3 and postal["evidence"]["cases"] == 3
     assert set(postal["evidence"]["example_call_ids"]) == set(ids["postal"])
@@ -153,7 +153,7 @@ async def test_the_command_prints_json_and_a_readable_report(mongo_db: Any, sett
     document = json.loads(as_json.stdout)
     assert [s["rule"]["assign"]["lead"] for s in document["suggestions"]] == [
         "department:市交通委员会",
-        "department:北京市邮政管理局",
+        "department:市市场监督管理局",
     ]
     readable = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
     assert readable.returncode == 0, readable.stderr
