@@ -219,6 +219,28 @@ class CaseDocument(_Stored):
         return self.queue_id or self.assignment.queue_id
 
 
+IDS_PER_QUERY = 25
+"""Ids per ``{_id: {$in: [...]}}`` query. The embedded database's cost grows faster than the list (500 ids
+in one query: ~0.2 s); its CPU per id among 20,000 cases was 0.15 ms in lists of 100, 0.095 ms of 50,
+0.065 ms of 25. Lookups of many cases by id go in slices of this many."""
+
+
+def case_units(case: CaseDocument | Mapping[str, Any]) -> set[str]:
+    """The queues of the units that lead the case or cooperate on it (the units that may read it), from the
+    stored document or a read API's case (``call_id`` instead of ``_id``); unknown shapes add nothing."""
+    if isinstance(case, CaseDocument):
+        assignment: Mapping[str, Any] = case.assignment.model_dump()
+        fields: Mapping[str, Any] = {"queue_id": case.queue_id, "queue_ids": case.queue_ids, "summoned": case.summoned}
+    else:
+        stored = case.get("assignment")
+        assignment = stored if isinstance(stored, Mapping) else {}
+        fields = case
+    queues = [fields.get("queue_id"), assignment.get("queue_id")]
+    for many in (fields.get("queue_ids"), assignment.get("cooperating_units"), fields.get("summoned")):
+        queues += list(many) if isinstance(many, list) else []
+    return {str(queue) for queue in queues if queue}
+
+
 class CaseReadModel:
     """Typed, read-only access to the ``cases`` collection for the services that do not own it.
 
@@ -240,10 +262,12 @@ class CaseReadModel:
 
     async def stored_calls(self, call_ids: Sequence[str]) -> dict[str, StoredCall]:
         """The stored requests of those of ``call_ids`` that have a case (intake's check of a resubmission)."""
-        if not call_ids:
-            return {}
-        cursor = self.collection.find({"_id": {"$in": list(call_ids)}}, {"call": 1})
-        return {str(doc["_id"]): StoredCall.model_validate(doc.get("call") or {}) async for doc in cursor}
+        ids = list(call_ids)
+        found: dict[str, StoredCall] = {}
+        for start in range(0, len(ids), IDS_PER_QUERY):
+            cursor = self.collection.find({"_id": {"$in": ids[start : start + IDS_PER_QUERY]}}, {"call": 1})
+            found.update({str(doc["_id"]): StoredCall.model_validate(doc.get("call") or {}) async for doc in cursor})
+        return found
 
     async def wait_until_stored(
         self, call_id: str, *, seconds: float, poll_seconds: float = 0.2

@@ -17,6 +17,7 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared import topics
+from shared.masking import mask_contacts, mask_optional
 
 # Namespace of deterministic ids: the same (source system, external id) always gives the same call_id,
 # and an event derived from another always gets the same event_id, so replays are recognisable.
@@ -151,6 +152,33 @@ class CallReceived(Envelope):
     call: Call = Field(description="The request.")
 
 
+PROBE_SOURCE_SYSTEM = "hotline-probe"
+"""The source system of readiness probes: calls ``hotline up`` sends through the pipeline before it says the
+platform runs. The classifier and router treat them as any call (so the probe proves they consume); the
+metrics worker never stores them, so no case, counter or scoreboard ever shows one. Subscribers of the call
+topics should skip them (docs/asyncapi.md)."""
+
+
+def is_probe(call: Call) -> bool:
+    """Whether ``call`` is a readiness probe (``PROBE_SOURCE_SYSTEM``), which no store keeps."""
+    return call.source_system == PROBE_SOURCE_SYSTEM
+
+
+def probe_received(now: datetime | None = None) -> CallReceived:
+    """A fresh readiness probe: a call with no contact and no address (it can duplicate nothing)."""
+    external_id = uuid.uuid4().hex
+    the_call = Call(
+        channel=Channel.api,
+        source_system=PROBE_SOURCE_SYSTEM,
+        external_id=external_id,
+        subject="readiness probe",
+        body="Hotline readiness probe: not a citizen's request.",
+        language="en",
+        received_at=now or utc_now(),
+    )
+    return CallReceived(call_id=call_id_for(PROBE_SOURCE_SYSTEM, external_id), call=the_call)
+
+
 class Classification(BaseModel):
     """What the request is about, in the official 3-level taxonomy."""
 
@@ -221,6 +249,18 @@ class Assignment(BaseModel):
     )
 
 
+def masked_call(call: Call) -> Call:
+    """``call`` with phone numbers and e-mail addresses in its subject, body and address masked."""
+    address = call.location.address
+    return call.model_copy(
+        update={
+            "subject": mask_contacts(call.subject),
+            "body": mask_contacts(call.body),
+            "location": call.location.model_copy(update={"address": mask_optional(address)}),
+        }
+    )
+
+
 class CallRouted(Envelope):
     """A request was dispatched to a queue. Topic ``hotline.calls.routed.v1``."""
 
@@ -232,10 +272,12 @@ class CallRouted(Envelope):
 
     @classmethod
     def from_classified(cls, classified: CallClassified, assignment: Assignment) -> CallRouted:
+        """The routed call; phone numbers and e-mail addresses in its free text masked (``shared.masking``):
+        this topic and everything built from it (the case store, the read API) are read downstream."""
         return cls(
             event_id=derived_event_id(classified.event_id, "routed"),
             call_id=classified.call_id,
-            call=classified.call,
+            call=masked_call(classified.call),
             classification=classified.classification,
             assignment=assignment,
         )

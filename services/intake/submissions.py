@@ -142,7 +142,9 @@ def reject_conflicts(
             index=r.index,
             status="rejected",
             stored_hash=refused[r.call_id],
-            errors=[FieldError(loc=["external_id"], msg=conflict_message(r.call_id, refused[r.call_id]), type="conflict")],
+            errors=[
+                FieldError(loc=["external_id"], msg=conflict_message(r.call_id, refused[r.call_id]), type="conflict")
+            ],
         )
         if r.call_id in refused
         else r

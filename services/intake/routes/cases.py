@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, status
 from fastapi.exceptions import RequestValidationError
 
+from services.common.logs import call_fields
 from services.intake import cases as case_steps
 from services.intake.case_store import CaseStoreUnavailable, find_case
 from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
@@ -45,7 +46,7 @@ async def existing_case(cases: CaseReadModel | None, call_id: uuid.UUID, retry_a
     try:
         case = await find_case(cases, call_id)
     except CaseStoreUnavailable as exc:
-        log.warning("case %s not read: %s", call_id, exc)
+        log.warning("case %s not read: %s", call_id, exc, extra=call_fields(call_id))
         raise unavailable(f"the case store did not answer, retry: {exc.kind}", retry_after_seconds) from exc
     if case is None:
         raise HTTPException(
@@ -110,7 +111,7 @@ async def take_step(
         what=f"case step {step.kind} of {call_id}",
         refusal=lambda exc: f"step not accepted, retry: {exc}",
     )
-    log.info("case %s: %s by %s", call_id, step.kind, key.name)
+    log.info("case %s: %s by %s", call_id, step.kind, key.name, extra=call_fields(call_id, event.event_id))
     return StepAccepted(
         call_id=call_id,
         event_id=event.event_id,
@@ -123,7 +124,10 @@ async def take_step(
 
 @router.get("/v1/cases/{call_id}/steps", responses=ERROR_RESPONSES)
 async def steps(call_id: uuid.UUID, key: CaseActorDep, cases: CasesDep, settings: SettingsDep) -> StepsAllowed:
-    """The steps this key may take on the case now (what a console should offer)."""
+    """The steps this key may take on the case now (what a console should offer). A key whose units neither
+    lead nor cooperate on the case gets the same 404 as for an unknown case: it may not see its status."""
     case = await existing_case(cases, call_id, settings.retry_after_seconds)
     role, allowed = case_steps.steps_for(key, case)
+    if role == "none":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {call_id} for API key '{key.name}'")
     return StepsAllowed(call_id=call_id, status=case.status, role=role, steps=allowed)

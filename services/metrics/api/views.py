@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.masking import mask_contacts
 
 
 class OldestWaiting(BaseModel):
@@ -59,12 +62,33 @@ class CaseView(BaseModel):
     )
     overdue: dict[str, Any] = Field(default_factory=dict, description="Deadlines missed: response, resolution.")
 
+    @classmethod
+    def of(cls, case: Mapping[str, Any]) -> CaseView:
+        """The stored case as the API shows it: phone numbers and e-mail addresses in its free text (subject,
+        body, address, step notes, the dispatch reason) masked by ``shared.masking``."""
+        view = cls.model_validate(case)
+        call = dict(view.call)
+        for field in ("subject", "body"):
+            if isinstance(call.get(field), str):
+                call[field] = mask_contacts(call[field])
+        location = call.get("location")
+        if isinstance(location, Mapping) and isinstance(location.get("address"), str):
+            call["location"] = {**location, "address": mask_contacts(location["address"])}
+        assignment = dict(view.assignment)
+        if isinstance(assignment.get("reason"), str):
+            assignment["reason"] = mask_contacts(assignment["reason"])
+        history = [
+            {**step, "note": mask_contacts(step["note"])} if isinstance(step.get("note"), str) else step
+            for step in view.history
+        ]
+        return view.model_copy(update={"call": call, "assignment": assignment, "history": history})
+
 
 class CasesView(BaseModel):
     """A page of a queue's open cases; pass ``next_after`` as ``after`` (or ``next_before`` as ``before``) next."""
 
     queue_id: str
-    order: Literal["oldest", "newest"]
+    order: Literal["oldest", "newest", "urgent"]
     cases: list[CaseView]
     next_before: datetime | None = None
     next_after: datetime | None = None
