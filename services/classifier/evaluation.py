@@ -222,6 +222,12 @@ def shift_figures(model: Classifier, path: Path = SHIFT_SET, *, seed: int = 0) -
             expected_calibration_error(np.array([d.confidence for d in decisions]), correct), 4
         ),
         "needs_review_share": round(float(np.mean([d.needs_review for d in decisions])), 4),
+        "level2_with_confidence_share": round(
+            float(np.mean([d.subcategory is not None and d.subcategory_confidence is not None for d in decisions])), 4
+        ),
+        "level3_with_confidence_share": round(
+            float(np.mean([d.item is not None and d.item_confidence is not None for d in decisions])), 4
+        ),
         "by_style": {
             name: {"rows": len(values), "accuracy": round(float(np.mean(values)), 4)}
             for name, values in sorted(styles.items())
