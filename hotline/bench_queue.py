@@ -29,6 +29,10 @@ async def measure(port: int, size: int) -> None:
     await repository.ensure_indexes()
     # The index the faster shapes need (not created by the service today).
     await db.cases.create_index([("queue_id", ASCENDING), ("status", ASCENDING), ("received_at", ASCENDING)])
+    await db.cases.create_index(
+        [("queue_ids", ASCENDING), ("assignment.priority", ASCENDING), ("status", ASCENDING)],
+        name="queue_ids_priority_status",
+    )
     events = synthetic_events(size, queues=1, run="bench-queue", spread="uniform")
     queue = events[0].assignment.queue_id
     started = time.perf_counter()
@@ -41,6 +45,22 @@ async def measure(port: int, size: int) -> None:
         ("queue_ids + one status + received_at window", {"queue_ids": queue, "status": "dispatched", "received_at": {"$lt": window}}, None),
         ("queue_id + one status + received_at window", {"queue_id": queue, "status": "dispatched", "received_at": {"$lt": window}}, None),
     ]  # fmt: skip
+    await db.cases.update_many(
+        {"_id": {"$in": [str(e.call_id) for e in events[::500]]}}, {"$set": {"assignment.priority": 1}}
+    )
+    reads = repository.reads
+    for urgent_first in (False, True):
+        started = time.perf_counter()
+        listed = await reads.cases_of_queue(queue, limit=LISTED, urgent_first=urgent_first)
+        elapsed = (time.perf_counter() - started) * 1000
+        print(f"  the read API's listing (urgent_first={urgent_first}): {len(listed)} listed in {elapsed:.0f} ms")
+    for hint in (None, "queue_ids_priority_status"):
+        cursor = db.cases.find({"queue_ids": queue, "status": "dispatched", "assignment.priority": 1})
+        if hint:
+            cursor = cursor.hint(hint)
+        started = time.perf_counter()
+        urgent = [doc async for doc in cursor]
+        print(f"  urgent ones, hint={hint}: {len(urgent)} in {(time.perf_counter() - started) * 1000:.0f} ms")
     for name, query, sort in shapes:
         cursor = db.cases.find(query)
         if sort:

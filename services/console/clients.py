@@ -67,8 +67,9 @@ class MetricsClient:
         body = await self.get("/v1/queues")
         return list(body["queues"] if isinstance(body, dict) else body)
 
-    async def queue_cases(self, queue_id: str, *, limit: int) -> list[dict[str, Any]]:
-        body = await self.get(f"/v1/queues/{queue_id}/cases", {"limit": limit, "order": "oldest"})
+    async def queue_cases(self, queue_id: str, *, limit: int, order: str = "oldest") -> list[dict[str, Any]]:
+        """A queue's open cases, ``oldest`` first or ``urgent`` ones on top of the oldest."""
+        body = await self.get(f"/v1/queues/{queue_id}/cases", {"limit": limit, "order": order})
         return list(body.get("cases", []))
 
     async def search(self, params: Mapping[str, Any]) -> tuple[int, list[dict[str, Any]]]:

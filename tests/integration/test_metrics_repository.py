@@ -88,7 +88,8 @@ async def test_indexes_are_created_for_queue_reads_deadlines_and_duplicate_detec
     assert (("next_due_at", 1),) in case_indexes
     assert (("call.location.address", 1), ("received_at", -1)) in case_indexes
     assert (("call.contact.hash", 1), ("received_at", -1)) in case_indexes
-    assert len(case_indexes) == 5  # each index costs insert time on the embedded database
+    assert (("queue_ids", 1), ("assignment.priority", 1), ("status", 1)) in case_indexes  # a queue's urgent cases
+    assert len(case_indexes) == 6  # each index costs insert time on the embedded database
     counter_indexes = await mongo_db.counters.index_information()
     assert "_id_" in counter_indexes
 

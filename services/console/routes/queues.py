@@ -31,11 +31,12 @@ from shared.cases import is_overdue
 from shared.contacts import MIN_PHONE_DIGITS, hash_contact, normalise_phone
 from shared.events import CaseEventKind
 from shared.masking import mask_contacts
+from shared.queues import URGENT_PRIORITY
+from shared.queues import is_urgent as urgent_priority
 
 router = APIRouter()
 CASES_SHOWN = 200
 EXPORT_LIMIT = 10_000
-URGENT_PRIORITY = 1  # assignment.priority of a life-or-safety case (1 = most urgent)
 SORTS = ("urgent", "oldest", "newest", "deadline")
 FILTERS = ("q", "category", "status", "priority", "overdue", "district", "sort")
 _PHONE = re.compile(r"\+?[\d\s\-()]+")
@@ -124,11 +125,10 @@ async def queue_and_cases(
         "urgent",
         "oldest",
     ):
-        # The plain page, the one kept open all day: the queue's oldest cases straight off its index (fast at
-        # any depth), urgent ones first among them. Filters and other orders go through the search.
-        cases = await client.queue_cases(queue_id, limit=limit)
-        if query.get("sort", "urgent") == "urgent":
-            cases.sort(key=lambda case: not is_urgent(case))
+        # The plain page, the one kept open all day: the queue listing off its index, the queue's urgent cases
+        # on top (the read API's order=urgent). Filters and other orders go through the search.
+        order = "urgent" if query.get("sort", "urgent") == "urgent" else "oldest"
+        cases = await client.queue_cases(queue_id, limit=limit, order=order)
         matched = len(cases) if len(cases) < limit else max(len(cases), int(queue.get("depth") or 0))
         return queue, matched, cases
     params = search_params(query, queue_id, settings_of(request).contact_salt, limit)
@@ -137,7 +137,7 @@ async def queue_and_cases(
 
 
 def is_urgent(case: Mapping[str, Any]) -> bool:
-    return int((case.get("assignment") or {}).get("priority") or 3) <= URGENT_PRIORITY
+    return urgent_priority((case.get("assignment") or {}).get("priority"))
 
 
 def case_rows(request: Request, user: User, cases: list[dict], queue: dict[str, Any], matched: int) -> dict[str, Any]:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
-from services.metrics.aggregates import DIMENSIONS, parse_counter_id, streets_counter_id, unit_of_field_key
+from services.metrics.aggregates import (
+    DIMENSIONS,
+    parse_counter_id,
+    queue_counter_id,
+    streets_counter_id,
+    unit_of_field_key,
+)
 from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.case_search import CaseFilter, ordered
 from services.metrics.store.base import MetricsDatabase
@@ -131,13 +137,47 @@ class MetricsReads:
             query["received_at"] = received
         direction = ASCENDING if oldest_first else DESCENDING
         order = [("received_at", direction), ("_id", direction)]
-        cases = [normalise_case(doc) async for doc in self.database.cases.find(query).sort(order).limit(limit)]
-        if not (urgent_first and oldest_first) or received:
+        if not oldest_first or received:
+            return [normalise_case(doc) async for doc in self.database.cases.find(query).sort(order).limit(limit)]
+        cases = [normalise_case(doc) for doc in await self._oldest_open(queue_id, limit)]
+        if not urgent_first:
             return cases
-        urgent_query = {**query, "assignment.priority": URGENT_PRIORITY}
-        urgent = [normalise_case(doc) async for doc in self.database.cases.find(urgent_query).sort(order).limit(limit)]
+        urgent = [
+            normalise_case(doc) for doc in await self._open_of(queue_id, {"assignment.priority": URGENT_PRIORITY})
+        ]
+        urgent = sorted(urgent, key=_received_order)[:limit]
         first = {case["call_id"] for case in urgent}
         return (urgent + [case for case in cases if case["call_id"] not in first])[:limit]
+
+    async def _open_of(self, queue_id: str, condition: dict[str, Any]) -> list[dict[str, Any]]:
+        """A queue's open cases meeting ``condition``, one query per open status: an equality on each field of
+        the ``queue_ids`` index keeps the embedded database's read to the matches (``$in`` does not)."""
+        found: list[dict[str, Any]] = []
+        for status in OPEN_STATUSES:
+            query = {"queue_ids": queue_id, "status": status, **condition}
+            found += [doc async for doc in self.database.cases.find(query)]
+        return found
+
+    async def _oldest_open(self, queue_id: str, limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` oldest open cases of a queue, read in widening windows of received time from the queue's
+        oldest waiting case on (its counter keeps it), until ``limit`` are found.
+
+        The embedded database reads every index match before it applies a sort's limit, so "the oldest 200"
+        in one query reads the whole queue (3 s for 10,000 cases); a window read stays small (0.1 s).
+        Cases older than the start (cooperating ones, whose age the counter does not know) are read first."""
+        now = datetime.now(UTC)
+        counter = await self.database.counters.find_one({"_id": queue_counter_id(queue_id)}, {"oldest_open": 1})
+        oldest = ((counter or {}).get("oldest_open") or {}).get("received_at")
+        start = as_utc(oldest) if oldest else now - timedelta(days=31)
+        found = {doc["_id"]: doc for doc in await self._open_of(queue_id, {"received_at": {"$lt": start}})}
+        low, width = start, timedelta(hours=1)
+        while len(found) < limit and low <= now:
+            window = {"received_at": {"$gte": low, "$lt": low + width}}
+            found.update((doc["_id"], doc) for doc in await self._open_of(queue_id, window))
+            low, width = low + width, width * 2
+        if len(found) < limit:  # received after now (a clock ahead): whatever is left
+            found.update((doc["_id"], doc) for doc in await self._open_of(queue_id, {"received_at": {"$gte": low}}))
+        return sorted(found.values(), key=_received_order)[:limit]
 
     async def search_cases(
         self, found: CaseFilter, *, sort: str = "urgent", limit: int = 200, now: datetime | None = None
@@ -252,3 +292,7 @@ def normalise_case(doc: dict[str, Any]) -> dict[str, Any]:
         if isinstance(step.get("at"), datetime):
             step["at"] = as_utc(step["at"])
     return case
+
+
+def _received_order(case: dict[str, Any]) -> tuple[datetime, str]:
+    return as_utc(case["received_at"]), str(case.get("_id", case.get("call_id", "")))
