@@ -150,6 +150,8 @@ def parse_batch(
         try:
             if not isinstance(value, bytes | bytearray):
                 raise TypeError(f"expected bytes, got {type(value).__name__}")
+            if len(value) > topics.MAX_MESSAGE_BYTES:
+                raise ValueError(f"{len(value)} bytes, more than the {topics.MAX_MESSAGE_BYTES} a message may have")
             parsed.append(Received(event, model.model_validate_json(value)))
         except ValidationError as exc:
             dead.append(dead_letter_for(service, event, f"invalid {model.__name__}: {_short_errors(exc)}"))
@@ -192,10 +194,35 @@ def dead_letter_sender(app: faust.App) -> DeadLetterSender:
     return functools.partial(send_dead_letters, app)
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is an outage that retrying cures (a store or the broker unreachable, a timeout), rather
+    than a fault of the data (an absurd value, a message too large for the broker, a bug on one input)."""
+    from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
+    from pymongo.errors import ConnectionFailure, PyMongoError, WriteConcernError
+
+    if isinstance(exc, MessageSizeTooLargeError | RecordTooLargeError):
+        return False
+    if isinstance(exc, KafkaError | ConnectionFailure | WriteConcernError | OSError | TimeoutError):
+        return True
+    if isinstance(exc, PyMongoError):
+        return exc.has_error_label("RetryableWriteError") or exc.has_error_label("TransientTransactionError")
+    type_name = type(exc).__name__  # faust's own broker errors, without importing its internals
+    return type_name in {"ProducerSendError", "NotReady", "ConsumerNotStarted"}
+
+
 async def retry_until_done(
-    what: str, action: Callable[[], Awaitable[ResultT]], *, first_delay: float = 0.2, max_delay: float = 10.0
+    what: str,
+    action: Callable[[], Awaitable[ResultT]],
+    *,
+    first_delay: float = 0.2,
+    max_delay: float = 10.0,
+    retry_if: Callable[[BaseException], bool] | None = None,
 ) -> ResultT:
-    """Run ``action`` until it succeeds, backing off: a store being down must not ack unprocessed events."""
+    """Run ``action`` until it succeeds, backing off: a store being down must not ack unprocessed events.
+
+    With ``retry_if`` (e.g. ``is_transient``), an error it does not accept is raised at once instead: a
+    poison input must not be retried forever.
+    """
     delay = first_delay
     while True:
         try:
@@ -203,6 +230,8 @@ async def retry_until_done(
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if retry_if is not None and not retry_if(exc):
+                raise
             log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
@@ -263,9 +292,43 @@ class BatchHandler(Generic[ModelT]):
         await self.send_dead_letters(dead)
         if not parsed:
             return
-        apply = functools.partial(self.apply, parsed)
-        failed = await (retry_until_done(self.retry, apply) if self.retry else apply())
+        failed = await self._apply_isolating(parsed)
         await self.send_dead_letters(failed)
+
+    async def _apply_isolating(self, items: list[Received[ModelT]]) -> Sequence[DeadLetter]:
+        """``apply`` (retried while an outage lasts); on any other error, each record alone, the failing one
+        dead-lettered with the error."""
+        apply = functools.partial(self.apply, items)
+        try:
+            if self.retry:
+                return await retry_until_done(self.retry, apply, retry_if=is_transient)
+            return await apply()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not self.retry and is_transient(exc):
+                raise  # no retry here: the worker's own recovery handles an outage
+            if len(items) == 1:
+                log.exception(
+                    "%s: giving up on %s offset %s",
+                    self.service,
+                    items[0].record.message.topic,
+                    items[0].record.message.offset,
+                )
+                return [
+                    dead_letter_for(self.service, items[0].record, f"processing failed: {type(exc).__name__}: {exc}")
+                ]
+            log.warning(
+                "%s: a batch of %d failed (%s: %s); applying its records one by one",
+                self.service,
+                len(items),
+                type(exc).__name__,
+                exc,
+            )
+            failed: list[DeadLetter] = []
+            for item in items:
+                failed.extend(await self._apply_isolating([item]))
+            return failed
 
 
 async def consume_batches(stream: faust.StreamT, batching: Batching, handler: BatchHandler[ModelT]) -> None:

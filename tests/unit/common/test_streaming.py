@@ -21,10 +21,12 @@ from services.common.streaming import (
     dead_letter,
     dead_letter_for,
     dead_letter_of,
+    is_transient,
+    parse_batch,
 )
 from shared import topics
-from shared.events import DeadLetter, ProgrammeItemUpdated
-from tests import factories
+from shared.events import TOPIC_MODELS, DeadLetter, ProgrammeItemUpdated
+from tests import factories, poison
 
 
 def record(value: bytes, key: bytes | None = None, offset: int = 0) -> EventT:
@@ -140,3 +142,54 @@ def test_the_one_builder_keeps_the_bytes_the_key_and_a_bounded_reason() -> None:
     )
     assert base64.b64decode(from_event.original_b64) == event.to_bytes()
     assert dead_letter("s", "r", source_topic="t", original=b"", key=None).key is None
+
+
+@pytest.mark.parametrize("topic", poison.INPUT_TOPICS)
+@pytest.mark.parametrize("kind", poison.KINDS)
+def test_every_kind_of_poison_is_dead_lettered_with_its_reason(topic: str, kind: str) -> None:
+    model = TOPIC_MODELS[topic]
+    keyed = poison.messages(topic, 6)
+    events = [
+        record(value, key, offset=n) for n, (key, value) in enumerate(keyed) if key.decode().split("-")[-2] == kind
+    ]
+
+    parsed, dead = parse_batch(events, model, "test")
+
+    assert parsed == []
+    assert len(dead) == len(events) > 0
+    assert all(d.reason.startswith(("invalid ", "undecodable message: ")) for d in dead), [d.reason for d in dead]
+    if kind == "oversized":
+        assert all("bytes, more than the" in d.reason for d in dead)
+
+
+@dataclass
+class Faulty:
+    """An apply step that fails on some values for a reason of their own (a bug, an absurd value)."""
+
+    applied: list[list[str]] = field(default_factory=list)
+
+    async def apply(self, batch: list[Received[ProgrammeItemUpdated]]) -> list[DeadLetter]:
+        if any(item.value.item_id == "bad" for item in batch):
+            raise OverflowError("date value out of range")
+        self.applied.append([item.value.item_id for item in batch])
+        return []
+
+
+@pytest.mark.parametrize("retry", [None, "apply updates"])
+def test_a_value_that_breaks_apply_is_dead_lettered_alone_and_the_rest_applied(retry: str | None) -> None:
+    faulty, recorder = Faulty(), Recorder()
+    values = [update().model_copy(update={"item_id": item_id}) for item_id in ("t1", "bad", "t2")]
+    step = BatchHandler("test", ProgrammeItemUpdated, faulty.apply, recorder.send_dead, retry=retry)
+
+    asyncio.run(step([record(v.to_bytes(), offset=n) for n, v in enumerate(values)]))
+
+    assert faulty.applied == [["t1"], ["t2"]]
+    assert recorder.steps[-1] == ("dead", ["processing failed: OverflowError: date value out of range"])
+
+
+def test_only_outages_are_retried() -> None:
+    from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+    from pymongo.errors import DuplicateKeyError, ServerSelectionTimeoutError
+
+    assert all(map(is_transient, [ServerSelectionTimeoutError("down"), KafkaConnectionError(), TimeoutError()]))
+    assert not any(map(is_transient, [MessageSizeTooLargeError(), OverflowError(), DuplicateKeyError("dup")]))
