@@ -60,9 +60,10 @@ def _bounded_fetch_wait(fetch_max_wait_ms: int) -> None:
 
 
 def create_app(service: str, settings: ServiceSettings) -> faust.App:
-    """A faust app for ``service``: raw bytes in and out, acks=all, no web server, in-memory tables."""
+    """A faust app for ``service``: raw bytes in and out, acks=all, no web server, in-memory tables, and a
+    timer that notices a broker that lost its logs (``OffsetWatch``)."""
     _bounded_fetch_wait(settings.kafka.fetch_max_wait_ms)
-    return faust.App(
+    app = faust.App(
         f"hotline-{service}",
         broker=settings.kafka.faust_broker,
         store="memory://",
@@ -76,6 +77,107 @@ def create_app(service: str, settings: ServiceSettings) -> faust.App:
         # A worker that lost its broker keeps trying rather than exiting: the supervisor need not restart it.
         broker_session_timeout=30.0,
     )
+    watch = OffsetWatch(app, service)
+
+    @app.timer(settings.kafka.offset_check_seconds, name=f"{service}-offset-watch")
+    async def watch_offsets() -> None:
+        await watch.check()
+
+    return app
+
+
+@dataclass(frozen=True, slots=True)
+class LostLog:
+    """A partition whose consumer stood past the end of its log: the broker lost what it held."""
+
+    topic: str
+    partition: int
+    position: int
+    end: int
+    earliest: int
+
+    def reason(self, service: str) -> str:
+        return (
+            f"broker lost messages: {service} stood at offset {self.position} of {self.topic}[{self.partition}] "
+            f"but the log ends at {self.end}; whatever was only on the broker is gone (calls accepted before "
+            f"the restart and not yet consumed); resuming from offset {self.earliest}"
+        )
+
+
+class OffsetWatch:
+    """Notices that the broker lost its logs, says so loudly and resumes from the earliest retained offset.
+
+    The embedded broker keeps everything in memory: after a restart its topics are empty, while a worker
+    that stayed up (or its group's committed offsets, committed again after the restart) stands past the
+    new logs' end, so faust would skip every new message. Every ``kafka.offset_check_seconds`` this compares,
+    for each assigned partition of a Hotline topic, the worker's read and committed offsets and the log end
+    it saw last with the log's end now (the high watermark of the last fetch); if the worker is past the end (or the end went back), the broker
+    lost data: it is logged as an error and announced on ``hotline.deadletter.v1``, faust's bookkeeping of
+    the partition is reset, the consumer seeks to the earliest offset and commits it. A new log that grew
+    past the old position within one interval cannot be told apart (documented in docs/operations.md).
+    """
+
+    def __init__(self, app: faust.App, service: str) -> None:
+        self.app = app
+        self.service = service
+        self.ends: dict[Any, int] = {}
+
+    async def check(self) -> list[LostLog]:
+        try:
+            return await self._check()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the broker may be down right now: the next tick tries again
+            log.debug("offset watch of %s: %s: %s", self.service, type(exc).__name__, exc)
+            return []
+
+    async def _check(self) -> list[LostLog]:
+        consumer: Any = self.app.consumer
+        assigned = [tp for tp in consumer.assignment() if tp.topic in topics.ALL_TOPICS]
+        if not assigned:
+            return []
+        behind: dict[Any, tuple[int, int]] = {}
+        for tp in assigned:
+            # The high watermark of the last fetch response, not ListOffsets: the embedded broker answers
+            # ListOffsets(latest) with the base offset of the last record batch, short of the log's end.
+            end = consumer.highwater(tp)
+            if end is None or end < 0:
+                continue
+            known = [consumer._read_offset.get(tp), consumer._committed_offset.get(tp), self.ends.get(tp)]
+            position = max((offset for offset in known if offset is not None), default=0)
+            self.ends[tp] = end
+            if position > end:
+                behind[tp] = (position, end)
+        if not behind:
+            return []
+        earliest = await consumer.earliest_offsets(*behind)
+        lost = []
+        for tp, (position, end) in behind.items():
+            start = max(int(earliest.get(tp) or 0), 0)
+            for bookkeeping in (consumer._acked, consumer._acked_index, consumer._gap):
+                bookkeeping.pop(tp, None)
+            consumer._committed_offset[tp] = None
+            await consumer.seek(tp, start)
+            try:
+                await consumer._commit({tp: start})
+            except Exception as exc:  # the next commit of a processed message overwrites it anyway
+                log.warning("offset watch: committing %s at %d failed: %s", tp, start, exc)
+            lost.append(LostLog(tp.topic, tp.partition, position, end, start))
+        letters = []
+        for item in lost:
+            log.error("%s", item.reason(self.service))
+            letters.append(
+                dead_letter(
+                    self.service,
+                    item.reason(self.service),
+                    source_topic=item.topic,
+                    original=b"",
+                    partition=item.partition,
+                    offset=item.end,
+                )
+            )
+        await retry_until_done("announce lost broker logs", functools.partial(send_dead_letters, self.app, letters))
+        return lost
 
 
 def raw_topic(app: faust.App, name: str) -> faust.TopicT:
