@@ -20,6 +20,8 @@ EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
 """No instant in a Hotline contract (event, API body) lies before this: older ones are refused as absurd."""
 LATEST_INSTANT = datetime(2100, 1, 1, tzinfo=UTC)
 """Every instant in a Hotline contract lies before this: later ones are refused as absurd."""
+MONTH_PATTERN = r"^20\d{2}-(0[1-9]|1[0-2])$"
+"""A month (YYYY-MM) within the instants' window: what every API that takes a month accepts (else 422)."""
 RECEIVED_AT_MAX_FUTURE = timedelta(days=1)
 """The most a call's ``received_at`` in an event may lie ahead of the consumer's clock (intake is stricter)."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Request, status
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from services.intake.deps import CallsWriterDep, PublisherDep, SettingsDep
 from services.intake.publisher import BrokerUnavailable, PublishFailed
-from services.intake.routes.common import ERROR_RESPONSES, publish_or_503
+from services.intake.routes.common import BODY_ERROR_RESPONSES, ERROR_RESPONSES, publish_or_503
 from services.intake.schemas import (
     EXAMPLE_EN,
     EXAMPLE_ZH,
@@ -22,13 +22,18 @@ from services.intake.schemas import (
     ErrorBody,
     RawCallBatch,
 )
-from services.intake.submissions import build_batch, event_for, field_errors, text_too_long
+from services.intake.settings import IntakeSettings
+from services.intake.submissions import ReceivedWindow, build_batch, event_for, field_errors, submission_problem
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["calls"])
 
 
-@router.post("/v1/calls", status_code=status.HTTP_202_ACCEPTED, responses=ERROR_RESPONSES)
+def received_window(settings: IntakeSettings) -> ReceivedWindow:
+    return ReceivedWindow(settings.received_at_earliest, timedelta(seconds=settings.clock_skew_seconds))
+
+
+@router.post("/v1/calls", status_code=status.HTTP_202_ACCEPTED, responses={**ERROR_RESPONSES, **BODY_ERROR_RESPONSES})
 async def submit_call(
     submission: Annotated[
         CallSubmission,
@@ -44,9 +49,13 @@ async def submit_call(
     settings: SettingsDep,
 ) -> CallAccepted:
     """Accept one call: 202 only after the broker acknowledged its CallReceived event."""
-    if submission.text_length() > settings.max_text_chars:
-        raise RequestValidationError([text_too_long(submission, settings.max_text_chars, prefix=())])
-    event = event_for(submission, settings.contact_salt, datetime.now(UTC))
+    now = datetime.now(UTC)
+    problem = submission_problem(
+        submission, max_text_chars=settings.max_text_chars, window=received_window(settings), now=now, prefix=()
+    )
+    if problem is not None:
+        raise RequestValidationError([problem])
+    event = event_for(submission, settings.contact_salt, now)
     await publish_or_503(
         publisher,
         [event],
@@ -62,7 +71,8 @@ async def submit_call(
     response_model_exclude_none=True,
     responses={
         **ERROR_RESPONSES,
-        413: {"model": ErrorBody, "description": "More calls than max_batch."},
+        **BODY_ERROR_RESPONSES,
+        413: {"model": ErrorBody, "description": "More calls than max_batch, or more bytes than max_request_bytes."},
         422: {"model": ErrorBody, "description": "The body is not {calls: [...]} (items are judged one by one)."},
     },
     openapi_extra={
@@ -90,7 +100,11 @@ async def submit_batch(
             f"body.calls has {len(items)} items; at most {settings.max_batch} are accepted per batch",
         )
     results, events = build_batch(
-        items, max_text_chars=settings.max_text_chars, contact_salt=settings.contact_salt, now=datetime.now(UTC)
+        items,
+        max_text_chars=settings.max_text_chars,
+        window=received_window(settings),
+        contact_salt=settings.contact_salt,
+        now=datetime.now(UTC),
     )
 
     def refusal(exc: BrokerUnavailable | PublishFailed) -> dict[str, object]:
