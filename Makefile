@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: the whole platform on the embedded broker and database (Ctrl-C stops everything)
+## make run: the whole platform on the embedded broker and database (Ctrl-C stops everything);
+## make run REPLICAS=classifier=2,router=2,metrics=2 runs several instances of the faust workers
 run: install
-	$(BIN)/hotline up
+	$(BIN)/hotline up $(if $(REPLICAS),--replicas $(REPLICAS))
 
 ## make browser: Debian's chromium (and a CJK font) for the console's browser tests; CI runs as root
 CHROMIUM := /usr/bin/chromium
@@ -33,9 +34,10 @@ test: install browser lint typecheck
 unit: install
 	$(BIN)/python -m pytest -q -m "not integration and not e2e"
 
-## make bench: N calls through intake's batch endpoint, figures printed (no pass/fail)
+## make bench: N calls through intake's batch endpoint, figures printed (no pass/fail); STORED=1000000 runs on
+## a store of that many cases (built once, reused), REPLICAS=classifier=2,router=2,metrics=2 on several workers
 bench: install
-	$(BIN)/hotline bench --calls $(N)
+	$(BIN)/hotline bench --calls $(N) $(if $(STORED),--stored $(STORED)) $(if $(REPLICAS),--replicas $(REPLICAS))
 
 lint: install
 	$(BIN)/ruff check shared services hotline tests

@@ -5,7 +5,14 @@ processes, free ports), so nothing else must be running. Printed, never asserted
 
 - sustained throughput: calls per second from the first POST until every case is visible in MongoDB;
 - latency from intake's 202 to the case being visible in its queue (p50, p99, max);
-- the same machine's raw aiokafka produce->consume rate on the same broker, and the ratio.
+- the same machine's raw aiokafka produce->consume rate on the same broker, and the ratio;
+- the size of the store it ran on, CPU per call of each process, and what each periodic job (deadline
+  watcher, outbox, pending events, hot spots, queue pages, scoreboard reads) costs at that size.
+
+``--stored N`` runs on top of a store of N cases over the twelve months before now, built once through
+the metrics store's own write path and reused (``hotline.seed``; kept in ``.hotline/bench-store-N``).
+Visibility is read from the category counters (a few documents), never by counting cases, and the
+latencies from the cases by ``_id`` in slices: the benchmark's own reads do not grow with the store.
 """
 
 from __future__ import annotations
@@ -21,17 +28,20 @@ import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hotline.embedded import free_port
-from hotline.platform import Platform, ensure_dev_key, running_platform
+from hotline.platform import Platform, ensure_dev_key, replicas_argument, running_platform
+from hotline.seed import build_or_reuse, store_folder
 from services.common.mongo import mongo_client
 from services.console.settings import ConsoleSettings
 from services.intake.settings import IntakeSettings
+from services.metrics.repository import MetricsRepository
+from services.metrics.scoreboard import HotSpotThresholds
 from services.metrics.settings import MetricsSettings
 from shared.cases import CASES_COLLECTION
-from shared.clock import as_utc
+from shared.clock import DEFAULT_TIMEZONE, as_utc, local_month_and_day
 from shared.settings import MongoSettings, ServiceSettings
 
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "domain" / "messages-train.csv"
@@ -63,6 +73,10 @@ class BenchResult:
     paced_latency_p99_ms: float
     cpu_ms_per_call: dict[str, float]
     started_at: str
+    stored_before: int = 0
+    stored_after: int = 0
+    seeding: dict[str, object] | None = None
+    periodic_jobs: dict[str, dict[str, float]] | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +88,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--paced-rate", type=float, default=100.0, help="calls/s of the unsaturated latency phase")
     parser.add_argument("--paced-seconds", type=float, default=10.0, help="length of the unsaturated latency phase")
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="folder for the JSON result")
+    parser.add_argument(
+        "--stored",
+        type=int,
+        default=0,
+        help="run on top of a store of this many cases over the last twelve months (built once, then reused)",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=replicas_argument,
+        default={},
+        help="instances of the faust workers, e.g. classifier=2,router=2,metrics=2 (CPU is reported per instance)",
+    )
+    parser.add_argument(
+        "--store-root", type=Path, default=Path(".hotline"), help="where --stored keeps its stores (bench-store-N)"
+    )
 
 
 def load_texts(path: Path) -> list[tuple[str, str]]:
@@ -89,16 +118,27 @@ def load_texts(path: Path) -> list[tuple[str, str]]:
     return [(r[subject_key].strip(), r[body_key].strip()[:4000]) for r in rows if r[body_key].strip()]
 
 
+DATABASE = "hotline_bench"
+
+
 def run(args: argparse.Namespace) -> int:
-    home = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
+    seeding: dict[str, object] | None = None
+    if args.stored > 0:
+        home = store_folder(args.store_root.resolve(), args.stored)
+        print(f"Store of {args.stored:,} cases in {home} (built on first use, then reused) ...", flush=True)
+        seeding = build_or_reuse(home, args.stored, DATABASE)
+        print(f"  {json.dumps(seeding)}", flush=True)
+    else:
+        home = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     platform = Platform(
-        settings=ServiceSettings(home=home, mongodb=MongoSettings(database="hotline_bench")),
+        settings=ServiceSettings(home=home, mongodb=MongoSettings(database=DATABASE)),
         home=home,
         embedded_kafka=True,
         embedded_mongodb=True,
         intake=IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
         metrics=MetricsSettings(port=free_port()),
         console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
+        replicas=args.replicas,
     )
     home.mkdir(parents=True, exist_ok=True)
     api_key = ensure_dev_key(platform)
@@ -106,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Starting a platform in {home} ...", flush=True)
     with running_platform(platform, timeout=180):
         result = asyncio.run(_bench(platform, api_key, texts, args))
+    result.seeding = seeding
     print(_report(result), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
@@ -120,6 +161,14 @@ async def _bench(
     import httpx
 
     calls = _make_calls(texts, args.calls, "bench", random.Random(42))
+    mongo = mongo_client(MongoSettings(uri=platform.mongodb_uri))
+    database = mongo[platform.settings.mongodb.database]
+    cases = database[CASES_COLLECTION]
+    stored_before = await _stored_cases(database)
+    print(f"store: {stored_before:,} cases; timing the periodic jobs at that size ...", flush=True)
+    periodic = await _periodic_costs(platform, MetricsRepository(database))
+    months = _months_from(datetime.now(UTC))
+    visible_before = await _counted_cases(database, months)
     cpu_before = _cpu_seconds(platform)
     batches = [calls[i : i + args.batch] for i in range(0, len(calls), args.batch)]
     accepted_at: dict[str, float] = {}
@@ -149,20 +198,13 @@ async def _bench(
     post_seconds = time.time() - started
     print(f"posted {len(accepted_at)} calls ({rejected} rejected) in {post_seconds:.1f}s", flush=True)
 
-    mongo = mongo_client(MongoSettings(uri=platform.mongodb_uri))
-    cases = mongo[platform.settings.mongodb.database][CASES_COLLECTION]
     wanted = set(accepted_at)
-    deadline = time.time() + args.timeout
-    visible = 0
-    while time.time() < deadline:
-        visible = await cases.count_documents({"call.source_system": "bench"})
-        if visible >= len(wanted):
-            break
-        await asyncio.sleep(0.25)
+    visible = await _wait_visible(database, months, visible_before, len(wanted), time.time() + args.timeout)
     finished = time.time()
     cpu_after = _cpu_seconds(platform)
-    latencies = await _visible_latencies(cases, accepted_at, "bench")
-    paced_rate, paced = await _paced_phase(platform, api_key, texts, args, cases)
+    latencies = await _visible_latencies(cases, accepted_at)
+    paced_rate, paced = await _paced_phase(platform, api_key, texts, args, database)
+    stored_after = await _stored_cases(database)
     await mongo.close()
     if visible < len(wanted):
         print(f"only {visible} of {len(wanted)} visible after {args.timeout:.0f}s", flush=True)
@@ -191,7 +233,76 @@ async def _bench(
         paced_latency_p99_ms=round(_percentile(paced, 99), 1),
         cpu_ms_per_call=cpu_ms_per_call,
         started_at=datetime.fromtimestamp(started, UTC).isoformat(),
+        stored_before=stored_before,
+        stored_after=stored_after,
+        periodic_jobs=periodic,
     )
+
+
+def _months_from(start: datetime) -> list[str]:
+    """The city's months from ``start`` to a day later (a run may cross a month's end)."""
+    return sorted({local_month_and_day(start + timedelta(days=d), DEFAULT_TIMEZONE)[0] for d in (0, 1)})
+
+
+async def _counted_cases(database, months: list[str]) -> int:  # type: ignore[no-untyped-def]
+    """Cases received in ``months``, from the category counters (a few documents, whatever the store's size)."""
+    total = 0
+    for month in months:
+        async for counter in database.counters.find({"dimension": "category", "month": month}, {"count": 1}):
+            total += int(counter.get("count", 0))
+    return total
+
+
+async def _stored_cases(database) -> int:  # type: ignore[no-untyped-def]
+    """Every stored case, from the category counters of every month (not a count of the cases)."""
+    total = 0
+    async for counter in database.counters.find({"dimension": "category"}, {"count": 1}):
+        total += int(counter.get("count", 0))
+    return total
+
+
+async def _wait_visible(database, months: list[str], before: int, wanted: int, deadline: float) -> int:  # type: ignore[no-untyped-def]
+    """Poll the counters until ``wanted`` more cases were counted (or the deadline): how many were."""
+    visible = 0
+    while time.time() < deadline:
+        visible = await _counted_cases(database, months) - before
+        if visible >= wanted:
+            break
+        await asyncio.sleep(0.25)
+    return visible
+
+
+async def _periodic_costs(
+    platform: Platform, repository: MetricsRepository, rounds: int = 3
+) -> dict[str, dict[str, float]]:
+    """Each periodic job's and page's cost on this store: wall ms and database CPU ms per run (average)."""
+    now = datetime.now(UTC)
+    queues = await repository.queues()
+    busiest = max(queues, key=lambda q: q.depth).queue_id if queues else "street:东城区/街道00"
+    month, day = local_month_and_day(now, repository.timezone)
+    months = sorted({local_month_and_day(now - timedelta(days=31 * n), repository.timezone)[0] for n in range(12)})
+    area = busiest.split(":", 1)[-1]
+    touched = {(area, "劳动和社会保障", day, str(uuid.uuid4()))}
+    jobs = {
+        "deadline watcher tick": lambda: repository.flag_overdue(now),
+        "outbox read": lambda: repository.outbox_messages(),
+        "pending events retry": lambda: repository.retry_pending(),
+        "hot-spot check (1 area)": lambda: repository.detect_hotspots(touched, HotSpotThresholds()),
+        "queues + oldest waiting (SSE, scoreboard)": lambda: repository.queues(),
+        "console queue page (busiest queue)": lambda: repository.cases_of_queue(busiest, limit=50),
+        "monthly counts by unit": lambda: repository.monthly_counts(month, "unit"),
+        "street scoreboards, 12 months": lambda: repository.street_scoreboards(months),
+    }
+    costs: dict[str, dict[str, float]] = {}
+    for name, job in jobs.items():
+        cpu_before = _cpu_seconds(platform).get("database", 0.0)
+        started = time.perf_counter()
+        for _ in range(rounds):
+            await job()
+        wall = (time.perf_counter() - started) / rounds
+        cpu = (_cpu_seconds(platform).get("database", 0.0) - cpu_before) / rounds
+        costs[name] = {"wall_ms": round(wall * 1000, 1), "database_cpu_ms": round(cpu * 1000, 1)}
+    return costs
 
 
 def _make_calls(texts: list[tuple[str, str]], count: int, source: str, rng: random.Random) -> list[dict]:
@@ -232,17 +343,20 @@ def _cpu_seconds(platform: Platform) -> dict[str, float]:
     return used
 
 
-async def _visible_latencies(cases, accepted_at: dict[str, float], source: str) -> list[float]:  # type: ignore[no-untyped-def]
+async def _visible_latencies(cases, accepted_at: dict[str, float], per_lookup: int = 50) -> list[float]:  # type: ignore[no-untyped-def]
+    """202 -> stored, per call, read by ``_id`` in slices (slices of 25-50 ids cost least per id)."""
     latencies = []
-    async for doc in cases.find({"call.source_system": source}, {"stored_at": 1}):
-        if doc["_id"] in accepted_at and doc.get("stored_at"):
-            stored_ts = as_utc(doc["stored_at"]).timestamp()
-            latencies.append(max(0.0, stored_ts - accepted_at[doc["_id"]]) * 1000)
+    ids = list(accepted_at)
+    for start in range(0, len(ids), per_lookup):
+        async for doc in cases.find({"_id": {"$in": ids[start : start + per_lookup]}}, {"stored_at": 1}):
+            if doc.get("stored_at"):
+                stored_ts = as_utc(doc["stored_at"]).timestamp()
+                latencies.append(max(0.0, stored_ts - accepted_at[doc["_id"]]) * 1000)
     return sorted(latencies)
 
 
 async def _paced_phase(
-    platform: Platform, api_key: str, texts: list[tuple[str, str]], args: argparse.Namespace, cases
+    platform: Platform, api_key: str, texts: list[tuple[str, str]], args: argparse.Namespace, database
 ) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
     """Latency when the pipeline is not saturated: small batches at a steady rate, one at a time."""
     import httpx
@@ -252,6 +366,8 @@ async def _paced_phase(
     per_post = 10
     interval = per_post / args.paced_rate
     accepted_at: dict[str, float] = {}
+    months = _months_from(datetime.now(UTC))
+    before = await _counted_cases(database, months)
     started = time.time()
     async with httpx.AsyncClient(base_url=platform.intake_url, headers={"X-API-Key": api_key}, timeout=60) as client:
         for n, i in enumerate(range(0, count, per_post)):
@@ -263,12 +379,8 @@ async def _paced_phase(
                 if item["status"] == "accepted":
                     accepted_at[item["call_id"]] = now
     rate = len(accepted_at) / (time.time() - started)
-    deadline = time.time() + 120
-    while time.time() < deadline and await cases.count_documents({"call.source_system": "bench-paced"}) < len(
-        accepted_at
-    ):
-        await asyncio.sleep(0.25)
-    return rate, await _visible_latencies(cases, accepted_at, "bench-paced")
+    await _wait_visible(database, months, before, len(accepted_at), time.time() + 120)
+    return rate, await _visible_latencies(database[CASES_COLLECTION], accepted_at)
 
 
 def _typical_size(calls: list[dict]) -> int:
@@ -313,8 +425,15 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _report(r: BenchResult) -> str:
+    jobs = "\n".join(
+        f"    {name + ':':<44}{cost['wall_ms']:>8.1f} ms wall, {cost['database_cpu_ms']:>7.1f} ms database CPU"
+        for name, cost in (r.periodic_jobs or {}).items()
+    )
     return f"""
 Hotline pipeline benchmark ({r.calls} calls, batches of {r.batch}, {r.concurrency} in flight)
+  store: {r.stored_before:,} cases before the run, {r.stored_after:,} after
+  periodic jobs and pages at that size (one run each, before the calls):
+{jobs}
   intake accepted (202, acks=all):      {r.intake_calls_per_s:>10.1f} calls/s  ({r.post_seconds:.1f} s)
   end to end, visible in MongoDB:       {r.pipeline_calls_per_s:>10.1f} calls/s  ({r.pipeline_seconds:.1f} s)
   latency 202 -> visible in queue:      p50 {r.latency_p50_ms:.0f} ms, p99 {r.latency_p99_ms:.0f} ms, max {r.latency_max_ms:.0f} ms

@@ -14,7 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("hotline.schemas", "write or check the topics' JSON Schemas in docs/topics/"),
     "classify": ("services.classifier.cli", "classify JSON lines from stdin (no server needed)"),
     "train": ("services.classifier.training", "retrain the classifier from a labelled CSV"),
-    "catalogue": ("hotline.catalogue_cmd", "check a dispatch catalogue (派单目录) file, with line numbers"),
+    "catalogue": ("hotline.catalogue_cmd", "check a dispatch catalogue (派单目录) file; suggest rules from returns"),
     "locate": ("hotline.locate_cmd", "resolve JSON-lines addresses to Beijing district and street/town"),
     "metrics": ("hotline.metrics_cmd", "rebuild (or check) every metrics aggregate from the stored cases"),
     "corrections": ("hotline.corrections_cmd", "export operators' reclassifications for `hotline train --corrections`"),

@@ -11,6 +11,7 @@ class, so the supervisor never spells a prefix of its own.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -46,6 +47,9 @@ SERVICES: dict[str, str] = {
     "metrics-api": "services.metrics.api",
     "console": "services.console",
 }
+# The processes that may run as several instances (``hotline up --replicas classifier=2``): the faust
+# workers, which share their topics' partitions in one consumer group. The HTTP processes each bind a port.
+SCALABLE: tuple[str, ...] = ("classifier", "router", "metrics")
 # Faust workers print this once they have joined their consumer group and are consuming.
 WORKER_READY_MARK = "Worker ready"
 DEV_KEY_FILE = "dev-api-key"
@@ -98,6 +102,7 @@ class Platform:
     stack: EmbeddedStack | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    replicas: dict[str, int] = field(default_factory=dict)  # instances per scalable process (default 1)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Platform:
@@ -169,9 +174,10 @@ class Platform:
         )
         self.env = {**os.environ, **self.process_env(), "PYTHONUNBUFFERED": "1"}
         for name, module in SERVICES.items():
-            service = ServiceProcess(name, module, self.home / "logs" / f"{name}.log")
-            service.start(self.env, self.cwd)
-            self.services[name] = service
+            for instance in instance_names(name, self.replicas.get(name, 1)):
+                service = ServiceProcess(instance, module, self.home / "logs" / f"{instance}.log")
+                service.start(self.env, self.cwd)
+                self.services[instance] = service
         self.wait_ready(timeout=timeout)
 
     def process_env(self) -> dict[str, str]:
@@ -250,6 +256,33 @@ class Platform:
             service.stop()
         if self.stack is not None:
             self.stack.stop()
+
+
+def instance_names(name: str, count: int) -> list[str]:
+    """The processes of ``count`` instances of ``name``: ``router``, ``router-2``, ``router-3``..."""
+    return [name] + [f"{name}-{n}" for n in range(2, count + 1)]
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """``classifier=2,router=2,metrics=2`` as a mapping; only the faust workers (``SCALABLE``) may have several."""
+    replicas: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, count = part.partition("=")
+        name = name.strip()
+        if name not in SCALABLE:
+            raise ValueError(f"{name!r} cannot run as several instances; these can: {', '.join(SCALABLE)}")
+        if not count.strip().isdigit() or int(count) < 1:
+            raise ValueError(f"{part!r}: give a number of instances of 1 or more, e.g. {name}=2")
+        replicas[name] = int(count)
+    return replicas
+
+
+def replicas_argument(text: str) -> dict[str, int]:
+    """``parse_replicas`` for argparse: a refused value is reported with its reason."""
+    try:
+        return parse_replicas(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 @contextlib.contextmanager

@@ -8,15 +8,22 @@ import sys
 import time
 from types import FrameType
 
-from hotline.platform import Platform, ensure_demo_supervisor, ensure_dev_key
+from hotline.platform import Platform, ensure_demo_supervisor, ensure_dev_key, replicas_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for every service to be ready")
+    parser.add_argument(
+        "--replicas",
+        type=replicas_argument,
+        default={},
+        help="instances of the faust workers in their consumer groups, e.g. classifier=2,router=2,metrics=2",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     platform = Platform.from_environment()
+    platform.replicas = args.replicas
     platform.home.mkdir(parents=True, exist_ok=True)
     stopping = False
 

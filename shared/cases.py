@@ -9,7 +9,9 @@ by every applied ``CaseEvent``). Two other services read it, and only through ``
 - the router needs the stored case to re-dispatch it after a return, a reclassification or an undone
   link (its call, classification, current assignment and the queues already tried), waiting a little for
   metrics to have stored a case that was routed moments ago (so a step travels router → metrics →
-  router); and it looks for open cases a new call may duplicate.
+  router); and it looks for open cases a new call may duplicate;
+- ``hotline catalogue suggest`` (the router's tool) reads the returned and hand-dispatched cases to learn
+  what the catalogue should change.
 
 Keeping the case in one store avoids a second copy per reader; the price is this coupling, kept small:
 the collection name and the document's shape are defined here, once, and readers see typed values.
@@ -23,8 +25,10 @@ lack it, and fields the model does not know are ignored, so the writer can add o
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -35,6 +39,12 @@ from shared.clock import as_utc
 
 CASES_COLLECTION = "cases"
 """The collection of case documents (owned and written by the metrics service)."""
+
+LEARNING_PROJECTION = {
+    "_id": 1, "status": 1, "received_at": 1, "call": 1, "classification": 1, "assignment": 1, "queue_id": 1,
+    "returned_count": 1, "history": 1,
+}  # fmt: skip
+"""What ``CaseReadModel.returned_or_dispatched`` reads of a case."""
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
@@ -85,6 +95,14 @@ class StoredCall(_Stored):
     contact: StoredContact | None = None
     requested: StoredRequestedService | None = None
     media_url: str | None = None
+
+    def content_hash(self) -> str:
+        """sha256 (hex) of what the request says: channel, subject, body, language, location, the contact's
+        hash, the requested service and the media link. Not its identity (source_system, external_id) and not
+        its received time: intake answers 409 with this hash when the same identity comes with other content."""
+        content = self.model_dump(mode="json", exclude={"source_system", "external_id"})
+        text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 class StoredClassification(_Stored):
@@ -220,6 +238,13 @@ class CaseReadModel:
         document = await self.collection.find_one({"_id": call_id})
         return None if document is None else CaseDocument.model_validate(document)
 
+    async def stored_calls(self, call_ids: Sequence[str]) -> dict[str, StoredCall]:
+        """The stored requests of those of ``call_ids`` that have a case (intake's check of a resubmission)."""
+        if not call_ids:
+            return {}
+        cursor = self.collection.find({"_id": {"$in": list(call_ids)}}, {"call": 1})
+        return {str(doc["_id"]): StoredCall.model_validate(doc.get("call") or {}) async for doc in cursor}
+
     async def wait_until_stored(
         self, call_id: str, *, seconds: float, poll_seconds: float = 0.2
     ) -> CaseDocument | None:
@@ -234,6 +259,16 @@ class CaseReadModel:
             if case is not None or time.monotonic() >= deadline:
                 return case
             await asyncio.sleep(poll_seconds)
+
+    async def returned_or_dispatched(self, *, since: datetime | None = None) -> AsyncIterator[CaseDocument]:
+        """Cases with a return (退单) or a dispatch step in their history (the router's re-dispatches and
+        operators' 人工派单), received at or after ``since`` when given, oldest first: what
+        ``hotline catalogue suggest`` learns from."""
+        query: dict[str, Any] = {"$or": [{"returned_count": {"$gt": 0}}, {"history.kind": "dispatched"}]}
+        if since is not None:
+            query["received_at"] = {"$gte": since}
+        async for document in self.collection.find(query, LEARNING_PROJECTION).sort("_id", 1):
+            yield CaseDocument.model_validate(document)
 
     async def find_projected(
         self, filters: Sequence[Mapping[str, Any]], projection: Mapping[str, Any]

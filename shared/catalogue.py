@@ -266,6 +266,13 @@ class ReviewQueue(BaseModel):
     response_hours: float = Field(2, gt=0)
 
 
+DISTRICT_FALLBACK_RULE = "district-sub-centre"
+"""The rule sending a call whose district is known to the district sub-centre: the default service terms."""
+
+DEFAULT_TERMS = Assign(lead="district", response_hours=24, resolution_days=10)
+"""Service terms of a manual dispatch when the catalogue has neither the case's rule nor the fallback rule."""
+
+
 class Catalogue(BaseModel):
     """A versioned dispatch catalogue."""
 
@@ -289,6 +296,14 @@ class Catalogue(BaseModel):
     def rule(self, rule_id: str | None) -> Rule | None:
         """The rule with ``rule_id``, or None."""
         return next((r for r in self.rules if r.id == rule_id), None)
+
+    def service_terms(self, rule_id: str | None) -> Assign:
+        """How fast a case must be handled when an operator dispatches it (人工派单): the terms of the rule
+        it was routed by (a gas leak keeps its 1 hour), else the district sub-centre's, else 24 h / 10 days."""
+        for candidate in (self.rule(rule_id), self.rule(DISTRICT_FALLBACK_RULE)):
+            if candidate is not None and candidate.assign.lead != "manual":
+                return candidate.assign
+        return DEFAULT_TERMS
 
 
 def rule_units(rule: Rule) -> list[str]:

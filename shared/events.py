@@ -171,9 +171,21 @@ class Classification(BaseModel):
     item: str | None = Field(None, description="Level-3 category, e.g. 拖欠工资.")
     issue: str | None = Field(None, description="Monthly-Question (每月一题) problem id, when one matches.")
     confidence: float = Field(ge=0, le=1, description="Probability of the level-1 category.")
+    subcategory_confidence: float | None = Field(
+        None, ge=0, le=1, description="Probability that level 1 and level 2 are both right."
+    )
+    item_confidence: float | None = Field(None, ge=0, le=1, description="Probability that levels 1, 2 and 3 are right.")
     model_version: str = Field(description="Version of the model that decided.")
     explanation: list[str] = Field(default_factory=list, description="Terms that drove the decision.")
-    needs_review: bool = Field(False, description="Below the confidence threshold: manual sorting (人工分拣).")
+    suggested_category: str | None = Field(
+        None,
+        description="A level-1 category the model never learned whose words the text has: a hint for the reviewer, "
+        "never the decision.",
+    )
+    suggested_terms: list[str] = Field(default_factory=list, description="The words behind suggested_category.")
+    needs_review: bool = Field(
+        False, description="Below the confidence threshold, or a suggested category: manual sorting (人工分拣)."
+    )
 
 
 class CallClassified(Envelope):

@@ -9,13 +9,24 @@ divisions), a build-time tool only; at run time only the committed JSON is read.
 
 Resolution is pure and fast: every name and alias sits in one dict, looked up by the lengths that
 names starting with the current character can have, so a text is scanned once, longest match first.
+
+Places said in pinyin or English ("Sanlitun, Chaoyang District", "chaoyang qu", "Yongning Town") are
+found the same way in the Latin words of a text: the build stores every reading ``pypinyin`` gives of
+each name (朝阳 → chaoyang and zhaoyang: a polyphone's wrong reading does no harm, its right one is
+there), and the loader adds the suffix words (qu/district, jiedao/subdistrict/street, zhen/town,
+xiang/township, diqu/area). A name matches whole words only, spaced or not ("San Li Tun" = "Sanlitun").
+A bare name that the city shares or that is a common word (城南, 永宁) is still a name right after its
+district is said ("昌平区城南", "延庆区永宁"), where it is unique.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import re
 import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +57,22 @@ GENERIC_BARE_NAMES = frozenset(
 
 NameKind = Literal["official", "alias", "bare", "short"]
 STREET_CONFIDENCE: dict[str, float] = {"official": 0.9, "alias": 0.9, "bare": 0.8}
+DISTRICT_BARE_CONFIDENCE = 0.75
+# Latin suffix words of a name (each spaced or joined to it): the official one (pinyin of the suffix) first.
+LATIN_DISTRICT_SUFFIXES = ("qu", "district")
+LATIN_STREET_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "subdistrict": ("jiedao", "subdistrict", "street", "streetoffice", "jiedaobanshichu", "diqu", "area"),
+    "town": ("zhen", "town", "diqu", "area"),
+    "township": ("xiang", "township", "diqu", "area"),
+}
+MAX_PINYIN_VARIANTS = 16
+# After a district, a bare name unique in it is a place, unless it only names a road, a bridge or an estate
+# called after it (延庆区永宁路 need not be in 永宁镇) or is inside a longer word (丰台区某某新村).
+DISTRICT_BARE_NOT_BEFORE = ("路", "街", "道", "胡同", "巷", "桥", "小区", "村", "花园", "家园", "公园", "大厦", "医院", "学校")  # fmt: skip
+DISTRICT_BARE_AFTER = frozenset("的在是住到去于近边和与及、，,。 \t\n()（）:：")
+_LATIN_WORD = re.compile(r"[a-z0-9]+")
+_HAS_LATIN = re.compile(r"[A-Za-z]")
+_MASK = "\u0000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +114,12 @@ class Gazetteer:
     _lengths: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
     _strict_index: dict[str, tuple[NameEntry, ...]] = field(default_factory=dict, repr=False)
     _strict_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    _latin: LatinIndex = field(default_factory=lambda: LatinIndex({}), repr=False)
+    _latin_strict: LatinIndex = field(default_factory=lambda: LatinIndex({}), repr=False)
+    # district -> {bare name unique in it (Chinese or Latin key): its street}: names only after the district.
+    _district_bare: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    _district_bare_latin: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    _district_bare_lengths: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Gazetteer:
@@ -99,6 +132,16 @@ class Gazetteer:
             if entry not in bucket:
                 bucket.append(entry)
 
+        latin: dict[str, list[NameEntry]] = {}
+
+        def add_latin(keys: Iterable[str], entry: NameEntry) -> None:
+            for key in keys:
+                for variant in _latin_keys(key):
+                    bucket = latin.setdefault(variant, [])
+                    if entry not in bucket:
+                        bucket.append(entry)
+
+        district_shorts = {d["short_name"] for d in document["districts"] if d.get("short_name")}
         for district in document["districts"]:
             district_name = district["name"]
             gazetteer.districts[district_name] = [s["name"] for s in district["streets"]]
@@ -107,12 +150,41 @@ class Gazetteer:
                 add(alias, NameEntry(district_name, None, "alias"))
             if district.get("short_name"):
                 add(district["short_name"], NameEntry(district_name, None, "short"))
+            stems = district.get("pinyin", [])
+            official = NameEntry(district_name, None, "official")
+            add_latin((stem + suffix for stem in stems for suffix in LATIN_DISTRICT_SUFFIXES), official)
+            if district.get("short_name"):
+                add_latin(stems, NameEntry(district_name, None, "short"))
+            add_latin(district.get("pinyin_aliases", []), NameEntry(district_name, None, "alias"))
+            bare_counts: dict[str, int] = {}
             for street in district["streets"]:
-                add(street["name"], NameEntry(district_name, street["name"], "official"))
+                bare_counts[bare_name(street["name"])] = bare_counts.get(bare_name(street["name"]), 0) + 1
+            local: dict[str, str] = {}
+            local_latin: dict[str, str | None] = {}
+            for street in district["streets"]:
+                street_name = street["name"]
+                add(street_name, NameEntry(district_name, street_name, "official"))
                 for alias in street.get("aliases", []):
-                    add(alias, NameEntry(district_name, street["name"], "alias"))
+                    add(alias, NameEntry(district_name, street_name, "alias"))
                 if street.get("short_name"):
-                    add(street["short_name"], NameEntry(district_name, street["name"], "bare"))
+                    add(street["short_name"], NameEntry(district_name, street_name, "bare"))
+                street_stems = street.get("pinyin", [])
+                add_latin(street.get("pinyin_name", []), NameEntry(district_name, street_name, "official"))
+                suffixes = LATIN_STREET_SUFFIXES.get(street.get("kind", ""), ())
+                add_latin(
+                    (stem + suffix for stem in street_stems for suffix in suffixes),
+                    NameEntry(district_name, street_name, "alias"),
+                )
+                if street.get("short_name"):
+                    add_latin(street_stems, NameEntry(district_name, street_name, "bare"))
+                stem = bare_name(street_name)
+                if len(stem) >= 2 and bare_counts[stem] == 1 and stem not in district_shorts:
+                    local[stem] = street_name
+                    for key in (v for stem_key in street_stems for v in _latin_keys(stem_key)):
+                        # Two streets of a district read alike in pinyin: the Latin bare name is neither's.
+                        local_latin[key] = street_name if local_latin.get(key, street_name) == street_name else None
+            gazetteer._district_bare[district_name] = local
+            gazetteer._district_bare_latin[district_name] = {k: v for k, v in local_latin.items() if v}
         gazetteer._index, gazetteer._lengths = _index_of(names)
         strict = {
             name: [e for e in entries if e.kind in ("official", "alias")]
@@ -120,6 +192,19 @@ class Gazetteer:
             if any(e.kind in ("official", "alias") for e in entries)
         }
         gazetteer._strict_index, gazetteer._strict_lengths = _index_of(strict)
+        gazetteer._latin = LatinIndex({key: tuple(entries) for key, entries in latin.items()})
+        gazetteer._latin_strict = LatinIndex(
+            {
+                key: tuple(e for e in entries if e.kind in ("official", "alias"))
+                for key, entries in latin.items()
+                if any(e.kind in ("official", "alias") for e in entries)
+            }
+        )
+        for district_name, local in gazetteer._district_bare.items():
+            # The district's bare names scanned together with every city name, so a longer name wins.
+            _, gazetteer._district_bare_lengths[district_name] = _index_of(
+                {name: [] for name in itertools.chain(local, gazetteer._index)}
+            )
         return gazetteer
 
     @property
@@ -157,6 +242,10 @@ class Gazetteer:
                     i += 1
             else:
                 i += 1
+        if _HAS_LATIN.search(text):
+            latin = self._latin_strict if strict else self._latin
+            found.extend(latin.scan(text))
+            found.sort(key=lambda item: item[0])
         return found
 
     def resolve(
@@ -215,6 +304,21 @@ class Gazetteer:
             districts_of_places = _unique(e.district for e in entries)
             if len(districts_of_places) == 1:
                 candidate_districts = districts_of_places
+        if not strict and len(candidate_districts) == 1:
+            texts = [_clean(t) for t in (street, address) if t and t.strip()]
+            found = self._district_bare_street(candidate_districts[0], texts)
+            if found is not None:
+                name, found_street = found
+                how = "given" if given_district else "said"
+                return Resolution(
+                    candidate_districts[0],
+                    found_street,
+                    DISTRICT_BARE_CONFIDENCE,
+                    _join(
+                        notes,
+                        f"{how} district {candidate_districts[0]}; '{name}' → {found_street}, the only one in it",
+                    ),
+                )
         if given_district:
             return Resolution(given_district, None, 0.6, _join(notes, f"district {given_district} given, no street"))
         if len(said_districts) == 1:
@@ -233,6 +337,33 @@ class Gazetteer:
                 candidate_districts[0], None, 0.4, _join(notes, f"only district {candidate_districts[0]} is certain")
             )
         return Resolution(None, None, 0.0, _join(notes, "no Beijing district or street/town found"))
+
+    def _district_bare_street(self, district: str, texts: Sequence[str]) -> tuple[str, str] | None:
+        """A bare name unique in ``district`` said right after a place name, a particle or a pause
+        ("昌平区城南", "延庆区的永宁", "Chengnan, Changping"), not a road or estate named after it."""
+        local = self._district_bare.get(district, {})
+        lengths = self._district_bare_lengths.get(district, {})
+        for text in texts:
+            i, previous_end, end = 0, 0, len(text)
+            while i < end:
+                for length in lengths.get(text[i], ()):
+                    name = text[i : i + length]
+                    if i + length > end or (name not in local and name not in self._index):
+                        continue
+                    if name in local and self._index.get(name) is None:
+                        after_name = i == 0 or i == previous_end or text[i - 1] in DISTRICT_BARE_AFTER
+                        if after_name and not text.startswith(DISTRICT_BARE_NOT_BEFORE, i + length):
+                            return name, local[name]
+                    previous_end = i + length
+                    i += length
+                    break
+                else:
+                    i += 1
+            if _HAS_LATIN.search(text):
+                found = _latin_bare(text, self._district_bare_latin.get(district, {}))
+                if found is not None:
+                    return found
+        return None
 
     def _district_of_field(self, district: str | None, notes: list[str]) -> str | None:
         if not district or not district.strip():
@@ -263,12 +394,89 @@ def _index_of(
     return index, {char: tuple(sorted(ls, reverse=True)) for char, ls in lengths.items()}
 
 
+class LatinIndex:
+    """Names in pinyin or English, keyed by their letters run together ("sanlitun", "chaoyangdistrict"),
+    matched on whole words of a text: one or more words whose letters together are a key."""
+
+    def __init__(self, index: dict[str, tuple[NameEntry, ...]]) -> None:
+        self.index = index
+        self.prefixes = {key[:i] for key in index for i in range(1, len(key) + 1)}
+
+    def scan(self, text: str) -> list[tuple[int, str, tuple[NameEntry, ...]]]:
+        """Names found in ``text``'s Latin words, left to right, longest first, not overlapping."""
+        words = _latin_words(text)
+        found: list[tuple[int, str, tuple[NameEntry, ...]]] = []
+        i = 0
+        while i < len(words):
+            best: tuple[int, str] | None = None
+            joined = ""
+            for j in range(i, len(words)):
+                joined += words[j][1]
+                if joined not in self.prefixes:
+                    break
+                if joined in self.index:
+                    best = (j + 1, joined)
+            if best is None:
+                i += 1
+                continue
+            found.append((words[i][0], best[1], self.index[best[1]]))
+            i = best[0]
+        return found
+
+
+LATIN_BARE_NOT_BEFORE = frozenset(
+    {"lu", "road", "rd", "jie", "dajie", "avenue", "ave", "qiao", "bridge", "xiaoqu", "cun", "village", "huayuan",
+     "garden", "gardens", "park", "hutong", "lane", "jiayuan", "hospital", "school"}
+)  # fmt: skip
+
+
+def _latin_bare(text: str, local: dict[str, str]) -> tuple[str, str] | None:
+    """A district's bare Latin name among the words of ``text`` (not a road or estate named after it)."""
+    if not local:
+        return None
+    words = [w for _, w in _latin_words(text)]
+    longest = max(map(len, local))
+    for i in range(len(words)):
+        joined = ""
+        for j in range(i, len(words)):
+            joined += words[j]
+            if len(joined) > longest:
+                break
+            if joined in local and (j + 1 == len(words) or words[j + 1] not in LATIN_BARE_NOT_BEFORE):
+                return joined, local[joined]
+    return None
+
+
+def _fold(char: str) -> str:
+    """One character as a lowercase ASCII letter or digit (tone marks dropped: ǚ → u), else a space."""
+    if char.isascii():
+        return char.lower() if char.isalnum() else " "
+    base = unicodedata.normalize("NFKD", char)[0]
+    return base.lower() if base.isascii() and base.isalnum() else " "
+
+
+def _latin_words(text: str) -> list[tuple[int, str]]:
+    """The Latin words of ``text`` (lowercase, without tone marks) with where each starts."""
+    folded = "".join(map(_fold, text))
+    return [(m.start(), m.group()) for m in _LATIN_WORD.finditer(folded)]
+
+
+def _latin_keys(key: str) -> tuple[str, ...]:
+    """The index keys of a pinyin form: ü is written v by pypinyin and u by most people (lv, lu)."""
+    return (key, key.replace("v", "u")) if "v" in key else (key,)
+
+
 def _clean(text: str) -> str:
-    text = "".join(text.split())
+    # Blanks are dropped (Chinese has none), except one between two Latin words ("Chaoyang District").
+    text = re.sub(r"\s+", lambda m: " " if _between_latin(m.string, m.start(), m.end()) else "", text.strip())
     for prefix in CITY_PREFIXES:
         if text.startswith(prefix) and len(text) > len(prefix):
             return text[len(prefix) :]
     return text
+
+
+def _between_latin(text: str, start: int, end: int) -> bool:
+    return 0 < start and end < len(text) and text[start - 1].isascii() and text[end].isascii()
 
 
 def _unique(items: Iterable[str]) -> list[str]:
@@ -322,6 +530,32 @@ def street_aliases(official: str) -> list[str]:
     return aliases
 
 
+def pinyin_variants(name: str) -> list[str]:
+    """Every reading ``pypinyin`` knows of ``name``, letters run together, its usual reading first
+    (朝阳 → ["chaoyang", "zhaoyang"]); past ``MAX_PINYIN_VARIANTS`` combinations, the usual reading and
+    each with one character read otherwise. Build time only (``pypinyin`` is a dev dependency)."""
+    try:
+        from pypinyin import Style, lazy_pinyin, pinyin
+    except ImportError as exc:  # pragma: no cover - only without the dev extra
+        raise SystemExit("install the dev extra: pip install -e '.[dev]' (needs pypinyin)") from exc
+    usual = lazy_pinyin(name, style=Style.NORMAL)
+    # The phrase reading first, then every reading of the character alone (劲松: jingsong, and jinsong too).
+    readings = [
+        list(dict.fromkeys([u, *pinyin(char, style=Style.NORMAL, heteronym=True)[0]]))
+        for u, char in zip(usual, name, strict=True)
+    ]
+    combinations = 1
+    for options in readings:
+        combinations *= len(options)
+    if combinations <= MAX_PINYIN_VARIANTS:
+        forms = ["".join(c) for c in itertools.product(*readings)]
+    else:
+        forms = ["".join(usual)]
+        for position, options in enumerate(readings):
+            forms.extend("".join([*usual[:position], o, *usual[position + 1 :]]) for o in options[1:])
+    return list(dict.fromkeys(forms))
+
+
 def build_document(divisions: Sequence[tuple[int, str, str, str]], metadata: dict[str, Any]) -> dict[str, Any]:
     """The gazetteer document of Beijing from (level, code, parent_code, name) division records."""
     districts = [d for d in divisions if d[0] == 3 and d[2] == BEIJING_CODE]
@@ -347,6 +581,10 @@ def build_document(divisions: Sequence[tuple[int, str, str, str]], metadata: dic
                 "name": name,
                 "short_name": name[:-1] if name.endswith("区") else None,
                 "aliases": HISTORICAL_DISTRICT_NAMES.get(name, []),
+                "pinyin": pinyin_variants(name[:-1] if name.endswith("区") else name),
+                "pinyin_aliases": [
+                    form for alias in HISTORICAL_DISTRICT_NAMES.get(name, []) for form in pinyin_variants(alias)
+                ],
                 "streets": [
                     {
                         "code": s[1],
@@ -358,6 +596,8 @@ def build_document(divisions: Sequence[tuple[int, str, str, str]], metadata: dic
                         else "township",
                         "short_name": short_of(s[3]),
                         "aliases": street_aliases(s[3]),
+                        "pinyin": pinyin_variants(bare_name(s[3])),
+                        "pinyin_name": pinyin_variants(s[3]),
                     }
                     for s in sorted(streets, key=lambda s: s[1])
                     if s[2] == code
@@ -378,6 +618,8 @@ def build_document(divisions: Sequence[tuple[int, str, str, str]], metadata: dic
             "aliases": "added by the build: X地区 and X镇/乡人民政府 for towns, X街道办事处 and X地区 for streets, "
             "the bare name X when it has 2+ characters, is unambiguous and is not a common word; "
             "district short names and historical names",
+            "pinyin": "pinyin and pinyin_name: every reading of the bare and the official name that the PyPI package "
+            "pypinyin gives (polyphones: all readings), letters run together; the loader adds Latin suffix words",
             "district_count": len(document_districts),
             "street_count": len(streets),
         },

@@ -48,8 +48,12 @@ def register_agents(app: faust.App, model: Classifier, settings: ClassifierSetti
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
 
     async def classify_and_send(received: list[Received[CallReceived]]) -> list[DeadLetter]:
-        classified = classify_calls(
-            model, [item.value for item in received], override_above=settings.requested_override_above
+        # CPU-bound (an English call is tokenised, a batch is a sparse product): off the event loop.
+        classified = await asyncio.to_thread(
+            classify_calls,
+            model,
+            [item.value for item in received],
+            override_above=settings.requested_override_above,
         )
         acks = [await classified_topic.send(key=event.key(), value=event.to_bytes()) for event in classified]
         await asyncio.gather(*acks)

@@ -54,8 +54,8 @@ def classify_lines(model: Classifier, lines: list[bytes], *, explain: bool = Fal
     return answers
 
 
-_OUTPUT_FIELDS = {"category", "subcategory", "item", "issue", "confidence"}
-_EXPLAIN_FIELDS = {"needs_review", "explanation", "model_version"}
+_OUTPUT_FIELDS = {"category", "subcategory", "item", "issue", "confidence", "subcategory_confidence", "item_confidence"}
+_EXPLAIN_FIELDS = {"needs_review", "explanation", "model_version", "suggested_category", "suggested_terms"}
 
 
 def read_line_batches(stream: BinaryIO, batch_size: int) -> Iterator[list[bytes]]:

@@ -1,7 +1,10 @@
 """Character n-gram TF-IDF features computed with numpy over a whole batch at once (no Python loop per n-gram).
 
 An n-gram of up to three characters is packed exactly into one uint64 (21 bits per code point, shifted
-by one so that no key is zero), so the vocabulary is a sorted key array and a lookup is a binary search.
+by one so that no key is zero), so the vocabulary is a sorted key array and a lookup is a hash probe.
+
+Two blocks: one over subject + body, one over the subject alone (weighted, then every row re-normalised), so
+the subject's topic words count more without repeating the subject in the text.
 """
 
 from __future__ import annotations
@@ -25,11 +28,25 @@ _TAG = re.compile(r"<[^<>]{0,300}>")
 _CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 
 
+SUBJECT_END = "\x1e"
+"""Ends the subject in a message text (a control character, so normalised text never contains it)."""
+
+
 def message_text(subject: str, body: str) -> str:
-    """The text the model reads: the subject twice (it is dense in topic words), then the body."""
-    subject = subject or ""
-    body = body or ""
-    return normalise_text(f"{subject}。{subject}。{body}" if subject.strip() else body)
+    """The text the model reads: the normalised subject, SUBJECT_END, the normalised body."""
+    return f"{normalise_text(subject or '')}{SUBJECT_END}{normalise_text(body or '')}"
+
+
+def split_message(text: str) -> tuple[str, str]:
+    """(subject, body) of a message text; a text without SUBJECT_END is all body."""
+    subject, found, body = text.partition(SUBJECT_END)
+    return (subject, body) if found else ("", text)
+
+
+def full_text(text: str) -> str:
+    """Subject and body of a message text as one readable string (subject, 。, body)."""
+    subject, body = split_message(text)
+    return f"{subject}。{body}" if subject else body
 
 
 def normalise_text(text: str) -> str:
@@ -179,3 +196,49 @@ def fit_vocabulary(texts: Sequence[str], *, max_features: int, min_df: int = 2) 
     n_texts = len(texts)
     idf = np.log((1.0 + n_texts) / (1.0 + document_frequency[chosen])) + 1.0
     return Vocabulary(keys=unique_keys[chosen], idf=idf.astype(np.float32))
+
+
+DEFAULT_SUBJECT_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class Featuriser:
+    """The two TF-IDF blocks of a message: subject + body, and the subject alone weighted, rows re-normalised."""
+
+    text: Vocabulary
+    subject: Vocabulary
+    subject_weight: float = DEFAULT_SUBJECT_WEIGHT
+
+    @property
+    def n_features(self) -> int:
+        return len(self.text.keys) + len(self.subject.keys)
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        whole = self.text.transform([full_text(text) for text in texts])
+        subject = self.subject.transform([split_message(text)[0] for text in texts])
+        subject.data *= np.float32(self.subject_weight)
+        matrix = sp.hstack([whole, subject], format="csr", dtype=np.float32)
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        matrix.data /= np.repeat(norms, np.diff(matrix.indptr)).astype(np.float32)
+        return matrix
+
+    def term(self, column: int) -> str:
+        """The n-gram of a feature column (either block)."""
+        keys = self.text.keys
+        return key_to_text(int(keys[column] if column < len(keys) else self.subject.keys[column - len(keys)]))
+
+
+def fit_featuriser(
+    texts: Sequence[str],
+    *,
+    max_features: int,
+    max_subject_features: int,
+    subject_weight: float = DEFAULT_SUBJECT_WEIGHT,
+) -> Featuriser:
+    """Both vocabularies fitted on message texts (``message_text``)."""
+    return Featuriser(
+        text=fit_vocabulary([full_text(text) for text in texts], max_features=max_features),
+        subject=fit_vocabulary([split_message(text)[0] for text in texts], max_features=max_subject_features),
+        subject_weight=subject_weight,
+    )

@@ -4,6 +4,7 @@ Question by lexical rules. Pure: no I/O besides loading the artifact."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -12,10 +13,18 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from services.classifier.features import Vocabulary, key_to_text, message_text
+from services.classifier.features import DEFAULT_SUBJECT_WEIGHT, Featuriser, Vocabulary, full_text, message_text
 from services.classifier.issues import MonthlyQuestion, load_monthly_questions, match_monthly_question
 from services.classifier.multilingual import EnglishHead, embed, encoder_available, is_latin_script
-from services.classifier.taxonomy import BranchMatcher, LexiconEvidence, level1_names, load_synonyms
+from services.classifier.taxonomy import (
+    ITEM_SYNONYM_WEIGHT,
+    MIN_SCORE,
+    BranchMatcher,
+    LeafMatch,
+    LexiconEvidence,
+    level1_names,
+    load_synonyms,
+)
 from shared.events import Classification
 from shared.reference import load_taxonomy
 
@@ -24,13 +33,10 @@ ARRAYS_FILE = "classifier.npz"
 METADATA_FILE = "classifier.json"
 DEFAULT_MIN_CONFIDENCE = 0.5
 EXPLANATION_TERMS = 5
-LEXICON_OVERRIDE_BELOW = 0.9
-"""Model confidence under which strong lexicon evidence for a class the model never learned wins."""
+LEXICON_HINT_BELOW = 0.9
+"""Model confidence under which strong lexicon evidence for a class the model never learned becomes a hint."""
 STRONG_LEXICON = 2.0
 """Lexicon strength (distinct words; a long specific word counts 1.5) that makes evidence strong."""
-LEXICON_CONFIDENCE = 0.45
-"""Confidence of a lexicon decision: fixed and uncalibrated (no labelled data), below the default review threshold
-so that a person confirms the suggested class."""
 MIN_LEARNED_ROWS = 30
 """Training rows a class needs before the lexicon rule stops standing in for it."""
 LEAF_SIMILARITY = 0.3
@@ -61,11 +67,61 @@ def has_content(text: str) -> bool:
     return False
 
 
+LEVEL_FEATURES = ("bias", "log1p(score)", "log1p(margin)", "by_embedding")
+DEFAULT_LEVEL_WEIGHTS = (-1.0, 1.0, 1.0, 0.0)
+"""Weights before any calibration (an artifact without ``level_calibration``): a rough guess, not fitted."""
+
+
+def level_features(score: float, margin: float, by_embedding: bool) -> tuple[float, float, float, float]:
+    """What a level-2/3 confidence is computed from: how strongly and how clearly the leaf won."""
+    return (1.0, math.log1p(max(score, 0.0)), math.log1p(max(margin, 0.0)), float(by_embedding))
+
+
+def logistic(weights: Sequence[float], features: Sequence[float]) -> float:
+    """sigmoid(weights . features), plain floats (called once per call and level: numpy would cost more)."""
+    value = sum(w * x for w, x in zip(weights, features, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(min(value, 50.0), -50.0)))
+
+
+@dataclass(frozen=True)
+class LevelCalibration:
+    """P(level 2 right | level 1 right) and P(level 3 right | level 2 right) by logistic regression on
+    ``level_features``; fitted by ``hotline train`` on the labelled team-written sets."""
+
+    level2: tuple[float, ...] = DEFAULT_LEVEL_WEIGHTS
+    level3: tuple[float, ...] = DEFAULT_LEVEL_WEIGHTS
+
+    def conditional(self, choice: LeafChoice) -> tuple[float, float]:
+        """(P(level 2 right | level 1 right), P(level 3 right | level 2 right)) of a leaf choice."""
+        features2 = level_features(choice.score, choice.level2_margin, choice.by_embedding)
+        features3 = level_features(choice.score, choice.level3_margin, choice.by_embedding)
+        return logistic(self.level2, features2), logistic(self.level3, features3)
+
+    @classmethod
+    def from_metadata(cls, metadata: dict) -> LevelCalibration:
+        fitted = metadata.get("level_calibration") or {}
+        if not fitted:
+            return cls()
+        return cls(tuple(fitted["level2"]), tuple(fitted["level3"]))
+
+
+@dataclass(frozen=True)
+class LeafChoice(LeafMatch):
+    """Levels 2 and 3 chosen inside a level-1 branch, the evidence behind them, and where they came from."""
+
+    by_embedding: bool = False
+    from_programme: bool = False
+
+    @classmethod
+    def from_match(cls, found: LeafMatch) -> LeafChoice:
+        return cls(**vars(found))
+
+
 @dataclass
 class Classifier:
     """A loaded classifier; ``predict`` classifies a whole batch with one matrix product."""
 
-    vocabulary: Vocabulary
+    vocabulary: Featuriser
     coef: np.ndarray  # (classes, features) float32
     intercept: np.ndarray  # (classes,) float32
     classes: list[str]
@@ -76,6 +132,7 @@ class Classifier:
     questions: tuple[MonthlyQuestion, ...] = field(default_factory=load_monthly_questions)
     metadata: dict = field(default_factory=dict)
     english: EnglishHead | None = None
+    levels: LevelCalibration = field(default_factory=LevelCalibration)
 
     @cached_property
     def unlearned_classes(self) -> list[str]:
@@ -95,7 +152,11 @@ class Classifier:
         arrays_path = location if location.suffix == ".npz" else directory / ARRAYS_FILE
         metadata = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
         with np.load(arrays_path, allow_pickle=False) as arrays:
-            vocabulary = Vocabulary(keys=arrays["keys"], idf=arrays["idf"])
+            vocabulary = Featuriser(
+                text=Vocabulary(keys=arrays["keys"], idf=arrays["idf"]),
+                subject=Vocabulary(keys=arrays["subject_keys"], idf=arrays["subject_idf"]),
+                subject_weight=float(metadata.get("params", {}).get("subject_weight", DEFAULT_SUBJECT_WEIGHT)),
+            )
             coef, intercept = arrays["coef"], arrays["intercept"]
             english = None
             if "en_coef" in arrays.files and encoder_available():
@@ -104,6 +165,7 @@ class Classifier:
                     intercept=arrays["en_intercept"],
                     leaf_names=[tuple(leaf) for leaf in metadata["english"]["leaves"]],  # type: ignore[misc]
                     leaf_vectors=arrays["en_leaf_vectors"],
+                    normalise=bool(metadata["english"].get("normalise", True)),
                 )
         return cls(
             vocabulary=vocabulary,
@@ -115,6 +177,7 @@ class Classifier:
             min_confidence=DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence,
             metadata=metadata,
             english=english,
+            levels=LevelCalibration.from_metadata(metadata),
         )
 
     def save(self, directory: Path) -> None:
@@ -128,8 +191,10 @@ class Classifier:
                 "en_leaf_vectors": self.english.leaf_vectors,
             }
         arrays = {
-            "keys": self.vocabulary.keys,
-            "idf": self.vocabulary.idf,
+            "keys": self.vocabulary.text.keys,
+            "idf": self.vocabulary.text.idf,
+            "subject_keys": self.vocabulary.subject.keys,
+            "subject_idf": self.vocabulary.subject.idf,
             "coef": self.coef,
             "intercept": self.intercept,
             **english,
@@ -140,6 +205,11 @@ class Classifier:
             "classes": self.classes,
             "temperature": self.temperature,
             "model_version": self.model_version,
+            "level_calibration": {
+                "features": list(LEVEL_FEATURES),
+                "level2": self.levels.level2,
+                "level3": self.levels.level3,
+            },
         }
         (directory / METADATA_FILE).write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", "utf-8")
 
@@ -159,6 +229,10 @@ class Classifier:
 
     def predict_texts(self, texts: Sequence[str]) -> list[Classification]:
         """Classify texts already normalised by ``message_text``."""
+        return [decision for decision, _ in self.decide_texts(texts)]
+
+    def decide_texts(self, texts: Sequence[str]) -> list[tuple[Classification, LeafChoice | None]]:
+        """Each text's classification and the level-2/3 evidence behind it (None for unreadable text)."""
         if not texts:
             return []
         features = self.features(texts)
@@ -168,19 +242,15 @@ class Classifier:
         english_rows = [row for row, text in enumerate(texts) if is_latin_script(text)] if self.english else []
         vectors = self._english(texts, english_rows, probabilities, best, explanations)
         fallback = int(np.argmax(self.intercept))
-        results = []
+        results: list[tuple[Classification, LeafChoice | None]] = []
         for row, text in enumerate(texts):
             if not has_content(text) or (features.indptr[row] == features.indptr[row + 1] and row not in vectors):
-                results.append(self._unreadable(text, fallback))
+                results.append((self._unreadable(text, fallback), None))
                 continue
             category = self.classes[int(best[row])]
             confidence = float(probabilities[row, best[row]])
-            explanation = explanations[row]
-            lexicon = self._unlearned_evidence(text, category, confidence)
-            if lexicon is not None:
-                category, confidence = lexicon.level1, LEXICON_CONFIDENCE
-                explanation = list(lexicon.words)[:EXPLANATION_TERMS]
-            results.append(self._decide(text, category, confidence, explanation, vectors.get(row)))
+            hint = self.unlearned_hint(text, category, confidence)
+            results.append(self._decide(text, category, confidence, explanations[row], vectors.get(row), hint))
         return results
 
     def _english(
@@ -196,7 +266,7 @@ class Classifier:
             return {}
         from services.classifier.multilingual import ENGLISH_CHARS
 
-        vectors = embed([texts[row][:ENGLISH_CHARS] for row in rows])
+        vectors = embed([full_text(texts[row])[:ENGLISH_CHARS] for row in rows], normalise=self.english.normalise)
         english = self.english.probabilities(vectors)
         for position, row in enumerate(rows):
             probabilities[row] = english[position]
@@ -207,9 +277,10 @@ class Classifier:
     def _lexicon_terms(self, category: str, text: str) -> list[str]:
         return list(self.matcher.evidence(category, text).words)[:EXPLANATION_TERMS]
 
-    def _unlearned_evidence(self, text: str, category: str, confidence: float) -> LexiconEvidence | None:
-        """Strong lexicon evidence for a class the model cannot predict, when the model itself is unsure."""
-        if confidence >= LEXICON_OVERRIDE_BELOW:
+    def unlearned_hint(self, text: str, category: str, confidence: float) -> LexiconEvidence | None:
+        """Strong lexicon evidence for a class the model cannot predict, when the model itself is unsure: a hint
+        for the reviewer, never the decision (the model's answer stays; the call is sent to review)."""
+        if confidence >= LEXICON_HINT_BELOW:
             return None
         candidate = self.matcher.strongest(text, self.unlearned_classes)
         if candidate.strength < STRONG_LEXICON:
@@ -218,6 +289,25 @@ class Classifier:
             return None
         return candidate
 
+    def choose_leaf(
+        self, text: str, category: str, vector: np.ndarray | None = None, question: MonthlyQuestion | None = None
+    ) -> LeafChoice:
+        """Levels 2/3 inside ``category``: the 每月一题 problem's leaf (``question``, matched by the caller), else the
+        lexicon's best leaf, else (English with nothing in the lexicon) the nearest leaf name by embedding, else
+        the branch's 其他 leaf."""
+        if question is not None and question.category == category and question.subcategory:
+            # A programme keyword rule counts like one item synonym (ITEM_SYNONYM_WEIGHT) won by that much.
+            strength = ITEM_SYNONYM_WEIGHT
+            return LeafChoice(
+                question.subcategory, question.item, [], strength, strength, strength, from_programme=True
+            )
+        found = LeafChoice.from_match(self.matcher.rank(category, text))
+        if found.score < MIN_SCORE and vector is not None and self.english is not None:
+            level2, level3, similarity = self.english.nearest_leaf(category, vector)
+            if level2 is not None and similarity >= LEAF_SIMILARITY:
+                return LeafChoice(level2, level3, found.words, similarity, similarity, similarity, by_embedding=True)
+        return found
+
     def _decide(
         self,
         text: str,
@@ -225,27 +315,30 @@ class Classifier:
         confidence: float,
         explanation: list[str],
         vector: np.ndarray | None = None,
-    ) -> Classification:
+        hint: LexiconEvidence | None = None,
+    ) -> tuple[Classification, LeafChoice]:
         question = match_monthly_question(text, self.questions, category)
-        subcategory: str | None
-        item: str | None
-        if question is not None and question.category == category and question.subcategory:
-            subcategory, item = question.subcategory, question.item
-        else:
-            subcategory, item, words = self.matcher.match_with_words(category, text)
-            explanation = merge_explanation(words, explanation)
-            if subcategory is None and vector is not None and self.english is not None:
-                subcategory, item = self.english.nearest_leaf(category, vector, LEAF_SIMILARITY)
-        return Classification(
+        choice = self.choose_leaf(text, category, vector, question)
+        if not choice.from_programme:
+            explanation = merge_explanation(choice.words, explanation)
+        level2_given_1, level3_given_2 = self.levels.conditional(choice)
+        confidence = min(max(confidence, 0.0), 1.0)
+        level2_confidence = confidence * level2_given_1
+        decision = Classification(
             category=category,
-            subcategory=subcategory,
-            item=item,
+            subcategory=choice.level2,
+            item=choice.level3,
             issue=question.id if question else None,
-            confidence=round(min(max(confidence, 0.0), 1.0), 4),
+            confidence=round(confidence, 4),
+            subcategory_confidence=round(level2_confidence, 4) if choice.level2 else None,
+            item_confidence=round(level2_confidence * level3_given_2, 4) if choice.level3 else None,
             model_version=self.model_version,
             explanation=explanation,
-            needs_review=confidence < self.min_confidence,
+            suggested_category=hint.level1 if hint else None,
+            suggested_terms=list(hint.words)[:EXPLANATION_TERMS] if hint else [],
+            needs_review=confidence < self.min_confidence or hint is not None,
         )
+        return decision, choice
 
     def _unreadable(self, text: str, fallback: int) -> Classification:
         """Nothing the model knows in the text: the most common category at chance level, for manual sorting."""
@@ -275,7 +368,7 @@ class Classifier:
             for index in top:
                 if values[index] <= 0 or len(terms) == EXPLANATION_TERMS:
                     break
-                term = key_to_text(int(self.vocabulary.keys[features.indices[start + index]])).strip()
+                term = self.vocabulary.term(int(features.indices[start + index])).strip()
                 if not term.isalnum() or any(term in kept or kept in term for kept in terms):
                     continue
                 terms.append(term)

@@ -13,7 +13,7 @@ import operator
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -118,6 +118,17 @@ class _Branch:
     bigrams: frozenset[str]
     by_word: list[tuple[str, _Targets]]  # Chinese (and other) words: substring test
     by_latin: list[tuple[Term, _Targets]]  # Latin words: whole-word test, only for text with Latin letters
+    level2_of: tuple[int, ...] = ()  # per leaf, the position of its level 2 in the branch
+    by_opening: dict[str, list[int]] = field(default_factory=dict)  # first two characters -> by_word positions
+    short_words: tuple[int, ...] = ()  # by_word positions of one-character words
+
+    def words_in(self, text: str, bigrams: set[str]) -> list[int]:
+        """Positions in ``by_word`` of the words found in ``text`` (whose ``bigrams`` are given), in order: only
+        the words opening with one of the text's bigrams are tested, not the whole lexicon."""
+        candidates = [*self.short_words]
+        for bigram in bigrams.intersection(self.by_opening):
+            candidates.extend(self.by_opening[bigram])
+        return sorted(i for i in candidates if self.by_word[i][0] in text)
 
 
 def _index_branch(level1: str, branch: Mapping[str, Sequence[str]], synonyms: Mapping[str, Sequence[str]]) -> _Branch:
@@ -147,7 +158,14 @@ def _index_branch(level1: str, branch: Mapping[str, Sequence[str]], synonyms: Ma
                 add(by_synonym, word, leaf, ITEM_SYNONYM_WEIGHT)
     latin = [(Term(word), targets) for word, targets in by_synonym.items() if _LATIN_WORD.fullmatch(word)]
     plain = [(word, targets) for word, targets in by_synonym.items() if not _LATIN_WORD.fullmatch(word)]
-    return _Branch(leaves, by_bigram, frozenset(by_bigram), plain, latin)
+    names = list(dict.fromkeys(level2 for level2, _ in leaves))
+    level2_of = tuple(names.index(level2) for level2, _ in leaves)
+    by_opening: dict[str, list[int]] = {}
+    for position, (word, _) in enumerate(plain):
+        if len(word) >= 2:
+            by_opening.setdefault(word[:2], []).append(position)
+    short = tuple(position for position, (word, _) in enumerate(plain) if len(word) < 2)
+    return _Branch(leaves, by_bigram, frozenset(by_bigram), plain, latin, level2_of, by_opening, short)
 
 
 class BranchMatcher:
@@ -163,39 +181,58 @@ class BranchMatcher:
 
     def match_with_words(self, level1: str, text: str) -> tuple[str | None, str | None, list[str]]:
         """Like ``match``, plus the branch's lexicon words found in the text (for explanations)."""
+        found = self.rank(level1, text)
+        if found.score < MIN_SCORE:
+            return None, None, found.words
+        return found.level2, found.level3, found.words
+
+    def rank(self, level1: str, text: str) -> LeafMatch:
+        """The best leaf of the ``level1`` branch for ``text`` (even a weak one), with its score and its margins
+        over the best leaf of another level 2 and the best other leaf of the same level 2; with no evidence at
+        all, the branch's 其他 leaf (or its first) at score 0."""
         branch = self._branches.get(level1)
-        if branch is None or not text:
-            return None, None, []
+        if branch is None:
+            return LeafMatch(None, None, [], 0.0, 0.0, 0.0)
         scores = [0.0] * len(branch.leaves)
-        for bigram in branch.bigrams.intersection(text_bigrams(text)):
-            for leaf, weight in branch.by_bigram[bigram]:
-                scores[leaf] += weight
         found: list[tuple[float, str]] = []
-        for word, targets in branch.by_word:
-            if word in text:
+        if text:
+            bigrams = text_bigrams(text)
+            for bigram in branch.bigrams.intersection(bigrams):
+                for leaf, weight in branch.by_bigram[bigram]:
+                    scores[leaf] += weight
+            for position in branch.words_in(text, bigrams):
+                word, targets = branch.by_word[position]
                 found.append((max(weight for _, weight in targets), word))
                 for leaf, weight in targets:
                     scores[leaf] += weight
-        if _HAS_LATIN.search(text):
-            for term, targets in branch.by_latin:
-                if term.found_in(text):
-                    found.append((max(weight for _, weight in targets), term.word))
-                    for leaf, weight in targets:
-                        scores[leaf] += weight
+            if _HAS_LATIN.search(text):
+                for term, targets in branch.by_latin:
+                    if term.found_in(text):
+                        found.append((max(weight for _, weight in targets), term.word))
+                        for leaf, weight in targets:
+                            scores[leaf] += weight
         # Item-level words first, then longer words.
         words = [word for _, word in sorted(found, key=lambda pair: (-pair[0], -len(pair[1])))]
         best = max(range(len(scores)), key=scores.__getitem__)
-        if scores[best] < MIN_SCORE:
-            return None, None, words
+        if scores[best] <= 0:
+            best = next((i for i, (level2, _) in enumerate(branch.leaves) if level2 == OTHER), 0)
         level2, level3 = branch.leaves[best]
-        return level2, level3, words
+        score = scores[best]
+        other_branch = same_branch = 0.0
+        best_group = branch.level2_of[best]
+        for leaf, (group, value) in enumerate(zip(branch.level2_of, scores, strict=True)):
+            if group != best_group:
+                other_branch = max(other_branch, value)
+            elif leaf != best:
+                same_branch = max(same_branch, value)
+        return LeafMatch(level2, level3, words, score, score - other_branch, score - same_branch)
 
     def evidence(self, level1: str, text: str) -> LexiconEvidence:
         """The lexicon words of the ``level1`` branch found in ``text`` and how strong they are together."""
         branch = self._branches.get(level1)
         if branch is None or not text:
             return LexiconEvidence(level1, ())
-        words = [word for word, _ in branch.by_word if word in text]
+        words = [branch.by_word[i][0] for i in branch.words_in(text, text_bigrams(text))]
         if _HAS_LATIN.search(text):
             words += [term.word for term, _ in branch.by_latin if term.found_in(text)]
         return LexiconEvidence(level1, tuple(words))
@@ -204,6 +241,18 @@ class BranchMatcher:
         """The level-1 category among ``level1_names`` with the strongest lexicon evidence in ``text``."""
         found = [self.evidence(name, text) for name in level1_names]
         return max(found, key=lambda evidence: evidence.strength, default=LexiconEvidence("", ()))
+
+
+@dataclass(frozen=True)
+class LeafMatch:
+    """The best leaf of a branch for a text, and how clearly it won (for the level-2/3 confidences)."""
+
+    level2: str | None
+    level3: str | None
+    words: list[str]
+    score: float
+    level2_margin: float
+    level3_margin: float
 
 
 # A lexicon word of this many characters (Chinese) is specific enough on its own ("婚姻登记", "非法采砂").

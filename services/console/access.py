@@ -1,7 +1,7 @@
 """Who may see and do what in the console: pure functions of the user and the case, no I/O.
 
-A street/town operator sees its own queue only; a department operator its own queue and the cases it
-cooperates on (吹哨报到); a supervisor everything. Steps are offered by ``shared.lifecycle``'s rule, the
+An operator (street/town or department) sees its own queue and the cases its unit cooperates on (named by
+the catalogue rule, or summoned by a whistle: 吹哨报到), marked as such; a supervisor everything. Steps are offered by ``shared.lifecycle``'s rule, the
 one intake enforces: legal in the case's status and the user's to take (only the holder acts; supervisor-
 only steps; the whistle only for a street/town).
 """
@@ -62,12 +62,17 @@ def cooperating_units(case: Mapping[str, Any]) -> list[str]:
 
 
 def can_see_case(user: User, case: Mapping[str, Any]) -> bool:
-    """Supervisor: any case; street: its own queue's; department: its own and those it cooperates on."""
+    """Supervisor: any case; an operator: its own queue's and those its unit cooperates on (as intake does)."""
     if user.is_supervisor:
         return True
     if case.get("queue_id") == user.queue:
         return True
-    return user.role is Role.department and user.queue in cooperating_units(case)
+    return user.queue is not None and user.queue in cooperating_units(case)
+
+
+def role_in_queue(case: Mapping[str, Any], queue_id: str) -> str:
+    """``lead`` when ``queue_id`` holds the case (主办), else ``cooperating`` (协办: listed, takes no step)."""
+    return "lead" if case.get("queue_id") == queue_id else "cooperating"
 
 
 def holds(user: User, case: Mapping[str, Any]) -> bool:

@@ -18,6 +18,7 @@ from services.intake.publisher import EventPublisher
 from services.intake.routes import calls, cases, health, programme
 from services.intake.routes.common import install_error_handlers
 from services.intake.settings import IntakeSettings
+from services.intake.submissions import RecentSubmissions
 from shared.api_keys import KeyStore
 from shared.cases import CaseReadModel
 from shared.catalogue import DEFAULT_CATALOGUE_PATH
@@ -44,6 +45,7 @@ def create_app(
     app.state.settings = settings
     app.state.publisher = the_publisher
     app.state.key_store = KeyStore(settings.api_keys_file)
+    app.state.recent_submissions = RecentSubmissions()
     app.state.cases = CaseReadModel(database) if database is not None else None
     app.state.catalogue = CatalogueWatcher(settings.catalogue_path or DEFAULT_CATALOGUE_PATH)
     install_error_handlers(app)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.intake.schemas import FreeText
 from shared.api_keys import CASES_ACT, SUPERVISOR, KeyRecord
 from shared.cases import CaseDocument
+from shared.catalogue import Catalogue
+from shared.clock import DEFAULT_TIMEZONE
+from shared.deadlines import resolution_due
 from shared.events import (
     HOTLINE_NAMESPACE,
     Assignment,
@@ -211,9 +215,17 @@ def event_id_for(call_id: uuid.UUID, key_name: str, idempotency_key: str | None)
     return uuid.uuid4()
 
 
-def manual_assignment(step: CaseStepIn, case: CaseLike, key: KeyRecord, catalogue_version: str) -> Assignment:
-    """A supervisor's dispatch (人工派单) of the case to ``step.queue_id``: the next attempt."""
+def manual_assignment(
+    step: CaseStepIn, case: CaseLike, key: KeyRecord, catalogue: Catalogue, now: datetime, timezone: str
+) -> Assignment:
+    """A supervisor's dispatch (人工派单) of the case to ``step.queue_id``: the next attempt.
+
+    The new unit's clock starts at the dispatch, like a re-dispatch after a return, on the service terms
+    of the rule the case was routed by (``Catalogue.service_terms``): a manual dispatch never leaves a
+    case without deadlines.
+    """
     current = CaseDocument.of(case).assignment
+    terms = catalogue.service_terms(current.rule_id)
     queue_id = str(step.queue_id)
     # step_problems has checked it is a known queue; anything else is taken as a manual queue.
     queue = QueueId.try_parse(queue_id)
@@ -231,9 +243,13 @@ def manual_assignment(step: CaseStepIn, case: CaseLike, key: KeyRecord, catalogu
         district=district,
         street=street,
         rule_id=None,
-        catalogue_version=catalogue_version,
+        catalogue_version=catalogue.version,
         reason=reason,
-        priority=int(current.priority or 3),
+        priority=int(current.priority or terms.priority),
+        response_due_at=now + timedelta(hours=terms.response_hours),
+        resolution_due_at=resolution_due(
+            now, terms.resolution_days, terms.calendar, holidays=catalogue.holidays, timezone=timezone
+        ),
         attempt=int(current.attempt or 1) + 1,
     )
 
@@ -245,7 +261,9 @@ def case_event(
     *,
     call_id: uuid.UUID,
     event_id: uuid.UUID,
-    catalogue_version: str,
+    catalogue: Catalogue,
+    now: datetime,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> CaseEvent:
     """The CaseEvent of a checked step."""
     case = CaseDocument.of(case)
@@ -261,7 +279,7 @@ def case_event(
         )
     assignment = None
     if step.kind is CaseEventKind.dispatched:
-        assignment = manual_assignment(step, case, key, catalogue_version)
+        assignment = manual_assignment(step, case, key, catalogue, now, timezone)
     return CaseEvent(
         event_id=event_id,
         call_id=call_id,

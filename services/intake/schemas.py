@@ -212,6 +212,10 @@ class BatchItemResult(BaseModel):
         default=None, description="Index of an earlier item of this batch with the same call_id; published once."
     )
     errors: list[FieldError] | None = Field(default=None, description="Why the item was rejected.")
+    stored_hash: str | None = Field(
+        default=None,
+        description="When rejected as a conflict: the content hash of the version accepted before (see 409 of /v1/calls).",
+    )
 
 
 class BatchAccepted(BaseModel):
@@ -220,6 +224,21 @@ class BatchAccepted(BaseModel):
     accepted: int = Field(description="Items accepted.")
     rejected: int = Field(description="Items rejected for invalid input.")
     results: list[BatchItemResult] = Field(description="One result per item, in request order.")
+
+
+class CallConflict(BaseModel):
+    """409 of ``POST /v1/calls``: this (source_system, external_id) was accepted before with other content."""
+
+    message: str = Field(description="What conflicts, and what to do.")
+    call_id: uuid.UUID = Field(description="The call id of the version accepted before.")
+    stored_hash: str = Field(description="Content hash (sha256) of the version accepted before.")
+    submitted_hash: str = Field(description="Content hash of this submission.")
+
+
+class ConflictBody(BaseModel):
+    """Error answer 409 of ``POST /v1/calls``."""
+
+    detail: CallConflict
 
 
 class ErrorBody(BaseModel):

@@ -4,7 +4,9 @@ batch is judged item by item. No I/O: the submissions, limits, salt and clock ar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.intake import domain
 from services.intake.schemas import BatchItemResult, CallSubmission, FieldError
+from shared.cases import StoredCall
 from shared.events import CallReceived
 
 _SUBMISSIONS = TypeAdapter(list[CallSubmission])
@@ -131,3 +134,70 @@ def build_batch(
         events.append(event)
         results.append(BatchItemResult(index=index, call_id=event.call_id, status="accepted"))
     return results, events
+
+
+def content_hash(event: CallReceived) -> str:
+    """The content hash of the call (``StoredCall.content_hash``): equal for an identical resubmission."""
+    return StoredCall.model_validate(event.call.model_dump(mode="json")).content_hash()
+
+
+class RecentSubmissions:
+    """Content hashes of the calls this process accepted lately (the newest ``size``), so a changed
+    resubmission is caught before its case is stored too."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._hashes: OrderedDict[uuid.UUID, str] = OrderedDict()
+
+    def get(self, call_id: uuid.UUID) -> str | None:
+        return self._hashes.get(call_id)
+
+    def remember(self, events: Sequence[CallReceived]) -> None:
+        for event in events:
+            self._hashes[event.call_id] = content_hash(event)
+            self._hashes.move_to_end(event.call_id)
+        while len(self._hashes) > self.size:
+            self._hashes.popitem(last=False)
+
+
+def conflicts(events: Sequence[CallReceived], stored: Mapping[uuid.UUID, str]) -> dict[uuid.UUID, str]:
+    """The events whose call was accepted before with other content: call_id -> the stored version's hash.
+
+    The rule: ``(source_system, external_id)`` names one request. Submitted again with the same content it is
+    the same call (202, published again, consumers ignore the repeat); with other content it is refused
+    (409), since the accepted version is the one the platform acts on: a change is a new external_id."""
+    return {
+        event.call_id: stored[event.call_id]
+        for event in events
+        if event.call_id in stored and stored[event.call_id] != content_hash(event)
+    }
+
+
+def reject_conflicts(
+    results: list[BatchItemResult], events: list[CallReceived], stored: Mapping[uuid.UUID, str]
+) -> tuple[list[BatchItemResult], list[CallReceived]]:
+    """A batch's results and events with the conflicting items (``conflicts``) rejected and not published."""
+    refused = conflicts(events, stored)
+    if not refused:
+        return results, events
+    judged = [
+        BatchItemResult(
+            index=r.index,
+            status="rejected",
+            stored_hash=refused[r.call_id],
+            errors=[
+                FieldError(loc=["external_id"], msg=conflict_message(r.call_id, refused[r.call_id]), type="conflict")
+            ],
+        )
+        if r.call_id in refused
+        else r
+        for r in results
+    ]
+    return judged, [e for e in events if e.call_id not in refused]
+
+
+def conflict_message(call_id: uuid.UUID, stored_hash: str) -> str:
+    return (
+        f"call {call_id} (this source_system and external_id) was accepted before with other content "
+        f"(content hash {stored_hash}); a changed request needs a new external_id"
+    )

@@ -116,10 +116,29 @@ def case_document(event: CallRouted, timezone: str) -> dict[str, Any]:
         "day": day,
         "linked_to": str(assignment.duplicate_of) if linked else None,
         "overdue": {},
-        "history": [],
+        "history": [] if linked else [first_dispatch(event)],
     }
-    case["next_due_at"] = next_due_at(case)
+    set_next_due(case)
     return case
+
+
+def first_dispatch(event: CallRouted) -> dict[str, Any]:
+    """The first step of a case's history: the router's dispatch (派单) that opened it, under the routed
+    event's id. A duplicate's history starts with the router's ``linked`` step instead."""
+    assignment = event.assignment
+    return _compact(
+        {
+            "event_id": str(event.event_id),
+            "kind": CaseEventKind.dispatched.value,
+            "at": as_utc(event.occurred_at),
+            "actor": "router",
+            "note": assignment.reason,
+            "to_status": DISPATCHED,
+            "queue_id": assignment.queue_id,
+            "outcome": "applied",
+            "assignment": {"queue_id": assignment.queue_id, "attempt": assignment.attempt},
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -181,7 +200,7 @@ def apply_case_event(case: Mapping[str, Any], event: CaseEvent) -> StepOutcome:
     if event.linked_to is not None:
         step["linked_to"] = str(event.linked_to)
     updated["history"].append(_compact(step))
-    updated["next_due_at"] = next_due_at(updated)
+    set_next_due(updated)
     return StepOutcome("applied", updated)
 
 
@@ -250,6 +269,19 @@ def next_due_at(case: Mapping[str, Any]) -> datetime | None:
     return min(due) if due else None
 
 
+def set_next_due(case: dict[str, Any]) -> None:
+    """Keep ``next_due_at`` on an open case with a deadline ahead, and remove the field otherwise.
+
+    Never stored as null: the deadline watcher's range query on the ``next_due`` index then walks only the
+    cases that have a deadline (the open ones), not every case the city ever closed.
+    """
+    due = next_due_at(case)
+    if due is None:
+        case.pop("next_due_at", None)
+    else:
+        case["next_due_at"] = due
+
+
 def overdue_deadlines(case: Mapping[str, Any], now: datetime) -> list[DeadlineKind]:
     """The deadlines of ``case`` that passed by ``now`` and are not flagged yet."""
     if case["status"] not in OPEN_STATUSES:
@@ -278,7 +310,7 @@ def flag_overdue(case: Mapping[str, Any], deadline: DeadlineKind, now: datetime)
     overdue = dict(updated.get("overdue") or {})
     overdue[deadline.value] = {"at": now, "due_at": due_at, "queue_id": case["queue_id"]}
     updated["overdue"] = overdue
-    updated["next_due_at"] = next_due_at(updated)
+    set_next_due(updated)
     event = CaseOverdue(
         event_id=overdue_event_id(case["_id"], deadline),
         occurred_at=now,

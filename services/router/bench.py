@@ -62,6 +62,8 @@ def sample_calls(count: int) -> list[CallClassified]:
 
 
 SPOKEN_ADDRESSES = Path(__file__).parent / "data" / "spoken_addresses.jsonl"
+# The larger labelled set (Chinese, pinyin, English): in a source checkout only.
+SPOKEN_ADDRESSES_TESTS = Path(__file__).parents[2] / "tests" / "data" / "spoken_addresses.jsonl"
 
 
 def locate_rate(gazetteer: Gazetteer, path: Path = SPOKEN_ADDRESSES) -> str:
@@ -173,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         best, median = per_item_microseconds(action, args.calls, args.repeats)
         print(f"  {label:<50} best {best:7.1f} µs/call  median {median:7.1f} µs/call  ≈ {1e6 / median:,.0f} calls/s")
     print("  " + locate_rate(gazetteer))
+    if SPOKEN_ADDRESSES_TESTS.exists():
+        print("  " + locate_rate(gazetteer, SPOKEN_ADDRESSES_TESTS))
     return 0
 
 

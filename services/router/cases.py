@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.router.routing import candidate_assignments, locate_call, manual_dispatch, route
+from services.router.returns import ReturnReading, read_return_note, unit_names_of
+from services.router.routing import candidate_assignments, locate_call, manual_dispatch, route, unit_assignment
 from shared.cases import CaseDocument
 from shared.catalogue import Catalogue
 from shared.clock import DEFAULT_TIMEZONE
@@ -34,7 +35,7 @@ from shared.events import (
 )
 from shared.gazetteer import Gazetteer, Resolution
 from shared.lifecycle import OPEN_STATUSES
-from shared.queues import MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE
+from shared.queues import DEPARTMENT_PREFIX, MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE, QueueId
 
 ROUTER_ACTOR = "router"
 DEFAULT_MAX_RETURNS = 2
@@ -122,13 +123,117 @@ def redispatch_after_return(
         return manual_dispatch(
             catalogue, place, f"{why}; returned {attempt} times (limit {max_returns}): 人工派单", attempt=next_attempt
         )
-    candidates = candidate_assignments(
-        call, classification_of_case(case), catalogue, gazetteer, now, timezone=timezone, place=place
-    )
-    chosen = next_candidate(candidates, case.assignment.rule_id, tried_queues(case))
+    classification = classification_of_case(case)
+    tried = tried_queues(case)
+    reading = read_return_note(note, unit_names_of(catalogue.department_queues()), gazetteer)
+    listened = listen_to_return(reading, case, call, classification, place, catalogue, gazetteer, now, tried, timezone)
+    if listened is not None:
+        return listened.model_copy(update={"attempt": next_attempt, "reason": f"{why}; {listened.reason}"})
+    candidates = candidate_assignments(call, classification, catalogue, gazetteer, now, timezone=timezone, place=place)
+    chosen = next_candidate(candidates, case.assignment.rule_id, tried)
     if chosen is None or chosen.queue_id == MANUAL_DISPATCH_QUEUE:
         return manual_dispatch(catalogue, place, f"{why}; no further candidate: 人工派单", attempt=next_attempt)
     return chosen.model_copy(update={"attempt": next_attempt, "reason": f"{why}; next candidate: {chosen.reason}"})
+
+
+def listen_to_return(
+    reading: ReturnReading,
+    case: CaseDocument,
+    call: Call,
+    classification: Classification,
+    place: Resolution,
+    catalogue: Catalogue,
+    gazetteer: Gazetteer,
+    now: datetime,
+    tried: set[str],
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Assignment | None:
+    """The unit a return's reason points to, or None when it points nowhere new (the next candidate then).
+
+    A department it names and that has not had the case leads (with the deadlines of the first rule that
+    leads to it: a matching one first). A place it names moves the case there: the call is located again
+    inside the district said, and the first untried unit of that place takes it (a street, else the district
+    sub-centre). "Not our area" without a name: another street/town the citizen's words name in the same
+    district, else the district sub-centre (it knows its streets), else manual dispatch. A returned urgent
+    case stays as urgent (the more urgent priority of the two is kept).
+    """
+    held = case.assignment.priority
+
+    def keep_urgency(assignment: Assignment) -> Assignment:
+        priority = min(assignment.priority, held) if held else assignment.priority
+        return assignment.model_copy(update={"priority": priority})
+
+    candidates: list[Assignment] | None = None
+    for queue in reading.departments:
+        if queue in tried:
+            continue
+        candidates = candidates or candidate_assignments(
+            call, classification, catalogue, gazetteer, now, timezone=timezone, place=place
+        )
+        matching = next((c for c in candidates if c.queue_id == queue), None)
+        said = f"the reason names {queue.removeprefix(DEPARTMENT_PREFIX)} ({', '.join(reading.said)})"
+        if matching is not None:
+            return keep_urgency(matching.model_copy(update={"reason": f"{said}: {matching.reason}"}))
+        unit = QueueId.parse(queue)
+        return keep_urgency(
+            unit_assignment(unit, catalogue, place, now, reason=f"{said}; location: {place.reason}", timezone=timezone)
+        )
+    named = reading.place
+    if named is not None and named.district is not None and (named.district, named.street) != (
+        place.district,
+        place.street,
+    ):
+        moved = named if named.street else gazetteer.resolve(call.location.address, named.district, None)
+        if moved.district != named.district:
+            moved = named
+        moved = Resolution(moved.district, moved.street, moved.confidence, f"the return's reason: {moved.reason}")
+        options = candidate_assignments(call, classification, catalogue, gazetteer, now, timezone=timezone, place=moved)
+        chosen = _first_untried(options, tried, (UnitKind.street, UnitKind.district))
+        if chosen is not None:
+            said = f"the reason names {named.street or named.district}"
+            return keep_urgency(chosen.model_copy(update={"reason": f"{said}: {chosen.reason}"}))
+    if reading.not_our_area:
+        said = f"the reason says not its area ({', '.join(reading.said)})"
+        other = _other_street(call, place, gazetteer, tried)
+        if other is not None:
+            options = candidate_assignments(
+                call, classification, catalogue, gazetteer, now, timezone=timezone, place=other
+            )
+            chosen = _first_untried(options, tried, (UnitKind.street,))
+            if chosen is not None:
+                return keep_urgency(chosen.model_copy(update={"reason": f"{said}: {chosen.reason}"}))
+        if place.district and str(QueueId.for_district(place.district)) not in tried:
+            district = QueueId.for_district(place.district)
+            reason = f"{said}: district sub-centre of {place.district} decides; location: {place.reason}"
+            return keep_urgency(unit_assignment(district, catalogue, place, now, reason=reason, timezone=timezone))
+        return manual_dispatch(catalogue, place, f"{said}; no other unit of the place: 人工派单")
+    return None
+
+
+def _first_untried(
+    candidates: Sequence[Assignment], tried: set[str], kinds: tuple[UnitKind, ...]
+) -> Assignment | None:
+    return next((c for c in candidates if c.unit_kind in kinds and c.queue_id not in tried), None)
+
+
+def _other_street(call: Call, place: Resolution, gazetteer: Gazetteer, tried: set[str]) -> Resolution | None:
+    """Another street/town of the call's district that the citizen's words name (the one dispatched to being
+    wrong), when there is exactly one."""
+    if place.district is None:
+        return None
+    texts = [t for t in (call.location.street, call.location.address, f"{call.subject}\n{call.body}") if t]
+    others = {
+        entry.street
+        for text in texts
+        for _, _, entries in gazetteer.scan(text)
+        for entry in entries
+        if entry.district == place.district and entry.street and entry.street != place.street
+        and str(QueueId.for_street(place.district, entry.street)) not in tried
+    }  # fmt: skip
+    if len(others) != 1:
+        return None
+    [street] = others
+    return Resolution(place.district, street, 0.6, f"the citizen's words also name {street} ({place.district})")
 
 
 def next_candidate(candidates: Sequence[Assignment], current_rule: str | None, tried: set[str]) -> Assignment | None:

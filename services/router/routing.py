@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.router.deadlines import resolution_due
-from shared.catalogue import Catalogue, Match, Rule
+from shared.catalogue import DISTRICT_FALLBACK_RULE, Catalogue, Match, Rule
 from shared.clock import DEFAULT_TIMEZONE
+from shared.deadlines import resolution_due
 from shared.events import Assignment, Call, CallClassified, Channel, Classification, UnitKind
 from shared.gazetteer import Gazetteer, Resolution
 from shared.queues import (
@@ -21,7 +21,6 @@ from shared.queues import (
 )
 
 TEXT_LOCATION_PENALTY = 0.1
-DISTRICT_FALLBACK_RULE = "district-sub-centre"
 
 
 def locate_call(call: Call, gazetteer: Gazetteer) -> Resolution:
@@ -174,26 +173,54 @@ def candidate_assignments(
                 seen.add(assignment.queue_id)
                 candidates.append(assignment)
     if place.district and str(QueueId.for_district(place.district)) not in seen:
-        fallback = catalogue.rule(DISTRICT_FALLBACK_RULE)
-        days, calendar = (fallback.assign.resolution_days, fallback.assign.calendar) if fallback else (10, "calendar")
-        hours = fallback.assign.response_hours if fallback else 24
-        candidates.append(
-            Assignment(
-                queue_id=str(QueueId.for_district(place.district)),
-                unit_kind=UnitKind.district,
-                unit_name=QueueId.for_district(place.district).unit_name,
-                district=place.district,
-                street=place.street,
-                rule_id=fallback.id if fallback else None,
-                catalogue_version=catalogue.version,
-                reason=f"district sub-centre of {place.district}; location: {place.reason}",
-                priority=fallback.assign.priority if fallback else 3,
-                response_due_at=now + timedelta(hours=hours),
-                resolution_due_at=resolution_due(now, days, calendar, holidays=catalogue.holidays, timezone=timezone),
-            )
-        )
+        district = QueueId.for_district(place.district)
+        reason = f"district sub-centre of {place.district}; location: {place.reason}"
+        candidates.append(unit_assignment(district, catalogue, place, now, reason=reason, timezone=timezone))
     candidates.append(manual_dispatch(catalogue, place, f"no other unit can take it; location: {place.reason}"))
     return candidates
+
+
+def unit_assignment(
+    queue: QueueId,
+    catalogue: Catalogue,
+    place: Resolution,
+    now: datetime,
+    *,
+    reason: str,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Assignment:
+    """A dispatch to ``queue`` that no matching rule makes (the district sub-centre as a last candidate, a
+    unit a return's reason names): the district sub-centre rule gives a district its deadlines and priority,
+    the first rule leading to a street or department gives theirs, else the district sub-centre rule."""
+    fallback = catalogue.rule(DISTRICT_FALLBACK_RULE)
+    lead = "street" if queue.kind is UnitKind.street else str(queue)
+    template = (
+        fallback
+        if queue.kind is UnitKind.district
+        else next((r for r in catalogue.rules if r.assign.lead == lead), None) or fallback
+    )
+    days, calendar = (template.assign.resolution_days, template.assign.calendar) if template else (10, "calendar")
+    hours = template.assign.response_hours if template else 24
+    return Assignment(
+        queue_id=str(queue),
+        unit_kind=queue.kind,
+        unit_name=queue.unit_name,
+        district=place.district,
+        street=place.street,
+        rule_id=template.id if template else None,
+        catalogue_version=catalogue.version,
+        reason=reason,
+        priority=template.assign.priority if template else 3,
+        response_due_at=now + timedelta(hours=hours),
+        resolution_due_at=resolution_due(now, days, calendar, holidays=catalogue.holidays, timezone=timezone),
+    )
+
+
+def assignment_for_rule(
+    rule: Rule, catalogue: Catalogue, place: Resolution, now: datetime, *, timezone: str = DEFAULT_TIMEZONE
+) -> Assignment:
+    """The dispatch ``rule`` makes for a call at ``place``."""
+    return _assignment(rule, catalogue, place, now, timezone)
 
 
 def _assignment(rule: Rule, catalogue: Catalogue, place: Resolution, now: datetime, timezone: str) -> Assignment:

@@ -277,3 +277,29 @@ def test_a_duplicate_call_is_linked_to_the_open_case_and_the_link_can_be_undone(
 def _queues(hotline: Hotline) -> list[dict[str, Any]]:
     listed = httpx.get(f"{hotline.platform.metrics_url}/v1/queues", timeout=5).json()
     return list(listed["queues"] if isinstance(listed, dict) else listed)
+
+
+def test_a_return_naming_a_unit_goes_to_that_unit_and_not_our_area_to_the_district(hotline: Hotline) -> None:
+    # Returns that listen: the reason names the transport commission, so it leads next (not the next candidate).
+    call_id = hotline.post_call(
+        "垃圾没人清运", "通州区永顺镇某小区门口垃圾桶满了三天没人清运，气味很大。", "通州区永顺镇", "13600000011"
+    )
+    case = hotline.wait_case(call_id, lambda c: c["status"] == "dispatched", "dispatch")
+    first_queue = case["queue_id"]
+    assert first_queue != "department:市交通委员会"
+    note = "这是交通委的事，不归我们"
+    assert hotline.step(call_id, hotline.key_for(first_queue), "returned", note=note).status_code == 202
+    case = hotline.wait_case(call_id, lambda c: c["queue_id"] != first_queue, "re-dispatch to the unit named")
+    assert case["queue_id"] == "department:市交通委员会"
+    assert case["assignment"]["attempt"] == 2 and "交通委" in case["assignment"]["reason"]
+
+    # "Not our area" from the street: the district sub-centre, which knows its streets, decides.
+    call_id = hotline.post_call(
+        "垃圾没人清运", "石景山区八角北里小区门口垃圾桶满了三天没人清运，气味很大。", "石景山区八角街道", "13600000012"
+    )
+    case = hotline.wait_case(call_id, lambda c: c["status"] == "dispatched", "dispatch")
+    assert case["queue_id"] == "street:石景山区/八角街道"
+    step = hotline.step(call_id, hotline.key_for(case["queue_id"]), "returned", note="不是我们辖区")
+    assert step.status_code == 202
+    case = hotline.wait_case(call_id, lambda c: c["queue_id"] != "street:石景山区/八角街道", "re-dispatch by place")
+    assert case["queue_id"] == "district:石景山区"

@@ -12,12 +12,17 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from hotline.embedded import ensure_topics, free_port, start_broker, stop_process
+from services.common.mongo import hotline_database, mongo_client
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
+from services.intake.submissions import content_hash
+from services.metrics.case_facts import case_document
 from shared import topics
 from shared.api_keys import create_key
+from shared.cases import StoredCall
 from shared.events import CallReceived, call_id_for
 from tests import factories
 from tests.helpers import read_topic
@@ -106,6 +111,50 @@ async def test_resubmitting_a_call_returns_the_same_call_id(
     events = [CallReceived.model_validate_json(raw) for raw in copies]
     assert len({e.event_id for e in events}) == 1 and events[0].call.language == "en"
     assert events[0].call.contact is None
+
+
+async def test_resubmitting_with_other_content_is_a_conflict_with_the_stored_versions_hash(
+    client: httpx.AsyncClient, writer: dict[str, str], intake_settings: IntakeSettings
+) -> None:
+    """Issue 14: the changed resubmission got 202 and the old call_id; the change was silently dropped."""
+    call = a_call()
+    first = await client.post("/v1/calls", json=call, headers=writer)
+    assert first.status_code == 202, first.text
+    [raw] = await received_events(intake_settings, {first.json()["call_id"]})
+    accepted_hash = content_hash(CallReceived.model_validate_json(raw))
+
+    changed = await client.post("/v1/calls", json={**call, "body": call["body"] + "（补充：东门外第三根路灯）"}, headers=writer)
+    assert changed.status_code == 409, changed.text
+    conflict = changed.json()["detail"]
+    assert conflict["call_id"] == first.json()["call_id"] and conflict["stored_hash"] == accepted_hash
+    assert conflict["submitted_hash"] != accepted_hash and "external_id" in conflict["message"]
+    # The same content again is still the same call (idempotent), whatever the received time says.
+    assert (await client.post("/v1/calls", json=call, headers=writer)).status_code == 202
+
+    batch = await client.post("/v1/calls/batch", json={"calls": [a_call(), {**call, "subject": "别的事"}]}, headers=writer)
+    rejected = batch.json()["results"][1]
+    assert (rejected["status"], rejected["stored_hash"], rejected["errors"][0]["type"]) == (
+        "rejected", accepted_hash, "conflict"
+    )  # fmt: skip
+    assert batch.json()["results"][0]["status"] == "accepted"
+
+
+async def test_a_call_whose_case_is_stored_conflicts_in_any_intake_process(
+    writer: dict[str, str], intake_settings: IntakeSettings
+) -> None:
+    routed = factories.routed(f"stored-{uuid.uuid4().hex[:8]}", source_system="12345-cti")
+    client: AsyncMongoClient = mongo_client(intake_settings.mongodb)
+    try:
+        await hotline_database(client, intake_settings.mongodb).cases.insert_one(case_document(routed, "Asia/Shanghai"))
+    finally:
+        await client.close()
+    stored_hash = StoredCall.model_validate(routed.call.model_dump(mode="json")).content_hash()
+    async with running_intake(intake_settings) as fresh:  # knows nothing of it but the stored case
+        changed = a_call(external_id=routed.call.external_id, body="另一件事：楼上漏水")
+        response = await fresh.post("/v1/calls", json=changed, headers=writer)
+    assert response.status_code == 409, response.text
+    assert response.json()["detail"]["stored_hash"] == stored_hash
+    assert response.json()["detail"]["call_id"] == str(routed.call_id)
 
 
 async def test_batch_publishes_valid_items_and_rejects_invalid_ones_with_reasons(

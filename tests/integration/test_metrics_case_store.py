@@ -44,7 +44,8 @@ async def test_steps_change_status_and_rates_once_however_often_they_are_deliver
     assert (first.applied, replay.applied, replay.duplicates) == (4, 0, 6)
     case = await repository.get_case(str(calls[0].call_id))
     assert case is not None and case["status"] == "called_back"
-    assert [h["kind"] for h in case["history"]] == ["accepted", "responded", "resolved", "callback"]
+    assert [h["kind"] for h in case["history"]] == ["dispatched", "accepted", "responded", "resolved", "callback"]
+    assert case["history"][0]["actor"] == "router" and case["history"][0]["queue_id"] == STREET
     unit = await mongo_db.counters.find_one({"_id": UNIT})
     assert (unit["dispatched"], unit["responded_on_time"], unit["resolved"], unit["satisfied"]) == (3, 1, 1, 1)
     queue = await mongo_db.counters.find_one({"_id": f"queue|{STREET}"})
@@ -63,7 +64,7 @@ async def test_an_illegal_step_is_recorded_rejected_and_reported(mongo_db) -> No
     assert "not allowed" in result.rejected[0][1]
     case = present(await repository.get_case(str(call.call_id)))
     assert case["status"] == "dispatched"
-    assert case["history"][0]["outcome"] == "rejected"
+    assert [h["outcome"] for h in case["history"]] == ["applied", "rejected"]  # the first dispatch, the step
     assert (await repository.apply_case_events([illegal])).rejected == []  # redelivered: already recorded
 
 
@@ -148,6 +149,27 @@ async def test_each_deadline_is_flagged_once_counted_and_queued_for_publishing(m
     assert (await repository.queues())[0].overdue == 1
     await repository.mark_published([m["_id"] for m in outbox])
     assert await repository.outbox_messages() == []
+
+
+async def test_cases_without_a_deadline_carry_no_next_due_at_and_the_watcher_skips_them(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    done, late = factories.routed("done"), factories.routed("still-open")
+    await repository.apply_routed([done, late])
+    await repository.apply_case_events(
+        [factories.case_step(done, kind) for kind in ("accepted", "responded", "resolved")]
+        + [factories.case_step(done, "callback", callback_result="satisfied"), factories.case_step(done, "closed")]
+    )
+    # A store written before the field was removed holds null on its finished cases: still skipped.
+    await mongo_db.cases.insert_one({"_id": "old-closed", "status": "closed", "next_due_at": None})
+
+    closed = await mongo_db.cases.find_one({"_id": str(done.call_id)})
+    assert closed["status"] == "closed"
+    assert "next_due_at" not in closed
+    assert (await mongo_db.cases.find_one({"_id": str(late.call_id)}))["next_due_at"] is not None
+    assert await repository.flag_overdue(late.call.received_at + timedelta(days=30)) == 2  # both deadlines
+    flagged = await mongo_db.cases.find_one({"_id": str(late.call_id)})
+    assert "next_due_at" not in flagged
+    assert await mongo_db.cases.count_documents({"next_due_at": {"$exists": True}}) == 1  # the old null only
 
 
 async def test_a_day_well_above_the_area_baseline_is_stored_as_a_hot_spot_once(mongo_db) -> None:

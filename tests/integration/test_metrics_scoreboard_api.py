@@ -143,7 +143,7 @@ async def test_a_case_is_returned_with_its_history(client, scored) -> None:
     body = (await client.get(f"/v1/cases/{call_id}")).json()
 
     assert body["status"] == "called_back"
-    assert [h["kind"] for h in body["history"]] == ["accepted", "responded", "resolved", "callback"]
+    assert [h["kind"] for h in body["history"]] == ["dispatched", "accepted", "responded", "resolved", "callback"]
     assert body["queue_ids"][0] == GOOD
 
 

@@ -61,6 +61,7 @@ async def show_case(
         done=request.query_params.get("done"),
         pending=step_pending(request.query_params.get("done"), history, [s.value for s in offered]),
         cooperating=access.cooperating_units(case),
+        my_role=access.role_in_queue(case, user.queue) if user.queue else None,
         resolution_left=views.seconds_until(assignment.get("resolution_due_at"), now),
         response_left=views.seconds_until(assignment.get("response_due_at"), now),
         duration=lambda s: views.duration(s, language(request)),

@@ -73,6 +73,13 @@ def case_rows(request: Request, cases: list[dict], queue: dict[str, Any]) -> dic
                 "left": left,
                 "left_text": "—" if left is None else views.duration(left, lang),
                 "overdue": views.is_overdue(case, now),
+                "role": access.role_in_queue(case, str(queue["queue_id"])),
             }
         )
-    return {"rows": rows, "overdue_listed": sum(r["overdue"] for r in rows), "depth": queue.get("depth", 0)}
+    return {
+        "rows": rows,
+        "overdue_listed": sum(r["overdue"] for r in rows),
+        "depth": queue.get("depth", 0),
+        "lead_listed": sum(r["role"] == "lead" for r in rows),
+        "cooperating_listed": sum(r["role"] == "cooperating" for r in rows),
+    }

@@ -76,6 +76,9 @@
     const response = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
     if (!response.ok) return;
     document.getElementById("case-rows").innerHTML = await response.text();
+    const listed = document.getElementById("cooperating-listed");
+    const cooperating = document.getElementById("cooperating");
+    if (listed && cooperating) cooperating.textContent = listed.dataset.count;
   }
 
   function updateQueue(queues) {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Body, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from services.intake.deps import CallsWriterDep, PublisherDep, SettingsDep
+from services.intake.deps import CallsWriterDep, CasesDep, PublisherDep, SettingsDep
 from services.intake.publisher import BrokerUnavailable, PublishFailed
 from services.intake.routes.common import BODY_ERROR_RESPONSES, ERROR_RESPONSES, publish_or_503
 from services.intake.schemas import (
@@ -18,12 +19,27 @@ from services.intake.schemas import (
     EXAMPLE_ZH,
     BatchAccepted,
     CallAccepted,
+    CallConflict,
     CallSubmission,
+    ConflictBody,
     ErrorBody,
     RawCallBatch,
 )
 from services.intake.settings import IntakeSettings
-from services.intake.submissions import ReceivedWindow, build_batch, event_for, field_errors, submission_problem
+from services.intake.submissions import (
+    ReceivedWindow,
+    RecentSubmissions,
+    build_batch,
+    conflict_message,
+    conflicts,
+    content_hash,
+    event_for,
+    field_errors,
+    reject_conflicts,
+    submission_problem,
+)
+from shared.cases import CaseReadModel
+from shared.events import CallReceived
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["calls"])
@@ -33,7 +49,33 @@ def received_window(settings: IntakeSettings) -> ReceivedWindow:
     return ReceivedWindow(settings.received_at_earliest, timedelta(seconds=settings.clock_skew_seconds))
 
 
-@router.post("/v1/calls", status_code=status.HTTP_202_ACCEPTED, responses={**ERROR_RESPONSES, **BODY_ERROR_RESPONSES})
+async def stored_versions(
+    request: Request, cases: CaseReadModel | None, events: list[CallReceived]
+) -> dict[uuid.UUID, str]:
+    """Content hashes of the versions accepted before of these calls: this process's recent ones, else the
+    stored cases'. Without a reachable case store only the recent ones are known (calls do not wait for it)."""
+    recent: RecentSubmissions = request.app.state.recent_submissions
+    known = {e.call_id: h for e in events if (h := recent.get(e.call_id)) is not None}
+    unknown = [str(e.call_id) for e in events if e.call_id not in known]
+    if unknown and cases is not None:
+        try:
+            stored = await cases.stored_calls(unknown)
+        except Exception as exc:  # the case store is not on the call path: accept without this check
+            log.warning("resubmission check skipped, case store: %s: %s", type(exc).__name__, exc)
+            stored = {}
+        known.update({uuid.UUID(call_id): call.content_hash() for call_id, call in stored.items()})
+    return known
+
+
+@router.post(
+    "/v1/calls",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        **ERROR_RESPONSES,
+        **BODY_ERROR_RESPONSES,
+        409: {"model": ConflictBody, "description": "Accepted before with other content: the stored version's hash."},
+    },
+)
 async def submit_call(
     submission: Annotated[
         CallSubmission,
@@ -44,11 +86,16 @@ async def submit_call(
             }
         ),
     ],
+    request: Request,
     key: CallsWriterDep,
     publisher: PublisherDep,
+    cases: CasesDep,
     settings: SettingsDep,
 ) -> CallAccepted:
-    """Accept one call: 202 only after the broker acknowledged its CallReceived event."""
+    """Accept one call: 202 only after the broker acknowledged its CallReceived event.
+
+    The same (source_system, external_id) again: 202 with the same call_id when the content is the same
+    (idempotent), 409 with the accepted version's content hash when it differs."""
     now = datetime.now(UTC)
     problem = submission_problem(
         submission, max_text_chars=settings.max_text_chars, window=received_window(settings), now=now, prefix=()
@@ -56,6 +103,16 @@ async def submit_call(
     if problem is not None:
         raise RequestValidationError([problem])
     event = event_for(submission, settings.contact_salt, now)
+    refused = conflicts([event], await stored_versions(request, cases, [event]))
+    if refused:
+        stored_hash = refused[event.call_id]
+        conflict = CallConflict(
+            message=conflict_message(event.call_id, stored_hash),
+            call_id=event.call_id,
+            stored_hash=stored_hash,
+            submitted_hash=content_hash(event),
+        )
+        raise HTTPException(status.HTTP_409_CONFLICT, conflict.model_dump(mode="json"))
     await publish_or_503(
         publisher,
         [event],
@@ -63,6 +120,7 @@ async def submit_call(
         what=f"call {event.call_id}",
         refusal=lambda exc: f"call not accepted, retry: {exc}",
     )
+    request.app.state.recent_submissions.remember([event])
     return CallAccepted(call_id=event.call_id, status="accepted", event_id=event.event_id, topic=event.topic)
 
 
@@ -83,7 +141,7 @@ async def submit_call(
     },
 )
 async def submit_batch(
-    request: Request, key: CallsWriterDep, publisher: PublisherDep, settings: SettingsDep
+    request: Request, key: CallsWriterDep, publisher: PublisherDep, cases: CasesDep, settings: SettingsDep
 ) -> BatchAccepted:
     """Accept up to max_batch calls: invalid items are rejected with reasons, the valid ones published together.
 
@@ -106,6 +164,7 @@ async def submit_batch(
         contact_salt=settings.contact_salt,
         now=datetime.now(UTC),
     )
+    results, events = reject_conflicts(results, events, await stored_versions(request, cases, events))
 
     def refusal(exc: BrokerUnavailable | PublishFailed) -> dict[str, object]:
         failed_positions = getattr(exc, "not_acknowledged", range(len(events)))
@@ -123,6 +182,7 @@ async def submit_batch(
         what=f"batch of {len(items)} items from {key.name}",
         refusal=refusal,
     )
+    request.app.state.recent_submissions.remember(events)
     rejected = sum(r.status == "rejected" for r in results)
     log.info("batch from %s: %d accepted, %d rejected", key.name, len(results) - rejected, rejected)
     return BatchAccepted(accepted=len(results) - rejected, rejected=rejected, results=results)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, status
@@ -99,7 +100,9 @@ async def take_step(
         key,
         call_id=call_id,
         event_id=case_steps.event_id_for(call_id, key.name, idempotency_key),
-        catalogue_version=current.version,
+        catalogue=current,
+        now=datetime.now(UTC),
+        timezone=settings.timezone,
     )
     await publish_or_503(
         publisher,

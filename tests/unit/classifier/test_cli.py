@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from services.classifier.model import Classifier
-from services.classifier.training import train
+from services.classifier.training import ModelSettings, train
 from shared.reference import load_taxonomy
 from tests.conftest import domain_csv
 
@@ -37,7 +37,18 @@ def test_classify_cli_outputs_one_line_per_input() -> None:
     assert finished.returncode == 0, finished.stderr
     answers = [json.loads(line) for line in finished.stdout.splitlines()]
     assert [a["id"] for a in answers] == [1, "b", 3]
-    assert all(set(a) == {"id", "category", "subcategory", "item", "issue", "confidence"} for a in answers)
+    fields = {
+        "id",
+        "category",
+        "subcategory",
+        "item",
+        "issue",
+        "confidence",
+        "subcategory_confidence",
+        "item_confidence",
+    }
+    assert all(set(a) == fields for a in answers)
+    assert all(a["confidence"] >= a["subcategory_confidence"] >= a["item_confidence"] > 0 for a in answers)
     assert all(a["category"] in load_taxonomy() for a in answers)
     assert answers[0]["category"] == "劳动和社会保障" and answers[0]["issue"] == "wage-arrears"
     assert answers[1]["category"] == "环境保护"
@@ -66,6 +77,15 @@ def test_classify_cli_explain_adds_review_flag_and_terms() -> None:
     finished = hotline("classify", "--explain", stdin='{"id": 1, "body": "老板拖欠工资三个月"}\n')
     [answer] = [json.loads(line) for line in finished.stdout.splitlines()]
     assert answer["needs_review"] is False and answer["explanation"] and answer["model_version"]
+    assert answer["suggested_category"] is None and answer["suggested_terms"] == []
+
+
+def test_classify_cli_explain_gives_the_reviewer_hint_for_an_unlearned_class() -> None:
+    request = {"id": 2, "subject": "婚姻登记排队", "body": "去民政局婚姻登记处办理结婚证，每天只发三十个号"}
+    finished = hotline("classify", "--explain", stdin=json.dumps(request, ensure_ascii=False) + "\n")
+    [answer] = [json.loads(line) for line in finished.stdout.splitlines()]
+    assert answer["suggested_category"] == "民政" and answer["category"] != "民政"
+    assert answer["needs_review"] is True and "婚姻登记" in answer["suggested_terms"]
 
 
 def test_taxonomy_builder_command_writes_the_tree(tmp_path: Path) -> None:
@@ -98,10 +118,16 @@ def test_training_on_part_of_the_corpus_writes_a_working_artifact_and_card(tmp_p
         writer.writeheader()
         writer.writerows({k: row[k] for k in ("subject", "body", "label")} for row in rows)
     out = tmp_path / "artifact"
-    report = train(data, out, seed=1, max_features=8000, test_size=0.25, english=False)
-    assert report["held_out"]["macro_f1"] > 0.8
+    report = train(
+        data, out, seed=1, settings=ModelSettings(max_features=8000, max_subject_features=2000), english=False
+    )
+    figures = report["cross_validation"]
+    assert figures["macro_f1"] > 0.8
+    low, high = figures["macro_f1_95_interval"]
+    assert low < figures["macro_f1"] < high
+    assert len(figures["macro_f1_per_fold"]) == 5
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert f"Macro-F1 {report['held_out']['macro_f1']:.4f}" in card
+    assert f"Macro-F1 {figures['macro_f1']:.4f}, 95% interval {low:.4f}-{high:.4f}" in card
     assert (out / "classifier.npz").stat().st_size < 50_000_000
     model = Classifier.load(out)
     assert model.model_version.startswith("tfidf-linear-")

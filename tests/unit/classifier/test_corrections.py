@@ -14,7 +14,7 @@ from services.classifier.corrections import CorrectionError, merge_corrections, 
 from services.classifier.features import message_text
 from services.classifier.model import Classifier
 from services.classifier.taxonomy import level1_names
-from services.classifier.training import train
+from services.classifier.training import ModelSettings, train
 from tests.conftest import domain_csv
 
 REPO = Path(__file__).resolve().parents[3]
@@ -113,19 +113,25 @@ def test_training_with_corrections_learns_a_class_the_csv_lacks(tmp_path: Path) 
     corrections = tmp_path / "corrections.jsonl"
     corrections.write_text("\n".join(lines(*(correction(body, "民政") for body in CIVIL_AFFAIRS))) + "\n", "utf-8")
     out = tmp_path / "artifact"
-    report = train(data, out, seed=3, max_features=8000, test_size=0.25, corrections=corrections, english=False)
+    settings = ModelSettings(max_features=8000, max_subject_features=2000)
+    report = train(data, out, seed=3, settings=settings, corrections=corrections, english=False)
+    held_out = report["corrections"].pop("held_out")
     assert report["corrections"] == {
         "file": "corrections.jsonl",
         "corrections": len(CIVIL_AFFAIRS),
         "relabelled_csv_rows": 0,
         "added_rows": len(CIVIL_AFFAIRS),
     }
+    # Before/after on the corrections kept out: the CSV alone cannot name 民政, the other corrections can.
+    assert held_out["held_out_corrections"] + held_out["training_corrections"] == len(CIVIL_AFFAIRS)
+    assert held_out["before"]["accuracy"] == 0.0
+    assert held_out["after"]["accuracy"] > held_out["before"]["accuracy"]
     model = Classifier.load(out)
     assert "民政" in model.classes
     assert "民政" in model.unlearned_classes  # 12 rows: too few to drop the lexicon rule for it yet
     assert "12 corrections used" in (out / "MODEL_CARD.md").read_text(encoding="utf-8")
-    # The held-out split has no corrected rows: it stays the CSV's own 7 classes.
-    assert "民政" not in report["held_out"]["per_class"] or report["held_out"]["per_class"]["民政"]["support"] == 0
+    # The cross-validation is on the CSV's rows only: it stays the CSV's own 7 classes.
+    assert "民政" not in report["cross_validation"]["per_class"]
 
 
 def test_train_command_rejects_a_bad_corrections_file_naming_the_line(tmp_path: Path) -> None:

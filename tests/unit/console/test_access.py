@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from services.console.access import agreed_steps, can_see_case, can_see_queue, offered_steps, visible_queues
+from services.console.access import (
+    agreed_steps,
+    can_see_case,
+    can_see_queue,
+    offered_steps,
+    role_in_queue,
+    visible_queues,
+)
 from services.console.users import Role, User
 
 XHM = "street:大兴区/西红门镇"
@@ -37,10 +44,13 @@ def test_an_operator_whose_queue_is_still_empty_still_sees_it() -> None:
     assert [q["queue_id"] for q in visible_queues(STREET, [{"queue_id": WANGJING}])] == [XHM]
 
 
-def test_a_department_sees_the_cases_it_cooperates_on_but_a_street_does_not() -> None:
+def test_an_operator_sees_the_cases_its_unit_cooperates_on_street_or_department() -> None:
+    """Issue 14: a street's queue listed the cases it cooperates on (吹哨报到) but opening one gave 404."""
     cooperating = case(WANGJING, cooperating=[LABOUR, XHM])
     assert can_see_case(DEPARTMENT, cooperating)
-    assert not can_see_case(STREET, cooperating)
+    assert can_see_case(STREET, cooperating)
+    assert role_in_queue(cooperating, XHM) == "cooperating" and role_in_queue(cooperating, WANGJING) == "lead"
+    assert not can_see_case(STREET, case(WANGJING, cooperating=[LABOUR]))
     assert not can_see_case(DEPARTMENT, case(WANGJING, cooperating=[HOUSING]))
     assert can_see_case(SUPERVISOR, case(WANGJING))
 

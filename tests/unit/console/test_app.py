@@ -298,7 +298,9 @@ def test_a_street_operator_sees_its_queue_and_nothing_else_by_url(console: TestC
     assert console.get(f"/queues/{WANGJING}").status_code == 403
     assert console.get(f"/rows/{WANGJING}").status_code == 403
     assert console.get("/cases/c-wj").status_code == 404
-    assert console.get("/cases/c-labour").status_code == 404, "a street does not see the cases it cooperates on"
+    cooperating = console.get("/cases/c-labour")  # issue 14: listed in its queue, but opening it gave 404
+    assert cooperating.status_code == 200 and 'data-role="cooperating"' in cooperating.text
+    assert 'class="step"' not in cooperating.text, "the lead unit takes the steps"
     assert console.get("/cases/unknown").status_code == 404
 
 

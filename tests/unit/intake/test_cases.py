@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,12 +20,13 @@ from services.intake.cases import (
 )
 from shared.api_keys import CASES_ACT, SUPERVISOR, KeyRecord
 from shared.catalogue import load_catalogue
-from shared.events import CaseEventKind, UnitKind
+from shared.events import Assignment, CaseEventKind, UnitKind
 from shared.reference import LEVEL1_CATEGORIES
 
 STREET = "street:大兴区/西红门镇"
 DEPARTMENT = "department:市城市管理委员会"
 CALL_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
+NOW = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Beijing
 
 
 def key(name: str, *, units: tuple[str, ...] = (), supervisor: bool = False) -> KeyRecord:
@@ -175,7 +177,8 @@ def test_whistle_event_names_the_lead_queue_and_the_departments_once() -> None:
         key("xihongmen", units=(STREET,)),
         call_id=CALL_ID,
         event_id=uuid.uuid4(),
-        catalogue_version="v",
+        catalogue=load_catalogue(),
+        now=NOW,
     )
     assert event.kind is CaseEventKind.whistle
     assert event.actor == "xihongmen" and event.actor_queue == STREET
@@ -183,19 +186,45 @@ def test_whistle_event_names_the_lead_queue_and_the_departments_once() -> None:
 
 
 def test_a_supervisors_dispatch_is_the_next_attempt_to_the_named_queue() -> None:
+    assignment = supervisors_dispatch(case("returned"), "department:市水务局")
+    assert assignment.queue_id == "department:市水务局"
+    assert assignment.unit_kind is UnitKind.department
+    assert assignment.attempt == 2
+    assert assignment.catalogue_version == load_catalogue().version
+
+
+def test_a_manual_dispatch_keeps_the_cases_service_terms_from_the_dispatch_on() -> None:
+    """Issue 14: 人工派单 wiped both deadlines (null), so the case could never go overdue."""
+    gas_leak = case(
+        "dispatched",
+        assignment={"queue_id": DEPARTMENT, "rule_id": "urgent-gas-leak", "attempt": 1, "priority": 1,
+                    "response_due_at": NOW - timedelta(minutes=5), "resolution_due_at": NOW + timedelta(hours=23)},
+    )
+    assignment = supervisors_dispatch(gas_leak, "department:市应急管理局")
+    assert assignment.response_due_at == NOW + timedelta(hours=1)
+    assert assignment.resolution_due_at == NOW + timedelta(days=1)
+    assert assignment.priority == 1
+
+
+def test_a_case_from_the_manual_queue_gets_the_district_sub_centres_terms() -> None:
+    waiting = case("dispatched", queue_id="manual:dispatch", assignment={"queue_id": "manual:dispatch", "rule_id": None})
+    assignment = supervisors_dispatch(waiting, STREET)
+    assert assignment.response_due_at == NOW + timedelta(hours=24)
+    assert assignment.resolution_due_at == NOW + timedelta(days=10)
+
+
+def supervisors_dispatch(stored: dict[str, Any], queue_id: str) -> Assignment:
     event = case_event(
-        step("dispatched", queue_id="department:市水务局", note="人工派单"),
-        case("returned"),
+        step("dispatched", queue_id=queue_id, note="人工派单"),
+        stored,
         key("supervisor", supervisor=True),
         call_id=CALL_ID,
         event_id=uuid.uuid4(),
-        catalogue_version="v9",
+        catalogue=load_catalogue(),
+        now=NOW,
     )
-    assert event.assignment is not None
-    assert event.assignment.queue_id == "department:市水务局"
-    assert event.assignment.unit_kind is UnitKind.department
-    assert event.assignment.attempt == 2
-    assert event.actor_queue is None
+    assert event.assignment is not None and event.actor_queue is None
+    return event.assignment
 
 
 def test_reclassification_carries_an_operator_classification() -> None:
@@ -205,7 +234,8 @@ def test_reclassification_carries_an_operator_classification() -> None:
         key("supervisor", supervisor=True),
         call_id=CALL_ID,
         event_id=uuid.uuid4(),
-        catalogue_version="v",
+        catalogue=load_catalogue(),
+        now=NOW,
     )
     assert event.classification is not None
     assert event.classification.category == "环境保护"

@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.router.deadlines import add_working_days, resolution_due
 from services.router.routing import route
 from shared.catalogue import load_catalogue
+from shared.deadlines import add_working_days, resolution_due
 from shared.gazetteer import load_gazetteer
 from tests import factories
 
