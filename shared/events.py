@@ -355,7 +355,12 @@ class DeadLetter(BaseModel):
     offset: int | None = Field(None, description="Its offset.")
     key: str | None = Field(None, description="Its key, decoded as UTF-8 with replacement.")
     reason: str = Field(description="Why it could not be processed.")
-    original_b64: str = Field(description="The original message bytes, base64-encoded.")
+    original_b64: str = Field(
+        description="The original message bytes, base64-encoded (the first 256 KiB of a larger message)."
+    )
+    original_size: int | None = Field(
+        None, ge=0, description="Set when original_b64 holds only the start of the message: its whole size in bytes."
+    )
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

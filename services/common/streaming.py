@@ -194,21 +194,25 @@ def dead_letter(
     partition: int | None = None,
     offset: int | None = None,
 ) -> DeadLetter:
-    """The one builder of a dead letter: the message's bytes kept whole (base64), the reason cut at 2,000 characters.
+    """The one builder of a dead letter: the message's bytes kept whole (base64) up to
+    ``topics.MAX_MESSAGE_BYTES`` (a larger message keeps its first bytes and its size, so the dead letter
+    itself fits the broker), the reason cut at 2,000 characters.
 
     Use ``dead_letter_for`` for a record as it came off a topic (it knows its partition and offset) and
     ``dead_letter_of`` for a parsed event a later step refused.
     """
     if isinstance(key, bytes | bytearray):
         key = bytes(key).decode("utf-8", "replace")
+    kept = original[: topics.MAX_MESSAGE_BYTES]
     return DeadLetter(
         service=service,
         source_topic=source_topic,
         partition=partition,
         offset=offset,
-        key=key,
+        key=key[:1000] if key is not None else None,
         reason=reason[:2000],
-        original_b64=base64.b64encode(original).decode(),
+        original_b64=base64.b64encode(kept).decode(),
+        original_size=len(original) if len(kept) < len(original) else None,
     )
 
 
@@ -302,8 +306,13 @@ def is_transient(exc: BaseException) -> bool:
     from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
     from pymongo.errors import ConnectionFailure, PyMongoError, WriteConcernError
 
-    if isinstance(exc, MessageSizeTooLargeError | RecordTooLargeError):
-        return False
+    cause: BaseException | None = exc
+    for _ in range(10):  # faust wraps the producer's error in its own ProducerSendError
+        if cause is None:
+            break
+        if isinstance(cause, MessageSizeTooLargeError | RecordTooLargeError) or "TooLarge" in str(cause):
+            return False
+        cause = cause.__cause__ or cause.__context__
     if isinstance(exc, KafkaError | ConnectionFailure | WriteConcernError | OSError | TimeoutError):
         return True
     if isinstance(exc, PyMongoError):

@@ -193,3 +193,26 @@ def test_only_outages_are_retried() -> None:
 
     assert all(map(is_transient, [ServerSelectionTimeoutError("down"), KafkaConnectionError(), TimeoutError()]))
     assert not any(map(is_transient, [MessageSizeTooLargeError(), OverflowError(), DuplicateKeyError("dup")]))
+
+
+def test_a_message_too_large_for_the_broker_is_not_an_outage_even_wrapped_by_faust() -> None:
+    from aiokafka.errors import MessageSizeTooLargeError
+    from faust.exceptions import ProducerSendError
+
+    try:
+        try:
+            raise MessageSizeTooLargeError()
+        except MessageSizeTooLargeError as inner:
+            raise ProducerSendError("Error while sending") from inner
+    except ProducerSendError as wrapped:
+        assert not is_transient(wrapped)
+    assert is_transient(ProducerSendError("Error while sending: KafkaConnectionError"))
+
+
+def test_the_dead_letter_of_a_huge_message_keeps_its_start_and_size_and_fits_the_broker() -> None:
+    huge = b"x" * 3_000_000
+    letter = dead_letter_for("router", record(huge, b"k" * 5000), "undecodable message: too large")
+    assert letter.original_size == 3_000_000
+    assert base64.b64decode(letter.original_b64) == huge[: topics.MAX_MESSAGE_BYTES]
+    assert len(letter.to_bytes()) < 1024 * 1024
+    assert dead_letter_for("router", record(b"small"), "x").original_size is None
