@@ -95,12 +95,20 @@ class LostLog:
     position: int
     end: int
     earliest: int
+    resumed: bool = False  # the group had already started over (its committed offset went back)
 
     def reason(self, service: str) -> str:
+        where = f"{self.topic}[{self.partition}]"
+        if self.resumed:
+            return (
+                f"broker lost messages: {service} had committed offset {self.position} of {where}, the broker now "
+                f"holds {self.end}: it lost its logs and offsets; whatever was only on the broker is gone (calls "
+                f"accepted before the restart and not yet consumed); consuming the new log from its beginning"
+            )
         return (
-            f"broker lost messages: {service} stood at offset {self.position} of {self.topic}[{self.partition}] "
-            f"but the log ends at {self.end}; whatever was only on the broker is gone (calls accepted before "
-            f"the restart and not yet consumed); resuming from offset {self.earliest}"
+            f"broker lost messages: {service} stood at offset {self.position} of {where} but the log ends at "
+            f"{self.end}; whatever was only on the broker is gone (calls accepted before the restart and not yet "
+            f"consumed); resuming from offset {self.earliest}"
         )
 
 
@@ -113,14 +121,19 @@ class OffsetWatch:
     for each assigned partition of a Hotline topic, the worker's read and committed offsets and the log end
     it saw last with the log's end now (the high watermark of the last fetch); if the worker is past the end (or the end went back), the broker
     lost data: it is logged as an error and announced on ``hotline.deadletter.v1``, faust's bookkeeping of
-    the partition is reset, the consumer seeks to the earliest offset and commits it. A new log that grew
-    past the old position within one interval cannot be told apart (documented in docs/operations.md).
+    the partition is reset, the consumer seeks to the earliest offset and commits it. When the group has
+    already started over on its own (a rebalance after the restart found no committed offsets and faust
+    began at the new logs' start), its committed offset goes back below the highest it committed before:
+    that is announced too (committed offsets never go back on a broker that keeps them). A new log that
+    grew past the old position within one interval, with no commit seen in between, cannot be told apart
+    (documented in docs/operations.md).
     """
 
     def __init__(self, app: faust.App, service: str) -> None:
         self.app = app
         self.service = service
         self.ends: dict[Any, int] = {}
+        self.committed: dict[Any, int] = {}
 
     async def check(self) -> list[LostLog]:
         try:
@@ -128,7 +141,7 @@ class OffsetWatch:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the broker may be down right now: the next tick tries again
-            log.debug("offset watch of %s: %s: %s", self.service, type(exc).__name__, exc)
+            log.warning("offset watch of %s: %s: %s", self.service, type(exc).__name__, exc)
             return []
 
     async def _check(self) -> list[LostLog]:
@@ -136,33 +149,47 @@ class OffsetWatch:
         assigned = [tp for tp in consumer.assignment() if tp.topic in topics.ALL_TOPICS]
         if not assigned:
             return []
+        lost: list[LostLog] = []
         behind: dict[Any, tuple[int, int]] = {}
         for tp in assigned:
+            committed = consumer._committed_offset.get(tp)
+            remembered = self.committed.get(tp)
+            if committed is not None:
+                if remembered is not None and committed < remembered:
+                    # The group's committed offset went back: the broker forgot what this group committed
+                    # (it lost its logs and offsets; the group started over from the new logs' beginning).
+                    lost.append(LostLog(tp.topic, tp.partition, remembered, committed, committed, resumed=True))
+                self.committed[tp] = committed
             # The high watermark of the last fetch response, not ListOffsets: the embedded broker answers
             # ListOffsets(latest) with the base offset of the last record batch, short of the log's end.
             end = consumer.highwater(tp)
             if end is None or end < 0:
                 continue
-            known = [consumer._read_offset.get(tp), consumer._committed_offset.get(tp), self.ends.get(tp)]
+            known = [consumer._read_offset.get(tp), committed, self.ends.get(tp)]
             position = max((offset for offset in known if offset is not None), default=0)
             self.ends[tp] = end
             if position > end:
                 behind[tp] = (position, end)
-        if not behind:
-            return []
-        earliest = await consumer.earliest_offsets(*behind)
-        lost = []
-        for tp, (position, end) in behind.items():
-            start = max(int(earliest.get(tp) or 0), 0)
-            for bookkeeping in (consumer._acked, consumer._acked_index, consumer._gap):
-                bookkeeping.pop(tp, None)
-            consumer._committed_offset[tp] = None
-            await consumer.seek(tp, start)
-            try:
-                await consumer._commit({tp: start})
-            except Exception as exc:  # the next commit of a processed message overwrites it anyway
-                log.warning("offset watch: committing %s at %d failed: %s", tp, start, exc)
-            lost.append(LostLog(tp.topic, tp.partition, position, end, start))
+        if behind:
+            earliest = await consumer.earliest_offsets(*behind)
+            for tp, (position, end) in behind.items():
+                start = max(int(earliest.get(tp) or 0), 0)
+                for bookkeeping in (consumer._acked, consumer._acked_index, consumer._gap):
+                    bookkeeping.pop(tp, None)
+                consumer._committed_offset[tp] = None
+                self.committed[tp] = start
+                await consumer.seek(tp, start)
+                try:
+                    await consumer._commit({tp: start})
+                except Exception as exc:  # the next commit of a processed message overwrites it anyway
+                    log.warning("offset watch: committing %s at %d failed: %s", tp, start, exc)
+                lost.append(LostLog(tp.topic, tp.partition, position, end, start))
+        if lost:
+            await self.announce(lost)
+        return lost
+
+    async def announce(self, lost: Sequence[LostLog]) -> None:
+        """Log each loss as an error and publish it as a dead letter (empty original)."""
         letters = []
         for item in lost:
             log.error("%s", item.reason(self.service))
@@ -177,7 +204,6 @@ class OffsetWatch:
                 )
             )
         await retry_until_done("announce lost broker logs", functools.partial(send_dead_letters, self.app, letters))
-        return lost
 
 
 def raw_topic(app: faust.App, name: str) -> faust.TopicT:

@@ -8,15 +8,16 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import pytest
-from faust.types import EventT
+from faust.types import TP, EventT
 from faust.types.tuples import Message
 
 from services.common.streaming import (
     BatchHandler,
     InvalidMessages,
+    OffsetWatch,
     Received,
     dead_letter,
     dead_letter_for,
@@ -216,3 +217,78 @@ def test_the_dead_letter_of_a_huge_message_keeps_its_start_and_size_and_fits_the
     assert base64.b64decode(letter.original_b64) == huge[: topics.MAX_MESSAGE_BYTES]
     assert len(letter.to_bytes()) < 1024 * 1024
     assert dead_letter_for("router", record(b"small"), "x").original_size is None
+
+
+@dataclass
+class FakeConsumer:
+    """What OffsetWatch reads of faust's consumer: assignment, fetch high watermarks, read and committed offsets."""
+
+    highwaters: dict[TP, int]
+    _read_offset: dict[TP, int | None] = field(default_factory=dict)
+    _committed_offset: dict[TP, int | None] = field(default_factory=dict)
+    _acked: dict[TP, list[int]] = field(default_factory=dict)
+    _acked_index: dict[TP, set[int]] = field(default_factory=dict)
+    _gap: dict[TP, object] = field(default_factory=dict)
+    seeks: list[tuple[TP, int]] = field(default_factory=list)
+    commits: list[dict[TP, int]] = field(default_factory=list)
+
+    def assignment(self) -> set[TP]:
+        return set(self.highwaters)
+
+    def highwater(self, tp: TP) -> int:
+        return self.highwaters[tp]
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        return dict.fromkeys(tps, 0)
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+        self._read_offset[tp] = offset or None
+
+    async def _commit(self, offsets: dict[TP, int]) -> bool:
+        self.commits.append(offsets)
+        return True
+
+
+ROUTED = TP(topics.CALLS_ROUTED, 0)
+
+
+def watch_over(consumer: FakeConsumer, monkeypatch: pytest.MonkeyPatch) -> tuple[OffsetWatch, list[DeadLetter]]:
+    announced: list[DeadLetter] = []
+
+    async def send(_app: object, letters: Sequence[DeadLetter]) -> None:
+        announced.extend(letters)
+
+    monkeypatch.setattr("services.common.streaming.send_dead_letters", send)
+    return OffsetWatch(cast(Any, SimpleNamespace(consumer=consumer)), "router"), announced
+
+
+def test_a_position_past_the_log_end_is_announced_and_the_consumer_resumes_from_the_earliest_offset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = FakeConsumer({ROUTED: 120}, _read_offset={ROUTED: 99}, _committed_offset={ROUTED: 100})
+    watch, announced = watch_over(consumer, monkeypatch)
+    assert asyncio.run(watch.check()) == [] and announced == []  # healthy: at or below the end
+
+    consumer.highwaters[ROUTED] = 8  # the broker restarted: a new, short log
+    [lost] = asyncio.run(watch.check())
+
+    assert (lost.position, lost.end, lost.earliest) == (120, 8, 0)
+    assert consumer.seeks == [(ROUTED, 0)] and consumer.commits == [{ROUTED: 0}]
+    assert consumer._committed_offset[ROUTED] is None
+    assert [letter.reason.startswith("broker lost messages: router stood at offset 120") for letter in announced] == [
+        True
+    ]
+
+
+def test_a_committed_offset_that_went_back_is_announced_without_seeking(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer = FakeConsumer({ROUTED: 300}, _read_offset={ROUTED: 299}, _committed_offset={ROUTED: 300})
+    watch, announced = watch_over(consumer, monkeypatch)
+    asyncio.run(watch.check())
+    # After the restart the group started over and the new log already grew past the old end.
+    consumer.highwaters[ROUTED], consumer._read_offset[ROUTED], consumer._committed_offset[ROUTED] = 400, 20, 21
+
+    [lost] = asyncio.run(watch.check())
+
+    assert lost.resumed and consumer.seeks == []
+    assert "had committed offset 300" in announced[0].reason and "holds 21" in announced[0].reason
