@@ -273,7 +273,7 @@ async def _wait_visible(database, months: list[str], before: int, wanted: int, d
 
 
 async def _periodic_costs(
-    platform: Platform, repository: MetricsRepository, rounds: int = 3
+    platform: Platform, repository: MetricsRepository, rounds: int = 10
 ) -> dict[str, dict[str, float]]:
     """Each periodic job's and page's cost on this store: wall ms and database CPU ms per run (average)."""
     now = datetime.now(UTC)
@@ -432,7 +432,7 @@ def _report(r: BenchResult) -> str:
     return f"""
 Hotline pipeline benchmark ({r.calls} calls, batches of {r.batch}, {r.concurrency} in flight)
   store: {r.stored_before:,} cases before the run, {r.stored_after:,} after
-  periodic jobs and pages at that size (one run each, before the calls):
+  periodic jobs and pages at that size (average of 10 runs each, before the calls):
 {jobs}
   intake accepted (202, acks=all):      {r.intake_calls_per_s:>10.1f} calls/s  ({r.post_seconds:.1f} s)
   end to end, visible in MongoDB:       {r.pipeline_calls_per_s:>10.1f} calls/s  ({r.pipeline_seconds:.1f} s)

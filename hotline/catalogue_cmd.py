@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "suggest",
         help="propose catalogue rules from returned and hand-dispatched cases, with their evidence (for review)",
     )
-    learn.add_argument("--catalogue", type=Path, help="catalogue under review (default: HOTLINE_CATALOGUE_PATH or shipped)")
+    learn.add_argument(
+        "--catalogue", type=Path, help="catalogue under review (default: HOTLINE_CATALOGUE_PATH or shipped)"
+    )
     learn.add_argument("--database", help="database name (default: MONGODB_DATABASE)")
     learn.add_argument("--since", type=datetime.fromisoformat, help="only cases received since (ISO date/time, UTC)")
     learn.add_argument("--min-cases", type=int, default=3, help="cases needed for a proposal (default 3)")

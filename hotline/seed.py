@@ -239,7 +239,7 @@ def build_or_reuse(folder: Path, count: int, database: str) -> dict[str, object]
         async def seed() -> dict[str, object]:
             client = mongo_client(MongoSettings(uri=stack.mongodb_uri))
             try:
-                return await seed_store(MetricsRepository(client[database], ids_per_lookup=50), count)
+                return await seed_store(MetricsRepository(client[database]), count)
             finally:
                 await client.close()
 

@@ -35,7 +35,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.clock import as_utc
+from shared.clock import as_utc, parse_utc
 
 CASES_COLLECTION = "cases"
 """The collection of case documents (owned and written by the metrics service)."""
@@ -281,3 +281,18 @@ class CaseReadModel:
                 case = CaseDocument.model_validate(document)
                 found[case.id] = case
         return list(found.values())
+
+
+def is_overdue(case: Mapping[str, Any], now: datetime) -> bool:
+    """Whether a case (a stored document or its JSON) is past its resolution deadline, or, before it was
+    responded to, its response deadline; or was flagged overdue. The console's red rows and its filter."""
+    if case.get("overdue"):
+        return True
+    assignment = case.get("assignment") or {}
+    for key in ("resolution_due_at", "response_due_at"):
+        due = parse_utc(assignment.get(key))
+        if due is not None and due < now:
+            if key == "response_due_at" and case.get("status") not in (None, "dispatched", "accepted"):
+                continue
+            return True
+    return False

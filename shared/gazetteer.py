@@ -66,6 +66,8 @@ LATIN_STREET_SUFFIXES: dict[str, tuple[str, ...]] = {
     "township": ("xiang", "township", "diqu", "area"),
 }
 MAX_PINYIN_VARIANTS = 16
+# Bare names whose pinyin is an English word (博兴 → boxing): in Latin text only their suffixed forms are names.
+ENGLISH_WORD_NAMES = frozenset({"boxing"})
 # After a district, a bare name unique in it is a place, unless it only names a road, a bridge or an estate
 # called after it (延庆区永宁路 need not be in 永宁镇) or is inside a longer word (丰台区某某新村).
 DISTRICT_BARE_NOT_BEFORE = ("路", "街", "道", "胡同", "巷", "桥", "小区", "村", "花园", "家园", "公园", "大厦", "医院", "学校")  # fmt: skip
@@ -168,7 +170,7 @@ class Gazetteer:
                     add(alias, NameEntry(district_name, street_name, "alias"))
                 if street.get("short_name"):
                     add(street["short_name"], NameEntry(district_name, street_name, "bare"))
-                street_stems = street.get("pinyin", [])
+                street_stems = _with_english_direction(bare_name(street_name), street.get("pinyin", []))
                 add_latin(street.get("pinyin_name", []), NameEntry(district_name, street_name, "official"))
                 suffixes = LATIN_STREET_SUFFIXES.get(street.get("kind", ""), ())
                 add_latin(
@@ -176,11 +178,14 @@ class Gazetteer:
                     NameEntry(district_name, street_name, "alias"),
                 )
                 if street.get("short_name"):
-                    add_latin(street_stems, NameEntry(district_name, street_name, "bare"))
+                    add_latin(
+                        (k for k in street_stems if k not in ENGLISH_WORD_NAMES),
+                        NameEntry(district_name, street_name, "bare"),
+                    )
                 stem = bare_name(street_name)
                 if len(stem) >= 2 and bare_counts[stem] == 1 and stem not in district_shorts:
                     local[stem] = street_name
-                    for key in (v for stem_key in street_stems for v in _latin_keys(stem_key)):
+                    for key in (v for k in street_stems if k not in ENGLISH_WORD_NAMES for v in _latin_keys(k)):
                         # Two streets of a district read alike in pinyin: the Latin bare name is neither's.
                         local_latin[key] = street_name if local_latin.get(key, street_name) == street_name else None
             gazetteer._district_bare[district_name] = local
@@ -461,6 +466,18 @@ def _latin_words(text: str) -> list[tuple[int, str]]:
     return [(m.start(), m.group()) for m in _LATIN_WORD.finditer(folded)]
 
 
+ENGLISH_DIRECTIONS = {"北": ("bei", "north"), "南": ("nan", "south"), "东": ("dong", "east"), "西": ("xi", "west")}
+
+
+def _with_english_direction(stem: str, forms: Sequence[str]) -> list[str]:
+    """A name ending in a direction is said with it in English too: 天通苑北 → tiantongyuanbei, tiantongyuannorth."""
+    direction = ENGLISH_DIRECTIONS.get(stem[-1:]) if len(stem) > 2 else None
+    if direction is None:
+        return list(forms)
+    pinyin, english = direction
+    return [*forms, *(f[: -len(pinyin)] + english for f in forms if f.endswith(pinyin))]
+
+
 def _latin_keys(key: str) -> tuple[str, ...]:
     """The index keys of a pinyin form: ü is written v by pypinyin and u by most people (lv, lu)."""
     return (key, key.replace("v", "u")) if "v" in key else (key,)
@@ -468,7 +485,10 @@ def _latin_keys(key: str) -> tuple[str, ...]:
 
 def _clean(text: str) -> str:
     # Blanks are dropped (Chinese has none), except one between two Latin words ("Chaoyang District").
-    text = re.sub(r"\s+", lambda m: " " if _between_latin(m.string, m.start(), m.end()) else "", text.strip())
+    if _HAS_LATIN.search(text):
+        text = re.sub(r"\s+", lambda m: " " if _between_latin(m.string, m.start(), m.end()) else "", text.strip())
+    else:
+        text = "".join(text.split())
     for prefix in CITY_PREFIXES:
         if text.startswith(prefix) and len(text) > len(prefix):
             return text[len(prefix) :]

@@ -289,6 +289,12 @@ class Classifier:
             return None
         return candidate
 
+    def decide_in(self, text: str, category: str, confidence: float) -> Classification:
+        """The decision for ``text`` placed in ``category`` by someone else (a citizen's chosen service) with
+        level-1 probability ``confidence``: levels 2/3 chosen inside that branch, each with its confidence."""
+        decision, _ = self._decide(text, category, confidence, self._lexicon_terms(category, text))
+        return decision
+
     def choose_leaf(
         self, text: str, category: str, vector: np.ndarray | None = None, question: MonthlyQuestion | None = None
     ) -> LeafChoice:

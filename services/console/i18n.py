@@ -81,6 +81,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "role_street": ("街乡镇", "Street/town"),
     "role_department": ("委办局", "Department"),
     "role_supervisor": ("热线督办", "Supervisor"),
+    "role_district": ("区（分中心）", "District"),
+    "trend_summary": (
+        "{problems} 个问题中 {fell} 个环比下降，其中 {steep} 个降幅超过 {threshold}",
+        "{fell} of {problems} problems fell month on month, {steep} by more than {threshold}",
+    ),
     "step_accepted": ("签收", "Accept"),
     "step_responded": ("记录响应", "Record response"),
     "step_returned": ("退单", "Return"),

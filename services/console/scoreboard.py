@@ -19,7 +19,8 @@ from shared.clock import previous_month
 from shared.events import UnitKind
 from shared.queues import kind_of
 
-UNIT_KINDS: tuple[str, ...] = ("street", "department")
+UNIT_KINDS: tuple[str, ...] = ("street", "department", "district")
+"""The scoreboard's tables: streets/towns, departments, districts (the API's ``kind``)."""
 
 
 def first(row: Mapping[str, Any] | None, *keys: str) -> Any:
@@ -106,15 +107,31 @@ async def scoreboard_context(
     chart_rows, trend_summary, chart_of = await month_on_month(metrics, month, names)
     legend = (f"{t('previous_month')} {previous_month(month)}", f"{t('this_month')} {month}")
     hot = await metrics.optional("/v1/hotspots", {"limit": 20})
+    summary = summary_text(trend_summary, t)
     return {
         "rates": await rates(metrics, month),
         "top_ten": await top_ten(metrics, month),
         "chart": Markup(bar_chart_svg(chart_rows, legend=legend)),
         "chart_of": chart_of,
-        "trend_summary": trend_summary,
+        "trend_summary": summary,
         "programme": programme,
         "problems": [{**p, "display_name": names.get(p.get("id", ""), "")} for p in problems],
         "hot_spots": hot.get("hot_spots", []) if isinstance(hot, dict) else None,
         "percent": percent,
         "first": first,
     }
+
+
+def summary_text(summary: Mapping[str, Any] | None, t: Callable[..., str]) -> str | None:
+    """The month-on-month summary in the page's language, from the API's figures (its ``text`` is English)."""
+    if not summary:
+        return None
+    if all(summary.get(k) is not None for k in ("problems", "fell", "fell_more_than", "threshold")):
+        return t(
+            "trend_summary",
+            problems=summary["problems"],
+            fell=summary["fell"],
+            steep=summary["fell_more_than"],
+            threshold=f"{float(summary['threshold']):.0%}",
+        )
+    return str(summary.get("text") or "") or None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -53,20 +55,6 @@ def seconds_until(due: Any, now: datetime) -> float | None:
     return None if moment is None else (moment - now).total_seconds()
 
 
-def is_overdue(case: Mapping[str, Any], now: datetime) -> bool:
-    """The case is past its resolution (or, before a response, its response) due time."""
-    assignment = case.get("assignment") or {}
-    if case.get("overdue"):
-        return True
-    for key in ("resolution_due_at", "response_due_at"):
-        left = seconds_until(assignment.get(key), now)
-        if left is not None and left < 0:
-            if key == "response_due_at" and case.get("status") not in (None, "dispatched", "accepted"):
-                continue
-            return True
-    return False
-
-
 def category_path(classification: Mapping[str, Any] | None) -> str:
     """Level 1 › level 2 › level 3 of the taxonomy, as far as known."""
     if not classification:
@@ -83,13 +71,35 @@ def local_time(value: Any, timezone: str = DEFAULT_TIMEZONE) -> str:
     return "—" if moment is None else moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
+MAX_LABEL_WIDTH = 420
+"""The widest label column of a chart (SVG units, font size 12)."""
+
+
+def text_width(text: str, font_size: float = 12) -> float:
+    """An estimate of ``text``'s width in SVG units: a wide (CJK) character is one em, others about 0.6 em."""
+    return sum(font_size if unicodedata.east_asian_width(ch) in "WF" else 0.6 * font_size for ch in text)
+
+
+def fitted(text: str, width: float) -> str:
+    """``text`` shortened with "…" to fit ``width`` (by ``text_width``), or whole when it fits."""
+    if text_width(text) <= width:
+        return text
+    while text and text_width(text + "…") > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
 def bar_chart_svg(
     rows: Sequence[tuple[str, int, int]], *, legend: tuple[str, str], width: int = 760, bar_height: int = 12
 ) -> str:
     """A horizontal grouped bar chart (previous vs this month per label) as inline SVG, escaped."""
     if not rows:
         return ""
-    label_width, gap, right = 270, 10, 60
+    # The label column is as wide as the longest label (CJK characters count double), within bounds; a label
+    # wider still is shortened with "…" (its full text stays in the bar's tooltip): nothing is clipped.
+    label_width = min(MAX_LABEL_WIDTH, max(100, math.ceil(max(text_width(label) for label, _, _ in rows)) + 12))
+    width = max(width, label_width + 420)
+    gap, right = 10, 60
     top = 28
     row_height = 2 * bar_height + gap
     height = top + row_height * len(rows) + 4
@@ -107,7 +117,8 @@ def bar_chart_svg(
         y = top + index * row_height
         change = "" if previous == 0 else f" {(current - previous) / previous:+.0%}"
         parts.append(
-            f'<text x="{label_width - 6}" y="{y + bar_height + 4}" text-anchor="end">{html.escape(label)}</text>'
+            f'<text x="{label_width - 6}" y="{y + bar_height + 4}" text-anchor="end">'
+            f"{html.escape(fitted(label, label_width - 12))}<title>{html.escape(label)}</title></text>"
             f'<rect x="{label_width}" y="{y}" width="{previous * scale:.1f}" height="{bar_height}" class="bar-prev">'
             f"<title>{html.escape(label)}: {previous}</title></rect>"
             f'<rect x="{label_width}" y="{y + bar_height}" width="{current * scale:.1f}" height="{bar_height}" '

@@ -42,6 +42,8 @@ UNIT_FIELDS: tuple[str, ...] = (
     "unreachable",
     "overdue_response",
     "overdue_resolution",
+    "response_due",
+    "resolution_due",
     "linked",
     "cooperated",
 )
@@ -149,8 +151,13 @@ def _unit_outcome(case: Mapping[str, Any]) -> dict[str, int]:
         due = case["assignment"].get("response_due_at")
         if due is None or as_utc(responded_at) <= as_utc(due):
             outcome["responded_on_time"] = 1
+    overdue = case.get("overdue") or {}
+    if responded_at or "response" in overdue:
+        outcome["response_due"] = 1  # its response is judged: answered, or its deadline passed unanswered
     if case["status"] in RESOLVED_STATUSES:
         outcome["resolved"] = 1
+    if case["status"] in RESOLVED_STATUSES or "resolution" in overdue:
+        outcome["resolution_due"] = 1  # judged: resolved, or its deadline passed unresolved
     if case.get("callback_result"):
         outcome[str(case["callback_result"])] = 1
     return outcome

@@ -36,7 +36,7 @@ __all__ = ["CASES", "EventsResult", "MetricsRepository", "MonthlyCount", "Progra
 class MetricsRepository:
     """Every metrics store on one database (``AsyncDatabase`` of PyMongo's native async API)."""
 
-    def __init__(self, db: AsyncDatabase, *, timezone: str = DEFAULT_TIMEZONE, ids_per_lookup: int = 100) -> None:
+    def __init__(self, db: AsyncDatabase, *, timezone: str = DEFAULT_TIMEZONE, ids_per_lookup: int = 25) -> None:
         self.database = MetricsDatabase(db, timezone=timezone, ids_per_lookup=ids_per_lookup)
         self.counters = CounterWriter(self.database)
         self.pending = PendingEvents(self.database)

@@ -3,9 +3,13 @@ supervision (减量、提率、去低), month-on-month trends and hot spots. No 
 
 Definitions (docs/metrics.md has them in full):
 
-- 响应率 response rate = responded on time / dispatched.
-- 解决率 resolution rate = cases standing resolved, called back or closed / dispatched (a reopened
-  case stops counting until it is resolved again).
+- 响应率 response rate = responded on time / cases whose response is due: responded to (on time or
+  late) or whose response deadline passed unanswered (``response_due``). A case still inside its
+  deadline and not yet answered is not judged yet: it is in neither count.
+- 解决率 resolution rate = cases standing resolved, called back or closed / cases whose resolution is
+  due: standing resolved or whose resolution deadline passed unresolved (``resolution_due``); a reopened
+  case stops counting until it is resolved again or its deadline passes.
+- A rate with nothing due is None (shown "—"), and a unit with neither rate has no composite and no rank.
 - 满意率 satisfaction rate = (satisfied + factor x basically satisfied) / callbacks reached
   (satisfied + basically satisfied + dissatisfied; unreachable citizens are not in the denominator).
 - composite = w_response x 响应率 + w_resolution x 解决率 + w_satisfaction x 满意率, scaled so the
@@ -51,13 +55,14 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 
 def response_rate(counts: Mapping[str, int]) -> float | None:
-    """响应率: responded on time / dispatched."""
-    return ratio(counts.get("responded_on_time", 0), counts.get("dispatched", 0))
+    """响应率: responded on time / cases whose response is due (answered, or its deadline passed)."""
+    return ratio(counts.get("responded_on_time", 0), counts.get("response_due", 0))
 
 
 def resolution_rate(counts: Mapping[str, int]) -> float | None:
-    """解决率: cases standing resolved (or called back, closed) / dispatched."""
-    return ratio(counts.get("resolved", 0), counts.get("dispatched", 0))
+    """解决率: cases standing resolved (or called back, closed) / cases whose resolution is due (resolved, or
+    its deadline passed)."""
+    return ratio(counts.get("resolved", 0), counts.get("resolution_due", 0))
 
 
 def satisfaction_rate(counts: Mapping[str, int], basic_factor: float = 0.9) -> float | None:
@@ -117,8 +122,9 @@ def ranked(scores: Sequence[UnitScore]) -> list[UnitScore]:
 
 
 def top_by_volume(volumes: Mapping[str, int], n: int = 10) -> list[tuple[str, int]]:
-    """The ``n`` units with the most requests (ties by id)."""
-    return sorted(volumes.items(), key=lambda item: (-item[1], item[0]))[:n]
+    """The ``n`` units with the most requests (ties by id); a unit left with none (its cases went elsewhere
+    after a return) is not listed."""
+    return sorted(((unit, volume) for unit, volume in volumes.items() if volume > 0), key=lambda item: (-item[1], item[0]))[:n]
 
 
 def month_on_month(current: int, previous: int) -> float | None:

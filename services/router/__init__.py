@@ -9,7 +9,9 @@ Layout (what each module is):
 - adapter: ``agent`` (faust: classified calls and case events in, routed calls and case steps out, dead
   letters; with the batch-level steps ``route_parsed`` / ``decide_case_event`` it calls);
 - pure domain, no I/O: ``routing`` (``route_call``: the queue of a call), ``cases`` (re-dispatch after a
-  return, re-routing, duplicates), ``deadlines`` (due times), ``catalogue_check`` (``hotline catalogue check``);
+  return, re-routing, duplicates), ``returns`` (what a return's reason names: a unit, a place, "not our
+  area"), ``deadlines`` (due times), ``catalogue_check`` (``hotline catalogue check``), ``suggest``
+  (``hotline catalogue suggest``: rules learned from returns and manual dispatches);
 - tools: ``bench`` (cost per call).
 
 What intake and the console read too lives in ``shared/``: the dispatch catalogue 派单目录

@@ -6,8 +6,8 @@ it's the water company's". ``read_return_note`` finds in that text:
 - the **units it names**: the catalogue's departments, by their own names (市交通委员会, 交通委员会, 交通委:
   the name, without 市/北京市, with 委员会 said 委) or by the colloquial and English names of
   ``COLLOQUIAL_UNITS`` (人社局, 城管, 自来水, "transport commission", "water company"), each of which stands
-  for the catalogue department whose name contains a fragment (the shortest such name: 公安 → 市公安局,
-  not its traffic bureau). A name right after a negation ("不是交通委的事", "not the police") is not a
+  for the catalogue department whose name contains a fragment (a city body first, then the shortest such
+  name: 公安 → 市公安局, not its traffic bureau). A name right after a negation ("不是交通委的事", "not the police") is not a
   unit the case should go to;
 - the **place it names** (a district, a street/town: "属于朝阳区", "应该是望京街道的"), with the gazetteer;
 - whether it says **"not our area"** (不是我们辖区, 不在辖区, outside our area...): the place is wrong.
@@ -25,12 +25,15 @@ from functools import lru_cache
 from shared.gazetteer import Gazetteer, Resolution
 from shared.queues import DEPARTMENT_PREFIX
 
-# Colloquial and English names of units -> a fragment of the catalogue department's official name.
-# Which department that is depends on the catalogue in force: a fragment no department contains names none.
-COLLOQUIAL_UNITS: dict[str, str] = {
+# Colloquial and English names of units -> a fragment of the catalogue department's official name, or
+# fragments tried in order (城管, chengguan: the enforcement bureau where the catalogue has one, else the
+# commission). Which department that is depends on the catalogue in force: a fragment no department
+# contains names none.
+COLLOQUIAL_UNITS: dict[str, str | tuple[str, ...]] = {
     # Chinese short names in everyday use
     "交通委": "交通委员会", "住建委": "住房和城乡建设", "住建": "住房和城乡建设", "规自委": "规划和自然资源",
-    "规划局": "规划和自然资源", "城管委": "城市管理委员会", "城管": "城市管理", "人社局": "人力资源和社会保障局",
+    "规划局": "规划和自然资源", "城管委": "城市管理委员会", "城管": ("综合行政执法", "城市管理"),
+    "城管执法": ("综合行政执法", "城市管理"), "执法局": "综合行政执法", "排水": "排水", "人社局": "人力资源和社会保障局",
     "人社": "人力资源和社会保障局", "劳动监察": "劳动保障监察", "交管局": "公安交通管理", "交管": "公安交通管理",
     "交警": "公安交通管理", "公安": "公安局", "派出所": "公安局", "警察": "公安局", "卫健委": "卫生健康",
     "卫生局": "卫生健康", "市场监管": "市场监督管理", "工商局": "市场监督管理", "发改委": "发展和改革",
@@ -50,7 +53,7 @@ COLLOQUIAL_UNITS: dict[str, str] = {
     "state grid": "电力", "power grid": "电力", "gas company": "燃气", "heating company": "热力",
     "bus company": "公交", "subway": "地铁", "metro": "地铁", "housing commission": "住房和城乡建设",
     "housing and construction": "住房和城乡建设", "urban management": "城市管理", "city management": "城市管理",
-    "chengguan": "城市管理", "market regulation": "市场监督管理", "market supervision": "市场监督管理",
+    "chengguan": ("综合行政执法", "城市管理"), "drainage": "排水", "sewage company": "排水", "market regulation": "市场监督管理", "market supervision": "市场监督管理",
     "health commission": "卫生健康", "education commission": "教育委员会", "civil affairs": "民政局",
     "human resources": "人力资源和社会保障局", "social security": "人力资源和社会保障局",
     "labour inspection": "劳动保障监察", "labor inspection": "劳动保障监察", "environment bureau": "生态环境",
@@ -113,10 +116,15 @@ class UnitNames:
         for department in departments:
             for form in department_forms(department):
                 names.setdefault(form, DEPARTMENT_PREFIX + department)
-        for said, fragment in COLLOQUIAL_UNITS.items():
-            holders = [d for d in departments if fragment in d]
-            if holders and said not in names:
-                names[said] = DEPARTMENT_PREFIX + min(holders, key=lambda d: (len(d), d))
+        for said, fragments in COLLOQUIAL_UNITS.items():
+            for fragment in (fragments,) if isinstance(fragments, str) else fragments:
+                holders = [d for d in departments if fragment in d]
+                if holders and said not in names:
+                    # The city's own body first (市公安局, 北京市地铁运营… before 京港地铁), then the shortest name
+                    # (市公安局 before its traffic bureau).
+                    chosen = min(holders, key=lambda d: (not d.startswith(("市", "北京")), len(d), d))
+                    names[said] = DEPARTMENT_PREFIX + chosen
+                    break
         return cls(names, sorted(names, key=len, reverse=True))
 
 
@@ -154,6 +162,15 @@ def named_departments(note: str, names: UnitNames) -> tuple[list[str], list[str]
     return queues, [said for _, said, _ in found]
 
 
+def _without_negated_places(note: str, gazetteer: Gazetteer) -> str:
+    """The note with the places it denies blanked out ("不是海淀区的，属于朝阳区" → only 朝阳区 is said)."""
+    text = note
+    for start, name, _ in gazetteer.scan(note):
+        if note[start : start + len(name)] == name and _negated(note.lower(), start):
+            text = text[:start] + "，" * len(name) + text[start + len(name) :]
+    return text
+
+
 def _word_bounded(text: str, start: int, end: int) -> bool:
     before = text[start - 1] if start > 0 else " "
     after = text[end] if end < len(text) else " "
@@ -167,7 +184,7 @@ def read_return_note(note: str | None, names: UnitNames, gazetteer: Gazetteer) -
     departments, said = named_departments(note, names)
     lowered = note.lower()
     not_our_area = [phrase for phrase in NOT_OUR_AREA if phrase in lowered]
-    place = gazetteer.resolve(note, None, None)
+    place = gazetteer.resolve(_without_negated_places(note, gazetteer), None, None)
     named_place = place if place.district is not None else None
     if named_place is not None:
         said.append(named_place.street or named_place.district or "")

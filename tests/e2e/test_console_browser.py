@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import os
 import time
 import uuid
@@ -294,7 +295,20 @@ def test_the_supervisor_sees_every_queue_and_the_scoreboard_in_both_languages(co
                 assert page.locator(f"{section} .na").count() == 0, f"{section} says not available though {path} exists"
         if "/v1/scoreboard/units" in offered:
             assert page.locator(f'#rates tr[data-unit-id="{console.queue_id}"]').count() == 1
+            _check_rates_are_over_due_cases_and_ranks_differ_only_by_score(console, page)
+            assert page.locator('#rates [data-kind="district"] tr[data-unit-id]').count() >= 1, "a district table"
+        # Issue 14: the chart's English labels were clipped at its left edge.
+        clipped = page.evaluate(
+            "[...document.querySelectorAll('#mom svg text')].filter(t => t.getBBox().x < 0).map(t => t.textContent)"
+        )
+        assert clipped == [], clipped
+        _screenshot(page, "scoreboard-en")
+        page.goto(f"{console.url}/scoreboard?lang=zh")
+        summary = page.locator("#trend-summary")
+        if summary.count():
+            assert "problems fell" not in summary.inner_text(), "the summary is in the page's language"
         _screenshot(page, "scoreboard")
+        page.goto(f"{console.url}/scoreboard?lang=en")
 
         page.goto(f"{console.url}/queues")  # the language is remembered in a cookie
         assert page.inner_text("h1").startswith("Queues")
@@ -302,6 +316,23 @@ def test_the_supervisor_sees_every_queue_and_the_scoreboard_in_both_languages(co
         _screenshot(page, "queues-wall-screen")
     finally:
         context.close()
+
+
+def _check_rates_are_over_due_cases_and_ranks_differ_only_by_score(console: Console, page: Any) -> None:
+    """Issue 14: cases minutes old read 0.0% (rates over cases not yet due) and every unit tied at rank 1."""
+    units = httpx.get(f"{console.metrics_url}/v1/scoreboard/units", params={"kind": "street"}, timeout=5).json()["units"]
+    for unit in units:
+        row = page.locator(f'#rates [data-kind="street"] tr[data-unit-id="{unit["unit_id"]}"]')
+        if not row.count():
+            continue  # beyond the rows shown
+        cells = row.locator("td").all_inner_texts()
+        if not unit["counts"].get("response_due"):
+            assert cells[2] == "—", f"{unit['unit_id']}: nothing due yet must read —, not {cells[2]}"
+        if unit["composite"] is None:
+            assert cells[0] == "—"
+    ranked = [u for u in units if u["rank"] is not None]
+    for a, b in itertools.pairwise(ranked):
+        assert (a["rank"] == b["rank"]) == (a["composite"] == b["composite"]), (a, b)
 
 
 def _intake_offers_case_steps(console: Console) -> bool:

@@ -222,3 +222,32 @@ async def test_cases_are_found_by_ids_time_status_and_classification(client, sto
     assert await found(status="closed") == []
     assert len(await found(limit=2)) == 2
     assert (await client.get("/v1/cases", params={"limit": 1001})).status_code == 422
+
+
+async def test_search_finds_cases_by_id_phone_hash_and_words_and_the_filters_combine(
+    client, stored, mongo_db
+) -> None:
+    """GET /v1/search: what the console's search box and filters read (issue 14)."""
+    ids = [str(event.call_id) for event in stored]
+    await mongo_db.cases.update_one({"_id": ids[2]}, {"$set": {"assignment.priority": 1}})  # urgent
+
+    async def found(**params: Any) -> tuple[int, list[str]]:
+        response = await client.get("/v1/search", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return body["total"], [case["call_id"] for case in body["cases"]]
+
+    assert await found(queue_id=STREET) == (3, [ids[2], ids[0], ids[1]])  # urgent first, then oldest
+    assert await found(queue_id=STREET, sort="newest") == (3, [ids[2], ids[1], ids[0]])
+    assert await found(q=ids[1]) == (1, [ids[1]])
+    assert (await found(contact_hash=factories.CONTACT.hash))[0] == 4
+    assert (await found(contact_hash="b" * 64))[0] == 0
+    assert (await found(queue_id=STREET, q="拖欠 工资"))[0] == 3
+    assert (await found(queue_id=STREET, q="拖欠 燃气"))[0] == 0, "every word must be there"
+    assert await found(category="城乡建设") == (1, [ids[3]])
+    assert await found(district="朝阳区", q="工资") == (1, [ids[3]])
+    assert await found(queue_id=STREET, priority=1) == (1, [ids[2]])
+    assert (await found(queue_id=STREET, overdue="true"))[0] == 3  # received in April: long past due
+    assert (await found(queue_id=STREET, overdue="false"))[0] == 0
+    assert await found(queue_id=STREET, category="劳动和社会保障", priority=[2, 3], limit=1) == (2, [ids[0]])
+    assert (await client.get("/v1/search", params={"sort": "random"})).status_code == 422

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.console import access, views
 from services.console.users import User
 from services.console.web import current_user, form_of, intake, language, metrics, refuse, render
+from shared.cases import is_overdue
 from shared.events import CallbackResult, CaseEventKind, UnitKind
 from shared.queues import kind_of
 
@@ -65,7 +66,7 @@ async def show_case(
         resolution_left=views.seconds_until(assignment.get("resolution_due_at"), now),
         response_left=views.seconds_until(assignment.get("response_due_at"), now),
         duration=lambda s: views.duration(s, language(request)),
-        overdue=views.is_overdue(case, now),
+        overdue=is_overdue(case, now),
     )
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from services.console import access, views
 from services.console.users import User
 from services.console.web import current_user, language, metrics, refuse, render
+from shared.cases import is_overdue
 
 router = APIRouter()
 CASES_SHOWN = 200
@@ -72,7 +73,7 @@ def case_rows(request: Request, cases: list[dict], queue: dict[str, Any]) -> dic
                 "waiting": views.duration((now - received).total_seconds(), lang) if received else "—",
                 "left": left,
                 "left_text": "—" if left is None else views.duration(left, lang),
-                "overdue": views.is_overdue(case, now),
+                "overdue": is_overdue(case, now),
                 "role": access.role_in_queue(case, str(queue["queue_id"])),
             }
         )

@@ -76,6 +76,14 @@ class CaseListView(BaseModel):
     cases: list[CaseView]
 
 
+class CaseSearchView(BaseModel):
+    """Cases an operator searched for: how many match, and the first ``limit`` in the order asked for."""
+
+    total: int = Field(description="Cases matching the search (all of them, not only those listed).")
+    sort: str
+    cases: list[CaseView]
+
+
 class MonthlyCountView(BaseModel):
     """Cases dispatched in the month for one value."""
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
 from services.metrics.aggregates import DIMENSIONS, parse_counter_id, streets_counter_id, unit_of_field_key
 from services.metrics.case_facts import OPEN_STATUSES
+from services.metrics.case_search import CaseFilter, ordered
 from services.metrics.store.base import MetricsDatabase
 from shared.clock import as_utc
 
@@ -102,6 +103,18 @@ class MetricsReads:
         direction = ASCENDING if oldest_first else DESCENDING
         cursor = self.database.cases.find(query).sort([("received_at", direction), ("_id", direction)]).limit(limit)
         return [normalise_case(doc) async for doc in cursor]
+
+    async def search_cases(
+        self, found: CaseFilter, *, sort: str = "urgent", limit: int = 200, now: datetime | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Cases meeting ``found`` (how many, and the first ``limit`` in ``sort`` order), without their history.
+
+        The database applies ``CaseFilter.query`` (indexed on a queue, an id or a phone hash); the words and the
+        overdue test are applied to what it returns."""
+        now = now or datetime.now(UTC)
+        cursor = self.database.cases.find(found.query(), {"history": 0})
+        matched = [doc async for doc in cursor if found.matches(doc, now)]
+        return len(matched), [normalise_case(doc) for doc in ordered(matched, sort, limit)]
 
     async def get_case(self, call_id: str) -> dict[str, Any] | None:
         """One case by its call id, with its history, or None."""

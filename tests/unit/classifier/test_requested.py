@@ -10,6 +10,7 @@ import pytest
 from services.classifier.model import Classifier
 from services.classifier.requested import choose, respect_requested
 from shared.events import CallReceived, Classification, RequestedService
+from shared.reference import load_taxonomy
 from tests import factories
 
 
@@ -21,8 +22,15 @@ def test_choose_keeps_agrees_or_overrules() -> None:
     wanted = RequestedService(
         code="mq-wage-arrears", category="劳动和社会保障", subcategory="工资福利", issue="wage-arrears"
     )
-    agreed = choose(decision("劳动和社会保障", 0.6, subcategory="劳动关系", needs_review=False), wanted, 0.6)
+    agreed = choose(
+        decision("劳动和社会保障", 0.6, subcategory="劳动关系", subcategory_confidence=0.5, needs_review=False),
+        wanted,
+        0.6,
+    )
     assert (agreed.subcategory, agreed.issue, agreed.confidence) == ("工资福利", "wage-arrears", 0.6)
+    assert agreed.subcategory_confidence is None  # the citizen's level 2, not the model's: no model confidence
+    same = choose(decision("劳动和社会保障", 0.6, subcategory="工资福利", subcategory_confidence=0.5), wanted, 0.6)
+    assert same.subcategory_confidence == 0.5
     kept = choose(decision("城乡建设", 0.85), wanted, 0.1)
     assert (kept.category, kept.issue, kept.confidence, kept.needs_review) == (
         "劳动和社会保障",
@@ -64,4 +72,8 @@ def test_the_model_overrules_only_when_sure(model: Classifier) -> None:
     assert decided[0].category == "劳动和社会保障" == plain[0].category
     assert decided[1].category == "教育文体" != plain[1].category
     assert decided[1].confidence < 0.5 and not decided[1].needs_review
+    # levels 2/3 chosen by the model inside the citizen's branch, each with a confidence below the category's
+    assert decided[1].subcategory in load_taxonomy()["教育文体"]
+    assert decided[1].subcategory_confidence is not None and decided[1].item_confidence is not None
+    assert decided[1].item_confidence <= decided[1].subcategory_confidence <= decided[1].confidence
     assert decided[2] == plain[2]

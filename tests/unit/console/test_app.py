@@ -41,6 +41,7 @@ from services.metrics.case_facts import case_document
 from services.metrics.scoreboard import Weights, month_on_month, programme_progress, trend_summary
 from shared import topics
 from shared.events import Assignment, CallRouted, CaseEventKind, HotSpotAlert, UnitKind
+from shared.queues import queue_label
 from tests import factories
 
 XHM = "street:大兴区/西红门镇"
@@ -158,18 +159,16 @@ def fake_metrics(offer_rates: bool) -> FastAPI:
 
     @app.get("/v1/scoreboard/units")
     async def scoreboard(month: str, kind: str) -> UnitsView:
-        xhm = UnitScoreView(
-            unit_id=XHM,
-            label="西红门镇",
-            unit_kind="street",
-            rank=1,
-            response_rate=0.98,
-            resolution_rate=0.9,
-            satisfaction_rate=0.95,
-            composite=93.2,
-            counts={},
-        )
-        units = {"street": [xhm]}.get(kind, [])
+        def scored(unit_id: str, kind: str, rates: tuple[float, float, float | None], composite: float) -> UnitScoreView:
+            response, resolution, satisfaction = rates
+            return UnitScoreView(
+                unit_id=unit_id, label=queue_label(unit_id), unit_kind=kind, rank=1, response_rate=response,
+                resolution_rate=resolution, satisfaction_rate=satisfaction, composite=composite, counts={},
+            )  # fmt: skip
+
+        xhm = scored(XHM, "street", (0.98, 0.9, 0.95), 93.2)
+        daxing = scored("大兴区", "district", (0.9, 0.8, None), 49.0)
+        units = {"street": [xhm], "district": [daxing]}.get(kind, [])
         return UnitsView(month=month, kind=kind, weights=dataclasses.asdict(Weights()), units=units)
 
     @app.get("/v1/scoreboard/top")
@@ -392,7 +391,11 @@ def test_the_scoreboard_shows_what_the_metrics_api_offers_and_says_what_it_does_
         sign_in(client, "boss")
         page = client.get("/scoreboard?month=2026-04").text
         assert "暂不可用" not in page and "98.0%" in page and "93.2" in page
-        assert "欠薪" in page and "-50%" in page and "1 of 1 problems fell" in page  # 每月一题 month on month
+        assert "欠薪" in page and "-50%" in page  # 每月一题 month on month
+        # Issue 14: the summary was the API's English on the Chinese page; there was no district table.
+        assert "1 个问题中 1 个环比下降" in page and "problems fell" not in page
+        assert 'data-unit-id="大兴区"' in page.split('data-kind="district"')[1]
+        assert "1 of 1 problems fell" in client.get("/scoreboard?month=2026-04&lang=en").text
         assert "1/27" in page and "3.7%" in page  # programme progress against the annual target
         assert "大兴区/西红门镇" in page.split('id="hot-spots"')[1] and "× 6.0" in page
 

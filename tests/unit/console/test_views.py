@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from services.console.i18n import pick_language, translator
 from services.console.sessions import sign, unsign
-from services.console.views import bar_chart_svg, category_path, duration, is_overdue, mask_contacts
+from services.console.views import bar_chart_svg, category_path, duration, mask_contacts, text_width
+from shared.cases import is_overdue
 from shared.clock import previous_month
 
 NOW = datetime(2026, 4, 10, 8, 0, tzinfo=UTC)
@@ -86,3 +88,17 @@ def test_a_step_just_taken_is_pending_until_the_history_shows_it() -> None:
     assert step_pending("accepted", None, ["accepted", "returned"])  # no history: still offered, not applied
     assert not step_pending("accepted", None, ["responded"])
     assert not step_pending(None, [], [])
+
+
+def test_chart_labels_get_the_room_they_need_and_are_never_clipped() -> None:
+    """Issue 14: long English labels were clipped at the chart's left edge."""
+    long_en = "Wage arrears of migrant workers on building sites"
+    svg = bar_chart_svg([(long_en, 3, 5), ("欠薪", 1, 2)], legend=("prev", "this"))
+    found = re.search(r'<text x="([0-9.]+)" y="[0-9.]+" text-anchor="end">', svg)
+    assert found is not None
+    label_column = float(found.group(1))
+    assert text_width(long_en) <= label_column, "the label column fits the longest label"
+    assert f">{long_en}<title>" in svg
+    huge = "x" * 200
+    svg = bar_chart_svg([(huge, 1, 1)], legend=("prev", "this"))
+    assert "…<title>" + huge in svg, "a label too long for any column is shortened, its full text kept"

@@ -49,3 +49,26 @@ def test_a_line_that_is_not_json_gets_an_error_and_the_rest_go_on() -> None:
     assert answers[0]["id"] is None and "line 1" in answers[0]["error"]
     assert (answers[1]["district"], answers[1]["street"]) == ("昌平区", "回龙观街道")
     assert answers[1]["reason"]
+
+
+def test_score_compares_with_the_labels_and_reports_to_stderr() -> None:
+    lines = [
+        json.dumps({"id": "a", "address": "Sanlitun, Chaoyang District", "district": "朝阳区", "street": "三里屯街道"}),
+        json.dumps({"id": "b", "address": "朝阳区一个小区门口", "district": "朝阳区", "street": None}),
+        json.dumps({"id": "c", "address": "八里庄那边", "district": "海淀区", "street": "八里庄街道"}),
+    ]
+    completed = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "locate", "--score"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=True,
+    )
+    assert len(completed.stdout.splitlines()) == 3
+    summary = json.loads(completed.stderr)
+    assert (summary["with_street"], summary["street_resolved"], summary["street_invented"]) == (2, 1, 0)
+    assert summary["street_rate"] == 0.5 and summary["district_rate"] == round(2 / 3, 4)
+    assert [m["id"] for m in summary["misses"]] == ["c"]
+    assert summary["cpu_microseconds_per_address"] > 0

@@ -177,6 +177,29 @@ def test_responding_after_the_deadline_is_not_on_time() -> None:
     assert unit["responded"] == 1 and "responded_on_time" not in unit
 
 
+def test_a_case_counts_in_a_rate_only_once_its_deadline_passed_or_it_was_answered() -> None:
+    """Issue 14: rates were over every dispatched case, so cases minutes old read 0.0%."""
+    event = factories.routed("judged")
+    unit_id = "2026-04|unit|street:大兴区/西红门镇"
+    fresh = case_document(event, TZ)
+    assert {"response_due", "resolution_due"}.isdisjoint(case_contributions(fresh)[unit_id])
+
+    late, _ = flag_overdue(fresh, DeadlineKind.response, event.call.received_at + timedelta(hours=3))
+    assert (
+        case_contributions(late)[unit_id]["response_due"] == 1
+        and "responded_on_time" not in case_contributions(late)[unit_id]
+    )
+
+    answered = walk(
+        fresh,
+        factories.case_step(event, "accepted"),
+        factories.case_step(event, "responded", occurred_at=event.call.received_at + timedelta(hours=1)),
+        factories.case_step(event, "resolved"),
+    )
+    unit = case_contributions(answered)[unit_id]
+    assert (unit["response_due"], unit["responded_on_time"], unit["resolution_due"], unit["resolved"]) == (1, 1, 1, 1)
+
+
 def test_a_resolved_and_called_back_case_leaves_the_queue_and_counts_its_answer() -> None:
     event = factories.routed("done")
     case = walk(

@@ -46,12 +46,16 @@ def test_unreachable_citizens_are_not_in_the_satisfaction_denominator() -> None:
     assert satisfaction_rate({"satisfied": 3, "dissatisfied": 1, "unreachable": 50}) == pytest.approx(0.75)
 
 
-def test_response_rate_counts_only_responses_on_time_over_dispatched() -> None:
-    assert response_rate({"dispatched": 10, "responded": 9, "responded_on_time": 7}) == pytest.approx(0.7)
+def test_response_rate_is_responses_on_time_over_the_cases_whose_response_is_due() -> None:
+    """Issue 14: cases minutes old read 0.0%: a rate counted the cases not yet due against the unit."""
+    counts = {"dispatched": 30, "responded": 9, "responded_on_time": 7, "response_due": 10}
+    assert response_rate(counts) == pytest.approx(0.7)
+    assert response_rate({"dispatched": 30}) is None, "nothing due yet: no rate, not 0%"
 
 
-def test_resolution_rate_is_resolved_over_dispatched() -> None:
-    assert resolution_rate({"dispatched": 8, "resolved": 6}) == pytest.approx(0.75)
+def test_resolution_rate_is_resolved_over_the_cases_whose_resolution_is_due() -> None:
+    assert resolution_rate({"dispatched": 20, "resolved": 6, "resolution_due": 8}) == pytest.approx(0.75)
+    assert resolution_rate({"dispatched": 20, "resolved": 0}) is None
 
 
 def test_a_rate_without_a_denominator_is_none_not_zero() -> None:
@@ -70,18 +74,20 @@ def test_composite_weights_are_configurable_and_scaled_to_100() -> None:
 
 
 def test_units_share_a_rank_on_equal_scores_and_units_without_cases_come_last() -> None:
-    full = {"dispatched": 10, "responded_on_time": 10, "resolved": 10, "satisfied": 10}
-    half = {"dispatched": 10, "responded_on_time": 5, "resolved": 5, "satisfied": 5, "dissatisfied": 5}
+    due = {"dispatched": 10, "response_due": 10, "resolution_due": 10}
+    full = {**due, "responded_on_time": 10, "resolved": 10, "satisfied": 10}
+    half = {**due, "responded_on_time": 5, "resolved": 5, "satisfied": 5, "dissatisfied": 5}
     scores = [
         unit_score("b", "B", "street", full, Weights()),
         unit_score("c", "C", "street", {}, Weights()),
+        unit_score("e", "E", "street", {"dispatched": 3}, Weights()),  # nothing due yet: no rank, not a tie
         unit_score("a", "A", "street", full, Weights()),
         unit_score("d", "D", "street", half, Weights()),
     ]
 
     order = [(s.unit_id, s.rank) for s in ranked(scores)]
 
-    assert order == [("a", 1), ("b", 1), ("d", 3), ("c", None)]
+    assert order == [("a", 1), ("b", 1), ("d", 3), ("c", None), ("e", None)]
 
 
 def test_the_top_ten_by_volume_breaks_ties_by_id() -> None:
@@ -91,6 +97,11 @@ def test_the_top_ten_by_volume_breaks_ties_by_id() -> None:
 
     assert len(top) == 10
     assert top[:2] == [("s00", 100), ("s99", 100)]
+
+
+def test_a_unit_left_without_requests_is_not_in_the_top_ten() -> None:
+    """Issue 14: a street emptied by a return stayed in the top ten with 0."""
+    assert top_by_volume({"a": 3, "emptied": 0, "b": 1}) == [("a", 3), ("b", 1)]
 
 
 def test_month_before_january_is_december_of_the_previous_year() -> None:

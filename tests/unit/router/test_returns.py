@@ -55,6 +55,16 @@ def test_a_negated_unit_is_not_where_the_case_goes() -> None:
     ]
 
 
+def test_colloquial_names_choose_the_city_body_and_fall_back_to_the_next_fragment() -> None:
+    names = UnitNames.of({"department:京港地铁", "department:北京市地铁运营有限公司", "department:市城市管理委员会",
+                          "department:市城市管理综合行政执法局", "department:北京市自来水集团"})  # fmt: skip
+    assert named_departments("地铁公司的事", names)[0] == ["department:北京市地铁运营有限公司"]
+    assert named_departments("这是城管的事", names)[0] == ["department:市城市管理综合行政执法局"]
+    assert named_departments("not our area, it's the water company's", names)[0] == ["department:北京市自来水集团"]
+    without_enforcement = UnitNames.of({"department:市城市管理委员会"})
+    assert named_departments("这是城管的事", without_enforcement)[0] == ["department:市城市管理委员会"]
+
+
 def test_a_name_the_catalogue_has_no_department_for_names_nothing() -> None:
     names = UnitNames.of({"department:市交通委员会"})
     assert named_departments("这是自来水公司的事", names)[0] == []
@@ -94,6 +104,12 @@ def test_a_return_naming_a_district_moves_the_case_to_that_place() -> None:
     decided = redispatch_after_return(case, CATALOGUE, GAZETTEER, NOW, note="地址属于朝阳区，不是海淀")
     assert decided.queue_id == "street:朝阳区/八里庄街道"
     assert "朝阳区" in decided.reason
+
+
+def test_a_place_the_reason_denies_is_not_where_the_case_goes() -> None:
+    reading = read_return_note("不是海淀区的，属于朝阳区", NAMES, GAZETTEER)
+    assert reading.place is not None and reading.place.district == "朝阳区"
+    assert read_return_note("不是海淀区的", NAMES, GAZETTEER).place is None
 
 
 def test_a_return_naming_a_district_where_the_address_has_no_street_goes_to_its_sub_centre() -> None:

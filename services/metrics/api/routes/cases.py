@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
 from services.metrics.api.deps import ReadsDep
-from services.metrics.api.views import CaseListView, CaseView
+from services.metrics.api.views import CaseListView, CaseSearchView, CaseView
+from services.metrics.case_search import SORT_KEYS, CaseFilter
 
 router = APIRouter()
 
@@ -37,6 +38,48 @@ async def find_cases(
         limit=limit,
     )
     return CaseListView(cases=[CaseView.model_validate(case) for case in cases])
+
+
+@router.get("/v1/search")
+async def search_cases(
+    reads: ReadsDep,
+    queue_id: Annotated[
+        str | None,
+        Query(description="Only this queue's cases (lead or cooperating); open ones unless status is given."),
+    ] = None,
+    q: Annotated[
+        str | None, Query(description="A call id, or words (all of them) in the subject, body, address or category.")
+    ] = None,
+    contact_hash: Annotated[
+        str | None, Query(description="The citizen's salted phone hash (intake's contact.hash).")
+    ] = None,
+    category: Annotated[
+        list[str], Query(description="level1, level1/level2 or level1/level2/level3 (repeat: any).")
+    ] = [],  # noqa: B006
+    status: Annotated[list[str], Query(description="Lifecycle statuses (repeat: any).")] = [],  # noqa: B006
+    priority: Annotated[list[int], Query(description="assignment.priority (1 = urgent; repeat: any).")] = [],  # noqa: B006
+    district: Annotated[list[str], Query(description="Districts (repeat: any).")] = [],  # noqa: B006
+    overdue: Annotated[bool | None, Query(description="true: only overdue cases; false: only those on time.")] = None,
+    sort: Annotated[
+        Literal["urgent", "oldest", "newest", "deadline"], Query(description=f"One of {', '.join(SORT_KEYS)}.")
+    ] = "urgent",
+    limit: Annotated[int, Query(ge=1, le=10000)] = 200,
+) -> CaseSearchView:
+    """Search cases: by call id, by phone (its hash) or by words, filtered (filters combine: all must hold), sorted.
+
+    A queue, a call id or a phone hash is served by an index; words alone look at every case."""
+    found = CaseFilter.of(
+        q=q,
+        queue_id=queue_id,
+        contact_hash=contact_hash,
+        categories=tuple(category),
+        statuses=tuple(status),
+        priorities=tuple(priority),
+        districts=tuple(district),
+        overdue=overdue,
+    )
+    total, cases = await reads.search_cases(found, sort=sort, limit=limit)
+    return CaseSearchView(total=total, sort=sort, cases=[CaseView.model_validate(case) for case in cases])
 
 
 @router.get("/v1/cases/{call_id}")
