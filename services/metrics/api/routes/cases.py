@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import Field
 
 from services.metrics.api.deps import ReadsDep
 from services.metrics.api.views import CaseListView, CaseSearchView, CaseView
@@ -57,7 +58,10 @@ async def search_cases(
         list[str], Query(description="level1, level1/level2 or level1/level2/level3 (repeat: any).")
     ] = [],  # noqa: B006
     status: Annotated[list[str], Query(description="Lifecycle statuses (repeat: any).")] = [],  # noqa: B006
-    priority: Annotated[list[int], Query(description="assignment.priority (1 = urgent; repeat: any).")] = [],  # noqa: B006
+    priority: Annotated[
+        list[Annotated[int, Field(ge=1, le=5)]],
+        Query(description="assignment.priority, 1 to 5 (1 = urgent; repeat: any)."),
+    ] = [],  # noqa: B006
     district: Annotated[list[str], Query(description="Districts (repeat: any).")] = [],  # noqa: B006
     overdue: Annotated[bool | None, Query(description="true: only overdue cases; false: only those on time.")] = None,
     sort: Annotated[
