@@ -35,6 +35,7 @@ from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, replicas_argument, running_platform
 from hotline.seed import build_or_reuse, store_folder
 from services.common.mongo import mongo_client
+from services.common.progress import progress_bars
 from services.console.settings import ConsoleSettings
 from services.intake.settings import IntakeSettings
 from services.metrics.repository import MetricsRepository
@@ -176,6 +177,9 @@ async def _bench(
     semaphore = asyncio.Semaphore(args.concurrency)
     started = time.time()
 
+    bars = progress_bars()
+    bars.start()
+    posting = bars.add_task("calls accepted by intake", total=len(calls))
     async with httpx.AsyncClient(base_url=platform.intake_url, headers={"X-API-Key": api_key}, timeout=120) as client:
 
         async def post(batch: list[dict]) -> None:
@@ -193,13 +197,23 @@ async def _bench(
                         accepted_at[item["call_id"]] = now
                     else:
                         rejected += 1
+                bars.advance(posting, len(batch))
 
         await asyncio.gather(*(post(b) for b in batches))
     post_seconds = time.time() - started
     print(f"posted {len(accepted_at)} calls ({rejected} rejected) in {post_seconds:.1f}s", flush=True)
 
     wanted = set(accepted_at)
-    visible = await _wait_visible(database, months, visible_before, len(wanted), time.time() + args.timeout)
+    stored = bars.add_task("cases visible in MongoDB", total=len(wanted))
+    visible = await _wait_visible(
+        database,
+        months,
+        visible_before,
+        len(wanted),
+        time.time() + args.timeout,
+        on_progress=lambda seen: bars.update(stored, completed=seen),
+    )
+    bars.stop()
     finished = time.time()
     cpu_after = _cpu_seconds(platform)
     latencies = await _visible_latencies(cases, accepted_at)
@@ -261,11 +275,15 @@ async def _stored_cases(database) -> int:  # type: ignore[no-untyped-def]
     return total
 
 
-async def _wait_visible(database, months: list[str], before: int, wanted: int, deadline: float) -> int:  # type: ignore[no-untyped-def]
+async def _wait_visible(  # type: ignore[no-untyped-def]
+    database, months: list[str], before: int, wanted: int, deadline: float, on_progress=None
+) -> int:
     """Poll the counters until ``wanted`` more cases were counted (or the deadline): how many were."""
     visible = 0
     while time.time() < deadline:
         visible = await _counted_cases(database, months) - before
+        if on_progress is not None:
+            on_progress(visible)
         if visible >= wanted:
             break
         await asyncio.sleep(0.25)

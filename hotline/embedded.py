@@ -19,6 +19,16 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+
+async def topic_partitions(consumer: Any, topic: str) -> list[Any]:
+    """The partitions of ``topic`` as ``TopicPartition``s (none if it does not exist), for a started consumer:
+    its metadata is fetched first (a fresh consumer knows no topic's partitions)."""
+    from aiokafka import TopicPartition
+
+    await consumer.topics()
+    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
 
 
 def free_port() -> int:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 
 from services.common.mongo import mongo_client
+from services.common.progress import stages
 from services.metrics.repository import MetricsRepository
 from services.metrics.settings import MetricsSettings
 from shared.clock import DEFAULT_TIMEZONE
@@ -21,24 +22,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rebuild.add_argument("--database", help="database name (default: MONGODB_DATABASE)")
 
 
+REBUILD_STAGES = ("recomputing every counter from the cases", "reading the stored counters", "writing the counters")
+
+
 async def rebuild(database: str, *, check: bool, uri: str, timezone: str = DEFAULT_TIMEZONE) -> int:
     """Rebuild (or check) the counters of ``database``; exit status 1 when a check finds differences."""
     client = mongo_client(MongoSettings(uri=uri))
+    steps: tuple[str, ...] = REBUILD_STAGES if not check else REBUILD_STAGES[:-1]
     try:
-        repository = MetricsRepository(client[database], timezone=timezone)
-        computed = await repository.computed_counters()
-        stored = await repository.stored_counters()
-        differing = sorted(k for k in set(computed) | set(stored) if computed.get(k) != stored.get(k))
-        cases = await repository.counter_rebuild.case_count()
+        with stages("hotline metrics rebuild", steps) as stage:
+            repository = MetricsRepository(client[database], timezone=timezone)
+            stage(steps[0])
+            computed = await repository.computed_counters()
+            stage(steps[1])
+            stored = await repository.stored_counters()
+            differing = sorted(k for k in set(computed) | set(stored) if computed.get(k) != stored.get(k))
+            cases = await repository.counter_rebuild.case_count()
+            if not check and not (cases == 0 and stored):
+                stage(steps[2])
+                written: int | None = await repository.rebuild()
+            else:
+                written = None
         print(f"{cases} cases; {len(computed)} counters recomputed; {len(differing)} differ from the stored ones")
         for counter_id in differing[:20]:
             print(f"  {counter_id}: stored {stored.get(counter_id)} recomputed {computed.get(counter_id)}")
         if check:
             return 1 if differing else 0
-        if cases == 0 and stored:
+        if written is None:
             print("refusing to replace counters with nothing: no cases stored (wrong database?)")
             return 1
-        written = await repository.rebuild()
         print(f"wrote {written} counters")
         return 0
     finally:

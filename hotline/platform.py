@@ -26,10 +26,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline.embedded import EmbeddedStack, ensure_topics, stop_process
+from hotline.embedded import EmbeddedStack, ensure_topics, free_port, stop_process
+from hotline.readiness import ProbeResult, probe_pipeline
+from services.classifier.settings import ClassifierSettings
 from services.console.settings import ConsoleSettings
 from services.intake.settings import IntakeSettings
 from services.metrics.settings import MetricsSettings
+from services.router.settings import RouterSettings
 from shared import topics
 from shared.settings import (
     KafkaSettings,
@@ -47,11 +50,20 @@ SERVICES: dict[str, str] = {
     "metrics-api": "services.metrics.api",
     "console": "services.console",
 }
+# The faust workers, each with the settings class that names its /readyz and /metrics port.
+WORKERS: dict[str, type[ClassifierSettings | RouterSettings | MetricsSettings]] = {
+    "classifier": ClassifierSettings,
+    "router": RouterSettings,
+    "metrics": MetricsSettings,
+}
 # The processes that may run as several instances (``hotline up --replicas classifier=2``): the faust
 # workers, which share their topics' partitions in one consumer group. The HTTP processes each bind a port.
-SCALABLE: tuple[str, ...] = ("classifier", "router", "metrics")
-# Faust workers print this once they have joined their consumer group and are consuming.
-WORKER_READY_MARK = "Worker ready"
+SCALABLE: tuple[str, ...] = tuple(WORKERS)
+# Where `hotline up` puts the workers' /readyz and /metrics when the environment does not say (a second
+# instance, ``router-2``, gets a free port).
+DEFAULT_WORKER_PORTS = {"classifier": 8011, "router": 8012, "metrics": 8013}
+# Written into the platform's home while it runs: where everything is (what `hotline status` reads).
+STATE_FILE = "platform.json"
 DEV_KEY_FILE = "dev-api-key"
 DEMO_SUPERVISOR = "supervisor"
 DEMO_SUPERVISOR_PASSWORD_FILE = "console-supervisor-password"
@@ -64,6 +76,7 @@ class ServiceProcess:
     log_path: Path
     proc: subprocess.Popen | None = None
     restarts: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)  # this instance's own variables (its web port)
 
     def start(self, env: Mapping[str, str], cwd: Path) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +84,7 @@ class ServiceProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", self.module],
                 cwd=cwd,
-                env=dict(env),
+                env={**env, **self.extra_env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -99,10 +112,15 @@ class Platform:
     metrics: MetricsSettings
     console: ConsoleSettings
     cwd: Path = field(default_factory=Path.cwd)
+    # Ports of the workers' /readyz and /metrics; by default free ones (tests, bench), `hotline up` reads them.
+    worker_ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in WORKERS})
+    # Send a probe call through the pipeline before start() returns (see hotline.readiness).
+    probe: bool = True
     stack: EmbeddedStack | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     replicas: dict[str, int] = field(default_factory=dict)  # instances per scalable process (default 1)
+    probe_result: ProbeResult | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Platform:
@@ -118,6 +136,7 @@ class Platform:
             intake=IntakeSettings(),
             metrics=MetricsSettings(),
             console=ConsoleSettings(),
+            worker_ports={name: cls().web_port or DEFAULT_WORKER_PORTS[name] for name, cls in WORKERS.items()},
         )
 
     @property
@@ -151,12 +170,14 @@ class Platform:
         return path if path.is_absolute() else self.home / path.name
 
     def start(self, *, timeout: float = 90.0) -> None:
-        """Start servers, create topics, start every service and wait until all are ready."""
+        """Start servers, create topics, start every service and wait until all are ready: every HTTP service's
+        and every worker's ``/readyz`` answers 200, then (``probe``) a probe call went through the pipeline."""
         self.home.mkdir(parents=True, exist_ok=True)
         ports = (
             ("intake", self.intake.port),
             ("metrics-api", self.metrics.port),
             ("console", self.console.port),
+            *self.worker_ports.items(),
         )
         for name, port in ports:
             if _port_in_use(port):
@@ -176,9 +197,34 @@ class Platform:
         for name, module in SERVICES.items():
             for instance in instance_names(name, self.replicas.get(name, 1)):
                 service = ServiceProcess(instance, module, self.home / "logs" / f"{instance}.log")
+                if name in WORKERS:  # each instance serves its /readyz and /metrics on a port of its own
+                    port = self.worker_ports.setdefault(instance, free_port())
+                    service.extra_env = settings_env(WORKERS[name], web_port=port)
                 service.start(self.env, self.cwd)
                 self.services[instance] = service
+        started = time.monotonic()
         self.wait_ready(timeout=timeout)
+        if self.probe:
+            remaining = max(5.0, timeout - (time.monotonic() - started))
+            try:
+                self.probe_result = asyncio.run(probe_pipeline(self.bootstrap_servers, timeout=remaining))
+            except Exception as exc:
+                raise RuntimeError(f"the probe call did not go through: {exc} (logs in {self.home / 'logs'})") from exc
+        (self.home / STATE_FILE).write_text(json.dumps(self.describe(), indent=2) + "\n")
+
+    def describe(self) -> dict[str, object]:
+        """Where the running platform is: the broker, the database's name, every process's base URL."""
+        return {
+            "bootstrap_servers": self.bootstrap_servers,
+            "database": self.settings.mongodb.database,
+            "urls": self.urls,
+        }
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Every process's base URL (``/readyz``, ``/metrics``), by service name."""
+        http = {"intake": self.intake_url, "metrics-api": self.metrics_url, "console": self.console_url}
+        return {**http, **{instance: self.worker_url(instance) for instance in self.worker_ports}}
 
     def process_env(self) -> dict[str, str]:
         """What the supervisor sets for its processes, each variable named by the settings class that reads it."""
@@ -237,8 +283,16 @@ class Platform:
             return _http_ok(self.metrics_url + "/readyz")
         if name == "console":
             return _http_ok(self.console_url + "/readyz")
-        log = self.services[name].log_path
-        return log.exists() and WORKER_READY_MARK in log.read_text(errors="replace")
+        return _http_ok(self.worker_url(name) + "/readyz")
+
+    def worker_url(self, name: str) -> str:
+        """Where the worker ``name`` serves ``/readyz`` and ``/metrics``."""
+        return f"http://127.0.0.1:{self.worker_ports[name]}"
+
+    @property
+    def metrics_endpoints(self) -> dict[str, str]:
+        """Every process's Prometheus ``/metrics`` URL, by service name."""
+        return {name: url + "/metrics" for name, url in self.urls.items()}
 
     def restart_dead(self, *, max_restarts: int = 5) -> list[str]:
         """Restart services that died (a supervisor's job); returns the names restarted."""
@@ -252,6 +306,7 @@ class Platform:
 
     def stop(self) -> None:
         """Stop the services first (they flush and commit), then the broker and the database."""
+        (self.home / STATE_FILE).unlink(missing_ok=True)
         for service in reversed(list(self.services.values())):
             service.stop()
         if self.stack is not None:
@@ -283,6 +338,19 @@ def replicas_argument(text: str) -> dict[str, int]:
         return parse_replicas(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def locate(environ: Mapping[str, str] | None = None) -> tuple[str, dict[str, str]]:
+    """Where a running platform is, for the operator's commands (``hotline status``, ``hotline deadletter``): the
+    broker's address and every process's base URL, from ``hotline up``'s state file in ``HOTLINE_HOME`` when the
+    environment names no broker, else from the environment."""
+    environ = os.environ if environ is None else environ
+    platform = Platform.from_environment(environ)
+    state = platform.home / STATE_FILE
+    if state.exists() and "KAFKA_BOOTSTRAP_SERVERS" not in environ:
+        described = json.loads(state.read_text())
+        return str(described["bootstrap_servers"]), dict(described["urls"])
+    return platform.bootstrap_servers, platform.urls
 
 
 @contextlib.contextmanager

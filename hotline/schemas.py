@@ -1,4 +1,4 @@
-"""``hotline schemas``: the topics' JSON Schemas and the settings table, generated from the contracts.
+"""``hotline schemas``: the topics' JSON Schemas, the AsyncAPI document and the settings table, from the contracts.
 
 Downstream teams that do not use Python subscribe with ``docs/topics/<topic>.schema.json``; operators
 read ``docs/configuration.md``. Both are generated here from ``shared/`` so they cannot drift unnoticed:
@@ -264,18 +264,24 @@ def run(args: argparse.Namespace) -> int:
     if args.settings_table:
         sys.stdout.write(settings_table())
         return 0
+    from hotline.asyncapi import ASYNCAPI_DOC, asyncapi_drifted, write_asyncapi
+
     if args.check:
         drifted = drifted_schemas(args.dir)
         if configuration_drifted(args.configuration):
             drifted.append(str(args.configuration))
+        if asyncapi_drifted():
+            drifted.append(str(ASYNCAPI_DOC))
         if drifted:
             print("out of date (run `hotline schemas --write`):", file=sys.stderr)
             for name in drifted:
                 print(f"  {name}", file=sys.stderr)
             return 1
-        print(f"{len(TOPIC_MODELS)} topic schemas and the settings table match the models")
+        print(f"{len(TOPIC_MODELS)} topic schemas, the AsyncAPI document and the settings table match the models")
         return 0
     touched = write_schemas(args.dir)
+    if write_asyncapi():
+        touched.append(ASYNCAPI_DOC)
     for path in touched:
         print(f"wrote {path}")
     if args.configuration.exists():

@@ -36,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         api_key = ensure_dev_key(platform)
         supervisor = ensure_demo_supervisor(platform)
-        print("Starting Hotline ...", flush=True)
+        print(
+            "Starting Hotline (waiting for every worker to join its group and a probe call to go through) ...",
+            flush=True,
+        )
         platform.start(timeout=args.timeout)
         print(_banner(platform, api_key, supervisor), flush=True)
         while not stopping:
@@ -60,8 +63,10 @@ def _banner(platform: Platform, api_key: str, supervisor: tuple[str, str] | None
         if platform.embedded_mongodb
         else platform.mongodb_uri
     )
+    probe = platform.probe_result
+    proof = f" A probe call went end to end in {probe.stored_after_s:.1f}s." if probe else ""
     return f"""
-Hotline is running (接诉即办).
+Hotline is running (接诉即办).{proof}
   Console (live queues):  {platform.console_url}/
   Console sign-in:        {supervisor[0] if supervisor else "-"} / {supervisor[1] if supervisor else "-"}   (add users: python -m services.console.users add)
   Intake API:             {platform.intake_url}   (OpenAPI: {platform.intake_url}/docs)
@@ -70,6 +75,7 @@ Hotline is running (接诉即办).
   Kafka:                  {kafka}
   MongoDB:                {mongo}
   Logs:                   {platform.home / "logs"}
+  Prometheus /metrics:    {", ".join(f"{name} {url}" for name, url in platform.metrics_endpoints.items())}
 
 Try it:
   curl -s -X POST {platform.intake_url}/v1/calls -H 'X-API-Key: {api_key}' -H 'Content-Type: application/json' \\

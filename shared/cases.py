@@ -219,6 +219,12 @@ class CaseDocument(_Stored):
         return self.queue_id or self.assignment.queue_id
 
 
+IDS_PER_QUERY = 25
+"""Ids per ``{_id: {$in: [...]}}`` query. The embedded database's cost grows faster than the list (500 ids
+in one query: ~0.2 s); its CPU per id among 20,000 cases was 0.15 ms in lists of 100, 0.095 ms of 50,
+0.065 ms of 25. Lookups of many cases by id go in slices of this many."""
+
+
 class CaseReadModel:
     """Typed, read-only access to the ``cases`` collection for the services that do not own it.
 
@@ -240,10 +246,12 @@ class CaseReadModel:
 
     async def stored_calls(self, call_ids: Sequence[str]) -> dict[str, StoredCall]:
         """The stored requests of those of ``call_ids`` that have a case (intake's check of a resubmission)."""
-        if not call_ids:
-            return {}
-        cursor = self.collection.find({"_id": {"$in": list(call_ids)}}, {"call": 1})
-        return {str(doc["_id"]): StoredCall.model_validate(doc.get("call") or {}) async for doc in cursor}
+        ids = list(call_ids)
+        found: dict[str, StoredCall] = {}
+        for start in range(0, len(ids), IDS_PER_QUERY):
+            cursor = self.collection.find({"_id": {"$in": ids[start : start + IDS_PER_QUERY]}}, {"call": 1})
+            found.update({str(doc["_id"]): StoredCall.model_validate(doc.get("call") or {}) async for doc in cursor})
+        return found
 
     async def wait_until_stored(
         self, call_id: str, *, seconds: float, poll_seconds: float = 0.2

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shared.events import Channel
 from shared.gazetteer import Gazetteer, load_gazetteer
-from shared.queues import DEPARTMENT_PREFIX, QueueId, qualified_street, split_qualified_street
+from shared.queues import DEPARTMENT_PREFIX, QueueId, is_urgent, qualified_street, split_qualified_street
 from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.yaml"
@@ -61,7 +61,18 @@ class Match(BaseModel):
     categories: list[str] = Field(default_factory=list, description="Level-1 category names.")
     subcategories: list[str] = Field(default_factory=list, description="Level-2 category names.")
     issues: list[str] = Field(default_factory=list, description="Monthly-Question problem ids.")
-    keywords: list[str] = Field(default_factory=list, description="Any of these in the subject or body.")
+    keywords: list[str] = Field(
+        default_factory=list, description="Any of these in the subject or body (letters compared in lower case)."
+    )
+    and_keywords: list[str] = Field(
+        default_factory=list,
+        description="And also any of these (with keywords: a word of each list must be in the text, e.g. 燃气 and 漏).",
+    )
+    unless: list[str] = Field(
+        default_factory=list,
+        description="None of these in the subject or body (lower case compared): '隐患' keeps a fire-hazard report "
+        "out of the fire rule.",
+    )
     channels: list[Channel] = Field(default_factory=list, description="Channels the call came through.")
     requires_street: bool = Field(False, description="Only when the street/town was resolved.")
     requires_district: bool = Field(False, description="Only when at least the district was resolved.")
@@ -93,12 +104,18 @@ class Match(BaseModel):
             raise ValueError(f"unknown issue ids {unknown}; known: {sorted(MONTHLY_QUESTION_IDS)}")
         return value
 
-    @field_validator("subcategories", "keywords", "districts", "streets")
+    @field_validator("subcategories", "keywords", "and_keywords", "unless", "districts", "streets")
     @classmethod
     def _no_blank_terms(cls, value: list[str]) -> list[str]:
         if any(not term.strip() for term in value):
             raise ValueError("blank entries are not allowed")
         return value
+
+    @field_validator("keywords", "and_keywords", "unless")
+    @classmethod
+    def _lower_case_keywords(cls, value: list[str]) -> list[str]:
+        # English cues match whatever the citizen's capitals: keywords and the call's text are compared lowered.
+        return [term.lower() for term in value]
 
     @field_validator("streets")
     @classmethod
@@ -114,6 +131,11 @@ class Match(BaseModel):
         if value is not None:
             parse_hours(value)
         return value
+
+    @property
+    def uses_classification(self) -> bool:
+        """Whether the rule needs the classifier's answer (a category, subcategory or Monthly Question)."""
+        return bool(self.categories or self.subcategories or self.issues)
 
     @property
     def is_timed(self) -> bool:
@@ -250,11 +272,16 @@ class Rule(BaseModel):
         return self
 
     @property
+    def is_urgent(self) -> bool:
+        """A life-or-safety rule: its calls are urgent (``shared.queues.URGENT_PRIORITY``)."""
+        return is_urgent(self.assign.priority)
+
+    @property
     def is_catch_all(self) -> bool:
         m = self.match
-        return not (m.categories or m.subcategories or m.issues or m.keywords or m.channels) and not (
-            m.requires_street or m.requires_district or m.districts or m.streets or m.is_timed
-        )
+        return not (
+            m.categories or m.subcategories or m.issues or m.keywords or m.and_keywords or m.unless or m.channels
+        ) and not (m.requires_street or m.requires_district or m.districts or m.streets or m.is_timed)
 
 
 class ReviewQueue(BaseModel):
@@ -264,6 +291,39 @@ class ReviewQueue(BaseModel):
 
     priority: int = Field(2, ge=1, le=5)
     response_hours: float = Field(2, gt=0)
+    dispatch_by_words: bool = Field(
+        True,
+        description="A call the classifier is unsure of is still dispatched by a rule that needs no category "
+        "(keywords, places) before it waits here; life-or-safety rules (priority 1) always are.",
+    )
+
+
+UnitType = Literal["municipal", "enterprise", "national", "other"]
+
+
+class Department(BaseModel):
+    """A unit a rule may name as ``department:<name>``: a municipal body (委办局) or a public-service enterprise
+    (自来水、电力、燃气、热力、公交地铁、电信) 12345 dispatches to, with where the catalogue knows it from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="The name after 'department:' in queue ids.")
+    type: UnitType = Field("municipal", description="municipal body, public-service enterprise, national body.")
+    duties: str | None = Field(None, description="What 12345 sends it, in a few words.")
+    source: str | None = Field(None, description="Where this unit and its duties are known from.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_syntax(cls, value: str) -> str:
+        QueueId.for_department(value)  # no blanks around the name
+        return value
+
+
+def declared_names(raw: Any) -> list[str]:
+    """The names of the declared departments of a catalogue document (entries that are not valid are skipped)."""
+    if not isinstance(raw, list):
+        return []
+    return [str(item.get("name")) if isinstance(item, dict) else str(item) for item in raw]
 
 
 DISTRICT_FALLBACK_RULE = "district-sub-centre"
@@ -281,17 +341,30 @@ class Catalogue(BaseModel):
     version: str = Field(min_length=1, description="Version, carried in every assignment.")
     description: str | None = None
     review: ReviewQueue = Field(default_factory=lambda: ReviewQueue.model_validate({}))
-    departments: list[str] = Field(
+    departments: list[Department] = Field(
         default_factory=list,
-        description="Known departments (委办局); when given, every department:<name> must be one of them.",
+        description="Known departments (委办局) and enterprises; when given, every department:<name> must be one "
+        "of them. Each is a name, or {name, type, duties, source}.",
     )
     holidays: list[date] = Field(default_factory=list, description="Public holidays skipped by working days.")
     rules: list[Rule] = Field(min_length=1)
 
+    @field_validator("departments", mode="before")
+    @classmethod
+    def _plain_names(cls, value: Any) -> Any:
+        return (
+            [{"name": item} if isinstance(item, str) else item for item in value] if isinstance(value, list) else value
+        )
+
+    @property
+    def department_names(self) -> list[str]:
+        """The names of the declared departments, in the file's order."""
+        return [department.name for department in self.departments]
+
     def department_queues(self) -> frozenset[str]:
         """Queue ids of every department the catalogue knows (declared or named by a rule)."""
         named = {unit for rule in self.rules for unit in rule_units(rule) if unit.startswith(DEPARTMENT_PREFIX)}
-        return frozenset(named | {DEPARTMENT_PREFIX + name for name in self.departments})
+        return frozenset(named | {DEPARTMENT_PREFIX + name for name in self.department_names})
 
     def rule(self, rule_id: str | None) -> Rule | None:
         """The rule with ``rule_id``, or None."""
@@ -356,7 +429,7 @@ def parse_catalogue(document: Any, gazetteer: Gazetteer | None = None) -> Catalo
     departments = document.get("departments") or []
     if isinstance(departments, list):
         for index, rule in enumerate(rules):
-            unknown = unknown_departments(rule, [str(d) for d in departments])
+            unknown = unknown_departments(rule, declared_names(departments))
             if unknown:
                 raise CatalogueError(
                     f"rule #{index} (id {rule.id!r}): unknown units {unknown}: not in the catalogue's departments"

@@ -161,6 +161,33 @@ class CallReceived(Envelope):
     call: Call = Field(description="The request.")
 
 
+PROBE_SOURCE_SYSTEM = "hotline-probe"
+"""The source system of readiness probes: calls ``hotline up`` sends through the pipeline before it says the
+platform runs. The classifier and router treat them as any call (so the probe proves they consume); the
+metrics worker never stores them, so no case, counter or scoreboard ever shows one. Subscribers of the call
+topics should skip them (docs/asyncapi.md)."""
+
+
+def is_probe(call: Call) -> bool:
+    """Whether ``call`` is a readiness probe (``PROBE_SOURCE_SYSTEM``), which no store keeps."""
+    return call.source_system == PROBE_SOURCE_SYSTEM
+
+
+def probe_received(now: datetime | None = None) -> CallReceived:
+    """A fresh readiness probe: a call with no contact and no address (it can duplicate nothing)."""
+    external_id = uuid.uuid4().hex
+    the_call = Call(
+        channel=Channel.api,
+        source_system=PROBE_SOURCE_SYSTEM,
+        external_id=external_id,
+        subject="readiness probe",
+        body="Hotline readiness probe: not a citizen's request.",
+        language="en",
+        received_at=now or utc_now(),
+    )
+    return CallReceived(call_id=call_id_for(PROBE_SOURCE_SYSTEM, external_id), call=the_call)
+
+
 class Classification(BaseModel):
     """What the request is about, in the official 3-level taxonomy."""
 

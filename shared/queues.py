@@ -149,3 +149,20 @@ def queue_label(queue_id: str) -> str:
     """The short display name of a queue id (``street:大兴区/西红门镇`` -> 西红门镇); the text itself when not one."""
     queue = QueueId.try_parse(queue_id)
     return queue_id if queue is None else queue.label
+
+
+# Priorities (``Assignment.priority``, 1 = most urgent): a life-or-safety call (gas, fire, a person trapped,
+# a burst main, violence) is dispatched at URGENT_PRIORITY and read first in every queue.
+URGENT_PRIORITY = 1
+URGENT = "urgent"
+NORMAL = "normal"
+
+
+def priority_label(priority: int | None) -> str:
+    """'urgent' for a life-or-safety case (priority 1), 'normal' otherwise (unknown counts as normal)."""
+    return URGENT if priority is not None and priority <= URGENT_PRIORITY else NORMAL
+
+
+def is_urgent(priority: int | None) -> bool:
+    """Whether a case of this priority is urgent (read first in its queue, on short deadlines)."""
+    return priority_label(priority) == URGENT

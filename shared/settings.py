@@ -11,7 +11,7 @@ field's variable, for the supervisor (``hotline/platform.py``) and the generated
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -93,6 +93,16 @@ class ServiceSettings(BaseSettings):
         description="Salt of the citizen-contact hash. Set a secret value in production.",
     )
     log_level: str = Field("INFO", validation_alias="HOTLINE_LOG_LEVEL", description="Log level of every service.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        validation_alias="HOTLINE_LOG_FORMAT",
+        description="Log lines: json (one object per line), text, or auto (text on a terminal, else JSON).",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias="HOTLINE_OTLP_ENDPOINT",
+        description="OTLP/HTTP traces URL (e.g. http://otel-collector:4318/v1/traces); unset: no tracing.",
+    )
     catalogue_path: Path | None = Field(
         None,
         validation_alias="HOTLINE_CATALOGUE_PATH",
@@ -117,6 +127,19 @@ class ServiceSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, _AliasOnlyEnvSource(settings_cls), dotenv_settings, file_secret_settings
+
+
+class WorkerSettings(ServiceSettings):
+    """The base of a faust worker's settings class: where its small HTTP server (``/readyz``, ``/metrics``) listens.
+
+    No port, no server: a worker started by hand or by a test serves nothing; ``hotline up`` gives each worker
+    a port (``docs/operations.md``).
+    """
+
+    web_host: str = Field("127.0.0.1", description="Bind address of the worker's /readyz and /metrics.")
+    web_port: int | None = Field(
+        None, ge=0, le=65535, description="Port of the worker's /readyz and /metrics; unset: no HTTP server."
+    )
 
 
 def env_name(model: type[BaseSettings], field: str) -> str:

@@ -26,3 +26,6 @@ ALL_TOPICS: tuple[str, ...] = (
     DEADLETTER,
     PROGRAMME_EVENTS,
 )
+
+# Kafka headers a message may carry: the W3C trace context of the span that produced it (when tracing is on).
+TRACE_HEADERS: tuple[str, ...] = ("traceparent", "tracestate")

@@ -21,6 +21,21 @@ REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 
 
+def run_hotline(
+    *args: str, stdin: str | None = None, timeout: float = 120, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m hotline.cli ARGS`` from the repository as a user would (``check``: a non-zero exit fails)."""
+    return subprocess.run(
+        [sys.executable, "-m", "hotline.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        check=check,
+    )
+
+
 def present(document: T | None) -> T:
     """``document``, failing the test when it is missing (``find_one`` answered None)."""
     assert document is not None, "no such document"

@@ -16,6 +16,7 @@ import faust
 from services.classifier.model import Classifier
 from services.classifier.requested import DEFAULT_OVERRIDE_ABOVE, respect_requested
 from services.classifier.settings import ClassifierSettings
+from services.common.observability import observe_classifications
 from services.common.streaming import (
     BatchHandler,
     Batching,
@@ -57,6 +58,7 @@ def register_agents(app: faust.App, model: Classifier, settings: ClassifierSetti
         )
         acks = [await classified_topic.send(key=event.key(), value=event.to_bytes()) for event in classified]
         await asyncio.gather(*acks)
+        observe_classifications(event.classification for event in classified)
         log.debug("classified %d calls", len(classified))
         return []
 

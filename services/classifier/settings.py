@@ -12,10 +12,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import WorkerSettings
 
 
-class ClassifierSettings(ServiceSettings):
+class ClassifierSettings(WorkerSettings):
     """Which model the classifier loads, how sure it must be before a call skips manual sorting, how it batches."""
 
     model_config = SettingsConfigDict(env_prefix="HOTLINE_CLASSIFIER_")

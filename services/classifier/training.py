@@ -17,7 +17,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +65,7 @@ from services.classifier.validation import (
     grouped_folds,
     near_duplicate_groups,
 )
+from services.common.progress import stages
 from shared.events import Classification
 from shared.reference import load_taxonomy
 
@@ -406,8 +407,37 @@ def train(
     english: bool = True,
 ) -> dict:
     """Cross-validate with the grouped protocol, fit on all rows, write the artifact, metrics and card; the report."""
-    settings = settings or ModelSettings()
+    with stages("hotline train", TRAIN_STAGES) as stage:
+        return _train(
+            data, out, stage, seed=seed, settings=settings or ModelSettings(), corrections=corrections, english=english
+        )
+
+
+# The stages `hotline train`'s progress bar shows.
+TRAIN_STAGES = (
+    "reading",
+    "grouping near-duplicates",
+    "grouped cross-validation",
+    "ungrouped comparison",
+    "fitting on every row",
+    "English head",
+    "level calibration and team-written sets",
+    "measuring speed",
+)
+
+
+def _train(
+    data: Path,
+    out: Path,
+    stage: Callable[[str], None],
+    *,
+    seed: int,
+    settings: ModelSettings,
+    corrections: Path | None,
+    english: bool,
+) -> dict:
     started = time.perf_counter()
+    stage(TRAIN_STAGES[0])
     rows = read_rows(data)
     known = set(level1_names())
     unknown = sorted({row.label for row in rows} - known)
@@ -423,8 +453,10 @@ def train(
     labels = [row.label for row in rows]
     embedding_of = {text: embedding_text(row.subject, row.body) for text, row in zip(texts, rows, strict=True)}
 
+    stage(TRAIN_STAGES[1])
     groups = near_duplicate_groups(texts, seed=seed)
     print(f"{len(texts)} rows in {len(np.unique(groups))} near-duplicate groups; {FOLDS}-fold grouped CV (seed {seed})")
+    stage(TRAIN_STAGES[2])
     cv = cross_validate(texts, labels, groups, settings=settings, seed=seed)
     figures = cross_validation_figures(cv, labels, groups, DEFAULT_MIN_CONFIDENCE, seed=seed)
     low, high = figures["macro_f1_95_interval"]
@@ -435,6 +467,7 @@ def train(
     temperature = fit_temperature(cv.scores, labels, cv.classes)
     # For comparison only: the same folds' count with every message its own group (near-duplicates may then
     # straddle folds), what a plain stratified CV measures.
+    stage(TRAIN_STAGES[3])
     plain = cross_validate(texts, labels, np.arange(len(texts)), settings=settings, seed=seed)
     plain_predicted = [plain.classes[i] for i in plain.probabilities.argmax(axis=1)]
     figures["ungrouped_macro_f1_for_comparison"] = round(
@@ -472,9 +505,11 @@ def train(
                 f"(sent to review {split['before']['needs_review_share']:.1%} -> {split['after']['needs_review_share']:.1%})"
             )
 
+    stage(TRAIN_STAGES[4])
     final = fit_linear(final_texts, final_labels, settings=settings, seed=seed)
     final.temperature = temperature
     english_report = None
+    stage(TRAIN_STAGES[5])
     if english and encoder_available():
         chinese = [embedding_of[t] for t in texts]
         chosen = choose_english_settings(chinese, labels, seed=seed)
@@ -529,11 +564,13 @@ def train(
         "shipped": "fitted on all rows with the same settings (the figures above are out-of-fold)",
     }
     final.metadata = report
+    stage(TRAIN_STAGES[6])
     final.levels, report["levels"] = fit_level_calibration(final, seed=seed)
     report["team_written_sets"] = team_set_figures(final)
     report["shift"] = shift_figures(final)
     report["training_seconds"] = round(time.perf_counter() - started, 1)
     final.save(out)
+    stage(TRAIN_STAGES[7])
     speed = measure_speed(data, out)
     report["speed"] = {
         "messages_per_second": speed["messages_per_second"],

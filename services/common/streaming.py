@@ -17,6 +17,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, cast
 
@@ -24,9 +25,11 @@ import faust
 from faust.types import EventT
 from pydantic import BaseModel, ValidationError
 
+from services.common import observability, tracing
+from services.common.logs import call_fields, log_context, logging_config
 from shared import topics
 from shared.events import DeadLetter, EventBase
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,14 @@ def _bounded_fetch_wait(fetch_max_wait_ms: int) -> None:
     AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
 
 
+class TracedTopic(faust.Topic):
+    """A faust topic whose sends carry the trace context of the message being processed with the same key
+    (``services.common.tracing``; nothing is added when tracing is off)."""
+
+    async def send(self, *, key: Any = None, headers: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        return await super().send(key=key, headers=tracing.headers_for_key(key, headers), **kwargs)
+
+
 def create_app(service: str, settings: ServiceSettings) -> faust.App:
     """A faust app for ``service``: raw bytes in and out, acks=all, no web server, in-memory tables, and a
     timer that notices a broker that lost its logs (``OffsetWatch``)."""
@@ -76,6 +87,7 @@ def create_app(service: str, settings: ServiceSettings) -> faust.App:
         web_enabled=False,
         # A worker that lost its broker keeps trying rather than exiting: the supervisor need not restart it.
         broker_session_timeout=30.0,
+        Topic=TracedTopic,  # what app.topic (raw_topic) makes
     )
     watch = OffsetWatch(app, service)
 
@@ -83,6 +95,8 @@ def create_app(service: str, settings: ServiceSettings) -> faust.App:
     async def watch_offsets() -> None:
         await watch.check()
 
+    if isinstance(settings, WorkerSettings):
+        observability.instrument_worker(app, service, settings)  # /readyz and /metrics on settings.web_port
     return app
 
 
@@ -318,7 +332,9 @@ async def send_dead_letters(app: faust.App, dead: Sequence[DeadLetter]) -> None:
     futures = [await topic.send(key=d.key.encode() if d.key else None, value=d.to_bytes()) for d in dead]
     await asyncio.gather(*futures)
     for d in dead:
-        log.warning("dead-lettered %s offset %s: %s", d.source_topic, d.offset, d.reason)
+        log.warning(
+            "dead-lettered %s offset %s: %s", d.source_topic, d.offset, d.reason, extra=call_fields(call_id=d.key)
+        )
 
 
 def dead_letter_sender(app: faust.App) -> DeadLetterSender:
@@ -412,11 +428,24 @@ class BatchHandler(Generic[ModelT]):
     retry: str | None = None
 
     async def __call__(self, events: Sequence[EventT]) -> None:
+        agent = observability.agent_name(self.service)
+        with log_context(agent=agent), tracing.consuming(self.service, agent, events):
+            await self._handle(events, agent)
+
+    async def _handle(self, events: Sequence[EventT], agent: str) -> None:
         parsed, dead = parse_batch(events, self.model, self.service)
         if self.invalid is InvalidMessages.skip:
             for letter in dead:
-                log.warning("skipped %s at offset %s: %s", letter.source_topic, letter.offset, letter.reason)
+                log.warning(
+                    "skipped %s at offset %s: %s",
+                    letter.source_topic,
+                    letter.offset,
+                    letter.reason,
+                    extra=call_fields(call_id=letter.key),
+                )
             dead = []
+        observability.count_dead_letters(self.service, agent, "invalid", len(dead))
+        invalid = len(dead)
         if self.refuse is not None:
             kept: list[Received[ModelT]] = []
             for item in parsed:
@@ -426,11 +455,14 @@ class BatchHandler(Generic[ModelT]):
                 else:
                     dead.append(refused)
             parsed = kept
+        observability.count_dead_letters(self.service, agent, "refused", len(dead) - invalid)
         await self.send_dead_letters(dead)
         if not parsed:
             return
         failed = await self._apply_isolating(parsed)
+        observability.count_dead_letters(self.service, agent, "refused", len(failed))
         await self.send_dead_letters(failed)
+        observability.observe_batch(self.service, agent, _occurred(parsed))
 
     async def _apply_isolating(self, items: list[Received[ModelT]]) -> Sequence[DeadLetter]:
         """``apply`` (retried while an outage lasts); on any other error, each record alone, the failing one
@@ -468,6 +500,10 @@ class BatchHandler(Generic[ModelT]):
             return failed
 
 
+def _occurred(items: Sequence[Received[ModelT]]) -> list[datetime]:
+    return [moment for item in items if isinstance(moment := getattr(item.value, "occurred_at", None), datetime)]
+
+
 async def consume_batches(stream: faust.StreamT, batching: Batching, handler: BatchHandler[ModelT]) -> None:
     """Run ``handler`` over ``stream`` in batches of ``batching.size`` records, waiting ``window_seconds`` at most.
 
@@ -478,14 +514,12 @@ async def consume_batches(stream: faust.StreamT, batching: Batching, handler: Ba
         await handler(events)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def run_worker(app: faust.App, settings: ServiceSettings) -> None:
-    """Run a faust worker in the foreground until SIGINT/SIGTERM."""
+    """Run a faust worker in the foreground until SIGINT/SIGTERM, logging as ``services.common.logs`` says."""
     from faust.worker import Worker
 
-    configure_logging(settings.log_level)
-    worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    service = str(app.conf.id).removeprefix("hotline-")
+    config = logging_config(service, settings.log_level, settings.log_format)
+    tracing.setup_tracing(service, settings.otlp_endpoint)
+    worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True, logging_config=config)
     worker.execute_from_commandline()

@@ -3,17 +3,14 @@ HOTLINE_CONSOLE_HOST:HOTLINE_CONSOLE_PORT."""
 
 from __future__ import annotations
 
-import uvicorn
-
-from services.common.streaming import configure_logging
+from services.common.logs import serve_http
 from services.console.app import create_app
 from services.console.settings import ConsoleSettings
 
 
 def main() -> None:
     settings = ConsoleSettings()
-    configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    serve_http("console", settings, lambda: create_app(settings), host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from services.common.observability import instrument_http
 from services.console.clients import IntakeClient, MetricsClient
 from services.console.live import LiveQueues
 from services.console.reference import catalogue_choices
@@ -50,4 +51,5 @@ def create_app(
     install_error_handlers(app)
     for routes in (health, auth, queues, cases, scoreboard, live):
         app.include_router(routes.router)
+    instrument_http(app, "console")  # GET /metrics (docs/operations.md)
     return app

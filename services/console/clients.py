@@ -71,6 +71,11 @@ class MetricsClient:
         body = await self.get(f"/v1/queues/{queue_id}/cases", {"limit": limit, "order": "oldest"})
         return list(body.get("cases", []))
 
+    async def search(self, params: Mapping[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+        """Cases matching ``params`` (``GET /v1/search``): how many, and those listed."""
+        body = await self.get("/v1/search", params)
+        return int(body.get("total", 0)), list(body.get("cases", []))
+
     async def case(self, call_id: str) -> dict[str, Any] | None:
         try:
             body: dict[str, Any] = await self.get(f"/v1/cases/{call_id}")

@@ -14,6 +14,7 @@ from typing import Any
 from markupsafe import Markup
 
 from services.console.clients import MetricsClient
+from services.console.district_map import map_svg
 from services.console.views import bar_chart_svg
 from shared.clock import previous_month
 from shared.events import UnitKind
@@ -59,6 +60,7 @@ async def rates(metrics: MetricsClient, month: str) -> dict[str, list[dict[str, 
                 "resolution_rate": unit.get("resolution_rate"),
                 "satisfaction_rate": unit.get("satisfaction_rate"),
                 "composite": unit.get("composite"),
+                "volume": (unit.get("counts") or {}).get("count"),
             }
             for unit in body.get("units", [])
         ]
@@ -98,7 +100,7 @@ async def month_on_month(
 
 
 async def scoreboard_context(
-    metrics: MetricsClient, month: str, t: Callable[..., str], language: str = "zh"
+    metrics: MetricsClient, month: str, t: Callable[..., str], language: str = "zh", by: str = "volume"
 ) -> dict[str, Any]:
     """Everything the scoreboard page shows for ``month``."""
     programme = await metrics.optional("/v1/programme", {"month": month})
@@ -108,15 +110,20 @@ async def scoreboard_context(
     legend = (f"{t('previous_month')} {previous_month(month)}", f"{t('this_month')} {month}")
     hot = await metrics.optional("/v1/hotspots", {"limit": 20})
     summary = summary_text(trend_summary, t)
+    unit_rates = await rates(metrics, month)
+    hot_spots = hot.get("hot_spots", []) if isinstance(hot, dict) else None
     return {
-        "rates": await rates(metrics, month),
+        "rates": unit_rates,
+        "map": Markup(district_map(unit_rates, hot_spots or [], by, t)),
+        "map_by": by,
+        "unit_chart": Markup(bar_chart_svg(await streets_month_on_month(metrics, month), legend=legend)),
         "top_ten": await top_ten(metrics, month),
         "chart": Markup(bar_chart_svg(chart_rows, legend=legend)),
         "chart_of": chart_of,
         "trend_summary": summary,
         "programme": programme,
         "problems": [{**p, "display_name": names.get(p.get("id", ""), "")} for p in problems],
-        "hot_spots": hot.get("hot_spots", []) if isinstance(hot, dict) else None,
+        "hot_spots": hot_spots,
         "percent": percent,
         "first": first,
     }
@@ -135,3 +142,42 @@ def summary_text(summary: Mapping[str, Any] | None, t: Callable[..., str]) -> st
             threshold=f"{float(summary['threshold']):.0%}",
         )
     return str(summary.get("text") or "") or None
+
+
+MAP_FIGURES = ("volume", "composite")
+"""What the district map is coloured by: the month's requests, or the composite score."""
+
+
+def district_map(
+    unit_rates: Mapping[str, list[dict[str, Any]]] | None,
+    hot_spots: list[dict[str, Any]],
+    by: str,
+    t: Callable[..., str],
+) -> str:
+    """The 16 districts coloured by ``by`` (per the district table), with the hot spots on their districts."""
+    districts = (unit_rates or {}).get("district", [])
+    figures = {str(d["unit_id"]): d.get(by if by in MAP_FIGURES else "volume") for d in districts}
+    spots = []
+    for spot in hot_spots:
+        area = str(first(spot, "area", "district", "street") or "")
+        spots.append(
+            (
+                area.split("/")[0],
+                str(first(spot, "problem", "category", "issue") or ""),
+                int(first(spot, "count", "volume") or 1),
+            )
+        )
+    return map_svg(figures, spots, label=t("map_" + (by if by in MAP_FIGURES else "volume")))
+
+
+async def streets_month_on_month(metrics: MetricsClient, month: str, n: int = 10) -> list[tuple[str, int, int]]:
+    """(street, previous month, this month) for the month's top ``n`` streets/towns by volume."""
+    current = await metrics.optional("/v1/scoreboard/top", {"month": month, "n": n})
+    previous = await metrics.optional("/v1/scoreboard/top", {"month": previous_month(month), "n": 100})
+    if current is None:
+        return []
+    before = {e.get("unit_id"): first(e, "volume", "count") or 0 for e in first(previous, "top", "streets") or []}
+    return [
+        (str(first(e, "label", "unit_id")), int(before.get(e.get("unit_id"), 0)), int(first(e, "volume", "count") or 0))
+        for e in first(current, "top", "streets") or []
+    ]

@@ -7,6 +7,8 @@ and the upstream clients on ``app.state``; these helpers read them from the requ
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,3 +132,18 @@ async def upstream_failed(request: Request, exc: UpstreamError) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, sign_in_first)  # type: ignore[arg-type]
     app.add_exception_handler(UpstreamError, upstream_failed)  # type: ignore[arg-type]
+
+
+def csv_download(rows: list[dict[str, Any]], filename: str) -> Response:
+    """``rows`` as a CSV attachment: a header line, then one line per row."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"},
+    )

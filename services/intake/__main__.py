@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import uvicorn
-
-from services.common.streaming import configure_logging
+from services.common.logs import serve_http
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
 
 
 def main() -> None:
     settings = IntakeSettings()
-    configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-    )
+    serve_http("intake", settings, lambda: create_app(settings), host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":

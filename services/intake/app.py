@@ -8,8 +8,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
+from prometheus_fastapi_instrumentator.metrics import Info
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.observability import count_call, instrument_http
 from services.intake.case_store import connected_cases
 from services.intake.limits import RequestLimits
 from services.intake.open311.routes import router as open311_router
@@ -23,6 +25,15 @@ from shared.api_keys import KeyStore
 from shared.cases import CaseReadModel
 from shared.catalogue import DEFAULT_CATALOGUE_PATH
 from shared.catalogue_watch import CatalogueWatcher
+
+# The routes that take citizens' calls: their answers are counted in hotline_intake_calls_total.
+CALL_ROUTES = frozenset({"/v1/calls", "/v1/calls/batch", "/open311/v2/requests.{fmt}"})
+
+
+def count_calls(info: Info) -> None:
+    """Count each answer to a call submission as accepted (2xx) or rejected with its reason."""
+    if info.method == "POST" and info.modified_handler in CALL_ROUTES:
+        count_call(info.response.status_code if info.response is not None else 500)
 
 
 def create_app(
@@ -54,4 +65,5 @@ def create_app(
         app.include_router(routes.router)
     app.openapi = partial(openapi_with_call_batch, app)  # type: ignore[method-assign]
     app.include_router(open311_router)  # Open311 GeoReport v2 at /open311/v2/ (docs/open311.md)
+    instrument_http(app, "intake", extra=[count_calls])  # GET /metrics (docs/operations.md)
     return app

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from services.common.tracing import producing
 from shared.events import EventBase
 from shared.settings import KafkaSettings
 
@@ -145,7 +146,10 @@ class EventPublisher:
         try:
             async with asyncio.timeout(self.timeout):
                 for event in events:
-                    futures.append(await producer.send(event.topic, event.to_bytes(), key=event.key()))
+                    with producing(event.topic, event.key()) as headers:  # trace context in the headers, if on
+                        futures.append(
+                            await producer.send(event.topic, event.to_bytes(), key=event.key(), headers=headers or None)
+                        )
         except Exception as exc:
             for future in futures:
                 future.add_done_callback(_consume_exception)

@@ -31,7 +31,7 @@ from services.metrics.repository import MetricsRepository
 from services.metrics.scoreboard import HotSpotThresholds
 from services.metrics.settings import MetricsSettings
 from shared import topics
-from shared.events import CallRouted, CaseEvent, DeadLetter, ProgrammeItemUpdated
+from shared.events import CallRouted, CaseEvent, DeadLetter, ProgrammeItemUpdated, is_probe
 from shared.programme import ProgrammeError, check_event, load_programme
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,11 @@ def build_app(settings: MetricsSettings) -> faust.App:
         await retry_until_done("ensure metrics indexes", store.ready)
 
     async def apply_routed(batch: list[Received[CallRouted]]) -> list[DeadLetter]:
+        stored = [item.value for item in batch if not is_probe(item.value.call)]  # probes are consumed, not kept
+        if not stored:
+            return []
         repository = await store.ready()
-        result = await repository.apply_routed_detailed([item.value for item in batch])
+        result = await repository.apply_routed_detailed(stored)
         touched.update(result.touched_areas)
         log.info("stored %d routed events: %d new cases", len(batch), result.applied)
         return [rejected_letter(event, reason) for event, reason in result.rejected]

@@ -26,9 +26,6 @@ SORT_KEYS: tuple[str, ...] = ("urgent", "oldest", "newest", "deadline")
 """urgent: priority first (1 = urgent), then oldest; oldest/newest by received time; deadline: the soonest
 resolution deadline first (cases without one last)."""
 
-URGENT_PRIORITY = 1
-"""``assignment.priority`` of a life-or-safety case (1 = most urgent)."""
-
 _WORD_SPLIT = re.compile(r"\s+")
 
 

@@ -27,6 +27,7 @@ from services.metrics.store.pending import PendingEvents
 from services.metrics.store.programme import ProgrammeResult, ProgrammeStore
 from services.metrics.store.reads import MetricsReads, MonthlyCount, QueueSummary
 from services.metrics.store.rebuild import CounterRebuild
+from shared.cases import IDS_PER_QUERY
 from shared.clock import DEFAULT_TIMEZONE
 from shared.events import CallRouted, CaseEvent, ProgrammeItemUpdated
 
@@ -36,7 +37,9 @@ __all__ = ["CASES", "EventsResult", "MetricsRepository", "MonthlyCount", "Progra
 class MetricsRepository:
     """Every metrics store on one database (``AsyncDatabase`` of PyMongo's native async API)."""
 
-    def __init__(self, db: AsyncDatabase, *, timezone: str = DEFAULT_TIMEZONE, ids_per_lookup: int = 25) -> None:
+    def __init__(
+        self, db: AsyncDatabase, *, timezone: str = DEFAULT_TIMEZONE, ids_per_lookup: int = IDS_PER_QUERY
+    ) -> None:
         self.database = MetricsDatabase(db, timezone=timezone, ids_per_lookup=ids_per_lookup)
         self.counters = CounterWriter(self.database)
         self.pending = PendingEvents(self.database)
@@ -122,9 +125,10 @@ class MetricsRepository:
         before: datetime | None = None,
         after: datetime | None = None,
         oldest_first: bool = True,
+        urgent_first: bool = False,
     ) -> list[dict[str, Any]]:
         return await self.reads.cases_of_queue(
-            queue_id, limit=limit, before=before, after=after, oldest_first=oldest_first
+            queue_id, limit=limit, before=before, after=after, oldest_first=oldest_first, urgent_first=urgent_first
         )
 
     async def get_case(self, call_id: str) -> dict[str, Any] | None:

@@ -124,7 +124,9 @@ def ranked(scores: Sequence[UnitScore]) -> list[UnitScore]:
 def top_by_volume(volumes: Mapping[str, int], n: int = 10) -> list[tuple[str, int]]:
     """The ``n`` units with the most requests (ties by id); a unit left with none (its cases went elsewhere
     after a return) is not listed."""
-    return sorted(((unit, volume) for unit, volume in volumes.items() if volume > 0), key=lambda item: (-item[1], item[0]))[:n]
+    return sorted(
+        ((unit, volume) for unit, volume in volumes.items() if volume > 0), key=lambda item: (-item[1], item[0])
+    )[:n]
 
 
 def month_on_month(current: int, previous: int) -> float | None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import WorkerSettings
 
 
-class MetricsSettings(ServiceSettings):
+class MetricsSettings(WorkerSettings):
     """The metrics worker and read API: batching, address, scoreboard weights, supervision criteria, timers."""
 
     model_config = SettingsConfigDict(env_prefix="HOTLINE_METRICS_")

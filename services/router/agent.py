@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import faust
 from faust.types import EventT
 
+from services.common.logs import call_fields
 from services.common.streaming import (
     BatchHandler,
     Batching,
@@ -70,7 +71,11 @@ def locate_received(
         try:
             parsed.append((item.record, item.value, locate_call(item.value.call, gazetteer)))
         except Exception as exc:  # a bug on one call must not stop the stream: keep it with the reason
-            log.exception("locating call %s failed", item.value.call_id)
+            log.exception(
+                "locating call %s failed",
+                item.value.call_id,
+                extra=call_fields(item.value.call_id, item.value.event_id),
+            )
             dead.append(dead_letter_for(SERVICE, item.record, f"routing failed: {type(exc).__name__}: {exc}"))
     return parsed, dead
 
@@ -109,7 +114,9 @@ def route_parsed(
                 if opened is not None:
                     known.append(opened)
         except Exception as exc:
-            log.exception("routing call %s failed", classified.call_id)
+            log.exception(
+                "routing call %s failed", classified.call_id, extra=call_fields(classified.call_id, classified.event_id)
+            )
             dead.append(dead_letter_for(SERVICE, event, f"routing failed: {type(exc).__name__}: {exc}"))
             continue
         routed.append(CallRouted.from_classified(classified, assignment))

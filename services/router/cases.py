@@ -179,9 +179,14 @@ def listen_to_return(
             unit_assignment(unit, catalogue, place, now, reason=f"{said}; location: {place.reason}", timezone=timezone)
         )
     named = reading.place
-    if named is not None and named.district is not None and (named.district, named.street) != (
-        place.district,
-        place.street,
+    if (
+        named is not None
+        and named.district is not None
+        and (named.district, named.street)
+        != (
+            place.district,
+            place.street,
+        )
     ):
         moved = named if named.street else gazetteer.resolve(call.location.address, named.district, None)
         if moved.district != named.district:
@@ -210,9 +215,7 @@ def listen_to_return(
     return None
 
 
-def _first_untried(
-    candidates: Sequence[Assignment], tried: set[str], kinds: tuple[UnitKind, ...]
-) -> Assignment | None:
+def _first_untried(candidates: Sequence[Assignment], tried: set[str], kinds: tuple[UnitKind, ...]) -> Assignment | None:
     return next((c for c in candidates if c.unit_kind in kinds and c.queue_id not in tried), None)
 
 

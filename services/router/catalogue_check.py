@@ -16,8 +16,10 @@ from shared.catalogue import (
     MINUTES_PER_DAY,
     Catalogue,
     CatalogueError,
+    Department,
     Match,
     Rule,
+    declared_names,
     in_window,
     parse_catalogue,
     qualify_places,
@@ -89,8 +91,8 @@ def check_catalogue_text(text: str, gazetteer: Gazetteer | None = None) -> list[
         ]
     findings: list[Finding] = []
     raw_rules: list[Any] = document["rules"]
-    declared = document.get("departments") or []
-    declared = [str(d) for d in declared] if isinstance(declared, list) else []
+    declared = declared_names(document.get("departments") or [])
+    findings.extend(_unit_findings(document.get("departments"), lines))
     valid: list[tuple[int, Rule]] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(raw_rules):
@@ -145,6 +147,33 @@ def check_catalogue_text(text: str, gazetteer: Gazetteer | None = None) -> list[
     return sorted(findings, key=lambda f: (f.line, f.severity))
 
 
+def _unit_findings(raw: Any, lines: _Lines) -> list[Finding]:
+    """Declared departments that are not valid, repeated, or say nowhere where they are known from."""
+    if not isinstance(raw, list):
+        return []
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw):
+        try:
+            unit = Department(name=str(item)) if not isinstance(item, dict) else Department.model_validate(item)
+        except ValidationError as exc:
+            for error in exc.errors():
+                where = ".".join(str(p) for p in error["loc"]) or "(unit)"
+                message = str(error["msg"]).removeprefix("Value error, ")
+                findings.append(
+                    Finding(lines.of("departments", index), "error", None, f"departments.{where}: {message}")
+                )
+            continue
+        if unit.name in seen:
+            findings.append(Finding(lines.of("departments", index), "error", None, f"department {unit.name!r} twice"))
+        seen.add(unit.name)
+        if isinstance(item, dict) and not unit.source:
+            findings.append(
+                Finding(lines.of("departments", index), "warning", None, f"department {unit.name!r} has no source")
+            )
+    return findings
+
+
 def _unit_line(lines: _Lines, index: int, rule: Rule, unit: str) -> int:
     if rule.assign.lead == unit:
         return lines.of("rules", index, "assign", "lead")
@@ -197,6 +226,12 @@ def covers(earlier: Match, later: Match) -> bool:
         later.keywords and all(any(k in term for k in earlier.keywords) for term in later.keywords)
     ):
         return False
+    if earlier.and_keywords and not (
+        later.and_keywords and all(any(k in term for k in earlier.and_keywords) for term in later.and_keywords)
+    ):
+        return False
+    if earlier.unless and not set(earlier.unless) <= set(later.unless):
+        return False  # an exclusion lets through calls the later rule may take
     if earlier.requires_street and not (later.requires_street or later.streets):
         return False
     if earlier.requires_district and not (
@@ -229,7 +264,11 @@ def partially_overlap(first: Match, second: Match) -> bool:
         a, b = set(getattr(first, name)), set(getattr(second, name))
         if a and not a & b:
             return False
-    if first.keywords and not any(x in y or y in x for x in first.keywords for y in second.keywords):
+    for name in ("keywords", "and_keywords"):
+        earlier, later = getattr(first, name), getattr(second, name)
+        if earlier and not any(x in y for x in earlier for y in later):
+            return False  # the earlier rule takes only calls with more specific words: specific before general
+    if _narrower_place(first, second):
         return False
     if first.districts and not set(first.districts) & set(second.districts):
         return False
@@ -238,6 +277,15 @@ def partially_overlap(first: Match, second: Match) -> bool:
     if (first.is_timed or second.is_timed) and not _time_of(first) & _time_of(second):
         return False
     return not covers(first, second) and not covers(second, first)
+
+
+def _narrower_place(first: Match, second: Match) -> bool:
+    """Whether ``first`` needs a place ``second`` does not (a street rule before its district or no-place twin)."""
+    if first.requires_street and not (second.requires_street or second.streets):
+        return True
+    return first.requires_district and not (
+        second.requires_district or second.requires_street or second.districts or second.streets
+    )
 
 
 @lru_cache(maxsize=256)
@@ -267,5 +315,7 @@ def _districts_of(match: Match) -> set[str]:
 
 
 def _shape(match: Match) -> frozenset[str]:
-    given = {name for name in (*_LIST_FIELDS, "keywords", "districts", "streets") if getattr(match, name)}
+    given = {
+        name for name in (*_LIST_FIELDS, "keywords", "and_keywords", "districts", "streets") if getattr(match, name)
+    }
     return frozenset(given | ({"time"} if match.is_timed else set()))

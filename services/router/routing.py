@@ -46,6 +46,33 @@ def received_local(call: Call, timezone: str) -> datetime:
     return call.received_at.astimezone(ZoneInfo(timezone))
 
 
+def call_text(call: Call) -> str:
+    """What the rules' keywords are looked for in: subject and body, lower-cased (English cues match any case)."""
+    return f"{call.subject}\n{call.body}".lower()
+
+
+def rule_before_review(
+    catalogue: Catalogue,
+    classification: Classification,
+    channel: Channel,
+    place: Resolution,
+    text: str,
+    received: datetime,
+) -> Rule | None:
+    """The first rule that can decide a call whose classification waits for review: one that reads the citizen's
+    words (keywords), needs no category and names a unit. Life-or-safety rules always may (urgency does not wait
+    for a confident category); the others only when the catalogue's ``review.dispatch_by_words`` allows it."""
+    for rule in catalogue.rules:
+        words = rule.match.keywords or rule.match.and_keywords
+        if rule.match.uses_classification or not words or rule.assign.lead == "manual":
+            continue
+        if not (rule.is_urgent or catalogue.review.dispatch_by_words):
+            continue
+        if rule_matches(rule.match, classification, channel, place, text, received):
+            return rule
+    return None
+
+
 def rule_matches(
     match: Match,
     classification: Classification,
@@ -54,7 +81,8 @@ def rule_matches(
     text: str,
     received: datetime,
 ) -> bool:
-    """Whether every condition of ``match`` holds for the call (``received``: local received time)."""
+    """Whether every condition of ``match`` holds for the call (``text``: ``call_text``; ``received``: local
+    received time)."""
     if match.requires_street and place.street is None:
         return False
     if match.requires_district and place.district is None:
@@ -74,6 +102,10 @@ def rule_matches(
     if match.issues and classification.issue not in match.issues:
         return False
     if match.channels and channel not in match.channels:
+        return False
+    if match.unless and any(term in text for term in match.unless):
+        return False
+    if match.and_keywords and not any(term in text for term in match.and_keywords):
         return False
     return not match.keywords or any(keyword in text for keyword in match.keywords)
 
@@ -104,7 +136,18 @@ def route(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     place = place or locate_call(call, gazetteer)
+    text = call_text(call)
+    received = received_local(call, timezone)
     if classification.needs_review:
+        by_words = rule_before_review(catalogue, classification, call.channel, place, text, received)
+        if by_words is not None:  # a gas leak at confidence 0.39 is still a gas leak: never waits in 人工分拣
+            assignment = _assignment(by_words, catalogue, place, now, timezone)
+            note = (
+                f"{'urgent' if by_words.is_urgent else 'dispatched by the citizen’s words'} before review "
+                f"(classification {classification.category} at confidence {classification.confidence:.2f} "
+                "waits for an operator)"
+            )
+            return assignment.model_copy(update={"reason": f"{assignment.reason}; {note}"})
         return Assignment(
             queue_id=MANUAL_CLASSIFICATION_QUEUE,
             unit_kind=UnitKind.manual,
@@ -121,8 +164,6 @@ def route(
             response_due_at=now + timedelta(hours=catalogue.review.response_hours),
             resolution_due_at=None,
         )
-    text = f"{call.subject}\n{call.body}"
-    received = received_local(call, timezone)
     for rule in catalogue.rules:
         if rule_matches(rule.match, classification, call.channel, place, text, received):
             return _assignment(rule, catalogue, place, now, timezone)
@@ -162,7 +203,7 @@ def candidate_assignments(
     """Every unit that could take the call, best first: each matching rule in catalogue order (one per
     queue), then the district sub-centre when the district is known, then manual dispatch."""
     place = place or locate_call(call, gazetteer)
-    text = f"{call.subject}\n{call.body}"
+    text = call_text(call)
     received = received_local(call, timezone)
     candidates: list[Assignment] = []
     seen: set[str] = set()
@@ -191,13 +232,14 @@ def unit_assignment(
 ) -> Assignment:
     """A dispatch to ``queue`` that no matching rule makes (the district sub-centre as a last candidate, a
     unit a return's reason names): the district sub-centre rule gives a district its deadlines and priority,
-    the first rule leading to a street or department gives theirs, else the district sub-centre rule."""
+    the first rule (not a life-or-safety one) leading to a street or department gives theirs, else the district
+    sub-centre rule."""
     fallback = catalogue.rule(DISTRICT_FALLBACK_RULE)
     lead = "street" if queue.kind is UnitKind.street else str(queue)
     template = (
         fallback
         if queue.kind is UnitKind.district
-        else next((r for r in catalogue.rules if r.assign.lead == lead), None) or fallback
+        else next((r for r in catalogue.rules if r.assign.lead == lead and not r.is_urgent), None) or fallback
     )
     days, calendar = (template.assign.resolution_days, template.assign.calendar) if template else (10, "calendar")
     hours = template.assign.response_hours if template else 24

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import WorkerSettings
 
 
-class RouterSettings(ServiceSettings):
+class RouterSettings(WorkerSettings):
     """How the router batches, how often a returned case is re-dispatched, how duplicates are found, how the
     catalogue is watched."""
 

@@ -97,9 +97,7 @@ def lesson_of(
     settled_lead = lead_of(settled_queue)
     if settled_queue is None or settled_lead is None or not case.classification.category:
         return None
-    today = route(
-        call_of_case(case, now), classification_of_case(case), catalogue, gazetteer, now, timezone=timezone
-    )
+    today = route(call_of_case(case, now), classification_of_case(case), catalogue, gazetteer, now, timezone=timezone)
     names = unit_names_of(catalogue.department_queues())
     notes = tuple(s.note for s in returns if s.note)
     return Lesson(
@@ -220,8 +218,10 @@ def proposed_rule(lesson: Lesson, catalogue: Catalogue, rule_id: str, cases: int
         )
         if template.assign.calendar != "calendar":
             assign["calendar"] = template.assign.calendar
-    unit = QueueId.parse(lead).unit_name if lead.startswith("department:") else {"street": "属地街乡镇"}.get(
-        lead, "区级分中心"
+    unit = (
+        QueueId.parse(lead).unit_name
+        if lead.startswith("department:")
+        else {"street": "属地街乡镇"}.get(lead, "区级分中心")
     )
     problem = _problem_words(lesson)
     rule = {

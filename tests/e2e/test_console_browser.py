@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import csv
+import io
 import itertools
 import os
 import time
@@ -69,8 +71,8 @@ class Console:
 
 
 GAS_LEAK = {
-    "subject": "楼道里燃气泄漏",
-    "body": "朝阳区望京街道望京西园三区5号楼楼道里闻到很浓的燃气味，怀疑燃气泄漏，请马上派人来处理，我的电话13912345678。",
+    "subject": "燃气管道漏气",
+    "body": "朝阳区望京街道望京西园三区小区燃气管道漏气，闻到燃气味，担心爆炸，请燃气集团立即抢修燃气管线，我的电话13912345678。",
 }
 
 
@@ -297,6 +299,8 @@ def test_the_supervisor_sees_every_queue_and_the_scoreboard_in_both_languages(co
             assert page.locator(f'#rates tr[data-unit-id="{console.queue_id}"]').count() == 1
             _check_rates_are_over_due_cases_and_ranks_differ_only_by_score(console, page)
             assert page.locator('#rates [data-kind="district"] tr[data-unit-id]').count() >= 1, "a district table"
+        assert page.locator("#district-map svg path[data-district]").count() == 16, "the 16 districts, no tiles"
+        assert page.locator("#unit-mom svg.chart, #unit-mom .sub").count() >= 1
         # Issue 14: the chart's English labels were clipped at its left edge.
         clipped = page.evaluate(
             "[...document.querySelectorAll('#mom svg text')].filter(t => t.getBBox().x < 0).map(t => t.textContent)"
@@ -320,7 +324,9 @@ def test_the_supervisor_sees_every_queue_and_the_scoreboard_in_both_languages(co
 
 def _check_rates_are_over_due_cases_and_ranks_differ_only_by_score(console: Console, page: Any) -> None:
     """Issue 14: cases minutes old read 0.0% (rates over cases not yet due) and every unit tied at rank 1."""
-    units = httpx.get(f"{console.metrics_url}/v1/scoreboard/units", params={"kind": "street"}, timeout=5).json()["units"]
+    units = httpx.get(f"{console.metrics_url}/v1/scoreboard/units", params={"kind": "street"}, timeout=5).json()[
+        "units"
+    ]
     for unit in units:
         row = page.locator(f'#rates [data-kind="street"] tr[data-unit-id="{unit["unit_id"]}"]')
         if not row.count():
@@ -427,14 +433,15 @@ def _queue(console: Console) -> dict[str, Any]:
     return found
 
 
-def test_the_queue_page_first_load_with_a_thousand_open_cases_is_measured(console: Console, browser: Any) -> None:
+def test_the_queue_page_first_load_with_many_open_cases_is_measured(console: Console, browser: Any) -> None:
     from pymongo import AsyncMongoClient
 
     from hotline.bench_metrics import synthetic_events
     from services.metrics.repository import MetricsRepository
 
     run = uuid.uuid4().hex[:8]
-    events = synthetic_events(1000, queues=1, run=run, spread="uniform")
+    size = int(os.environ.get("HOTLINE_CONSOLE_BENCH_CASES", "1000"))
+    events = synthetic_events(size, queues=1, run=run, spread="uniform")
     queue_id = events[0].assignment.queue_id
 
     async def insert() -> int:
@@ -446,7 +453,7 @@ def test_the_queue_page_first_load_with_a_thousand_open_cases_is_measured(consol
             await client.close()
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's loop
-        assert pool.submit(asyncio.run, insert()).result() == 1000
+        assert pool.submit(asyncio.run, insert()).result() == size
     context, page = _sign_in(browser, console, console.supervisor[0], console.supervisor[1])
     try:
         timings = []
@@ -463,23 +470,31 @@ def test_the_queue_page_first_load_with_a_thousand_open_cases_is_measured(consol
             server.append(time.monotonic() - started)
             assert html.status_code == 200
         print(
-            f"\nqueue page with 1,000 open cases: server answer {min(server) * 1000:.0f} ms, {len(html.content) / 1024:.0f} KiB"
+            f"\nqueue page with {size:,} open cases: server answer {min(server) * 1000:.0f} ms (best of 3: "
+            f"{', '.join(f'{t * 1000:.0f}' for t in server)} ms), {len(html.content) / 1024:.0f} KiB"
         )
-        assert page.inner_text("#depth") == "1000"
+        assert page.inner_text("#depth") == str(size)
+        searched = []
+        for _ in range(2):
+            started = time.monotonic()
+            found = httpx.get(f"{console.url}/queues/{queue_id}", params={"q": "合成"}, cookies=cookies, timeout=60)
+            searched.append(time.monotonic() - started)
+            assert found.status_code == 200
+        print(f"\nthe same queue searched for a word (every case of the queue looked at): {min(searched) * 1000:.0f} ms")
         assert page.locator("#case-rows tr[data-call-id]").count() == 200
         print(
-            f"\nqueue page with 1,000 open cases (200 shown), first load to the load event: "
+            f"\nqueue page with {size:,} open cases (200 shown), first load to the load event: "
             f"{timings[0] * 1000:.0f} ms cold, {min(timings[1:]) * 1000:.0f} ms warm"
         )
-        _screenshot(page, "queue-1000")
+        _screenshot(page, f"queue-{size}")
     finally:
         context.close()
 
 
 def _gas_leak(console: Console) -> dict[str, Any]:
-    """A gas leak in 望京: the city management commission leads, the street cooperates (catalogue rule)."""
+    """A gas leak in 望京: urgent (priority 1), a department leads, the street cooperates (catalogue rule)."""
     case = _wait_case(console.metrics_url, _post_call(console, f"gas-{uuid.uuid4().hex[:8]}", **GAS_LEAK))
-    assert case["assignment"]["rule_id"] == "urgent-gas-leak", case["assignment"]
+    assert case["assignment"]["priority"] == 1 and case["queue_id"].startswith("department:"), case["assignment"]
     return case
 
 
@@ -539,3 +554,188 @@ def test_a_manual_dispatch_in_the_page_keeps_the_case_on_the_clock(console: Cons
         _screenshot(page, "case-manual-dispatch")
     finally:
         context.close()
+
+
+def _rows(page: Any) -> list[str]:
+    return list(page.locator("#case-rows tr[data-call-id]").evaluate_all("rows => rows.map(r => r.dataset.callId)"))
+
+
+def _filter(page: Any, **fields: str) -> None:
+    """Set the queue page's filters and apply them (a page load)."""
+    form = page.locator("#filters")
+    for name, value in fields.items():
+        field = form.locator(f'[name="{name}"]')
+        if field.evaluate("f => f.tagName") == "SELECT":
+            field.select_option(value)
+        elif field.get_attribute("type") == "checkbox":
+            field.set_checked(value == "1")
+        else:
+            field.fill(value)
+    with page.expect_navigation():
+        form.locator("#apply-filters").click()
+
+
+def test_search_by_id_phone_and_words_filters_that_combine_and_the_csv_export(console: Console, browser: Any) -> None:
+    """Issue 14: no search, no filters, no export."""
+    token = uuid.uuid4().hex[:6]
+    call_id = _wait_case(
+        console.metrics_url,
+        _post_call(console, f"find-{token}", body=f"{NOISE['body']} 工地编号{token}。", contact_phone="13700001111"),
+    )["call_id"]
+    other = _wait_case(console.metrics_url, _post_call(console, f"other-{token}"))["call_id"]
+    operator = _add_user(console, f"find-{token}", _unit_role(console), console.queue_id)
+    context, page = _sign_in(browser, console, operator)
+    try:
+        page.goto(f"{console.url}/queues/{console.queue_id}")
+        assert {call_id, other} <= set(_rows(page))
+        _filter(page, q=call_id)
+        assert _rows(page) == [call_id]
+        _filter(page, q="137-0000-1111")  # the phone, found by its salted hash
+        assert _rows(page) == [call_id]
+        _filter(page, q=f"编号{token}")
+        assert _rows(page) == [call_id]
+        _filter(page, q=f"编号{token}", status="dispatched", priority="normal", overdue="0")
+        assert _rows(page) == [call_id], "filters combine"
+        _filter(page, priority="urgent")
+        assert _rows(page) == [], "a noise complaint is not urgent"
+        _filter(page, priority="", overdue="1")
+        assert _rows(page) == [], "not overdue yet"
+        _filter(page, overdue="0", sort="newest")
+        _screenshot(page, f"queue-search-{_lang(page)}")
+
+        with page.expect_download() as download:
+            page.click("#export-csv")
+        path = download.value.path()
+        exported = Path(path).read_text(encoding="utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(exported)))
+        assert [r["call_id"] for r in rows] == [call_id]
+        assert rows[0]["status"] == "dispatched" and "139****5678" in rows[0]["words"]
+        assert "13912345678" not in exported, "the export masks the citizen's phone number"
+    finally:
+        context.close()
+
+
+def _lang(page: Any) -> str:
+    return str(page.evaluate("document.body.dataset.lang"))
+
+
+def test_an_urgent_call_arrives_at_the_top_with_its_badge_within_two_seconds(console: Console, browser: Any) -> None:
+    """Issue 14: urgency visible, urgent cases first, a notification (title badge, tone) when one arrives."""
+    warm = _gas_leak(console)  # learns the lead queue of a gas leak
+    queue_id = warm["queue_id"]
+    context, page = _sign_in(browser, console, console.supervisor[0], console.supervisor[1])
+    try:
+        page.goto(f"{console.url}/queues/{queue_id}")
+        page.wait_for_function("!document.getElementById('live').classList.contains('off')")
+        time.sleep(0.5)
+        call_id = _post_call(console, f"gas-{uuid.uuid4().hex[:8]}", **GAS_LEAK)
+        posted = time.monotonic()
+        row = f'#case-rows tr[data-call-id="{call_id}"][data-urgent="1"]'
+        page.wait_for_selector(row, timeout=2000)
+        page.wait_for_function(
+            "document.title.startsWith('(1 紧急)')", timeout=max(100, 2000 - (time.monotonic() - posted) * 1000)
+        )
+        print(
+            f"\nurgent call: in the open queue page, badged, {(time.monotonic() - posted) * 1000:.0f} ms after intake's 202"
+        )
+        urgent = page.locator("#case-rows tr[data-call-id]").evaluate_all("rows => rows.map(r => r.dataset.urgent)")
+        position = _rows(page).index(call_id)
+        assert set(urgent[: position + 1]) == {"1"}, "urgent cases come first"
+        assert "紧急" in page.locator(row).inner_text()
+        _screenshot(page, "queue-urgent")
+    finally:
+        context.close()
+
+
+def test_pickers_bulk_accept_and_keyboard_shortcuts_in_the_page(console: Console, browser: Any) -> None:
+    """Issue 14: raw ids instead of pickers; no bulk accept; no shortcuts."""
+    if not _intake_offers_case_steps(console):
+        pytest.xfail("intake does not offer POST /v1/cases/{call_id}/events yet (issue 4)")
+    token = uuid.uuid4().hex[:6]
+    first, second, third = (
+        _wait_case(console.metrics_url, _post_call(console, f"bulk-{token}-{i}"))["call_id"] for i in range(3)
+    )
+    operator = _add_user(console, f"bulk-{token}", _unit_role(console), console.queue_id)
+    context, page = _sign_in(browser, console, operator)
+    try:
+        page.goto(f"{console.url}/queues/{console.queue_id}?sort=newest")
+        for call_id in (first, second):
+            page.check(f'#case-rows input[name="call_id"][value="{call_id}"]')
+        with page.expect_navigation():
+            page.click("#bulk-accept")
+        assert "2" in page.inner_text("#bulk-result")
+        for call_id in (first, second):
+            deadline = time.monotonic() + 10
+            while _wait_case(console.metrics_url, call_id)["status"] != "accepted":
+                assert time.monotonic() < deadline, f"{call_id} was not accepted"
+                time.sleep(0.1)
+
+        # Keyboard: / focuses the search; on a case page, a accepts it.
+        page.keyboard.press("/")
+        assert page.evaluate("document.activeElement.id") == "q"
+        page.goto(f"{console.url}/cases/{third}")
+        with page.expect_navigation():
+            page.keyboard.press("a")
+        page.wait_for_selector('#case-status[data-status="accepted"]', timeout=5000)
+    finally:
+        context.close()
+
+    context, page = _sign_in(browser, console, console.supervisor[0], console.supervisor[1])
+    try:
+        page.goto(f"{console.url}/cases/{first}")
+        options = page.locator("#category-paths option").count()
+        assert options > 500, "the three-level taxonomy is offered"
+        form = page.locator('form.step[data-step="reclassified"]')
+        form.locator('[name="category_path"]').fill("城乡建设/不存在的分类")
+        form.locator("button").click()
+        assert "unknown category" in page.inner_text("#refused"), "a picker cannot produce an unknown category"
+        page.goto(f"{console.url}/cases/{_wait_case(console.metrics_url, _post_call(console, f'pick-{token}'))['call_id']}")
+        assert page.locator('#unit-queues option[label="西红门镇（大兴区）"]').count() == 1, "units by name"
+        form = page.locator('form.step[data-step="dispatched"]')
+        form.locator('[name="queue_id"]').fill("street:大兴区/不存在镇")
+        form.locator("button").click()
+        assert "unknown unit" in page.inner_text("#refused"), "a picker cannot produce an unknown unit"
+        page.goto(f"{console.url}/cases/{first}")
+        form = page.locator('form.step[data-step="reclassified"]')
+        form.locator('[name="category_path"]').fill("城乡建设/城市建设和市政管理")
+        form.locator("button").click()
+        page.wait_for_url(f"**/cases/{first}?done=reclassified*")
+        deadline = time.monotonic() + 10
+        while _wait_case(console.metrics_url, first)["classification"].get("subcategory") != "城市建设和市政管理":
+            assert time.monotonic() < deadline, "the reclassification never reached the case"
+            time.sleep(0.1)
+        _screenshot(page, "case-pickers")
+    finally:
+        context.close()
+
+
+PAGES = ("login", "queues", "queue", "case", "scoreboard", "not-found")
+
+
+def test_screenshots_of_every_page_in_both_languages(console: Console, browser: Any) -> None:
+    """Every page the console has, in Chinese and in English, written to test-artifacts/screenshots/."""
+    case = _wait_case(console.metrics_url, _post_call(console, f"shot-{uuid.uuid4().hex[:8]}"))
+    for lang in ("zh", "en"):
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+        page = context.new_page()
+        try:
+            page.goto(f"{console.url}/login?lang={lang}")
+            _screenshot(page, f"page-login-{lang}")
+            page.fill("input[name=user]", console.supervisor[0])
+            page.fill("input[name=password]", console.supervisor[1])
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{console.url}/queues")
+            for name, path in (
+                ("queues", "/queues"),
+                ("queue", f"/queues/{case['queue_id']}"),
+                ("case", f"/cases/{case['call_id']}"),
+                ("scoreboard", "/scoreboard"),
+                ("not-found", "/cases/no-such-case"),
+            ):
+                page.goto(f"{console.url}{path}?lang={lang}")
+                assert _lang(page) == lang
+                _screenshot(page, f"page-{name}-{lang}")
+        finally:
+            context.close()
+    written = {p.name for p in SCREENSHOTS.glob("page-*.png")}
+    assert written >= {f"page-{name}-{lang}.png" for name in PAGES for lang in ("zh", "en")}

@@ -11,7 +11,7 @@ import pytest
 
 from services.metrics.repository import MetricsRepository
 from services.router.cases import DUPLICATE_PROJECTION
-from shared.cases import CaseReadModel
+from shared.cases import IDS_PER_QUERY, CaseReadModel
 from tests import factories
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,8 @@ async def test_a_stored_case_reads_back_typed_with_aware_times_and_its_history(m
     assert case.received_at == routed.call.received_at and case.received_at.tzinfo is UTC
     assert case.assignment.response_due_at == routed.assignment.response_due_at
     assert case.classification.issue == "wage-arrears" and case.call.contact is not None
-    assert [(step.kind, step.outcome) for step in case.history] == [("accepted", "applied")]
+    # the first dispatch is the history's first step (issue 14), then the unit's acceptance
+    assert [(step.kind, step.outcome) for step in case.history] == [("dispatched", "applied"), ("accepted", "applied")]
     assert await cases.get("no-such-case") is None
     await cases.ping()
 
@@ -64,3 +65,16 @@ async def test_the_wait_ends_with_a_case_stored_meanwhile_or_with_none(mongo_db:
 
     assert waited is not None and waited.id == str(late.call_id)
     assert await cases.wait_until_stored("never-stored", seconds=0.3, poll_seconds=0.1) is None
+
+
+async def test_stored_calls_finds_every_stored_call_of_a_batch_longer_than_one_slice(mongo_db: Any) -> None:
+    repository = MetricsRepository(mongo_db)
+    routed = [factories.routed(f"resubmitted-{i}") for i in range(IDS_PER_QUERY * 2 + 7)]
+    await repository.apply_routed(routed)
+    asked = [str(event.call_id) for event in routed] + ["never-stored"]
+
+    stored = await CaseReadModel(mongo_db).stored_calls(asked)
+
+    assert sorted(stored) == sorted(asked[:-1])
+    first = routed[0]
+    assert stored[str(first.call_id)].external_id == first.call.external_id

@@ -73,10 +73,10 @@ async def seed(mongo_db: Any) -> dict[str, list[str]]:
     await repository.ensure_indexes()
     cases = CaseReadModel(mongo_db)
     ids: dict[str, list[str]] = {"transport": [], "postal": [], "pending": [], "few": []}
-    # 1. Broken bus-stop signs: the catalogue sends them to the street; the streets return them naming the
+    # 1. Broken guardrails: the catalogue sends them to the street; the streets return them naming the
     #    transport commission, which accepts them (returns that listen sent them there).
     for i, address in enumerate(["朝阳区望京西园三区", "海淀区中关村街道", "丰台区方庄芳群园", "西城区月坛街道三里河"]):
-        routed = await store_routed(repository, f"bus-{i}-{uuid.uuid4().hex[:6]}", "小区门口的公交站牌被撞歪了没人修",
+        routed = await store_routed(repository, f"rail-{i}-{uuid.uuid4().hex[:6]}", "小区门口的护栏被撞歪了没人修",
                                     address, "城乡建设", MUNICIPAL)  # fmt: skip
         assert routed.assignment.unit_kind is UnitKind.street
         assignment = await return_and_redispatch(repository, cases, routed, "这是交通委的事，不归街道")
@@ -98,7 +98,7 @@ async def seed(mongo_db: Any) -> dict[str, list[str]]:
         ids["postal"].append(str(routed.call_id))
         assert today != manual.queue_id
     # 3. Returned, re-dispatched, not yet accepted anywhere: nothing learned yet.
-    routed = await store_routed(repository, f"pending-{uuid.uuid4().hex[:6]}", "小区门口的公交站牌被撞歪了没人修",
+    routed = await store_routed(repository, f"pending-{uuid.uuid4().hex[:6]}", "小区门口的护栏被撞歪了没人修",
                                 "朝阳区望京西园三区", "城乡建设", "住房保障与房地产")  # fmt: skip
     await return_and_redispatch(repository, cases, routed, "这是交通委的事")
     ids["pending"].append(str(routed.call_id))

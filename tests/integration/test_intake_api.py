@@ -123,7 +123,9 @@ async def test_resubmitting_with_other_content_is_a_conflict_with_the_stored_ver
     [raw] = await received_events(intake_settings, {first.json()["call_id"]})
     accepted_hash = content_hash(CallReceived.model_validate_json(raw))
 
-    changed = await client.post("/v1/calls", json={**call, "body": call["body"] + "（补充：东门外第三根路灯）"}, headers=writer)
+    changed = await client.post(
+        "/v1/calls", json={**call, "body": call["body"] + "（补充：东门外第三根路灯）"}, headers=writer
+    )
     assert changed.status_code == 409, changed.text
     conflict = changed.json()["detail"]
     assert conflict["call_id"] == first.json()["call_id"] and conflict["stored_hash"] == accepted_hash
@@ -131,7 +133,9 @@ async def test_resubmitting_with_other_content_is_a_conflict_with_the_stored_ver
     # The same content again is still the same call (idempotent), whatever the received time says.
     assert (await client.post("/v1/calls", json=call, headers=writer)).status_code == 202
 
-    batch = await client.post("/v1/calls/batch", json={"calls": [a_call(), {**call, "subject": "别的事"}]}, headers=writer)
+    batch = await client.post(
+        "/v1/calls/batch", json={"calls": [a_call(), {**call, "subject": "别的事"}]}, headers=writer
+    )
     rejected = batch.json()["results"][1]
     assert (rejected["status"], rejected["stored_hash"], rejected["errors"][0]["type"]) == (
         "rejected", accepted_hash, "conflict"

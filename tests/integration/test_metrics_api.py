@@ -224,9 +224,7 @@ async def test_cases_are_found_by_ids_time_status_and_classification(client, sto
     assert (await client.get("/v1/cases", params={"limit": 1001})).status_code == 422
 
 
-async def test_search_finds_cases_by_id_phone_hash_and_words_and_the_filters_combine(
-    client, stored, mongo_db
-) -> None:
+async def test_search_finds_cases_by_id_phone_hash_and_words_and_the_filters_combine(client, stored, mongo_db) -> None:
     """GET /v1/search: what the console's search box and filters read (issue 14)."""
     ids = [str(event.call_id) for event in stored]
     await mongo_db.cases.update_one({"_id": ids[2]}, {"$set": {"assignment.priority": 1}})  # urgent

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.metrics.repository import MetricsRepository
+from shared.queues import is_urgent
 from tests import factories
 from tests.helpers import present
 
@@ -134,6 +135,25 @@ async def test_cases_of_a_queue_come_oldest_first_and_page_by_time(mongo_db) -> 
     assert [c["call_id"] for c in earlier] == [str(events[0].call_id), str(events[1].call_id)]
     assert [c["call_id"] for c in later] == [str(events[2].call_id), str(events[3].call_id)]
     assert oldest[0]["received_at"] == APRIL
+
+
+async def test_urgent_cases_come_first_on_a_work_queues_first_page_when_asked(mongo_db) -> None:
+    repository = MetricsRepository(mongo_db)
+    await repository.ensure_indexes()
+    events = [factories.routed(f"urgent-{i}", received_at=APRIL + timedelta(minutes=i)) for i in range(4)]
+    gas_leak = events[3].model_copy(update={"assignment": events[3].assignment.model_copy(update={"priority": 1})})
+    await repository.apply_routed([*events[:3], gas_leak])
+    queue = "street:大兴区/西红门镇"
+
+    work = await repository.cases_of_queue(queue, limit=3, urgent_first=True)
+    plain = await repository.cases_of_queue(queue, limit=3)
+    following = await repository.cases_of_queue(queue, after=work[-1]["received_at"], limit=3, urgent_first=True)
+
+    ids = [str(e.call_id) for e in events]
+    assert [c["call_id"] for c in work] == [ids[3], ids[0], ids[1]]
+    assert is_urgent(work[0]["assignment"]["priority"]) and not is_urgent(work[1]["assignment"]["priority"])
+    assert [c["call_id"] for c in plain] == ids[:3]
+    assert [c["call_id"] for c in following] == ids[2:]  # later pages go on by time
 
 
 async def test_get_case_returns_the_stored_case_or_none(mongo_db) -> None:

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console import access, views
+from services.console.reference import Choices
 from services.console.users import User
 from services.console.web import current_user, form_of, intake, language, metrics, refuse, render
 from shared.cases import is_overdue
-from shared.events import CallbackResult, CaseEventKind, UnitKind
-from shared.queues import kind_of
+from shared.events import CallbackResult, CaseEventKind
+from shared.queues import QueueId
 
 router = APIRouter()
 
@@ -40,9 +41,7 @@ async def show_case(
     offered = access.agreed_steps(
         access.offered_steps(user, case), await intake(request).allowed_steps(user.api_key, call_id)
     )
-    catalogue_departments, categories = request.app.state.catalogue_choices
-    known = {q["queue_id"]: q.get("unit_name") for q in await metrics(request).queues()}
-    departments = sorted({q for q in known if kind_of(q) is UnitKind.department} | set(catalogue_departments))
+    choices: Choices = request.app.state.catalogue_choices
     now = datetime.now(UTC)
     assignment = case.get("assignment") or {}
     return render(
@@ -55,9 +54,10 @@ async def show_case(
         steps=[s.value for s in offered],
         idempotency_key=uuid.uuid4().hex,
         history=history,
-        departments=departments,
+        departments=[u for u in choices.units if u.queue_id in set(choices.departments)],
+        units=choices.units,
+        category_paths=choices.category_paths,
         callback_results=[r.value for r in CallbackResult],
-        categories=categories,
         refused=refused,
         done=request.query_params.get("done"),
         pending=step_pending(request.query_params.get("done"), history, [s.value for s in offered]),
@@ -85,6 +85,9 @@ async def take_step(call_id: str, request: Request) -> Response:
     if kind not in access.offered_steps(user, case):
         reason = f"'{kind.value}' is not open to {user.name} on a '{case.get('status')}' case"
         return await show_case(request, user, call_id, refused=reason, status_code=403)
+    unpicked = picker_problem(kind, form, request.app.state.catalogue_choices)
+    if unpicked:
+        return await show_case(request, user, call_id, refused=unpicked, status_code=422)
     result = await intake(request).post_step(
         user.api_key, call_id, step_body(kind, form), idempotency_key=form.get("idempotency_key") or None
     )
@@ -104,6 +107,29 @@ def step_pending(done: str | None, history: Any, offered: list[str]) -> bool:
     return not any(isinstance(h, dict) and h.get("kind") == done for h in history)
 
 
+def picker_problem(kind: CaseEventKind, form: dict[str, str], choices: Choices) -> str | None:
+    """Why a picked value is not one the pickers offer (an unknown category, unit or department), or None:
+    refused here with the valid choices rather than forwarded."""
+    if kind is CaseEventKind.reclassified:
+        path = form.get("category_path", "").strip().strip("/")
+        if path not in set(choices.category_paths):
+            return f"unknown category {path!r}: pick one of the taxonomy (level 1, level 1/2 or level 1/2/3)"
+    if kind is CaseEventKind.dispatched:
+        queue_id = form.get("queue_id", "").strip()
+        if queue_id not in choices.unit_ids():
+            return f"unknown unit {queue_id!r}: pick a street/town, district or department by name"
+    if kind is CaseEventKind.whistle and choices.departments:
+        unknown = [d for d in departments_of(form) if d not in set(choices.departments)]
+        if unknown or not departments_of(form):
+            valid = ", ".join(QueueId.parse(d).unit_name for d in choices.departments)
+            return f"not departments of the dispatch catalogue: {', '.join(unknown) or '(none)'}; valid departments: {valid}"
+    return None
+
+
+def departments_of(form: dict[str, str]) -> list[str]:
+    return [d.strip() for d in form.get("departments", "").split(",") if d.strip()]
+
+
 def step_body(kind: CaseEventKind, form: dict[str, str]) -> dict[str, Any]:
     """The JSON body of intake's ``POST /v1/cases/{call_id}/events`` for a step taken in the console."""
     body: dict[str, Any] = {"kind": kind.value}
@@ -111,15 +137,12 @@ def step_body(kind: CaseEventKind, form: dict[str, str]) -> dict[str, Any]:
     if note:
         body["note"] = note
     if kind is CaseEventKind.whistle:
-        body["departments"] = [d.strip() for d in form.get("departments", "").split(",") if d.strip()]
+        body["departments"] = departments_of(form)
     if kind is CaseEventKind.callback:
         body["callback_result"] = form.get("callback_result") or None
     if kind is CaseEventKind.reclassified:
-        body["classification"] = {
-            "category": form.get("category", "").strip(),
-            "subcategory": form.get("subcategory", "").strip() or None,
-            "item": form.get("item", "").strip() or None,
-        }
+        levels = [*form.get("category_path", "").strip().strip("/").split("/"), None, None]
+        body["classification"] = {"category": levels[0], "subcategory": levels[1] or None, "item": levels[2] or None}
     if kind is CaseEventKind.dispatched:
         body["queue_id"] = form.get("queue_id", "").strip()
     return body

@@ -1,21 +1,43 @@
-"""The queues: every queue the user may see (``/queues``), one queue's waiting cases (``/queues/{id}``)
-and the rows of its table (``/rows/{id}``, fetched again when the live feed says the queue changed)."""
+"""The queues: every queue the user may see (``/queues``), one queue's waiting cases (``/queues/{id}``) with
+search, filters and sort, the rows of its table (``/rows/{id}``, fetched again when the live feed says the
+queue changed), bulk accept (``POST /bulk/{id}``) and the CSV export (``/export/{id}``)."""
 
 from __future__ import annotations
 
+import re
+import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console import access, views
+from services.console.reference import Choices
 from services.console.users import User
-from services.console.web import current_user, language, metrics, refuse, render
+from services.console.web import (
+    csv_download,
+    current_user,
+    form_of,
+    intake,
+    language,
+    metrics,
+    refuse,
+    render,
+    settings_of,
+)
 from shared.cases import is_overdue
+from shared.contacts import MIN_PHONE_DIGITS, hash_contact, normalise_phone
+from shared.events import CaseEventKind
 
 router = APIRouter()
 CASES_SHOWN = 200
+EXPORT_LIMIT = 10_000
+URGENT_PRIORITY = 1  # assignment.priority of a life-or-safety case (1 = most urgent)
+SORTS = ("urgent", "oldest", "newest", "deadline")
+FILTERS = ("q", "category", "status", "priority", "overdue", "district", "sort")
+_PHONE = re.compile(r"\+?[\d\s\-()]+")
 
 
 @router.get("/")
@@ -33,12 +55,27 @@ async def queues_page(request: Request) -> HTMLResponse:
 
 @router.get("/queues/{queue_id:path}", response_class=HTMLResponse)
 async def queue_page(queue_id: str, request: Request) -> HTMLResponse:
-    """One queue's waiting cases, oldest first, live."""
+    """One queue's waiting cases, urgent first then oldest (or as filtered and sorted), live."""
     user = current_user(request)
     if not access.can_see_queue(user, queue_id):
         return refuse(request, user, 403, f"{user.name}: {queue_id}")
-    queue, cases = await queue_and_cases(request, user, queue_id)
-    return render(request, "queue.html", user=user, queue=queue, **case_rows(request, cases, queue))
+    queue, matched, cases = await queue_and_cases(request, user, queue_id)
+    choices: Choices = request.app.state.catalogue_choices
+    return render(
+        request,
+        "queue.html",
+        user=user,
+        queue=queue,
+        chosen={k: request.query_params.get(k, "") for k in FILTERS},
+        query=request.url.query,
+        categories=choices.category_paths,
+        districts=choices.districts,
+        statuses=["dispatched", "accepted", "responded", "returned"],
+        sorts=SORTS,
+        accepted=request.query_params.get("accepted"),
+        not_accepted=request.query_params.get("not_accepted"),
+        **case_rows(request, user, cases, queue, matched),
+    )
 
 
 @router.get("/rows/{queue_id:path}", response_class=HTMLResponse)
@@ -47,20 +84,62 @@ async def queue_rows(queue_id: str, request: Request) -> HTMLResponse:
     user = current_user(request)
     if not access.can_see_queue(user, queue_id):
         raise HTTPException(403, "not your queue")
-    queue, cases = await queue_and_cases(request, user, queue_id)
-    return render(request, "queue_rows.html", user=user, queue=queue, **case_rows(request, cases, queue))
+    queue, matched, cases = await queue_and_cases(request, user, queue_id)
+    return render(request, "queue_rows.html", user=user, queue=queue, **case_rows(request, user, cases, queue, matched))
 
 
-async def queue_and_cases(request: Request, user: User, queue_id: str) -> tuple[dict[str, Any], list[dict]]:
+def search_params(query: Mapping[str, str], queue_id: str, salt: str, limit: int) -> dict[str, Any]:
+    """The metrics API's ``/v1/search`` parameters for the page's filters: a phone number in the search box
+    is looked up by its salted hash (as intake stored it), a call id as such, anything else as words."""
+    sort = query.get("sort", "")
+    params: dict[str, Any] = {"queue_id": queue_id, "sort": sort if sort in SORTS else "urgent", "limit": limit}
+    text = query.get("q", "").strip()
+    digits = normalise_phone(text) if _PHONE.fullmatch(text) else ""
+    if len(digits) >= MIN_PHONE_DIGITS:
+        params["contact_hash"] = hash_contact(digits, salt)
+    elif text:
+        params["q"] = text
+    for name in ("category", "status", "district"):
+        if query.get(name):
+            params[name] = query[name]
+    if query.get("priority") == "urgent":
+        params["priority"] = [URGENT_PRIORITY]
+    elif query.get("priority") == "normal":
+        params["priority"] = [p for p in range(1, 6) if p != URGENT_PRIORITY]
+    if query.get("overdue") == "1":
+        params["overdue"] = "true"
+    return params
+
+
+async def queue_and_cases(
+    request: Request, user: User, queue_id: str, limit: int = CASES_SHOWN
+) -> tuple[dict[str, Any], int, list[dict]]:
     client = metrics(request)
     listed = access.visible_queues(user, await client.queues())
     queue = next((dict(q) for q in listed if q["queue_id"] == queue_id), None)
     queue = queue or access.empty_queue(queue_id, user.role)
-    cases = await client.queue_cases(queue_id, limit=CASES_SHOWN)
-    return queue, cases
+    query = request.query_params
+    if not any(query.get(name) for name in FILTERS if name != "sort") and query.get("sort", "urgent") in (
+        "urgent",
+        "oldest",
+    ):
+        # The plain page, the one kept open all day: the queue's oldest cases straight off its index (fast at
+        # any depth), urgent ones first among them. Filters and other orders go through the search.
+        cases = await client.queue_cases(queue_id, limit=limit)
+        if query.get("sort", "urgent") == "urgent":
+            cases.sort(key=lambda case: not is_urgent(case))
+        matched = len(cases) if len(cases) < limit else max(len(cases), int(queue.get("depth") or 0))
+        return queue, matched, cases
+    params = search_params(query, queue_id, settings_of(request).contact_salt, limit)
+    matched, cases = await client.search(params)
+    return queue, matched, cases
 
 
-def case_rows(request: Request, cases: list[dict], queue: dict[str, Any]) -> dict[str, Any]:
+def is_urgent(case: Mapping[str, Any]) -> bool:
+    return int((case.get("assignment") or {}).get("priority") or 3) <= URGENT_PRIORITY
+
+
+def case_rows(request: Request, user: User, cases: list[dict], queue: dict[str, Any], matched: int) -> dict[str, Any]:
     now = datetime.now(UTC)
     lang = language(request)
     rows = []
@@ -75,12 +154,70 @@ def case_rows(request: Request, cases: list[dict], queue: dict[str, Any]) -> dic
                 "left_text": "—" if left is None else views.duration(left, lang),
                 "overdue": is_overdue(case, now),
                 "role": access.role_in_queue(case, str(queue["queue_id"])),
+                "urgent": is_urgent(case),
+                "acceptable": CaseEventKind.accepted in access.offered_steps(user, case),
             }
         )
     return {
         "rows": rows,
+        "matched": matched,
         "overdue_listed": sum(r["overdue"] for r in rows),
         "depth": queue.get("depth", 0),
         "lead_listed": sum(r["role"] == "lead" for r in rows),
         "cooperating_listed": sum(r["role"] == "cooperating" for r in rows),
+        "urgent_listed": sum(r["urgent"] for r in rows),
     }
+
+
+@router.post("/bulk/{queue_id:path}", response_model=None)
+async def bulk_accept(queue_id: str, request: Request) -> Response:
+    """签收 every ticked case at once: each posted to intake as the user (each refusal counted, not fatal)."""
+    user = current_user(request)
+    if not access.can_see_queue(user, queue_id):
+        return refuse(request, user, 403, f"{user.name}: {queue_id}")
+    form = await form_of(request)
+    batch = form.get("batch") or uuid.uuid4().hex
+    accepted = refused = 0
+    for call_id in dict.fromkeys(c.strip() for c in form.get("call_id", "").split(",") if c.strip()):
+        case = await metrics(request).case(call_id)
+        if case is None or CaseEventKind.accepted not in access.offered_steps(user, case):
+            refused += 1
+            continue
+        result = await intake(request).post_step(
+            user.api_key, call_id, {"kind": "accepted"}, idempotency_key=f"bulk-{batch}-{call_id}"
+        )
+        accepted, refused = (accepted + 1, refused) if result.ok else (accepted, refused + 1)
+    return RedirectResponse(f"/queues/{queue_id}?accepted={accepted}&not_accepted={refused}", status_code=303)
+
+
+@router.get("/export/{queue_id:path}", response_model=None)
+async def export_queue(queue_id: str, request: Request) -> Response:
+    """The queue's cases as filtered on the page, as CSV (UTF-8 with BOM: Excel opens it), words masked."""
+    user = current_user(request)
+    if not access.can_see_queue(user, queue_id):
+        return refuse(request, user, 403, f"{user.name}: {queue_id}")
+    queue, _, cases = await queue_and_cases(request, user, queue_id, limit=EXPORT_LIMIT)
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "call_id": case["call_id"],
+            "received_at": case.get("received_at"),
+            "status": case.get("status"),
+            "urgent": "1" if is_urgent(case) else "0",
+            "priority": (case.get("assignment") or {}).get("priority"),
+            "role": access.role_in_queue(case, queue_id),
+            "category": views.category_path(case.get("classification") or {}),
+            "district": case.get("district") or "",
+            "street": (case.get("assignment") or {}).get("street") or "",
+            "address": ((case.get("call") or {}).get("location") or {}).get("address") or "",
+            "words": views.mask_contacts(
+                " ".join(filter(None, [(case.get("call") or {}).get("subject"), (case.get("call") or {}).get("body")]))
+            ),
+            "response_due_at": (case.get("assignment") or {}).get("response_due_at") or "",
+            "resolution_due_at": (case.get("assignment") or {}).get("resolution_due_at") or "",
+            "overdue": "1" if is_overdue(case, now) else "0",
+        }
+        for case in cases
+    ]
+    name = re.sub(r"[^\w\-]+", "_", str(queue.get("queue_id", queue_id)))
+    return csv_download(rows, f"queue-{name}-{now:%Y%m%d-%H%M}.csv")

@@ -73,12 +73,141 @@
   let refreshing = null;
 
   async function refreshRows(url) {
-    const response = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+    // The page's filters and sort travel with the rows it asks for.
+    const response = await fetch(url + window.location.search, {
+      headers: { Accept: "text/html" },
+      credentials: "same-origin",
+    });
     if (!response.ok) return;
+    const ticked = new Set([...document.querySelectorAll('#case-rows input[name="call_id"]:checked')].map((b) => b.value));
+    const selected = document.querySelector("#case-rows tr.selected");
     document.getElementById("case-rows").innerHTML = await response.text();
+    for (const box of document.querySelectorAll('#case-rows input[name="call_id"]')) box.checked = ticked.has(box.value);
+    if (selected) {
+      const again = document.querySelector('#case-rows tr[data-call-id="' + CSS.escape(selected.dataset.callId) + '"]');
+      if (again) again.classList.add("selected");
+    }
     const listed = document.getElementById("cooperating-listed");
-    const cooperating = document.getElementById("cooperating");
-    if (listed && cooperating) cooperating.textContent = listed.dataset.count;
+    if (listed) {
+      setText("cooperating", listed.dataset.count);
+      setText("urgent-count", listed.dataset.urgent);
+    }
+    noticeUrgent();
+  }
+
+  function setText(id, value) {
+    const el = document.getElementById(id);
+    if (el && value !== undefined) el.textContent = value;
+  }
+
+  // An urgent case arriving while the page is open: a badge in the title and a short tone.
+  const baseTitle = document.title;
+  let knownUrgent = null;
+  let unseenUrgent = 0;
+
+  function urgentIds() {
+    return new Set([...document.querySelectorAll('#case-rows tr[data-urgent="1"]')].map((r) => r.dataset.callId));
+  }
+
+  function noticeUrgent() {
+    const now = urgentIds();
+    if (knownUrgent === null) {
+      knownUrgent = now;
+      return;
+    }
+    const fresh = [...now].filter((id) => !knownUrgent.has(id));
+    knownUrgent = new Set([...knownUrgent, ...now]);
+    if (!fresh.length) return;
+    unseenUrgent += fresh.length;
+    document.title = "(" + unseenUrgent + " " + (zh ? "紧急" : "urgent") + ") " + baseTitle;
+    document.body.dataset.urgentArrived = String(unseenUrgent);
+    for (const id of fresh) {
+      const row = document.querySelector('#case-rows tr[data-call-id="' + CSS.escape(id) + '"]');
+      if (row) row.classList.add("arrived");
+    }
+    beep();
+  }
+
+  function beep() {
+    try {
+      const Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) return;
+      const context = new Context();
+      const tone = context.createOscillator();
+      const gain = context.createGain();
+      tone.frequency.value = 880;
+      gain.gain.value = 0.1;
+      tone.connect(gain).connect(context.destination);
+      tone.start();
+      tone.stop(context.currentTime + 0.25);
+    } catch (e) {
+      /* no sound where the browser refuses it */
+    }
+  }
+
+  window.addEventListener("focus", () => {
+    unseenUrgent = 0;
+    document.title = baseTitle;
+  });
+
+  // Keyboard shortcuts for the common steps (not while typing in a field).
+  function typing(target) {
+    return target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+  }
+
+  function moveSelection(step) {
+    const rows = [...document.querySelectorAll("#case-rows tr[data-call-id]")];
+    if (!rows.length) return;
+    const current = rows.findIndex((r) => r.classList.contains("selected"));
+    const next = Math.min(rows.length - 1, Math.max(0, current + step));
+    if (current >= 0) rows[current].classList.remove("selected");
+    rows[next].classList.add("selected");
+    rows[next].scrollIntoView({ block: "nearest" });
+  }
+
+  function clickIfThere(selector) {
+    const el = document.querySelector(selector);
+    if (el) el.click();
+    return Boolean(el);
+  }
+
+  function shortcut(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    const selected = document.querySelector("#case-rows tr.selected");
+    const key = event.key;
+    let done = false;
+    if (key === "/") {
+      const q = document.getElementById("q");
+      if (q) {
+        q.focus();
+        done = true;
+      }
+    } else if (key === "j") {
+      moveSelection(1);
+      done = true;
+    } else if (key === "k") {
+      moveSelection(-1);
+      done = true;
+    } else if ((key === "Enter" || key === "o") && selected) {
+      done = clickIfThere('#case-rows tr.selected a[href^="/cases/"]');
+    } else if (key === "x" && selected) {
+      const box = selected.querySelector('input[name="call_id"]');
+      if (box) box.checked = !box.checked;
+      done = Boolean(box);
+    } else if (key === "A") {
+      done = clickIfThere("#bulk-accept");
+    } else if (key === "a") {
+      done = clickIfThere("#step-accepted");
+    } else if (key === "r") {
+      done = clickIfThere("#step-responded");
+    } else if (key === "s") {
+      done = clickIfThere("#step-resolved");
+    } else if (key === "?") {
+      const hint = document.querySelector(".bulk-bar .sub, #shortcuts");
+      if (hint) hint.classList.toggle("shown");
+      done = Boolean(hint);
+    }
+    if (done) event.preventDefault();
   }
 
   function updateQueue(queues) {
@@ -130,6 +259,13 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    document.addEventListener("keydown", shortcut);
+    noticeUrgent();
+    const all = document.getElementById("tick-all");
+    if (all)
+      all.addEventListener("change", () => {
+        for (const box of document.querySelectorAll('#case-rows input[name="call_id"]')) box.checked = all.checked;
+      });
     followPendingStep();
     tick();
     setInterval(tick, 1000);

@@ -24,6 +24,7 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
+from services.common.logs import call_fields
 from services.intake import domain
 from services.intake.open311 import formats
 from services.intake.open311.formats import Format, Open311Error
@@ -364,7 +365,13 @@ async def post_request(fmt: str, request: Request) -> Response:
                 headers=_retry_after(request),
             ),
         )
-        log.info("open311 request %s (%s) from %s", event.call_id, service.code, key.name)
+        log.info(
+            "open311 request %s (%s) from %s",
+            event.call_id,
+            service.code,
+            key.name,
+            extra=call_fields(event.call_id, event.event_id),
+        )
         identity = (
             {"token": event.call_id.hex}
             if settings.open311_service_type == "batch"

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, status
 from fastapi.exceptions import RequestValidationError
 
+from services.common.logs import call_fields
 from services.intake import cases as case_steps
 from services.intake.case_store import CaseStoreUnavailable, find_case
 from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
@@ -45,7 +46,7 @@ async def existing_case(cases: CaseReadModel | None, call_id: uuid.UUID, retry_a
     try:
         case = await find_case(cases, call_id)
     except CaseStoreUnavailable as exc:
-        log.warning("case %s not read: %s", call_id, exc)
+        log.warning("case %s not read: %s", call_id, exc, extra=call_fields(call_id))
         raise unavailable(f"the case store did not answer, retry: {exc.kind}", retry_after_seconds) from exc
     if case is None:
         raise HTTPException(
@@ -111,7 +112,7 @@ async def take_step(
         what=f"case step {step.kind} of {call_id}",
         refusal=lambda exc: f"step not accepted, retry: {exc}",
     )
-    log.info("case %s: %s by %s", call_id, step.kind, key.name)
+    log.info("case %s: %s by %s", call_id, step.kind, key.name, extra=call_fields(call_id, event.event_id))
     return StepAccepted(
         call_id=call_id,
         event_id=event.event_id,

@@ -12,6 +12,7 @@ from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from services.common.logs import call_fields
 from services.intake.publisher import BrokerUnavailable, EventPublisher, PublishFailed
 from services.intake.schemas import ErrorBody
 from services.intake.submissions import field_errors
@@ -53,7 +54,8 @@ async def publish_or_refuse(
     try:
         await publisher.publish(events)
     except (BrokerUnavailable, PublishFailed) as exc:
-        log.warning("%s not acknowledged: %s", what, exc)
+        about = call_fields(getattr(events[0], "call_id", None), events[0].event_id) if len(events) == 1 else {}
+        log.warning("%s not acknowledged: %s", what, exc, extra=about)
         raise refusal(exc) from exc
 
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 
 def main() -> None:
-    import uvicorn
-
-    from services.common.streaming import configure_logging
+    from services.common.logs import serve_http
     from services.metrics.api.app import create_app
     from services.metrics.settings import MetricsSettings
 
     settings = MetricsSettings()
-    configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    serve_http("metrics-api", settings, lambda: create_app(settings), host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":

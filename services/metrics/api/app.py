@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.mongo import hotline_database, mongo_client
+from services.common.observability import instrument_http, set_queue_gauges
 from services.metrics.api.routes import ROUTERS
 from services.metrics.queries import Scoreboard
 from services.metrics.settings import MetricsSettings
@@ -68,4 +69,10 @@ def create_app(settings: MetricsSettings, *, database: AsyncDatabase | None = No
         wire(app, database)
     for router in ROUTERS:
         app.include_router(router)
+
+    async def refresh_queue_gauges() -> None:
+        queues = await app.state.reads.queues()
+        set_queue_gauges((q.queue_id, q.unit_kind, q.depth, q.overdue) for q in queues)
+
+    instrument_http(app, "metrics-api", before_scrape=refresh_queue_gauges)  # GET /metrics (docs/operations.md)
     return app

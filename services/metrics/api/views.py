@@ -64,7 +64,7 @@ class CasesView(BaseModel):
     """A page of a queue's open cases; pass ``next_after`` as ``after`` (or ``next_before`` as ``before``) next."""
 
     queue_id: str
-    order: Literal["oldest", "newest"]
+    order: Literal["oldest", "newest", "urgent"]
     cases: list[CaseView]
     next_before: datetime | None = None
     next_after: datetime | None = None

@@ -14,6 +14,7 @@ from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.case_search import CaseFilter, ordered
 from services.metrics.store.base import MetricsDatabase
 from shared.clock import as_utc
+from shared.queues import URGENT_PRIORITY
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,27 @@ class MonthlyCount:
     value: str
     count: int
     label: str | None
+
+
+SEARCH_FIELDS: dict[str, int] = {
+    field: 1
+    for field in (
+        "status",
+        "received_at",
+        "district",
+        "overdue",
+        "assignment.priority",
+        "assignment.resolution_due_at",
+        "assignment.response_due_at",
+        "call.subject",
+        "call.body",
+        "call.location.address",
+        "classification.category",
+        "classification.subcategory",
+        "classification.item",
+    )
+}
+"""What a search reads of every candidate: enough to match and order it (the listed ones are read whole)."""
 
 
 class MetricsReads:
@@ -90,8 +112,15 @@ class MetricsReads:
         before: datetime | None = None,
         after: datetime | None = None,
         oldest_first: bool = True,
+        urgent_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """Open cases of a queue (led or cooperating: 吹哨报到), oldest first, received between ``after`` and ``before``."""
+        """Open cases of a queue (led or cooperating: 吹哨报到), oldest first, received between ``after`` and ``before``.
+
+        ``urgent_first``: the first page (oldest first, no cursor) starts with the queue's urgent cases
+        (life-or-safety, ``shared.queues.URGENT_PRIORITY``), oldest first, then the rest, so an operator sees the
+        gas leak before last week's broken street light; later pages go on by time (an urgent case may show
+        again there, in its place in time). It costs a second read of the queue's open cases (the priority is
+        checked beside the queue index), so it is asked for, not the default."""
         query: dict[str, Any] = {"queue_ids": queue_id, "status": {"$in": list(OPEN_STATUSES)}}
         received: dict[str, datetime] = {}
         if before is not None:
@@ -101,8 +130,14 @@ class MetricsReads:
         if received:
             query["received_at"] = received
         direction = ASCENDING if oldest_first else DESCENDING
-        cursor = self.database.cases.find(query).sort([("received_at", direction), ("_id", direction)]).limit(limit)
-        return [normalise_case(doc) async for doc in cursor]
+        order = [("received_at", direction), ("_id", direction)]
+        cases = [normalise_case(doc) async for doc in self.database.cases.find(query).sort(order).limit(limit)]
+        if not (urgent_first and oldest_first) or received:
+            return cases
+        urgent_query = {**query, "assignment.priority": URGENT_PRIORITY}
+        urgent = [normalise_case(doc) async for doc in self.database.cases.find(urgent_query).sort(order).limit(limit)]
+        first = {case["call_id"] for case in urgent}
+        return (urgent + [case for case in cases if case["call_id"] not in first])[:limit]
 
     async def search_cases(
         self, found: CaseFilter, *, sort: str = "urgent", limit: int = 200, now: datetime | None = None
@@ -112,9 +147,15 @@ class MetricsReads:
         The database applies ``CaseFilter.query`` (indexed on a queue, an id or a phone hash); the words and the
         overdue test are applied to what it returns."""
         now = now or datetime.now(UTC)
-        cursor = self.database.cases.find(found.query(), {"history": 0})
+        cursor = self.database.cases.find(found.query(), SEARCH_FIELDS)
         matched = [doc async for doc in cursor if found.matches(doc, now)]
-        return len(matched), [normalise_case(doc) for doc in ordered(matched, sort, limit)]
+        # Only the listed ones are read whole (without their history), in slices the $in handles well.
+        ids = [doc["_id"] for doc in ordered(matched, sort, limit)]
+        whole: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 50):
+            async for doc in self.database.cases.find({"_id": {"$in": ids[start : start + 50]}}, {"history": 0}):
+                whole[doc["_id"]] = doc
+        return len(matched), [normalise_case(whole[i]) for i in ids if i in whole]
 
     async def get_case(self, call_id: str) -> dict[str, Any] | None:
         """One case by its call id, with its history, or None."""

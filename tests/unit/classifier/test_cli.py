@@ -12,19 +12,13 @@ from services.classifier.model import Classifier
 from services.classifier.training import ModelSettings, train
 from shared.reference import load_taxonomy
 from tests.conftest import domain_csv
+from tests.helpers import run_hotline
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 def hotline(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hotline.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
+    return run_hotline(*args, stdin=stdin, check=False)
 
 
 def test_classify_cli_outputs_one_line_per_input() -> None:

@@ -7,16 +7,18 @@ answers with the read API's own response models, so it cannot drift from the rea
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
@@ -26,6 +28,7 @@ from services.console.settings import ConsoleSettings
 from services.console.users import add_user
 from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
 from services.metrics.api.views import (
+    CaseSearchView,
     CasesView,
     CaseView,
     MonthlyCountView,
@@ -38,8 +41,10 @@ from services.metrics.api.views import (
     UnitsView,
 )
 from services.metrics.case_facts import case_document
+from services.metrics.case_search import CaseFilter, ordered
 from services.metrics.scoreboard import Weights, month_on_month, programme_progress, trend_summary
 from shared import topics
+from shared.contacts import hash_contact
 from shared.events import Assignment, CallRouted, CaseEventKind, HotSpotAlert, UnitKind
 from shared.queues import queue_label
 from tests import factories
@@ -137,6 +142,29 @@ def fake_metrics(offer_rates: bool) -> FastAPI:
         cases = [_case_view(c) for c in CASES.values() if c["queue_id"] == queue_id]
         return CasesView(queue_id=queue_id, order="oldest", cases=cases)
 
+    @app.get("/v1/search")
+    async def search(
+        queue_id: str,
+        q: str | None = None,
+        contact_hash: str | None = None,
+        priority: Annotated[list[int], Query()] = [],  # noqa: B006
+        sort: str = "urgent",
+        limit: int = 200,
+    ) -> CaseSearchView:
+        """The real search's matching and order over the cases above (the database part done by hand)."""
+        found = CaseFilter.of(q=q, queue_id=queue_id, contact_hash=contact_hash, priorities=tuple(priority))
+        candidates = [
+            c
+            for c in CASES.values()
+            if queue_id in (c.get("queue_ids") or [c["queue_id"]])
+            and (not found.call_id or c["_id"] == found.call_id)
+            and (not contact_hash or (c["call"].get("contact") or {}).get("hash") == contact_hash)
+            and (not priority or int(c["assignment"].get("priority") or 3) in priority)
+            and found.matches(c, datetime.now(UTC))
+        ]
+        listed = ordered(candidates, sort, limit)
+        return CaseSearchView(total=len(candidates), sort=sort, cases=[_case_view(c) for c in listed])
+
     @app.get("/v1/cases/{call_id}", response_model=None)
     async def case(call_id: str) -> CaseView | JSONResponse:
         if call_id not in CASES:
@@ -159,7 +187,9 @@ def fake_metrics(offer_rates: bool) -> FastAPI:
 
     @app.get("/v1/scoreboard/units")
     async def scoreboard(month: str, kind: str) -> UnitsView:
-        def scored(unit_id: str, kind: str, rates: tuple[float, float, float | None], composite: float) -> UnitScoreView:
+        def scored(
+            unit_id: str, kind: str, rates: tuple[float, float, float | None], composite: float
+        ) -> UnitScoreView:
             response, resolution, satisfaction = rates
             return UnitScoreView(
                 unit_id=unit_id, label=queue_label(unit_id), unit_kind=kind, rank=1, response_rate=response,
@@ -350,20 +380,19 @@ def test_a_whistle_summons_the_chosen_departments(console: TestClient, intake: F
         sign_in(console, "xhm")
         page = console.get("/cases/c-xhm").text
         assert 'data-step="whistle"' in page
-        assert '<option value="department:市交通委员会">' in page, "the catalogue's departments are offered"
-        departments = f"{LABOUR}, department:市住房和城乡建设委员会"
+        assert '<option value="department:市交通委员会" label="市交通委员会">' in page, "offered by name"
+        departments = "department:市人力资源和社会保障局, department:市住房和城乡建设委员会"
         console.post("/cases/c-xhm/steps", data={"kind": "whistle", "departments": departments})
     finally:
         CASES["c-xhm"]["status"] = "dispatched"
-    assert intake.posted[-1][2] == {"kind": "whistle", "departments": [LABOUR, "department:市住房和城乡建设委员会"]}
+    summoned = ["department:市人力资源和社会保障局", "department:市住房和城乡建设委员会"]
+    assert intake.posted[-1][2] == {"kind": "whistle", "departments": summoned}
 
 
 def test_the_supervisor_records_a_callback_result_and_reclassifies(console: TestClient, intake: FakeIntake) -> None:
     sign_in(console, "boss")
     assert len(console.get("/queues").text.split("data-queue-id=")) == 4
-    console.post(
-        "/cases/c-wj/steps", data={"kind": "reclassified", "category": "城乡建设", "subcategory": "", "item": ""}
-    )
+    console.post("/cases/c-wj/steps", data={"kind": "reclassified", "category_path": "城乡建设"})
     assert intake.posted[-1] == (
         "hl_boss",
         "c-wj",
@@ -395,6 +424,7 @@ def test_the_scoreboard_shows_what_the_metrics_api_offers_and_says_what_it_does_
         # Issue 14: the summary was the API's English on the Chinese page; there was no district table.
         assert "1 个问题中 1 个环比下降" in page and "problems fell" not in page
         assert 'data-unit-id="大兴区"' in page.split('data-kind="district"')[1]
+        assert page.split('id="district-map"')[1].count("data-district=") >= 16, "the district map"
         assert "1 of 1 problems fell" in client.get("/scoreboard?month=2026-04&lang=en").text
         assert "1/27" in page and "3.7%" in page  # programme progress against the annual target
         assert "大兴区/西红门镇" in page.split('id="hot-spots"')[1] and "× 6.0" in page
@@ -421,3 +451,78 @@ def test_the_language_switch_is_remembered_in_a_cookie(console: TestClient) -> N
     assert "<h1>队列" in console.get("/queues").text
     assert "<h1>Queues" in console.get("/queues?lang=en").text
     assert "<h1>Queues" in console.get("/queues").text
+
+
+def test_pickers_cannot_produce_an_unknown_category_unit_or_department(console: TestClient, intake: FakeIntake) -> None:
+    """Issue 14: raw ids in free text; a refused whistle did not say which departments are valid."""
+    sign_in(console, "boss")
+    page = console.get("/cases/c-wj").text
+    assert '<option value="城乡建设/城市建设和市政管理' in page, "the three-level taxonomy is offered, searchable"
+    assert 'value="street:大兴区/西红门镇" label="西红门镇（大兴区）"' in page, "units by name"
+    refused = console.post("/cases/c-wj/steps", data={"kind": "reclassified", "category_path": "城乡建设/不存在"})
+    assert refused.status_code == 422 and "unknown category" in refused.text
+    refused = console.post("/cases/c-wj/steps", data={"kind": "dispatched", "queue_id": "street:大兴区/不存在镇"})
+    assert refused.status_code == 422 and "unknown unit" in refused.text
+    assert intake.posted == [], "nothing unknown reaches intake"
+    console.post("/cases/c-wj/steps", data={"kind": "reclassified", "category_path": "城乡建设/城市建设和市政管理"})
+    assert intake.posted[-1][2]["classification"] == {
+        "category": "城乡建设",
+        "subcategory": "城市建设和市政管理",
+        "item": None,
+    }
+
+
+def test_a_refused_whistle_lists_the_valid_departments(console: TestClient, intake: FakeIntake) -> None:
+    CASES["c-xhm"]["status"] = "accepted"
+    try:
+        sign_in(console, "xhm")
+        refused = console.post("/cases/c-xhm/steps", data={"kind": "whistle", "departments": "department:不存在的局"})
+    finally:
+        CASES["c-xhm"]["status"] = "dispatched"
+    assert refused.status_code == 422 and "不存在的局" in refused.text
+    assert (
+        "valid departments" in refused.text and "市人力资源和社会保障局" in refused.text.split("valid departments")[1]
+    )
+    assert intake.posted == []
+
+
+def test_a_phone_number_is_searched_by_its_salted_hash_a_call_id_as_such_and_the_rest_as_words() -> None:
+    from services.console.routes.queues import search_params
+
+    assert search_params({"q": "138-1234-5678"}, XHM, "salt", 200)["contact_hash"] == hash_contact(
+        "13812345678", "salt"
+    )
+    assert "q" not in search_params({"q": "+86 138 1234 5678"}, XHM, "salt", 200)
+    assert search_params({"q": "拖欠 工资", "priority": "urgent", "overdue": "1"}, XHM, "s", 5) == {
+        "queue_id": XHM, "sort": "urgent", "limit": 5, "q": "拖欠 工资", "priority": [1], "overdue": "true"
+    }  # fmt: skip
+    assert search_params({"sort": "nonsense"}, XHM, "s", 5)["sort"] == "urgent"
+
+
+def test_the_queue_exports_as_csv_and_ticked_cases_are_accepted_at_once(
+    console: TestClient, intake: FakeIntake
+) -> None:
+    sign_in(console, "xhm")
+    page = console.get(f"/queues/{XHM}?q=拖欠").text
+    assert 'data-call-id="c-xhm"' in page and 'id="export-csv"' in page
+    assert 'name="call_id" value="c-xhm"' in page, "a case the operator may accept can be ticked"
+    exported = console.get(f"/export/{XHM}?q=拖欠")
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
+    assert {r["call_id"]: r["role"] for r in rows} == {"c-xhm": "lead", "c-labour": "cooperating"}
+    assert "13812345678" not in exported.text and "138****5678" in exported.text
+    assert console.get(f"/export/{XHM}?q=燃气").text.strip("\ufeff") == ""
+    done = console.post(f"/bulk/{XHM}", data={"call_id": ["c-xhm", "c-wj"], "batch": "b1"}, follow_redirects=False)
+    assert done.headers["location"].endswith("accepted=1&not_accepted=1"), "c-wj is not theirs"
+    assert intake.posted[-1][1:] == ("c-xhm", {"kind": "accepted"})
+
+
+def test_the_scoreboard_exports_every_units_rates_as_csv(tmp_path: Path, intake: FakeIntake) -> None:
+    with _console(tmp_path, intake, offer_rates=True) as client:
+        sign_in(client, "boss")
+        assert 'href="/scoreboard.csv?month=2026-04"' in client.get("/scoreboard?month=2026-04").text
+        exported = client.get("/scoreboard.csv?month=2026-04")
+    rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
+    assert [(r["kind"], r["unit_id"], r["composite"]) for r in rows] == [
+        ("street", XHM, "93.2"), ("district", "大兴区", "49.0")
+    ]  # fmt: skip

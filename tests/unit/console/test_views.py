@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from services.console.district_map import PALETTE, map_svg
 from services.console.i18n import pick_language, translator
 from services.console.sessions import sign, unsign
 from services.console.views import bar_chart_svg, category_path, duration, mask_contacts, text_width
@@ -77,7 +78,7 @@ def test_the_language_comes_from_the_query_then_the_cookie_then_defaults_to_chin
     assert pick_language(None, "en") == "en"
     assert pick_language("fr", None) == "zh"
     assert translator("en")("queues") == "Queues" and translator("zh")("queues") == "队列"
-    assert translator("en")("more_cases", shown=200, total=1000) == "Showing the oldest 200 of 1000"
+    assert translator("en")("more_cases", shown=200, total=1000) == "Showing the first 200 of 1000"
 
 
 def test_a_step_just_taken_is_pending_until_the_history_shows_it() -> None:
@@ -102,3 +103,14 @@ def test_chart_labels_get_the_room_they_need_and_are_never_clipped() -> None:
     huge = "x" * 200
     svg = bar_chart_svg([(huge, 1, 1)], legend=("prev", "this"))
     assert "…<title>" + huge in svg, "a label too long for any column is shortened, its full text kept"
+
+
+def test_the_district_map_draws_the_16_districts_coloured_by_their_figure_with_hot_spots() -> None:
+    """Issue 14: a map of Beijing's districts from a registry package's boundaries, no tiles."""
+    svg = map_svg({"大兴区": 30, "朝阳区": 3, "延庆区": None}, [("大兴区", "wage-arrears", 9)], label="requests")
+    districts = re.findall(r'<path d="[^"]+" fill="(#[0-9a-f]+)"[^>]*data-district="([^"]+)"', svg)
+    assert len(districts) == 16
+    fills = {name: fill for fill, name in districts}
+    assert fills["大兴区"] == PALETTE[-1] and fills["朝阳区"] == PALETTE[0] and fills["延庆区"] == "#eceff3"
+    assert svg.count('class="hot-spot"') == 1 and "wage-arrears: 9" in svg
+    assert "http" not in svg.replace("http://www.w3.org/2000/svg", ""), "nothing is fetched"

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from hotline.locate_cmd import locate_lines
 from shared.gazetteer import load_gazetteer
-from tests.helpers import REPO
+from tests.helpers import run_hotline
 
 
 def test_locate_reads_json_lines_and_writes_gazetteer_names_or_null() -> None:
@@ -18,15 +16,7 @@ def test_locate_reads_json_lines_and_writes_gazetteer_names_or_null() -> None:
         json.dumps({"id": 7, "address": "八里庄那边"}, ensure_ascii=False),
         json.dumps({"id": "c"}),
     ]
-    completed = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "locate"],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        check=True,
-    )
+    completed = run_hotline("locate", stdin="\n".join(lines) + "\n", timeout=60)
     answers = [json.loads(line) for line in completed.stdout.splitlines()]
     assert answers == [
         {"id": "a", "district": "大兴区", "street": "西红门镇", "confidence": 0.8},
@@ -57,15 +47,7 @@ def test_score_compares_with_the_labels_and_reports_to_stderr() -> None:
         json.dumps({"id": "b", "address": "朝阳区一个小区门口", "district": "朝阳区", "street": None}),
         json.dumps({"id": "c", "address": "八里庄那边", "district": "海淀区", "street": "八里庄街道"}),
     ]
-    completed = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "locate", "--score"],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        check=True,
-    )
+    completed = run_hotline("locate", "--score", stdin="\n".join(lines) + "\n", timeout=60)
     assert len(completed.stdout.splitlines()) == 3
     summary = json.loads(completed.stderr)
     assert (summary["with_street"], summary["street_resolved"], summary["street_invented"]) == (2, 1, 0)

@@ -197,17 +197,27 @@ def test_a_manual_dispatch_keeps_the_cases_service_terms_from_the_dispatch_on() 
     """Issue 14: 人工派单 wiped both deadlines (null), so the case could never go overdue."""
     gas_leak = case(
         "dispatched",
-        assignment={"queue_id": DEPARTMENT, "rule_id": "urgent-gas-leak", "attempt": 1, "priority": 1,
-                    "response_due_at": NOW - timedelta(minutes=5), "resolution_due_at": NOW + timedelta(hours=23)},
+        assignment={
+            "queue_id": DEPARTMENT,
+            "rule_id": "urgent-gas-leak",
+            "attempt": 1,
+            "priority": 1,
+            "response_due_at": NOW - timedelta(minutes=5),
+            "resolution_due_at": NOW + timedelta(hours=23),
+        },
     )
     assignment = supervisors_dispatch(gas_leak, "department:市应急管理局")
-    assert assignment.response_due_at == NOW + timedelta(hours=1)
-    assert assignment.resolution_due_at == NOW + timedelta(days=1)
-    assert assignment.priority == 1
+    terms = load_catalogue().rule("urgent-gas-leak")
+    assert terms is not None
+    assert assignment.response_due_at == NOW + timedelta(hours=terms.assign.response_hours)
+    assert assignment.resolution_due_at == NOW + timedelta(days=terms.assign.resolution_days)
+    assert assignment.priority == terms.assign.priority == 1
 
 
 def test_a_case_from_the_manual_queue_gets_the_district_sub_centres_terms() -> None:
-    waiting = case("dispatched", queue_id="manual:dispatch", assignment={"queue_id": "manual:dispatch", "rule_id": None})
+    waiting = case(
+        "dispatched", queue_id="manual:dispatch", assignment={"queue_id": "manual:dispatch", "rule_id": None}
+    )
     assignment = supervisors_dispatch(waiting, STREET)
     assert assignment.response_due_at == NOW + timedelta(hours=24)
     assert assignment.resolution_due_at == NOW + timedelta(days=10)

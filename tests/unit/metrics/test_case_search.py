@@ -30,7 +30,9 @@ def test_a_call_id_in_the_search_box_is_an_id_and_anything_else_is_words() -> No
 
 
 def test_the_database_gets_the_indexed_and_plain_conditions_and_words_are_checked_after() -> None:
-    found = CaseFilter.of(q="路灯", queue_id="street:大兴区/西红门镇", priorities=(1,), categories=("城乡建设/市政设施",))
+    found = CaseFilter.of(
+        q="路灯", queue_id="street:大兴区/西红门镇", priorities=(1,), categories=("城乡建设/市政设施",)
+    )
     query = found.query()
     assert query["queue_ids"] == "street:大兴区/西红门镇" and query["assignment.priority"] == {"$in": [1]}
     assert query["$or"] == [{"classification.category": "城乡建设", "classification.subcategory": "市政设施"}]

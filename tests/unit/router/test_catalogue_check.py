@@ -129,3 +129,26 @@ def test_the_file_is_checked_only_every_few_seconds() -> None:
     watcher.current()
     assert watcher._stamp is not None
     assert watcher.catalogue == load_catalogue()
+
+
+def test_specific_words_before_general_ones_and_a_street_rule_before_its_district_twin_are_not_overlaps() -> None:
+    text = (
+        HEADER
+        + rule("telecom-broadband", "{keywords: [电信宽带]}", "department:市水务局")
+        + rule("broadband", "{keywords: [宽带]}")
+        + rule("noise-street", "{keywords: [噪音], requires_street: true}", "street")
+        + rule("noise-district", "{keywords: [噪音], requires_district: true}", "district")
+        + LAST
+    )
+    assert check_catalogue_text(text) == []
+
+
+def test_a_later_rule_whose_word_an_earlier_rule_takes_is_still_an_overlap() -> None:
+    text = (
+        HEADER
+        + rule("water", "{keywords: [停水, 水压]}", "department:市水务局")
+        + rule("outage", "{keywords: [停水通知, 停电]}")
+        + LAST
+    )
+    [finding] = check_catalogue_text(text)
+    assert (finding.severity, finding.rule_id) == ("warning", "outage")

@@ -321,3 +321,64 @@ def test_the_check_reports_an_unknown_district_at_its_line_with_the_rule_id() ->
     [finding] = check_catalogue_text(text)
     assert (finding.line, finding.severity, finding.rule_id) == (6, "error", "etown")
     assert "match.districts.0" in finding.message and "经济技术开发区" in finding.message
+
+
+# --- words: any case, combinations, exclusions; rules that decide before review ----------------------
+
+
+def test_keywords_match_whatever_the_citizens_capitals(gazetteer: Gazetteer) -> None:
+    catalogue = catalogue_of(rule("gas", keywords=["Gas Leak"]))
+    assert routed(catalogue, gazetteer, classified(body="GAS LEAK in the stairwell")).rule_id == "gas"
+
+
+def test_and_keywords_need_a_word_of_each_list(gazetteer: Gazetteer) -> None:
+    catalogue = catalogue_of(rule("gas-smell", keywords=["燃气", "煤气"], and_keywords=["漏", "味"]))
+    assert routed(catalogue, gazetteer, classified(body="煤气灶那儿有股怪味")).rule_id == "gas-smell"
+    assert routed(catalogue, gazetteer, classified(body="燃气费怎么交")).rule_id == "fallback"
+    assert routed(catalogue, gazetteer, classified(body="水管漏了")).rule_id == "fallback"
+
+
+def test_unless_keeps_a_call_out_of_a_rule(gazetteer: Gazetteer) -> None:
+    catalogue = catalogue_of(rule("fire", keywords=["火灾"], unless=["隐患"]))
+    assert routed(catalogue, gazetteer, classified(body="楼里发生火灾")).rule_id == "fire"
+    assert routed(catalogue, gazetteer, classified(body="楼道堆物有火灾隐患")).rule_id == "fallback"
+
+
+def unsure(body: str) -> CallClassified:
+    call = factories.call("T-10", body=body, received_at=MONDAY_NOON_BEIJING)
+    return factories.classified(call, factories.classification("环境保护", confidence=0.3, needs_review=True))
+
+
+def test_an_unsure_call_is_dispatched_by_a_words_rule_unless_the_catalogue_says_not(gazetteer: Gazetteer) -> None:
+    rules = [
+        rule("by-category", categories=["城乡建设"]),
+        rule("urgent", "department:市水务局", keywords=["爆管"]),
+        rule("fund", "department:市民政局", keywords=["公积金"]),
+    ]
+    rules[1]["assign"]["priority"] = 1
+    document = {"version": "t", "rules": [*rules, rule("fallback", "manual")]}
+    catalogue = parse_catalogue(document)
+    assert routed(catalogue, gazetteer, unsure("公积金提取不了")).rule_id == "fund"
+    assert routed(catalogue, gazetteer, unsure("路口爆管了")).rule_id == "urgent"
+    assert routed(catalogue, gazetteer, unsure("请尽快处理")).queue_id == "manual:classification"
+    strict = parse_catalogue({**document, "review": {"dispatch_by_words": False}})
+    assert routed(strict, gazetteer, unsure("公积金提取不了")).queue_id == "manual:classification"
+    assert routed(strict, gazetteer, unsure("路口爆管了")).rule_id == "urgent"  # urgency never waits
+
+
+def test_declared_units_name_their_source() -> None:
+    header = """version: t-1
+departments:
+  - {name: 市民政局, type: municipal, source: "Beijing government body list"}
+  - {name: 市水务局, type: municipal}
+  - 市民政局
+rules:
+"""
+    findings = check_catalogue_text(header + text_rule("x", "{categories: [民政]}") + LAST)
+    messages = [(f.severity, f.message) for f in findings]
+    assert ("warning", "department '市水务局' has no source") in messages
+    assert ("error", "department '市民政局' twice") in messages
+    catalogue = parse_catalogue({"version": "t", "departments": ["市民政局", {"name": "北京市自来水集团",
+                                 "type": "enterprise", "source": "12345 direct dispatch"}], "rules": [rule("x")]})  # fmt: skip
+    assert catalogue.department_names == ["市民政局", "北京市自来水集团"]
+    assert "department:北京市自来水集团" in catalogue.department_queues()

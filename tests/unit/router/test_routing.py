@@ -10,6 +10,7 @@ from services.router.routing import route_call
 from shared.catalogue import Catalogue, load_catalogue
 from shared.events import Assignment, CallClassified, Location, UnitKind
 from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.queues import is_urgent, priority_label
 from shared.reference import LEVEL1_CATEGORIES
 from shared.reference import MONTHLY_QUESTION_IDS as ISSUE_IDS
 from tests import factories
@@ -200,8 +201,65 @@ def test_gas_leak_keyword_comes_first_with_top_priority(catalogue: Catalogue, ga
     assignment = route(catalogue, gazetteer, classified)
     assert assignment.rule_id == "urgent-gas-leak"
     assert assignment.priority == 1
-    assert assignment.queue_id == "department:市城市管理委员会"
-    assert assignment.cooperating_units == ["street:西城区/大栅栏街道", "department:市应急管理局"]
+    assert assignment.queue_id == "department:北京市燃气集团"
+    assert assignment.cooperating_units == [
+        "street:西城区/大栅栏街道",
+        "department:市城市管理委员会",
+        "department:市消防救援总队",
+    ]
+    assert priority_label(assignment.priority) == "urgent"
+    assert assignment.response_due_at == NOW + timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("body", "rule_id", "lead"),
+    [
+        ("楼道里一股煤气味，很浓，怕燃气泄漏", "urgent-gas-leak", "department:北京市燃气集团"),
+        ("There is a strong smell of gas in our stairwell", "urgent-gas-leak", "department:北京市燃气集团"),
+        ("对面楼三层着火了，一直在冒烟", "urgent-fire", "department:市消防救援总队"),
+        ("我们单元电梯困人，有个老人被困在电梯里半小时了", "urgent-lift-trapped", "department:市消防救援总队"),
+        ("My neighbour is stuck in the elevator", "urgent-lift-trapped", "department:市消防救援总队"),
+        ("孩子被反锁在家里，大人不在", "urgent-person-trapped", "department:市消防救援总队"),
+        ("路口自来水管爆裂，水往外喷", "urgent-water-main", "department:北京市自来水集团"),
+        ("暴雨后下凹桥积水很深，有车被困", "urgent-person-trapped", "department:市消防救援总队"),
+        ("小区门口有人持刀打架", "urgent-violence", "department:市公安局"),
+        ("Two men are fighting with a knife outside the shop", "urgent-violence", "department:市公安局"),
+        ("楼下电线断了掉在地上，还在打火花", "urgent-electrical", "department:国网北京市电力公司"),
+        ("邻居独居老人联系不上，已经几天没出门了", "urgent-person-in-danger", "department:市公安局"),
+    ],
+)
+def test_life_or_safety_calls_are_urgent_even_when_the_classification_needs_review(
+    catalogue: Catalogue, gazetteer: Gazetteer, body: str, rule_id: str, lead: str
+) -> None:
+    unsure = classified_call("环境保护", body=body, confidence=0.39, needs_review=True)
+    assignment = route(catalogue, gazetteer, unsure)
+    assert (assignment.rule_id, assignment.queue_id) == (rule_id, lead)
+    assert is_urgent(assignment.priority)
+    assert assignment.response_due_at is not None and assignment.response_due_at <= NOW + timedelta(hours=1)
+    assert assignment.resolution_due_at is not None and assignment.resolution_due_at <= NOW + timedelta(days=1)
+    assert "urgent before review" in assignment.reason
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "楼道堆物存在火灾隐患，请物业清理",
+        "请拨打人工服务帮我查询社保",
+        "我家的狗走失了",
+        "这件事让我很困扰",
+    ],
+)
+def test_a_hazard_report_or_a_figure_of_speech_is_not_urgent(
+    catalogue: Catalogue, gazetteer: Gazetteer, body: str
+) -> None:
+    assignment = route(catalogue, gazetteer, classified_call("城乡建设", body=body, address="西城区大栅栏"))
+    assert not is_urgent(assignment.priority)
+
+
+def test_an_unsure_call_with_no_danger_still_waits_for_review(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    assignment = route(catalogue, gazetteer, classified_call("环境保护", body="想咨询一下政策", needs_review=True))
+    assert assignment.queue_id == "manual:classification"
+    assert not is_urgent(assignment.priority)
 
 
 def test_discipline_complaints_never_go_to_the_street(catalogue: Catalogue, gazetteer: Gazetteer) -> None:

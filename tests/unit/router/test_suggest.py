@@ -20,12 +20,12 @@ def step(kind: str, actor: str, queue: str, **fields: Any) -> dict[str, Any]:
             **fields}  # fmt: skip
 
 
-def bus_stop_case(status: str = "accepted", note: str = "这是交通委的事") -> dict[str, Any]:
+def guardrail_case(status: str = "accepted", note: str = "这是交通委的事") -> dict[str, Any]:
     return {
         "_id": str(uuid.uuid4()),
         "status": status,
         "received_at": NOW - timedelta(days=1),
-        "call": {"channel": "phone", "body": "公交站牌被撞歪了", "location": {"address": "朝阳区望京西园三区"}},
+        "call": {"channel": "phone", "body": "路边的护栏被撞歪了", "location": {"address": "朝阳区望京西园三区"}},
         "classification": {"category": "城乡建设", "subcategory": "城市建设和市政管理", "confidence": 0.9},
         "assignment": {"queue_id": "department:市交通委员会", "attempt": 2},
         "queue_id": "department:市交通委员会",
@@ -47,7 +47,7 @@ def test_leads_of_queues() -> None:
 
 
 def test_a_returned_case_accepted_elsewhere_teaches_where_it_belongs() -> None:
-    lesson = lesson_of(bus_stop_case(), CATALOGUE, GAZETTEER, NOW)
+    lesson = lesson_of(guardrail_case(), CATALOGUE, GAZETTEER, NOW)
     assert lesson is not None
     assert (lesson.rule_today, lesson.lead_today) == ("urban-construction-street", "street")
     assert (lesson.settled_lead, lesson.manual) == ("department:市交通委员会", False)
@@ -55,14 +55,14 @@ def test_a_returned_case_accepted_elsewhere_teaches_where_it_belongs() -> None:
 
 
 def test_cases_that_teach_nothing() -> None:
-    assert lesson_of(bus_stop_case(status="dispatched"), CATALOGUE, GAZETTEER, NOW) is None  # not settled yet
-    quiet = bus_stop_case()
+    assert lesson_of(guardrail_case(status="dispatched"), CATALOGUE, GAZETTEER, NOW) is None  # not settled yet
+    quiet = guardrail_case()
     quiet["history"] = [step("accepted", "x", "street:朝阳区/望京街道")]
     assert lesson_of(quiet, CATALOGUE, GAZETTEER, NOW) is None  # routed right the first time
 
 
 def test_a_hand_dispatch_not_yet_accepted_teaches_the_operators_choice() -> None:
-    case = bus_stop_case(status="dispatched")
+    case = guardrail_case(status="dispatched")
     case["history"].append(
         step("dispatched", "duty-supervisor", "department:市交通委员会",
              assignment={"queue_id": "department:市公安局公安交通管理局", "attempt": 3})
@@ -73,7 +73,7 @@ def test_a_hand_dispatch_not_yet_accepted_teaches_the_operators_choice() -> None
 
 
 def test_proposals_need_enough_cases_and_are_valid_rules() -> None:
-    lessons = [lesson_of(bus_stop_case(), CATALOGUE, GAZETTEER, NOW) for _ in range(3)]
+    lessons = [lesson_of(guardrail_case(), CATALOGUE, GAZETTEER, NOW) for _ in range(3)]
     assert suggest([lesson for lesson in lessons if lesson], CATALOGUE, min_cases=4) == []
     [proposal] = suggest([lesson for lesson in lessons if lesson], CATALOGUE, min_cases=3)
     Rule.model_validate(proposal.rule)
@@ -86,7 +86,7 @@ def test_proposals_need_enough_cases_and_are_valid_rules() -> None:
 
 
 def test_cases_the_catalogue_already_sends_where_they_settled_propose_nothing() -> None:
-    case = bus_stop_case()
+    case = guardrail_case()
     case["classification"] = {"category": "交通运输", "confidence": 0.9}  # the transport rule leads there today
     lesson = lesson_of(case, CATALOGUE, GAZETTEER, NOW)
     assert lesson is not None and lesson.lead_today == lesson.settled_lead

@@ -7,7 +7,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import jsonschema
 import pytest
@@ -237,6 +237,9 @@ def _value_for(setting: schemas.EnvSetting) -> tuple[str, object] | None:
         return "/srv/hotline/test-value", Path("/srv/hotline/test-value")
     if annotation in (str, str | None):
         return "test-value", "test-value"
+    if get_origin(annotation) is Literal:  # a choice: another one than the default
+        other = next(choice for choice in get_args(annotation) if choice != default)
+        return str(other), other
     return None
 
 

@@ -55,11 +55,18 @@ async def list_queue_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[datetime | None, Query(description="Only cases received before this time.")] = None,
     after: Annotated[datetime | None, Query(description="Only cases received after this time.")] = None,
-    order: Annotated[Literal["oldest", "newest"], Query(description="oldest first suits a work queue.")] = "oldest",
+    order: Annotated[
+        Literal["oldest", "newest", "urgent"],
+        Query(
+            description="oldest first suits a work queue; urgent: its urgent cases first on the first page, then oldest."
+        ),
+    ] = "oldest",
 ) -> CasesView:
-    """The open cases waiting in a queue, oldest first by default."""
-    oldest_first = order == "oldest"
-    cases = await reads.cases_of_queue(queue_id, limit=limit, before=before, after=after, oldest_first=oldest_first)
+    """The open cases waiting in a queue, oldest first by default (``order=urgent``: urgent cases on top)."""
+    oldest_first = order != "newest"
+    cases = await reads.cases_of_queue(
+        queue_id, limit=limit, before=before, after=after, oldest_first=oldest_first, urgent_first=order == "urgent"
+    )
     views = [CaseView.model_validate(case) for case in cases]
     last = views[-1].received_at if len(views) == limit else None
     return CasesView(
