@@ -115,6 +115,7 @@ def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platfo
         "HOTLINE_INTAKE_PORT": str(free_port()),
         "HOTLINE_METRICS_PORT": str(free_port()),
         "HOTLINE_CONSOLE_PORT": str(free_port()),
+        **{f"HOTLINE_{worker.upper()}_WEB_PORT": str(free_port()) for worker in WORKERS},
         "HOTLINE_INTAKE_API_KEYS_FILE": str(home / "api-keys.json"),
         "HOTLINE_CONSOLE_USERS_FILE": str(home / "console-users.json"),
         "MONGODB_DATABASE": "faults",
