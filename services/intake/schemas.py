@@ -17,9 +17,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline and carriage return allowed
 
 
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds NUL or another control character (tab and line breaks are allowed in text)."""
+    return _CONTROL_IN_TEXT.search(text) is not None
+
+
 def no_control_characters(value: str | None) -> str | None:
     """``value`` unless it holds NUL or another control character (tab and line breaks allowed in text)."""
-    if value is not None and _CONTROL_IN_TEXT.search(value):
+    if value is not None and has_control_characters(value):
         raise PydanticCustomError(
             "control_characters", "must not contain NUL or control characters (tab and line breaks are allowed)"
         )

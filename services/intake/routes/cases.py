@@ -123,7 +123,10 @@ async def take_step(
     )
 
 
-@router.get("/v1/cases/{call_id}/steps", responses=ERROR_RESPONSES)
+@router.get(
+    "/v1/cases/{call_id}/steps",
+    responses={**ERROR_RESPONSES, 404: {"model": ErrorBody, "description": "No such case (yet)."}},
+)
 async def steps(call_id: uuid.UUID, key: CaseActorDep, cases: CasesDep, settings: SettingsDep) -> StepsAllowed:
     """The steps this key may take on the case now (what a console should offer)."""
     case = await existing_case(cases, call_id, settings.retry_after_seconds)

@@ -264,3 +264,5 @@ def test_every_4xx_a_body_route_answers_is_in_the_openapi_document(limited: Any)
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/v1/calls", "/v1/calls/batch"):
         assert {"401", "403", "413", "415", "422", "503"} <= set(paths[path]["post"]["responses"]), path
+    assert "404" in paths["/v1/cases/{call_id}/steps"]["get"]["responses"]
+    assert {"400", "403", "404", "413"} <= set(paths["/open311/v2/requests.{fmt}"]["post"]["responses"])

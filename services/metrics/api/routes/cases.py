@@ -86,7 +86,7 @@ async def search_cases(
     return CaseSearchView(total=total, sort=sort, cases=[CaseView.model_validate(case) for case in cases])
 
 
-@router.get("/v1/cases/{call_id}")
+@router.get("/v1/cases/{call_id}", responses={404: {"description": "No case with this call id."}})
 async def get_case(call_id: str, reads: ReadsDep) -> CaseView:
     """One case by its call id (404 when unknown)."""
     case = await reads.get_case(call_id)
