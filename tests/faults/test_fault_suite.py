@@ -272,7 +272,7 @@ def test_the_platform_survives_every_fault_and_says_what_it_lost(platform: Platf
         outcomes.append(
             Outcome(
                 "broker restart (before)",
-                f"{before_stored}/{len(before_broker)} calls accepted before it stored; the rest announced lost",
+                f"{before_stored}/{len(before_broker)} calls accepted before it stored; the rest were only on the broker (lost, announced per partition)",
                 True,
             )
         )
