@@ -39,9 +39,9 @@ unit: install
 bench: install
 	$(BIN)/hotline bench --calls $(N) $(if $(STORED),--stored $(STORED)) $(if $(REPLICAS),--replicas $(REPLICAS))
 
-## make faults: the fault suite at full size (tests/faults: kills, restarts, poison; prints faults x outcome)
+## make faults: the fault suite at full size (tests/faults: kills, restarts, poison, case steps; prints faults x outcome)
 faults: install
-	HOTLINE_FAULTS_CALLS=1000 HOTLINE_FAULTS_POISON=1000 $(BIN)/python -m pytest -s -q tests/faults
+	HOTLINE_FAULTS_CALLS=1000 HOTLINE_FAULTS_POISON=1000 HOTLINE_FAULTS_STEPS=200 $(BIN)/python -m pytest -s -q tests/faults
 
 ## make fuzz: schemathesis over intake's and the metrics read API's OpenAPI, 150 cases per operation (at least 1,000 per API)
 fuzz: install

@@ -1,15 +1,17 @@
 """The fault suite (issue 12): the whole platform on its embedded broker and database, a stream of calls
 through intake while it SIGKILLs each worker, restarts the database, restarts the broker (topics created
-again) and floods every input topic with poison; then it proves what the product promises:
+again) and floods every input topic with poison, a supervisor taking case steps after the kills and after
+the broker restart; then it proves what the product promises:
 
-- every call that got a 202 after the broker came back is stored, and none is stored twice;
+- every call accepted before the kills and after the broker came back is stored, and none is stored twice;
+- every case step taken (202) was applied;
 - ``hotline metrics rebuild --check`` finds no drift between the counters and the cases;
 - every poison message is on ``hotline.deadletter.v1`` with its reason;
 - the broker's loss was announced there (``broker lost``), and a normal call still flows.
 
 It prints a table of faults x outcome. Bounded by default (``make test``: a few dozen calls, 20 poison
 messages of each kind per topic); ``make faults`` runs it at full size (HOTLINE_FAULTS_CALLS,
-HOTLINE_FAULTS_POISON: 1,000 each).
+HOTLINE_FAULTS_POISON: 1,000 each; HOTLINE_FAULTS_STEPS: 200).
 """
 
 from __future__ import annotations
@@ -35,15 +37,17 @@ from pymongo import MongoClient
 from hotline.embedded import ensure_topics, free_port
 from hotline.platform import Platform, ensure_dev_key
 from shared import topics
+from shared.api_keys import SUPERVISOR, create_key
 from shared.events import DeadLetter
 from tests import poison
 from tests.helpers import REPO, read_topic
 
-pytestmark = [pytest.mark.e2e, pytest.mark.faults]
+pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.timeout(1800)]
 
 CALLS_PER_BATCH = int(os.environ.get("HOTLINE_FAULTS_BATCH", "10"))
 CALLS = int(os.environ.get("HOTLINE_FAULTS_CALLS", "60"))  # at least this many calls after the broker is back
 POISON_PER_KIND = int(os.environ.get("HOTLINE_FAULTS_POISON", "20"))
+STEPS = int(os.environ.get("HOTLINE_FAULTS_STEPS", "20"))  # case steps (签收) taken in each phase
 WORKERS = ("classifier", "router", "metrics")
 
 
@@ -155,6 +159,30 @@ def stored(db: object, call_ids: list[str]) -> int:
     )
 
 
+# The step a supervisor takes on a case in each status: accept (签收) one waiting in a queue, undo the link
+# of a duplicate (the stream's calls look alike, so the router links many; unlinked sends them back to it).
+STEP_FOR = {"dispatched": "accepted", "linked": "unlinked"}
+
+
+def take_steps(url: str, key: str, db: object, call_ids: list[str]) -> dict[str, str]:
+    """Up to STEPS case steps on these cases, as a supervisor; the ids answered 202, with their status before."""
+    cases = db.cases.find({"_id": {"$in": call_ids}, "status": {"$in": list(STEP_FOR)}}, {"status": 1})  # type: ignore[attr-defined]
+    taken: dict[str, str] = {}
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for case in list(cases)[:STEPS]:
+            step = {"kind": STEP_FOR[case["status"]], "note": "fault suite"}
+            response = client.post(f"/v1/cases/{case['_id']}/events", json=step, headers={"X-API-Key": key})
+            if response.status_code == 202:
+                taken[case["_id"]] = case["status"]
+    return taken
+
+
+def applied(db: object, taken: dict[str, str]) -> int:
+    """How many of these cases have left the status they had when their step was taken."""
+    cases = db.cases.find({"_id": {"$in": list(taken)}}, {"status": 1})  # type: ignore[attr-defined]
+    return sum(case["status"] != taken[case["_id"]] for case in cases)
+
+
 async def flood(bootstrap: str, per_kind: int) -> tuple[dict[str, set[str]], int]:
     """Every kind of poison on every input topic; the keys the broker took, per topic, and how many it refused."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=4 * 1024 * 1024)
@@ -230,6 +258,14 @@ def test_the_platform_survives_every_fault_and_says_what_it_lost(platform: Platf
         so_far = [call_id for _, call_id in stream.accepted]
         wait_until(lambda: stored(db, so_far) == len(so_far), 240, f"{len(so_far)} calls stored after the kills")
         outcomes.append(Outcome("kills and database restart", f"{len(so_far)}/{len(so_far)} calls stored", True))
+        supervisor = create_key(platform.api_keys_file, "faults-supervisor", (SUPERVISOR,))
+        steps_before = take_steps(platform.intake_url, supervisor, db, so_far)
+        wait_until(lambda: applied(db, steps_before) == len(steps_before), 120, "case steps applied")
+        outcomes.append(
+            Outcome(
+                "case steps after the kills", f"{len(steps_before)}/{len(steps_before)} applied", bool(steps_before)
+            )
+        )
 
         before_broker = [call_id for _, call_id in stream.accepted]
         stream.paused.set()
@@ -277,6 +313,15 @@ def test_the_platform_survives_every_fault_and_says_what_it_lost(platform: Platf
             )
         )
         outcomes.append(Outcome("normal call after poison", "stored", True))
+        steps_after = take_steps(platform.intake_url, supervisor, db, after)
+        wait_until(lambda: applied(db, steps_after) == len(steps_after), 120, "case steps applied after the broker")
+        outcomes.append(
+            Outcome(
+                "case steps after the broker restart",
+                f"{len(steps_after)}/{len(steps_after)} applied",
+                bool(steps_after),
+            )
+        )
 
         run_cases = db.cases.count_documents({"call.source_system": "faults"})
         distinct = stored(db, sorted({call_id for _, call_id in stream.accepted} | {normal_id}))

@@ -27,7 +27,7 @@ from hotline.embedded import free_port
 from shared.api_keys import CALLS_WRITE, PROGRAMME_WRITE, SUPERVISOR, create_key
 from tests.helpers import run_service
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 EXAMPLES = int(os.environ.get("HOTLINE_FUZZ_EXAMPLES", "6"))
 # Server-sent events: an answer lasts as long as the stream (max_events x interval); checked in test_metrics_api.
