@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module_name, help_text) in COMMANDS.items():
         command = sub.add_parser(
-            name, help=help_text, description=help_text, epilog=f"Exit status: {EXIT_STATUS[name]}."
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=f"Exit status: {EXIT_STATUS.get(name, '0 success; 1 a problem found; 2 bad usage')}.",
         )
         if name == chosen:
             module = importlib.import_module(module_name)

@@ -34,6 +34,7 @@ from services.intake.settings import IntakeSettings
 from services.metrics.settings import MetricsSettings
 from services.router.settings import RouterSettings
 from shared import topics
+from shared.private_files import write_private_json
 from shared.settings import (
     KafkaSettings,
     MongoSettings,
@@ -67,6 +68,9 @@ STATE_FILE = "platform.json"
 DEV_KEY_FILE = "dev-api-key"
 DEMO_SUPERVISOR = "supervisor"
 DEMO_SUPERVISOR_PASSWORD_FILE = "console-supervisor-password"
+SERVICE_KEYS_FILE = "service-keys.json"  # the plain read keys of the console and Open311 (0600)
+SESSION_SECRET_FILE = "console-session-secret"  # the console's per-installation session secret (0600)
+CONSOLE_READER, OPEN311_READER = "console", "open311"
 
 
 @dataclass
@@ -119,6 +123,8 @@ class Platform:
     stack: EmbeddedStack | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    service_keys: dict[str, str] = field(default_factory=dict)  # reader -> its read:all key of the metrics API
+    session_secret: str = ""  # the console's, per installation
     replicas: dict[str, int] = field(default_factory=dict)  # instances per scalable process (default 1)
     probe_result: ProbeResult | None = None
 
@@ -193,6 +199,8 @@ class Platform:
                 replication_factor=self.settings.kafka.replication_factor,
             )
         )
+        self.service_keys = ensure_service_keys(self)
+        self.session_secret = ensure_session_secret(self)
         self.env = {**os.environ, **self.process_env(), "PYTHONUNBUFFERED": "1"}
         for name, module in SERVICES.items():
             for instance in instance_names(name, self.replicas.get(name, 1)):
@@ -240,8 +248,11 @@ class Platform:
                 port=self.intake.port,
                 api_keys_file=self.api_keys_file,
                 metrics_url=self.metrics_url,  # Open311 reads cases through the metrics read API
+                metrics_api_key=self.service_keys.get(OPEN311_READER, ""),
             ),
-            **settings_env(type(self.metrics), host=self.metrics.host, port=self.metrics.port),
+            **settings_env(
+                type(self.metrics), host=self.metrics.host, port=self.metrics.port, api_keys_file=self.api_keys_file
+            ),
             **settings_env(
                 type(self.console),
                 host=self.console.host,
@@ -250,6 +261,9 @@ class Platform:
                 metrics_url=self.metrics_url,
                 users_file=self.console_users_file,
                 intake_api_keys_file=self.api_keys_file,
+                metrics_api_key=self.service_keys.get(CONSOLE_READER, ""),
+                session_secret=self.session_secret,
+                revoked_sessions_file=self.home / "console-revoked-sessions.json",
             ),
         }
 
@@ -377,6 +391,61 @@ def ensure_dev_key(platform: Platform) -> str:
     plain_file.write_text(plain + "\n")
     plain_file.chmod(0o600)
     return plain
+
+
+def ensure_service_keys(platform: Platform) -> dict[str, str]:
+    """The metrics read API keys (scope read:all) of the console and of intake's Open311: created once, stored
+    hashed in the key file, their plain forms kept in ``<home>/service-keys.json`` (mode 0600)."""
+    from shared.api_keys import READ_ALL, create_key, load_keys, verify
+
+    path = platform.home / SERVICE_KEYS_FILE
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        kept = {}
+    kept = kept if isinstance(kept, dict) else {}
+    records = load_keys(platform.api_keys_file)
+    keys: dict[str, str] = {}
+    for reader in (CONSOLE_READER, OPEN311_READER):
+        plain = kept.get(reader)
+        record = verify(records, plain) if isinstance(plain, str) else None
+        if record is None or not record.reads_everything:
+            plain = create_key(platform.api_keys_file, f"{reader}:metrics-reader", (READ_ALL,))
+        keys[reader] = str(plain)
+    if keys != kept:
+        write_private_json(path, keys)
+    return keys
+
+
+def metrics_read_headers(home: Path) -> dict[str, str]:
+    """The X-API-Key header of the read:all key ``hotline up`` made for the console (``<home>/service-keys.json``),
+    for tools on the same machine (``hotline status``, the tests); no header when there is none."""
+    try:
+        keys = json.loads((home / SERVICE_KEYS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    key = keys.get(CONSOLE_READER) if isinstance(keys, dict) else None
+    return {"X-API-Key": str(key)} if key else {}
+
+
+def ensure_session_secret(platform: Platform) -> str:
+    """The console's session secret: the configured one, else one generated for this installation (32 random
+    bytes) and kept in ``<home>/console-session-secret`` (mode 0600) so sessions survive a restart."""
+    if platform.console.session_secret:
+        return platform.console.session_secret
+    path = platform.home / SESSION_SECRET_FILE
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        secret = ""
+    if len(secret) < 32:
+        secret = secrets.token_urlsafe(32)
+        platform.home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secret + "\n")
+    path.chmod(0o600)
+    return secret
 
 
 def ensure_demo_supervisor(platform: Platform) -> tuple[str, str]:

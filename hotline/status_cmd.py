@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from hotline.embedded import topic_partitions
-from hotline.platform import WORKERS, locate
+from hotline.platform import WORKERS, Platform, locate, metrics_read_headers
 from shared import topics
 
 GROUPS = {name: f"hotline-{name}" for name in WORKERS}
@@ -108,10 +108,10 @@ async def broker_figures(bootstrap_servers: str, timeout: float) -> dict[str, An
         await admin.close()
 
 
-def queues(metrics_url: str, top: int, timeout: float) -> dict[str, Any]:
-    """The deepest and the most overdue queues (metrics read API)."""
+def queues(metrics_url: str, top: int, timeout: float, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The deepest and the most overdue queues (metrics read API, with ``headers``' read key)."""
     try:
-        response = httpx.get(metrics_url + "/v1/queues", timeout=timeout)
+        response = httpx.get(metrics_url + "/v1/queues", headers=headers, timeout=timeout)
         response.raise_for_status()
         rows = response.json()["queues"]
     except (httpx.HTTPError, KeyError, ValueError) as exc:
@@ -125,13 +125,20 @@ def queues(metrics_url: str, top: int, timeout: float) -> dict[str, Any]:
     return {"deepest": [brief(r) for r in deepest], "most_overdue": [brief(r) for r in overdue]}
 
 
-def collect(bootstrap_servers: str, urls: dict[str, str], *, top: int, timeout: float) -> dict[str, Any]:
+def collect(
+    bootstrap_servers: str,
+    urls: dict[str, str],
+    *,
+    top: int,
+    timeout: float,
+    read_headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     report: dict[str, Any] = {"services": health(urls, timeout)}
     try:
         report.update(asyncio.run(asyncio.wait_for(broker_figures(bootstrap_servers, timeout), timeout * 4)))
     except Exception as exc:
         report["broker_error"] = f"{type(exc).__name__}: {exc}"
-    report["queues"] = queues(urls["metrics-api"], top, timeout)
+    report["queues"] = queues(urls["metrics-api"], top, timeout, read_headers)
     report["ready"] = all(s["ready"] for s in report["services"].values())
     return report
 
@@ -178,7 +185,8 @@ def render(report: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     bootstrap_servers, urls = locate()
-    report = collect(bootstrap_servers, urls, top=args.top, timeout=args.timeout)
+    read_headers = metrics_read_headers(Platform.from_environment().home)  # the key hotline up made
+    report = collect(bootstrap_servers, urls, top=args.top, timeout=args.timeout, read_headers=read_headers)
     if args.json:
         json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
         print()

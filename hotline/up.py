@@ -70,7 +70,7 @@ Hotline is running (接诉即办).{proof}
   Console (live queues):  {platform.console_url}/
   Console sign-in:        {supervisor[0] if supervisor else "-"} / {supervisor[1] if supervisor else "-"}   (add users: python -m services.console.users add)
   Intake API:             {platform.intake_url}   (OpenAPI: {platform.intake_url}/docs)
-  Metrics read API:       {platform.metrics_url}/docs
+  Metrics read API:       {platform.metrics_url}/docs   (X-API-Key: a read key, e.g. hotline keys --name me --read-all)
   Development API key:    {api_key}
   Kafka:                  {kafka}
   MongoDB:                {mongo}

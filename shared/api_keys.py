@@ -1,7 +1,9 @@
-"""Intake API keys: stored as salted SHA-256 hashes in a JSON file; the plain key is shown once only.
+"""API keys: stored as salted SHA-256 hashes in a JSON file; the plain key is shown once only.
 
-Intake verifies them (``KeyStore``); the console creates one per console user and ``hotline keys`` adds
-them, so the file format, the scopes and the store live here, once.
+Intake and the metrics read API verify them (``KeyStore``, one file for both); the console creates one
+per console user and ``hotline keys`` adds them, so the file format, the scopes and the store live here,
+once. Scopes: ``calls:write``; ``cases:act`` and ``cases:read`` for the key's ``units`` (queue ids);
+``read:all``; ``supervisor`` (every case, every step, every read); ``programme:write``.
 
 The keys are 32 random URL-safe bytes (256 bits), so one salted SHA-256 is enough: a slow hash such as
 PBKDF2 protects guessable passwords, not random keys, and would cost every request.
@@ -25,6 +27,8 @@ CALLS_WRITE = "calls:write"
 CASES_ACT = "cases:act"  # take case steps for the units (queue ids) the key names
 SUPERVISOR = "supervisor"  # a hotline supervisor: any case, every step
 PROGRAMME_WRITE = "programme:write"  # report 每月一题 task and policy status (the supervisor may too)
+CASES_READ = "cases:read"  # read the metrics API: the key's units' queues and the cases they lead or cooperate on
+READ_ALL = "read:all"  # read the metrics API: every queue and case (the console, Open311; supervisor keys may too)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,16 @@ class KeyRecord:
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
+
+    @property
+    def reads_everything(self) -> bool:
+        """The key may read every queue and case of the metrics read API."""
+        return self.allows(READ_ALL) or self.allows(SUPERVISOR)
+
+    @property
+    def reads(self) -> bool:
+        """The key may read the metrics read API at all (its units' share, or everything)."""
+        return self.reads_everything or self.allows(CASES_READ)
 
 
 def hash_key(plain_key: str, salt: str) -> str:

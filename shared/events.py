@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared import topics
 from shared.clock import Instant, ReceivedAt
+from shared.masking import mask_contacts, mask_optional
 
 MAX_TEXT_CHARS = 20_000
 """The longest subject or body an event carries (intake's own, configurable limit is at most this)."""
@@ -258,6 +259,18 @@ class Assignment(BaseModel):
     )
 
 
+def masked_call(call: Call) -> Call:
+    """``call`` with phone numbers and e-mail addresses in its subject, body and address masked."""
+    address = call.location.address
+    return call.model_copy(
+        update={
+            "subject": mask_contacts(call.subject),
+            "body": mask_contacts(call.body),
+            "location": call.location.model_copy(update={"address": mask_optional(address)}),
+        }
+    )
+
+
 class CallRouted(Envelope):
     """A request was dispatched to a queue. Topic ``hotline.calls.routed.v1``."""
 
@@ -269,10 +282,12 @@ class CallRouted(Envelope):
 
     @classmethod
     def from_classified(cls, classified: CallClassified, assignment: Assignment) -> CallRouted:
+        """The routed call; phone numbers and e-mail addresses in its free text masked (``shared.masking``):
+        this topic and everything built from it (the case store, the read API) are read downstream."""
         return cls(
             event_id=derived_event_id(classified.event_id, "routed"),
             call_id=classified.call_id,
-            call=classified.call,
+            call=masked_call(classified.call),
             classification=classified.classification,
             assignment=assignment,
         )

@@ -10,7 +10,7 @@ user's API key; the queues update live over server-sent events. Layout:
   ``cases``, ``scoreboard``, ``live`` (SSE)), ``web`` (session user, language, rendering, error pages),
   ``templates/`` and ``static/``;
 - pure domain, no I/O: ``access`` (who sees which queue and case, which steps to offer), ``views``
-  (masking, durations, charts), ``i18n`` (Chinese and English), ``sessions`` (signed cookies);
+  (durations, charts; masking is shared.masking), ``i18n`` (Chinese and English), ``sessions`` (signed cookies);
 - page models: ``scoreboard`` (the scoreboard's figures, read from the metrics API through ``clients``);
 - adapters: ``clients`` (the metrics read API and intake over HTTP), ``live`` (one poller of the
   metrics API per process, fanned out to subscribers), ``users`` (the users file; also the

@@ -3,6 +3,9 @@ templates, the metrics and intake HTTP clients, the live feed) onto ``app.state`
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,9 +18,13 @@ from services.console.clients import IntakeClient, MetricsClient
 from services.console.live import LiveQueues
 from services.console.reference import catalogue_choices
 from services.console.routes import auth, cases, health, live, queues, scoreboard
+from services.console.security import RevokedSessions, SignInGuard
 from services.console.settings import ConsoleSettings
 from services.console.users import UserDirectory
-from services.console.web import HERE, install_error_handlers, page_templates
+from services.console.web import HERE, install_error_handlers, page_templates, refuse_cross_site
+
+log = logging.getLogger(__name__)
+PASSWORD_HASHES_AT_ONCE = 2  # scrypt runs in worker threads; more at once only queue for the two cores
 
 
 def create_app(
@@ -32,7 +39,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         timeout = httpx.Timeout(settings.request_timeout_seconds)
         async with (
-            httpx.AsyncClient(base_url=settings.metrics_url, timeout=timeout, transport=metrics_transport) as metrics,
+            httpx.AsyncClient(
+                base_url=settings.metrics_url,
+                timeout=timeout,
+                transport=metrics_transport,
+                headers={"X-API-Key": settings.metrics_api_key} if settings.metrics_api_key else None,
+            ) as metrics,
             httpx.AsyncClient(base_url=settings.intake_url, timeout=timeout, transport=intake_transport) as intake,
         ):
             app.state.metrics, app.state.intake = MetricsClient(metrics), IntakeClient(intake)
@@ -44,6 +56,21 @@ def create_app(
 
     app = FastAPI(title="Hotline operator console", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    if not settings.session_secret:
+        log.warning(
+            "HOTLINE_CONSOLE_SESSION_SECRET is not set: sessions are signed with a random secret of this process "
+            "and end when it restarts (`hotline up` generates one per installation)"
+        )
+    app.state.session_secret = settings.session_secret or secrets.token_urlsafe(32)
+    app.state.revoked_sessions = RevokedSessions(settings.revoked_sessions_file)
+    app.state.signin_guard = SignInGuard(
+        max_failures=settings.login_max_failures,
+        window_seconds=settings.login_window_seconds,
+        lockout_seconds=settings.login_lockout_seconds,
+        attempts_per_minute=settings.login_attempts_per_minute,
+    )
+    app.state.password_hashing = asyncio.Semaphore(PASSWORD_HASHES_AT_ONCE)
+    app.middleware("http")(refuse_cross_site)
     app.state.users = UserDirectory(settings.users_file)
     app.state.templates = page_templates()
     app.state.catalogue_choices = catalogue_choices(settings.catalogue_path)

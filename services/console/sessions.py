@@ -1,4 +1,5 @@
-"""Signed session cookies (HMAC-SHA256 over a small JSON payload with an expiry), no server-side store."""
+"""Signed session cookies (HMAC-SHA256 over a small JSON payload with an expiry and a random session id);
+the ids ended by signing out are kept by ``services.console.security.RevokedSessions``."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from typing import Any
+
+
+def new_session_id() -> str:
+    """A random session id (128 bits)."""
+    return secrets.token_urlsafe(16)
 
 
 def sign(payload: dict[str, Any], secret: str, *, max_age_seconds: float, now: float | None = None) -> str:

@@ -20,10 +20,38 @@ class ConsoleSettings(ServiceSettings):
     port: int = Field(8002, description="Bind port of the console.")
     intake_url: str = Field("http://127.0.0.1:8000", description="Intake: case actions are posted there.")
     metrics_url: str = Field("http://127.0.0.1:8001", description="Metrics read API: queues, cases, figures.")
+    metrics_api_key: str = Field(
+        "",
+        description="API key (scope read:all) the console reads the metrics API with; `hotline up` creates one "
+        "(kept in <home>/service-keys.json). Each user's own access is the console's (role and queue).",
+    )
     session_secret: str = Field(
-        "hotline-dev-console-secret", description="Signs the session cookie. Set a secret value in production."
+        "",
+        description="Signs the session cookie (32+ random characters). Empty: a random secret per process, so "
+        "sessions end when the console restarts; `hotline up` generates one per installation "
+        "(<home>/console-session-secret, mode 0600).",
     )
     session_hours: float = Field(12.0, gt=0, description="How long a sign-in lasts.")
+    revoked_sessions_file: Path = Field(
+        Path(".hotline/console-revoked-sessions.json"),
+        description="Sessions ended by signing out (ids until they expire), so a copied cookie is dead too.",
+    )
+    secure_cookies: bool = Field(
+        False, description="Mark the cookies Secure (sent over HTTPS only): set when the console is served over HTTPS."
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host:port) besides the console's own from which forms may be posted, "
+        "e.g. its public HTTPS address behind a proxy. Every other cross-origin POST is refused (CSRF).",
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Wrong passwords for one user name within login_window_seconds before it is locked."
+    )
+    login_window_seconds: float = Field(900, gt=0, description="Window in which failed sign-ins are counted.")
+    login_lockout_seconds: float = Field(900, gt=0, description="How long a user name stays locked.")
+    login_attempts_per_minute: int = Field(
+        30, ge=1, description="Sign-in attempts one client address may make per minute (429 beyond)."
+    )
     users_file: Path = Field(
         Path(".hotline/console-users.json"), description="JSON file of console users (scrypt-hashed passwords)."
     )

@@ -68,6 +68,20 @@ def verify_password(user: User, password: str) -> bool:
     return hmac.compare_digest(candidate, user.password_hash)
 
 
+# Hashed for unknown user names, so that a sign-in takes as long whether the name exists or not.
+_DUMMY_SALT = secrets.token_bytes(16)
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16), _DUMMY_SALT)
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """True when ``user`` exists and ``password`` is theirs; one scrypt hash either way (no user enumeration
+    by timing). CPU-heavy (~50 ms): call it off the event loop."""
+    if user is None:
+        hmac.compare_digest(hash_password(password, _DUMMY_SALT), _DUMMY_HASH)
+        return False
+    return verify_password(user, password)
+
+
 def intake_scopes(role: Role, queue: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The intake API-key (scopes, units) a console user of ``role`` acts with: its unit's steps, or all."""
     if role is Role.supervisor:

@@ -1,31 +1,15 @@
-"""Pure presentation helpers: masking, durations, deadline countdowns and an inline SVG bar chart."""
+"""Pure presentation helpers: durations, deadline countdowns and an inline SVG bar chart."""
 
 from __future__ import annotations
 
 import html
 import math
-import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from shared.clock import DEFAULT_TIMEZONE
-
-PHONE = re.compile(r"(?<!\d)(\+?\d[\d -]{5,}\d)(?!\d)")
-EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
-
-
-def mask_contacts(text: str) -> str:
-    """``text`` with phone numbers (7+ digits) and e-mail addresses masked: 13812345678 -> 138****5678."""
-
-    def phone(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(1))
-        if len(digits) < 7:
-            return match.group(1)
-        return digits[:3] + "****" + digits[-4:]
-
-    return EMAIL.sub(r"\1***@\2", PHONE.sub(phone, text))
 
 
 def duration(seconds: float, language: str) -> str:

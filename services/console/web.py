@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from markupsafe import Markup
 from services.console import views
 from services.console.clients import IntakeClient, MetricsClient, UpstreamError
 from services.console.i18n import LANGUAGES, pick_language, translator
+from services.console.security import RevokedSessions, same_origin_problem
 from services.console.sessions import unsign
 from services.console.settings import ConsoleSettings
 from services.console.users import User, UserDirectory
+from shared.masking import mask_contacts
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,7 @@ def page_templates() -> Environment:
     templates = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), auto_reload=False
     )
-    templates.filters["mask"] = views.mask_contacts
+    templates.filters["mask"] = mask_contacts
     templates.filters["local_time"] = views.local_time
     templates.filters["category_path"] = views.category_path
     return templates
@@ -73,13 +76,40 @@ def language(request: Request) -> str:
     return pick_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE))
 
 
+def session_secret(request: Request) -> str:
+    """The secret that signs session cookies (configured, or random for this process)."""
+    secret: str = request.app.state.session_secret
+    return secret
+
+
+def revoked_sessions(request: Request) -> RevokedSessions:
+    revoked: RevokedSessions = request.app.state.revoked_sessions
+    return revoked
+
+
+def session_of(request: Request) -> dict[str, Any] | None:
+    """The payload of the request's valid session cookie (user, session id, expiry); None when there is
+    none, it is forged or expired, or its session was ended by signing out."""
+    payload = unsign(request.cookies.get(SESSION_COOKIE), session_secret(request))
+    if payload is None or not isinstance(payload.get("sid"), str):
+        return None
+    return None if revoked_sessions(request).is_revoked(payload["sid"]) else payload
+
+
 def current_user(request: Request) -> User:
     """The signed-in user; SignInRequired (a redirect to the sign-in page) without a valid session."""
-    payload = unsign(request.cookies.get(SESSION_COOKIE), settings_of(request).session_secret)
+    payload = session_of(request)
     user = users(request).get(str(payload.get("user"))) if payload else None
     if user is None:
         raise SignInRequired
     return user
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, *, max_age: int) -> None:
+    """A cookie of the console: HttpOnly, SameSite=Strict, Secure when the settings say HTTPS."""
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite="strict", secure=settings_of(request).secure_cookies
+    )
 
 
 def render(
@@ -101,7 +131,7 @@ def render(
     )
     response = HTMLResponse(page, status_code=status_code)
     if request.query_params.get("lang") in LANGUAGES:
-        response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+        set_cookie(request, response, LANGUAGE_COOKIE, lang, max_age=365 * 86400)
     return response
 
 
@@ -127,6 +157,20 @@ async def sign_in_first(request: Request, _exc: SignInRequired) -> Response:
 async def upstream_failed(request: Request, exc: UpstreamError) -> Response:
     log.warning("upstream error on %s: %s", request.url.path, exc.detail)
     return HTMLResponse(f"<h1>{exc.status}</h1><p>{Markup.escape(exc.detail)}</p>", status_code=502)
+
+
+async def refuse_cross_site(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Middleware: a state-changing request from another origin (CSRF) is refused with 403 before any route."""
+    settings = settings_of(request)
+    own = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+    problem = same_origin_problem(request.method, request.headers, own, settings.allowed_origins)
+    if problem is None:
+        return await call_next(request)
+    log.warning("refused %s %s: %s", request.method, request.url.path, problem)
+    t = translator(language(request))
+    return HTMLResponse(
+        f"<h1>403</h1><p>{Markup.escape(t('cross_site'))}</p><p>{Markup.escape(problem)}</p>", status_code=403
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

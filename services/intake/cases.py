@@ -49,6 +49,7 @@ from shared.lifecycle import (
     next_status,
     permitted_steps,
 )
+from shared.masking import mask_contacts, mask_optional
 from shared.queues import MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE, QueueId
 
 # A stored case: as read through shared.cases.CaseReadModel, or the document itself (tests, tools).
@@ -235,7 +236,7 @@ def manual_assignment(
         district, street = queue.district, queue.street
     elif queue is not None and queue.kind is UnitKind.district:
         district = queue.district
-    reason = f"dispatched by supervisor {key.name}" + (f": {step.note}" if step.note else "")
+    reason = f"dispatched by supervisor {key.name}" + (f": {mask_contacts(step.note)}" if step.note else "")
     return Assignment(
         queue_id=queue_id,
         unit_kind=kind,
@@ -286,7 +287,7 @@ def case_event(
         kind=step.kind,
         actor=key.name,
         actor_queue=lead_queue(case) if role == "lead" else None,
-        note=step.note,
+        note=mask_optional(step.note),  # notes are read downstream: contacts masked (docs/security.md)
         departments=list(dict.fromkeys(step.departments)) if step.kind is CaseEventKind.whistle else [],
         callback_result=step.callback_result if step.kind is CaseEventKind.callback else None,
         classification=classification,

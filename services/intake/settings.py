@@ -50,6 +50,11 @@ class IntakeSettings(ServiceSettings):
     metrics_url: str = Field(
         "http://127.0.0.1:8001", description="The metrics read API, where Open311 reads cases (GET requests)."
     )
+    metrics_api_key: str = Field(
+        "",
+        description="API key (scope read:all) Open311 reads the metrics API with; `hotline up` creates one "
+        "(kept in <home>/service-keys.json).",
+    )
     open311_service_type: Literal["realtime", "batch"] = Field(
         "realtime",
         description="Open311 service type: realtime answers POST requests with service_request_id, "

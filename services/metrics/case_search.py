@@ -42,6 +42,7 @@ class CaseFilter:
     priorities: tuple[int, ...] = ()
     districts: tuple[str, ...] = ()
     overdue: bool | None = None
+    units: frozenset[str] | None = None  # a unit's key: only the cases these queues lead or cooperate on
 
     @classmethod
     def of(cls, *, q: str | None = None, **fields: Any) -> CaseFilter:
@@ -76,11 +77,13 @@ class CaseFilter:
             query["district"] = {"$in": list(self.districts)}
         if self.categories:
             query["$or"] = [category_condition(path) for path in self.categories]
+        if self.units is not None:
+            query["$and"] = [{"queue_ids": {"$in": sorted(self.units)}}]
         return query
 
     def is_indexed(self) -> bool:
         """Whether an index narrows the candidates (else every case is a candidate)."""
-        return bool(self.queue_id or self.call_id or self.contact_hash)
+        return bool(self.queue_id or self.call_id or self.contact_hash or self.units is not None)
 
     def matches(self, case: Mapping[str, Any], now: datetime) -> bool:
         """Whether a case the database returned for ``query`` meets the rest: overdue, every word."""

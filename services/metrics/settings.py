@@ -9,6 +9,8 @@ programme, …) and the nested ``kafka`` / ``mongodb`` groups come from ``Servic
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -22,6 +24,11 @@ class MetricsSettings(WorkerSettings):
 
     host: str = Field("127.0.0.1", description="Bind address of the read API and queue page.")
     port: int = Field(8001, description="Bind port of the read API and queue page.")
+    api_keys_file: Path = Field(
+        Path(".hotline/api-keys.json"),
+        description="The API-key file the read API checks X-API-Key against (the same file as "
+        "HOTLINE_INTAKE_API_KEYS_FILE): keys with cases:read see their units, read:all or supervisor everything.",
+    )
     batch_size: int = Field(500, ge=1, description="Events pre-aggregated in memory per database write.")
     batch_window_seconds: float = Field(0.05, gt=0, description="Longest wait to fill a batch.")
 

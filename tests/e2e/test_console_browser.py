@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import csv
+import http.server
 import io
 import itertools
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -87,10 +90,15 @@ def _post_call(console: Console, external_id: str, **fields: Any) -> str:
     return str(response.json()["call_id"])
 
 
-def _wait_case(metrics_url: str, call_id: str, timeout: float = 60.0) -> dict[str, Any]:
+def _read(console: Console) -> dict[str, str]:
+    """The X-API-Key header of a read:all key of the metrics API (the console's own, made by the platform)."""
+    return {"X-API-Key": console.platform.service_keys["console"]}
+
+
+def _wait_case(console: Console, call_id: str, timeout: float = 60.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = httpx.get(f"{metrics_url}/v1/cases/{call_id}", timeout=5)
+        response = httpx.get(f"{console.metrics_url}/v1/cases/{call_id}", headers=_read(console), timeout=5)
         if response.status_code == 200:
             return dict(response.json())
         time.sleep(0.1)
@@ -116,7 +124,7 @@ def console(servers: Servers, settings: ServiceSettings, tmp_path_factory: pytes
             platform, platform.console_url, platform.intake_url, platform.metrics_url, dev_key, supervisor, "", ""
         )
         # Warm up the pipeline (consumer groups join, models load) and learn the queue such calls go to.
-        warm = _wait_case(console.metrics_url, _post_call(console, f"warm-{uuid.uuid4().hex[:8]}"), timeout=90)
+        warm = _wait_case(console, _post_call(console, f"warm-{uuid.uuid4().hex[:8]}"), timeout=90)
         console.queue_id = warm["queue_id"]
         console.queue_kind = warm["assignment"]["unit_kind"]
         yield console
@@ -178,7 +186,11 @@ def test_a_wrong_password_is_refused_and_nothing_is_reachable_without_signing_in
         assert client.get("/queues").status_code == 303
         assert client.get(f"/queues/{console.queue_id}").headers["location"].startswith("/login")
         assert client.get("/live/queues").status_code == 401
-        refused = client.post("/login", data={"user": console.supervisor[0], "password": "wrong-password"})
+        refused = client.post(
+            "/login",
+            data={"user": console.supervisor[0], "password": "wrong-password"},
+            headers={"Origin": console.url},
+        )
         assert refused.status_code == 401
         assert "/queues" not in refused.headers.get("location", "")
 
@@ -226,7 +238,12 @@ def test_a_call_posted_through_intake_appears_in_the_open_queue_page_within_two_
 def _seconds_until_listed(console: Console, call_id: str, since: float, *, budget: float) -> float | None:
     """How long after ``since`` the metrics read API lists the case in its queue (None: not within budget)."""
     while time.monotonic() - since < budget:
-        cases = httpx.get(f"{console.metrics_url}/v1/queues/{console.queue_id}/cases", params={"limit": 500}, timeout=5)
+        cases = httpx.get(
+            f"{console.metrics_url}/v1/queues/{console.queue_id}/cases",
+            params={"limit": 500},
+            headers=_read(console),
+            timeout=5,
+        )
         if any(c["call_id"] == call_id for c in cases.json()["cases"]):
             return time.monotonic() - since
         time.sleep(0.02)
@@ -238,7 +255,7 @@ def test_an_operator_cannot_open_another_units_queue_or_case_by_url(console: Con
         "street:东城区/东华门街道" if console.queue_id != "street:东城区/东华门街道" else "street:西城区/西长安街街道"
     )
     outsider = _add_user(console, f"out-{uuid.uuid4().hex[:6]}", Role.street, other_street)
-    call_id = _wait_case(console.metrics_url, _post_call(console, f"own-{uuid.uuid4().hex[:8]}"))["call_id"]
+    call_id = _wait_case(console, _post_call(console, f"own-{uuid.uuid4().hex[:8]}"))["call_id"]
     context, page = _sign_in(browser, console, outsider)
     try:
         response = page.goto(f"{console.url}/queues/{console.queue_id}")
@@ -248,7 +265,9 @@ def test_an_operator_cannot_open_another_units_queue_or_case_by_url(console: Con
         assert response is not None and response.status == 404
         response = page.request.get(f"{console.url}/rows/{console.queue_id}")
         assert response.status == 403
-        response = page.request.post(f"{console.url}/cases/{call_id}/steps", form={"kind": "accepted"})
+        response = page.request.post(
+            f"{console.url}/cases/{call_id}/steps", form={"kind": "accepted"}, headers={"Origin": console.url}
+        )
         assert response.status == 404
         # Its own (empty) queue is fine.
         response = page.goto(f"{console.url}/queues/{other_street}")
@@ -258,7 +277,7 @@ def test_an_operator_cannot_open_another_units_queue_or_case_by_url(console: Con
 
 
 def test_a_cooperating_department_sees_the_case_but_not_the_street_queue(console: Console, browser: Any) -> None:
-    case = _wait_case(console.metrics_url, _post_call(console, f"coop-{uuid.uuid4().hex[:8]}"))
+    case = _wait_case(console, _post_call(console, f"coop-{uuid.uuid4().hex[:8]}"))
     cooperating = [q for q in case["assignment"]["cooperating_units"] if q.startswith("department:")]
     if console.queue_kind != "street" or not cooperating:
         pytest.skip(f"the catalogue names no cooperating department for {console.queue_id}")
@@ -277,7 +296,7 @@ def test_a_cooperating_department_sees_the_case_but_not_the_street_queue(console
 def test_the_supervisor_sees_every_queue_and_the_scoreboard_in_both_languages(console: Console, browser: Any) -> None:
     context, page = _sign_in(browser, console, console.supervisor[0], console.supervisor[1])
     try:
-        queues = httpx.get(f"{console.metrics_url}/v1/queues", timeout=5).json()["queues"]
+        queues = httpx.get(f"{console.metrics_url}/v1/queues", headers=_read(console), timeout=5).json()["queues"]
         listed = page.locator("#queues tbody tr").evaluate_all("rows => rows.map(r => r.dataset.queueId)")
         assert sorted(listed) == sorted(q["queue_id"] for q in queues)
         assert page.inner_text("h1").startswith("队列")
@@ -324,9 +343,9 @@ def test_the_supervisor_sees_every_queue_and_the_scoreboard_in_both_languages(co
 
 def _check_rates_are_over_due_cases_and_ranks_differ_only_by_score(console: Console, page: Any) -> None:
     """Issue 14: cases minutes old read 0.0% (rates over cases not yet due) and every unit tied at rank 1."""
-    units = httpx.get(f"{console.metrics_url}/v1/scoreboard/units", params={"kind": "street"}, timeout=5).json()[
-        "units"
-    ]
+    units = httpx.get(
+        f"{console.metrics_url}/v1/scoreboard/units", params={"kind": "street"}, headers=_read(console), timeout=5
+    ).json()["units"]
     for unit in units:
         row = page.locator(f'#rates [data-kind="street"] tr[data-unit-id="{unit["unit_id"]}"]')
         if not row.count():
@@ -364,14 +383,19 @@ def _offered(page: Any) -> list[str]:
 
 def _unit_counts(console: Console, month: str) -> dict[str, int]:
     kind = "street" if console.queue_kind == "street" else "department"
-    body = httpx.get(f"{console.metrics_url}/v1/scoreboard/units", params={"month": month, "kind": kind}, timeout=5)
+    body = httpx.get(
+        f"{console.metrics_url}/v1/scoreboard/units",
+        params={"month": month, "kind": kind},
+        headers=_read(console),
+        timeout=5,
+    )
     found = [u for u in body.json()["units"] if u["unit_id"] == console.queue_id]
     return dict(found[0]["counts"]) if found else {}
 
 
 def test_steps_taken_in_the_page_change_the_case_and_the_counts(console: Console, browser: Any) -> None:
     operator = _add_user(console, f"acc-{uuid.uuid4().hex[:6]}", _unit_role(console), console.queue_id)
-    case = _wait_case(console.metrics_url, _post_call(console, f"acc-{uuid.uuid4().hex[:8]}"))
+    case = _wait_case(console, _post_call(console, f"acc-{uuid.uuid4().hex[:8]}"))
     call_id = case["call_id"]
     context, page = _sign_in(browser, console, operator)
     try:
@@ -418,7 +442,9 @@ def test_steps_taken_in_the_page_change_the_case_and_the_counts(console: Console
         )
 
         # A stale submission of a step no longer legal is refused with the reason, not forwarded blindly.
-        response = page.request.post(f"{console.url}/cases/{call_id}/steps", form={"kind": "accepted"})
+        response = page.request.post(
+            f"{console.url}/cases/{call_id}/steps", form={"kind": "accepted"}, headers={"Origin": console.url}
+        )
         assert response.status in (403, 409)
         assert 'id="refused"' in response.text()
     finally:
@@ -426,7 +452,7 @@ def test_steps_taken_in_the_page_change_the_case_and_the_counts(console: Console
 
 
 def _queue(console: Console) -> dict[str, Any]:
-    queues = httpx.get(f"{console.metrics_url}/v1/queues", timeout=5).json()["queues"]
+    queues = httpx.get(f"{console.metrics_url}/v1/queues", headers=_read(console), timeout=5).json()["queues"]
     found = dict(next(q for q in queues if q["queue_id"] == console.queue_id))
     if found.get("oldest_waiting"):
         found["oldest_waiting"] = {k: v for k, v in found["oldest_waiting"].items() if k != "age_seconds"}
@@ -480,7 +506,9 @@ def test_the_queue_page_first_load_with_many_open_cases_is_measured(console: Con
             found = httpx.get(f"{console.url}/queues/{queue_id}", params={"q": "合成"}, cookies=cookies, timeout=60)
             searched.append(time.monotonic() - started)
             assert found.status_code == 200
-        print(f"\nthe same queue searched for a word (every case of the queue looked at): {min(searched) * 1000:.0f} ms")
+        print(
+            f"\nthe same queue searched for a word (every case of the queue looked at): {min(searched) * 1000:.0f} ms"
+        )
         assert page.locator("#case-rows tr[data-call-id]").count() == 200
         print(
             f"\nqueue page with {size:,} open cases (200 shown), first load to the load event: "
@@ -491,9 +519,58 @@ def test_the_queue_page_first_load_with_many_open_cases_is_measured(console: Con
         context.close()
 
 
+# ---- issue 12: cross-site forms, revoked sessions, no public session secret --------------------------------
+
+
+@contextlib.contextmanager
+def _page_on_another_port(html: str) -> Iterator[str]:
+    """An attacker's page served from another port of the same host (same site, another origin)."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_page_on_another_port_cannot_take_a_step_with_the_operators_session(console: Console, browser: Any) -> None:
+    operator = _add_user(console, f"csrf-{uuid.uuid4().hex[:6]}", _unit_role(console), console.queue_id)
+    call_id = _wait_case(console, _post_call(console, f"csrf-{uuid.uuid4().hex[:8]}"))["call_id"]
+    attack = (
+        f'<form id="f" method="post" action="{console.url}/cases/{call_id}/steps">'
+        '<input name="kind" value="accepted"></form><script>document.getElementById("f").submit()</script>'
+    )
+    context, page = _sign_in(browser, console, operator)
+    try:
+        with _page_on_another_port(attack) as evil:
+            with page.expect_response(f"{console.url}/cases/{call_id}/steps") as answer:
+                page.goto(evil)
+            assert answer.value.status in (303, 403)  # refused (403), or sent without the cookie (to sign-in)
+            assert answer.value.status == 403 or "/login" in (answer.value.headers.get("location") or "")
+        time.sleep(1.0)
+        assert _wait_case(console, call_id)["status"] == "dispatched"  # no step was taken
+    finally:
+        context.close()
+
+
 def _gas_leak(console: Console) -> dict[str, Any]:
     """A gas leak in 望京: urgent (priority 1), a department leads, the street cooperates (catalogue rule)."""
-    case = _wait_case(console.metrics_url, _post_call(console, f"gas-{uuid.uuid4().hex[:8]}", **GAS_LEAK))
+    case = _wait_case(console, _post_call(console, f"gas-{uuid.uuid4().hex[:8]}", **GAS_LEAK))
     assert case["assignment"]["priority"] == 1 and case["queue_id"].startswith("department:"), case["assignment"]
     return case
 
@@ -529,6 +606,30 @@ def test_a_street_opens_the_cases_it_cooperates_on_marked_and_its_depth_counts_i
         context.close()
 
 
+def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(console: Console) -> None:
+    operator = _add_user(console, f"out-{uuid.uuid4().hex[:6]}", _unit_role(console), console.queue_id)
+    same_origin = {"Origin": console.url}
+    with httpx.Client(base_url=console.url, timeout=10, headers=same_origin) as client:
+        signed_in = client.post("/login", data={"user": operator, "password": PASSWORD})
+        assert signed_in.status_code == 303
+        cookie = signed_in.cookies["hotline_console"]
+        assert "samesite=strict" in signed_in.headers["set-cookie"].lower()
+        assert client.get("/queues").status_code == 200
+        assert client.post("/logout").status_code == 303
+    with httpx.Client(base_url=console.url, timeout=10, cookies={"hotline_console": cookie}) as replay:
+        assert replay.get("/queues").status_code == 303  # the copied cookie no longer signs anyone in
+
+
+def test_a_cookie_signed_with_the_old_public_default_secret_is_refused(console: Console) -> None:
+    from services.console.sessions import sign
+
+    secret = (console.platform.home / "console-session-secret").read_text().strip()
+    assert len(secret) >= 32 and oct((console.platform.home / "console-session-secret").stat().st_mode)[-3:] == "600"
+    forged = sign({"user": console.supervisor[0], "sid": "forged"}, "hotline-dev-console-secret", max_age_seconds=600)
+    with httpx.Client(base_url=console.url, timeout=10, cookies={"hotline_console": forged}) as forger:
+        assert forger.get("/queues").status_code == 303
+
+
 def test_a_manual_dispatch_in_the_page_keeps_the_case_on_the_clock(console: Console, browser: Any) -> None:
     """Issue 14: 人工派单 wiped the response and resolution deadlines ("—" on the page)."""
     if not _intake_offers_case_steps(console):
@@ -543,13 +644,13 @@ def test_a_manual_dispatch_in_the_page_keeps_the_case_on_the_clock(console: Cons
         form.locator("button").click()
         page.wait_for_url(f"**/cases/{case['call_id']}?done=dispatched*")
         deadline = time.monotonic() + 10
-        while _wait_case(console.metrics_url, case["call_id"])["queue_id"] != target:
+        while _wait_case(console, case["call_id"])["queue_id"] != target:
             assert time.monotonic() < deadline, "the manual dispatch never reached the case"
             time.sleep(0.1)
         page.goto(f"{console.url}/cases/{case['call_id']}")
         for due in ("#response-due", "#resolution-due"):
             assert not page.inner_text(due).startswith("—"), f"{due} lost its deadline"
-        moved = _wait_case(console.metrics_url, case["call_id"])["assignment"]
+        moved = _wait_case(console, case["call_id"])["assignment"]
         assert moved["response_due_at"] and moved["resolution_due_at"] and moved["priority"] == 1
         _screenshot(page, "case-manual-dispatch")
     finally:
@@ -579,10 +680,10 @@ def test_search_by_id_phone_and_words_filters_that_combine_and_the_csv_export(co
     """Issue 14: no search, no filters, no export."""
     token = uuid.uuid4().hex[:6]
     call_id = _wait_case(
-        console.metrics_url,
+        console,
         _post_call(console, f"find-{token}", body=f"{NOISE['body']} 工地编号{token}。", contact_phone="13700001111"),
     )["call_id"]
-    other = _wait_case(console.metrics_url, _post_call(console, f"other-{token}"))["call_id"]
+    other = _wait_case(console, _post_call(console, f"other-{token}"))["call_id"]
     operator = _add_user(console, f"find-{token}", _unit_role(console), console.queue_id)
     context, page = _sign_in(browser, console, operator)
     try:
@@ -652,9 +753,7 @@ def test_pickers_bulk_accept_and_keyboard_shortcuts_in_the_page(console: Console
     if not _intake_offers_case_steps(console):
         pytest.xfail("intake does not offer POST /v1/cases/{call_id}/events yet (issue 4)")
     token = uuid.uuid4().hex[:6]
-    first, second, third = (
-        _wait_case(console.metrics_url, _post_call(console, f"bulk-{token}-{i}"))["call_id"] for i in range(3)
-    )
+    first, second, third = (_wait_case(console, _post_call(console, f"bulk-{token}-{i}"))["call_id"] for i in range(3))
     operator = _add_user(console, f"bulk-{token}", _unit_role(console), console.queue_id)
     context, page = _sign_in(browser, console, operator)
     try:
@@ -666,7 +765,7 @@ def test_pickers_bulk_accept_and_keyboard_shortcuts_in_the_page(console: Console
         assert "2" in page.inner_text("#bulk-result")
         for call_id in (first, second):
             deadline = time.monotonic() + 10
-            while _wait_case(console.metrics_url, call_id)["status"] != "accepted":
+            while _wait_case(console, call_id)["status"] != "accepted":
                 assert time.monotonic() < deadline, f"{call_id} was not accepted"
                 time.sleep(0.1)
 
@@ -689,7 +788,7 @@ def test_pickers_bulk_accept_and_keyboard_shortcuts_in_the_page(console: Console
         form.locator('[name="category_path"]').fill("城乡建设/不存在的分类")
         form.locator("button").click()
         assert "unknown category" in page.inner_text("#refused"), "a picker cannot produce an unknown category"
-        page.goto(f"{console.url}/cases/{_wait_case(console.metrics_url, _post_call(console, f'pick-{token}'))['call_id']}")
+        page.goto(f"{console.url}/cases/{_wait_case(console, _post_call(console, f'pick-{token}'))['call_id']}")
         assert page.locator('#unit-queues option[label="西红门镇（大兴区）"]').count() == 1, "units by name"
         form = page.locator('form.step[data-step="dispatched"]')
         form.locator('[name="queue_id"]').fill("street:大兴区/不存在镇")
@@ -701,7 +800,7 @@ def test_pickers_bulk_accept_and_keyboard_shortcuts_in_the_page(console: Console
         form.locator("button").click()
         page.wait_for_url(f"**/cases/{first}?done=reclassified*")
         deadline = time.monotonic() + 10
-        while _wait_case(console.metrics_url, first)["classification"].get("subcategory") != "城市建设和市政管理":
+        while _wait_case(console, first)["classification"].get("subcategory") != "城市建设和市政管理":
             assert time.monotonic() < deadline, "the reclassification never reached the case"
             time.sleep(0.1)
         _screenshot(page, "case-pickers")
@@ -714,7 +813,7 @@ PAGES = ("login", "queues", "queue", "case", "scoreboard", "not-found")
 
 def test_screenshots_of_every_page_in_both_languages(console: Console, browser: Any) -> None:
     """Every page the console has, in Chinese and in English, written to test-artifacts/screenshots/."""
-    case = _wait_case(console.metrics_url, _post_call(console, f"shot-{uuid.uuid4().hex[:8]}"))
+    case = _wait_case(console, _post_call(console, f"shot-{uuid.uuid4().hex[:8]}"))
     for lang in ("zh", "en"):
         context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
         page = context.new_page()

@@ -43,6 +43,11 @@ class Hotline:
     calls_key: str
     supervisor_key: str
 
+    @property
+    def read(self) -> dict[str, str]:
+        """The X-API-Key header of a read:all key of the metrics API (the console's)."""
+        return {"X-API-Key": self.platform.service_keys["console"]}
+
     def key_for(self, queue_id: str) -> str:
         """An intake key acting for one unit (intake re-reads its key file, no restart)."""
         name = f"unit-{uuid.uuid4().hex[:6]}"
@@ -74,7 +79,7 @@ class Hotline:
         )
 
     def case(self, call_id: str) -> dict[str, Any] | None:
-        response = httpx.get(f"{self.platform.metrics_url}/v1/cases/{call_id}", timeout=5)
+        response = httpx.get(f"{self.platform.metrics_url}/v1/cases/{call_id}", headers=self.read, timeout=5)
         return dict(response.json()) if response.status_code == 200 else None
 
     def wait_case(self, call_id: str, until: Callable[[dict[str, Any]], bool], what: str, timeout: float = 45) -> dict:
@@ -95,7 +100,10 @@ class Hotline:
 
     def queue_case_ids(self, queue_id: str) -> set[str]:
         response = httpx.get(
-            f"{self.platform.metrics_url}/v1/queues/{queue_id}/cases", params={"limit": 200}, timeout=5
+            f"{self.platform.metrics_url}/v1/queues/{queue_id}/cases",
+            params={"limit": 200},
+            headers=self.read,
+            timeout=5,
         )
         response.raise_for_status()
         return {c["call_id"] for c in response.json()["cases"]}
@@ -275,7 +283,7 @@ def test_a_duplicate_call_is_linked_to_the_open_case_and_the_link_can_be_undone(
 
 
 def _queues(hotline: Hotline) -> list[dict[str, Any]]:
-    listed = httpx.get(f"{hotline.platform.metrics_url}/v1/queues", timeout=5).json()
+    listed = httpx.get(f"{hotline.platform.metrics_url}/v1/queues", headers=hotline.read, timeout=5).json()
     return list(listed["queues"] if isinstance(listed, dict) else listed)
 
 

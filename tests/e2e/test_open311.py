@@ -73,6 +73,11 @@ class Open311:
     settings: ServiceSettings
 
     @property
+    def read(self) -> dict[str, str]:
+        """The X-API-Key header of a read:all key of the metrics API (the console's)."""
+        return {"X-API-Key": self.platform.service_keys["console"]}
+
+    @property
     def base(self) -> str:
         return f"{self.platform.intake_url}/open311/v2"
 
@@ -97,7 +102,7 @@ class Open311:
         assert response.status_code == 202, f"{kind}: {response.status_code} {response.text}"
 
     def case(self, call_id: str) -> dict[str, Any]:
-        response = httpx.get(f"{self.platform.metrics_url}/v1/cases/{call_id}", timeout=5)
+        response = httpx.get(f"{self.platform.metrics_url}/v1/cases/{call_id}", headers=self.read, timeout=5)
         response.raise_for_status()
         return dict(response.json())
 
@@ -440,6 +445,7 @@ def test_batch_type_answers_a_token_that_resolves_once_the_request_is_stored(ope
     batch = IntakeSettings(
         open311_service_type="batch",
         metrics_url=platform.metrics_url,
+        metrics_api_key=platform.service_keys["open311"],
         api_keys_file=platform.api_keys_file,
         contact_salt=open311.settings.contact_salt,
         kafka=open311.settings.kafka,

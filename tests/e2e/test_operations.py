@@ -26,7 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.embedded import free_port
-from hotline.platform import WORKERS, Platform, ensure_dev_key
+from hotline.platform import WORKERS, Platform, ensure_dev_key, metrics_read_headers
 from shared.settings import ServiceSettings
 from tests import factories
 from tests.conftest import Servers
@@ -149,7 +149,9 @@ def test_start_returns_once_every_worker_joined_and_a_probe_went_end_to_end(plat
         assert body["status"] == "ready" and body["group"] == f"hotline-{name}"
         assert body["assigned_partitions"] > 0 and body["missing_topics"] == [] and body["rebalancing"] is False
     # the probe was consumed by the metrics worker but never stored: no case, nothing counted
-    response = httpx.get(f"{platform.metrics_url}/v1/cases/{probe.call_id}", timeout=5)
+    response = httpx.get(
+        f"{platform.metrics_url}/v1/cases/{probe.call_id}", headers=metrics_read_headers(platform.home), timeout=5
+    )
     assert response.status_code == 404, response.text
 
 
@@ -162,7 +164,8 @@ def test_every_process_serves_metrics_that_move_after_a_call(platform: Platform)
     rejected = httpx.post(f"{platform.intake_url}/v1/calls", headers={"X-API-Key": key}, json={"body": 1}, timeout=10)
     assert rejected.status_code == 422
     deadline = time.monotonic() + 60
-    while httpx.get(f"{platform.metrics_url}/v1/cases/{call_id}", timeout=5).status_code != 200:
+    read = metrics_read_headers(platform.home)
+    while httpx.get(f"{platform.metrics_url}/v1/cases/{call_id}", headers=read, timeout=5).status_code != 200:
         assert time.monotonic() < deadline, "the call never reached the case store"
         time.sleep(0.3)
     httpx.get(f"{platform.console_url}/readyz", timeout=5)

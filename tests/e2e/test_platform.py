@@ -27,6 +27,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from hotline.embedded import free_port
+from hotline.platform import metrics_read_headers
 from shared import topics
 from shared.events import CallRouted
 from tests import factories
@@ -53,6 +54,7 @@ class Running:
     bootstrap: str
     mongodb_uri: str
     ports: list[int]
+    read_headers: dict[str, str]  # a read:all key of the metrics API (the console's, made by hotline up)
 
 
 def _start_up(home: Path, log: Path) -> Running:
@@ -101,11 +103,12 @@ def _start_up(home: Path, log: Path) -> Running:
         bootstrap=kafka.group(1),
         mongodb_uri=mongo.group(1),
         ports=[intake_port, metrics_port, broker_port, db_port],
+        read_headers=metrics_read_headers(home),
     )
 
 
-async def _category_count(console_url: str, case: dict) -> int:
-    async with httpx.AsyncClient(base_url=console_url, timeout=5) as client:
+async def _category_count(console_url: str, case: dict, headers: dict[str, str]) -> int:
+    async with httpx.AsyncClient(base_url=console_url, timeout=5, headers=headers) as client:
         response = await client.get("/v1/metrics/monthly", params={"month": case["month"], "dimension": "category"})
         response.raise_for_status()
         counts = {c["value"]: c["count"] for c in response.json()["counts"]}
@@ -141,9 +144,11 @@ def home(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "hotline-home"
 
 
-async def _wait_for_queue_case(console_url: str, call_id: str, timeout: float = 30.0) -> tuple[dict, float]:
+async def _wait_for_queue_case(
+    console_url: str, call_id: str, headers: dict[str, str], timeout: float = 30.0
+) -> tuple[dict, float]:
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=console_url, timeout=5) as client:
+    async with httpx.AsyncClient(base_url=console_url, timeout=5, headers=headers) as client:
         while time.monotonic() - started < timeout:
             response = await client.get(f"/v1/cases/{call_id}")
             if response.status_code == 200:
@@ -182,10 +187,13 @@ def test_make_run_serves_a_call_from_intake_to_its_queue_and_stops_cleanly(home:
         assert routed.assignment.queue_id == assignment["queue_id"]
 
         # The queue listing shows the case waiting.
-        queues = httpx.get(f"{running.console_url}/v1/queues", timeout=5).json()
+        queues = httpx.get(f"{running.console_url}/v1/queues", headers=running.read_headers, timeout=5).json()
         listed = queues["queues"] if isinstance(queues, dict) else queues
         queue = next(q for q in listed if q["queue_id"] == assignment["queue_id"])
         assert queue["depth"] >= 1
+        # Without a read key the read API shows no one anything (issue 12): 401, not the citizen's words.
+        anonymous = httpx.get(f"{running.console_url}/v1/cases/{call_id}", timeout=5)
+        assert anonymous.status_code == 401 and "拖欠" not in anonymous.text
     finally:
         _stop(running)
 
@@ -198,7 +206,7 @@ def test_make_run_serves_a_call_from_intake_to_its_queue_and_stops_cleanly(home:
     again = _start_up(home, tmp_path / "up-2.log")
     try:
         assert again.api_key == running.api_key, "the development key should survive a restart"
-        response = httpx.get(f"{again.console_url}/v1/cases/{call_id}", timeout=5)
+        response = httpx.get(f"{again.console_url}/v1/cases/{call_id}", headers=again.read_headers, timeout=5)
         assert response.status_code == 200
         assert response.json()["assignment"]["queue_id"] == assignment["queue_id"]
     finally:
@@ -212,7 +220,7 @@ async def _post_and_follow(running: Running, external_id: str) -> tuple[str, dic
         call_id = response.json()["call_id"]
         again = await client.post("/v1/calls", json=factories.submission(external_id, **WAGE_ARREARS))
         assert again.status_code == 202 and again.json()["call_id"] == call_id
-    case, seconds = await _wait_for_queue_case(running.console_url, call_id)
+    case, seconds = await _wait_for_queue_case(running.console_url, call_id, running.read_headers)
 
     # The call was submitted twice, so it flowed through the pipeline twice; once both routed events are
     # on the topic and the metrics worker has had time for them, the case is still counted once.
@@ -225,7 +233,7 @@ async def _post_and_follow(running: Running, external_id: str) -> tuple[str, dic
         cases = mongo["hotline"]["cases"]
         for _ in range(20):
             assert await cases.count_documents({}) == 1
-            counted = await _category_count(running.console_url, case)
+            counted = await _category_count(running.console_url, case, running.read_headers)
             assert counted == 1, f"the duplicate was counted: {counted}"
             await asyncio.sleep(0.1)
     finally:

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
 
 from hotline.embedded import free_port
-from shared.api_keys import CALLS_WRITE, PROGRAMME_WRITE, SUPERVISOR, create_key
+from shared.api_keys import CALLS_WRITE, PROGRAMME_WRITE, READ_ALL, SUPERVISOR, create_key
 from tests.helpers import run_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -64,7 +64,7 @@ def wait_ready(url: str, proc: object, log: Path, timeout: float = 60) -> None:
 @pytest.fixture
 def services(server_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, Service]]:
     keys_file = tmp_path / "keys.json"
-    key = create_key(keys_file, "fuzz", (CALLS_WRITE, SUPERVISOR, PROGRAMME_WRITE, "metrics:read"))
+    key = create_key(keys_file, "fuzz", (CALLS_WRITE, SUPERVISOR, PROGRAMME_WRITE, READ_ALL))
     intake_port, metrics_port = free_port(), free_port()
     env = {
         **server_env,

@@ -194,6 +194,19 @@ async def test_steps_lists_what_this_key_may_do_now(
     assert cooperating["role"] == "cooperating" and cooperating["steps"] == []
 
 
+async def test_steps_of_another_units_case_are_not_shown(
+    client: httpx.AsyncClient, intake_settings: IntakeSettings, supervisor: dict[str, str], mongo_db: Any
+) -> None:
+    call_id = await stored_case(mongo_db, "accepted")
+    elsewhere = key_headers(intake_settings, "elsewhere", [CASES_ACT], ["street:朝阳区/望京街道"])
+    response = await client.get(f"/v1/cases/{call_id}/steps", headers=elsewhere)
+    assert response.status_code == 404, response.text
+    assert "accepted" not in response.text and STREET not in response.text
+    unknown = await client.get(f"/v1/cases/{uuid.uuid4()}/steps", headers=elsewhere)
+    assert unknown.status_code == 404  # the same answer as for a case that does not exist
+    assert (await client.get(f"/v1/cases/{call_id}/steps", headers=supervisor)).json()["role"] == "supervisor"
+
+
 async def test_readiness_is_the_brokers_alone(client: httpx.AsyncClient) -> None:
     """Issue 12: intake's /readyz says what docs/operations.md says, the broker answers; not the database."""
     response = await client.get("/readyz")

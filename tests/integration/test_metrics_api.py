@@ -14,6 +14,7 @@ import pytest
 from services.metrics.api import create_app
 from services.metrics.repository import MetricsRepository
 from services.metrics.settings import MetricsSettings
+from shared.api_keys import CALLS_WRITE, CASES_ACT, CASES_READ, READ_ALL, create_key
 from tests import factories
 
 pytestmark = pytest.mark.integration
@@ -45,10 +46,8 @@ async def stored(mongo_db) -> list:
 
 
 @pytest.fixture
-async def client(mongo_db):
-    app = create_app(MetricsSettings(), database=mongo_db)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
-        yield client
+def client(metrics_client):
+    return metrics_client
 
 
 async def test_queues_list_depth_oldest_waiting_and_its_age(client, stored) -> None:
@@ -177,7 +176,7 @@ async def test_the_queue_page_is_bilingual_self_contained_and_refreshes_from_the
     page = response.text
     for label in ("队列", "Queues", "待办", "Depth", "最早等待", "Oldest waiting"):
         assert label in page
-    assert 'fetch("/v1/queues")' in page
+    assert 'fetch("/v1/queues", {headers: {"X-API-Key"' in page  # the reader's key, kept for the tab only
     assert "setInterval(refresh, 2000)" in page
     assert "http://" not in page and "https://" not in page  # no CDN, no external assets
 
@@ -191,10 +190,12 @@ async def test_the_openapi_document_names_the_hotline_concepts(client) -> None:
     assert "/v1/queues/{queue_id}/cases" in spec["paths"]
 
 
-async def test_the_lifespan_connects_to_the_configured_database(settings, mongo_db, stored) -> None:
-    app = create_app(MetricsSettings(mongodb=settings.mongodb.model_copy(update={"database": mongo_db.name})))
+async def test_the_lifespan_connects_to_the_configured_database(settings, mongo_db, stored, metrics_settings) -> None:
+    key = create_key(metrics_settings.api_keys_file, "reader", (READ_ALL,))
+    database = settings.mongodb.model_copy(update={"database": mongo_db.name})
+    app = create_app(metrics_settings.model_copy(update={"mongodb": database}))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
+        async with _client_with(app, key) as client:
             response = await client.get("/v1/queues")
     assert {q["queue_id"] for q in response.json()["queues"]} == {STREET, "department:市住房城乡建设委"}
 
@@ -249,3 +250,85 @@ async def test_search_finds_cases_by_id_phone_hash_and_words_and_the_filters_com
     assert (await found(queue_id=STREET, overdue="false"))[0] == 0
     assert await found(queue_id=STREET, category="劳动和社会保障", priority=[2, 3], limit=1) == (2, [ids[0]])
     assert (await client.get("/v1/search", params={"sort": "random"})).status_code == 422
+
+
+# ---- access: a read key, scoped to its units; contacts in free text masked ---------------------------------
+
+LABOUR = "department:市人力资源社会保障局"  # cooperates on the street's wage cases (factories.routed)
+HOUSING = "department:市住房城乡建设委"
+
+
+def _client_with(app, key: str | None) -> httpx.AsyncClient:
+    headers = {"X-API-Key": key} if key is not None else {}
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics", headers=headers)
+
+
+async def test_every_read_needs_a_known_key_with_a_read_scope(mongo_db, metrics_settings, stored) -> None:
+    writer = create_key(metrics_settings.api_keys_file, "cti", (CALLS_WRITE, CASES_ACT), units=[STREET])
+    app = create_app(metrics_settings, database=mongo_db)
+    case_id = str(stored[0].call_id)
+    paths = [
+        f"/v1/cases/{case_id}",
+        f"/v1/queues/{STREET}/cases",
+        "/v1/queues",
+        "/v1/cases",
+        "/v1/stream",
+        "/v1/search",
+    ]
+    for key, expected in ((None, 401), ("hl_not-a-key", 401), (writer, 403)):
+        async with _client_with(app, key) as anonymous:
+            for path in paths:
+                response = await anonymous.get(path, params={"max_events": 1})
+                assert response.status_code == expected, (key, path, response.text)
+                assert "13812345678" not in response.text and "公司拖欠" not in response.text
+    async with _client_with(app, None) as anonymous:
+        assert (await anonymous.get("/healthz")).status_code == 200
+        assert (await anonymous.get("/")).status_code == 200  # the page asks for a key
+
+
+async def test_a_units_key_sees_its_queues_and_the_cases_it_leads_or_cooperates_on(
+    mongo_db, metrics_settings, stored
+) -> None:
+    street_key = create_key(metrics_settings.api_keys_file, "street", (CASES_READ,), units=[STREET])
+    labour_key = create_key(metrics_settings.api_keys_file, "labour", (CASES_READ,), units=[LABOUR])
+    housing_key = create_key(metrics_settings.api_keys_file, "housing", (CASES_READ,), units=[HOUSING])
+    app = create_app(metrics_settings, database=mongo_db)
+    street_case, housing_case = str(stored[0].call_id), str(stored[-1].call_id)
+
+    async with _client_with(app, street_key) as street:
+        assert (await street.get(f"/v1/cases/{street_case}")).status_code == 200
+        assert (await street.get(f"/v1/cases/{housing_case}")).status_code == 404  # another unit's case
+        assert (await street.get(f"/v1/queues/{HOUSING}/cases")).status_code == 404
+        assert (await street.get(f"/v1/queues/{STREET}/cases")).json()["cases"]
+        listed = {q["queue_id"] for q in (await street.get("/v1/queues")).json()["queues"]}
+        assert listed == {STREET}
+        found = (await street.get("/v1/cases", params={"call_id": [street_case, housing_case]})).json()["cases"]
+        assert [c["call_id"] for c in found] == [street_case]
+        found = (await street.get("/v1/cases", params={"limit": 1000})).json()["cases"]
+        assert housing_case not in {c["call_id"] for c in found} and street_case in {c["call_id"] for c in found}
+        searched = (await street.get("/v1/search", params={"status": ["dispatched"]})).json()
+        assert searched["total"] == 3 and housing_case not in {c["call_id"] for c in searched["cases"]}
+        assert (await street.get("/v1/search", params={"queue_id": HOUSING})).status_code == 404
+    async with _client_with(app, labour_key) as labour:
+        assert (await labour.get(f"/v1/cases/{street_case}")).status_code == 200  # it cooperates on it
+        assert (await labour.get(f"/v1/queues/{STREET}/cases")).status_code == 404  # but not the street's queue
+    async with _client_with(app, housing_key) as housing:
+        assert (await housing.get(f"/v1/cases/{housing_case}")).status_code == 200
+        assert (await housing.get(f"/v1/cases/{street_case}")).status_code == 404
+
+
+async def test_phone_numbers_and_emails_in_the_citizens_words_and_notes_are_masked(client, mongo_db) -> None:
+    repository = MetricsRepository(mongo_db)
+    await repository.ensure_indexes()
+    event = factories.routed("api-contact", received_at=APRIL)
+    event = event.model_copy(
+        update={"call": event.call.model_copy(update={"body": "请回电13812345678或写信 zhang.san@example.com"})}
+    )
+    await repository.apply_routed([event])  # stored as an older router wrote it: plain
+    await repository.apply_case_events([factories.case_step(event, "accepted", actor="t", note="已联系 13987654321")])
+
+    for path in (f"/v1/cases/{event.call_id}", f"/v1/queues/{STREET}/cases", "/v1/cases", "/v1/search"):
+        text = (await client.get(path, params={} if "queues" in path else {"call_id": str(event.call_id)})).text
+        assert "13812345678" not in text and "zhang.san" not in text and "13987654321" not in text, path
+    case = (await client.get(f"/v1/cases/{event.call_id}")).json()
+    assert case["call"]["body"] == "请回电138****5678或写信 z***@example.com"

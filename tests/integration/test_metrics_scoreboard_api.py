@@ -7,12 +7,9 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
-from services.metrics.api import create_app
 from services.metrics.repository import MetricsRepository
-from services.metrics.settings import MetricsSettings
 from shared.events import ProgrammeItemUpdated
 from tests import factories
 
@@ -53,10 +50,8 @@ async def scored(mongo_db) -> dict:
 
 
 @pytest.fixture
-async def client(mongo_db):
-    app = create_app(MetricsSettings(), database=mongo_db)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
-        yield client
+def client(metrics_client):
+    return metrics_client
 
 
 async def test_street_scoreboard_has_the_three_rates_composite_and_rank(client, scored) -> None:

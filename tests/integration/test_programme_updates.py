@@ -20,7 +20,7 @@ from services.intake.settings import IntakeSettings
 from services.metrics.api import create_app as create_metrics
 from services.metrics.settings import MetricsSettings
 from shared import topics
-from shared.api_keys import CALLS_WRITE, PROGRAMME_WRITE, SUPERVISOR, create_key
+from shared.api_keys import CALLS_WRITE, PROGRAMME_WRITE, READ_ALL, SUPERVISOR, create_key
 from shared.events import DeadLetter, ProgrammeItemUpdated
 from shared.programme import DEFAULT_PATH
 from shared.settings import ServiceSettings
@@ -163,12 +163,15 @@ async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_w
             assert stored["version"] == 1, stored
             assert [(h["status"], h["event_id"]) for h in stored["history"]] == [("drafting", body["event_id"])]
 
-        metrics = create_metrics(
-            MetricsSettings(programme_path=path, mongodb=settings.mongodb.model_copy(update={"database": database})),
-            database=db,
+        metrics_settings = MetricsSettings(
+            programme_path=path,
+            mongodb=settings.mongodb.model_copy(update={"database": database}),
+            api_keys_file=tmp_path / "read-keys.json",
         )
+        read_key = {"X-API-Key": create_key(metrics_settings.api_keys_file, "reader", (READ_ALL,))}
+        metrics = create_metrics(metrics_settings, database=db)
         transport = httpx.ASGITransport(app=metrics)
-        async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as reader:
+        async with httpx.AsyncClient(transport=transport, base_url="http://metrics", headers=read_key) as reader:
             programme = (await reader.get("/v1/programme", params={"month": "2026-04"})).json()
         problem = next(p for p in programme["problems"] if p["id"] == problem_id)
         assert (problem["policies"][0]["status"], problem["policies"][0]["version"]) == ("drafting", 1)

@@ -1,14 +1,30 @@
-"""Signing in and out: ``/login`` (page and form) and ``/logout``; the session is a signed cookie."""
+"""Signing in and out: ``/login`` (page and form) and ``/logout``; the session is a signed cookie with a
+random session id, which signing out revokes. Sign-in is throttled and locked after repeated failures
+(``services.console.security.SignInGuard``), and the password hash runs off the event loop."""
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.i18n import translator
-from services.console.sessions import sign
-from services.console.users import verify_password
-from services.console.web import SESSION_COOKIE, form_of, language, render, settings_of, users
+from services.console.security import SignInGuard
+from services.console.sessions import new_session_id, sign
+from services.console.users import password_matches
+from services.console.web import (
+    SESSION_COOKIE,
+    form_of,
+    language,
+    render,
+    revoked_sessions,
+    session_of,
+    session_secret,
+    set_cookie,
+    settings_of,
+    users,
+)
 
 router = APIRouter()
 
@@ -28,20 +44,35 @@ async def login(request: Request) -> Response:
     form = await form_of(request)
     name, password = form.get("user", ""), form.get("password", "")
     target = safe_next(form.get("next", "/queues"))
+    t = translator(language(request))
+    guard: SignInGuard = request.app.state.signin_guard
+    wait = guard.refusal(name, request.client.host if request.client else "")
+    if wait is not None:
+        refused = render(request, "login.html", status_code=429, next=target, error=t("too_many_attempts"))
+        refused.headers["Retry-After"] = str(int(wait) + 1)
+        return refused
     user = users(request).get(name)
-    if user is None or not verify_password(user, password):
-        t = translator(language(request))
+    hashing: asyncio.Semaphore = request.app.state.password_hashing
+    async with hashing:  # scrypt costs ~50 ms of CPU and 16 MiB: a few at a time, never on the event loop
+        matches = await asyncio.to_thread(password_matches, user, password)
+    if user is None or not matches:
+        guard.failed(name)
         return render(request, "login.html", status_code=401, next=target, error=t("bad_credentials"))
+    guard.succeeded(name)
     settings = settings_of(request)
     response = RedirectResponse(target, status_code=303)
     max_age = settings.session_hours * 3600
-    token = sign({"user": user.name}, settings.session_secret, max_age_seconds=max_age)
-    response.set_cookie(SESSION_COOKIE, token, max_age=int(max_age), httponly=True, samesite="lax")
+    token = sign({"user": user.name, "sid": new_session_id()}, session_secret(request), max_age_seconds=max_age)
+    set_cookie(request, response, SESSION_COOKIE, token, max_age=int(max_age))
     return response
 
 
 @router.post("/logout")
-async def logout() -> RedirectResponse:
+async def logout(request: Request) -> RedirectResponse:
+    """Ends the session for good: its id is revoked, so a copy of the cookie no longer signs anyone in."""
+    session = session_of(request)
+    if session is not None:
+        await asyncio.to_thread(revoked_sessions(request).revoke, str(session["sid"]), float(session["exp"]))
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict", secure=settings_of(request).secure_cookies)
     return response

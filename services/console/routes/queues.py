@@ -30,6 +30,7 @@ from services.console.web import (
 from shared.cases import is_overdue
 from shared.contacts import MIN_PHONE_DIGITS, hash_contact, normalise_phone
 from shared.events import CaseEventKind
+from shared.masking import mask_contacts
 
 router = APIRouter()
 CASES_SHOWN = 200
@@ -210,7 +211,7 @@ async def export_queue(queue_id: str, request: Request) -> Response:
             "district": case.get("district") or "",
             "street": (case.get("assignment") or {}).get("street") or "",
             "address": ((case.get("call") or {}).get("location") or {}).get("address") or "",
-            "words": views.mask_contacts(
+            "words": mask_contacts(
                 " ".join(filter(None, [(case.get("call") or {}).get("subject"), (case.get("call") or {}).get("body")]))
             ),
             "response_due_at": (case.get("assignment") or {}).get("response_due_at") or "",

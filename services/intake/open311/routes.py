@@ -99,7 +99,9 @@ def _fmt(fmt: str) -> Format:
 def _metrics(request: Request) -> httpx.AsyncClient:
     client = getattr(request.app.state, "open311_metrics", None)
     if client is None:
-        client = httpx.AsyncClient(base_url=_settings(request).metrics_url, timeout=10)
+        settings = _settings(request)
+        key = {"X-API-Key": settings.metrics_api_key} if settings.metrics_api_key else None
+        client = httpx.AsyncClient(base_url=settings.metrics_url, timeout=10, headers=key)
         request.app.state.open311_metrics = client
     return cast(httpx.AsyncClient, client)
 

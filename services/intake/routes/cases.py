@@ -128,7 +128,10 @@ async def take_step(
     responses={**ERROR_RESPONSES, 404: {"model": ErrorBody, "description": "No such case (yet)."}},
 )
 async def steps(call_id: uuid.UUID, key: CaseActorDep, cases: CasesDep, settings: SettingsDep) -> StepsAllowed:
-    """The steps this key may take on the case now (what a console should offer)."""
+    """The steps this key may take on the case now (what a console should offer). A key whose units neither
+    lead nor cooperate on the case gets the same 404 as for an unknown case: it may not see its status."""
     case = await existing_case(cases, call_id, settings.retry_after_seconds)
     role, allowed = case_steps.steps_for(key, case)
+    if role == "none":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {call_id} for API key '{key.name}'")
     return StepsAllowed(call_id=call_id, status=case.status, role=role, steps=allowed)

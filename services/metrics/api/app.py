@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.mongo import hotline_database, mongo_client
 from services.common.observability import instrument_http, set_queue_gauges
-from services.metrics.api.routes import ROUTERS
+from services.metrics.api.deps import reader
+from services.metrics.api.routes import PUBLIC_ROUTERS, ROUTERS
 from services.metrics.queries import Scoreboard
 from services.metrics.settings import MetricsSettings
 from services.metrics.store.base import MetricsDatabase
@@ -23,6 +24,7 @@ from services.metrics.store.hotspots import HotSpotStore
 from services.metrics.store.outbox import Outbox
 from services.metrics.store.programme import ProgrammeStore
 from services.metrics.store.reads import MetricsReads
+from shared.api_keys import KeyStore
 
 DESCRIPTION = """\
 Read API of the Hotline metrics store for 接诉即办 ("handle on receipt"): every citizen request is
@@ -35,6 +37,11 @@ the monthly ranking, the top ten streets by volume, municipal supervision (减�
 `format=csv`. `GET /v1/stream` pushes queue and scoreboard changes (server-sent events). Definitions:
 docs/metrics.md. `GET /` is a live queue page. Read-only: 每月一题 task and policy status updates
 are events submitted through intake (`POST /v1/programme/...`), applied by the metrics worker.
+
+Every `/v1/` endpoint needs an `X-API-Key` with a read scope: `cases:read` sees the key's units' queues
+and the cases they lead or cooperate on (others answer 404), `read:all` (or `supervisor`) everything;
+figures and the scoreboard hold no citizen's data and are open to every read key. Phone numbers and
+e-mail addresses in the citizens' words are masked (docs/security.md).
 """
 
 
@@ -67,8 +74,11 @@ def create_app(settings: MetricsSettings, *, database: AsyncDatabase | None = No
     )
     if database is not None:
         wire(app, database)
-    for router in ROUTERS:
+    app.state.key_store = KeyStore(settings.api_keys_file)
+    for router in PUBLIC_ROUTERS:
         app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router, dependencies=[Depends(reader)])
 
     async def refresh_queue_gauges() -> None:
         queues = await app.state.reads.queues()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.masking import mask_contacts
 
 
 class OldestWaiting(BaseModel):
@@ -58,6 +61,27 @@ class CaseView(BaseModel):
         default_factory=list, description="Applied and rejected lifecycle steps, oldest first."
     )
     overdue: dict[str, Any] = Field(default_factory=dict, description="Deadlines missed: response, resolution.")
+
+    @classmethod
+    def of(cls, case: Mapping[str, Any]) -> CaseView:
+        """The stored case as the API shows it: phone numbers and e-mail addresses in its free text (subject,
+        body, address, step notes, the dispatch reason) masked by ``shared.masking``."""
+        view = cls.model_validate(case)
+        call = dict(view.call)
+        for field in ("subject", "body"):
+            if isinstance(call.get(field), str):
+                call[field] = mask_contacts(call[field])
+        location = call.get("location")
+        if isinstance(location, Mapping) and isinstance(location.get("address"), str):
+            call["location"] = {**location, "address": mask_contacts(location["address"])}
+        assignment = dict(view.assignment)
+        if isinstance(assignment.get("reason"), str):
+            assignment["reason"] = mask_contacts(assignment["reason"])
+        history = [
+            {**step, "note": mask_contacts(step["note"])} if isinstance(step.get("note"), str) else step
+            for step in view.history
+        ]
+        return view.model_copy(update={"call": call, "assignment": assignment, "history": history})
 
 
 class CasesView(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -172,9 +172,11 @@ class MetricsReads:
         categories: Sequence[str] = (),
         issues: Sequence[str] = (),
         limit: int = 1000,
+        units: Collection[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Cases newest first: by id (the other filters ignored), else received in a range, with a status, and
-        classified in one of ``categories`` (``level1`` or ``level1/level2``) or ``issues``. Open311 reads this."""
+        classified in one of ``categories`` (``level1`` or ``level1/level2``) or ``issues``; with ``units``, only
+        the cases those queues lead or cooperate on. Open311 reads this."""
         if call_ids:
             ids = list(dict.fromkeys(call_ids))
             found = list((await self.database.find_by_ids(self.database.cases, ids, None)).values())
@@ -199,6 +201,9 @@ class MetricsReads:
         kinds += [{"classification.issue": issue} for issue in issues]
         if kinds:
             query["$or"] = kinds
+        if units is not None:
+            listed = sorted(units)
+            query["$and"] = [{"$or": [{"queue_id": {"$in": listed}}, {"queue_ids": {"$in": listed}}]}]
         cursor = self.database.cases.find(query).sort([("received_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
         return [normalise_case(doc) async for doc in cursor]
 

@@ -275,7 +275,7 @@ def intake() -> FakeIntake:
     return FakeIntake()
 
 
-def _console(tmp_path: Path, intake: FakeIntake, *, offer_rates: bool = False) -> TestClient:
+def _console(tmp_path: Path, intake: FakeIntake, *, offer_rates: bool = False, **settings: Any) -> TestClient:
     users = tmp_path / "users.json"
     for name, role, queue in (("xhm", "street", XHM), ("labour", "department", LABOUR), ("boss", "supervisor", None)):
         add_user(
@@ -288,11 +288,12 @@ def _console(tmp_path: Path, intake: FakeIntake, *, offer_rates: bool = False) -
             api_key=f"hl_{name}",
         )
     app = create_app(
-        ConsoleSettings(users_file=users),
+        ConsoleSettings(users_file=users, revoked_sessions_file=tmp_path / "revoked.json", **settings),
         metrics_transport=httpx.ASGITransport(app=fake_metrics(offer_rates)),
         intake_transport=httpx.ASGITransport(app=intake.app),
     )
-    return TestClient(app, follow_redirects=False)
+    # The console's own pages post forms: a browser sends their Origin (a cross-site page's is refused).
+    return TestClient(app, follow_redirects=False, headers={"Origin": "http://testserver"})
 
 
 @pytest.fixture

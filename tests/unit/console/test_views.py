@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from services.console.district_map import PALETTE, map_svg
 from services.console.i18n import pick_language, translator
 from services.console.sessions import sign, unsign
-from services.console.views import bar_chart_svg, category_path, duration, mask_contacts, text_width
+from services.console.views import bar_chart_svg, category_path, duration, text_width
 from shared.cases import is_overdue
 from shared.clock import previous_month
+from shared.masking import mask_contacts
 
 NOW = datetime(2026, 4, 10, 8, 0, tzinfo=UTC)
 

@@ -159,11 +159,27 @@ def test_servers_and_http_services_have_healthchecks_on_readiness(services: dict
     assert "http://127.0.0.1:8001/readyz" in " ".join(services["metrics-api"]["healthcheck"]["test"])
 
 
-def test_intake_and_metrics_api_ports_are_published(services: dict[str, dict[str, Any]]) -> None:
+def test_only_intake_and_the_console_publish_ports_monitoring_on_loopback(services: dict[str, dict[str, Any]]) -> None:
     assert any(str(p).endswith("8000:8000") for p in services["intake"]["ports"])
-    assert any(str(p).endswith("8001:8001") for p in services["metrics-api"]["ports"])
+    assert any(str(p).endswith("8002:8002") for p in services["console"]["ports"])
+    published = {name for name, service in services.items() if service.get("ports")}
+    # Monitoring (no citizen's data; Grafana signs in) may listen on the host's loopback only.
+    monitoring = {"prometheus", "grafana"}
+    assert published - monitoring == {"intake", "console"}
+    for name in published & monitoring:
+        assert all(str(p).startswith("127.0.0.1:") for p in services[name]["ports"]), name
     assert _environment(services["intake"])["HOTLINE_INTAKE_HOST"] == "0.0.0.0"
-    assert _environment(services["metrics-api"])["HOTLINE_METRICS_HOST"] == "0.0.0.0"
+    assert _environment(services["metrics-api"])["HOTLINE_METRICS_HOST"] == "0.0.0.0"  # on the compose network
+
+
+def test_the_read_api_checks_keys_from_the_same_file_and_its_readers_have_keys(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    key_file = _environment(services["intake"])["HOTLINE_INTAKE_API_KEYS_FILE"]
+    assert _environment(services["metrics-api"])["HOTLINE_METRICS_API_KEYS_FILE"] == key_file
+    assert any(str(v).startswith("api-keys:") for v in services["metrics-api"]["volumes"])
+    assert "HOTLINE_CONSOLE_METRICS_API_KEY" in _environment(services["console"])
+    assert "HOTLINE_INTAKE_METRICS_API_KEY" in _environment(services["intake"])
 
 
 def test_scalable_workers_publish_no_ports_and_have_no_fixed_container_name(

@@ -131,3 +131,21 @@ def test_hotline_keys_creates_a_unit_key_and_a_supervisor_key(tmp_path: Path) ->
     unit_key, supervisor_key = load_keys(path)
     assert unit_key.scopes == ("cases:act",) and unit_key.units == (street, department)
     assert supervisor_key.scopes == ("supervisor",) and supervisor_key.units == ()
+
+
+def test_hotline_keys_makes_read_keys_for_units_or_for_everything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "keys.json"
+    parser = argparse.ArgumentParser()
+    keys_cmd.add_arguments(parser)
+    street = "street:大兴区/西红门镇"
+    assert keys_cmd.run(parser.parse_args(["--name", "street", "--unit", street, "--read", "--file", str(path)])) == 0
+    unit = verify(load_keys(path), capsys.readouterr().out.strip())
+    assert unit is not None and unit.scopes == ("cases:act", "cases:read") and unit.units == (street,)
+    assert unit.reads and not unit.reads_everything
+    assert keys_cmd.run(parser.parse_args(["--name", "console", "--read-all", "--file", str(path)])) == 0
+    everything = verify(load_keys(path), capsys.readouterr().out.strip())
+    assert everything is not None and everything.scopes == ("read:all",) and everything.reads_everything
+    assert keys_cmd.run(parser.parse_args(["--name", "nothing", "--read", "--file", str(path)])) == 2
+    assert not verify(load_keys(path), "x") and not load_keys(path)[0].allows("read:all")

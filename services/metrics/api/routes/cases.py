@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import Field
 
-from services.metrics.api.deps import ReadsDep
+from services.metrics.api.deps import ReaderDep, ReadsDep
 from services.metrics.api.views import CaseListView, CaseSearchView, CaseView
 from services.metrics.case_search import SORT_KEYS, CaseFilter
 
@@ -18,6 +18,7 @@ router = APIRouter()
 @router.get("/v1/cases")
 async def find_cases(
     reads: ReadsDep,
+    reader: ReaderDep,
     call_id: Annotated[list[str], Query(description="Case ids (repeat); the other filters are then ignored.")] = [],  # noqa: B006
     received_from: Annotated[datetime | None, Query(description="Received at or after (ISO 8601).")] = None,
     received_to: Annotated[datetime | None, Query(description="Received at or before (ISO 8601).")] = None,
@@ -28,7 +29,8 @@ async def find_cases(
     issue: Annotated[list[str], Query(description="每月一题 problem ids (repeat).")] = [],  # noqa: B006
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> CaseListView:
-    """Cases by id, or by time of receipt, status and classification, newest first (Open311 reads these)."""
+    """Cases by id, or by time of receipt, status and classification, newest first (Open311 reads these);
+    a unit's key finds only the cases its units lead or cooperate on."""
     cases = await reads.find_cases(
         call_ids=call_id,
         received_from=received_from,
@@ -37,13 +39,15 @@ async def find_cases(
         categories=category,
         issues=issue,
         limit=limit,
+        units=reader.units,
     )
-    return CaseListView(cases=[CaseView.model_validate(case) for case in cases])
+    return CaseListView(cases=[CaseView.of(case) for case in cases if reader.sees_case(case)])
 
 
 @router.get("/v1/search")
 async def search_cases(
     reads: ReadsDep,
+    reader: ReaderDep,
     queue_id: Annotated[
         str | None,
         Query(description="Only this queue's cases (lead or cooperating); open ones unless status is given."),
@@ -71,7 +75,10 @@ async def search_cases(
 ) -> CaseSearchView:
     """Search cases: by call id, by phone (its hash) or by words, filtered (filters combine: all must hold), sorted.
 
-    A queue, a call id or a phone hash is served by an index; words alone look at every case."""
+    A queue, a call id or a phone hash is served by an index; words alone look at every case. A unit's key
+    finds only the cases its units lead or cooperate on (404 for another unit's queue)."""
+    if queue_id is not None and not reader.sees_queue(queue_id):
+        raise HTTPException(status_code=404, detail=f"no queue {queue_id} for API key '{reader.name}'")
     found = CaseFilter.of(
         q=q,
         queue_id=queue_id,
@@ -81,15 +88,16 @@ async def search_cases(
         priorities=tuple(priority),
         districts=tuple(district),
         overdue=overdue,
+        units=reader.units,
     )
     total, cases = await reads.search_cases(found, sort=sort, limit=limit)
-    return CaseSearchView(total=total, sort=sort, cases=[CaseView.model_validate(case) for case in cases])
+    return CaseSearchView(total=total, sort=sort, cases=[CaseView.of(case) for case in cases])
 
 
-@router.get("/v1/cases/{call_id}", responses={404: {"description": "No case with this call id."}})
-async def get_case(call_id: str, reads: ReadsDep) -> CaseView:
-    """One case by its call id (404 when unknown)."""
+@router.get("/v1/cases/{call_id}", responses={404: {"description": "No case with this call id (or not the key's)."}})
+async def get_case(call_id: str, reads: ReadsDep, reader: ReaderDep) -> CaseView:
+    """One case by its call id (404 when unknown, or when the key's units neither lead nor cooperate on it)."""
     case = await reads.get_case(call_id)
-    if case is None:
+    if case is None or not reader.sees_case(case):
         raise HTTPException(status_code=404, detail=f"no case {call_id}")
-    return CaseView.model_validate(case)
+    return CaseView.of(case)

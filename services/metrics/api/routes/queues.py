@@ -5,20 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 
-from services.metrics.api.deps import ReadsDep
+from services.metrics.api.deps import Reader, ReaderDep, ReadsDep
 from services.metrics.api.views import CasesView, CaseView, OldestWaiting, QueuesView, QueueView
 from services.metrics.store.reads import MetricsReads
 
 router = APIRouter()
 
 
-async def queues_view(reads: MetricsReads) -> QueuesView:
-    """Every queue, deepest first, with its oldest waiting case's age now (also the live feed's ``queues``)."""
+async def queues_view(reads: MetricsReads, reader: Reader) -> QueuesView:
+    """Every queue the reader sees, deepest first, with its oldest waiting case's age now (also the live
+    feed's ``queues``)."""
     now = datetime.now(UTC)
     views = []
     for queue in await reads.queues():
+        if not reader.sees_queue(queue.queue_id):
+            continue
         oldest = None
         if queue.oldest_waiting_received_at is not None and queue.oldest_waiting_call_id is not None:
             oldest = OldestWaiting(
@@ -43,15 +46,16 @@ async def queues_view(reads: MetricsReads) -> QueuesView:
 
 
 @router.get("/v1/queues")
-async def list_queues(reads: ReadsDep) -> QueuesView:
-    """Every queue with its depth, oldest waiting case and that case's age."""
-    return await queues_view(reads)
+async def list_queues(reads: ReadsDep, reader: ReaderDep) -> QueuesView:
+    """Every queue (a unit's key: its units' queues) with its depth, oldest waiting case and that case's age."""
+    return await queues_view(reads, reader)
 
 
 @router.get("/v1/queues/{queue_id:path}/cases")
 async def list_queue_cases(
     queue_id: str,
     reads: ReadsDep,
+    reader: ReaderDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[datetime | None, Query(description="Only cases received before this time.")] = None,
     after: Annotated[datetime | None, Query(description="Only cases received after this time.")] = None,
@@ -62,12 +66,15 @@ async def list_queue_cases(
         ),
     ] = "oldest",
 ) -> CasesView:
-    """The open cases waiting in a queue, oldest first by default (``order=urgent``: urgent cases on top)."""
+    """The open cases waiting in a queue, oldest first by default (``order=urgent``: urgent cases on top);
+    404 for a queue not the key's unit's."""
+    if not reader.sees_queue(queue_id):
+        raise HTTPException(status_code=404, detail=f"no queue {queue_id} for API key '{reader.name}'")
     oldest_first = order != "newest"
     cases = await reads.cases_of_queue(
         queue_id, limit=limit, before=before, after=after, oldest_first=oldest_first, urgent_first=order == "urgent"
     )
-    views = [CaseView.model_validate(case) for case in cases]
+    views = [CaseView.of(case) for case in cases]
     last = views[-1].received_at if len(views) == limit else None
     return CasesView(
         queue_id=queue_id,

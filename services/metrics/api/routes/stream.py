@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.metrics.api.deps import ReadsDep, ScoreboardDep
+from services.metrics.api.deps import ReaderDep, ReadsDep, ScoreboardDep
 from services.metrics.api.routes.queues import queues_view
 
 router = APIRouter()
@@ -21,6 +21,7 @@ async def stream(
     request: Request,
     board: ScoreboardDep,
     reads: ReadsDep,
+    reader: ReaderDep,
     interval: Annotated[float, Query(ge=0.2, le=60, description="Seconds between checks.")] = 1.0,
     max_events: Annotated[int | None, Query(ge=1, description="Stop after this many events.")] = None,
 ) -> StreamingResponse:
@@ -32,7 +33,7 @@ async def stream(
         while True:
             month = board.current_month()
             snapshot = {
-                "queues": (await queues_view(reads)).model_dump_json(),
+                "queues": (await queues_view(reads, reader)).model_dump_json(),
                 "scoreboard": json.dumps(
                     {"month": month, "top": await board.top_streets(month)}, ensure_ascii=False, default=str
                 ),

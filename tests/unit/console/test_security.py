@@ -1,0 +1,139 @@
+"""The console's defences over HTTP (issue 12, item 5): cross-site forms refused, sign-in throttled and
+locked with the same answer for known and unknown names, scrypt off the event loop, sessions revoked on
+sign-out, Secure cookies when configured, and no public default session secret."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.console import users as console_users
+from services.console.routes import auth
+from services.console.security import SignInGuard, same_origin_problem
+from services.console.sessions import sign
+from services.console.settings import ConsoleSettings
+from services.console.web import SESSION_COOKIE
+from tests.unit.console.test_app import PASSWORD, XHM, FakeIntake, _console, sign_in
+
+
+@pytest.fixture
+def intake() -> FakeIntake:
+    return FakeIntake()
+
+
+@pytest.fixture
+def console(tmp_path: Path, intake: FakeIntake) -> Iterator[TestClient]:
+    with _console(tmp_path, intake, login_max_failures=3, login_attempts_per_minute=100) as client:
+        yield client
+
+
+def test_a_step_posted_from_another_origin_is_refused_before_reaching_intake(
+    console: TestClient, intake: FakeIntake
+) -> None:
+    sign_in(console, "xhm")
+    for origin in ("http://testserver:8003", "http://evil.example", "null"):
+        response = console.post("/cases/c-xhm/steps", data={"kind": "accepted"}, headers={"Origin": origin})
+        assert response.status_code == 403, origin
+    bare = TestClient(console.app, follow_redirects=False, cookies=console.cookies)
+    assert bare.post("/cases/c-xhm/steps", data={"kind": "accepted"}).status_code == 403  # no Origin, no Referer
+    assert bare.post("/logout").status_code == 403
+    assert intake.posted == []
+    referer = {"Origin": "", "Referer": "http://testserver/cases/c-xhm"}
+    assert console.post("/cases/c-xhm/steps", data={"kind": "accepted"}, headers=referer).status_code == 303
+    assert len(intake.posted) == 1
+
+
+def test_the_origin_rule() -> None:
+    own = "http://console.local:8002"
+    assert same_origin_problem("GET", {}, own) is None
+    assert same_origin_problem("POST", {"origin": "http://console.local:8002"}, own) is None
+    assert same_origin_problem("POST", {"origin": "https://console.local:8002"}, own) is None  # behind TLS proxy
+    assert same_origin_problem("POST", {"origin": "http://console.local:8003"}, own)  # another port
+    assert same_origin_problem("POST", {"origin": "http://console.local"}, own)
+    assert same_origin_problem("POST", {"origin": "https://hotline.example"}, own, ["https://hotline.example"]) is None
+    assert same_origin_problem("DELETE", {}, own)
+
+
+def test_the_session_cookie_is_strict_httponly_and_secure_when_configured(tmp_path: Path, intake: FakeIntake) -> None:
+    with _console(tmp_path, intake) as plain:
+        cookie = plain.post("/login", data={"user": "xhm", "password": PASSWORD}).headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Secure" not in cookie
+    with _console(tmp_path, intake, secure_cookies=True) as https:
+        cookie = https.post("/login", data={"user": "xhm", "password": PASSWORD}).headers["set-cookie"]
+        assert "Secure" in cookie and "SameSite=strict" in cookie
+
+
+def test_signing_out_revokes_the_session_even_for_a_copy_of_the_cookie(console: TestClient) -> None:
+    sign_in(console, "xhm")
+    stolen = console.cookies.get(SESSION_COOKIE)
+    assert console.get(f"/queues/{XHM}").status_code == 200
+    assert console.post("/logout").status_code == 303
+    replay = TestClient(console.app, follow_redirects=False, cookies={SESSION_COOKIE: stolen})
+    assert replay.get(f"/queues/{XHM}").status_code == 303  # back to the sign-in page
+    sign_in(console, "xhm")  # a new sign-in is a new session
+    assert console.get(f"/queues/{XHM}").status_code == 200
+
+
+def test_repeated_wrong_passwords_lock_known_and_unknown_names_alike(console: TestClient) -> None:
+    for name in ("xhm", "nobody-here"):
+        answers = [console.post("/login", data={"user": name, "password": "wrong-guess"}).status_code for _ in range(3)]
+        assert answers == [401, 401, 401]
+        locked = console.post("/login", data={"user": name, "password": PASSWORD})
+        assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0, name
+    assert console.post("/login", data={"user": "labour", "password": PASSWORD}).status_code == 303  # others go on
+
+
+def test_one_client_address_is_throttled(tmp_path: Path, intake: FakeIntake) -> None:
+    with _console(tmp_path, intake, login_attempts_per_minute=4) as client:
+        answers = [client.post("/login", data={"user": f"u{i}", "password": "x" * 8}).status_code for i in range(6)]
+    assert answers == [401, 401, 401, 401, 429, 429]
+
+
+def test_an_unknown_name_costs_one_scrypt_hash_like_a_known_one_off_the_event_loop(
+    console: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[bool] = []
+    real = console_users.hash_password
+
+    def counting(password: str, salt: bytes) -> str:
+        try:
+            asyncio.get_running_loop()
+            hashed.append(True)  # on an event loop: wrong
+        except RuntimeError:
+            hashed.append(False)  # in a worker thread
+        return real(password, salt)
+
+    monkeypatch.setattr(console_users, "hash_password", counting)
+    assert auth.password_matches is console_users.password_matches
+    console.post("/login", data={"user": "nobody-here", "password": "whatever-1"})
+    console.post("/login", data={"user": "xhm", "password": "whatever-1"})
+    console.post("/login", data={"user": "xhm", "password": PASSWORD})
+    assert hashed == [False, False, False]
+
+
+def test_the_guard_forgets_failures_outside_its_window() -> None:
+    now = [0.0]
+    guard = SignInGuard(
+        max_failures=2, window_seconds=10, lockout_seconds=30, attempts_per_minute=99, clock=lambda: now[0]
+    )
+    guard.failed("a")
+    now[0] = 11
+    guard.failed("a")
+    assert guard.refusal("a", "ip") is None
+    guard.failed("a")
+    assert guard.refusal("a", "ip") == pytest.approx(30)
+    now[0] = 42
+    assert guard.refusal("a", "ip") is None
+
+
+def test_there_is_no_public_default_session_secret(tmp_path: Path, intake: FakeIntake) -> None:
+    assert ConsoleSettings().session_secret == ""
+    forged = sign({"user": "boss", "sid": "x"}, "hotline-dev-console-secret", max_age_seconds=3600)
+    with _console(tmp_path, intake) as client:
+        assert client.app.state.session_secret not in ("", "hotline-dev-console-secret")  # type: ignore[attr-defined]
+        visitor = TestClient(client.app, follow_redirects=False, cookies={SESSION_COOKIE: forged})
+        assert visitor.get("/queues").status_code == 303
