@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 N ?= 20000
 
-.PHONY: install browser run test unit integration e2e bench lint typecheck schemas train clean
+.PHONY: install browser run test unit integration e2e bench faults fuzz lint typecheck schemas train clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ unit: install
 ## a store of that many cases (built once, reused), REPLICAS=classifier=2,router=2,metrics=2 on several workers
 bench: install
 	$(BIN)/hotline bench --calls $(N) $(if $(STORED),--stored $(STORED)) $(if $(REPLICAS),--replicas $(REPLICAS))
+
+## make faults: the fault suite at full size (tests/faults: kills, restarts, poison, case steps; prints faults x outcome)
+faults: install
+	HOTLINE_FAULTS_CALLS=1000 HOTLINE_FAULTS_POISON=1000 HOTLINE_FAULTS_STEPS=200 $(BIN)/python -m pytest -s -q tests/faults
+
+## make fuzz: schemathesis over intake's and the metrics read API's OpenAPI, 150 cases per operation (at least 1,000 per API)
+fuzz: install
+	HOTLINE_FUZZ_EXAMPLES=150 $(BIN)/python -m pytest -s -q tests/fuzz
 
 lint: install
 	$(BIN)/ruff check shared services hotline tests

@@ -150,6 +150,7 @@ class EmbeddedStack:
     database_port: int = field(default_factory=free_port)
     database_storage: Path | str | None = None
     processes: list[subprocess.Popen] = field(default_factory=list)
+    roles: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -160,13 +161,37 @@ class EmbeddedStack:
         return f"mongodb://127.0.0.1:{self.database_port}/?directConnection=true"
 
     def start(self, *, broker: bool = True, database: bool = True) -> EmbeddedStack:
-        logs = self.home / "logs"
-        storage = self.database_storage if self.database_storage is not None else self.home / "db"
         if database:
-            self.processes.append(start_database(self.database_port, storage, logs / "database.log"))
+            self.start_database()
         if broker:
-            self.processes.append(start_broker(self.broker_port, logs / "broker.log"))
+            self.start_broker()
         return self
+
+    def start_database(self) -> None:
+        """Start the database on its port (its storage kept on disk: what it had survives a restart)."""
+        storage = self.database_storage if self.database_storage is not None else self.home / "db"
+        self._start("database", start_database(self.database_port, storage, self.home / "logs" / "database.log"))
+
+    def start_broker(self) -> None:
+        """Start the broker on its port: empty (in memory only), without topics."""
+        self._start("broker", start_broker(self.broker_port, self.home / "logs" / "broker.log"))
+
+    def stop_database(self) -> None:
+        self._stop("database")
+
+    def stop_broker(self) -> None:
+        """Stop the broker: everything it held (topics, messages, committed offsets) is gone."""
+        self._stop("broker")
+
+    def _start(self, role: str, proc: subprocess.Popen) -> None:
+        self.processes.append(proc)
+        self.roles[role] = proc
+
+    def _stop(self, role: str) -> None:
+        proc = self.roles.pop(role, None)
+        if proc is not None:
+            stop_process(proc)
+            self.processes.remove(proc)
 
     def create_topics(self, names: Iterable[str], *, partitions: int = 6) -> list[str]:
         return asyncio.run(ensure_topics(self.bootstrap_servers, names, partitions=partitions, replication_factor=1))

@@ -8,11 +8,52 @@ a call received at 2026-03-31 16:00 UTC belongs to April in Beijing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from pydantic import AfterValidator, AwareDatetime
+
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+"""No instant in a Hotline contract (event, API body) lies before this: older ones are refused as absurd."""
+LATEST_INSTANT = datetime(2100, 1, 1, tzinfo=UTC)
+"""Every instant in a Hotline contract lies before this: later ones are refused as absurd."""
+MONTH_PATTERN = r"^20\d{2}-(0[1-9]|1[0-2])$"
+"""A month (YYYY-MM) within the instants' window: what every API that takes a month accepts (else 422)."""
+RECEIVED_AT_MAX_FUTURE = timedelta(days=1)
+"""The most a call's ``received_at`` in an event may lie ahead of the consumer's clock (intake is stricter)."""
+
+
+def check_instant(moment: datetime) -> datetime:
+    """``moment`` itself if it lies in [EARLIEST_INSTANT, LATEST_INSTANT); ValueError otherwise.
+
+    Python compares aware datetimes without converting them, so year 1 or 9999 with a ±14:00 offset is
+    refused here rather than overflowing later (in ``astimezone``, in a month computation).
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("must carry a time-zone offset")
+    if not EARLIEST_INSTANT <= moment < LATEST_INSTANT:
+        raise ValueError(
+            f"must lie between {EARLIEST_INSTANT:%Y-%m-%d} and {LATEST_INSTANT:%Y-%m-%d} (UTC), not {moment.isoformat()}"
+        )
+    return moment
+
+
+def check_received_at(moment: datetime, *, now: datetime | None = None) -> datetime:
+    """``check_instant``, and not more than ``RECEIVED_AT_MAX_FUTURE`` ahead of ``now``."""
+    check_instant(moment)
+    latest = (now or datetime.now(UTC)) + RECEIVED_AT_MAX_FUTURE
+    if moment > latest:
+        raise ValueError(f"lies in the future: {moment.isoformat()} is after {latest.isoformat()}")
+    return moment
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(check_instant)]
+"""An aware datetime between EARLIEST_INSTANT and LATEST_INSTANT: the type of every instant in a contract."""
+ReceivedAt = Annotated[AwareDatetime, AfterValidator(check_received_at)]
+"""An ``Instant`` not in the future (beyond ``RECEIVED_AT_MAX_FUTURE``): a call's ``received_at``."""
 
 
 def as_utc(moment: datetime) -> datetime:

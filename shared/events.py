@@ -14,10 +14,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared import topics
+from shared.clock import Instant, ReceivedAt
 from shared.masking import mask_contacts, mask_optional
+
+MAX_TEXT_CHARS = 20_000
+"""The longest subject or body an event carries (intake's own, configurable limit is at most this)."""
 
 # Namespace of deterministic ids: the same (source system, external id) always gives the same call_id,
 # and an event derived from another always gets the same event_id, so replays are recognisable.
@@ -76,8 +80,10 @@ class Contact(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    hash: str = Field(description="Salted SHA-256 of the normalised contact (to link a citizen's calls).")
-    masked: str = Field(description="Masked form for operators, e.g. 138****5678.")
+    hash: str = Field(
+        max_length=128, description="Salted SHA-256 of the normalised contact (to link a citizen's calls)."
+    )
+    masked: str = Field(max_length=64, description="Masked form for operators, e.g. 138****5678.")
 
 
 class RequestedService(BaseModel):
@@ -104,14 +110,18 @@ class Call(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: Channel = Field(description="How the request came in.")
-    source_system: str = Field(description="The system that submitted it (e.g. 12345-cti, open311-gateway).")
-    external_id: str = Field(description="The request's id in the source system.")
-    subject: str = Field("", description="Subject line, possibly empty.")
-    body: str = Field(description="What the citizen said or wrote (Chinese or English).")
-    language: str = Field(description="ISO 639-1 language of the text: zh or en (detected if not given).")
+    source_system: str = Field(
+        max_length=100, description="The system that submitted it (e.g. 12345-cti, open311-gateway)."
+    )
+    external_id: str = Field(max_length=200, description="The request's id in the source system.")
+    subject: str = Field("", max_length=MAX_TEXT_CHARS, description="Subject line, possibly empty.")
+    body: str = Field(max_length=MAX_TEXT_CHARS, description="What the citizen said or wrote (Chinese or English).")
+    language: str = Field(max_length=8, description="ISO 639-1 language of the text: zh or en (detected if not given).")
     location: Location = Field(default_factory=Location, description="Where the problem is.")
     contact: Contact | None = Field(None, description="The citizen's contact (hashed and masked).")
-    received_at: AwareDatetime = Field(description="When the hotline received the request (UTC).")
+    received_at: ReceivedAt = Field(
+        description="When the hotline received the request (UTC); between 2000-01-01 and 2100-01-01, not in the future."
+    )
     requested: RequestedService | None = Field(None, description="The service the citizen chose, if any.")
     media_url: str | None = Field(None, max_length=2000, description="A URL to media of the request (a photo).")
 
@@ -125,7 +135,7 @@ class EventBase(BaseModel):
     key_description: ClassVar[str | None] = None  # the message key in words, for the topic's JSON Schema
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Unique id of this event.")
-    occurred_at: AwareDatetime = Field(default_factory=utc_now, description="When it happened (UTC, ISO 8601).")
+    occurred_at: Instant = Field(default_factory=utc_now, description="When it happened (UTC, ISO 8601).")
     schema_version: int = Field(1, description="Version of this event's schema within its topic.")
 
     def key(self) -> bytes:
@@ -241,8 +251,8 @@ class Assignment(BaseModel):
     catalogue_version: str = Field(description="Version of the dispatch catalogue used.")
     reason: str = Field(description="Why this queue, in words an operator can check.")
     priority: int = Field(3, ge=1, le=5, description="1 = most urgent.")
-    response_due_at: AwareDatetime | None = Field(None, description="Citizen must be contacted by (响应).")
-    resolution_due_at: AwareDatetime | None = Field(None, description="Case must be resolved by (办结).")
+    response_due_at: Instant | None = Field(None, description="Citizen must be contacted by (响应).")
+    resolution_due_at: Instant | None = Field(None, description="Case must be resolved by (办结).")
     attempt: int = Field(1, ge=1, description="Dispatch attempt: 2 and more after returns (退单).")
     duplicate_of: uuid.UUID | None = Field(
         None, description="Set when the call duplicates this open case: linked to it, not dispatched twice."
@@ -347,7 +357,7 @@ class CaseOverdue(Envelope):
     topic: ClassVar[str] = topics.CASES_OVERDUE
     event_type: Literal["case.overdue"] = Field("case.overdue", description="Event type.")
     deadline: DeadlineKind = Field(description="Which deadline passed.")
-    due_at: AwareDatetime = Field(description="When it was due (UTC).")
+    due_at: Instant = Field(description="When it was due (UTC).")
     queue_id: str = Field(description="Queue of the unit that holds the case and is counted against.")
     unit_name: str = Field(description="Display name of that unit.")
 
@@ -379,7 +389,7 @@ class DeadLetter(BaseModel):
     topic: ClassVar[str] = topics.DEADLETTER
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Unique id of this dead letter.")
-    occurred_at: AwareDatetime = Field(default_factory=utc_now, description="When it was dead-lettered (UTC).")
+    occurred_at: Instant = Field(default_factory=utc_now, description="When it was dead-lettered (UTC).")
     schema_version: int = Field(1, description="Version of this schema.")
     service: str = Field(description="Consumer that gave up on the message.")
     source_topic: str = Field(description="Topic the message came from.")
@@ -387,7 +397,12 @@ class DeadLetter(BaseModel):
     offset: int | None = Field(None, description="Its offset.")
     key: str | None = Field(None, description="Its key, decoded as UTF-8 with replacement.")
     reason: str = Field(description="Why it could not be processed.")
-    original_b64: str = Field(description="The original message bytes, base64-encoded.")
+    original_b64: str = Field(
+        description="The original message bytes, base64-encoded (the first 256 KiB of a larger message)."
+    )
+    original_size: int | None = Field(
+        None, ge=0, description="Set when original_b64 holds only the start of the message: its whole size in bytes."
+    )
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

@@ -31,6 +31,12 @@ class KafkaSettings(BaseSettings):
     fetch_max_wait_ms: int = Field(
         100, ge=1, le=1500, description="Longest a consumer's fetch waits for data (ms): bounds per-hop latency."
     )
+    offset_check_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often a worker compares its offsets with the logs' ends: past the end means the broker "
+        "lost its logs (a restarted in-memory broker), and the worker resumes from the earliest offset.",
+    )
 
     @property
     def faust_broker(self) -> str:

@@ -11,6 +11,11 @@ ALERTS = "hotline.alerts.v1"
 DEADLETTER = "hotline.deadletter.v1"
 PROGRAMME_EVENTS = "hotline.programme.events.v1"
 
+MAX_MESSAGE_BYTES = 256 * 1024
+"""The largest message a Hotline consumer reads; larger ones are dead-lettered unparsed. The contracts' text
+bounds keep every valid event far below it, and an event derived from one that fits (a call plus its
+classification and assignment) stays below the producer's 1 MiB request limit."""
+
 ALL_TOPICS: tuple[str, ...] = (
     CALLS_RECEIVED,
     CALLS_CLASSIFIED,

@@ -71,7 +71,8 @@ class TracedTopic(faust.Topic):
 
 
 def create_app(service: str, settings: ServiceSettings) -> faust.App:
-    """A faust app for ``service``: raw bytes in and out, acks=all, no web server, in-memory tables."""
+    """A faust app for ``service``: raw bytes in and out, acks=all, no web server, in-memory tables, and a
+    timer that notices a broker that lost its logs (``OffsetWatch``)."""
     _bounded_fetch_wait(settings.kafka.fetch_max_wait_ms)
     app = faust.App(
         f"hotline-{service}",
@@ -88,9 +89,135 @@ def create_app(service: str, settings: ServiceSettings) -> faust.App:
         broker_session_timeout=30.0,
         Topic=TracedTopic,  # what app.topic (raw_topic) makes
     )
+    watch = OffsetWatch(app, service)
+
+    @app.timer(settings.kafka.offset_check_seconds, name=f"{service}-offset-watch")
+    async def watch_offsets() -> None:
+        await watch.check()
+
     if isinstance(settings, WorkerSettings):
         observability.instrument_worker(app, service, settings)  # /readyz and /metrics on settings.web_port
     return app
+
+
+@dataclass(frozen=True, slots=True)
+class LostLog:
+    """A partition whose consumer stood past the end of its log: the broker lost what it held."""
+
+    topic: str
+    partition: int
+    position: int
+    end: int
+    earliest: int
+    resumed: bool = False  # the group had already started over (its committed offset went back)
+
+    def reason(self, service: str) -> str:
+        where = f"{self.topic}[{self.partition}]"
+        if self.resumed:
+            return (
+                f"broker lost messages: {service} had committed offset {self.position} of {where}, the broker now "
+                f"holds {self.end}: it lost its logs and offsets; whatever was only on the broker is gone (calls "
+                f"accepted before the restart and not yet consumed); consuming the new log from its beginning"
+            )
+        return (
+            f"broker lost messages: {service} stood at offset {self.position} of {where} but the log ends at "
+            f"{self.end}; whatever was only on the broker is gone (calls accepted before the restart and not yet "
+            f"consumed); resuming from offset {self.earliest}"
+        )
+
+
+class OffsetWatch:
+    """Notices that the broker lost its logs, says so loudly and resumes from the earliest retained offset.
+
+    The embedded broker keeps everything in memory: after a restart its topics are empty, while a worker
+    that stayed up (or its group's committed offsets, committed again after the restart) stands past the
+    new logs' end, so faust would skip every new message. Every ``kafka.offset_check_seconds`` this compares,
+    for each assigned partition of a Hotline topic, the worker's read and committed offsets and the log end
+    it saw last with the log's end now (the high watermark of the last fetch); if the worker is past the end (or the end went back), the broker
+    lost data: it is logged as an error and announced on ``hotline.deadletter.v1``, faust's bookkeeping of
+    the partition is reset, the consumer seeks to the earliest offset and commits it. When the group has
+    already started over on its own (a rebalance after the restart found no committed offsets and faust
+    began at the new logs' start), its committed offset goes back below the highest it committed before:
+    that is announced too (committed offsets never go back on a broker that keeps them). A new log that
+    grew past the old position within one interval, with no commit seen in between, cannot be told apart
+    (documented in docs/operations.md).
+    """
+
+    def __init__(self, app: faust.App, service: str) -> None:
+        self.app = app
+        self.service = service
+        self.ends: dict[Any, int] = {}
+        self.committed: dict[Any, int] = {}
+
+    async def check(self) -> list[LostLog]:
+        try:
+            return await self._check()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the broker may be down right now: the next tick tries again
+            log.warning("offset watch of %s: %s: %s", self.service, type(exc).__name__, exc)
+            return []
+
+    async def _check(self) -> list[LostLog]:
+        consumer: Any = self.app.consumer
+        assigned = [tp for tp in consumer.assignment() if tp.topic in topics.ALL_TOPICS]
+        if not assigned:
+            return []
+        lost: list[LostLog] = []
+        behind: dict[Any, tuple[int, int]] = {}
+        for tp in assigned:
+            committed = consumer._committed_offset.get(tp)
+            remembered = self.committed.get(tp)
+            if committed is not None:
+                if remembered is not None and committed < remembered:
+                    # The group's committed offset went back: the broker forgot what this group committed
+                    # (it lost its logs and offsets; the group started over from the new logs' beginning).
+                    lost.append(LostLog(tp.topic, tp.partition, remembered, committed, committed, resumed=True))
+                self.committed[tp] = committed
+            # The high watermark of the last fetch response, not ListOffsets: the embedded broker answers
+            # ListOffsets(latest) with the base offset of the last record batch, short of the log's end.
+            end = consumer.highwater(tp)
+            if end is None or end < 0:
+                continue
+            known = [consumer._read_offset.get(tp), committed, self.ends.get(tp)]
+            position = max((offset for offset in known if offset is not None), default=0)
+            self.ends[tp] = end
+            if position > end:
+                behind[tp] = (position, end)
+        if behind:
+            earliest = await consumer.earliest_offsets(*behind)
+            for tp, (position, end) in behind.items():
+                start = max(int(earliest.get(tp) or 0), 0)
+                for bookkeeping in (consumer._acked, consumer._acked_index, consumer._gap):
+                    bookkeeping.pop(tp, None)
+                consumer._committed_offset[tp] = None
+                self.committed[tp] = start
+                await consumer.seek(tp, start)
+                try:
+                    await consumer._commit({tp: start})
+                except Exception as exc:  # the next commit of a processed message overwrites it anyway
+                    log.warning("offset watch: committing %s at %d failed: %s", tp, start, exc)
+                lost.append(LostLog(tp.topic, tp.partition, position, end, start))
+        if lost:
+            await self.announce(lost)
+        return lost
+
+    async def announce(self, lost: Sequence[LostLog]) -> None:
+        """Log each loss as an error and publish it as a dead letter (empty original)."""
+        letters = []
+        for item in lost:
+            log.error("%s", item.reason(self.service))
+            letters.append(
+                dead_letter(
+                    self.service,
+                    item.reason(self.service),
+                    source_topic=item.topic,
+                    original=b"",
+                    partition=item.partition,
+                    offset=item.end,
+                )
+            )
+        await retry_until_done("announce lost broker logs", functools.partial(send_dead_letters, self.app, letters))
 
 
 def raw_topic(app: faust.App, name: str) -> faust.TopicT:
@@ -107,21 +234,25 @@ def dead_letter(
     partition: int | None = None,
     offset: int | None = None,
 ) -> DeadLetter:
-    """The one builder of a dead letter: the message's bytes kept whole (base64), the reason cut at 2,000 characters.
+    """The one builder of a dead letter: the message's bytes kept whole (base64) up to
+    ``topics.MAX_MESSAGE_BYTES`` (a larger message keeps its first bytes and its size, so the dead letter
+    itself fits the broker), the reason cut at 2,000 characters.
 
     Use ``dead_letter_for`` for a record as it came off a topic (it knows its partition and offset) and
     ``dead_letter_of`` for a parsed event a later step refused.
     """
     if isinstance(key, bytes | bytearray):
         key = bytes(key).decode("utf-8", "replace")
+    kept = original[: topics.MAX_MESSAGE_BYTES]
     return DeadLetter(
         service=service,
         source_topic=source_topic,
         partition=partition,
         offset=offset,
-        key=key,
+        key=key[:1000] if key is not None else None,
         reason=reason[:2000],
-        original_b64=base64.b64encode(original).decode(),
+        original_b64=base64.b64encode(kept).decode(),
+        original_size=len(original) if len(kept) < len(original) else None,
     )
 
 
@@ -165,6 +296,8 @@ def parse_batch(
         try:
             if not isinstance(value, bytes | bytearray):
                 raise TypeError(f"expected bytes, got {type(value).__name__}")
+            if len(value) > topics.MAX_MESSAGE_BYTES:
+                raise ValueError(f"{len(value)} bytes, more than the {topics.MAX_MESSAGE_BYTES} a message may have")
             parsed.append(Received(event, model.model_validate_json(value)))
         except ValidationError as exc:
             dead.append(dead_letter_for(service, event, f"invalid {model.__name__}: {_short_errors(exc)}"))
@@ -209,10 +342,40 @@ def dead_letter_sender(app: faust.App) -> DeadLetterSender:
     return functools.partial(send_dead_letters, app)
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is an outage that retrying cures (a store or the broker unreachable, a timeout), rather
+    than a fault of the data (an absurd value, a message too large for the broker, a bug on one input)."""
+    from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
+    from pymongo.errors import ConnectionFailure, PyMongoError, WriteConcernError
+
+    cause: BaseException | None = exc
+    for _ in range(10):  # faust wraps the producer's error in its own ProducerSendError
+        if cause is None:
+            break
+        if isinstance(cause, MessageSizeTooLargeError | RecordTooLargeError) or "TooLarge" in str(cause):
+            return False
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, KafkaError | ConnectionFailure | WriteConcernError | OSError | TimeoutError):
+        return True
+    if isinstance(exc, PyMongoError):
+        return exc.has_error_label("RetryableWriteError") or exc.has_error_label("TransientTransactionError")
+    type_name = type(exc).__name__  # faust's own broker errors, without importing its internals
+    return type_name in {"ProducerSendError", "NotReady", "ConsumerNotStarted"}
+
+
 async def retry_until_done(
-    what: str, action: Callable[[], Awaitable[ResultT]], *, first_delay: float = 0.2, max_delay: float = 10.0
+    what: str,
+    action: Callable[[], Awaitable[ResultT]],
+    *,
+    first_delay: float = 0.2,
+    max_delay: float = 10.0,
+    retry_if: Callable[[BaseException], bool] | None = None,
 ) -> ResultT:
-    """Run ``action`` until it succeeds, backing off: a store being down must not ack unprocessed events."""
+    """Run ``action`` until it succeeds, backing off: a store being down must not ack unprocessed events.
+
+    With ``retry_if`` (e.g. ``is_transient``), an error it does not accept is raised at once instead: a
+    poison input must not be retried forever.
+    """
     delay = first_delay
     while True:
         try:
@@ -220,6 +383,8 @@ async def retry_until_done(
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if retry_if is not None and not retry_if(exc):
+                raise
             log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
@@ -294,11 +459,45 @@ class BatchHandler(Generic[ModelT]):
         await self.send_dead_letters(dead)
         if not parsed:
             return
-        apply = functools.partial(self.apply, parsed)
-        failed = await (retry_until_done(self.retry, apply) if self.retry else apply())
+        failed = await self._apply_isolating(parsed)
         observability.count_dead_letters(self.service, agent, "refused", len(failed))
         await self.send_dead_letters(failed)
         observability.observe_batch(self.service, agent, _occurred(parsed))
+
+    async def _apply_isolating(self, items: list[Received[ModelT]]) -> Sequence[DeadLetter]:
+        """``apply`` (retried while an outage lasts); on any other error, each record alone, the failing one
+        dead-lettered with the error."""
+        apply = functools.partial(self.apply, items)
+        try:
+            if self.retry:
+                return await retry_until_done(self.retry, apply, retry_if=is_transient)
+            return await apply()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not self.retry and is_transient(exc):
+                raise  # no retry here: the worker's own recovery handles an outage
+            if len(items) == 1:
+                log.exception(
+                    "%s: giving up on %s offset %s",
+                    self.service,
+                    items[0].record.message.topic,
+                    items[0].record.message.offset,
+                )
+                return [
+                    dead_letter_for(self.service, items[0].record, f"processing failed: {type(exc).__name__}: {exc}")
+                ]
+            log.warning(
+                "%s: a batch of %d failed (%s: %s); applying its records one by one",
+                self.service,
+                len(items),
+                type(exc).__name__,
+                exc,
+            )
+            failed: list[DeadLetter] = []
+            for item in items:
+                failed.extend(await self._apply_isolating([item]))
+            return failed
 
 
 def _occurred(items: Sequence[Received[ModelT]]) -> list[datetime]:

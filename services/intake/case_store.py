@@ -1,6 +1,6 @@
 """Adapter: the metrics-owned ``cases`` collection, which intake only reads through its typed read model
 (``shared.cases.CaseReadModel``: a case's status, lead queue and units, to judge a step). Connecting,
-answering a ping, finding one case.
+finding one case.
 """
 
 from __future__ import annotations
@@ -30,17 +30,6 @@ async def connected_cases(mongodb: MongoSettings) -> AsyncIterator[CaseReadModel
         yield CaseReadModel(hotline_database(client, mongodb))
     finally:
         await client.close()
-
-
-async def database_problem(cases: CaseReadModel | None) -> str | None:
-    """None when the case store answers a ping, else why not."""
-    if cases is None:
-        return "database not connected"
-    try:
-        await cases.ping()
-    except Exception as exc:
-        return f"database: {type(exc).__name__}: {exc}"
-    return None
 
 
 async def find_case(cases: CaseReadModel | None, call_id: uuid.UUID) -> CaseDocument | None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.intake.schemas import FreeText
 from shared.api_keys import CASES_ACT, SUPERVISOR, KeyRecord
 from shared.cases import CaseDocument
 from shared.catalogue import Catalogue
@@ -85,7 +86,7 @@ class CaseStepIn(BaseModel):
     )
 
     kind: CaseEventKind = Field(description="Which step (linked is the router's own).")
-    note: str | None = Field(None, max_length=4000, description="Free text; returned needs the reason (退单理由).")
+    note: FreeText | None = Field(None, max_length=4000, description="Free text; returned needs the reason (退单理由).")
     departments: list[str] = Field(default_factory=list, description="whistle: department queue ids summoned.")
     callback_result: CallbackResult | None = Field(None, description="callback: the citizen's answer.")
     classification: ReclassificationIn | None = Field(None, description="reclassified: the corrected category.")

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.intake.schemas import FreeText
 from shared.api_keys import PROGRAMME_WRITE, SUPERVISOR, KeyRecord
 from shared.events import HOTLINE_NAMESPACE, ProgrammeItemKind, ProgrammeItemUpdated
 from shared.programme import KIND_OF_LIST, ProgrammeError, UnknownProgrammeItem, check_update
@@ -35,7 +36,7 @@ class ProgrammeUpdateIn(BaseModel):
         max_length=50,
         description="tasks: planned, in_progress, done; policies: planned, drafting, issued.",
     )
-    note: str | None = Field(None, max_length=2000, description="Free text, e.g. what was done.")
+    note: FreeText | None = Field(None, max_length=2000, description="Free text, e.g. what was done.")
 
 
 class ProgrammeUpdateAccepted(BaseModel):

@@ -4,15 +4,35 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from services.intake.domain import MAX_PHONE_DIGITS, MIN_PHONE_DIGITS
+from shared.clock import Instant
 from shared.events import Channel, Location
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline and carriage return allowed
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds NUL or another control character (tab and line breaks are allowed in text)."""
+    return _CONTROL_IN_TEXT.search(text) is not None
+
+
+def no_control_characters(value: str | None) -> str | None:
+    """``value`` unless it holds NUL or another control character (tab and line breaks allowed in text)."""
+    if value is not None and has_control_characters(value):
+        raise PydanticCustomError(
+            "control_characters", "must not contain NUL or control characters (tab and line breaks are allowed)"
+        )
+    return value
+
+
+FreeText = Annotated[str, AfterValidator(no_control_characters)]
+"""Free text from a citizen or a unit: any characters but NUL and the other control characters (422)."""
 _PHONE_CHARS = re.compile(r"^\+?[\d\s\-().]+$")
 
 EXAMPLE_ZH: dict[str, Any] = {
@@ -62,6 +82,11 @@ class LocationIn(Location):
             )
         return self
 
+    @field_validator("address", "district", "street")
+    @classmethod
+    def _no_control_characters(cls, value: str | None) -> str | None:
+        return no_control_characters(value)
+
     def to_location(self) -> Location:
         return Location.model_construct(**{name: getattr(self, name) for name in Location.model_fields})
 
@@ -87,10 +112,10 @@ class CallSubmission(BaseModel):
         description="The request's id in the source system: resubmitting it gives the same call_id.",
         examples=["CTI-20240315-000123", "SR-2024-88412"],
     )
-    subject: str | None = Field(
+    subject: FreeText | None = Field(
         default=None, description="Subject line (optional).", examples=["小区噪音扰民", "Pothole"]
     )
-    body: str = Field(
+    body: FreeText = Field(
         description="What the citizen said or wrote, in Chinese or English; subject+body at most max_text_chars.",
         examples=[EXAMPLE_ZH["body"], EXAMPLE_EN["body"]],
     )
@@ -107,9 +132,10 @@ class CallSubmission(BaseModel):
         "(138****5678) in the event and never logs it.",
         examples=["13812345678", "+1 (202) 555-0143"],
     )
-    received_at: AwareDatetime | None = Field(
+    received_at: Instant | None = Field(
         default=None,
-        description="When the hotline received it, with a time-zone offset; default: now.",
+        description="When the hotline received it, with a time-zone offset; default: now. Accepted from "
+        "received_at_earliest (default 2000-01-01) to now plus clock_skew_seconds (default 300); 422 otherwise.",
         examples=["2024-03-15T23:12:00+08:00", "2024-03-15T14:05:00Z"],
     )
 

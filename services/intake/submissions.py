@@ -7,7 +7,8 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -35,6 +36,48 @@ def text_too_long(submission: CallSubmission, max_chars: int, *, prefix: tuple[s
     ).model_dump()
 
 
+@dataclass(frozen=True, slots=True)
+class ReceivedWindow:
+    """When a submitted ``received_at`` may lie: from ``earliest`` to ``skew`` after the intake's clock."""
+
+    earliest: datetime
+    skew: timedelta
+
+    def problem(
+        self, submission: CallSubmission, now: datetime, *, prefix: tuple[str | int, ...]
+    ) -> dict[str, Any] | None:
+        """The 422 error of a ``received_at`` outside the window, else None (absent means now: always fine)."""
+        received_at = submission.received_at
+        if received_at is None:
+            return None
+        if received_at < self.earliest:
+            msg = f"received_at {received_at.isoformat()} is before {self.earliest.isoformat()}, the earliest accepted"
+            kind = "received_at_too_early"
+        elif received_at > now + self.skew:
+            msg = (
+                f"received_at {received_at.isoformat()} is in the future: more than {self.skew.total_seconds():.0f}s "
+                f"after the intake's clock ({now.isoformat()})"
+            )
+            kind = "received_at_in_future"
+        else:
+            return None
+        return FieldError(loc=[*prefix, "received_at"], msg=msg, type=kind).model_dump()
+
+
+def submission_problem(
+    submission: CallSubmission,
+    *,
+    max_text_chars: int,
+    window: ReceivedWindow,
+    now: datetime,
+    prefix: tuple[str | int, ...],
+) -> dict[str, Any] | None:
+    """What is wrong with a submission beyond its schema (too long, received_at outside the window), or None."""
+    if submission.text_length() > max_text_chars:
+        return text_too_long(submission, max_text_chars, prefix=prefix)
+    return window.problem(submission, now, prefix=prefix)
+
+
 def event_for(submission: CallSubmission, contact_salt: str, now: datetime) -> CallReceived:
     return domain.call_received(
         channel=submission.channel,
@@ -52,7 +95,7 @@ def event_for(submission: CallSubmission, contact_salt: str, now: datetime) -> C
 
 
 def build_batch(
-    items: Sequence[Any], *, max_text_chars: int, contact_salt: str, now: datetime
+    items: Sequence[Any], *, max_text_chars: int, window: ReceivedWindow, contact_salt: str, now: datetime
 ) -> tuple[list[BatchItemResult], list[CallReceived]]:
     """Judge every item: the results in request order and the events to publish.
 
@@ -78,9 +121,9 @@ def build_batch(
             results.append(BatchItemResult(index=index, status="rejected", errors=errors))
             continue
         submission = valid[index]
-        if submission.text_length() > max_text_chars:
-            too_long = FieldError.model_validate(text_too_long(submission, max_text_chars, prefix=()))
-            results.append(BatchItemResult(index=index, status="rejected", errors=[too_long]))
+        problem = submission_problem(submission, max_text_chars=max_text_chars, window=window, now=now, prefix=())
+        if problem is not None:
+            results.append(BatchItemResult(index=index, status="rejected", errors=[FieldError.model_validate(problem)]))
             continue
         event = event_for(submission, contact_salt, now)
         earlier = first_index_of.get(event.call_id)

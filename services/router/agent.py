@@ -26,6 +26,7 @@ from services.common.streaming import (
     dead_letter_for,
     dead_letter_of,
     dead_letter_sender,
+    is_transient,
     parse_batch,
     raw_topic,
     retry_until_done,
@@ -212,8 +213,12 @@ def register_agents(
         # Acked only once the broker has every event; a resend after a failure is harmless because
         # derived event ids are deterministic and consumers are idempotent. Routed before linked, so
         # the duplicate's case can exist before its link.
-        await retry_until_done("send routed batch", functools.partial(send, routed_topic, routed))
-        await retry_until_done("send linked steps", functools.partial(send, events_topic, linked))
+        await retry_until_done(
+            "send routed batch", functools.partial(send, routed_topic, routed), retry_if=is_transient
+        )
+        await retry_until_done(
+            "send linked steps", functools.partial(send, events_topic, linked), retry_if=is_transient
+        )
         if routed:
             log.debug("routed %d calls (%d linked), %d dead letters", len(routed), len(linked), len(unlocated))
         return unlocated + failed
@@ -247,7 +252,9 @@ def register_agents(
             log.info(
                 "case %s %s -> %s (attempt %d)", event.call_id, event.kind, assignment.queue_id, assignment.attempt
             )
-        await retry_until_done("send dispatched steps", functools.partial(send, events_topic, dispatched))
+        await retry_until_done(
+            "send dispatched steps", functools.partial(send, events_topic, dispatched), retry_if=is_transient
+        )
         return unknown
 
     @app.agent(events_topic, name="router-follow-cases")

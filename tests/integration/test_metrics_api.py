@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -123,6 +124,24 @@ async def test_monthly_counts_reject_a_bad_month_or_dimension(client) -> None:
     assert bad_dimension.status_code == 422
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/metrics/monthly",
+        "/v1/problems/trend",
+        "/v1/programme",
+        "/v1/scoreboard/units",
+        "/v1/scoreboard/top",
+        "/v1/supervision",
+    ],
+)
+@pytest.mark.parametrize("month", ["0000-01", "0001-12", "1999-12", "2100-01", "99999-01"])
+async def test_a_month_outside_the_window_is_422_not_500(client, path: str, month: str) -> None:
+    """Issue 12: month=0000-01 gave 500 on trend, programme and supervision."""
+    response = await client.get(path, params={"month": month, "dimension": "category"})
+    assert response.status_code == 422, response.text
+
+
 async def test_health_and_readiness(client) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
@@ -130,19 +149,23 @@ async def test_health_and_readiness(client) -> None:
     assert ready.json() == {"status": "ready"}
 
 
-async def test_readiness_fails_when_the_database_is_unreachable() -> None:
+async def test_readiness_fails_fast_when_the_database_is_unreachable() -> None:
+    """Issue 12: a client waiting PyMongo's full 30 s for a server must not hold the probe that long."""
     from pymongo import AsyncMongoClient
 
     unreachable: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        "mongodb://127.0.0.1:1/?directConnection=true", serverSelectionTimeoutMS=300
+        "mongodb://127.0.0.1:1/?directConnection=true", serverSelectionTimeoutMS=30_000
     )
     app = create_app(MetricsSettings(), database=unreachable["nowhere"])
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics") as client:
+            started = time.monotonic()
             response = await client.get("/readyz")
+            waited = time.monotonic() - started
     finally:
         await unreachable.close()
     assert response.status_code == 503
+    assert waited < 10, f"/readyz took {waited:.1f}s"
 
 
 async def test_the_queue_page_is_bilingual_self_contained_and_refreshes_from_the_api(client) -> None:

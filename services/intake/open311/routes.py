@@ -38,6 +38,7 @@ from services.intake.open311.mapping import (
     service_catalogue,
 )
 from services.intake.routes.common import publish_or_refuse
+from services.intake.schemas import ErrorBody, has_control_characters
 from services.intake.settings import IntakeSettings
 from shared.api_keys import CALLS_WRITE, KeyRecord
 from shared.events import CallReceived, Channel, Contact, Location, RequestedService
@@ -64,7 +65,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await client.aclose()
 
 
-router = APIRouter(prefix=BASE, tags=["open311"], lifespan=lifespan)
+router = APIRouter(
+    prefix=BASE,
+    tags=["open311"],
+    lifespan=lifespan,
+    responses={
+        400: {"description": "Open311 error list: a missing or invalid field, or the case store did not answer."},
+        403: {"description": "Open311 error list: api_key missing, unknown or without calls:write (POST)."},
+        404: {"description": "Open311 error list: an unknown format, service_code, request or token."},
+        413: {"model": ErrorBody, "description": "The body is larger than max_request_bytes (refused before parsing)."},
+    },
+)
 
 
 # ---- plumbing -----------------------------------------------------------------------------------------
@@ -307,6 +318,10 @@ def build_event(
     description = _one(fields, "description")
     if description is not None and len(description) > MAX_DESCRIPTION:
         raise Open311Error(400, f"description is longer than {MAX_DESCRIPTION} characters")
+    if description is not None and has_control_characters(description):
+        raise Open311Error(
+            400, "description must not contain NUL or control characters (tab and line breaks are allowed)"
+        )
     answers = _attribute_answers(fields)
     problems = attribute_problems(service, answers)
     if problems:

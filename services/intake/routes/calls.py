@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Request, status
@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from services.intake.deps import CallsWriterDep, CasesDep, PublisherDep, SettingsDep
 from services.intake.publisher import BrokerUnavailable, PublishFailed
-from services.intake.routes.common import ERROR_RESPONSES, publish_or_503
+from services.intake.routes.common import BODY_ERROR_RESPONSES, ERROR_RESPONSES, publish_or_503
 from services.intake.schemas import (
     EXAMPLE_EN,
     EXAMPLE_ZH,
@@ -25,7 +25,9 @@ from services.intake.schemas import (
     ErrorBody,
     RawCallBatch,
 )
+from services.intake.settings import IntakeSettings
 from services.intake.submissions import (
+    ReceivedWindow,
     RecentSubmissions,
     build_batch,
     conflict_message,
@@ -34,13 +36,17 @@ from services.intake.submissions import (
     event_for,
     field_errors,
     reject_conflicts,
-    text_too_long,
+    submission_problem,
 )
 from shared.cases import CaseReadModel
 from shared.events import CallReceived
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["calls"])
+
+
+def received_window(settings: IntakeSettings) -> ReceivedWindow:
+    return ReceivedWindow(settings.received_at_earliest, timedelta(seconds=settings.clock_skew_seconds))
 
 
 async def stored_versions(
@@ -66,6 +72,7 @@ async def stored_versions(
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         **ERROR_RESPONSES,
+        **BODY_ERROR_RESPONSES,
         409: {"model": ConflictBody, "description": "Accepted before with other content: the stored version's hash."},
     },
 )
@@ -89,9 +96,13 @@ async def submit_call(
 
     The same (source_system, external_id) again: 202 with the same call_id when the content is the same
     (idempotent), 409 with the accepted version's content hash when it differs."""
-    if submission.text_length() > settings.max_text_chars:
-        raise RequestValidationError([text_too_long(submission, settings.max_text_chars, prefix=())])
-    event = event_for(submission, settings.contact_salt, datetime.now(UTC))
+    now = datetime.now(UTC)
+    problem = submission_problem(
+        submission, max_text_chars=settings.max_text_chars, window=received_window(settings), now=now, prefix=()
+    )
+    if problem is not None:
+        raise RequestValidationError([problem])
+    event = event_for(submission, settings.contact_salt, now)
     refused = conflicts([event], await stored_versions(request, cases, [event]))
     if refused:
         stored_hash = refused[event.call_id]
@@ -118,7 +129,8 @@ async def submit_call(
     response_model_exclude_none=True,
     responses={
         **ERROR_RESPONSES,
-        413: {"model": ErrorBody, "description": "More calls than max_batch."},
+        **BODY_ERROR_RESPONSES,
+        413: {"model": ErrorBody, "description": "More calls than max_batch, or more bytes than max_request_bytes."},
         422: {"model": ErrorBody, "description": "The body is not {calls: [...]} (items are judged one by one)."},
     },
     openapi_extra={
@@ -146,7 +158,11 @@ async def submit_batch(
             f"body.calls has {len(items)} items; at most {settings.max_batch} are accepted per batch",
         )
     results, events = build_batch(
-        items, max_text_chars=settings.max_text_chars, contact_salt=settings.contact_salt, now=datetime.now(UTC)
+        items,
+        max_text_chars=settings.max_text_chars,
+        window=received_window(settings),
+        contact_salt=settings.contact_salt,
+        now=datetime.now(UTC),
     )
     results, events = reject_conflicts(results, events, await stored_versions(request, cases, events))
 

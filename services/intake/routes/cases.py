@@ -16,7 +16,7 @@ from services.intake import cases as case_steps
 from services.intake.case_store import CaseStoreUnavailable, find_case
 from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
 from services.intake.deps import CaseActorDep, CasesDep, CatalogueDep, PublisherDep, SettingsDep
-from services.intake.routes.common import ERROR_RESPONSES, publish_or_503, unavailable
+from services.intake.routes.common import BODY_ERROR_RESPONSES, ERROR_RESPONSES, publish_or_503, unavailable
 from services.intake.schemas import ErrorBody
 from shared.cases import CaseDocument, CaseReadModel
 from shared.events import UnitKind
@@ -61,6 +61,7 @@ async def existing_case(cases: CaseReadModel | None, call_id: uuid.UUID, retry_a
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         **ERROR_RESPONSES,
+        **BODY_ERROR_RESPONSES,
         403: {"model": ErrorBody, "description": "The key may not take this step on this case."},
         404: {"model": ErrorBody, "description": "No such case (yet: retry shortly after routing)."},
         409: {"model": ErrorBody, "description": "The step is not legal in the case's status; says why."},
@@ -122,7 +123,10 @@ async def take_step(
     )
 
 
-@router.get("/v1/cases/{call_id}/steps", responses=ERROR_RESPONSES)
+@router.get(
+    "/v1/cases/{call_id}/steps",
+    responses={**ERROR_RESPONSES, 404: {"model": ErrorBody, "description": "No such case (yet)."}},
+)
 async def steps(call_id: uuid.UUID, key: CaseActorDep, cases: CasesDep, settings: SettingsDep) -> StepsAllowed:
     """The steps this key may take on the case now (what a console should offer). A key whose units neither
     lead nor cooperate on the case gets the same 404 as for an unknown case: it may not see its status."""

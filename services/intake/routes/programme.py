@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, HTTPException, status
 from services.intake import programme as programme_updates
 from services.intake.deps import ApiKeyDep, PublisherDep, SettingsDep
 from services.intake.programme import ProgrammeUpdateAccepted, ProgrammeUpdateIn
-from services.intake.routes.common import ERROR_RESPONSES, publish_or_503
+from services.intake.routes.common import BODY_ERROR_RESPONSES, ERROR_RESPONSES, publish_or_503
 from services.intake.schemas import ErrorBody
 from shared.api_keys import PROGRAMME_WRITE, SUPERVISOR
 from shared.programme import load_programme
@@ -25,6 +25,7 @@ router = APIRouter(tags=["programme"])
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         **ERROR_RESPONSES,
+        **BODY_ERROR_RESPONSES,
         403: {"model": ErrorBody, "description": "The key lacks the supervisor or programme:write scope."},
         404: {"model": ErrorBody, "description": "No such problem, kind of item (tasks, policies) or item."},
         422: {"model": ErrorBody, "description": "The status does not exist for this kind of item."},

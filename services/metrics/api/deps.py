@@ -17,12 +17,14 @@ from services.metrics.store.hotspots import HotSpotStore
 from services.metrics.store.reads import MetricsReads
 from shared.api_keys import CASES_READ, READ_ALL, KeyRecord, KeyStore
 from shared.cases import case_units
-
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+from shared.clock import MONTH_PATTERN
 
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv (a spreadsheet export).")]
 Month = Annotated[
-    str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM in the city's time zone; default: this month.")
+    str | None,
+    Query(
+        pattern=MONTH_PATTERN, description="YYYY-MM (2000-01 to 2099-12) in the city's time zone; default: this month."
+    ),
 ]
 
 

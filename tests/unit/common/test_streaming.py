@@ -8,23 +8,26 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import pytest
-from faust.types import EventT
+from faust.types import TP, EventT
 from faust.types.tuples import Message
 
 from services.common.streaming import (
     BatchHandler,
     InvalidMessages,
+    OffsetWatch,
     Received,
     dead_letter,
     dead_letter_for,
     dead_letter_of,
+    is_transient,
+    parse_batch,
 )
 from shared import topics
-from shared.events import DeadLetter, ProgrammeItemUpdated
-from tests import factories
+from shared.events import TOPIC_MODELS, DeadLetter, ProgrammeItemUpdated
+from tests import factories, poison
 
 
 def record(value: bytes, key: bytes | None = None, offset: int = 0) -> EventT:
@@ -140,3 +143,152 @@ def test_the_one_builder_keeps_the_bytes_the_key_and_a_bounded_reason() -> None:
     )
     assert base64.b64decode(from_event.original_b64) == event.to_bytes()
     assert dead_letter("s", "r", source_topic="t", original=b"", key=None).key is None
+
+
+@pytest.mark.parametrize("topic", poison.INPUT_TOPICS)
+@pytest.mark.parametrize("kind", poison.KINDS)
+def test_every_kind_of_poison_is_dead_lettered_with_its_reason(topic: str, kind: str) -> None:
+    model = TOPIC_MODELS[topic]
+    keyed = poison.messages(topic, 6)
+    events = [
+        record(value, key, offset=n) for n, (key, value) in enumerate(keyed) if key.decode().split("-")[-2] == kind
+    ]
+
+    parsed, dead = parse_batch(events, model, "test")
+
+    assert parsed == []
+    assert len(dead) == len(events) > 0
+    assert all(d.reason.startswith(("invalid ", "undecodable message: ")) for d in dead), [d.reason for d in dead]
+    if kind == "oversized":
+        assert all("bytes, more than the" in d.reason for d in dead)
+
+
+@dataclass
+class Faulty:
+    """An apply step that fails on some values for a reason of their own (a bug, an absurd value)."""
+
+    applied: list[list[str]] = field(default_factory=list)
+
+    async def apply(self, batch: list[Received[ProgrammeItemUpdated]]) -> list[DeadLetter]:
+        if any(item.value.item_id == "bad" for item in batch):
+            raise OverflowError("date value out of range")
+        self.applied.append([item.value.item_id for item in batch])
+        return []
+
+
+@pytest.mark.parametrize("retry", [None, "apply updates"])
+def test_a_value_that_breaks_apply_is_dead_lettered_alone_and_the_rest_applied(retry: str | None) -> None:
+    faulty, recorder = Faulty(), Recorder()
+    values = [update().model_copy(update={"item_id": item_id}) for item_id in ("t1", "bad", "t2")]
+    step = BatchHandler("test", ProgrammeItemUpdated, faulty.apply, recorder.send_dead, retry=retry)
+
+    asyncio.run(step([record(v.to_bytes(), offset=n) for n, v in enumerate(values)]))
+
+    assert faulty.applied == [["t1"], ["t2"]]
+    assert recorder.steps[-1] == ("dead", ["processing failed: OverflowError: date value out of range"])
+
+
+def test_only_outages_are_retried() -> None:
+    from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+    from pymongo.errors import DuplicateKeyError, ServerSelectionTimeoutError
+
+    assert all(map(is_transient, [ServerSelectionTimeoutError("down"), KafkaConnectionError(), TimeoutError()]))
+    assert not any(map(is_transient, [MessageSizeTooLargeError(), OverflowError(), DuplicateKeyError("dup")]))
+
+
+def test_a_message_too_large_for_the_broker_is_not_an_outage_even_wrapped_by_faust() -> None:
+    from aiokafka.errors import MessageSizeTooLargeError
+    from faust.exceptions import ProducerSendError
+
+    try:
+        try:
+            raise MessageSizeTooLargeError()
+        except MessageSizeTooLargeError as inner:
+            raise ProducerSendError("Error while sending") from inner
+    except ProducerSendError as wrapped:
+        assert not is_transient(wrapped)
+    assert is_transient(ProducerSendError("Error while sending: KafkaConnectionError"))
+
+
+def test_the_dead_letter_of_a_huge_message_keeps_its_start_and_size_and_fits_the_broker() -> None:
+    huge = b"x" * 3_000_000
+    letter = dead_letter_for("router", record(huge, b"k" * 5000), "undecodable message: too large")
+    assert letter.original_size == 3_000_000
+    assert base64.b64decode(letter.original_b64) == huge[: topics.MAX_MESSAGE_BYTES]
+    assert len(letter.to_bytes()) < 1024 * 1024
+    assert dead_letter_for("router", record(b"small"), "x").original_size is None
+
+
+@dataclass
+class FakeConsumer:
+    """What OffsetWatch reads of faust's consumer: assignment, fetch high watermarks, read and committed offsets."""
+
+    highwaters: dict[TP, int]
+    _read_offset: dict[TP, int | None] = field(default_factory=dict)
+    _committed_offset: dict[TP, int | None] = field(default_factory=dict)
+    _acked: dict[TP, list[int]] = field(default_factory=dict)
+    _acked_index: dict[TP, set[int]] = field(default_factory=dict)
+    _gap: dict[TP, object] = field(default_factory=dict)
+    seeks: list[tuple[TP, int]] = field(default_factory=list)
+    commits: list[dict[TP, int]] = field(default_factory=list)
+
+    def assignment(self) -> set[TP]:
+        return set(self.highwaters)
+
+    def highwater(self, tp: TP) -> int:
+        return self.highwaters[tp]
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        return dict.fromkeys(tps, 0)
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+        self._read_offset[tp] = offset or None
+
+    async def _commit(self, offsets: dict[TP, int]) -> bool:
+        self.commits.append(offsets)
+        return True
+
+
+ROUTED = TP(topics.CALLS_ROUTED, 0)
+
+
+def watch_over(consumer: FakeConsumer, monkeypatch: pytest.MonkeyPatch) -> tuple[OffsetWatch, list[DeadLetter]]:
+    announced: list[DeadLetter] = []
+
+    async def send(_app: object, letters: Sequence[DeadLetter]) -> None:
+        announced.extend(letters)
+
+    monkeypatch.setattr("services.common.streaming.send_dead_letters", send)
+    return OffsetWatch(cast(Any, SimpleNamespace(consumer=consumer)), "router"), announced
+
+
+def test_a_position_past_the_log_end_is_announced_and_the_consumer_resumes_from_the_earliest_offset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = FakeConsumer({ROUTED: 120}, _read_offset={ROUTED: 99}, _committed_offset={ROUTED: 100})
+    watch, announced = watch_over(consumer, monkeypatch)
+    assert asyncio.run(watch.check()) == [] and announced == []  # healthy: at or below the end
+
+    consumer.highwaters[ROUTED] = 8  # the broker restarted: a new, short log
+    [lost] = asyncio.run(watch.check())
+
+    assert (lost.position, lost.end, lost.earliest) == (120, 8, 0)
+    assert consumer.seeks == [(ROUTED, 0)] and consumer.commits == [{ROUTED: 0}]
+    assert consumer._committed_offset[ROUTED] is None
+    assert [letter.reason.startswith("broker lost messages: router stood at offset 120") for letter in announced] == [
+        True
+    ]
+
+
+def test_a_committed_offset_that_went_back_is_announced_without_seeking(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer = FakeConsumer({ROUTED: 300}, _read_offset={ROUTED: 299}, _committed_offset={ROUTED: 300})
+    watch, announced = watch_over(consumer, monkeypatch)
+    asyncio.run(watch.check())
+    # After the restart the group started over and the new log already grew past the old end.
+    consumer.highwaters[ROUTED], consumer._read_offset[ROUTED], consumer._committed_offset[ROUTED] = 400, 20, 21
+
+    [lost] = asyncio.run(watch.check())
+
+    assert lost.resumed and consumer.seeks == []
+    assert "had committed offset 300" in announced[0].reason and "holds 21" in announced[0].reason

@@ -191,3 +191,78 @@ def test_without_a_broker_every_publishing_route_refuses_with_retry_after(intake
     open311 = client.post("/open311/v2/requests.json", data=form)
     assert open311.status_code == 400 and open311.headers["Retry-After"] == "5"
     assert "not accepted" in open311.json()[0]["description"]
+
+
+@pytest.fixture
+def limited(tmp_path: Path) -> tuple[TestClient, dict[str, str]]:
+    settings = IntakeSettings(
+        home=tmp_path,
+        kafka={"bootstrap_servers": "127.0.0.1:1"},
+        api_keys_file=tmp_path / "keys.json",
+        max_request_bytes=4096,
+        received_at_earliest="2020-01-01T00:00:00Z",
+        clock_skew_seconds=60,
+    )
+    return TestClient(create_app(settings)), {"X-API-Key": create_key(settings.api_keys_file, "writer")}
+
+
+def test_a_body_over_max_request_bytes_is_413_before_it_is_parsed(limited: Any) -> None:
+    client, writer = limited
+    oversized = b"{" + b" " * 10_000  # not even JSON: it is refused on its length, never parsed
+    for path in ("/v1/calls", "/v1/calls/batch"):
+        response = client.post(path, content=oversized, headers={**writer, "content-type": "application/json"})
+        assert response.status_code == 413, response.text
+        assert "at most 4096" in response.json()["detail"]
+
+    def streamed() -> Any:  # no Content-Length: counted as it arrives
+        for _ in range(10):
+            yield b" " * 1000
+
+    response = client.post("/v1/calls", content=streamed(), headers={**writer, "content-type": "application/json"})
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_a_body_that_is_not_json_is_415(limited: Any, content_type: str) -> None:
+    client, writer = limited
+    for path in ("/v1/calls", "/v1/calls/batch"):
+        response = client.post(path, content=b'{"calls": []}', headers={**writer, "content-type": content_type})
+        assert response.status_code == 415, response.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("body", "路灯坏了\x00"), ("subject", "a\x07b"), ("body", "x\x1b[31m"), ("location", {"address": "1\x00号楼"})],
+)
+def test_nul_and_control_characters_in_text_are_422(limited: Any, field: str, value: Any) -> None:
+    client, writer = limited
+    errors = _errors(client.post("/v1/calls", json={**VALID, field: value}, headers=writer))
+    assert any("control characters" in msg for msg in errors.values()), errors
+
+
+@pytest.mark.parametrize(
+    ("received_at", "kind"),
+    [
+        ("0001-01-01T00:00:00+14:00", "must lie between 2000-01-01 and 2100-01-01"),
+        ("9999-12-31T23:59:59-14:00", "must lie between 2000-01-01 and 2100-01-01"),
+        ("1900-01-01T00:00:00Z", "must lie between"),
+        ("2019-12-31T23:59:59Z", "the earliest accepted"),
+        ("2099-01-01T00:00:00Z", "is in the future"),
+    ],
+)
+def test_a_received_at_outside_the_window_is_422(limited: Any, received_at: str, kind: str) -> None:
+    client, writer = limited
+    single = _errors(client.post("/v1/calls", json={**VALID, "received_at": received_at}, headers=writer))
+    assert any(kind in msg for msg in single.values()), single
+    batch = client.post("/v1/calls/batch", json={"calls": [{**VALID, "received_at": received_at}]}, headers=writer)
+    assert batch.status_code == 200 and batch.json()["rejected"] == 1
+    assert kind in batch.json()["results"][0]["errors"][0]["msg"]
+
+
+def test_every_4xx_a_body_route_answers_is_in_the_openapi_document(limited: Any) -> None:
+    client, _ = limited
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/calls", "/v1/calls/batch"):
+        assert {"401", "403", "413", "415", "422", "503"} <= set(paths[path]["post"]["responses"]), path
+    assert "404" in paths["/v1/cases/{call_id}/steps"]["get"]["responses"]
+    assert {"400", "403", "404", "413"} <= set(paths["/open311/v2/requests.{fmt}"]["post"]["responses"])

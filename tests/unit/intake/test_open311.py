@@ -144,3 +144,14 @@ def test_the_same_form_is_the_same_request() -> None:
     form = {"api_key": ["a"], "service_code": ["01"], "description": ["x"]}
     assert external_id_of(form) == external_id_of({**form, "api_key": ["another key"]})
     assert external_id_of(form) != external_id_of({**form, "description": ["y"]})
+
+
+def test_a_description_with_nul_or_control_characters_is_400() -> None:
+    from services.intake.open311.routes import build_event
+    from services.intake.settings import IntakeSettings
+    from shared.api_keys import KeyRecord
+
+    form = {"service_code": ["mq-wage-arrears"], "address_string": ["大兴区西红门镇"], "description": ["欠薪\x00"]}
+    key = KeyRecord(name="t", salt="y", hash="x", scopes=("calls:write",), created_at="2026-01-01T00:00:00Z")
+    with pytest.raises(Open311Error, match="control characters"):
+        build_event(form, key, service_catalogue(), IntakeSettings())

@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared.clock import as_utc, as_utc_or_none, current_month, month_key, parse_utc, previous_month
+from shared.clock import (
+    as_utc,
+    as_utc_or_none,
+    check_instant,
+    check_received_at,
+    current_month,
+    month_key,
+    parse_utc,
+    previous_month,
+)
 
 
 def test_a_naive_datetime_from_mongodb_is_taken_as_utc() -> None:
@@ -39,3 +48,25 @@ def test_previous_month(month: str, before: str) -> None:
 def test_a_bad_month_is_refused_clearly(month: str) -> None:
     with pytest.raises(ValueError, match="expected YYYY-MM"):
         previous_month(month)
+
+
+@pytest.mark.parametrize(
+    "absurd",
+    [
+        "0001-01-01T00:00:00+14:00",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59-14:00",
+        "1900-01-01T00:00:00Z",
+        "2100-01-01T00:00:00Z",
+    ],
+)
+def test_absurd_instants_are_refused_without_overflowing(absurd: str) -> None:
+    with pytest.raises(ValueError, match="must lie between 2000-01-01 and 2100-01-01"):
+        check_instant(datetime.fromisoformat(absurd))
+
+
+def test_a_received_at_may_not_lie_in_the_future_beyond_a_day() -> None:
+    now = datetime(2026, 4, 1, tzinfo=UTC)
+    assert check_received_at(now + timedelta(hours=23), now=now) == now + timedelta(hours=23)
+    with pytest.raises(ValueError, match="in the future"):
+        check_received_at(now + timedelta(hours=25), now=now)

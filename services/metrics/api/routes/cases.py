@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import Field
 
 from services.metrics.api.deps import ReaderDep, ReadsDep
 from services.metrics.api.views import CaseListView, CaseSearchView, CaseView
@@ -61,7 +62,10 @@ async def search_cases(
         list[str], Query(description="level1, level1/level2 or level1/level2/level3 (repeat: any).")
     ] = [],  # noqa: B006
     status: Annotated[list[str], Query(description="Lifecycle statuses (repeat: any).")] = [],  # noqa: B006
-    priority: Annotated[list[int], Query(description="assignment.priority (1 = urgent; repeat: any).")] = [],  # noqa: B006
+    priority: Annotated[
+        list[Annotated[int, Field(ge=1, le=5)]],
+        Query(description="assignment.priority, 1 to 5 (1 = urgent; repeat: any)."),
+    ] = [],  # noqa: B006
     district: Annotated[list[str], Query(description="Districts (repeat: any).")] = [],  # noqa: B006
     overdue: Annotated[bool | None, Query(description="true: only overdue cases; false: only those on time.")] = None,
     sort: Annotated[
@@ -90,7 +94,7 @@ async def search_cases(
     return CaseSearchView(total=total, sort=sort, cases=[CaseView.of(case) for case in cases])
 
 
-@router.get("/v1/cases/{call_id}")
+@router.get("/v1/cases/{call_id}", responses={404: {"description": "No case with this call id (or not the key's)."}})
 async def get_case(call_id: str, reads: ReadsDep, reader: ReaderDep) -> CaseView:
     """One case by its call id (404 when unknown, or when the key's units neither lead nor cooperate on it)."""
     case = await reads.get_case(call_id)

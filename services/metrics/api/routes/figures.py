@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from services.metrics.api.deps import MONTH_PATTERN, ReadsDep
+from services.metrics.api.deps import ReadsDep
 from services.metrics.api.views import MonthlyCountView, MonthlyView
+from shared.clock import MONTH_PATTERN
 
 router = APIRouter()
 
