@@ -1,5 +1,8 @@
 """Beijing's districts and streets/towns (街乡镇), and resolving a spoken-style location to them.
 
+Size: one file (~680 lines) on purpose — the build (``--build``), the loader and the resolver share the
+name normalisation, the pinyin readings and the alias rules, which must agree between build and run time.
+
 Read by the router (locating calls), intake (is a street queue real?), the catalogue (qualifying its
 streets) and ``hotline locate``.
 

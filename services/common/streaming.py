@@ -1,6 +1,10 @@
 """The one place that knows how a Hotline faust worker is configured, how it consumes a batch and how
 poison messages are kept.
 
+Size: ~525 lines — the worker's whole consuming contract in one place: the app factory, parsing, the one
+dead-letter builder, retries, the batch loop and the offset watch (a restarted in-memory broker) that the loop
+feeds; splitting the watch out would make it import back from here.
+
 Agents stay thin: each is ``consume_batches`` with a ``BatchHandler`` (take a batch → parse the bytes
 into a contract model → dead-letter what does not parse → apply, retried while a store is down → dead-
 letter what the step refused), and the step itself calls pure domain code. A message that cannot be

@@ -1,6 +1,9 @@
 """Open311 GeoReport v2 at ``/open311/v2/`` on intake's port: the service list and definitions, filing a
 request into the same pipeline as ``POST /v1/calls``, and following requests through the case store.
 
+Size: ~540 lines — the standard's calls (services, service definition, requests POST/GET, one request,
+tokens) in both formats, each with its documented errors; the formats and the mapping already live beside it.
+
 Where each call reads from (docs/open311.md):
 - ``services``, ``services/{code}``: the shipped taxonomy, 每月一题 programme and dispatch catalogue files;
 - ``POST requests``: nothing; it publishes the same ``CallReceived`` event as ``/v1/calls`` to Kafka;
