@@ -43,9 +43,9 @@ bench: install
 faults: install
 	HOTLINE_FAULTS_CALLS=1000 HOTLINE_FAULTS_POISON=1000 HOTLINE_FAULTS_STEPS=200 $(BIN)/python -m pytest -s -q tests/faults
 
-## make fuzz: schemathesis over intake's and the metrics read API's OpenAPI, 150 cases per operation (at least 1,000 per API)
+## make fuzz: schemathesis over the OpenAPI of intake, the metrics read API and the console, 200 cases per operation (at least 1,000 per API)
 fuzz: install
-	HOTLINE_FUZZ_EXAMPLES=150 $(BIN)/python -m pytest -s -q tests/fuzz
+	HOTLINE_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -s -q tests/fuzz
 
 lint: install
 	$(BIN)/ruff check shared services hotline tests

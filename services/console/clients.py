@@ -10,6 +10,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -23,6 +24,12 @@ class UpstreamError(RuntimeError):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+def upstream_path(path: str) -> str:
+    """``path`` percent-encoded: the ids in it come from the console's own URL (a queue id, a call id), and any
+    character a browser can send there (control characters, ``?``, ``#``, ``%``) must reach the API as data."""
+    return quote(path, safe="/:")
 
 
 def error_detail(response: httpx.Response) -> str:
@@ -47,7 +54,7 @@ class MetricsClient:
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         try:
-            response = await self.http.get(path, params=params)
+            response = await self.http.get(upstream_path(path), params=params)
         except httpx.HTTPError as exc:
             raise UpstreamError(503, f"metrics API unreachable: {exc}") from exc
         if response.status_code >= 400:
@@ -121,7 +128,7 @@ class IntakeClient:
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key  # a form submitted twice is one step
         try:
-            response = await self.http.post(f"/v1/cases/{call_id}/events", json=dict(step), headers=headers)
+            response = await self.http.post(upstream_path(f"/v1/cases/{call_id}/events"), json=dict(step), headers=headers)
         except httpx.HTTPError as exc:
             return StepResult(False, 503, f"intake unreachable: {exc}")
         if response.status_code >= 400:
@@ -131,7 +138,7 @@ class IntakeClient:
     async def allowed_steps(self, api_key: str, call_id: str) -> list[str] | None:
         """The steps intake says this key may take on the case now; None when intake cannot say (yet)."""
         try:
-            response = await self.http.get(f"/v1/cases/{call_id}/steps", headers={"X-API-Key": api_key})
+            response = await self.http.get(upstream_path(f"/v1/cases/{call_id}/steps"), headers={"X-API-Key": api_key})
         except httpx.HTTPError:
             return None
         if response.status_code >= 400:

@@ -37,6 +37,7 @@ from shared.queues import is_urgent as urgent_priority
 router = APIRouter()
 CASES_SHOWN = 200
 EXPORT_LIMIT = 10_000
+QUEUE_LISTING_MAX = 500  # the most the read API's queue listing gives at once; more goes through its search
 SORTS = ("urgent", "oldest", "newest", "deadline")
 FILTERS = ("q", "category", "status", "priority", "overdue", "district", "sort")
 _PHONE = re.compile(r"\+?[\d\s\-()]+")
@@ -121,10 +122,8 @@ async def queue_and_cases(
     queue = next((dict(q) for q in listed if q["queue_id"] == queue_id), None)
     queue = queue or access.empty_queue(queue_id, user.role)
     query = request.query_params
-    if not any(query.get(name) for name in FILTERS if name != "sort") and query.get("sort", "urgent") in (
-        "urgent",
-        "oldest",
-    ):
+    plain = not any(query.get(name) for name in FILTERS if name != "sort")
+    if plain and limit <= QUEUE_LISTING_MAX and query.get("sort", "urgent") in ("urgent", "oldest"):
         # The plain page, the one kept open all day: the queue listing off its index, the queue's urgent cases
         # on top (the read API's order=urgent). Filters and other orders go through the search.
         order = "urgent" if query.get("sort", "urgent") == "urgent" else "oldest"

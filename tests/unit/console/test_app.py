@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from services.console.app import create_app
+from services.console.clients import upstream_path
 from services.console.settings import ConsoleSettings
 from services.console.users import add_user
 from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
@@ -513,6 +514,8 @@ def test_the_queue_exports_as_csv_and_ticked_cases_are_accepted_at_once(
     assert {r["call_id"]: r["role"] for r in rows} == {"c-xhm": "lead", "c-labour": "cooperating"}
     assert "13812345678" not in exported.text and "138****5678" in exported.text
     assert console.get(f"/export/{XHM}?q=燃气").text.strip("\ufeff") == ""
+    plain = console.get(f"/export/{XHM}")  # no filter: more than the queue listing gives, so through the search
+    assert plain.status_code == 200 and "c-xhm" in plain.text
     done = console.post(f"/bulk/{XHM}", data={"call_id": ["c-xhm", "c-wj"], "batch": "b1"}, follow_redirects=False)
     assert done.headers["location"].endswith("accepted=1&not_accepted=1"), "c-wj is not theirs"
     assert intake.posted[-1][1:] == ("c-xhm", {"kind": "accepted"})
@@ -527,3 +530,11 @@ def test_the_scoreboard_exports_every_units_rates_as_csv(tmp_path: Path, intake:
     assert [(r["kind"], r["unit_id"], r["composite"]) for r in rows] == [
         ("street", XHM, "93.2"), ("district", "大兴区", "49.0")
     ]  # fmt: skip
+
+
+def test_ids_taken_from_the_console_url_reach_the_apis_percent_encoded() -> None:
+    """The fuzzer's find: a control character in a queue id made httpx refuse the URL (500)."""
+    assert upstream_path("/v1/queues/street:朝阳区/望京街道/cases") == (
+        "/v1/queues/street:%E6%9C%9D%E9%98%B3%E5%8C%BA/%E6%9C%9B%E4%BA%AC%E8%A1%97%E9%81%93/cases"
+    )
+    assert upstream_path("/v1/cases/a\x10?b#c%d/steps") == "/v1/cases/a%10%3Fb%23c%25d/steps"
