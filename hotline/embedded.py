@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -31,8 +32,28 @@ async def topic_partitions(consumer: Any, topic: str) -> list[Any]:
     return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
 
 
+# Ports handed out below the kernel's ephemeral range (32768-60999 on Linux): a port the kernel picked for
+# ``bind(0)`` can be taken again, before the service binds it, as the source port of any outgoing connection
+# (a Kafka or MongoDB client of another process), which made a service fail with "address already in use".
+_PORTS_BELOW_EPHEMERAL = range(20000, 32768)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A loopback port nothing listens on, below the ephemeral range, not handed out before by this process."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.choice(_PORTS_BELOW_EPHEMERAL)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # the range is full: let the kernel choose
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
