@@ -134,27 +134,6 @@ class MetricsRepository:
     async def get_case(self, call_id: str) -> dict[str, Any] | None:
         return await self.reads.get_case(call_id)
 
-    async def find_cases(
-        self,
-        *,
-        call_ids: Sequence[str] = (),
-        received_from: datetime | None = None,
-        received_to: datetime | None = None,
-        statuses: Sequence[str] = (),
-        categories: Sequence[str] = (),
-        issues: Sequence[str] = (),
-        limit: int = 1000,
-    ) -> list[dict[str, Any]]:
-        return await self.reads.find_cases(
-            call_ids=call_ids,
-            received_from=received_from,
-            received_to=received_to,
-            statuses=statuses,
-            categories=categories,
-            issues=issues,
-            limit=limit,
-        )
-
     async def monthly_counts(self, month: str, dimension: str) -> list[MonthlyCount]:
         return await self.reads.monthly_counts(month, dimension)
 
