@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,36 @@ async def topic_partitions(consumer: Any, topic: str) -> list[Any]:
 
     await consumer.topics()
     return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+
+
+async def log_ends(consumer: Any, partitions: Sequence[Any], *, timeout: float = 10.0) -> dict[Any, int]:
+    """The true end offset (next offset to be written) of each of ``partitions``, for a started consumer with no
+    group; it is assigned those partitions and left positioned at their ends.
+
+    ``consumer.end_offsets`` (ListOffsets, latest) is not enough: the embedded broker answers it with the base
+    offset of the last record batch plus one, short of the log's end when that batch holds several records (a
+    batch of 4 at offsets 0-3 answers 1). So each partition is read forward from there; the end is where the
+    consumer's position meets the high watermark of a fetch response. On Apache Kafka nothing is left to read.
+    """
+    if not partitions:
+        return {}
+    reported = await consumer.end_offsets(list(partitions))
+    consumer.assign(list(partitions))
+    for tp in partitions:
+        consumer.seek(tp, reported[tp])
+    deadline = time.monotonic() + timeout
+    ends: dict[Any, int] = {}
+    while True:
+        await consumer.getmany(*partitions, timeout_ms=200)
+        for tp in partitions:
+            position, highwater = await consumer.position(tp), consumer.highwater(tp)
+            if highwater is not None and position >= highwater:
+                ends[tp] = position
+        if len(ends) == len(partitions) or time.monotonic() >= deadline:
+            break
+    for tp in partitions:
+        ends.setdefault(tp, max(await consumer.position(tp), consumer.highwater(tp) or 0))
+    return ends
 
 
 # Ports handed out below the kernel's ephemeral range (32768-60999 on Linux): a port the kernel picked for

@@ -215,7 +215,11 @@ class Platform:
         if self.probe:
             remaining = max(5.0, timeout - (time.monotonic() - started))
             try:
-                self.probe_result = asyncio.run(probe_pipeline(self.bootstrap_servers, timeout=remaining))
+                self.probe_result = asyncio.run(
+                    probe_pipeline(
+                        self.bootstrap_servers, metrics_group=self.settings.kafka.group_id("metrics"), timeout=remaining
+                    )
+                )
             except Exception as exc:
                 raise RuntimeError(f"the probe call did not go through: {exc} (logs in {self.home / 'logs'})") from exc
         (self.home / STATE_FILE).write_text(json.dumps(self.describe(), indent=2) + "\n")

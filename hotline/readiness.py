@@ -19,8 +19,6 @@ from hotline.embedded import topic_partitions
 from shared import topics
 from shared.events import probe_received
 
-METRICS_GROUP = "hotline-metrics"  # the metrics worker's consumer group (faust: the app's id)
-
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
@@ -33,8 +31,9 @@ class ProbeTimeout(RuntimeError):
     pass
 
 
-async def probe_pipeline(bootstrap_servers: str, *, timeout: float) -> ProbeResult:
-    """Send a probe call and wait until it is routed and the metrics worker committed past it."""
+async def probe_pipeline(bootstrap_servers: str, *, metrics_group: str, timeout: float) -> ProbeResult:
+    """Send a probe call and wait until it is routed and the metrics worker's group (``metrics_group``, faust: the
+    app's id, ``KafkaSettings.group_id``) committed past it."""
     deadline = time.monotonic() + timeout
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
@@ -66,7 +65,7 @@ async def probe_pipeline(bootstrap_servers: str, *, timeout: float) -> ProbeResu
         routed_after = time.monotonic() - started
         await admin.start()
         while True:
-            offsets = await admin.list_consumer_group_offsets(METRICS_GROUP, partitions=[routed_at])
+            offsets = await admin.list_consumer_group_offsets(metrics_group, partitions=[routed_at])
             committed = offsets.get(routed_at)
             if committed is not None and committed.offset > routed_offset:
                 break

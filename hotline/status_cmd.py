@@ -23,11 +23,11 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from hotline.embedded import topic_partitions
+from hotline.embedded import log_ends, topic_partitions
 from hotline.platform import WORKERS, Platform, locate, metrics_read_headers
 from shared import topics
+from shared.settings import KafkaSettings
 
-GROUPS = {name: f"hotline-{name}" for name in WORKERS}
 GROUP_TOPICS = {
     "classifier": (topics.CALLS_RECEIVED,),
     "router": (topics.CALLS_CLASSIFIED, topics.CASES_EVENTS),
@@ -69,9 +69,11 @@ async def broker_figures(bootstrap_servers: str, timeout: float) -> dict[str, An
     try:
         partitions = {topic: await topic_partitions(consumer, topic) for topic in topics.ALL_TOPICS}
         everything = [tp for tps in partitions.values() for tp in tps]
-        ends = await consumer.end_offsets(everything)
+        ends = await log_ends(consumer, everything)
         lag: dict[str, dict[str, Any]] = {}
-        for name, group in GROUPS.items():
+        kafka = KafkaSettings()
+        for name in WORKERS:
+            group = kafka.group_id(name)
             wanted = [tp for topic in GROUP_TOPICS[name] for tp in partitions.get(topic, [])]
             committed = await admin.list_consumer_group_offsets(group, partitions=wanted)
             per_partition = {

@@ -31,12 +31,23 @@ class KafkaSettings(BaseSettings):
     fetch_max_wait_ms: int = Field(
         100, ge=1, le=1500, description="Longest a consumer's fetch waits for data (ms): bounds per-hop latency."
     )
+    group_prefix: str = Field(
+        "hotline",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Prefix of each worker's consumer group and faust app id (<prefix>-<service>, e.g. "
+        "hotline-router): two platforms (or two test runs) sharing one broker each take their own.",
+    )
     offset_check_seconds: float = Field(
         10.0,
         gt=0,
         description="How often a worker compares its offsets with the logs' ends: past the end means the broker "
         "lost its logs (a restarted in-memory broker), and the worker resumes from the earliest offset.",
     )
+
+    def group_id(self, service: str) -> str:
+        """The consumer group (and faust app id) of ``service``'s worker."""
+        return f"{self.group_prefix}-{service}"
 
     @property
     def faust_broker(self) -> str:

@@ -21,6 +21,7 @@ from hotline.embedded import EmbeddedStack, ensure_topics
 from services.intake.settings import IntakeSettings
 from shared import topics
 from shared.settings import ServiceSettings
+from tests.helpers import start_groups_at_end
 
 REPO = Path(__file__).resolve().parents[1]
 DOMAIN_DATA = REPO.parent / "shared" / "domain"
@@ -95,6 +96,22 @@ def server_env(servers: Servers) -> dict[str, str]:
         "MONGODB_URI": servers.mongodb_uri,
         "KAFKA_PARTITIONS": "6",
     }
+
+
+@pytest.fixture
+async def worker_env(server_env: dict[str, str], servers: Servers) -> dict[str, str]:
+    """``server_env`` plus consumer groups of this test's own (``KAFKA_GROUP_PREFIX``), starting at the topics'
+    present ends: a worker the test starts neither waits for the rebalance of another test's worker that left
+    the same group moments ago (the broker keeps a member until its session times out) nor re-reads what earlier
+    tests put on the session's topics. Use the same value for every start of a worker within the test."""
+    import uuid
+
+    from hotline.platform import WORKERS
+    from shared.settings import KafkaSettings
+
+    kafka = KafkaSettings(group_prefix=f"test-{uuid.uuid4().hex[:10]}")
+    await start_groups_at_end(servers.bootstrap_servers, [kafka.group_id(name) for name in WORKERS], topics.ALL_TOPICS)
+    return {**server_env, "KAFKA_GROUP_PREFIX": kafka.group_prefix}
 
 
 @pytest.fixture(scope="session")

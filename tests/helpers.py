@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from hotline.embedded import stop_process
+from hotline.embedded import log_ends, stop_process, topic_partitions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,6 +74,26 @@ async def produce(bootstrap: str, topic: str, items: Sequence[tuple[bytes | None
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
+
+
+async def start_groups_at_end(bootstrap: str, groups: Sequence[str], topic_names: Sequence[str]) -> None:
+    """Commit, for each of ``groups``, the present end of every partition of ``topic_names``: a worker joining one
+    of those groups for the first time starts with what is produced from now on."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await reader.start()
+    try:
+        partitions = [tp for topic in topic_names for tp in await topic_partitions(reader, topic)]
+        ends = await log_ends(reader, partitions)
+    finally:
+        await reader.stop()
+    for group in groups:
+        committer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        await committer.start()
+        try:
+            committer.assign(partitions)
+            await committer.commit(dict(ends))
+        finally:
+            await committer.stop()
 
 
 async def read_topic(

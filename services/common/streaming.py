@@ -79,7 +79,7 @@ def create_app(service: str, settings: ServiceSettings) -> faust.App:
     timer that notices a broker that lost its logs (``OffsetWatch``)."""
     _bounded_fetch_wait(settings.kafka.fetch_max_wait_ms)
     app = faust.App(
-        f"hotline-{service}",
+        settings.kafka.group_id(service),
         broker=settings.kafka.faust_broker,
         store="memory://",
         key_serializer="raw",
@@ -522,7 +522,7 @@ def run_worker(app: faust.App, settings: ServiceSettings) -> None:
     """Run a faust worker in the foreground until SIGINT/SIGTERM, logging as ``services.common.logs`` says."""
     from faust.worker import Worker
 
-    service = str(app.conf.id).removeprefix("hotline-")
+    service = str(app.conf.id).removeprefix(f"{settings.kafka.group_prefix}-")
     config = logging_config(service, settings.log_level, settings.log_format)
     tracing.setup_tracing(service, settings.otlp_endpoint)
     worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True, logging_config=config)

@@ -128,7 +128,9 @@ class IntakeClient:
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key  # a form submitted twice is one step
         try:
-            response = await self.http.post(upstream_path(f"/v1/cases/{call_id}/events"), json=dict(step), headers=headers)
+            response = await self.http.post(
+                upstream_path(f"/v1/cases/{call_id}/events"), json=dict(step), headers=headers
+            )
         except httpx.HTTPError as exc:
             return StepResult(False, 503, f"intake unreachable: {exc}")
         if response.status_code >= 400:

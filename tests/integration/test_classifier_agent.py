@@ -15,7 +15,7 @@ from tests.helpers import produce, read_topic, run_service
 pytestmark = pytest.mark.integration
 
 
-async def test_the_worker_classifies_a_received_call_and_dead_letters_poison(server_env, servers, tmp_path) -> None:
+async def test_the_worker_classifies_a_received_call_and_dead_letters_poison(worker_env, servers, tmp_path) -> None:
     run = uuid.uuid4().hex[:10]
     received = factories.received(
         factories.call(
@@ -30,7 +30,7 @@ async def test_the_worker_classifies_a_received_call_and_dead_letters_poison(ser
     invalid = json.dumps({"event_type": "call.received", "call_id": str(uuid.uuid4()), "call": {"body": 1}}).encode()
     log_path = tmp_path / "classifier.log"
 
-    with run_service("services.classifier", server_env, log_path) as proc:
+    with run_service("services.classifier", worker_env, log_path) as proc:
         await produce(
             servers.bootstrap_servers,
             topics.CALLS_RECEIVED,

@@ -18,7 +18,7 @@ from tests.helpers import present, produce, read_topic, run_service
 pytestmark = pytest.mark.integration
 
 
-async def test_the_worker_stores_each_routed_call_once_and_dead_letters_poison(server_env, servers, tmp_path) -> None:
+async def test_the_worker_stores_each_routed_call_once_and_dead_letters_poison(worker_env, servers, tmp_path) -> None:
     database = f"test_metrics_agent_{uuid.uuid4().hex[:10]}"
     run = uuid.uuid4().hex[:8]
     queue_id = f"street:测试区/{run}"
@@ -30,7 +30,7 @@ async def test_the_worker_stores_each_routed_call_once_and_dead_letters_poison(s
 
     client: AsyncMongoClient = AsyncMongoClient(servers.mongodb_uri)
     db = client[database]
-    env = {**server_env, "MONGODB_DATABASE": database, "HOTLINE_METRICS_BATCH_WINDOW_SECONDS": "0.2"}
+    env = {**worker_env, "MONGODB_DATABASE": database, "HOTLINE_METRICS_BATCH_WINDOW_SECONDS": "0.2"}
     try:
         with run_service("services.metrics", env, tmp_path / "metrics.log") as proc:
             await produce(servers.bootstrap_servers, topics.CALLS_ROUTED, messages)

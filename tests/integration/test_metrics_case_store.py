@@ -85,6 +85,34 @@ async def test_a_step_before_its_case_waits_and_is_applied_when_the_case_arrives
     assert present(await mongo_db.counters.find_one({"_id": UNIT}))["responded"] == 1
 
 
+async def test_a_retried_transaction_applies_the_waiting_steps_once(mongo_db) -> None:
+    """with_transaction runs a batch's callback again after a transient error (a write conflict): the second
+    attempt must start from the events, not from the cases the aborted attempt changed."""
+    repository = await ready(mongo_db)
+    database = repository.database
+    calls = [factories.routed(f"retried-{i}") for i in range(3)]
+    accepted = factories.case_step(calls[0], "accepted")
+    await repository.apply_case_events([accepted])
+    transaction = database.transaction
+
+    async def aborted_once_then_committed(callback: Any) -> Any:
+        async with database.db.client.start_session() as session:
+            await session.start_transaction()
+            await callback(session)
+            await session.abort_transaction()
+        return await transaction(callback)
+
+    database.transaction = aborted_once_then_committed  # type: ignore[method-assign]
+    result = await repository.apply_routed_detailed(calls)
+
+    assert result.applied == 3 and result.rejected == []
+    case = present(await repository.get_case(str(calls[0].call_id)))
+    assert case["status"] == "accepted"
+    assert [h["kind"] for h in case["history"]] == ["dispatched", "accepted"]
+    assert await repository.pending_count() == 0
+    assert present(await mongo_db.counters.find_one({"_id": UNIT}))["dispatched"] == 3
+
+
 async def test_a_redispatch_moves_depth_and_oldest_waiting_to_the_new_queue(mongo_db) -> None:
     repository = await ready(mongo_db)
     april = datetime(2026, 4, 10, 2, tzinfo=UTC)

@@ -63,7 +63,7 @@ def lifecycle(run: str, count: int) -> tuple[list, list[CaseEvent], CaseEvent]:
 
 
 async def test_the_worker_survives_sigkill_and_its_counters_equal_the_rebuilt_ones(
-    server_env, servers, tmp_path
+    worker_env, servers, tmp_path
 ) -> None:
     run = uuid.uuid4().hex[:8]
     database = f"test_metrics_lifecycle_{run}"
@@ -84,7 +84,7 @@ async def test_the_worker_survives_sigkill_and_its_counters_equal_the_rebuilt_on
     client: AsyncMongoClient = AsyncMongoClient(servers.mongodb_uri, tz_aware=True)
     db = client[database]
     env = {
-        **server_env,
+        **worker_env,
         "MONGODB_DATABASE": database,
         "HOTLINE_METRICS_BATCH_SIZE": "4",
         "HOTLINE_METRICS_BATCH_WINDOW_SECONDS": "0.05",

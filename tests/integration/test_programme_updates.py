@@ -94,7 +94,7 @@ async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_w
     intake: httpx.AsyncClient,
     settings: ServiceSettings,
     intake_settings: IntakeSettings,
-    server_env: dict[str, str],
+    worker_env: dict[str, str],
     servers: Any,
     programme_path: tuple[Path, str],
     tmp_path: Path,
@@ -131,7 +131,7 @@ async def test_an_update_is_published_keyed_by_problem_and_applied_once_by_the_w
 
     database = f"test_programme_{uuid.uuid4().hex[:10]}"
     env = {
-        **server_env,
+        **worker_env,
         "MONGODB_DATABASE": database,
         "HOTLINE_METRICS_BATCH_WINDOW_SECONDS": "0.2",
         "HOTLINE_PROGRAMME_PATH": str(path),

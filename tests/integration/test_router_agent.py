@@ -16,7 +16,7 @@ from tests.helpers import produce, read_topic, run_service
 pytestmark = pytest.mark.integration
 
 
-async def test_the_worker_routes_a_classified_call_and_dead_letters_poison(server_env, servers, tmp_path) -> None:
+async def test_the_worker_routes_a_classified_call_and_dead_letters_poison(worker_env, servers, tmp_path) -> None:
     run = uuid.uuid4().hex[:10]
     classified = factories.classified(
         factories.call(
@@ -37,7 +37,7 @@ async def test_the_worker_routes_a_classified_call_and_dead_letters_poison(serve
     poison_key = f"router-poison-{run}".encode()
     log_path = tmp_path / "router.log"
 
-    with run_service("services.router", server_env, log_path) as proc:
+    with run_service("services.router", worker_env, log_path) as proc:
         await produce(
             servers.bootstrap_servers,
             topics.CALLS_CLASSIFIED,

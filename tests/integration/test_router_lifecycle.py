@@ -45,18 +45,18 @@ async def dispatched_for(bootstrap: str, trigger: CaseEvent) -> CaseEvent:
     return CaseEvent.model_validate_json(value)
 
 
-def env_for(server_env: dict[str, str], mongo_db: Any) -> dict[str, str]:
-    return {**server_env, "MONGODB_DATABASE": mongo_db.name, "HOTLINE_ROUTER_MAX_RETURNS": "2"}
+def env_for(worker_env: dict[str, str], mongo_db: Any) -> dict[str, str]:
+    return {**worker_env, "MONGODB_DATABASE": mongo_db.name, "HOTLINE_ROUTER_MAX_RETURNS": "2"}
 
 
 async def test_a_case_returned_three_times_is_redispatched_twice_then_goes_to_manual_dispatch(
-    server_env: dict[str, str], servers: Any, mongo_db: Any, tmp_path: Path
+    worker_env: dict[str, str], servers: Any, mongo_db: Any, tmp_path: Path
 ) -> None:
     call_id = str(uuid.uuid4())
     await mongo_db["cases"].insert_one(wage_case(call_id))
     log_path = tmp_path / "router.log"
     queues: list[tuple[str, int]] = []
-    with run_service("services.router", env_for(server_env, mongo_db), log_path) as proc:
+    with run_service("services.router", env_for(worker_env, mongo_db), log_path) as proc:
         for round_ in range(3):
             returned = factories.case_step(
                 uuid.UUID(call_id), CaseEventKind.returned, actor="unit", note=f"不归我们管 {round_}"
@@ -81,7 +81,7 @@ async def test_a_case_returned_three_times_is_redispatched_twice_then_goes_to_ma
 
 
 async def test_a_call_duplicating_an_open_case_is_linked_to_it_in_the_same_queue(
-    server_env: dict[str, str], servers: Any, mongo_db: Any, tmp_path: Path
+    worker_env: dict[str, str], servers: Any, mongo_db: Any, tmp_path: Path
 ) -> None:
     open_id = str(uuid.uuid4())
     open_case = wage_case(open_id)
@@ -95,7 +95,7 @@ async def test_a_call_duplicating_an_open_case_is_linked_to_it_in_the_same_queue
         factories.classification("劳动和社会保障", issue="wage-arrears"),
     )
     log_path = tmp_path / "router.log"
-    with run_service("services.router", env_for(server_env, mongo_db), log_path) as proc:
+    with run_service("services.router", env_for(worker_env, mongo_db), log_path) as proc:
         await produce(servers.bootstrap_servers, topics.CALLS_CLASSIFIED, [(classified.key(), classified.to_bytes())])
         mine = str(classified.call_id)
         routed_values = await read_topic(

@@ -55,12 +55,15 @@ class CaseWriter:
         The result counts the new cases and tells what the waiting events did and which areas the new
         cases touched (for the hot-spot check).
         """
-        cases = [case_document(event, self.database.timezone) for event in unique_by_call(batch)]
-        if not cases:
+        events = unique_by_call(batch)
+        if not events:
             return EventsResult()
         db = self.database
 
         async def in_transaction(session: AsyncClientSession) -> EventsResult:
+            # Built afresh on each attempt: with_transaction runs this again after a transient error (a write
+            # conflict, e.g. with a killed worker's transaction still open), and an attempt changes its cases.
+            cases = [case_document(event, db.timezone) for event in events]
             result = EventsResult()
             existing = await db.find_by_ids(db.cases, [case["_id"] for case in cases], session, {"_id": 1})
             new_cases = [case for case in cases if case["_id"] not in existing]
@@ -69,14 +72,16 @@ class CaseWriter:
             stored_at = datetime.now(UTC)  # when the case became visible in its queue (latency figures)
             waiting = await self.pending.for_calls([case["_id"] for case in new_cases], session)
             changes = CounterChanges()
-            for case in new_cases:
+            for index, case in enumerate(new_cases):
                 case["stored_at"] = stored_at
                 for event in waiting.get(case["_id"], ()):
+                    # A step redelivered before its case came waits twice: the second is a duplicate, whose
+                    # outcome is the very same case (apply_case_event copies only what it changes).
                     outcome = apply_case_event(case, event)
-                    case.clear()
-                    case.update(outcome.case)
+                    case = outcome.case
                     if outcome.outcome == "rejected":
                         result.rejected.append((event, outcome.reason or "rejected"))
+                new_cases[index] = case
                 changes.add_case(None, case)
                 area = area_of(case)
                 if area:
