@@ -30,6 +30,7 @@ STEP_ORDER: tuple[CaseEventKind, ...] = (
     CaseEventKind.closed,
     CaseEventKind.dispatched,
     CaseEventKind.unlinked,
+    CaseEventKind.assigned,  # shown apart, in the case's handler (承办人) panel
 )
 
 

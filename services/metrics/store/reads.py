@@ -10,6 +10,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 
 from services.metrics.aggregates import (
+    ASSIGNEES_FIELD,
     DIMENSIONS,
     parse_counter_id,
     queue_counter_id,
@@ -39,6 +40,16 @@ class QueueSummary:
 
 
 @dataclass(frozen=True)
+class QueueLoad:
+    """A queue's open cases (as lead unit) per assignee (承办人) and unassigned, from its counter."""
+
+    queue_id: str
+    open: int
+    unassigned: int
+    assignees: dict[str, int]
+
+
+@dataclass(frozen=True)
 class MonthlyCount:
     """Cases dispatched in a month for one value of a dimension."""
 
@@ -63,6 +74,7 @@ SEARCH_FIELDS: dict[str, int] = {
         "classification.category",
         "classification.subcategory",
         "classification.item",
+        "assignee",
     )
 }
 """What a search reads of every candidate: enough to match and order it (the listed ones are read whole)."""
@@ -103,6 +115,26 @@ class MetricsReads:
                 )
             )
         return summaries
+
+    async def queue_load(self, queue_id: str) -> QueueLoad:
+        """Each operator's load in a queue: its open cases per assignee and those unassigned, read from the
+        queue's one counter document (kept by the writer, checked by ``hotline metrics rebuild --check``), never
+        from the cases."""
+        counter = await self.database.counters.find_one(
+            {"_id": queue_counter_id(queue_id)}, {"open": 1, "unassigned": 1, ASSIGNEES_FIELD: 1}
+        )
+        counter = counter or {}
+        assignees = {
+            unit_of_field_key(key): int(count)
+            for key, count in (counter.get(ASSIGNEES_FIELD) or {}).items()
+            if int(count) > 0
+        }
+        return QueueLoad(
+            queue_id=queue_id,
+            open=int(counter.get("open", 0)),
+            unassigned=int(counter.get("unassigned", 0)),
+            assignees=dict(sorted(assignees.items(), key=lambda item: (-item[1], item[0]))),
+        )
 
     async def queue_depth_by_count(self, queue_id: str) -> int:
         """A queue's open cases (as lead unit) counted on the index (to check the counters against)."""
