@@ -84,7 +84,7 @@ async def test_the_read_api_gives_a_queues_load_to_its_own_unit_only(mongo_db, m
         "housing": create_key(metrics_settings.api_keys_file, "housing", (CASES_READ,), units=[HOUSING]),
     }
 
-    async def get(key: str, path: str, **params: object) -> httpx.Response:
+    async def get(key: str, path: str, **params: str) -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://m", headers={"X-API-Key": keys[key]}) as c:
             return await c.get(path, params=params)
