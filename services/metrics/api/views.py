@@ -29,6 +29,10 @@ class QueueView(BaseModel):
     depth: int = Field(description="Open cases waiting in the queue (待办).")
     dispatched_total: int = Field(description="Cases ever dispatched to the queue.")
     overdue: int = Field(0, description="Open cases of the queue past a deadline (超期).")
+    unassigned: int = Field(0, description="Open cases of the queue no operator was assigned yet (承办人).")
+    assignees: dict[str, int] = Field(
+        default_factory=dict, description="Open cases of the queue per assignee (承办人), most loaded first."
+    )
     oldest_waiting: OldestWaiting | None = Field(description="Oldest waiting case (最早等待), if any.")
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,8 @@ class QueueSummary:
     oldest_waiting_received_at: datetime | None
     oldest_waiting_call_id: str | None
     overdue: int = 0
+    unassigned: int = 0
+    assignees: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ class MetricsReads:
                     oldest_waiting_received_at=as_utc(oldest["received_at"]) if oldest else None,
                     oldest_waiting_call_id=oldest["call_id"] if oldest else None,
                     overdue=int(counter.get("overdue", 0)),
+                    unassigned=int(counter.get("unassigned", 0)),
+                    assignees=assignee_counts(counter),
                 )
             )
         return summaries
@@ -124,16 +128,11 @@ class MetricsReads:
             {"_id": queue_counter_id(queue_id)}, {"open": 1, "unassigned": 1, ASSIGNEES_FIELD: 1}
         )
         counter = counter or {}
-        assignees = {
-            unit_of_field_key(key): int(count)
-            for key, count in (counter.get(ASSIGNEES_FIELD) or {}).items()
-            if int(count) > 0
-        }
         return QueueLoad(
             queue_id=queue_id,
             open=int(counter.get("open", 0)),
             unassigned=int(counter.get("unassigned", 0)),
-            assignees=dict(sorted(assignees.items(), key=lambda item: (-item[1], item[0]))),
+            assignees=assignee_counts(counter),
         )
 
     async def queue_depth_by_count(self, queue_id: str) -> int:
@@ -308,6 +307,16 @@ class MetricsReads:
                 unit_of_field_key(key): {name: int(v) for name, v in counts.items()} for key, counts in units.items()
             }
         return boards
+
+
+def assignee_counts(counter: Mapping[str, Any]) -> dict[str, int]:
+    """A queue counter's open cases per assignee (承办人), most loaded first (names with none left out)."""
+    counts = {
+        unit_of_field_key(key): int(count)
+        for key, count in (counter.get(ASSIGNEES_FIELD) or {}).items()
+        if int(count) > 0
+    }
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def normalise_case(doc: dict[str, Any]) -> dict[str, Any]:

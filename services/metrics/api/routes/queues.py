@@ -46,6 +46,8 @@ async def queues_view(reads: MetricsReads, reader: Reader) -> QueuesView:
                 depth=queue.depth,
                 dispatched_total=queue.dispatched_total,
                 overdue=queue.overdue,
+                unassigned=queue.unassigned,
+                assignees=queue.assignees,
                 oldest_waiting=oldest,
             )
         )
