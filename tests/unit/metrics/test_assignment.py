@@ -185,3 +185,15 @@ def test_intake_takes_an_assignment_of_the_lead_unit_and_asks_for_the_name() -> 
     key, catalogue, now = _key(CASES_ACT), load_catalogue(), datetime.now(UTC)
     made = case_event(step, case, key, call_id=call_id, event_id=uuid.uuid4(), catalogue=catalogue, now=now)
     assert (made.kind, made.assignee, made.actor_queue) == (CaseEventKind.assigned, "wang", STREET)
+
+
+def test_a_resolved_case_keeps_its_assignee_out_of_the_load_and_a_reopened_one_counts_again() -> None:
+    event = factories.routed("reopen")
+    steps = [factories.case_step(event, kind) for kind in ("accepted", "responded", "resolved")]
+    resolved = walk(case_document(event, TZ), assign(event, "wang"), *steps)
+    assert resolved["assignee"] == "wang" and "assignees.wang" not in case_contributions(resolved).get(QUEUE, {})
+
+    reopened = walk(resolved, factories.case_step(event, "reopened"))
+
+    assert (reopened["status"], reopened["assignee"]) == ("accepted", "wang")
+    assert case_contributions(reopened)[QUEUE]["assignees.wang"] == 1
