@@ -119,6 +119,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "unassigned": ("未指派", "Unassigned"),
     "all_assignees": ("全部承办人", "All assignees"),
     "mine": ("我承办的", "Mine"),
+    "me": ("本人", "me"),
     "load": ("承办人工作量（在办件数）", "Operators' load (open cases)"),
     "load_hint": (
         "本单位主办的在办诉求按承办人统计；退单、改派他单位时承办人清空",
