@@ -92,3 +92,11 @@ def test_the_queue_page_shows_the_assignee_column_and_filter(console: TestClient
     page = console.get(f"/queues/{XHM}").text
     assert 'id="assignee-filter"' in page and f'value="{MINE}"' in page and f'value="{UNASSIGNED}"' in page
     assert 'class="assignee" data-assignee=""' in page
+
+
+def test_the_queue_export_has_the_assignee_column(console: TestClient) -> None:
+    sign_in(console, "xhm")
+    exported = console.get(f"/export/{XHM}")
+    assert exported.status_code == 200
+    header = exported.text.lstrip("\ufeff").splitlines()[0].split(",")
+    assert "assignee" in header
