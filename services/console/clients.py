@@ -79,6 +79,12 @@ class MetricsClient:
         body = await self.get(f"/v1/queues/{queue_id}/cases", {"limit": limit, "order": order})
         return list(body.get("cases", []))
 
+    async def queue_load(self, queue_id: str) -> dict[str, Any] | None:
+        """The queue's open cases per assignee (承办人) and unassigned (``/v1/queues/{id}/load``), None when the
+        read API does not offer it."""
+        body = await self.optional(f"/v1/queues/{queue_id}/load")
+        return dict(body) if isinstance(body, dict) else None
+
     async def search(self, params: Mapping[str, Any]) -> tuple[int, list[dict[str, Any]]]:
         """Cases matching ``params`` (``GET /v1/search``): how many, and those listed."""
         body = await self.get("/v1/search", params)

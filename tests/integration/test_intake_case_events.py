@@ -103,6 +103,26 @@ async def test_the_lead_unit_accepts_and_the_event_is_on_the_topic_keyed_by_call
     assert event.actor.startswith("xihongmen") and event.actor_queue == STREET
 
 
+async def test_the_lead_unit_names_the_cases_handler_and_must_give_a_name(
+    client: httpx.AsyncClient,
+    street: dict[str, str],
+    department: dict[str, str],
+    intake_settings: IntakeSettings,
+    mongo_db: Any,
+) -> None:
+    call_id = await stored_case(mongo_db, "accepted")
+    path = f"/v1/cases/{call_id}/events"
+    blank = await client.post(path, json={"kind": "assigned", "assignee": "  "}, headers=street)
+    assert blank.status_code == 422 and "assignee" in blank.text
+    cooperating = await client.post(path, json={"kind": "assigned", "assignee": "wang"}, headers=department)
+    assert cooperating.status_code == 403 and "lead unit" in cooperating.text
+    response = await client.post(path, json={"kind": "assigned", "assignee": "wang"}, headers=street)
+    assert response.status_code == 202, response.text
+    assert (response.json()["status_before"], response.json()["status_after"]) == ("accepted", "accepted")
+    [event] = await events_of(intake_settings, call_id, 1)
+    assert (event.kind, event.assignee, event.actor_queue) == (CaseEventKind.assigned, "wang", STREET)
+
+
 async def test_the_same_idempotency_key_gives_the_same_event_id(
     client: httpx.AsyncClient, street: dict[str, str], mongo_db: Any
 ) -> None:
@@ -189,7 +209,7 @@ async def test_steps_lists_what_this_key_may_do_now(
 ) -> None:
     call_id = await stored_case(mongo_db, "accepted")
     lead = (await client.get(f"/v1/cases/{call_id}/steps", headers=street)).json()
-    assert lead["role"] == "lead" and lead["steps"] == ["responded", "returned", "whistle"]
+    assert lead["role"] == "lead" and lead["steps"] == ["responded", "returned", "whistle", "assigned"]
     cooperating = (await client.get(f"/v1/cases/{call_id}/steps", headers=department)).json()
     assert cooperating["role"] == "cooperating" and cooperating["steps"] == []
 
