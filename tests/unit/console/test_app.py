@@ -376,6 +376,18 @@ def test_a_step_not_offered_is_refused_without_reaching_intake(console: TestClie
     assert intake.posted == []
 
 
+def test_a_step_on_another_units_case_answers_as_for_an_unknown_case(console: TestClient, intake: FakeIntake) -> None:
+    """issue 12: neither the console nor intake tells another unit that a case exists or where it is."""
+    sign_in(console, "xhm")
+    for kind in ("accepted", "closed", "teleport"):
+        elsewhere = console.post("/cases/c-wj/steps", data={"kind": kind})
+        unknown = console.post("/cases/c-nowhere/steps", data={"kind": kind})
+        assert elsewhere.status_code == unknown.status_code == 404
+        assert elsewhere.text.replace("c-wj", "ID") == unknown.text.replace("c-nowhere", "ID")
+        assert WANGJING not in elsewhere.text and "望京" not in elsewhere.text
+    assert intake.posted == []
+
+
 def test_a_whistle_summons_the_chosen_departments(console: TestClient, intake: FakeIntake) -> None:
     CASES["c-xhm"]["status"] = "accepted"
     try:
