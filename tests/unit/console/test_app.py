@@ -49,6 +49,7 @@ from shared.contacts import hash_contact
 from shared.events import Assignment, CallRouted, CaseEventKind, HotSpotAlert, UnitKind
 from shared.queues import queue_label
 from tests import factories
+from tests.unit.console.memory_signin import MemorySignInState
 
 XHM = "street:大兴区/西红门镇"
 WANGJING = "street:朝阳区/望京街道"
@@ -292,6 +293,7 @@ def _console(tmp_path: Path, intake: FakeIntake, *, offer_rates: bool = False, *
         ConsoleSettings(users_file=users, revoked_sessions_file=tmp_path / "revoked.json", **settings),
         metrics_transport=httpx.ASGITransport(app=fake_metrics(offer_rates)),
         intake_transport=httpx.ASGITransport(app=intake.app),
+        signin_state=MemorySignInState(),
     )
     # The console's own pages post forms: a browser sends their Origin (a cross-site page's is refused).
     return TestClient(app, follow_redirects=False, headers={"Origin": "http://testserver"})

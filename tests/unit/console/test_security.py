@@ -17,6 +17,7 @@ from services.console.security import SignInGuard, same_origin_problem
 from services.console.sessions import sign
 from services.console.settings import ConsoleSettings
 from services.console.web import SESSION_COOKIE
+from tests.unit.console.memory_signin import MemorySignInState
 from tests.unit.console.test_app import PASSWORD, XHM, FakeIntake, _console, sign_in
 
 
@@ -115,19 +116,40 @@ def test_an_unknown_name_costs_one_scrypt_hash_like_a_known_one_off_the_event_lo
     assert hashed == [False, False, False]
 
 
-def test_the_guard_forgets_failures_outside_its_window() -> None:
-    now = [0.0]
-    guard = SignInGuard(
-        max_failures=2, window_seconds=10, lockout_seconds=30, attempts_per_minute=99, clock=lambda: now[0]
+def guard_at(now: list[float], *, max_failures: int, attempts_per_minute: int) -> SignInGuard:
+    """A guard over counts in memory, its clock at ``now[0]`` (window 10 s, lockout 30 s)."""
+    return SignInGuard(
+        state=MemorySignInState(),
+        max_failures=max_failures,
+        window_seconds=10,
+        lockout_seconds=30,
+        attempts_per_minute=attempts_per_minute,
+        clock=lambda: now[0],
     )
-    guard.failed("a")
+
+
+async def test_the_guard_forgets_failures_outside_its_window() -> None:
+    now = [0.0]
+    guard = guard_at(now, max_failures=2, attempts_per_minute=99)
+    await guard.failed("a")
     now[0] = 11
-    guard.failed("a")
-    assert guard.refusal("a", "ip") is None
-    guard.failed("a")
-    assert guard.refusal("a", "ip") == pytest.approx(30)
+    await guard.failed("a")
+    assert await guard.refusal("a", "ip") is None
+    await guard.failed("A")  # names are case-folded
+    assert await guard.refusal("a", "ip") == pytest.approx(30)
     now[0] = 42
-    assert guard.refusal("a", "ip") is None
+    assert await guard.refusal("a", "ip") is None
+
+
+async def test_a_client_that_keeps_trying_stays_throttled_until_it_slows_down() -> None:
+    now = [0.0]
+    guard = guard_at(now, max_failures=99, attempts_per_minute=3)
+    assert [await guard.refusal(f"u{i}", "ip") for i in range(3)] == [None, None, None]
+    now[0] = 1
+    assert await guard.refusal("u", "ip") == pytest.approx(59)
+    assert await guard.refusal("u", "other-ip") is None
+    now[0] = 60.5
+    assert await guard.refusal("u", "ip") is None  # the three of second 0 have left the minute
 
 
 def test_there_is_no_public_default_session_secret(tmp_path: Path, intake: FakeIntake) -> None:
