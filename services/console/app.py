@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from pymongo.errors import PyMongoError
 
+from services.common.limits import RequestLimits, form_only
 from services.common.mongo import LazyDatabase
 from services.common.observability import instrument_http
 from services.console.clients import IntakeClient, MetricsClient
@@ -87,6 +88,12 @@ def create_app(
     )
     app.state.password_hashing = asyncio.Semaphore(PASSWORD_HASHES_AT_ONCE)
     app.middleware("http")(refuse_cross_site)
+    app.add_middleware(
+        RequestLimits,
+        max_bytes=settings.max_request_bytes,
+        setting="HOTLINE_CONSOLE_MAX_REQUEST_BYTES",
+        types=form_only,
+    )
     app.state.users = UserDirectory(settings.users_file)
     app.state.templates = page_templates()
     app.state.catalogue_choices = catalogue_choices(settings.catalogue_path)

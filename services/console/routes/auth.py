@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pymongo.errors import PyMongoError
 
 from services.console.i18n import translator
+from services.console.openapi import FORM_ANSWERS, SignInForm, answers, form_body
 from services.console.security import SignInGuard
 from services.console.sessions import new_session_id, sign
 from services.console.users import password_matches
@@ -44,7 +45,21 @@ async def login_page(request: Request) -> HTMLResponse:
     return render(request, "login.html", next=request.query_params.get("next", "/queues"), error=None)
 
 
-@router.post("/login", response_model=None)
+@router.post(
+    "/login",
+    response_model=None,
+    openapi_extra=form_body(SignInForm),
+    responses=answers(
+        303,
+        401,
+        *FORM_ANSWERS,
+        429,
+        503,
+        s303="Signed in: the session cookie is set, on to next.",
+        s401="Wrong user name or password (the same for an unknown name).",
+        s503="The sign-in counts (MongoDB) did not answer: nobody signs in; retry after Retry-After seconds.",
+    ),
+)
 async def login(request: Request) -> Response:
     form = await form_of(request)
     name, password = form.get("user", ""), form.get("password", "")
@@ -80,7 +95,11 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.post("/logout")
+@router.post(
+    "/logout",
+    openapi_extra=form_body(),
+    responses=answers(303, *FORM_ANSWERS, s303="Signed out (the session revoked): to the sign-in page."),
+)
 async def logout(request: Request) -> RedirectResponse:
     """Ends the session for good: its id is revoked, so a copy of the cookie no longer signs anyone in."""
     session = session_of(request)

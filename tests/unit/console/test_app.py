@@ -390,6 +390,15 @@ def test_a_step_on_another_units_case_answers_as_for_an_unknown_case(console: Te
     assert intake.posted == []
 
 
+def test_a_case_id_with_a_slash_is_an_unknown_case(console: TestClient, intake: FakeIntake) -> None:
+    """Found by the fuzz: ``POST /bulk/q`` with call_id ``x/`` made the read API redirect (307) and gave 500."""
+    sign_in(console, "boss")
+    bulk = console.post(f"/bulk/{XHM}", data={"call_id": "c-xhm/,c-xhm/x"})
+    assert bulk.status_code == 303 and "not_accepted=2" in bulk.headers["location"]
+    assert console.post("/cases/c-xhm%2F/steps", data={"kind": "accepted"}).status_code == 404
+    assert intake.posted == []
+
+
 def test_a_whistle_summons_the_chosen_departments(console: TestClient, intake: FakeIntake) -> None:
     CASES["c-xhm"]["status"] = "accepted"
     try:

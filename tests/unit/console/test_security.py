@@ -159,3 +159,48 @@ def test_there_is_no_public_default_session_secret(tmp_path: Path, intake: FakeI
         assert client.app.state.session_secret not in ("", "hotline-dev-console-secret")  # type: ignore[attr-defined]
         visitor = TestClient(client.app, follow_redirects=False, cookies={SESSION_COOKIE: forged})
         assert visitor.get("/queues").status_code == 303
+
+
+def test_a_form_over_max_request_bytes_is_413_and_a_body_not_a_form_is_415(tmp_path: Path, intake: FakeIntake) -> None:
+    with _console(tmp_path, intake, max_request_bytes=2048) as client:
+        sign_in(client, "xhm")
+        large = client.post("/cases/c-xhm/steps", data={"kind": "accepted", "note": "x" * 4096})
+        assert large.status_code == 413 and "HOTLINE_CONSOLE_MAX_REQUEST_BYTES" in large.text
+        as_json = client.post("/login", json={"user": "xhm", "password": PASSWORD})
+        assert as_json.status_code == 415 and "application/x-www-form-urlencoded" in as_json.text
+        assert client.post("/logout").status_code == 303  # an empty body has no type to check
+    assert intake.posted == []
+
+
+def test_the_openapi_document_declares_every_form_and_the_answers_of_each_route(console: TestClient) -> None:
+    """So that tools and the schemathesis fuzz (tests/fuzz) exercise the forms, and know each 4xx they give."""
+    paths = console.get("/openapi.json").json()["paths"]
+    forms = {
+        (path, method): set(op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["properties"])
+        for path, ops in paths.items()
+        for method, op in ops.items()
+        if "requestBody" in op
+    }
+    assert forms == {
+        ("/login", "post"): {"user", "password", "next"},
+        ("/logout", "post"): set(),
+        ("/bulk/{queue_id}", "post"): {"call_id", "batch"},
+        ("/cases/{call_id}/steps", "post"): {
+            "kind",
+            "note",
+            "departments",
+            "callback_result",
+            "category_path",
+            "queue_id",
+            "idempotency_key",
+        },
+    }
+    posts = {path for path, ops in paths.items() if "post" in ops}
+    assert posts == {path for path, _ in forms}  # every POST route takes a declared form
+    for path in posts:
+        assert {"403", "413", "415"} <= set(paths[path]["post"]["responses"]), path
+    assert {"401", "429", "503"} <= set(paths["/login"]["post"]["responses"])
+    steps = set(paths["/cases/{call_id}/steps"]["post"]["responses"])
+    assert {"400", "403", "404", "409", "422", "503"} <= steps
+    assert "404" in paths["/cases/{call_id}"]["get"]["responses"]
+    assert "403" in paths["/queues/{queue_id}"]["get"]["responses"]
