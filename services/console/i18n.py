@@ -14,6 +14,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "user": ("用户名", "User"),
     "password": ("密码", "Password"),
     "bad_credentials": ("用户名或密码错误", "Wrong user name or password"),
+    "bad_request": ("请求有误", "Bad request"),
     "too_many_attempts": ("尝试次数过多，请稍后再试", "Too many attempts: try again later"),
     "signin_unavailable": ("暂时无法登录，请稍后再试", "Signing in is unavailable for a moment: try again shortly"),
     "cross_site": (

@@ -69,6 +69,34 @@ class BulkForm(BaseModel):
     batch: str = Field("", description="The page's key: posting the same form twice accepts each case once.")
 
 
+def query(**parameters: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` declaring the optional query parameters a page reads from ``request.query_params``
+    (name -> JSON schema, with its description)."""
+    declared = []
+    for name, schema in parameters.items():
+        schema = dict(schema)
+        description = schema.pop("description", "")
+        declared.append({"name": name, "in": "query", "required": False, "description": description, "schema": schema})
+    return {"parameters": declared}
+
+
+QUEUE_FILTERS: dict[str, dict[str, Any]] = {
+    "q": {"type": "string", "description": "A call id, a phone number (found by its hash) or words."},
+    "category": {"type": "string", "description": "level1[/level2[/level3]] of the taxonomy."},
+    "status": {"type": "string", "description": "A lifecycle status."},
+    "priority": {"type": "string", "enum": ["", "urgent", "normal"], "description": "Urgent cases, or the others."},
+    "overdue": {"type": "string", "enum": ["", "1"], "description": "1: only overdue cases."},
+    "district": {"type": "string", "description": "A district."},
+    "sort": {"type": "string", "enum": ["urgent", "oldest", "newest", "deadline"], "description": "The order."},
+}
+"""The filters of a queue's page, its rows and its export."""
+
+SCOREBOARD_QUERY: dict[str, dict[str, Any]] = {
+    "month": {"type": "string", "description": "YYYY-MM (default: this month)."},
+    "map": {"type": "string", "enum": ["volume", "composite"], "description": "What the district map shows."},
+}
+
+
 def form_body(model: type[BaseModel] | None = None) -> dict[str, Any]:
     """``openapi_extra`` declaring an urlencoded form body with ``model``'s fields (an empty form without one)."""
     schema = model.model_json_schema() if model else {"type": "object", "properties": {}}

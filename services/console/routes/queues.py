@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console import access, views
-from services.console.openapi import FORM_ANSWERS, BulkForm, answers, form_body
+from services.console.openapi import FORM_ANSWERS, QUEUE_FILTERS, BulkForm, answers, form_body, query
 from services.console.reference import Choices
 from services.console.users import User
 from services.console.web import (
@@ -58,7 +58,12 @@ async def queues_page(request: Request) -> HTMLResponse:
     return render(request, "queues.html", user=user, queues=queues)
 
 
-@router.get("/queues/{queue_id:path}", response_class=HTMLResponse, responses=answers(303, 403, s403=NOT_YOURS))
+@router.get(
+    "/queues/{queue_id:path}",
+    response_class=HTMLResponse,
+    responses=answers(303, 403, s403=NOT_YOURS),
+    openapi_extra=query(**QUEUE_FILTERS),
+)
 async def queue_page(queue_id: str, request: Request) -> HTMLResponse:
     """One queue's waiting cases, urgent first then oldest (or as filtered and sorted), live."""
     user = current_user(request)
@@ -83,7 +88,12 @@ async def queue_page(queue_id: str, request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/rows/{queue_id:path}", response_class=HTMLResponse, responses=answers(401, 403, s403=NOT_YOURS))
+@router.get(
+    "/rows/{queue_id:path}",
+    response_class=HTMLResponse,
+    responses=answers(401, 403, s403=NOT_YOURS),
+    openapi_extra=query(**QUEUE_FILTERS),
+)
 async def queue_rows(queue_id: str, request: Request) -> HTMLResponse:
     """The rows of a queue's case table (fetched by the page when the live feed says it changed)."""
     user = current_user(request)
@@ -199,7 +209,12 @@ async def bulk_accept(queue_id: str, request: Request) -> Response:
     return RedirectResponse(f"/queues/{queue_id}?accepted={accepted}&not_accepted={refused}", status_code=303)
 
 
-@router.get("/export/{queue_id:path}", response_model=None, responses=answers(303, 403, s403=NOT_YOURS))
+@router.get(
+    "/export/{queue_id:path}",
+    response_model=None,
+    responses=answers(303, 403, s403=NOT_YOURS),
+    openapi_extra=query(**QUEUE_FILTERS),
+)
 async def export_queue(queue_id: str, request: Request) -> Response:
     """The queue's cases as filtered on the page, as CSV (UTF-8 with BOM: Excel opens it), words masked."""
     user = current_user(request)

@@ -399,6 +399,16 @@ def test_a_case_id_with_a_slash_is_an_unknown_case(console: TestClient, intake: 
     assert intake.posted == []
 
 
+def test_a_month_that_is_not_yyyy_mm_is_422_not_an_upstream_failure(console: TestClient) -> None:
+    """Found by the fuzz once the scoreboard's query was declared: ?month=n gave 502 (the read API's 422)."""
+    sign_in(console, "boss")
+    for path in ("/scoreboard", "/scoreboard.csv"):
+        for month in ("n", "1999-12", "2026-13", "\x7f"):
+            answer = console.get(path, params={"month": month})
+            assert answer.status_code == 422 and "YYYY-MM" in answer.text, (path, month)
+    assert console.get("/scoreboard", params={"month": "2026-04"}).status_code == 200
+
+
 def test_a_whistle_summons_the_chosen_departments(console: TestClient, intake: FakeIntake) -> None:
     CASES["c-xhm"]["status"] = "accepted"
     try:
