@@ -57,7 +57,7 @@ class MetricsClient:
             response = await self.http.get(upstream_path(path), params=params)
         except httpx.HTTPError as exc:
             raise UpstreamError(503, f"metrics API unreachable: {exc}") from exc
-        if response.status_code >= 400:
+        if response.status_code >= 300:  # a redirect is not an answer the console can show
             raise UpstreamError(response.status_code, error_detail(response))
         return response.json()
 
@@ -91,6 +91,10 @@ class MetricsClient:
         return int(body.get("total", 0)), list(body.get("cases", []))
 
     async def case(self, call_id: str) -> dict[str, Any] | None:
+        """The case, or None when there is none; an id with a ``/`` names no case (the read API would take it for
+        another path, or redirect it)."""
+        if "/" in call_id:
+            return None
         try:
             body: dict[str, Any] = await self.get(f"/v1/cases/{call_id}")
         except UpstreamError as exc:

@@ -14,7 +14,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "user": ("用户名", "User"),
     "password": ("密码", "Password"),
     "bad_credentials": ("用户名或密码错误", "Wrong user name or password"),
+    "bad_request": ("请求有误", "Bad request"),
     "too_many_attempts": ("尝试次数过多，请稍后再试", "Too many attempts: try again later"),
+    "signin_unavailable": ("暂时无法登录，请稍后再试", "Signing in is unavailable for a moment: try again shortly"),
     "cross_site": (
         "请求被拒绝：表单只能从本操作台的页面提交",
         "Refused: forms may only be sent from the console's own pages",

@@ -9,7 +9,8 @@ Who may act (API-key scopes per unit):
   not the supervisor-only ones;
 - a cooperating unit (summoned by a whistle, or named by the catalogue rule): no step. It sees the case
   in its queue and reports to the lead unit, which takes the steps (one unit answers for a case);
-- anyone else: no step (403).
+- anyone else: no step, and intake answers it the same 404 as for an unknown case (it may not learn that
+  the case exists, its status or the queue holding it).
 
 The rules themselves (``may_take``, ``permitted_steps``, ``STEP_NEEDS``) are ``shared.lifecycle``'s, shared
 with the console and the metrics writer; this module maps an API key and a case document onto them.

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console import access, views
+from services.console.openapi import StepForm, answers, form_body
 from services.console.reference import Choices
 from services.console.users import User
 from services.console.web import current_user, form_of, intake, language, metrics, refuse, render, users
@@ -23,7 +24,7 @@ from shared.queues import QueueId
 router = APIRouter()
 
 
-@router.get("/cases/{call_id}", response_class=HTMLResponse)
+@router.get("/cases/{call_id}", response_class=HTMLResponse, responses=answers(303, 404))
 async def case_page(call_id: str, request: Request) -> HTMLResponse:
     """One case with its history and the steps the user may take now."""
     user = current_user(request)
@@ -74,7 +75,28 @@ async def show_case(
     )
 
 
-@router.post("/cases/{call_id}/steps", response_model=None)
+@router.post(
+    "/cases/{call_id}/steps",
+    response_model=None,
+    openapi_extra=form_body(StepForm),
+    responses=answers(
+        303,
+        400,
+        401,
+        403,
+        404,
+        409,
+        413,
+        415,
+        422,
+        503,
+        s303="Taken: to the case page (…?done=kind); or not signed in.",
+        s401="Intake did not know the user's API key (the page says so).",
+        s403="A form from another origin (CSRF); or a step the user may not take on this case (the console's rule "
+        "or intake's).",
+        s503="Intake did not answer, or its broker did not acknowledge: the step is not taken; retry.",
+    ),
+)
 async def take_step(call_id: str, request: Request) -> Response:
     """Post a step to intake as the user; a refusal shows intake's reason on the case page."""
     user = current_user(request)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console import access, views
+from services.console.openapi import FORM_ANSWERS, QUEUE_FILTERS, BulkForm, answers, form_body, query
 from services.console.reference import Choices
 from services.console.users import User
 from services.console.web import (
@@ -36,6 +37,7 @@ from shared.queues import URGENT_PRIORITY
 from shared.queues import is_urgent as urgent_priority
 
 router = APIRouter()
+NOT_YOURS = "Not the user's queue (an operator sees its own; a supervisor every queue)."
 CASES_SHOWN = 200
 EXPORT_LIMIT = 10_000
 QUEUE_LISTING_MAX = 500  # the most the read API's queue listing gives at once; more goes through its search
@@ -45,12 +47,12 @@ MINE, UNASSIGNED = "@mine", "@none"  # the assignee filter's choices besides an 
 _PHONE = re.compile(r"\+?[\d\s\-()]+")
 
 
-@router.get("/")
+@router.get("/", status_code=303)
 async def home() -> RedirectResponse:
     return RedirectResponse("/queues", status_code=303)
 
 
-@router.get("/queues", response_class=HTMLResponse)
+@router.get("/queues", response_class=HTMLResponse, responses=answers(303))
 async def queues_page(request: Request) -> HTMLResponse:
     """Every queue the user may see, live."""
     user = current_user(request)
@@ -58,7 +60,12 @@ async def queues_page(request: Request) -> HTMLResponse:
     return render(request, "queues.html", user=user, queues=queues)
 
 
-@router.get("/queues/{queue_id:path}", response_class=HTMLResponse)
+@router.get(
+    "/queues/{queue_id:path}",
+    response_class=HTMLResponse,
+    responses=answers(303, 403, s403=NOT_YOURS),
+    openapi_extra=query(**QUEUE_FILTERS),
+)
 async def queue_page(queue_id: str, request: Request) -> HTMLResponse:
     """One queue's waiting cases, urgent first then oldest (or as filtered and sorted), live."""
     user = current_user(request)
@@ -88,7 +95,12 @@ async def queue_page(queue_id: str, request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/rows/{queue_id:path}", response_class=HTMLResponse)
+@router.get(
+    "/rows/{queue_id:path}",
+    response_class=HTMLResponse,
+    responses=answers(401, 403, s403=NOT_YOURS),
+    openapi_extra=query(**QUEUE_FILTERS),
+)
 async def queue_rows(queue_id: str, request: Request) -> HTMLResponse:
     """The rows of a queue's case table (fetched by the page when the live feed says it changed)."""
     user = current_user(request)
@@ -194,7 +206,14 @@ def case_rows(request: Request, user: User, cases: list[dict], queue: dict[str, 
     }
 
 
-@router.post("/bulk/{queue_id:path}", response_model=None)
+@router.post(
+    "/bulk/{queue_id:path}",
+    response_model=None,
+    openapi_extra=form_body(BulkForm),
+    responses=answers(
+        303, *FORM_ANSWERS, s303="To the queue page, with how many were accepted and refused (or not signed in)."
+    ),
+)
 async def bulk_accept(queue_id: str, request: Request) -> Response:
     """签收 every ticked case at once: each posted to intake as the user (each refusal counted, not fatal)."""
     user = current_user(request)
@@ -215,7 +234,12 @@ async def bulk_accept(queue_id: str, request: Request) -> Response:
     return RedirectResponse(f"/queues/{queue_id}?accepted={accepted}&not_accepted={refused}", status_code=303)
 
 
-@router.get("/export/{queue_id:path}", response_model=None)
+@router.get(
+    "/export/{queue_id:path}",
+    response_model=None,
+    responses=answers(303, 403, s403=NOT_YOURS),
+    openapi_extra=query(**QUEUE_FILTERS),
+)
 async def export_queue(queue_id: str, request: Request) -> Response:
     """The queue's cases as filtered on the page, as CSV (UTF-8 with BOM: Excel opens it), words masked."""
     user = current_user(request)
