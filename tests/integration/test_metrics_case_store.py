@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from services.metrics.case_search import CaseFilter
 from services.metrics.repository import MetricsRepository
 from services.metrics.scoreboard import HotSpotThresholds
 from shared.events import CaseEvent, UnitKind
@@ -18,6 +19,11 @@ pytestmark = pytest.mark.integration
 
 STREET = "street:大兴区/西红门镇"
 UNIT = f"2026-04|unit|{STREET}"
+
+
+async def stored_digests(mongo_db) -> dict[str, dict[str, Any]]:
+    """The queues' open-case digests that hold a case (emptied ones stay as empty documents)."""
+    return {d["_id"]: d["cases"] async for d in mongo_db.open_cases.find({"queue_id": {"$exists": True}}) if d["cases"]}
 
 
 async def ready(mongo_db) -> MetricsRepository:
@@ -273,8 +279,18 @@ async def test_streaming_counters_equal_the_rebuilt_ones_after_a_random_stream(m
 
     streamed = await repository.stored_counters()
     assert streamed == await repository.computed_counters()
+    digests = await stored_digests(mongo_db)
     await repository.rebuild()
     assert await repository.stored_counters() == streamed
+    assert await stored_digests(mongo_db) == digests, "the queues' digests equal the ones rebuilt from the cases"
+    open_statuses = ["dispatched", "accepted", "responded", "returned"]
+    for queue_id in [*queues, "department:市城管委"]:
+        waiting = {
+            c["_id"] async for c in mongo_db.cases.find({"queue_ids": queue_id, "status": {"$in": open_statuses}})
+        }
+        assert {e["_id"] for e in await repository.reads.open_cases.entries_of_queue(queue_id)} == waiting
+        total, listed = await repository.reads.search_cases(CaseFilter(queue_id=queue_id, words=("拖欠",)), limit=3)
+        assert total == len(waiting) and len(listed) == min(3, total)
     # The month's street scoreboard document agrees with the streets' own counters.
     for month in ("2026-03", "2026-04", "2026-05"):
         board = (await repository.street_scoreboards([month])).get(month, {})

@@ -17,8 +17,9 @@ from services.metrics.aggregates import (
     unit_of_field_key,
 )
 from services.metrics.case_facts import OPEN_STATUSES
-from services.metrics.case_search import CaseFilter, ordered
+from services.metrics.case_search import SEARCH_PATHS, CaseFilter, ordered
 from services.metrics.store.base import MetricsDatabase
+from services.metrics.store.open_cases import OpenCaseDigests
 from shared.clock import as_utc
 from shared.queues import URGENT_PRIORITY
 
@@ -47,25 +48,8 @@ class MonthlyCount:
     label: str | None
 
 
-SEARCH_FIELDS: dict[str, int] = {
-    field: 1
-    for field in (
-        "status",
-        "received_at",
-        "district",
-        "overdue",
-        "assignment.priority",
-        "assignment.resolution_due_at",
-        "assignment.response_due_at",
-        "call.subject",
-        "call.body",
-        "call.location.address",
-        "classification.category",
-        "classification.subcategory",
-        "classification.item",
-    )
-}
-"""What a search reads of every candidate: enough to match and order it (the listed ones are read whole)."""
+SEARCH_FIELDS: dict[str, int] = dict.fromkeys(SEARCH_PATHS, 1)
+"""What a search reads of a candidate case (the listed ones are read whole)."""
 
 
 class MetricsReads:
@@ -73,6 +57,7 @@ class MetricsReads:
 
     def __init__(self, database: MetricsDatabase) -> None:
         self.database = database
+        self.open_cases = OpenCaseDigests(database)
 
     @property
     def timezone(self) -> str:
@@ -184,11 +169,20 @@ class MetricsReads:
     ) -> tuple[int, list[dict[str, Any]]]:
         """Cases meeting ``found`` (how many, and the first ``limit`` in ``sort`` order), without their history.
 
-        The database applies ``CaseFilter.query`` (indexed on a queue, an id or a phone hash); the words and the
-        overdue test are applied to what it returns."""
+        Inside a queue's open cases (no id or phone asked for) the candidates are the queue's digest entries
+        (``store.open_cases``): one indexed read of small documents, every filter and word checked on them in
+        Python, then only the listed cases read whole. Otherwise the database applies ``CaseFilter.query``
+        (indexed on a queue, an id or a phone hash) and the words and the overdue test are applied to what it
+        returns."""
         now = now or datetime.now(UTC)
-        cursor = self.database.cases.find(found.query(), SEARCH_FIELDS)
-        matched = [doc async for doc in cursor if found.matches(doc, now)]
+        if self._digest_serves(found) and await self.open_cases.complete():
+            queue_id = str(found.queue_id)
+            visible = found.units is None or queue_id in found.units
+            candidates = await self.open_cases.entries_of_queue(queue_id) if visible else []
+            matched = [entry for entry in candidates if found.matches_fields(entry) and found.matches(entry, now)]
+        else:
+            cursor = self.database.cases.find(found.query(), SEARCH_FIELDS)
+            matched = [doc async for doc in cursor if found.matches(doc, now)]
         # Only the listed ones are read whole (without their history), in slices the $in handles well.
         ids = [doc["_id"] for doc in ordered(matched, sort, limit)]
         whole: dict[str, dict[str, Any]] = {}
@@ -196,6 +190,12 @@ class MetricsReads:
             async for doc in self.database.cases.find({"_id": {"$in": ids[start : start + 50]}}, {"history": 0}):
                 whole[doc["_id"]] = doc
         return len(matched), [normalise_case(whole[i]) for i in ids if i in whole]
+
+    @staticmethod
+    def _digest_serves(found: CaseFilter) -> bool:
+        """A search of a queue's open cases, not by id or phone (those are a few documents on their index)."""
+        open_only = not found.statuses or set(found.statuses) <= set(OPEN_STATUSES)
+        return bool(found.queue_id) and not found.call_id and not found.contact_hash and open_only
 
     async def get_case(self, call_id: str) -> dict[str, Any] | None:
         """One case by its call id, with its history, or None."""
