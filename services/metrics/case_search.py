@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from shared.cases import is_overdue
@@ -121,6 +122,19 @@ class CaseFilter:
             all(_path_value(case, field) == value for field, value in category_condition(path).items())
             for path in self.categories
         )
+
+    def may_match_entry(self, text: str) -> bool:
+        """A necessary test on a stored digest entry (``entry_text``) before it is decoded: every word, as it
+        is written inside a JSON string, is in the entry's lowercased text. A word never spans two fields
+        (words hold no whitespace), so no match is lost; what passes is checked again by ``matches``."""
+        if not self.words:
+            return True
+        lowered = text.lower()
+        return all(word in lowered for word in self._words_in_json)
+
+    @cached_property
+    def _words_in_json(self) -> tuple[str, ...]:
+        return tuple(json.dumps(word.lower(), ensure_ascii=False)[1:-1] for word in self.words)
 
     def matches(self, case: Mapping[str, Any], now: datetime) -> bool:
         """Whether a case the database returned for ``query`` meets the rest: overdue, every word."""

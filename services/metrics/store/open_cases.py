@@ -23,7 +23,7 @@ from typing import Any
 from pymongo import UpdateOne
 
 from services.metrics.case_facts import OPEN_STATUSES
-from services.metrics.case_search import entry_of, entry_text, open_entries
+from services.metrics.case_search import CaseFilter, entry_of, entry_text, open_entries
 from services.metrics.store.base import MetricsDatabase
 
 COMPLETE = "_complete"
@@ -66,11 +66,16 @@ class OpenCaseDigests:
             self._complete = await self.database.open_cases.find_one({"_id": COMPLETE}, {"_id": 1}) is not None
         return self._complete
 
-    async def entries_of_queue(self, queue_id: str) -> list[dict[str, Any]]:
-        """Every open case of a queue as its search entry (with ``_id``), on the ``queue`` index."""
+    async def entries_of_queue(self, queue_id: str, found: CaseFilter | None = None) -> list[dict[str, Any]]:
+        """The open cases of a queue as search entries (with ``_id``), on the ``queue`` index; with ``found``,
+        only those whose stored text may hold its words are decoded (``CaseFilter.may_match_entry``)."""
         entries = []
         async for digest in self.database.open_cases.find({"queue_id": queue_id}, {"cases": 1}):
-            entries += [entry_of(text, call_id) for call_id, text in (digest.get("cases") or {}).items()]
+            entries += [
+                entry_of(text, call_id)
+                for call_id, text in (digest.get("cases") or {}).items()
+                if found is None or found.may_match_entry(text)
+            ]
         return entries
 
     async def ensure_complete(self) -> int:

@@ -170,15 +170,16 @@ class MetricsReads:
         """Cases meeting ``found`` (how many, and the first ``limit`` in ``sort`` order), without their history.
 
         Inside a queue's open cases (no id or phone asked for) the candidates are the queue's digest entries
-        (``store.open_cases``): one indexed read of small documents, every filter and word checked on them in
-        Python, then only the listed cases read whole. Otherwise the database applies ``CaseFilter.query``
+        (``store.open_cases``): one indexed read of small documents, the words looked for in each entry's stored
+        text before it is decoded, every filter checked on the rest in Python, then only the listed cases read
+        whole. Otherwise the database applies ``CaseFilter.query``
         (indexed on a queue, an id or a phone hash) and the words and the overdue test are applied to what it
         returns."""
         now = now or datetime.now(UTC)
         if self._digest_serves(found) and await self.open_cases.complete():
             queue_id = str(found.queue_id)
             visible = found.units is None or queue_id in found.units
-            candidates = await self.open_cases.entries_of_queue(queue_id) if visible else []
+            candidates = await self.open_cases.entries_of_queue(queue_id, found) if visible else []
             matched = [entry for entry in candidates if found.matches_fields(entry) and found.matches(entry, now)]
         else:
             cursor = self.database.cases.find(found.query(), SEARCH_FIELDS)

@@ -82,3 +82,12 @@ def test_an_open_case_is_in_the_digest_of_every_queue_it_waits_in_with_what_a_se
     assert "history" not in entry and entry["call"] == {"subject": "s", "body": "b", "location": {"address": "宏福苑"}}
     assert open_entries(stored | {"status": "closed"}) == {}
     assert entry_of(entry_text(entry), "a") == entry | {"_id": "a"}, "stored as one JSON string, read back alike"
+
+
+def test_the_stored_entry_text_lets_through_every_entry_whose_words_match() -> None:
+    entry = case("a", 5) | {"call": {"subject": 'Say "HI"\\now', "body": "东门外的路灯坏了", "location": {}}}
+    text = entry_text(search_entry(entry))
+    for words in (("路灯",), ('"hi"\\now',), ("say", "坏了"), ("城乡",)):
+        found = CaseFilter(words=words)
+        assert found.matches(entry, NOW) and found.may_match_entry(text), words
+    assert not CaseFilter(words=("路灯", "供暖")).may_match_entry(text)
