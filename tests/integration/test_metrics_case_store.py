@@ -163,6 +163,31 @@ async def test_a_summoned_department_sees_the_case_in_its_queue(mongo_db) -> Non
     assert [c["call_id"] for c in listed] == [str(call.call_id)]
 
 
+async def test_a_queue_pages_by_its_keyset_cursor_both_ways_through_sparse_and_dense_days(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    start = datetime.now(UTC) - timedelta(days=40)
+    gaps = [timedelta(minutes=3)] * 30 + [timedelta(days=9)] + [timedelta(hours=5)] * 20 + [timedelta(seconds=20)] * 30
+    times = [start + sum(gaps[:i], timedelta()) for i in range(len(gaps))]
+    calls = [factories.routed(f"page-{i}", received_at=at) for i, at in enumerate(times)]
+    await repository.apply_routed(calls)
+    # A case the street only cooperates on, older than the street's oldest led case.
+    older = factories.routed("cooperating", received_at=start - timedelta(days=3), queue_id="street:朝阳区/望京街道")
+    older = older.model_copy(update={"assignment": older.assignment.model_copy(update={"cooperating_units": [STREET]})})
+    await repository.apply_routed([older])
+    expected = [str(older.call_id)] + [str(call.call_id) for call in calls]
+
+    pages, after = [], None
+    while page := await repository.reads.cases_of_queue(STREET, limit=7, after=after):
+        pages.append([case["call_id"] for case in page])
+        after = page[-1]["received_at"]
+    assert [call_id for page in pages for call_id in page] == expected and len(pages[0]) == 7
+    pages, before = [], None
+    while page := await repository.reads.cases_of_queue(STREET, limit=9, before=before, oldest_first=False):
+        pages.append([case["call_id"] for case in page])
+        before = page[-1]["received_at"]
+    assert [call_id for page in pages for call_id in page] == expected[::-1]
+
+
 async def test_each_deadline_is_flagged_once_counted_and_queued_for_publishing(mongo_db) -> None:
     repository = await ready(mongo_db)
     call = factories.routed("late")

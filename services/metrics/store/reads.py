@@ -20,7 +20,7 @@ from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.case_search import SEARCH_PATHS, CaseFilter, ordered
 from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.open_cases import OpenCaseDigests
-from shared.clock import as_utc
+from shared.clock import as_utc, as_utc_or_none
 from shared.queues import URGENT_PRIORITY
 
 
@@ -112,19 +112,14 @@ class MetricsReads:
         gas leak before last week's broken street light; later pages go on by time (an urgent case may show
         again there, in its place in time). It costs a second read of the queue's open cases (the priority is
         checked beside the queue index), so it is asked for, not the default."""
-        query: dict[str, Any] = {"queue_ids": queue_id, "status": {"$in": list(OPEN_STATUSES)}}
-        received: dict[str, datetime] = {}
-        if before is not None:
-            received["$lt"] = as_utc(before)
-        if after is not None:
-            received["$gt"] = as_utc(after)
-        if received:
-            query["received_at"] = received
-        direction = ASCENDING if oldest_first else DESCENDING
-        order = [("received_at", direction), ("_id", direction)]
-        if not oldest_first or received:
-            return [normalise_case(doc) async for doc in self.database.cases.find(query).sort(order).limit(limit)]
-        cases = [normalise_case(doc) for doc in await self._oldest_open(queue_id, limit)]
+        after, before = as_utc_or_none(after), as_utc_or_none(before)
+        if oldest_first:
+            found = await self._oldest_open(queue_id, limit, after=after, before=before)
+        else:
+            found = await self._newest_open(queue_id, limit, after=after, before=before)
+        cases = [normalise_case(doc) for doc in found]
+        if not oldest_first or after is not None or before is not None:
+            return cases
         if not urgent_first:
             return cases
         urgent = [
@@ -143,26 +138,63 @@ class MetricsReads:
             found += [doc async for doc in self.database.cases.find(query)]
         return found
 
-    async def _oldest_open(self, queue_id: str, limit: int) -> list[dict[str, Any]]:
-        """The ``limit`` oldest open cases of a queue, read in widening windows of received time from the queue's
-        oldest waiting case on (its counter keeps it), until ``limit`` are found.
+    async def _oldest_open(
+        self, queue_id: str, limit: int, *, after: datetime | None = None, before: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The ``limit`` oldest open cases of a queue received after ``after`` (a page's keyset cursor) and before
+        ``before``, read in widening windows of received time from the cursor (or, on the first page, from the
+        queue's oldest waiting case: its counter keeps it) until ``limit`` are found.
 
         The embedded database reads every index match before it applies a sort's limit, so "the oldest 200"
-        in one query reads the whole queue (3 s for 10,000 cases); a window read stays small (0.1 s).
-        Cases older than the start (cooperating ones, whose age the counter does not know) are read first."""
-        now = datetime.now(UTC)
+        in one query reads the whole queue (3 s for 10,000 cases); a window read stays small (0.1 s). On the
+        first page, cases older than the start (cooperating ones, whose age the counter does not know) are read
+        first."""
+        end = before or datetime.now(UTC)
+        found: dict[str, dict[str, Any]] = {}
+        if after is None:
+            counter = await self.database.counters.find_one({"_id": queue_counter_id(queue_id)}, {"oldest_open": 1})
+            oldest = ((counter or {}).get("oldest_open") or {}).get("received_at")
+            low = min(as_utc(oldest) if oldest else end - timedelta(days=31), end)
+            found.update((d["_id"], d) for d in await self._open_of(queue_id, {"received_at": {"$lt": low}}))
+            lower = "$gte"
+        else:
+            low, lower = after, "$gt"
+        width = timedelta(hours=1)
+        while len(found) < limit and low < end:
+            window = {"received_at": {lower: low, "$lt": min(low + width, end)}}
+            found.update((d["_id"], d) for d in await self._open_of(queue_id, window))
+            low, width, lower = min(low + width, end), width * 2, "$gte"
+        if len(found) < limit and before is None:  # received after now (a clock ahead): whatever is left
+            found.update((d["_id"], d) for d in await self._open_of(queue_id, {"received_at": {lower: low}}))
+        return sorted(found.values(), key=_received_order)[:limit]
+
+    async def _newest_open(
+        self, queue_id: str, limit: int, *, after: datetime | None = None, before: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The ``limit`` newest open cases of a queue received before ``before`` (the keyset cursor of a newest-
+        first page) and after ``after``, in widening windows back from the cursor (or now) to the queue's oldest
+        waiting case, then whatever is older (cooperating cases)."""
+        found: dict[str, dict[str, Any]] = {}
+        if before is None:
+            high = datetime.now(UTC)
+            found.update((d["_id"], d) for d in await self._open_of(queue_id, {"received_at": {"$gte": high}}))
+        else:
+            high = before
         counter = await self.database.counters.find_one({"_id": queue_counter_id(queue_id)}, {"oldest_open": 1})
         oldest = ((counter or {}).get("oldest_open") or {}).get("received_at")
-        start = as_utc(oldest) if oldest else now - timedelta(days=31)
-        found = {doc["_id"]: doc for doc in await self._open_of(queue_id, {"received_at": {"$lt": start}})}
-        low, width = start, timedelta(hours=1)
-        while len(found) < limit and low <= now:
-            window = {"received_at": {"$gte": low, "$lt": low + width}}
-            found.update((doc["_id"], doc) for doc in await self._open_of(queue_id, window))
-            low, width = low + width, width * 2
-        if len(found) < limit:  # received after now (a clock ahead): whatever is left
-            found.update((doc["_id"], doc) for doc in await self._open_of(queue_id, {"received_at": {"$gte": low}}))
-        return sorted(found.values(), key=_received_order)[:limit]
+        floor = max(as_utc(oldest) if oldest else high - timedelta(days=31), after or datetime.min.replace(tzinfo=UTC))
+        width = timedelta(hours=1)
+        while len(found) < limit and high > floor:
+            low = max(high - width, floor)
+            found.update(
+                (d["_id"], d) for d in await self._open_of(queue_id, {"received_at": {"$gte": low, "$lt": high}})
+            )
+            high, width = low, width * 2
+        if len(found) < limit:  # older than the oldest led case: cooperating ones
+            older: dict[str, Any] = {"$lt": high, **({"$gt": after} if after is not None else {})}
+            found.update((d["_id"], d) for d in await self._open_of(queue_id, {"received_at": older}))
+        kept = [d for d in found.values() if after is None or as_utc(d["received_at"]) > after]
+        return sorted(kept, key=_received_order, reverse=True)[:limit]
 
     async def search_cases(
         self, found: CaseFilter, *, sort: str = "urgent", limit: int = 200, now: datetime | None = None
