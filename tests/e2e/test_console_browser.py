@@ -462,8 +462,8 @@ def _queue(console: Console) -> dict[str, Any]:
 def test_a_queue_with_many_open_cases_shows_its_depth_its_first_rows_and_finds_words(
     console: Console, browser: Any
 ) -> None:
-    """A thousand open cases in one queue: the page shows the depth, the first 200 rows, and a word search over
-    the queue finds its cases (how fast: ``hotline bench console --open N``, docs/performance.md)."""
+    """A thousand open cases in one queue: the page shows the depth, the first 200 rows, the next 200 by its
+    keyset cursor, and a word search over the queue finds its cases (how fast: ``hotline bench console --open N``, docs/performance.md)."""
     from pymongo import AsyncMongoClient
 
     from hotline.bench_metrics import synthetic_events
@@ -489,7 +489,14 @@ def test_a_queue_with_many_open_cases_shows_its_depth_its_first_rows_and_finds_w
         response = page.goto(f"{console.url}/queues/{queue_id}", wait_until="load")
         assert response is not None and response.status == 200
         assert page.inner_text("#depth") == str(size)
-        assert page.locator("#case-rows tr[data-call-id]").count() == 200
+        rows = page.locator("#case-rows tr[data-call-id]")
+        assert rows.count() == 200
+        first = [rows.nth(i).get_attribute("data-call-id") for i in range(200)]
+        page.click("#next-page")  # the next 200 by the keyset cursor: the cases received after the page's last
+        page.wait_for_selector("#first-page")
+        second = [rows.nth(i).get_attribute("data-call-id") for i in range(rows.count())]
+        assert len(second) == 200 and not set(first) & set(second)
+        assert second[0] == str(events[200].call_id), "page two starts where page one ended"
         cookies = {c["name"]: c["value"] for c in context.cookies()}
         found = httpx.get(f"{console.url}/queues/{queue_id}", params={"q": "合成"}, cookies=cookies, timeout=60)
         assert found.status_code == 200 and found.text.count("data-call-id=") == 200

@@ -188,6 +188,22 @@ async def test_a_queue_pages_by_its_keyset_cursor_both_ways_through_sparse_and_d
     assert [call_id for page in pages for call_id in page] == expected[::-1]
 
 
+async def test_a_store_written_before_the_digests_gets_them_once_when_the_worker_opens_it(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    calls = [factories.routed(f"old-{i}") for i in range(5)]
+    await repository.apply_routed(calls)
+    await repository.apply_case_events(
+        [factories.case_step(calls[0], "accepted"), factories.case_step(calls[1], "resolved")]
+    )
+    digests = await stored_digests(mongo_db)
+    await mongo_db.open_cases.drop()  # as a store written before this version holds none
+
+    assert await MetricsRepository(mongo_db).reads.open_cases.complete() is False
+    reopened = await ready(mongo_db)
+    assert await stored_digests(mongo_db) == digests and await reopened.reads.open_cases.complete()
+    assert await reopened.open_cases.ensure_complete() == 0, "built once"
+
+
 async def test_each_deadline_is_flagged_once_counted_and_queued_for_publishing(mongo_db) -> None:
     repository = await ready(mongo_db)
     call = factories.routed("late")

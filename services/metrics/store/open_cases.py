@@ -11,16 +11,19 @@ of every queue it waits in while it is open (led or cooperating) and leaves it w
 The metrics store keeps them in the transaction that changes the case and its counters (``CounterChanges``
 collects the entries that changed, ``CounterWriter`` writes them), so they are exactly as right as the
 counters; ``hotline metrics rebuild`` recomputes them with the counters. A store written before the digests
-existed has none: ``ensure_complete`` builds them once (the worker does at start) and marks the collection
-complete; until then searches read the cases as before.
+existed has none: ``ensure_complete`` builds them once (the worker does when it first opens the store), slice
+by slice in transactions beside the live writes, and marks the collection complete; until then searches read
+the cases as before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.case_search import CaseFilter, entry_of, entry_text, open_entries
@@ -83,27 +86,43 @@ class OpenCaseDigests:
         cases were put in. Cheap once built (one lookup)."""
         if await self.complete():
             return 0
-        return await self.rebuild()
+        return await self._backfill()
 
     async def rebuild(self) -> int:
-        """Replace every digest with one computed from the stored open cases; the number of cases put in."""
-        digests: dict[str, dict[str, Any]] = {}
+        """Replace every digest with one computed from the stored open cases; the number of cases put in (like
+        the counters' rebuild, meant for a store whose workers are stopped)."""
+        await self.database.open_cases.delete_many({})
+        self._complete = False
+        return await self._backfill()
+
+    async def _backfill(self, slice_size: int = 200) -> int:
+        """Put every open case in its digests: the open cases' ids in one pass (no index serves status alone),
+        then each slice read again and written in a transaction of its own, so a worker changing one of those
+        cases meanwhile conflicts and one of the two is retried: no entry is left stale. Then the marker."""
+        ids = [
+            case["_id"]
+            async for case in self.database.cases.find({"status": {"$in": sorted(OPEN_STATUSES)}}, {"_id": 1})
+        ]
         projection = dict.fromkeys(("queue_id", "queue_ids", "status", *_ENTRY_FIELDS), 1)
-        # One pass over the cases (no index serves status alone): once per store, or on a rebuild.
-        async for case in self.database.cases.find({"status": {"$in": sorted(OPEN_STATUSES)}}, projection):
-            for (queue_id, hour), entry in open_entries(case).items():
-                key = digest_id(queue_id, hour)
-                digest = digests.setdefault(key, {"_id": key, "queue_id": queue_id, "hour": hour, "cases": {}})
-                digest["cases"][case["_id"]] = entry_text(entry)
-        collection = self.database.open_cases
-        async with self.database.write_lock:
-            await collection.delete_many({})
-            documents = list(digests.values())
-            for start in range(0, len(documents), 200):
-                await collection.insert_many(documents[start : start + 200], ordered=False)
-            await collection.insert_one({"_id": COMPLETE})
+        put = 0
+        for start in range(0, len(ids), slice_size):
+            chunk = ids[start : start + slice_size]
+
+            async def write(session: AsyncClientSession, chunk: list[str] = chunk) -> int:
+                cases = await self.database.find_by_ids(self.database.cases, chunk, session, projection)
+                changes: dict[tuple[str, str], dict[str, dict[str, Any] | None]] = {}
+                for case in cases.values():
+                    for key, entry in open_entries(case).items():
+                        changes.setdefault(key, {})[case["_id"]] = entry
+                updates = digest_updates(changes)
+                if updates:
+                    await self.database.open_cases.bulk_write(updates, ordered=False, session=session)
+                return sum(len(entries) for entries in changes.values())
+
+            put += await self.database.transaction(write)
+        await self.database.open_cases.update_one({"_id": COMPLETE}, {"$set": {"at": datetime.now(UTC)}}, upsert=True)
         self._complete = True
-        return sum(len(d["cases"]) for d in documents)
+        return put
 
 
 _ENTRY_FIELDS = (
