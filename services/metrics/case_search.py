@@ -193,8 +193,9 @@ def entry_of(text: str, call_id: str) -> dict[str, Any]:
 
 
 def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return as_utc(value).isoformat()
+    if isinstance(value, datetime):  # to the millisecond, as the database keeps times: the same text either way
+        moment = as_utc(value)
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000).isoformat()
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
