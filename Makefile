@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 N ?= 20000
+OPEN ?= 10000
 
-.PHONY: install browser run test unit integration e2e bench faults fuzz lint typecheck schemas train clean
+.PHONY: install browser run test unit integration e2e bench bench-console faults fuzz lint typecheck schemas train clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,11 @@ unit: install
 ## a store of that many cases (built once, reused), REPLICAS=classifier=2,router=2,metrics=2 on several workers
 bench: install
 	$(BIN)/hotline bench --calls $(N) $(if $(STORED),--stored $(STORED)) $(if $(REPLICAS),--replicas $(REPLICAS))
+
+## make bench-console: the console's queue page, its API calls, Chromium's load event and the searches with
+## OPEN open cases in one queue (default 10000); STORED=100000 on top of that store (figures printed, no pass/fail)
+bench-console: install browser
+	$(BIN)/hotline bench console --open $(OPEN) $(if $(STORED),--stored $(STORED))
 
 ## make faults: the fault suite at full size (tests/faults: kills, restarts, poison, case steps; prints faults x outcome)
 faults: install

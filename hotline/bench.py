@@ -1,7 +1,8 @@
 """``hotline bench`` (``make bench``): push N calls through intake's batch endpoint and print the figures.
 
 It starts a platform of its own (embedded broker and database in a temporary folder, the five service
-processes, free ports), so nothing else must be running. Printed, never asserted:
+processes, free ports), so nothing else must be running. ``hotline bench console --open N`` measures the
+console's queue page and search instead (``hotline.bench_console``). Printed, never asserted:
 
 - sustained throughput: calls per second from the first POST until every case is visible in MongoDB;
 - latency from intake's 202 to the case being visible in its queue (p50, p99, max);
@@ -81,6 +82,14 @@ class BenchResult:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "what",
+        nargs="?",
+        choices=("calls", "console"),
+        default="calls",
+        help="calls: the pipeline (default); console: the queue page and search with --open N open cases "
+        "(hotline.bench_console)",
+    )
     parser.add_argument("--calls", type=int, default=20_000, help="number of calls to push (default 20,000)")
     parser.add_argument("--batch", type=int, default=500, help="calls per POST /v1/calls/batch")
     parser.add_argument("--concurrency", type=int, default=4, help="batches in flight at once")
@@ -104,6 +113,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store-root", type=Path, default=Path(".hotline"), help="where --stored keeps its stores (bench-store-N)"
     )
+    from hotline import bench_console
+
+    bench_console.add_arguments(parser)
 
 
 def load_texts(path: Path) -> list[tuple[str, str]]:
@@ -123,25 +135,12 @@ DATABASE = "hotline_bench"
 
 
 def run(args: argparse.Namespace) -> int:
-    seeding: dict[str, object] | None = None
-    if args.stored > 0:
-        home = store_folder(args.store_root.resolve(), args.stored)
-        print(f"Store of {args.stored:,} cases in {home} (built on first use, then reused) ...", flush=True)
-        seeding = build_or_reuse(home, args.stored, DATABASE)
-        print(f"  {json.dumps(seeding)}", flush=True)
-    else:
-        home = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
-    platform = Platform(
-        settings=ServiceSettings(home=home, mongodb=MongoSettings(database=DATABASE)),
-        home=home,
-        embedded_kafka=True,
-        embedded_mongodb=True,
-        intake=IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
-        metrics=MetricsSettings(port=free_port()),
-        console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
-        replicas=args.replicas,
-    )
-    home.mkdir(parents=True, exist_ok=True)
+    if args.what == "console":
+        from hotline import bench_console
+
+        return bench_console.run(args)
+    platform, seeding = bench_platform(args, "hotline-bench-")
+    home = platform.home
     api_key = ensure_dev_key(platform)
     texts = load_texts(args.texts)
     print(f"Starting a platform in {home} ...", flush=True)
@@ -154,6 +153,31 @@ def run(args: argparse.Namespace) -> int:
     out.write_text(json.dumps(asdict(result), indent=2) + "\n")
     print(f"(written to {out}; logs in {home / 'logs'})")
     return 0
+
+
+def bench_platform(args: argparse.Namespace, prefix: str) -> tuple[Platform, dict[str, object] | None]:
+    """The benchmark's own platform (not started): on the ``--stored`` store (built first if need be) or in a
+    new temporary folder; and what the store holds."""
+    seeding: dict[str, object] | None = None
+    if args.stored > 0:
+        home = store_folder(args.store_root.resolve(), args.stored)
+        print(f"Store of {args.stored:,} cases in {home} (built on first use, then reused) ...", flush=True)
+        seeding = build_or_reuse(home, args.stored, DATABASE)
+        print(f"  {json.dumps(seeding)}", flush=True)
+    else:
+        home = Path(tempfile.mkdtemp(prefix=prefix))
+    platform = Platform(
+        settings=ServiceSettings(home=home, mongodb=MongoSettings(database=DATABASE)),
+        home=home,
+        embedded_kafka=True,
+        embedded_mongodb=True,
+        intake=IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
+        metrics=MetricsSettings(port=free_port()),
+        console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
+        replicas=getattr(args, "replicas", {}),
+    )
+    home.mkdir(parents=True, exist_ok=True)
+    return platform, seeding
 
 
 async def _bench(

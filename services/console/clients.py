@@ -74,9 +74,15 @@ class MetricsClient:
         body = await self.get("/v1/queues")
         return list(body["queues"] if isinstance(body, dict) else body)
 
-    async def queue_cases(self, queue_id: str, *, limit: int, order: str = "oldest") -> list[dict[str, Any]]:
-        """A queue's open cases, ``oldest`` first or ``urgent`` ones on top of the oldest."""
-        body = await self.get(f"/v1/queues/{queue_id}/cases", {"limit": limit, "order": order})
+    async def queue_cases(
+        self, queue_id: str, *, limit: int, order: str = "oldest", after: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A queue's open cases, ``oldest`` first or ``urgent`` ones on top of the oldest; ``after``: the page
+        that follows the one whose last case was received then (the read API's keyset cursor)."""
+        params: dict[str, Any] = {"limit": limit, "order": order}
+        if after:
+            params["after"] = after
+        body = await self.get(f"/v1/queues/{queue_id}/cases", params)
         return list(body.get("cases", []))
 
     async def queue_load(self, queue_id: str) -> dict[str, Any] | None:

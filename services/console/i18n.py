@@ -166,6 +166,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "clear": ("清除", "Clear"),
     "export_csv": ("导出 CSV（Excel 可打开）", "Export CSV (opens in Excel)"),
     "matched": ("符合条件 {n} 件", "{n} matching"),
+    "next_page": ("下一页（之后受理的）", "Next page (received later)"),
+    "first_page": ("第一页", "First page"),
     "bulk_accept": ("批量签收所选", "Accept the ticked cases"),
     "bulk_done": ("已签收 {n} 件，未签收 {m} 件", "{n} accepted, {m} not accepted"),
     "tick_all": ("全选", "Tick all"),

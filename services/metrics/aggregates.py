@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from services.metrics.case_facts import OPEN_STATUSES, area_of, problem_of
+from services.metrics.case_search import open_entries
 from shared.clock import as_utc
 from shared.events import UnitKind
 from shared.lifecycle import CaseStatus
@@ -229,6 +230,8 @@ class CounterChanges:
     """Queues that lost open cases -> those cases: if one was the oldest waiting, look it up again."""
     queues_gained: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     """Queues that gained open cases -> the oldest (received_at, call id) among them."""
+    open_cases: dict[tuple[str, str], dict[str, dict[str, Any] | None]] = field(default_factory=dict)
+    """The queue digests' changes: (queue, hour received) -> call id -> the case's search entry, None when it left."""
 
     def add_case(self, before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
         """Add the change from ``before`` (None for a new case) to ``after``."""
@@ -249,6 +252,12 @@ class CounterChanges:
             waiting = (as_utc(after["received_at"]), str(after["_id"]))
             queue_id = after["queue_id"]
             self.queues_gained[queue_id] = min(self.queues_gained.get(queue_id, waiting), waiting)
+        old_entries = open_entries(before) if before is not None else {}
+        new_entries = open_entries(after)
+        for key in old_entries.keys() | new_entries.keys():
+            entry = new_entries.get(key)
+            if entry != old_entries.get(key):
+                self.open_cases.setdefault(key, {})[str(after["_id"])] = entry
 
     def nonzero(self) -> dict[str, dict[str, int]]:
         """The amounts without zero entries."""

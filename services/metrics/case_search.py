@@ -2,23 +2,28 @@
 category, status, priority, overdue, district and assignee (承办人), in the order asked for. Pure: the query the index serves
 and the rest applied to its candidates; the store runs them (``MetricsReads.search_cases``).
 
-What the index serves: a queue (``queue_ids`` + ``status`` + ``received_at``), a call id (``_id``) or a
-contact hash (``call.contact.hash``). The other filters and the words are checked on those candidates, so
-a search inside one queue costs the queue's size, a search by id or phone a few documents, and words
-without a queue a scan of every case (say which in the docs, measured).
+What narrows the candidates: a queue's open cases come from its digest (``open_cases``: one document per
+queue and hour received holding each open case's ``search_entry`` as a JSON string, kept by the metrics store in the transaction
+that changes the case), a call id from ``_id``, a contact hash from ``call.contact.hash``; a queue's closed
+cases from the ``queue_ids`` index. The other filters and the words are checked on those candidates, so a
+search inside one queue reads the queue's open cases' entries (not its documents) and then only the listed
+cases, a search by id or phone a few documents, and words without a queue a scan of every case
+(docs/performance.md, measured).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from shared.cases import is_overdue
-from shared.clock import as_utc
+from shared.clock import as_utc, parse_utc
 from shared.lifecycle import OPEN_STATUSES
 
 SortKey = Literal["urgent", "oldest", "newest", "deadline"]
@@ -27,6 +32,25 @@ SORT_KEYS: tuple[str, ...] = ("urgent", "oldest", "newest", "deadline")
 resolution deadline first (cases without one last)."""
 
 _WORD_SPLIT = re.compile(r"\s+")
+
+SEARCH_PATHS: tuple[str, ...] = (
+    "status",
+    "received_at",
+    "district",
+    "overdue",
+    "assignment.priority",
+    "assignment.resolution_due_at",
+    "assignment.response_due_at",
+    "call.subject",
+    "call.body",
+    "call.location.address",
+    "classification.category",
+    "classification.subcategory",
+    "classification.item",
+    "assignee",
+)
+"""What a search reads of every candidate: enough to filter, match the words and order it (the listed ones
+are read whole). A queue digest's entry holds exactly these (``search_entry``)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +115,38 @@ class CaseFilter:
         """Whether an index narrows the candidates (else every case is a candidate)."""
         return bool(self.queue_id or self.call_id or self.contact_hash or self.units is not None)
 
+    def matches_fields(self, case: Mapping[str, Any]) -> bool:
+        """The plain field conditions of ``query`` (status, priority, district, category) checked in Python, on a
+        candidate no index chose for them (a queue digest's entry)."""
+        assignment = case.get("assignment") or {}
+        if self.statuses and case.get("status") not in self.statuses:
+            return False
+        if self.priorities and assignment.get("priority") not in self.priorities:
+            return False
+        if self.districts and case.get("district") not in self.districts:
+            return False
+        if self.assignee and case.get("assignee") != self.assignee:
+            return False
+        if not self.assignee and self.unassigned and case.get("assignee"):
+            return False
+        return not self.categories or any(
+            all(_path_value(case, field) == value for field, value in category_condition(path).items())
+            for path in self.categories
+        )
+
+    def may_match_entry(self, text: str) -> bool:
+        """A necessary test on a stored digest entry (``entry_text``) before it is decoded: every word, as it
+        is written inside a JSON string, is in the entry's lowercased text. A word never spans two fields
+        (words hold no whitespace), so no match is lost; what passes is checked again by ``matches``."""
+        if not self.words:
+            return True
+        lowered = text.lower()
+        return all(word in lowered for word in self._words_in_json)
+
+    @cached_property
+    def _words_in_json(self) -> tuple[str, ...]:
+        return tuple(json.dumps(word.lower(), ensure_ascii=False)[1:-1] for word in self.words)
+
     def matches(self, case: Mapping[str, Any], now: datetime) -> bool:
         """Whether a case the database returned for ``query`` meets the rest: overdue, every word."""
         if self.overdue is not None and is_overdue(case, now) != self.overdue:
@@ -102,6 +158,65 @@ def category_condition(path: str) -> dict[str, str]:
     """``level1``, ``level1/level2`` or ``level1/level2/level3`` as conditions on the classification."""
     fields = ("classification.category", "classification.subcategory", "classification.item")
     return dict(zip(fields, [p for p in path.split("/") if p], strict=False))
+
+
+def search_entry(case: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``SEARCH_PATHS`` of a case, nested as in the case (a queue digest's entry; no ``_id``)."""
+    entry: dict[str, Any] = {}
+    for path in SEARCH_PATHS:
+        value = _path_value(case, path)
+        if value is None:
+            continue
+        *parents, last = path.split(".")
+        target = entry
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return entry
+
+
+def open_entries(case: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(queue, hour received in UTC) -> the case's ``search_entry``, for every queue the case waits in (led or
+    cooperating: 吹哨报到) while it is open; nothing once it is closed or linked."""
+    if case.get("status") not in OPEN_STATUSES:
+        return {}
+    entry = search_entry(case)
+    hour = as_utc(case["received_at"]).strftime("%Y-%m-%dT%H")
+    return {(str(queue_id), hour): entry for queue_id in case.get("queue_ids") or [case["queue_id"]]}
+
+
+def entry_text(entry: Mapping[str, Any]) -> str:
+    """A search entry as the digest stores it: one compact JSON string (times in ISO 8601), which the embedded
+    database reads as one value where the nested document was a dozen."""
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=_iso)
+
+
+def entry_of(text: str, call_id: str) -> dict[str, Any]:
+    """A stored digest entry back as a search candidate (``_id`` and aware times, like a case document)."""
+    entry: dict[str, Any] = json.loads(text)
+    entry["_id"] = call_id
+    entry["received_at"] = parse_utc(entry.get("received_at"))
+    assignment = entry.get("assignment") or {}
+    for key in ("resolution_due_at", "response_due_at"):
+        if key in assignment:
+            assignment[key] = parse_utc(assignment[key])
+    return entry
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):  # to the millisecond, as the database keeps times: the same text either way
+        moment = as_utc(value)
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000).isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _path_value(document: Mapping[str, Any], path: str) -> Any:
+    value: Any = document
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
 
 def searchable_text(case: Mapping[str, Any]) -> str:

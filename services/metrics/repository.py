@@ -3,7 +3,7 @@
 A thin façade for the callers that use the store as a whole — the worker's agents and timers, ``hotline
 metrics rebuild``, the benchmark and the tests: each method hands over to the store that owns the concern
 (``store.cases``, ``store.counters``, ``store.deadlines``, ``store.hotspots``, ``store.outbox``,
-``store.pending``, ``store.programme``, ``store.reads``, ``store.rebuild``). The read API and the
+``store.open_cases``, ``store.pending``, ``store.programme``, ``store.reads``, ``store.rebuild``). The read API and the
 scoreboard take the one store they read (``reads``, ``hotspots``, ``programme``) instead.
 """
 
@@ -22,6 +22,7 @@ from services.metrics.store.cases import CaseWriter, EventsResult
 from services.metrics.store.counters import CounterWriter
 from services.metrics.store.deadlines import DeadlineStore
 from services.metrics.store.hotspots import HotSpotStore
+from services.metrics.store.open_cases import OpenCaseDigests
 from services.metrics.store.outbox import Outbox
 from services.metrics.store.pending import PendingEvents
 from services.metrics.store.programme import ProgrammeResult, ProgrammeStore
@@ -50,13 +51,16 @@ class MetricsRepository:
         self.programme = ProgrammeStore(self.database)
         self.reads = MetricsReads(self.database)
         self.counter_rebuild = CounterRebuild(self.database)
+        self.open_cases = OpenCaseDigests(self.database)
 
     @property
     def timezone(self) -> str:
         return self.database.timezone
 
     async def ensure_indexes(self) -> None:
+        """The indexes, and the queues' open-case digests of a store written before they existed (once)."""
         await self.database.ensure_indexes()
+        await self.open_cases.ensure_complete()
 
     async def ping(self) -> bool:
         return await self.database.ping()
@@ -104,7 +108,10 @@ class MetricsRepository:
         return await self.counter_rebuild.stored_counters()
 
     async def rebuild(self) -> int:
-        return await self.counter_rebuild.rebuild()
+        """Every counter and the queues' open-case digests recomputed from the cases; the counters written."""
+        written = await self.counter_rebuild.rebuild()
+        await self.open_cases.rebuild()
+        return written
 
     # ---- reads --------------------------------------------------------------------------------------
 

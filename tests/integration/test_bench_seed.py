@@ -22,6 +22,15 @@ async def test_a_seeded_store_has_counters_equal_to_a_rebuild_and_only_open_case
     assert done["new_cases"] == 400
     assert int(str(done["deadlines_flagged"])) > 0  # the older unresolved cases, flagged by the watcher's own code
     assert await repository.stored_counters() == await repository.computed_counters()
+    # The queues' open-case digests, kept step by step through returns, whistles, duplicates and flags, equal
+    # the ones rebuilt from the cases.
+    digests = {
+        d["_id"]: d["cases"] async for d in mongo_db.open_cases.find({"queue_id": {"$exists": True}}) if d["cases"]
+    }
+    await repository.open_cases.rebuild()
+    assert digests and digests == {
+        d["_id"]: d["cases"] async for d in mongo_db.open_cases.find({"queue_id": {"$exists": True}}) if d["cases"]
+    }
     with_deadline = [doc async for doc in mongo_db.cases.find({"next_due_at": {"$exists": True}}, {"status": 1})]
     assert with_deadline and all(doc["status"] in OPEN_STATUSES for doc in with_deadline)
     assert await repository.outbox_messages() == []

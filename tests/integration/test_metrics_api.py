@@ -229,6 +229,7 @@ async def test_search_finds_cases_by_id_phone_hash_and_words_and_the_filters_com
     """GET /v1/search: what the console's search box and filters read (issue 14)."""
     ids = [str(event.call_id) for event in stored]
     await mongo_db.cases.update_one({"_id": ids[2]}, {"$set": {"assignment.priority": 1}})  # urgent
+    await MetricsRepository(mongo_db).rebuild()  # edited behind the store's back: its aggregates and digests
 
     async def found(**params: Any) -> tuple[int, list[str]]:
         response = await client.get("/v1/search", params=params)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from services.metrics.case_search import CaseFilter
 from services.metrics.repository import MetricsRepository
 from services.metrics.scoreboard import HotSpotThresholds
 from shared.events import CaseEvent, UnitKind
@@ -18,6 +19,11 @@ pytestmark = pytest.mark.integration
 
 STREET = "street:大兴区/西红门镇"
 UNIT = f"2026-04|unit|{STREET}"
+
+
+async def stored_digests(mongo_db) -> dict[str, dict[str, Any]]:
+    """The queues' open-case digests that hold a case (emptied ones stay as empty documents)."""
+    return {d["_id"]: d["cases"] async for d in mongo_db.open_cases.find({"queue_id": {"$exists": True}}) if d["cases"]}
 
 
 async def ready(mongo_db) -> MetricsRepository:
@@ -157,6 +163,47 @@ async def test_a_summoned_department_sees_the_case_in_its_queue(mongo_db) -> Non
     assert [c["call_id"] for c in listed] == [str(call.call_id)]
 
 
+async def test_a_queue_pages_by_its_keyset_cursor_both_ways_through_sparse_and_dense_days(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    start = datetime.now(UTC) - timedelta(days=40)
+    gaps = [timedelta(minutes=3)] * 30 + [timedelta(days=9)] + [timedelta(hours=5)] * 20 + [timedelta(seconds=20)] * 30
+    times = [start + sum(gaps[:i], timedelta()) for i in range(len(gaps))]
+    calls = [factories.routed(f"page-{i}", received_at=at) for i, at in enumerate(times)]
+    await repository.apply_routed(calls)
+    # A case the street only cooperates on, older than the street's oldest led case.
+    older = factories.routed("cooperating", received_at=start - timedelta(days=3), queue_id="street:朝阳区/望京街道")
+    older = older.model_copy(update={"assignment": older.assignment.model_copy(update={"cooperating_units": [STREET]})})
+    await repository.apply_routed([older])
+    expected = [str(older.call_id)] + [str(call.call_id) for call in calls]
+
+    pages, after = [], None
+    while page := await repository.reads.cases_of_queue(STREET, limit=7, after=after):
+        pages.append([case["call_id"] for case in page])
+        after = page[-1]["received_at"]
+    assert [call_id for page in pages for call_id in page] == expected and len(pages[0]) == 7
+    pages, before = [], None
+    while page := await repository.reads.cases_of_queue(STREET, limit=9, before=before, oldest_first=False):
+        pages.append([case["call_id"] for case in page])
+        before = page[-1]["received_at"]
+    assert [call_id for page in pages for call_id in page] == expected[::-1]
+
+
+async def test_a_store_written_before_the_digests_gets_them_once_when_the_worker_opens_it(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    calls = [factories.routed(f"old-{i}") for i in range(5)]
+    await repository.apply_routed(calls)
+    await repository.apply_case_events(
+        [factories.case_step(calls[0], "accepted"), factories.case_step(calls[1], "resolved")]
+    )
+    digests = await stored_digests(mongo_db)
+    await mongo_db.open_cases.drop()  # as a store written before this version holds none
+
+    assert await MetricsRepository(mongo_db).reads.open_cases.complete() is False
+    reopened = await ready(mongo_db)
+    assert await stored_digests(mongo_db) == digests and await reopened.reads.open_cases.complete()
+    assert await reopened.open_cases.ensure_complete() == 0, "built once"
+
+
 async def test_each_deadline_is_flagged_once_counted_and_queued_for_publishing(mongo_db) -> None:
     repository = await ready(mongo_db)
     call = factories.routed("late")
@@ -273,8 +320,18 @@ async def test_streaming_counters_equal_the_rebuilt_ones_after_a_random_stream(m
 
     streamed = await repository.stored_counters()
     assert streamed == await repository.computed_counters()
+    digests = await stored_digests(mongo_db)
     await repository.rebuild()
     assert await repository.stored_counters() == streamed
+    assert await stored_digests(mongo_db) == digests, "the queues' digests equal the ones rebuilt from the cases"
+    open_statuses = ["dispatched", "accepted", "responded", "returned"]
+    for queue_id in [*queues, "department:市城管委"]:
+        waiting = {
+            c["_id"] async for c in mongo_db.cases.find({"queue_ids": queue_id, "status": {"$in": open_statuses}})
+        }
+        assert {e["_id"] for e in await repository.reads.open_cases.entries_of_queue(queue_id)} == waiting
+        total, listed = await repository.reads.search_cases(CaseFilter(queue_id=queue_id, words=("拖欠",)), limit=3)
+        assert total == len(waiting) and len(listed) == min(3, total)
     # The month's street scoreboard document agrees with the streets' own counters.
     for month in ("2026-03", "2026-04", "2026-05"):
         board = (await repository.street_scoreboards([month])).get(month, {})

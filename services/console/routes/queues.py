@@ -74,6 +74,8 @@ async def queue_page(queue_id: str, request: Request) -> HTMLResponse:
     queue, matched, cases = await queue_and_cases(request, user, queue_id)
     choices: Choices = request.app.state.catalogue_choices
     operators = [operator.name for operator in users(request).operators_of(queue_id)]
+    after = page_cursor(request.query_params)
+    following = cases[-1].get("received_at") if cases and is_plain(request.query_params) else None
     return render(
         request,
         "queue.html",
@@ -91,6 +93,8 @@ async def queue_page(queue_id: str, request: Request) -> HTMLResponse:
         sorts=SORTS,
         accepted=request.query_params.get("accepted"),
         not_accepted=request.query_params.get("not_accepted"),
+        after=after,
+        next_after=following if len(cases) == CASES_SHOWN else None,
         **case_rows(request, user, cases, queue, matched),
     )
 
@@ -151,6 +155,26 @@ def search_params(
     return params
 
 
+def is_plain(query: Mapping[str, str]) -> bool:
+    """The plain listing (no filter; urgent first or oldest first), which the read API serves off its index."""
+    return not any(query.get(name) for name in FILTERS if name != "sort") and query.get("sort", "urgent") in (
+        "urgent",
+        "oldest",
+    )
+
+
+def page_cursor(query: Mapping[str, str]) -> str | None:
+    """The plain listing's keyset cursor (``after``: the last case's received time on the page before), when it
+    is a time; later pages go on oldest first."""
+    text = query.get("after", "").strip()
+    if not text or not is_plain(query):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        return None
+
+
 async def queue_and_cases(
     request: Request, user: User, queue_id: str, limit: int = CASES_SHOWN
 ) -> tuple[dict[str, Any], int, list[dict]]:
@@ -159,12 +183,13 @@ async def queue_and_cases(
     queue = next((dict(q) for q in listed if q["queue_id"] == queue_id), None)
     queue = queue or access.empty_queue(queue_id, user.role)
     query = request.query_params
-    plain = not any(query.get(name) for name in FILTERS if name != "sort")
-    if plain and limit <= QUEUE_LISTING_MAX and query.get("sort", "urgent") in ("urgent", "oldest"):
+    if is_plain(query) and limit <= QUEUE_LISTING_MAX:
         # The plain page, the one kept open all day: the queue listing off its index, the queue's urgent cases
-        # on top (the read API's order=urgent). Filters and other orders go through the search.
-        order = "urgent" if query.get("sort", "urgent") == "urgent" else "oldest"
-        cases = await client.queue_cases(queue_id, limit=limit, order=order)
+        # on top (the read API's order=urgent), 200 at a time: later pages by the keyset cursor ``after``.
+        # Filters and other orders go through the search.
+        after = page_cursor(query)
+        order = "urgent" if query.get("sort", "urgent") == "urgent" and after is None else "oldest"
+        cases = await client.queue_cases(queue_id, limit=limit, order=order, after=after)
         matched = len(cases) if len(cases) < limit else max(len(cases), int(queue.get("depth") or 0))
         return queue, matched, cases
     params = search_params(query, queue_id, settings_of(request).contact_salt, limit, me=user.name)

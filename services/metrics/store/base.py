@@ -24,6 +24,7 @@ PENDING = "pending_events"
 OUTBOX = "outbox"
 HOTSPOTS = "hotspots"
 PROGRAMME = "programme"
+OPEN_CASES = "open_cases"
 
 
 class MetricsDatabase:
@@ -43,6 +44,7 @@ class MetricsDatabase:
         self.outbox = db[OUTBOX]
         self.hotspots = db[HOTSPOTS]
         self.programme = db[PROGRAMME]
+        self.open_cases = db[OPEN_CASES]  # the queue digests (store/open_cases.py)
         # One writer at a time in this process: the routed and case-event agents, the deadline watcher and
         # the hot-spot check touch the same counters (transactions still guard several processes).
         self.write_lock = asyncio.Lock()
@@ -70,6 +72,7 @@ class MetricsDatabase:
         await self.counters.create_index([("dimension", ASCENDING), ("month", ASCENDING)], name="dimension_month")
         await self.pending.create_index([("call_id", ASCENDING), ("seq", ASCENDING)], name="call_seq")
         await self.hotspots.create_index([("detected_at", DESCENDING)], name="detected")
+        await self.open_cases.create_index([("queue_id", ASCENDING)], name="queue")
 
     async def ping(self) -> bool:
         """Whether the database answers."""

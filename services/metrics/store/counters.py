@@ -1,7 +1,7 @@
 """Counter writes: a batch's pre-aggregated changes (``aggregates.CounterChanges``) in one bulk write.
 
 Also keeps each queue counter's ``oldest_open`` case (the queue page's oldest waiting case) right when
-the oldest one leaves the queue.
+the oldest one leaves the queue, and the queues' open-case digests (``open_cases.py``) that searches read.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from services.metrics.aggregates import QUEUE_COUNTER_PREFIX, CounterChanges, parse_counter_id
 from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.store.base import MetricsDatabase
+from services.metrics.store.open_cases import digest_updates
 
 
 def meta_from_id(counter_id: str) -> dict[str, Any]:
@@ -51,6 +52,9 @@ class CounterWriter:
         if updates:
             # Each operation touches other fields of a counter than the others, so their order does not matter.
             await self.database.counters.bulk_write(updates, ordered=False, session=session)
+        digests = digest_updates(changes.open_cases)
+        if digests:  # the queues' open-case digests, in the same transaction as the cases they describe
+            await self.database.open_cases.bulk_write(digests, ordered=False, session=session)
 
     async def _oldest_updates(self, changes: CounterChanges, session: AsyncClientSession) -> list[UpdateOne]:
         """The queues whose oldest waiting case left: look the new one up (on the index, seeing this batch's cases)."""

@@ -18,9 +18,10 @@ from services.metrics.aggregates import (
     unit_of_field_key,
 )
 from services.metrics.case_facts import OPEN_STATUSES
-from services.metrics.case_search import CaseFilter, ordered
+from services.metrics.case_search import SEARCH_PATHS, CaseFilter, ordered
 from services.metrics.store.base import MetricsDatabase
-from shared.clock import as_utc
+from services.metrics.store.open_cases import OpenCaseDigests
+from shared.clock import as_utc, as_utc_or_none
 from shared.queues import URGENT_PRIORITY
 
 
@@ -60,26 +61,8 @@ class MonthlyCount:
     label: str | None
 
 
-SEARCH_FIELDS: dict[str, int] = {
-    field: 1
-    for field in (
-        "status",
-        "received_at",
-        "district",
-        "overdue",
-        "assignment.priority",
-        "assignment.resolution_due_at",
-        "assignment.response_due_at",
-        "call.subject",
-        "call.body",
-        "call.location.address",
-        "classification.category",
-        "classification.subcategory",
-        "classification.item",
-        "assignee",
-    )
-}
-"""What a search reads of every candidate: enough to match and order it (the listed ones are read whole)."""
+SEARCH_FIELDS: dict[str, int] = dict.fromkeys(SEARCH_PATHS, 1)
+"""What a search reads of a candidate case (the listed ones are read whole)."""
 
 
 class MetricsReads:
@@ -87,6 +70,7 @@ class MetricsReads:
 
     def __init__(self, database: MetricsDatabase) -> None:
         self.database = database
+        self.open_cases = OpenCaseDigests(database)
 
     @property
     def timezone(self) -> str:
@@ -158,19 +142,14 @@ class MetricsReads:
         gas leak before last week's broken street light; later pages go on by time (an urgent case may show
         again there, in its place in time). It costs a second read of the queue's open cases (the priority is
         checked beside the queue index), so it is asked for, not the default."""
-        query: dict[str, Any] = {"queue_ids": queue_id, "status": {"$in": list(OPEN_STATUSES)}}
-        received: dict[str, datetime] = {}
-        if before is not None:
-            received["$lt"] = as_utc(before)
-        if after is not None:
-            received["$gt"] = as_utc(after)
-        if received:
-            query["received_at"] = received
-        direction = ASCENDING if oldest_first else DESCENDING
-        order = [("received_at", direction), ("_id", direction)]
-        if not oldest_first or received:
-            return [normalise_case(doc) async for doc in self.database.cases.find(query).sort(order).limit(limit)]
-        cases = [normalise_case(doc) for doc in await self._oldest_open(queue_id, limit)]
+        after, before = as_utc_or_none(after), as_utc_or_none(before)
+        if oldest_first:
+            found = await self._oldest_open(queue_id, limit, after=after, before=before)
+        else:
+            found = await self._newest_open(queue_id, limit, after=after, before=before)
+        cases = [normalise_case(doc) for doc in found]
+        if not oldest_first or after is not None or before is not None:
+            return cases
         if not urgent_first:
             return cases
         urgent = [
@@ -189,37 +168,84 @@ class MetricsReads:
             found += [doc async for doc in self.database.cases.find(query)]
         return found
 
-    async def _oldest_open(self, queue_id: str, limit: int) -> list[dict[str, Any]]:
-        """The ``limit`` oldest open cases of a queue, read in widening windows of received time from the queue's
-        oldest waiting case on (its counter keeps it), until ``limit`` are found.
+    async def _oldest_open(
+        self, queue_id: str, limit: int, *, after: datetime | None = None, before: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The ``limit`` oldest open cases of a queue received after ``after`` (a page's keyset cursor) and before
+        ``before``, read in widening windows of received time from the cursor (or, on the first page, from the
+        queue's oldest waiting case: its counter keeps it) until ``limit`` are found.
 
         The embedded database reads every index match before it applies a sort's limit, so "the oldest 200"
-        in one query reads the whole queue (3 s for 10,000 cases); a window read stays small (0.1 s).
-        Cases older than the start (cooperating ones, whose age the counter does not know) are read first."""
-        now = datetime.now(UTC)
+        in one query reads the whole queue (3 s for 10,000 cases); a window read stays small (0.1 s). On the
+        first page, cases older than the start (cooperating ones, whose age the counter does not know) are read
+        first."""
+        end = before or datetime.now(UTC)
+        found: dict[str, dict[str, Any]] = {}
+        if after is None:
+            counter = await self.database.counters.find_one({"_id": queue_counter_id(queue_id)}, {"oldest_open": 1})
+            oldest = ((counter or {}).get("oldest_open") or {}).get("received_at")
+            low = min(as_utc(oldest) if oldest else end - timedelta(days=31), end)
+            found.update((d["_id"], d) for d in await self._open_of(queue_id, {"received_at": {"$lt": low}}))
+            lower = "$gte"
+        else:
+            low, lower = after, "$gt"
+        width = timedelta(hours=1)
+        while len(found) < limit and low < end:
+            window = {"received_at": {lower: low, "$lt": min(low + width, end)}}
+            found.update((d["_id"], d) for d in await self._open_of(queue_id, window))
+            low, width, lower = min(low + width, end), width * 2, "$gte"
+        if len(found) < limit and before is None:  # received after now (a clock ahead): whatever is left
+            found.update((d["_id"], d) for d in await self._open_of(queue_id, {"received_at": {lower: low}}))
+        return sorted(found.values(), key=_received_order)[:limit]
+
+    async def _newest_open(
+        self, queue_id: str, limit: int, *, after: datetime | None = None, before: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The ``limit`` newest open cases of a queue received before ``before`` (the keyset cursor of a newest-
+        first page) and after ``after``, in widening windows back from the cursor (or now) to the queue's oldest
+        waiting case, then whatever is older (cooperating cases)."""
+        found: dict[str, dict[str, Any]] = {}
+        if before is None:
+            high = datetime.now(UTC)
+            found.update((d["_id"], d) for d in await self._open_of(queue_id, {"received_at": {"$gte": high}}))
+        else:
+            high = before
         counter = await self.database.counters.find_one({"_id": queue_counter_id(queue_id)}, {"oldest_open": 1})
         oldest = ((counter or {}).get("oldest_open") or {}).get("received_at")
-        start = as_utc(oldest) if oldest else now - timedelta(days=31)
-        found = {doc["_id"]: doc for doc in await self._open_of(queue_id, {"received_at": {"$lt": start}})}
-        low, width = start, timedelta(hours=1)
-        while len(found) < limit and low <= now:
-            window = {"received_at": {"$gte": low, "$lt": low + width}}
-            found.update((doc["_id"], doc) for doc in await self._open_of(queue_id, window))
-            low, width = low + width, width * 2
-        if len(found) < limit:  # received after now (a clock ahead): whatever is left
-            found.update((doc["_id"], doc) for doc in await self._open_of(queue_id, {"received_at": {"$gte": low}}))
-        return sorted(found.values(), key=_received_order)[:limit]
+        floor = max(as_utc(oldest) if oldest else high - timedelta(days=31), after or datetime.min.replace(tzinfo=UTC))
+        width = timedelta(hours=1)
+        while len(found) < limit and high > floor:
+            low = max(high - width, floor)
+            found.update(
+                (d["_id"], d) for d in await self._open_of(queue_id, {"received_at": {"$gte": low, "$lt": high}})
+            )
+            high, width = low, width * 2
+        if len(found) < limit:  # older than the oldest led case: cooperating ones
+            older: dict[str, Any] = {"$lt": high, **({"$gt": after} if after is not None else {})}
+            found.update((d["_id"], d) for d in await self._open_of(queue_id, {"received_at": older}))
+        kept = [d for d in found.values() if after is None or as_utc(d["received_at"]) > after]
+        return sorted(kept, key=_received_order, reverse=True)[:limit]
 
     async def search_cases(
         self, found: CaseFilter, *, sort: str = "urgent", limit: int = 200, now: datetime | None = None
     ) -> tuple[int, list[dict[str, Any]]]:
         """Cases meeting ``found`` (how many, and the first ``limit`` in ``sort`` order), without their history.
 
-        The database applies ``CaseFilter.query`` (indexed on a queue, an id or a phone hash); the words and the
-        overdue test are applied to what it returns."""
+        Inside a queue's open cases (no id or phone asked for) the candidates are the queue's digest entries
+        (``store.open_cases``): one indexed read of small documents, the words looked for in each entry's stored
+        text before it is decoded, every filter checked on the rest in Python, then only the listed cases read
+        whole. Otherwise the database applies ``CaseFilter.query``
+        (indexed on a queue, an id or a phone hash) and the words and the overdue test are applied to what it
+        returns."""
         now = now or datetime.now(UTC)
-        cursor = self.database.cases.find(found.query(), SEARCH_FIELDS)
-        matched = [doc async for doc in cursor if found.matches(doc, now)]
+        if self._digest_serves(found) and await self.open_cases.complete():
+            queue_id = str(found.queue_id)
+            visible = found.units is None or queue_id in found.units
+            candidates = await self.open_cases.entries_of_queue(queue_id, found) if visible else []
+            matched = [entry for entry in candidates if found.matches_fields(entry) and found.matches(entry, now)]
+        else:
+            cursor = self.database.cases.find(found.query(), SEARCH_FIELDS)
+            matched = [doc async for doc in cursor if found.matches(doc, now)]
         # Only the listed ones are read whole (without their history), in slices the $in handles well.
         ids = [doc["_id"] for doc in ordered(matched, sort, limit)]
         whole: dict[str, dict[str, Any]] = {}
@@ -227,6 +253,12 @@ class MetricsReads:
             async for doc in self.database.cases.find({"_id": {"$in": ids[start : start + 50]}}, {"history": 0}):
                 whole[doc["_id"]] = doc
         return len(matched), [normalise_case(whole[i]) for i in ids if i in whole]
+
+    @staticmethod
+    def _digest_serves(found: CaseFilter) -> bool:
+        """A search of a queue's open cases, not by id or phone (those are a few documents on their index)."""
+        open_only = not found.statuses or set(found.statuses) <= set(OPEN_STATUSES)
+        return bool(found.queue_id) and not found.call_id and not found.contact_hash and open_only
 
     async def get_case(self, call_id: str) -> dict[str, Any] | None:
         """One case by its call id, with its history, or None."""

@@ -16,6 +16,7 @@ from services.metrics.case_facts import (
     overdue_event_id,
     unique_by_call,
 )
+from services.metrics.case_search import search_entry
 from shared.clock import local_month_and_day
 from shared.events import (
     CaseEvent,
@@ -331,3 +332,25 @@ def test_streaming_changes_sum_to_the_rebuilt_counters() -> None:
         changes.add_case(before, after)
 
     assert changes.nonzero() == sum_contributions([states[-1]])
+
+
+def test_counter_changes_carry_the_queue_digest_entries_that_changed() -> None:
+    opened = case_document(factories.routed("digest"), TZ)
+    hour = opened["received_at"].strftime("%Y-%m-%dT%H")
+    keys = {(queue_id, hour) for queue_id in opened["queue_ids"]}  # led and cooperating
+    changes = CounterChanges()
+    changes.add_case(None, opened)
+    accepted = opened | {"status": "accepted"}
+    changes.add_case(opened, accepted)
+    assert changes.open_cases == {key: {opened["_id"]: search_entry(accepted)} for key in keys}, (
+        "the batch's last state"
+    )
+    moved = accepted | {"queue_id": "street:大兴区/旧宫镇", "queue_ids": ["street:大兴区/旧宫镇"]}
+    later = CounterChanges()
+    later.add_case(accepted, moved)
+    later.add_case(moved, moved | {"status": "closed"})
+    left = keys | {("street:大兴区/旧宫镇", hour)}
+    assert later.open_cases == {key: {opened["_id"]: None} for key in left}, "moved, then closed: gone everywhere"
+    unchanged = CounterChanges()
+    unchanged.add_case(accepted, accepted | {"history": [*accepted["history"], {"kind": "note"}]})
+    assert unchanged.open_cases == {}, "a step that changes nothing a search reads leaves the digests alone"
