@@ -81,6 +81,14 @@ class BenchResult:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "mode",
+        nargs="?",
+        choices=("pipeline", "intake"),
+        default="pipeline",
+        help="pipeline (default): batches through the whole platform until stored; intake: --clients concurrent "
+        "clients posting single calls to POST /v1/calls for --seconds (hotline/bench_intake.py)",
+    )
     parser.add_argument("--calls", type=int, default=20_000, help="number of calls to push (default 20,000)")
     parser.add_argument("--batch", type=int, default=500, help="calls per POST /v1/calls/batch")
     parser.add_argument("--concurrency", type=int, default=4, help="batches in flight at once")
@@ -100,6 +108,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=replicas_argument,
         default={},
         help="instances of the faust workers, e.g. classifier=2,router=2,metrics=2 (CPU is reported per instance)",
+    )
+    parser.add_argument("--clients", type=int, default=200, help="intake mode: concurrent single-call clients")
+    parser.add_argument("--seconds", type=float, default=30.0, help="intake mode: seconds measured")
+    parser.add_argument("--warmup", type=float, default=3.0, help="intake mode: seconds of load before measuring")
+    parser.add_argument(
+        "--only-intake", action="store_true", help="intake mode: start intake alone (no workers consuming meanwhile)"
     )
     parser.add_argument(
         "--store-root", type=Path, default=Path(".hotline"), help="where --stored keeps its stores (bench-store-N)"
@@ -123,6 +137,10 @@ DATABASE = "hotline_bench"
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.mode == "intake":
+        from hotline import bench_intake
+
+        return bench_intake.run(args)
     seeding: dict[str, object] | None = None
     if args.stored > 0:
         home = store_folder(args.store_root.resolve(), args.stored)
