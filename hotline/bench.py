@@ -30,6 +30,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, replicas_argument, running_platform
@@ -149,16 +150,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {json.dumps(seeding)}", flush=True)
     else:
         home = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
-    platform = Platform(
-        settings=ServiceSettings(home=home, mongodb=MongoSettings(database=DATABASE)),
-        home=home,
-        embedded_kafka=True,
-        embedded_mongodb=True,
-        intake=IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
-        metrics=MetricsSettings(port=free_port()),
-        console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
-        replicas=args.replicas,
-    )
+    platform = bench_platform(home, DATABASE, replicas=args.replicas)
     home.mkdir(parents=True, exist_ok=True)
     api_key = ensure_dev_key(platform)
     texts = load_texts(args.texts)
@@ -167,11 +159,31 @@ def run(args: argparse.Namespace) -> int:
         result = asyncio.run(_bench(platform, api_key, texts, args))
     result.seeding = seeding
     print(_report(result), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps(asdict(result), indent=2) + "\n")
-    print(f"(written to {out}; logs in {home / 'logs'})")
+    write_result(args.out, "pipeline", asdict(result), home)
     return 0
+
+
+def bench_platform(home: Path, database: str, **fields: Any) -> Platform:
+    """A platform of the benchmark's own in ``home``: embedded broker and database, every process on a free
+    port; ``fields`` are further :class:`Platform` fields (replicas, probe, only)."""
+    return Platform(
+        settings=ServiceSettings(home=home, mongodb=MongoSettings(database=database)),
+        home=home,
+        embedded_kafka=True,
+        embedded_mongodb=True,
+        intake=IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
+        metrics=MetricsSettings(port=free_port()),
+        console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
+        **fields,
+    )
+
+
+def write_result(folder: Path, kind: str, result: dict[str, Any], home: Path) -> None:
+    """Write a run's figures as JSON to ``folder/<kind>-<UTC time>.json`` and say where, and where the logs are."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"(written to {out}; logs in {home / 'logs'})")
 
 
 async def _bench(

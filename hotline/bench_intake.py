@@ -23,11 +23,10 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, running_platform
 
 DATABASE = "hotline_bench_intake"
@@ -50,41 +49,21 @@ class IntakeBenchResult:
     cpu_ms_per_call: dict[str, float]
     load_average: tuple[float, float, float]
     started_at: str
-    settings: dict[str, str] = field(default_factory=dict)
 
 
 def run(args: argparse.Namespace) -> int:
-    from hotline.bench import load_texts
-    from services.console.settings import ConsoleSettings
-    from services.intake.settings import IntakeSettings
-    from services.metrics.settings import MetricsSettings
-    from shared.settings import MongoSettings, ServiceSettings
+    from hotline.bench import bench_platform, load_texts, write_result
 
     home = Path(tempfile.mkdtemp(prefix="hotline-bench-intake-"))
-    platform = Platform(
-        settings=ServiceSettings(home=home, mongodb=MongoSettings(database=DATABASE)),
-        home=home,
-        embedded_kafka=True,
-        embedded_mongodb=True,
-        intake=IntakeSettings(port=free_port(), api_keys_file=home / "api-keys.json"),
-        metrics=MetricsSettings(port=free_port()),
-        console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
-        replicas=args.replicas,
-        probe=not args.only_intake,
-        only=frozenset({"intake"}) if args.only_intake else None,
-    )
+    only = frozenset({"intake"}) if args.only_intake else None
+    platform = bench_platform(home, DATABASE, replicas=args.replicas, probe=not args.only_intake, only=only)
     api_key = ensure_dev_key(platform)
     texts = load_texts(args.texts)
-    what = "intake alone" if args.only_intake else "the whole platform"
-    print(f"Starting {what} in {home} ...", flush=True)
+    print(f"Starting {'intake alone' if args.only_intake else 'the whole platform'} in {home} ...", flush=True)
     with running_platform(platform, timeout=180):
         result = asyncio.run(measure(platform, api_key, texts, args))
-    result.settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("HOTLINE_INTAKE_")}
     print(report(result), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"intake-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps(asdict(result), indent=2) + "\n")
-    print(f"(written to {out}; logs in {home / 'logs'})")
+    write_result(args.out, "intake", asdict(result), home)
     return 0
 
 
