@@ -1,5 +1,11 @@
 """Typed FastAPI dependencies of the intake: what the composition root put on ``app.state`` (settings,
-publisher, key store, case store, catalogue) and the caller's API key with the scope a route needs."""
+publisher, key store, case store, the stored calls' lookup, catalogue) and the caller's API key with the scope a route needs.
+
+Every dependency is ``async def``: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop
+per dependency per request (six for ``POST /v1/calls``), which under 200 concurrent clients cost more of
+intake's CPU than the call's own work (``hotline bench intake``, docs/performance.md). None of them awaits
+anything: each is a few microseconds of work on the loop (the key check is one stat of the key file and a
+SHA-256 per stored key)."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
+from services.intake.case_store import StoredCallsLookup
 from services.intake.publisher import EventPublisher
 from services.intake.settings import IntakeSettings
 from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR, KeyRecord, KeyStore
@@ -21,24 +28,30 @@ api_key_header = APIKeyHeader(
 )
 
 
-def app_settings(request: Request) -> IntakeSettings:
+async def app_settings(request: Request) -> IntakeSettings:
     return request.app.state.settings
 
 
-def app_publisher(request: Request) -> EventPublisher:
+async def app_publisher(request: Request) -> EventPublisher:
     return request.app.state.publisher
 
 
-def app_key_store(request: Request) -> KeyStore:
+async def app_key_store(request: Request) -> KeyStore:
     return request.app.state.key_store
 
 
-def app_cases(request: Request) -> CaseReadModel | None:
+async def app_cases(request: Request) -> CaseReadModel | None:
     """The read model of the metrics-owned ``cases`` (``shared.cases``); None before the lifespan connected."""
     return request.app.state.cases
 
 
-def app_catalogue(request: Request) -> CatalogueWatcher:
+async def app_stored_calls(request: Request) -> StoredCallsLookup | None:
+    """The stored versions of submitted calls, looked up together across concurrent requests; None before
+    the lifespan connected."""
+    return request.app.state.stored_calls
+
+
+async def app_catalogue(request: Request) -> CatalogueWatcher:
     """The dispatch catalogue (派单目录), re-read when its file changes."""
     return request.app.state.catalogue
 
@@ -46,11 +59,14 @@ def app_catalogue(request: Request) -> CatalogueWatcher:
 SettingsDep = Annotated[IntakeSettings, Depends(app_settings)]
 CatalogueDep = Annotated[CatalogueWatcher, Depends(app_catalogue)]
 CasesDep = Annotated[CaseReadModel | None, Depends(app_cases)]
+StoredCallsDep = Annotated[StoredCallsLookup | None, Depends(app_stored_calls)]
 PublisherDep = Annotated[EventPublisher, Depends(app_publisher)]
 KeyStoreDep = Annotated[KeyStore, Depends(app_key_store)]
 
 
-def authenticated_key(presented: Annotated[str | None, Security(api_key_header)], store: KeyStoreDep) -> KeyRecord:
+async def authenticated_key(
+    presented: Annotated[str | None, Security(api_key_header)], store: KeyStoreDep
+) -> KeyRecord:
     """The caller's key record; 401 when the X-API-Key header is missing or matches no key."""
     if not presented:
         raise HTTPException(
@@ -67,7 +83,7 @@ def authenticated_key(presented: Annotated[str | None, Security(api_key_header)]
 ApiKeyDep = Annotated[KeyRecord, Depends(authenticated_key)]
 
 
-def calls_writer(key: ApiKeyDep) -> KeyRecord:
+async def calls_writer(key: ApiKeyDep) -> KeyRecord:
     """The caller's key, which must carry the calls:write scope (403 otherwise)."""
     if not key.allows(CALLS_WRITE):
         raise HTTPException(
@@ -80,7 +96,7 @@ def calls_writer(key: ApiKeyDep) -> KeyRecord:
 CallsWriterDep = Annotated[KeyRecord, Depends(calls_writer)]
 
 
-def case_actor(key: ApiKeyDep) -> KeyRecord:
+async def case_actor(key: ApiKeyDep) -> KeyRecord:
     """The caller's key, which must carry cases:act (for its units) or supervisor (403 otherwise)."""
     if not (key.allows(CASES_ACT) or key.allows(SUPERVISOR)):
         raise HTTPException(

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Body, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from services.intake.deps import CallsWriterDep, CasesDep, PublisherDep, SettingsDep
+from services.intake.case_store import StoredCallsLookup
+from services.intake.deps import CallsWriterDep, PublisherDep, SettingsDep, StoredCallsDep
 from services.intake.publisher import BrokerUnavailable, PublishFailed
 from services.intake.routes.common import BODY_ERROR_RESPONSES, ERROR_RESPONSES, publish_or_503
 from services.intake.schemas import (
@@ -38,7 +39,6 @@ from services.intake.submissions import (
     reject_conflicts,
     submission_problem,
 )
-from shared.cases import CaseReadModel
 from shared.events import CallReceived
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def received_window(settings: IntakeSettings) -> ReceivedWindow:
 
 
 async def stored_versions(
-    request: Request, cases: CaseReadModel | None, events: list[CallReceived]
+    request: Request, cases: StoredCallsLookup | None, events: list[CallReceived]
 ) -> dict[uuid.UUID, str]:
     """Content hashes of the versions accepted before of these calls: this process's recent ones, else the
     stored cases'. Without a reachable case store only the recent ones are known (calls do not wait for it)."""
@@ -89,7 +89,7 @@ async def submit_call(
     request: Request,
     key: CallsWriterDep,
     publisher: PublisherDep,
-    cases: CasesDep,
+    cases: StoredCallsDep,
     settings: SettingsDep,
 ) -> CallAccepted:
     """Accept one call: 202 only after the broker acknowledged its CallReceived event.
@@ -141,7 +141,7 @@ async def submit_call(
     },
 )
 async def submit_batch(
-    request: Request, key: CallsWriterDep, publisher: PublisherDep, cases: CasesDep, settings: SettingsDep
+    request: Request, key: CallsWriterDep, publisher: PublisherDep, cases: StoredCallsDep, settings: SettingsDep
 ) -> BatchAccepted:
     """Accept up to max_batch calls: invalid items are rejected with reasons, the valid ones published together.
 
