@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 
 from services.intake.case_store import StoredCallsLookup
-from shared.cases import CaseReadModel, StoredCall
+from shared.cases import IDS_PER_QUERY, CaseReadModel, StoredCall
 
 
 class FakeCases:
@@ -43,8 +43,9 @@ async def test_requests_asking_while_a_lookup_is_under_way_share_the_next_one() 
     fake.release.set()
     answers = await asyncio.gather(first, *rest)
 
-    assert fake.asked == [["a-0"], [f"a-{n}" for n in range(1, 50)]]
+    later = [f"a-{n}" for n in range(1, 50)]
     assert lookup.rounds == 2
+    assert fake.asked == [["a-0"], later[:IDS_PER_QUERY], later[IDS_PER_QUERY:]]  # a round's slices, asked at once
     assert [sorted(answer) for answer in answers] == [[f"a-{n}"] if n in (3, 7) else [] for n in range(50)]
     assert answers[3]["a-3"].external_id == "a-3"
 
