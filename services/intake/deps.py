@@ -72,8 +72,8 @@ CallPathDep = Annotated[CallPath, Depends(call_path)]
 PublisherDep = Annotated[EventPublisher, Depends(app_publisher)]
 
 
-async def authenticated_key(presented: Annotated[str | None, Security(api_key_header)], request: Request) -> KeyRecord:
-    """The caller's key record (by the app's key store); 401 when the X-API-Key header is missing or matches no key."""
+def verified_key(presented: str | None, request: Request) -> KeyRecord:
+    """The record of the presented key (by the app's key store); 401 when it is missing or matches no key."""
     store: KeyStore = request.app.state.key_store
     if not presented:
         raise HTTPException(
@@ -87,11 +87,18 @@ async def authenticated_key(presented: Annotated[str | None, Security(api_key_he
     return record
 
 
+async def authenticated_key(presented: Annotated[str | None, Security(api_key_header)], request: Request) -> KeyRecord:
+    """The caller's key record; 401 when the X-API-Key header is missing or matches no key."""
+    return verified_key(presented, request)
+
+
 ApiKeyDep = Annotated[KeyRecord, Depends(authenticated_key)]
 
 
-async def calls_writer(key: ApiKeyDep) -> KeyRecord:
-    """The caller's key, which must carry the calls:write scope (403 otherwise)."""
+async def calls_writer(presented: Annotated[str | None, Security(api_key_header)], request: Request) -> KeyRecord:
+    """The caller's key, which must carry the calls:write scope (403 otherwise; 401 as ``authenticated_key``).
+    Checked in one dependency, not on top of ``authenticated_key``: it runs for every call."""
+    key = verified_key(presented, request)
     if not key.allows(CALLS_WRITE):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
