@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 N ?= 20000
+CLIENTS ?= 200
+DURATION ?= 30
 
-.PHONY: install browser run test unit integration e2e bench faults fuzz lint typecheck schemas train clean
+.PHONY: install browser run test unit integration e2e bench bench-intake faults fuzz lint typecheck schemas train clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +40,11 @@ unit: install
 ## a store of that many cases (built once, reused), REPLICAS=classifier=2,router=2,metrics=2 on several workers
 bench: install
 	$(BIN)/hotline bench --calls $(N) $(if $(STORED),--stored $(STORED)) $(if $(REPLICAS),--replicas $(REPLICAS))
+
+## make bench-intake: CLIENTS (200) concurrent clients each posting single calls to POST /v1/calls for
+## DURATION seconds (30) on the whole platform: calls/s, p50/p95/p99/max, errors, CPU per call (figures printed)
+bench-intake: install
+	$(BIN)/hotline bench intake --clients $(CLIENTS) --seconds $(DURATION)
 
 ## make faults: the fault suite at full size (tests/faults: kills, restarts, poison, case steps; prints faults x outcome)
 faults: install
