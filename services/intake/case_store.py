@@ -71,7 +71,8 @@ class StoredCallsLookup:
             return {}
         future: asyncio.Future[dict[str, StoredCall]] = asyncio.get_running_loop().create_future()
         self._waiting.append((list(call_ids), future))
-        if self._worker is None or self._worker.done():
+        worker = self._worker
+        if worker is None or worker.done() or worker.get_loop() is not future.get_loop():  # (tests: a new loop)
             self._worker = asyncio.create_task(self._serve(), name="intake-stored-calls-lookup")
         return await future  # cancelled with its request: the round then leaves it out
 
@@ -80,7 +81,7 @@ class StoredCallsLookup:
         count = 0
         while self._waiting and (not taken or count + len(self._waiting[0][0]) <= self.max_ids):
             ids, future = self._waiting.popleft()
-            if not future.done():
+            if not future.done() and future.get_loop() is asyncio.get_running_loop():
                 taken.append((ids, future))
                 count += len(ids)
         return taken

@@ -93,3 +93,26 @@ async def test_a_request_cancelled_while_waiting_is_left_out_and_the_others_are_
     assert list(await kept) == ["d-2"]
     assert gone.cancelled()
     assert fake.asked == [["d-0"], ["d-2"]]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the stranded round, collected
+def test_a_round_stranded_on_a_closed_loop_does_not_hold_up_the_next_loop() -> None:
+    fake = FakeCases(stored=["f-1"])
+    lookup = lookup_of(fake)
+
+    async def strand() -> None:
+        asyncio.get_running_loop().create_task(lookup.stored_calls(["f-0"]))
+        for _ in range(3):  # the round goes out and waits for the store, which never answers on this loop
+            await asyncio.sleep(0)
+
+    first = asyncio.new_event_loop()
+    first.run_until_complete(strand())
+    first.close()  # closed with the round still under way (as a test client's loop may be)
+
+    async def ask_again() -> dict[str, StoredCall]:
+        fake.release = asyncio.Event()
+        fake.release.set()
+        return await asyncio.wait_for(lookup.stored_calls(["f-1"]), 10)  # a stall fails, not hangs
+
+    assert list(asyncio.run(ask_again())) == ["f-1"]
+    assert fake.asked == [["f-0"], ["f-1"]]
