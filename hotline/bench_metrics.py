@@ -152,6 +152,9 @@ async def measure(uri: str, *, calls: int, batch_size: int, queues: int, spread:
         )
         print(f"GET /v1/queues equivalent: {len(summaries)} queues read in {queues_read * 1000:.0f} ms")
 
+        deepest = max(summaries, key=lambda queue: queue.depth).queue_id if summaries else None
+        await measure_assignments(repository, events, batch_size, deepest=deepest)
+
         steps = lifecycle_steps(events)
         step_batches = [steps[i : i + batch_size] for i in range(0, len(steps), batch_size)]
         started = time.perf_counter()
@@ -175,6 +178,54 @@ async def measure(uri: str, *, calls: int, batch_size: int, queues: int, spread:
     finally:
         await client.drop_database(name)
         await client.close()
+
+
+OPERATORS_PER_QUEUE = 5
+
+
+async def measure_assignments(
+    repository: MetricsRepository, events: list[CallRouted], batch_size: int, *, deepest: str | None
+) -> None:
+    """承办人: every open case assigned to one of a few operators (``assigned`` steps/s), then each operator's load
+    of the deepest queue read from its counter (``GET /v1/queues/{id}/load``) against counting it on the cases."""
+    steps = [
+        CaseEvent(
+            call_id=event.call_id,
+            kind="assigned",
+            actor="bench",
+            assignee=f"operator-{i % OPERATORS_PER_QUEUE}",
+            occurred_at=event.call.received_at + timedelta(minutes=5),
+        )
+        for i, event in enumerate(events)
+    ]
+    started = time.perf_counter()
+    applied = 0
+    for start in range(0, len(steps), batch_size):
+        applied += (await repository.apply_case_events(steps[start : start + batch_size])).applied
+    elapsed = time.perf_counter() - started
+    print(f"assignments (承办人): {applied} applied in {elapsed:.2f}s = {len(steps) / elapsed:,.0f} assigned steps/s")
+    if deepest is None:
+        return
+    load_times, count_times = [], []
+    for _ in range(10):
+        started = time.perf_counter()
+        load = await repository.reads.queue_load(deepest)
+        load_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        counted = {
+            name: await repository.database.cases.count_documents(
+                {"queue_ids": deepest, "queue_id": deepest, "status": "dispatched", "assignee": name}
+            )
+            for name in load.assignees
+        }
+        count_times.append(time.perf_counter() - started)
+    load_times.sort()
+    count_times.sort()
+    print(
+        f"load of {deepest} ({load.open} open, {len(load.assignees)} operators): counter read median "
+        f"{load_times[5] * 1000:.1f} ms; counting the cases instead {count_times[5] * 1000:.1f} ms "
+        f"(same figures: {counted == load.assignees})"
+    )
 
 
 def lifecycle_steps(events: list[CallRouted]) -> list[CaseEvent]:

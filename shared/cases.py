@@ -170,6 +170,8 @@ class CaseStep(_Stored):
     callback_result: str | None = None
     assignment: StepAssignment | None = None
     linked_to: str | None = None
+    assignee: str | None = None  # assigned: the operator named (承办人)
+    previous_assignee: str | None = None  # assigned: the one before (a reassignment)
 
 
 class CaseDocument(_Stored):
@@ -207,6 +209,8 @@ class CaseDocument(_Stored):
     returned_count: int = 0
     reopened_count: int = 0
     summoned: list[str] = Field(default_factory=list)  # departments summoned by whistles (吹哨)
+    assignee: str | None = None  # 承办人: the lead unit's operator handling the case (cleared when it leaves the unit)
+    assigned_at: UtcDatetime | None = None
 
     @classmethod
     def of(cls, case: CaseDocument | Mapping[str, Any]) -> CaseDocument:

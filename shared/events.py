@@ -20,6 +20,9 @@ from shared import topics
 from shared.clock import Instant, ReceivedAt
 from shared.masking import mask_contacts, mask_optional
 
+ASSIGNEE_MAX_CHARS = 100
+"""The longest operator name an ``assigned`` step carries."""
+
 MAX_TEXT_CHARS = 20_000
 """The longest subject or body an event carries (intake's own, configurable limit is at most this)."""
 
@@ -308,6 +311,7 @@ class CaseEventKind(StrEnum):
     dispatched = "dispatched"  # (re-)dispatch decided by the router or a supervisor, after a return or reclassification
     linked = "linked"  # a new call was recognised as a duplicate of an open case and linked to it
     unlinked = "unlinked"  # an operator undid a duplicate link; the router dispatches the call on its own
+    assigned = "assigned"  # 承办人: the lead unit names the operator of its own who handles the case (no status change)
 
 
 class CallbackResult(StrEnum):
@@ -339,6 +343,11 @@ class CaseEvent(Envelope):
     classification: Classification | None = Field(None, description="reclassified: the corrected classification.")
     assignment: Assignment | None = Field(None, description="dispatched: the new dispatch decision.")
     linked_to: uuid.UUID | None = Field(None, description="linked: the open case this call duplicates.")
+    assignee: str | None = Field(
+        None,
+        max_length=ASSIGNEE_MAX_CHARS,
+        description="assigned: the operator of the lead unit who handles the case (承办人), by console user name.",
+    )
     details: dict[str, str | int | float | bool | list[str] | None] = Field(
         default_factory=dict, description="Further step-specific fields, for extensions."
     )

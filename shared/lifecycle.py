@@ -14,6 +14,8 @@ without its payload and the metrics writer rejects one (``STEP_NEEDS``). Pure da
                           ▲                              │        reopened (resolved, called_back, closed) ──> accepted
        reclassified (dispatched, accepted, returned) ────┘
     linked: a duplicate call, joined to an open case; unlinked ──> returned (the router dispatches it)
+    assigned (dispatched, accepted, responded): the lead unit names its handler (承办人); the status stays.
+    A return, a reclassification or a (re-)dispatch moves the case away from its unit: the handler is cleared.
 """
 
 from __future__ import annotations
@@ -64,7 +66,18 @@ TRANSITIONS: dict[CaseEventKind, tuple[frozenset[CaseStatus], CaseStatus | None]
     CaseEventKind.dispatched: (frozenset({CaseStatus.returned, CaseStatus.dispatched}), CaseStatus.dispatched),
     CaseEventKind.linked: (frozenset({CaseStatus.dispatched}), CaseStatus.linked),
     CaseEventKind.unlinked: (frozenset({CaseStatus.linked}), CaseStatus.returned),
+    # 承办人: who in the lead unit handles the case, while a unit holds it; the status stays
+    CaseEventKind.assigned: (
+        frozenset({CaseStatus.dispatched, CaseStatus.accepted, CaseStatus.responded}),
+        None,
+    ),
 }
+
+CLEARS_ASSIGNEE: frozenset[CaseEventKind] = frozenset(
+    {CaseEventKind.returned, CaseEventKind.reclassified, CaseEventKind.dispatched, CaseEventKind.unlinked}
+)
+"""Steps that take the case away from the unit that holds it (退单, reclassification, a (re-)dispatch): its
+handler (承办人, ``assigned``) is cleared, the next unit names its own."""
 
 SUPERVISOR_ONLY: frozenset[CaseEventKind] = frozenset(
     {
@@ -135,6 +148,9 @@ STEP_NEEDS: dict[CaseEventKind, StepNeed] = {
     CaseEventKind.reclassified: StepNeed("classification", "reclassified needs classification.category"),
     # intake asks for the queue_id and builds the assignment from it
     CaseEventKind.dispatched: StepNeed("assignment", "dispatched needs the queue_id to dispatch the case to"),
+    CaseEventKind.assigned: StepNeed(
+        "assignee", "assigned needs the assignee: the name of an operator of the lead unit"
+    ),
 }
 """The payload each step cannot be applied without (an empty value counts as missing): intake answers 422
 for a submitted step without it, the metrics writer rejects a stored step without it."""
@@ -146,7 +162,10 @@ RETURN_NEEDS_REASON = StepNeed("note", "returned needs the reason in note (退�
 def missing_payload(event: CaseEvent) -> StepNeed | None:
     """What ``event`` lacks of ``STEP_NEEDS``, or None when it has its payload."""
     need = STEP_NEEDS.get(event.kind)
-    return need if need is not None and not getattr(event, need.field) else None
+    if need is None:
+        return None
+    value = getattr(event, need.field)
+    return need if not (value.strip() if isinstance(value, str) else value) else None
 
 
 class IllegalTransition(ValueError):

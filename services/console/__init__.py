@@ -8,11 +8,13 @@ user's API key; the queues update live over server-sent events. Layout:
   (``create_app(settings)``: wires the adapters onto ``app.state`` and includes the pages);
 - HTTP edge: ``routes/`` (one APIRouter per resource: ``health``, ``auth`` (sign-in), ``queues``,
   ``cases``, ``scoreboard``, ``live`` (SSE)), ``web`` (session user, language, rendering, error pages),
-  ``templates/`` and ``static/``;
+  ``openapi`` (the forms, query parameters and answers the OpenAPI document declares), ``templates/`` and
+  ``static/``;
 - pure domain, no I/O: ``access`` (who sees which queue and case, which steps to offer), ``views``
   (durations, charts; masking is shared.masking), ``i18n`` (Chinese and English), ``sessions`` (signed cookies);
 - page models: ``scoreboard`` (the scoreboard's figures, read from the metrics API through ``clients``);
 - adapters: ``clients`` (the metrics read API and intake over HTTP), ``live`` (one poller of the
   metrics API per process, fanned out to subscribers), ``users`` (the users file; also the
-  ``python -m services.console.users`` command), ``reference`` (the dispatch catalogue's lists).
+  ``python -m services.console.users`` command), ``reference`` (the dispatch catalogue's lists),
+  ``security`` (the Origin check; the sign-in guard, its counts in MongoDB; the revoked-sessions file).
 """

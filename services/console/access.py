@@ -30,6 +30,7 @@ STEP_ORDER: tuple[CaseEventKind, ...] = (
     CaseEventKind.closed,
     CaseEventKind.dispatched,
     CaseEventKind.unlinked,
+    CaseEventKind.assigned,  # shown apart, in the case's handler (承办人) panel
 )
 
 
@@ -85,6 +86,15 @@ def offered_steps(user: User, case: Mapping[str, Any]) -> list[CaseEventKind]:
     role: CaseRole = "supervisor" if user.is_supervisor else "lead" if holds(user, case) else "none"
     permitted = permitted_steps(role, str(case.get("status", "")), lead_queue=case.get("queue_id"))
     return [step for step in STEP_ORDER if step in permitted]
+
+
+def assignable(user: User, case: Mapping[str, Any], operators: Iterable[User]) -> list[str]:
+    """Whom ``user`` may name as the case's handler (承办人): the operators of the unit that holds it, when the
+    user may take the ``assigned`` step now (its own unit's case, or a supervisor); none otherwise."""
+    if CaseEventKind.assigned not in offered_steps(user, case):
+        return []
+    lead = case.get("queue_id")
+    return [operator.name for operator in operators if operator.queue is not None and operator.queue == lead]
 
 
 def agreed_steps(local: list[CaseEventKind], intake_says: list[str] | None) -> list[CaseEventKind]:

@@ -12,13 +12,16 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from pymongo.errors import PyMongoError
 
+from services.common.limits import RequestLimits, form_only
+from services.common.mongo import LazyDatabase
 from services.common.observability import instrument_http
 from services.console.clients import IntakeClient, MetricsClient
 from services.console.live import LiveQueues
 from services.console.reference import catalogue_choices
 from services.console.routes import auth, cases, health, live, queues, scoreboard
-from services.console.security import RevokedSessions, SignInGuard
+from services.console.security import RevokedSessions, SignInGuard, SignInState, SignInStore
 from services.console.settings import ConsoleSettings
 from services.console.users import UserDirectory
 from services.console.web import HERE, install_error_handlers, page_templates, refuse_cross_site
@@ -32,8 +35,15 @@ def create_app(
     *,
     metrics_transport: httpx.AsyncBaseTransport | None = None,
     intake_transport: httpx.AsyncBaseTransport | None = None,
+    signin_state: SignInState | None = None,
 ) -> FastAPI:
-    """The console app for ``settings``; the transports replace the network to the upstreams (tests)."""
+    """The console app for ``settings``; the transports replace the network to the upstreams, and
+    ``signin_state`` the sign-in counts in MongoDB (tests without a database)."""
+    database: LazyDatabase | None = None
+    if signin_state is None:
+        database = LazyDatabase(settings.mongodb, fail_fast=True)
+        signin_state = SignInStore(database)
+    state: SignInState = signin_state
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,9 +60,15 @@ def create_app(
             app.state.metrics, app.state.intake = MetricsClient(metrics), IntakeClient(intake)
             app.state.live = LiveQueues(app.state.metrics, settings.poll_seconds)
             try:
+                await state.prepare()
+            except PyMongoError as exc:  # sign-in answers 503 until the database answers; pages need no database
+                log.warning("sign-in state not prepared (the database did not answer): %s", exc)
+            try:
                 yield
             finally:
                 await app.state.live.stop()
+                if database is not None:
+                    await database.close()
 
     app = FastAPI(title="Hotline operator console", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
@@ -64,6 +80,7 @@ def create_app(
     app.state.session_secret = settings.session_secret or secrets.token_urlsafe(32)
     app.state.revoked_sessions = RevokedSessions(settings.revoked_sessions_file)
     app.state.signin_guard = SignInGuard(
+        state=state,
         max_failures=settings.login_max_failures,
         window_seconds=settings.login_window_seconds,
         lockout_seconds=settings.login_lockout_seconds,
@@ -71,6 +88,12 @@ def create_app(
     )
     app.state.password_hashing = asyncio.Semaphore(PASSWORD_HASHES_AT_ONCE)
     app.middleware("http")(refuse_cross_site)
+    app.add_middleware(
+        RequestLimits,
+        max_bytes=settings.max_request_bytes,
+        setting="HOTLINE_CONSOLE_MAX_REQUEST_BYTES",
+        types=form_only,
+    )
     app.state.users = UserDirectory(settings.users_file)
     app.state.templates = page_templates()
     app.state.catalogue_choices = catalogue_choices(settings.catalogue_path)

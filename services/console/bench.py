@@ -5,6 +5,9 @@ hashed), then prints: the time a wrong password takes for a known and for an unk
 sequential attempts: they must match, or names can be told apart), and ``/healthz`` latency alone and
 during a flood of wrong sign-ins from ``--clients`` concurrent clients (scrypt runs in worker threads, so
 the event loop keeps answering). Wall-clock figures: compare them on a quiet machine.
+
+The sign-in counts are kept in MongoDB: the console uses the database ``MONGODB_URI`` names (e.g. the one
+``hotline up`` started), in a throw-away database of the run's own, dropped at the end.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from pathlib import Path
 
 import httpx
 
+from services.common.mongo import mongo_client
 from services.console.settings import ConsoleSettings
 from services.console.users import add_user
-from shared.settings import settings_env
+from shared.settings import MongoSettings, settings_env
 
 
 def _free_port() -> int:
@@ -107,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             api_key="hl_bench",
         )
         port = _free_port()
+        mongodb = MongoSettings(database=f"console_bench_{os.getpid()}")
         env = {
             **os.environ,
             **settings_env(
@@ -118,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 login_max_failures=10**9,
                 login_attempts_per_minute=10**9,
             ),
+            **settings_env(MongoSettings, uri=mongodb.uri, database=mongodb.database),
         }
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.console"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -135,7 +141,16 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             proc.terminate()
             proc.wait(timeout=15)
+            asyncio.run(_drop(mongodb))
     return 0
+
+
+async def _drop(mongodb: MongoSettings) -> None:
+    client = mongo_client(mongodb, fail_fast=True)
+    try:
+        await client.drop_database(mongodb.database)
+    finally:
+        await client.close()
 
 
 if __name__ == "__main__":

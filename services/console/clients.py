@@ -57,7 +57,7 @@ class MetricsClient:
             response = await self.http.get(upstream_path(path), params=params)
         except httpx.HTTPError as exc:
             raise UpstreamError(503, f"metrics API unreachable: {exc}") from exc
-        if response.status_code >= 400:
+        if response.status_code >= 300:  # a redirect is not an answer the console can show
             raise UpstreamError(response.status_code, error_detail(response))
         return response.json()
 
@@ -79,12 +79,22 @@ class MetricsClient:
         body = await self.get(f"/v1/queues/{queue_id}/cases", {"limit": limit, "order": order})
         return list(body.get("cases", []))
 
+    async def queue_load(self, queue_id: str) -> dict[str, Any] | None:
+        """The queue's open cases per assignee (承办人) and unassigned (``/v1/queues/{id}/load``), None when the
+        read API does not offer it."""
+        body = await self.optional(f"/v1/queues/{queue_id}/load")
+        return dict(body) if isinstance(body, dict) else None
+
     async def search(self, params: Mapping[str, Any]) -> tuple[int, list[dict[str, Any]]]:
         """Cases matching ``params`` (``GET /v1/search``): how many, and those listed."""
         body = await self.get("/v1/search", params)
         return int(body.get("total", 0)), list(body.get("cases", []))
 
     async def case(self, call_id: str) -> dict[str, Any] | None:
+        """The case, or None when there is none; an id with a ``/`` names no case (the read API would take it for
+        another path, or redirect it)."""
+        if "/" in call_id:
+            return None
         try:
             body: dict[str, Any] = await self.get(f"/v1/cases/{call_id}")
         except UpstreamError as exc:

@@ -60,5 +60,11 @@ class ConsoleSettings(ServiceSettings):
         description="Intake's API-key file, where `python -m services.console.users add` stores each new user's "
         "key (the same file as HOTLINE_INTAKE_API_KEYS_FILE; the console process itself never reads it).",
     )
+    max_request_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest form accepted (413 otherwise), refused before it is read; a step's note of 4,000 "
+        "characters, percent-encoded, takes ~36 KB.",
+    )
     poll_seconds: float = Field(0.25, gt=0, description="How often the live feed reads the metrics API.")
     request_timeout_seconds: float = Field(5.0, gt=0, description="Timeout of calls to intake and metrics.")

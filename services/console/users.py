@@ -121,14 +121,22 @@ class UserDirectory:
         self._stamp: float | None = None
         self._users: dict[str, User] = {}
 
-    def get(self, name: str) -> User | None:
+    def _current(self) -> dict[str, User]:
         try:
             stamp = self.path.stat().st_mtime
         except FileNotFoundError:
-            return None
+            return {}
         if stamp != self._stamp:
             self._users, self._stamp = load_users(self.path), stamp
-        return self._users.get(name)
+        return self._users
+
+    def get(self, name: str) -> User | None:
+        return self._current().get(name)
+
+    def operators_of(self, queue_id: str) -> list[User]:
+        """The operators of the unit of ``queue_id`` (its console users), by name: whom a case of the unit may be
+        assigned to (承办人)."""
+        return sorted((u for u in self._current().values() if u.queue == queue_id), key=lambda u: u.name)
 
 
 def save_users(path: Path, users: Sequence[User]) -> None:

@@ -137,7 +137,7 @@ def render(
 
 def refuse(request: Request, user: User, status_code: int, reason: str) -> HTMLResponse:
     t = translator(language(request))
-    title = t("forbidden") if status_code == 403 else t("not_found")
+    title = t({403: "forbidden", 404: "not_found"}.get(status_code, "bad_request"))
     return render(request, "error.html", status_code=status_code, user=user, title=title, reason=reason)
 
 

@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from prometheus_fastapi_instrumentator.metrics import Info
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.limits import RequestLimits, json_under
 from services.common.observability import count_call, instrument_http
 from services.intake.case_store import StoredCallsLookup, connected_cases
-from services.intake.limits import RequestLimits
 from services.intake.open311.routes import router as open311_router
 from services.intake.openapi import DESCRIPTION, TITLE, VERSION, openapi_with_call_batch
 from services.intake.publisher import EventPublisher
@@ -67,7 +67,12 @@ def create_app(
     use_cases(app, CaseReadModel(database) if database is not None else None)
     app.state.catalogue = CatalogueWatcher(settings.catalogue_path or DEFAULT_CATALOGUE_PATH)
     install_error_handlers(app)
-    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        RequestLimits,
+        max_bytes=settings.max_request_bytes,
+        setting="HOTLINE_INTAKE_MAX_REQUEST_BYTES",
+        types=json_under("/v1/"),
+    )
     for routes in (health, calls, cases, programme):
         app.include_router(routes.router)
     app.openapi = partial(openapi_with_call_batch, app)  # type: ignore[method-assign]

@@ -4,11 +4,13 @@ and the CaseEvent it becomes. No I/O: the case document and the key are passed i
 Who may act (API-key scopes per unit):
 - a key with the ``supervisor`` scope: every step on every case;
 - a key with ``cases:act`` and the case's lead queue among its ``units``: the unit's own steps
-  (accepted, responded, returned, resolved, and whistle when the unit is a street/town: 吹哨报到),
+  (accepted, responded, returned, resolved, assigned: naming its handler 承办人, and whistle when the unit is
+  a street/town: 吹哨报到),
   not the supervisor-only ones;
 - a cooperating unit (summoned by a whistle, or named by the catalogue rule): no step. It sees the case
   in its queue and reports to the lead unit, which takes the steps (one unit answers for a case);
-- anyone else: no step (403).
+- anyone else: no step, and intake answers it the same 404 as for an unknown case (it may not learn that
+  the case exists, its status or the queue holding it).
 
 The rules themselves (``may_take``, ``permitted_steps``, ``STEP_NEEDS``) are ``shared.lifecycle``'s, shared
 with the console and the metrics writer; this module maps an API key and a case document onto them.
@@ -30,6 +32,7 @@ from shared.catalogue import Catalogue
 from shared.clock import DEFAULT_TIMEZONE
 from shared.deadlines import resolution_due
 from shared.events import (
+    ASSIGNEE_MAX_CHARS,
     HOTLINE_NAMESPACE,
     Assignment,
     CallbackResult,
@@ -81,6 +84,7 @@ class CaseStepIn(BaseModel):
                 {"kind": "callback", "callback_result": "satisfied"},
                 {"kind": "reclassified", "classification": {"category": "城乡建设"}},
                 {"kind": "dispatched", "queue_id": "street:大兴区/西红门镇", "note": "人工派单"},
+                {"kind": "assigned", "assignee": "wang.fang"},
             ]
         },
     )
@@ -91,6 +95,11 @@ class CaseStepIn(BaseModel):
     callback_result: CallbackResult | None = Field(None, description="callback: the citizen's answer.")
     classification: ReclassificationIn | None = Field(None, description="reclassified: the corrected category.")
     queue_id: str | None = Field(None, description="dispatched (supervisor): the queue to dispatch the case to.")
+    assignee: FreeText | None = Field(
+        None,
+        max_length=ASSIGNEE_MAX_CHARS,
+        description="assigned: the operator of the lead unit who handles the case (承办人), by console user name.",
+    )
 
 
 class StepAccepted(BaseModel):
@@ -193,7 +202,8 @@ def step_field_problems(
     need = STEP_NEEDS.get(step.kind)
     if need is not None:
         field = "queue_id" if need.field == "assignment" else need.field  # the assignment is built from it
-        if not getattr(step, field):
+        value = getattr(step, field)
+        if not (value.strip() if isinstance(value, str) else value):
             add(field, need.message, "missing")
     if step.kind is CaseEventKind.returned and not (step.note and step.note.strip()):
         add(RETURN_NEEDS_REASON.field, RETURN_NEEDS_REASON.message, "missing")
@@ -292,4 +302,5 @@ def case_event(
         callback_result=step.callback_result if step.kind is CaseEventKind.callback else None,
         classification=classification,
         assignment=assignment,
+        assignee=step.assignee.strip() if step.kind is CaseEventKind.assigned and step.assignee else None,
     )

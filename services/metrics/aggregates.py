@@ -114,6 +114,11 @@ def case_contributions(case: Mapping[str, Any]) -> Contributions:
         queue["open"] = 1
         if case.get("overdue"):
             queue["overdue"] = 1
+        # Each operator's load (承办人): open = unassigned + the sum over assignees, read in one document.
+        if case.get("assignee"):
+            queue[assignee_field(case["assignee"])] = 1
+        else:
+            queue["unassigned"] = 1
     # The month's street scoreboard in one document: every street's counts, so a ranking reads one document.
     for counter_id, fields in list(out.items()):
         if counter_id.startswith(QUEUE_COUNTER_PREFIX):
@@ -131,6 +136,15 @@ def case_contributions(case: Mapping[str, Any]) -> Contributions:
 def streets_counter_id(month: str) -> str:
     """The ``_id`` of a month's street scoreboard document, e.g. ``2026-04|streets|all``."""
     return f"{month}|streets|all"
+
+
+ASSIGNEES_FIELD = "assignees"
+"""The queue counter's sub-document of open cases per assignee (承办人): ``assignees.<field_key(name)>``."""
+
+
+def assignee_field(assignee: str) -> str:
+    """The queue counter's field counting ``assignee``'s open cases of the queue."""
+    return f"{ASSIGNEES_FIELD}.{field_key(assignee)}"
 
 
 def field_key(unit_id: str) -> str:

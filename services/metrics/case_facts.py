@@ -30,8 +30,8 @@ from shared.events import (
     Classification,
     DeadlineKind,
 )
+from shared.lifecycle import CLEARS_ASSIGNEE, CaseStatus, IllegalTransition, missing_payload, next_status
 from shared.lifecycle import OPEN_STATUSES as LIFECYCLE_OPEN
-from shared.lifecycle import CaseStatus, IllegalTransition, missing_payload, next_status
 from shared.queues import qualified_street
 
 DISPATCHED = CaseStatus.dispatched.value
@@ -199,6 +199,9 @@ def apply_case_event(case: Mapping[str, Any], event: CaseEvent) -> StepOutcome:
         step["assignment"] = {"queue_id": event.assignment.queue_id, "attempt": event.assignment.attempt}
     if event.linked_to is not None:
         step["linked_to"] = str(event.linked_to)
+    if event.kind == CaseEventKind.assigned:
+        step["assignee"] = updated["assignee"]
+        step["previous_assignee"] = case.get("assignee")
     updated["history"].append(_compact(step))
     set_next_due(updated)
     return StepOutcome("applied", updated)
@@ -213,7 +216,14 @@ def _check_payload(event: CaseEvent) -> None:
 
 def _apply_effects(case: dict[str, Any], event: CaseEvent, at: datetime) -> None:
     kind = event.kind
-    if kind == CaseEventKind.accepted:
+    if kind in CLEARS_ASSIGNEE:  # the case leaves its unit: the next one names its own handler (承办人)
+        case.pop("assignee", None)
+        case.pop("assigned_at", None)
+    if kind == CaseEventKind.assigned:
+        assert event.assignee is not None
+        case["assignee"] = event.assignee.strip()
+        case["assigned_at"] = at
+    elif kind == CaseEventKind.accepted:
         case.setdefault("accepted_at", at)
     elif kind == CaseEventKind.responded:
         case["responded_at"] = at

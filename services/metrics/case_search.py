@@ -1,5 +1,5 @@
 """Finding cases for an operator: by call id, by the citizen's phone (its salted hash), by words, filtered by
-category, status, priority, overdue and district, in the order asked for. Pure: the query the index serves
+category, status, priority, overdue, district and assignee (承办人), in the order asked for. Pure: the query the index serves
 and the rest applied to its candidates; the store runs them (``MetricsReads.search_cases``).
 
 What the index serves: a queue (``queue_ids`` + ``status`` + ``received_at``), a call id (``_id``) or a
@@ -42,6 +42,8 @@ class CaseFilter:
     priorities: tuple[int, ...] = ()
     districts: tuple[str, ...] = ()
     overdue: bool | None = None
+    assignee: str | None = None  # 承办人: only the cases assigned to this operator
+    unassigned: bool = False  # only the cases no operator was assigned yet
     units: frozenset[str] | None = None  # a unit's key: only the cases these queues lead or cooperate on
 
     @classmethod
@@ -75,6 +77,10 @@ class CaseFilter:
             query["assignment.priority"] = {"$in": list(self.priorities)}
         if self.districts:
             query["district"] = {"$in": list(self.districts)}
+        if self.assignee:
+            query["assignee"] = self.assignee
+        elif self.unassigned:
+            query["assignee"] = None  # missing or null
         if self.categories:
             query["$or"] = [category_condition(path) for path in self.categories]
         if self.units is not None:

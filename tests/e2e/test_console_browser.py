@@ -835,3 +835,79 @@ def test_screenshots_of_every_page_in_both_languages(console: Console, browser: 
             context.close()
     written = {p.name for p in SCREENSHOTS.glob("page-*.png")}
     assert written >= {f"page-{name}-{lang}.png" for name in PAGES for lang in ("zh", "en")}
+
+
+def _load(page: Any, name: str) -> int:
+    return int(page.inner_text(f'#load tr[data-assignee="{name}"] .load-count'))
+
+
+def _wait_assignee(page: Any, name: str) -> None:
+    """The case page follows the assignment by itself until the metrics store shows it."""
+    page.wait_for_url("**done=assigned*")
+    page.wait_for_selector(f'#assignee[data-assignee="{name}"]', timeout=10_000)
+    page.wait_for_selector('#done[data-pending="0"]', timeout=10_000)
+
+
+def test_a_case_assigned_to_an_operator_shows_on_the_case_the_queue_and_the_units_load(
+    console: Console, browser: Any
+) -> None:
+    """Issue 14: 承办人 — assign a case to a named operator of the unit, reassign it ("assign to me"), and each
+    operator's load counts it; in both languages."""
+    tag = uuid.uuid4().hex[:6]
+    first = _add_user(console, f"wang-{tag}", _unit_role(console), console.queue_id)
+    second = _add_user(console, f"li-{tag}", _unit_role(console), console.queue_id)
+    call_id = _wait_case(console, _post_call(console, f"assign-{tag}"))["call_id"]
+    context, page = _sign_in(browser, console, first)
+    try:
+        queue_url = f"{console.url}/queues/{console.queue_id}"
+        queue_page = context.new_page()  # kept open: its load panel follows the live feed
+        queue_page.goto(queue_url)
+        assert (_load(queue_page, first), _load(queue_page, second)) == (0, 0)
+        unassigned_before = int(queue_page.inner_text("#load-unassigned .load-count"))
+
+        page.goto(f"{console.url}/cases/{call_id}")
+        assert page.get_attribute("#assignee", "data-assignee") == ""
+        page.select_option("#assignee-picker", second)
+        page.click("#step-assigned")
+        _wait_assignee(page, second)
+        assert second in page.inner_text("#history")
+        _screenshot(page, "case-assigned")
+
+        # The queue: the row shows the assignee, the filter finds it, the load panel counts it.
+        queue_page.wait_for_function(
+            "([name]) => document.querySelector(`#load tr[data-assignee=\"${name}\"] .load-count`).textContent === '1'",
+            arg=[second],
+            timeout=10_000,
+        )
+        assert int(queue_page.inner_text("#load-unassigned .load-count")) == unassigned_before - 1
+        queue_page.goto(f"{queue_url}?assignee={second}")
+        row = queue_page.locator(f'tr[data-call-id="{call_id}"] td.assignee')
+        assert row.get_attribute("data-assignee") == second
+        assert queue_page.locator("#case-rows tr[data-call-id]").count() == 1
+        queue_page.goto(f"{queue_url}?assignee=%40none")
+        assert queue_page.locator(f'tr[data-call-id="{call_id}"]').count() == 0
+        queue_page.goto(queue_url)
+
+        # Reassign: "assign to me" moves the case, and its count, from one operator to the other.
+        with page.expect_navigation():
+            page.click("#assign-me")
+        _wait_assignee(page, first)
+        assert page.locator("#assign-me").count() == 0
+        queue_page.wait_for_function(
+            "([name]) => document.querySelector(`#load tr[data-assignee=\"${name}\"] .load-count`).textContent === '1'",
+            arg=[first],
+            timeout=10_000,
+        )
+        assert _load(queue_page, second) == 0
+        queue_page.goto(f"{queue_url}?assignee=%40mine")
+        assert queue_page.locator(f'tr[data-call-id="{call_id}"] td.assignee').get_attribute("data-assignee") == first
+        load = httpx.get(f"{console.metrics_url}/v1/queues/{console.queue_id}/load", headers=_read(console), timeout=5)
+        assert {a["assignee"]: a["open"] for a in load.json()["assignees"]}.get(first) == 1
+        for lang in ("zh", "en"):
+            queue_page.goto(f"{queue_url}?assignee=%40mine&lang={lang}")
+            _screenshot(queue_page, f"queue-load-{lang}")
+            page.goto(f"{console.url}/cases/{call_id}?lang={lang}")
+            _screenshot(page, f"case-assignee-{lang}")
+        assert "Assignee" in page.content() and "Operators' load" in queue_page.content()
+    finally:
+        context.close()

@@ -204,16 +204,23 @@ async def flood(bootstrap: str, per_kind: int) -> tuple[dict[str, set[str]], int
     return taken, refused
 
 
+def call_id_of(value: bytes) -> str | None:
+    """The ``call_id`` of an event on a topic; None for the flood's poison (not JSON, not an object)."""
+    try:
+        event = json.loads(value)
+    except ValueError:
+        return None
+    return event.get("call_id") if isinstance(event, dict) else None
+
+
 def on_topics(bootstrap: str, call_ids: set[str]) -> dict[str, int]:
     """How many of ``call_ids`` each stage's topic holds (where a call stopped, when one did)."""
     counts = {}
     for topic in (topics.CALLS_RECEIVED, topics.CALLS_CLASSIFIED, topics.CALLS_ROUTED):
         seen = asyncio.run(
-            read_topic(
-                bootstrap, topic, lambda _: False, keep=lambda v: json.loads(v).get("call_id") in call_ids, timeout=10
-            )
+            read_topic(bootstrap, topic, lambda _: False, keep=lambda v: call_id_of(v) in call_ids, timeout=10)
         )
-        counts[topic] = len({json.loads(v)["call_id"] for v in seen})
+        counts[topic] = len({call_id_of(v) for v in seen})
     return counts
 
 

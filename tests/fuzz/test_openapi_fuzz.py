@@ -2,8 +2,8 @@
 requests generated from each operation's schema, valid and not, sent over HTTP to the service running as a
 process on the session's broker and database. The console is fuzzed signed in as a supervisor (its session
 cookie and its own Origin on every request, so the generated requests reach the pages, not only the
-sign-in and cross-site refusals); its forms are read by the handlers, not declared, so what varies there is
-the paths and query parameters. No answer may be a server error (500, or any 5xx but the documented
+sign-in and cross-site refusals); its forms (sign-in, a case step, bulk accept) are declared in its OpenAPI
+document (services/console/openapi.py), so they are generated too. No answer may be a server error (500, or any 5xx but the documented
 503 of an unavailable broker or database).
 
 Bounded here (HOTLINE_FUZZ_EXAMPLES, default 6 per operation); ``make fuzz`` runs 200 per operation and

@@ -103,6 +103,26 @@ async def test_the_lead_unit_accepts_and_the_event_is_on_the_topic_keyed_by_call
     assert event.actor.startswith("xihongmen") and event.actor_queue == STREET
 
 
+async def test_the_lead_unit_names_the_cases_handler_and_must_give_a_name(
+    client: httpx.AsyncClient,
+    street: dict[str, str],
+    department: dict[str, str],
+    intake_settings: IntakeSettings,
+    mongo_db: Any,
+) -> None:
+    call_id = await stored_case(mongo_db, "accepted")
+    path = f"/v1/cases/{call_id}/events"
+    blank = await client.post(path, json={"kind": "assigned", "assignee": "  "}, headers=street)
+    assert blank.status_code == 422 and "assignee" in blank.text
+    cooperating = await client.post(path, json={"kind": "assigned", "assignee": "wang"}, headers=department)
+    assert cooperating.status_code == 403 and "lead unit" in cooperating.text
+    response = await client.post(path, json={"kind": "assigned", "assignee": "wang"}, headers=street)
+    assert response.status_code == 202, response.text
+    assert (response.json()["status_before"], response.json()["status_after"]) == ("accepted", "accepted")
+    [event] = await events_of(intake_settings, call_id, 1)
+    assert (event.kind, event.assignee, event.actor_queue) == (CaseEventKind.assigned, "wang", STREET)
+
+
 async def test_the_same_idempotency_key_gives_the_same_event_id(
     client: httpx.AsyncClient, street: dict[str, str], mongo_db: Any
 ) -> None:
@@ -129,17 +149,38 @@ async def test_an_illegal_step_is_409_with_the_reason(
     assert response.json()["detail"] == "'resolved' is not allowed when the case is 'dispatched' (only when: responded)"
 
 
-async def test_a_cooperating_unit_another_unit_and_a_calls_key_are_403(
+async def test_a_cooperating_unit_and_a_calls_key_are_403(
     client: httpx.AsyncClient, department: dict[str, str], intake_settings: IntakeSettings, mongo_db: Any
 ) -> None:
     call_id = await stored_case(mongo_db, "accepted")
     url = f"/v1/cases/{call_id}/events"
     cooperating = await client.post(url, json={"kind": "responded"}, headers=department)
     assert cooperating.status_code == 403 and STREET in cooperating.json()["detail"]
-    other = key_headers(intake_settings, "wangjing", [CASES_ACT], ["street:朝阳区/望京街道"])
-    assert (await client.post(url, json={"kind": "responded"}, headers=other)).status_code == 403
     writer = key_headers(intake_settings, "cti", [CALLS_WRITE])
     assert (await client.post(url, json={"kind": "responded"}, headers=writer)).status_code == 403
+
+
+def as_unknown(response: httpx.Response, call_id: str) -> tuple[int, str]:
+    """The answer with the case's id taken out: equal for two cases means the caller cannot tell them apart."""
+    return response.status_code, response.text.replace(call_id, "<call_id>")
+
+
+@pytest.mark.parametrize("kind", ["responded", "accepted", "whistle", "closed"])
+async def test_a_step_on_another_units_case_is_the_same_404_as_an_unknown_case(
+    client: httpx.AsyncClient, intake_settings: IntakeSettings, mongo_db: Any, kind: str
+) -> None:
+    """issue 12: the 403 named the queue holding the case, telling another unit that it exists and where."""
+    call_id = await stored_case(mongo_db, "accepted")
+    other = key_headers(intake_settings, "wangjing", [CASES_ACT], ["street:朝阳区/望京街道"])
+    body: dict[str, Any] = {"kind": kind}
+    if kind == "whistle":
+        body["departments"] = [DEPARTMENT]
+    refused = await client.post(f"/v1/cases/{call_id}/events", json=body, headers=other)
+    unknown_id = str(uuid.uuid4())
+    unknown = await client.post(f"/v1/cases/{unknown_id}/events", json=body, headers=other)
+    assert unknown.status_code == 404
+    assert as_unknown(refused, call_id) == as_unknown(unknown, unknown_id)
+    assert STREET not in refused.text and "accepted" not in refused.text
 
 
 async def test_a_unit_may_not_close_but_a_supervisor_may(
@@ -189,7 +230,7 @@ async def test_steps_lists_what_this_key_may_do_now(
 ) -> None:
     call_id = await stored_case(mongo_db, "accepted")
     lead = (await client.get(f"/v1/cases/{call_id}/steps", headers=street)).json()
-    assert lead["role"] == "lead" and lead["steps"] == ["responded", "returned", "whistle"]
+    assert lead["role"] == "lead" and lead["steps"] == ["responded", "returned", "whistle", "assigned"]
     cooperating = (await client.get(f"/v1/cases/{call_id}/steps", headers=department)).json()
     assert cooperating["role"] == "cooperating" and cooperating["steps"] == []
 
@@ -202,8 +243,9 @@ async def test_steps_of_another_units_case_are_not_shown(
     response = await client.get(f"/v1/cases/{call_id}/steps", headers=elsewhere)
     assert response.status_code == 404, response.text
     assert "accepted" not in response.text and STREET not in response.text
-    unknown = await client.get(f"/v1/cases/{uuid.uuid4()}/steps", headers=elsewhere)
-    assert unknown.status_code == 404  # the same answer as for a case that does not exist
+    unknown_id = str(uuid.uuid4())
+    unknown = await client.get(f"/v1/cases/{unknown_id}/steps", headers=elsewhere)
+    assert as_unknown(response, call_id) == as_unknown(unknown, unknown_id)  # as for a case that does not exist
     assert (await client.get(f"/v1/cases/{call_id}/steps", headers=supervisor)).json()["role"] == "supervisor"
 
 

@@ -317,6 +317,30 @@ async def test_a_units_key_sees_its_queues_and_the_cases_it_leads_or_cooperates_
         assert (await housing.get(f"/v1/cases/{street_case}")).status_code == 404
 
 
+async def test_a_units_search_by_id_phone_or_words_neither_finds_nor_counts_another_units_cases(
+    mongo_db, metrics_settings, stored
+) -> None:
+    """Audit of issue 12: every way into /v1/search (a call id, the citizen's phone hash, words, a district) is
+    scoped by the key's units, the total too, so the count does not tell another unit's cases exist."""
+    street_key = create_key(metrics_settings.api_keys_file, "street", (CASES_READ,), units=[STREET])
+    app = create_app(metrics_settings, database=mongo_db)
+    housing_case = str(stored[-1].call_id)
+    async with _client_with(app, street_key) as street:
+
+        async def found(**params: Any) -> tuple[int, set[str]]:
+            body = (await street.get("/v1/search", params=params)).json()
+            return body["total"], {case["call_id"] for case in body["cases"]}
+
+        assert await found(q=housing_case) == (0, set())
+        total, ids = await found(contact_hash=factories.CONTACT.hash)  # the same citizen called the housing dept
+        assert total == 3 and housing_case not in ids
+        assert await found(category="城乡建设") == (0, set())
+        assert await found(district="朝阳区") == (0, set())
+        assert await found(q="城乡建设", status=["dispatched", "closed"]) == (0, set())
+        listed = await street.get("/v1/cases", params={"call_id": housing_case})
+        assert listed.json()["cases"] == []
+
+
 async def test_phone_numbers_and_emails_in_the_citizens_words_and_notes_are_masked(client, mongo_db) -> None:
     repository = MetricsRepository(mongo_db)
     await repository.ensure_indexes()

@@ -1,15 +1,19 @@
 """Signing in and out: ``/login`` (page and form) and ``/logout``; the session is a signed cookie with a
 random session id, which signing out revokes. Sign-in is throttled and locked after repeated failures
-(``services.console.security.SignInGuard``), and the password hash runs off the event loop."""
+(``services.console.security.SignInGuard``, its counts in MongoDB: without them nobody signs in, 503), and
+the password hash runs off the event loop."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pymongo.errors import PyMongoError
 
 from services.console.i18n import translator
+from services.console.openapi import FORM_ANSWERS, SignInForm, answers, form_body
 from services.console.security import SignInGuard
 from services.console.sessions import new_session_id, sign
 from services.console.users import password_matches
@@ -26,7 +30,9 @@ from services.console.web import (
     users,
 )
 
+log = logging.getLogger(__name__)
 router = APIRouter()
+SIGNIN_RETRY_SECONDS = 5  # Retry-After when the sign-in counts (MongoDB) do not answer
 
 
 def safe_next(target: str) -> str:
@@ -39,26 +45,48 @@ async def login_page(request: Request) -> HTMLResponse:
     return render(request, "login.html", next=request.query_params.get("next", "/queues"), error=None)
 
 
-@router.post("/login", response_model=None)
+@router.post(
+    "/login",
+    response_model=None,
+    openapi_extra=form_body(SignInForm),
+    responses=answers(
+        303,
+        401,
+        *FORM_ANSWERS,
+        429,
+        503,
+        s303="Signed in: the session cookie is set, on to next.",
+        s401="Wrong user name or password (the same for an unknown name).",
+        s503="The sign-in counts (MongoDB) did not answer: nobody signs in; retry after Retry-After seconds.",
+    ),
+)
 async def login(request: Request) -> Response:
     form = await form_of(request)
     name, password = form.get("user", ""), form.get("password", "")
     target = safe_next(form.get("next", "/queues"))
     t = translator(language(request))
     guard: SignInGuard = request.app.state.signin_guard
-    wait = guard.refusal(name, request.client.host if request.client else "")
-    if wait is not None:
-        refused = render(request, "login.html", status_code=429, next=target, error=t("too_many_attempts"))
-        refused.headers["Retry-After"] = str(int(wait) + 1)
-        return refused
-    user = users(request).get(name)
-    hashing: asyncio.Semaphore = request.app.state.password_hashing
-    async with hashing:  # scrypt costs ~50 ms of CPU and 16 MiB: a few at a time, never on the event loop
-        matches = await asyncio.to_thread(password_matches, user, password)
-    if user is None or not matches:
-        guard.failed(name)
-        return render(request, "login.html", status_code=401, next=target, error=t("bad_credentials"))
-    guard.succeeded(name)
+    try:
+        wait = await guard.refusal(name, request.client.host if request.client else "")
+        if wait is not None:
+            refused = render(request, "login.html", status_code=429, next=target, error=t("too_many_attempts"))
+            refused.headers["Retry-After"] = str(int(wait) + 1)
+            return refused
+        user = users(request).get(name)
+        hashing: asyncio.Semaphore = request.app.state.password_hashing
+        async with hashing:  # scrypt costs ~50 ms of CPU and 16 MiB: a few at a time, never on the event loop
+            matches = await asyncio.to_thread(password_matches, user, password)
+        if user is None or not matches:
+            await guard.failed(name)
+            return render(request, "login.html", status_code=401, next=target, error=t("bad_credentials"))
+        await guard.succeeded(name)
+    except PyMongoError as exc:
+        # Without its counts the guard cannot judge an attempt: nobody signs in (the same answer whether or not
+        # the password was right) until the database answers again.
+        log.warning("sign-in refused, its counts are not reachable: %s", type(exc).__name__)
+        unavailable = render(request, "login.html", status_code=503, next=target, error=t("signin_unavailable"))
+        unavailable.headers["Retry-After"] = str(SIGNIN_RETRY_SECONDS)
+        return unavailable
     settings = settings_of(request)
     response = RedirectResponse(target, status_code=303)
     max_age = settings.session_hours * 3600
@@ -67,7 +95,11 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.post("/logout")
+@router.post(
+    "/logout",
+    openapi_extra=form_body(),
+    responses=answers(303, *FORM_ANSWERS, s303="Signed out (the session revoked): to the sign-in page."),
+)
 async def logout(request: Request) -> RedirectResponse:
     """Ends the session for good: its id is revoked, so a copy of the cookie no longer signs anyone in."""
     session = session_of(request)

@@ -16,7 +16,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses={503: {"description": "The metrics read API did not answer."}})
 async def readyz(request: Request) -> dict[str, str] | JSONResponse:
     """The metrics read API answers (the console shows nothing without it)."""
     body = await metrics(request).optional("/readyz")

@@ -11,12 +11,13 @@ from fastapi.responses import StreamingResponse
 
 from services.console import access
 from services.console.live import LiveQueues
+from services.console.openapi import answers
 from services.console.web import current_user
 
 router = APIRouter()
 
 
-@router.get("/live/queues")
+@router.get("/live/queues", responses=answers(401))
 async def live_queues(request: Request) -> StreamingResponse:
     """Server-sent events: the queues the user may see, each time one changes."""
     user = current_user(request)

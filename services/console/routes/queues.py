@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console import access, views
+from services.console.openapi import FORM_ANSWERS, QUEUE_FILTERS, BulkForm, answers, form_body, query
 from services.console.reference import Choices
 from services.console.users import User
 from services.console.web import (
@@ -26,6 +27,7 @@ from services.console.web import (
     refuse,
     render,
     settings_of,
+    users,
 )
 from shared.cases import is_overdue
 from shared.contacts import MIN_PHONE_DIGITS, hash_contact, normalise_phone
@@ -35,20 +37,22 @@ from shared.queues import URGENT_PRIORITY
 from shared.queues import is_urgent as urgent_priority
 
 router = APIRouter()
+NOT_YOURS = "Not the user's queue (an operator sees its own; a supervisor every queue)."
 CASES_SHOWN = 200
 EXPORT_LIMIT = 10_000
 QUEUE_LISTING_MAX = 500  # the most the read API's queue listing gives at once; more goes through its search
 SORTS = ("urgent", "oldest", "newest", "deadline")
-FILTERS = ("q", "category", "status", "priority", "overdue", "district", "sort")
+FILTERS = ("q", "category", "status", "priority", "overdue", "district", "assignee", "sort")
+MINE, UNASSIGNED = "@mine", "@none"  # the assignee filter's choices besides an operator's name
 _PHONE = re.compile(r"\+?[\d\s\-()]+")
 
 
-@router.get("/")
+@router.get("/", status_code=303)
 async def home() -> RedirectResponse:
     return RedirectResponse("/queues", status_code=303)
 
 
-@router.get("/queues", response_class=HTMLResponse)
+@router.get("/queues", response_class=HTMLResponse, responses=answers(303))
 async def queues_page(request: Request) -> HTMLResponse:
     """Every queue the user may see, live."""
     user = current_user(request)
@@ -56,7 +60,12 @@ async def queues_page(request: Request) -> HTMLResponse:
     return render(request, "queues.html", user=user, queues=queues)
 
 
-@router.get("/queues/{queue_id:path}", response_class=HTMLResponse)
+@router.get(
+    "/queues/{queue_id:path}",
+    response_class=HTMLResponse,
+    responses=answers(303, 403, s403=NOT_YOURS),
+    openapi_extra=query(**QUEUE_FILTERS),
+)
 async def queue_page(queue_id: str, request: Request) -> HTMLResponse:
     """One queue's waiting cases, urgent first then oldest (or as filtered and sorted), live."""
     user = current_user(request)
@@ -64,9 +73,14 @@ async def queue_page(queue_id: str, request: Request) -> HTMLResponse:
         return refuse(request, user, 403, f"{user.name}: {queue_id}")
     queue, matched, cases = await queue_and_cases(request, user, queue_id)
     choices: Choices = request.app.state.catalogue_choices
+    operators = [operator.name for operator in users(request).operators_of(queue_id)]
     return render(
         request,
         "queue.html",
+        operators=operators,
+        load=load_rows(operators, await metrics(request).queue_load(queue_id)),
+        mine=MINE if user.queue == queue_id else None,
+        unassigned=UNASSIGNED,
         user=user,
         queue=queue,
         chosen={k: request.query_params.get(k, "") for k in FILTERS},
@@ -81,7 +95,12 @@ async def queue_page(queue_id: str, request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/rows/{queue_id:path}", response_class=HTMLResponse)
+@router.get(
+    "/rows/{queue_id:path}",
+    response_class=HTMLResponse,
+    responses=answers(401, 403, s403=NOT_YOURS),
+    openapi_extra=query(**QUEUE_FILTERS),
+)
 async def queue_rows(queue_id: str, request: Request) -> HTMLResponse:
     """The rows of a queue's case table (fetched by the page when the live feed says it changed)."""
     user = current_user(request)
@@ -91,7 +110,20 @@ async def queue_rows(queue_id: str, request: Request) -> HTMLResponse:
     return render(request, "queue_rows.html", user=user, queue=queue, **case_rows(request, user, cases, queue, matched))
 
 
-def search_params(query: Mapping[str, str], queue_id: str, salt: str, limit: int) -> dict[str, Any]:
+def load_rows(operators: list[str], load: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The load panel (承办人): every operator of the unit with its open cases (0 when none), then anyone else
+    still holding cases (a user since removed), and the unassigned ones; None when the read API has no load."""
+    if load is None:
+        return None
+    counts = {str(entry["assignee"]): int(entry["open"]) for entry in load.get("assignees", [])}
+    rows = [{"assignee": name, "open": counts.pop(name, 0), "operator": True} for name in operators]
+    rows += [{"assignee": name, "open": count, "operator": False} for name, count in counts.items()]
+    return {"rows": rows, "unassigned": int(load.get("unassigned", 0)), "open": int(load.get("open", 0))}
+
+
+def search_params(
+    query: Mapping[str, str], queue_id: str, salt: str, limit: int, *, me: str | None = None
+) -> dict[str, Any]:
     """The metrics API's ``/v1/search`` parameters for the page's filters: a phone number in the search box
     is looked up by its salted hash (as intake stored it), a call id as such, anything else as words."""
     sort = query.get("sort", "")
@@ -111,6 +143,11 @@ def search_params(query: Mapping[str, str], queue_id: str, salt: str, limit: int
         params["priority"] = [p for p in range(1, 6) if p != URGENT_PRIORITY]
     if query.get("overdue") == "1":
         params["overdue"] = "true"
+    assignee = query.get("assignee", "").strip()
+    if assignee == UNASSIGNED:
+        params["unassigned"] = "true"
+    elif assignee:
+        params["assignee"] = me if assignee == MINE and me else assignee
     return params
 
 
@@ -130,7 +167,7 @@ async def queue_and_cases(
         cases = await client.queue_cases(queue_id, limit=limit, order=order)
         matched = len(cases) if len(cases) < limit else max(len(cases), int(queue.get("depth") or 0))
         return queue, matched, cases
-    params = search_params(query, queue_id, settings_of(request).contact_salt, limit)
+    params = search_params(query, queue_id, settings_of(request).contact_salt, limit, me=user.name)
     matched, cases = await client.search(params)
     return queue, matched, cases
 
@@ -169,7 +206,14 @@ def case_rows(request: Request, user: User, cases: list[dict], queue: dict[str, 
     }
 
 
-@router.post("/bulk/{queue_id:path}", response_model=None)
+@router.post(
+    "/bulk/{queue_id:path}",
+    response_model=None,
+    openapi_extra=form_body(BulkForm),
+    responses=answers(
+        303, *FORM_ANSWERS, s303="To the queue page, with how many were accepted and refused (or not signed in)."
+    ),
+)
 async def bulk_accept(queue_id: str, request: Request) -> Response:
     """签收 every ticked case at once: each posted to intake as the user (each refusal counted, not fatal)."""
     user = current_user(request)
@@ -190,7 +234,12 @@ async def bulk_accept(queue_id: str, request: Request) -> Response:
     return RedirectResponse(f"/queues/{queue_id}?accepted={accepted}&not_accepted={refused}", status_code=303)
 
 
-@router.get("/export/{queue_id:path}", response_model=None)
+@router.get(
+    "/export/{queue_id:path}",
+    response_model=None,
+    responses=answers(303, 403, s403=NOT_YOURS),
+    openapi_extra=query(**QUEUE_FILTERS),
+)
 async def export_queue(queue_id: str, request: Request) -> Response:
     """The queue's cases as filtered on the page, as CSV (UTF-8 with BOM: Excel opens it), words masked."""
     user = current_user(request)
@@ -216,6 +265,7 @@ async def export_queue(queue_id: str, request: Request) -> Response:
             "response_due_at": (case.get("assignment") or {}).get("response_due_at") or "",
             "resolution_due_at": (case.get("assignment") or {}).get("resolution_due_at") or "",
             "overdue": "1" if is_overdue(case, now) else "0",
+            "assignee": case.get("assignee") or "",
         }
         for case in cases
     ]

@@ -2,33 +2,61 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.console.i18n import translator
+from services.console.openapi import SCOREBOARD_QUERY, answers, query
 from services.console.scoreboard import UNIT_KINDS, rates, scoreboard_context
-from services.console.web import csv_download, current_user, language, metrics, render
-from shared.clock import current_month
+from services.console.web import csv_download, current_user, language, metrics, refuse, render
+from shared.clock import MONTH_PATTERN, current_month
 
 router = APIRouter()
 
 
-@router.get("/scoreboard", response_class=HTMLResponse)
+BAD_MONTH = "Not a month YYYY-MM from 2000-01 to 2099-12."
+
+
+def chosen_month(request: Request) -> tuple[str, str | None]:
+    """The month asked for (this month by default), and why it is refused (or None)."""
+    month = request.query_params.get("month") or current_month()
+    if re.fullmatch(MONTH_PATTERN, month):
+        return month, None
+    return month, f"month must be YYYY-MM from 2000-01 to 2099-12, not {month[:40]!r}"
+
+
+@router.get(
+    "/scoreboard",
+    response_class=HTMLResponse,
+    responses=answers(303, 422, s422=BAD_MONTH),
+    openapi_extra=query(**SCOREBOARD_QUERY),
+)
 async def scoreboard(request: Request) -> HTMLResponse:
     """三率 and composite per unit, top ten streets, month on month per problem, 每月一题, hot spots."""
     user = current_user(request)
-    month = request.query_params.get("month") or current_month()
+    month, bad = chosen_month(request)
+    if bad:
+        return refuse(request, user, 422, bad)
     lang = language(request)
     by = request.query_params.get("map", "volume")
     context = await scoreboard_context(metrics(request), month, translator(lang), lang, by)
     return render(request, "scoreboard.html", user=user, month=month, **context)
 
 
-@router.get("/scoreboard.csv", response_model=None)
+@router.get(
+    "/scoreboard.csv",
+    response_model=None,
+    responses=answers(303, 422, s422=BAD_MONTH),
+    openapi_extra=query(month=SCOREBOARD_QUERY["month"]),
+)
 async def scoreboard_csv(request: Request) -> Response:
     """The month's rates, composite and rank of every unit (streets/towns, departments, districts) as CSV."""
-    current_user(request)
-    month = request.query_params.get("month") or current_month()
+    user = current_user(request)
+    month, bad = chosen_month(request)
+    if bad:
+        return refuse(request, user, 422, bad)
     found = await rates(metrics(request), month) or {}
     rows = [
         {"month": month, "kind": kind, **{k: ("" if v is None else v) for k, v in unit.items()}}

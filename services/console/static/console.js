@@ -95,6 +95,17 @@
     noticeUrgent();
   }
 
+  function updateLoad(q) {
+    // The load panel (承办人) follows the queue's counts: open cases per assignee and unassigned.
+    const load = document.getElementById("load");
+    if (!load || q.assignees === undefined) return;
+    for (const row of load.querySelectorAll("tr[data-assignee]")) {
+      row.querySelector(".load-count").textContent = text(q.assignees[row.dataset.assignee] || 0);
+    }
+    const unassigned = document.querySelector("#load-unassigned .load-count");
+    if (unassigned && q.unassigned !== undefined) unassigned.textContent = text(q.unassigned);
+  }
+
   function setText(id, value) {
     const el = document.getElementById(id);
     if (el && value !== undefined) el.textContent = value;
@@ -219,6 +230,7 @@
     if (q.overdue !== undefined && q.overdue !== null) document.getElementById("overdue").textContent = text(q.overdue);
     const oldest = figures.querySelector(".oldest");
     if (oldest) oldest.dataset.since = q.oldest_waiting ? q.oldest_waiting.received_at : "";
+    updateLoad(q);
     const copy = Object.assign({}, q);
     if (copy.oldest_waiting) copy.oldest_waiting = Object.assign({}, copy.oldest_waiting, { age_seconds: 0 });
     const signature = JSON.stringify(copy);

@@ -18,6 +18,7 @@ from services.intake.cases import CaseStepIn, StepAccepted, StepsAllowed
 from services.intake.deps import CaseActorDep, CasesDep, CatalogueDep, PublisherDep, SettingsDep
 from services.intake.routes.common import BODY_ERROR_RESPONSES, ERROR_RESPONSES, publish_or_503, unavailable
 from services.intake.schemas import ErrorBody
+from shared.api_keys import KeyRecord
 from shared.cases import CaseDocument, CaseReadModel
 from shared.events import UnitKind
 from shared.gazetteer import load_gazetteer
@@ -49,10 +50,27 @@ async def existing_case(cases: CaseReadModel | None, call_id: uuid.UUID, retry_a
         log.warning("case %s not read: %s", call_id, exc, extra=call_fields(call_id))
         raise unavailable(f"the case store did not answer, retry: {exc.kind}", retry_after_seconds) from exc
     if case is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"no case {call_id} is known yet; a call just routed may not be stored yet, so retry in a moment",
-        )
+        raise no_such_case(call_id)
+    return case
+
+
+def no_such_case(call_id: uuid.UUID) -> HTTPException:
+    """The 404 of an unknown case; also a key's answer for a case none of its units leads or cooperates on, so
+    that another unit cannot tell from the answer that the case exists, its status or the queue holding it."""
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        f"no case {call_id} is known yet; a call just routed may not be stored yet, so retry in a moment",
+    )
+
+
+async def visible_case(
+    cases: CaseReadModel | None, call_id: uuid.UUID, key: KeyRecord, retry_after_seconds: int
+) -> CaseDocument:
+    """The case of ``call_id`` if the key's units lead or cooperate on it (or it is a supervisor's key); the
+    same 404 as an unknown case otherwise."""
+    case = await existing_case(cases, call_id, retry_after_seconds)
+    if case_steps.role_of(key, case) == "none":
+        raise no_such_case(call_id)
     return case
 
 
@@ -62,8 +80,16 @@ async def existing_case(cases: CaseReadModel | None, call_id: uuid.UUID, retry_a
     responses={
         **ERROR_RESPONSES,
         **BODY_ERROR_RESPONSES,
-        403: {"model": ErrorBody, "description": "The key may not take this step on this case."},
-        404: {"model": ErrorBody, "description": "No such case (yet: retry shortly after routing)."},
+        403: {
+            "model": ErrorBody,
+            "description": "The key may not take this step on this case (its units cooperate on it, or the step "
+            "is a supervisor's or a street's), or the key lacks cases:act and supervisor.",
+        },
+        404: {
+            "model": ErrorBody,
+            "description": "No such case (yet: retry shortly after routing), or one none of the key's units "
+            "leads or cooperates on (the same answer).",
+        },
         409: {"model": ErrorBody, "description": "The step is not legal in the case's status; says why."},
         422: {"model": ErrorBody, "description": "The step lacks what it needs (departments, result, ...)."},
     },
@@ -88,7 +114,7 @@ async def take_step(
     )
     if problems:
         raise RequestValidationError(problems)
-    case = await existing_case(cases, call_id, settings.retry_after_seconds)
+    case = await visible_case(cases, call_id, key, settings.retry_after_seconds)
     forbidden = case_steps.permission_problem(key, case, step.kind)
     if forbidden:
         raise HTTPException(status.HTTP_403_FORBIDDEN, forbidden)
@@ -125,13 +151,18 @@ async def take_step(
 
 @router.get(
     "/v1/cases/{call_id}/steps",
-    responses={**ERROR_RESPONSES, 404: {"model": ErrorBody, "description": "No such case (yet)."}},
+    responses={
+        **ERROR_RESPONSES,
+        404: {
+            "model": ErrorBody,
+            "description": "No such case (yet), or one none of the key's units leads or "
+            "cooperates on (the same answer).",
+        },
+    },
 )
 async def steps(call_id: uuid.UUID, key: CaseActorDep, cases: CasesDep, settings: SettingsDep) -> StepsAllowed:
     """The steps this key may take on the case now (what a console should offer). A key whose units neither
     lead nor cooperate on the case gets the same 404 as for an unknown case: it may not see its status."""
-    case = await existing_case(cases, call_id, settings.retry_after_seconds)
+    case = await visible_case(cases, call_id, key, settings.retry_after_seconds)
     role, allowed = case_steps.steps_for(key, case)
-    if role == "none":
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {call_id} for API key '{key.name}'")
     return StepsAllowed(call_id=call_id, status=case.status, role=role, steps=allowed)

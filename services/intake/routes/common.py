@@ -34,7 +34,7 @@ BODY_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "The body is larger than max_request_bytes (refused before parsing)."},
     415: {"model": ErrorBody, "description": "The body is not JSON (Content-Type: application/json)."},
 }
-"""What every route taking a JSON body may answer besides ERROR_RESPONSES (services/intake/limits.py)."""
+"""What every route taking a JSON body may answer besides ERROR_RESPONSES (services/common/limits.py)."""
 
 
 def unavailable(detail: Any, retry_after_seconds: int) -> HTTPException:

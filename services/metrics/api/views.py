@@ -29,6 +29,10 @@ class QueueView(BaseModel):
     depth: int = Field(description="Open cases waiting in the queue (待办).")
     dispatched_total: int = Field(description="Cases ever dispatched to the queue.")
     overdue: int = Field(0, description="Open cases of the queue past a deadline (超期).")
+    unassigned: int = Field(0, description="Open cases of the queue no operator was assigned yet (承办人).")
+    assignees: dict[str, int] = Field(
+        default_factory=dict, description="Open cases of the queue per assignee (承办人), most loaded first."
+    )
     oldest_waiting: OldestWaiting | None = Field(description="Oldest waiting case (最早等待), if any.")
 
 
@@ -61,6 +65,10 @@ class CaseView(BaseModel):
         default_factory=list, description="Applied and rejected lifecycle steps, oldest first."
     )
     overdue: dict[str, Any] = Field(default_factory=dict, description="Deadlines missed: response, resolution.")
+    assignee: str | None = Field(
+        None, description="承办人: the operator of the lead unit handling the case (an `assigned` step), if any."
+    )
+    assigned_at: datetime | None = Field(None, description="When the assignee was named.")
 
     @classmethod
     def of(cls, case: Mapping[str, Any]) -> CaseView:
@@ -82,6 +90,22 @@ class CaseView(BaseModel):
             for step in view.history
         ]
         return view.model_copy(update={"call": call, "assignment": assignment, "history": history})
+
+
+class AssigneeLoadView(BaseModel):
+    """One operator's open cases in the queue."""
+
+    assignee: str = Field(description="The operator's name (承办人).")
+    open: int = Field(description="Open cases of the queue assigned to the operator.")
+
+
+class QueueLoadView(BaseModel):
+    """A queue's open cases (as lead unit) per operator and unassigned: ``open = unassigned + Σ assignees``."""
+
+    queue_id: str
+    open: int = Field(description="Open cases the queue leads (its depth).")
+    unassigned: int = Field(description="Open cases no operator was assigned yet.")
+    assignees: list[AssigneeLoadView] = Field(description="Operators with open cases, most loaded first.")
 
 
 class CasesView(BaseModel):

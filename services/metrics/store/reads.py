@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
 from services.metrics.aggregates import (
+    ASSIGNEES_FIELD,
     DIMENSIONS,
     parse_counter_id,
     queue_counter_id,
@@ -36,6 +37,18 @@ class QueueSummary:
     oldest_waiting_received_at: datetime | None
     oldest_waiting_call_id: str | None
     overdue: int = 0
+    unassigned: int = 0
+    assignees: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueLoad:
+    """A queue's open cases (as lead unit) per assignee (承办人) and unassigned, from its counter."""
+
+    queue_id: str
+    open: int
+    unassigned: int
+    assignees: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,7 @@ SEARCH_FIELDS: dict[str, int] = {
         "classification.category",
         "classification.subcategory",
         "classification.item",
+        "assignee",
     )
 }
 """What a search reads of every candidate: enough to match and order it (the listed ones are read whole)."""
@@ -100,9 +114,26 @@ class MetricsReads:
                     oldest_waiting_received_at=as_utc(oldest["received_at"]) if oldest else None,
                     oldest_waiting_call_id=oldest["call_id"] if oldest else None,
                     overdue=int(counter.get("overdue", 0)),
+                    unassigned=int(counter.get("unassigned", 0)),
+                    assignees=assignee_counts(counter),
                 )
             )
         return summaries
+
+    async def queue_load(self, queue_id: str) -> QueueLoad:
+        """Each operator's load in a queue: its open cases per assignee and those unassigned, read from the
+        queue's one counter document (kept by the writer, checked by ``hotline metrics rebuild --check``), never
+        from the cases."""
+        counter = await self.database.counters.find_one(
+            {"_id": queue_counter_id(queue_id)}, {"open": 1, "unassigned": 1, ASSIGNEES_FIELD: 1}
+        )
+        counter = counter or {}
+        return QueueLoad(
+            queue_id=queue_id,
+            open=int(counter.get("open", 0)),
+            unassigned=int(counter.get("unassigned", 0)),
+            assignees=assignee_counts(counter),
+        )
 
     async def queue_depth_by_count(self, queue_id: str) -> int:
         """A queue's open cases (as lead unit) counted on the index (to check the counters against)."""
@@ -276,6 +307,16 @@ class MetricsReads:
                 unit_of_field_key(key): {name: int(v) for name, v in counts.items()} for key, counts in units.items()
             }
         return boards
+
+
+def assignee_counts(counter: Mapping[str, Any]) -> dict[str, int]:
+    """A queue counter's open cases per assignee (承办人), most loaded first (names with none left out)."""
+    counts = {
+        unit_of_field_key(key): int(count)
+        for key, count in (counter.get(ASSIGNEES_FIELD) or {}).items()
+        if int(count) > 0
+    }
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def normalise_case(doc: dict[str, Any]) -> dict[str, Any]:

@@ -62,9 +62,9 @@ def test_a_whistle_adds_the_summoned_department_as_cooperating() -> None:
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        ("dispatched", ["accepted", "returned"]),
-        ("accepted", ["responded", "whistle", "returned"]),
-        ("responded", ["whistle", "resolved"]),
+        ("dispatched", ["accepted", "returned", "assigned"]),
+        ("accepted", ["responded", "whistle", "returned", "assigned"]),
+        ("responded", ["whistle", "resolved", "assigned"]),
         ("resolved", []),
         ("closed", []),
     ],
@@ -74,13 +74,19 @@ def test_the_holding_street_is_offered_the_legal_unit_steps_of_each_status(statu
 
 
 def test_a_department_is_not_offered_a_whistle_and_a_cooperating_unit_no_step() -> None:
-    assert offered_steps(DEPARTMENT, case(LABOUR, "accepted")) == ["responded", "returned"]
+    assert offered_steps(DEPARTMENT, case(LABOUR, "accepted")) == ["responded", "returned", "assigned"]
     assert offered_steps(DEPARTMENT, case(WANGJING, "accepted", cooperating=[LABOUR])) == []
 
 
 def test_a_supervisor_is_offered_the_supervisor_steps_but_never_the_routers_link() -> None:
     assert offered_steps(SUPERVISOR, case(XHM, "resolved")) == ["callback", "reopened", "closed"]
-    assert offered_steps(SUPERVISOR, case(XHM, "dispatched")) == ["accepted", "returned", "reclassified", "dispatched"]
+    assert offered_steps(SUPERVISOR, case(XHM, "dispatched")) == [
+        "accepted",
+        "returned",
+        "reclassified",
+        "dispatched",
+        "assigned",
+    ]
     assert offered_steps(SUPERVISOR, case(XHM, "linked")) == ["unlinked"]
 
 

@@ -49,6 +49,7 @@ from shared.contacts import hash_contact
 from shared.events import Assignment, CallRouted, CaseEventKind, HotSpotAlert, UnitKind
 from shared.queues import queue_label
 from tests import factories
+from tests.unit.console.memory_signin import MemorySignInState
 
 XHM = "street:大兴区/西红门镇"
 WANGJING = "street:朝阳区/望京街道"
@@ -292,6 +293,7 @@ def _console(tmp_path: Path, intake: FakeIntake, *, offer_rates: bool = False, *
         ConsoleSettings(users_file=users, revoked_sessions_file=tmp_path / "revoked.json", **settings),
         metrics_transport=httpx.ASGITransport(app=fake_metrics(offer_rates)),
         intake_transport=httpx.ASGITransport(app=intake.app),
+        signin_state=MemorySignInState(),
     )
     # The console's own pages post forms: a browser sends their Origin (a cross-site page's is refused).
     return TestClient(app, follow_redirects=False, headers={"Origin": "http://testserver"})
@@ -374,6 +376,37 @@ def test_a_step_not_offered_is_refused_without_reaching_intake(console: TestClie
     assert console.post("/cases/c-xhm/steps", data={"kind": "teleport"}).status_code == 400
     assert console.post("/cases/c-wj/steps", data={"kind": "accepted"}).status_code == 404
     assert intake.posted == []
+
+
+def test_a_step_on_another_units_case_answers_as_for_an_unknown_case(console: TestClient, intake: FakeIntake) -> None:
+    """issue 12: neither the console nor intake tells another unit that a case exists or where it is."""
+    sign_in(console, "xhm")
+    for kind in ("accepted", "closed", "teleport"):
+        elsewhere = console.post("/cases/c-wj/steps", data={"kind": kind})
+        unknown = console.post("/cases/c-nowhere/steps", data={"kind": kind})
+        assert elsewhere.status_code == unknown.status_code == 404
+        assert elsewhere.text.replace("c-wj", "ID") == unknown.text.replace("c-nowhere", "ID")
+        assert WANGJING not in elsewhere.text and "望京" not in elsewhere.text
+    assert intake.posted == []
+
+
+def test_a_case_id_with_a_slash_is_an_unknown_case(console: TestClient, intake: FakeIntake) -> None:
+    """Found by the fuzz: ``POST /bulk/q`` with call_id ``x/`` made the read API redirect (307) and gave 500."""
+    sign_in(console, "boss")
+    bulk = console.post(f"/bulk/{XHM}", data={"call_id": "c-xhm/,c-xhm/x"})
+    assert bulk.status_code == 303 and "not_accepted=2" in bulk.headers["location"]
+    assert console.post("/cases/c-xhm%2F/steps", data={"kind": "accepted"}).status_code == 404
+    assert intake.posted == []
+
+
+def test_a_month_that_is_not_yyyy_mm_is_422_not_an_upstream_failure(console: TestClient) -> None:
+    """Found by the fuzz once the scoreboard's query was declared: ?month=n gave 502 (the read API's 422)."""
+    sign_in(console, "boss")
+    for path in ("/scoreboard", "/scoreboard.csv"):
+        for month in ("n", "1999-12", "2026-13", "\x7f"):
+            answer = console.get(path, params={"month": month})
+            assert answer.status_code == 422 and "YYYY-MM" in answer.text, (path, month)
+    assert console.get("/scoreboard", params={"month": "2026-04"}).status_code == 200
 
 
 def test_a_whistle_summons_the_chosen_departments(console: TestClient, intake: FakeIntake) -> None:

@@ -17,6 +17,7 @@ from services.console.security import SignInGuard, same_origin_problem
 from services.console.sessions import sign
 from services.console.settings import ConsoleSettings
 from services.console.web import SESSION_COOKIE
+from tests.unit.console.memory_signin import MemorySignInState
 from tests.unit.console.test_app import PASSWORD, XHM, FakeIntake, _console, sign_in
 
 
@@ -115,19 +116,40 @@ def test_an_unknown_name_costs_one_scrypt_hash_like_a_known_one_off_the_event_lo
     assert hashed == [False, False, False]
 
 
-def test_the_guard_forgets_failures_outside_its_window() -> None:
-    now = [0.0]
-    guard = SignInGuard(
-        max_failures=2, window_seconds=10, lockout_seconds=30, attempts_per_minute=99, clock=lambda: now[0]
+def guard_at(now: list[float], *, max_failures: int, attempts_per_minute: int) -> SignInGuard:
+    """A guard over counts in memory, its clock at ``now[0]`` (window 10 s, lockout 30 s)."""
+    return SignInGuard(
+        state=MemorySignInState(),
+        max_failures=max_failures,
+        window_seconds=10,
+        lockout_seconds=30,
+        attempts_per_minute=attempts_per_minute,
+        clock=lambda: now[0],
     )
-    guard.failed("a")
+
+
+async def test_the_guard_forgets_failures_outside_its_window() -> None:
+    now = [0.0]
+    guard = guard_at(now, max_failures=2, attempts_per_minute=99)
+    await guard.failed("a")
     now[0] = 11
-    guard.failed("a")
-    assert guard.refusal("a", "ip") is None
-    guard.failed("a")
-    assert guard.refusal("a", "ip") == pytest.approx(30)
+    await guard.failed("a")
+    assert await guard.refusal("a", "ip") is None
+    await guard.failed("A")  # names are case-folded
+    assert await guard.refusal("a", "ip") == pytest.approx(30)
     now[0] = 42
-    assert guard.refusal("a", "ip") is None
+    assert await guard.refusal("a", "ip") is None
+
+
+async def test_a_client_that_keeps_trying_stays_throttled_until_it_slows_down() -> None:
+    now = [0.0]
+    guard = guard_at(now, max_failures=99, attempts_per_minute=3)
+    assert [await guard.refusal(f"u{i}", "ip") for i in range(3)] == [None, None, None]
+    now[0] = 1
+    assert await guard.refusal("u", "ip") == pytest.approx(59)
+    assert await guard.refusal("u", "other-ip") is None
+    now[0] = 60.5
+    assert await guard.refusal("u", "ip") is None  # the three of second 0 have left the minute
 
 
 def test_there_is_no_public_default_session_secret(tmp_path: Path, intake: FakeIntake) -> None:
@@ -137,3 +159,48 @@ def test_there_is_no_public_default_session_secret(tmp_path: Path, intake: FakeI
         assert client.app.state.session_secret not in ("", "hotline-dev-console-secret")  # type: ignore[attr-defined]
         visitor = TestClient(client.app, follow_redirects=False, cookies={SESSION_COOKIE: forged})
         assert visitor.get("/queues").status_code == 303
+
+
+def test_a_form_over_max_request_bytes_is_413_and_a_body_not_a_form_is_415(tmp_path: Path, intake: FakeIntake) -> None:
+    with _console(tmp_path, intake, max_request_bytes=2048) as client:
+        sign_in(client, "xhm")
+        large = client.post("/cases/c-xhm/steps", data={"kind": "accepted", "note": "x" * 4096})
+        assert large.status_code == 413 and "HOTLINE_CONSOLE_MAX_REQUEST_BYTES" in large.text
+        as_json = client.post("/login", json={"user": "xhm", "password": PASSWORD})
+        assert as_json.status_code == 415 and "application/x-www-form-urlencoded" in as_json.text
+        assert client.post("/logout").status_code == 303  # an empty body has no type to check
+    assert intake.posted == []
+
+
+def test_the_openapi_document_declares_every_form_and_the_answers_of_each_route(console: TestClient) -> None:
+    """So that tools and the schemathesis fuzz (tests/fuzz) exercise the forms, and know each 4xx they give."""
+    paths = console.get("/openapi.json").json()["paths"]
+    forms = {
+        (path, method): set(op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["properties"])
+        for path, ops in paths.items()
+        for method, op in ops.items()
+        if "requestBody" in op
+    }
+    assert forms == {
+        ("/login", "post"): {"user", "password", "next"},
+        ("/logout", "post"): set(),
+        ("/bulk/{queue_id}", "post"): {"call_id", "batch"},
+        ("/cases/{call_id}/steps", "post"): {
+            "kind",
+            "note",
+            "departments",
+            "callback_result",
+            "category_path",
+            "queue_id",
+            "idempotency_key",
+        },
+    }
+    posts = {path for path, ops in paths.items() if "post" in ops}
+    assert posts == {path for path, _ in forms}  # every POST route takes a declared form
+    for path in posts:
+        assert {"403", "413", "415"} <= set(paths[path]["post"]["responses"]), path
+    assert {"401", "429", "503"} <= set(paths["/login"]["post"]["responses"])
+    steps = set(paths["/cases/{call_id}/steps"]["post"]["responses"])
+    assert {"400", "403", "404", "409", "422", "503"} <= steps
+    assert "404" in paths["/cases/{call_id}"]["get"]["responses"]
+    assert "403" in paths["/queues/{queue_id}"]["get"]["responses"]

@@ -91,11 +91,16 @@ def test_a_supervisor_may_take_every_step_but_not_the_routers_link() -> None:
 
 def test_steps_offered_follow_the_status_and_the_role() -> None:
     street_key, boss = key("xihongmen", units=(STREET,)), key("supervisor", supervisor=True)
-    assert steps_for(street_key, case("dispatched"))[1] == [CaseEventKind.accepted, CaseEventKind.returned]
+    assert steps_for(street_key, case("dispatched"))[1] == [
+        CaseEventKind.accepted,
+        CaseEventKind.returned,
+        CaseEventKind.assigned,
+    ]
     assert steps_for(street_key, case("accepted"))[1] == [
         CaseEventKind.responded,
         CaseEventKind.returned,
         CaseEventKind.whistle,
+        CaseEventKind.assigned,
     ]
     assert CaseEventKind.reclassified in steps_for(boss, case("accepted"))[1]
     assert steps_for(boss, case("resolved"))[1] == [

@@ -95,7 +95,7 @@ def test_duplicates_in_one_batch_are_counted_once() -> None:
 
     assert totals[monthly_counter_id("2026-04", "category", "劳动和社会保障")] == {"count": 1}
     assert totals[monthly_counter_id("2026-04", "issue", "wage-arrears")] == {"count": 1}
-    assert totals["queue|street:大兴区/西红门镇"] == {"open": 1, "dispatched": 1}
+    assert totals["queue|street:大兴区/西红门镇"] == {"open": 1, "dispatched": 1, "unassigned": 1}
 
 
 def test_counters_are_kept_per_category_issue_unit_district_and_area_day() -> None:
@@ -253,8 +253,8 @@ def test_a_redispatch_moves_the_case_and_its_queue_depth_to_the_new_unit() -> No
     changes.add_case(before, after)
 
     amounts = changes.nonzero()
-    assert amounts["queue|street:大兴区/西红门镇"] == {"open": -1, "dispatched": -1}
-    assert amounts["queue|department:市住房城乡建设委"] == {"open": 1, "dispatched": 1}
+    assert amounts["queue|street:大兴区/西红门镇"] == {"open": -1, "dispatched": -1, "unassigned": -1}
+    assert amounts["queue|department:市住房城乡建设委"] == {"open": 1, "dispatched": 1, "unassigned": 1}
     assert changes.queues_left == {"street:大兴区/西红门镇": {str(event.call_id)}}
     assert after["queue_ids"][0] == "department:市住房城乡建设委"
     assert after["assignment"]["attempt"] == 2

@@ -68,6 +68,8 @@ async def search_cases(
     ] = [],  # noqa: B006
     district: Annotated[list[str], Query(description="Districts (repeat: any).")] = [],  # noqa: B006
     overdue: Annotated[bool | None, Query(description="true: only overdue cases; false: only those on time.")] = None,
+    assignee: Annotated[str | None, Query(description="Only the cases assigned to this operator (承办人).")] = None,
+    unassigned: Annotated[bool, Query(description="true: only the cases no operator was assigned yet.")] = False,
     sort: Annotated[
         Literal["urgent", "oldest", "newest", "deadline"], Query(description=f"One of {', '.join(SORT_KEYS)}.")
     ] = "urgent",
@@ -88,6 +90,8 @@ async def search_cases(
         priorities=tuple(priority),
         districts=tuple(district),
         overdue=overdue,
+        assignee=assignee,
+        unassigned=unassigned,
         units=reader.units,
     )
     total, cases = await reads.search_cases(found, sort=sort, limit=limit)

@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 
 from services.metrics.api.deps import Reader, ReaderDep, ReadsDep
-from services.metrics.api.views import CasesView, CaseView, OldestWaiting, QueuesView, QueueView
+from services.metrics.api.views import (
+    AssigneeLoadView,
+    CasesView,
+    CaseView,
+    OldestWaiting,
+    QueueLoadView,
+    QueuesView,
+    QueueView,
+)
 from services.metrics.store.reads import MetricsReads
 
 router = APIRouter()
@@ -38,6 +46,8 @@ async def queues_view(reads: MetricsReads, reader: Reader) -> QueuesView:
                 depth=queue.depth,
                 dispatched_total=queue.dispatched_total,
                 overdue=queue.overdue,
+                unassigned=queue.unassigned,
+                assignees=queue.assignees,
                 oldest_waiting=oldest,
             )
         )
@@ -49,6 +59,21 @@ async def queues_view(reads: MetricsReads, reader: Reader) -> QueuesView:
 async def list_queues(reads: ReadsDep, reader: ReaderDep) -> QueuesView:
     """Every queue (a unit's key: its units' queues) with its depth, oldest waiting case and that case's age."""
     return await queues_view(reads, reader)
+
+
+@router.get("/v1/queues/{queue_id:path}/load", responses={404: {"description": "Not a queue of the key's units."}})
+async def queue_load(queue_id: str, reads: ReadsDep, reader: ReaderDep) -> QueueLoadView:
+    """Each operator's load (承办人): the queue's open cases per assignee and unassigned, from the queue's counter
+    (one document, whatever the number of cases); 404 for a queue not the key's unit's."""
+    if not reader.sees_queue(queue_id):
+        raise HTTPException(status_code=404, detail=f"no queue {queue_id} for API key '{reader.name}'")
+    load = await reads.queue_load(queue_id)
+    return QueueLoadView(
+        queue_id=load.queue_id,
+        open=load.open,
+        unassigned=load.unassigned,
+        assignees=[AssigneeLoadView(assignee=name, open=count) for name, count in load.assignees.items()],
+    )
 
 
 @router.get("/v1/queues/{queue_id:path}/cases")

@@ -1,9 +1,10 @@
-"""Request limits enforced before anything parses a body: its size (413) and, on the JSON API, its type (415).
+"""Request limits enforced before anything parses a body: its size (413) and its type (415).
 
 An ASGI middleware, so a 50 MB body is refused on its ``Content-Length`` (or, when the client streams it
 without one, as soon as more than ``max_bytes`` arrived: such a body is read here, bounded, and handed on)
-and never read whole or parsed. The limit is
-``HOTLINE_INTAKE_MAX_REQUEST_BYTES``; docs/operations.md says how to size it.
+and never read whole or parsed. Intake's JSON API takes JSON under ``/v1/`` (``json_under``), the console
+urlencoded forms (``form_only``). The limits are ``HOTLINE_INTAKE_MAX_REQUEST_BYTES`` and
+``HOTLINE_CONSOLE_MAX_REQUEST_BYTES``; docs/operations.md says how to size them.
 """
 
 from __future__ import annotations
@@ -21,19 +22,49 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
+TypeRule = Callable[[str, str], str | None]
+"""(path, Content-Type) -> why the body's type is refused (415), or None when it is accepted."""
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def media_type(content_type: str) -> str:
+    """The media type of a Content-Type header, parameters (charset) aside, lower case."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def is_json(content_type: str) -> bool:
     """``application/json`` or a ``+json`` type, parameters (charset) aside."""
-    media = content_type.split(";", 1)[0].strip().lower()
+    media = media_type(content_type)
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-class RequestLimits:
-    """Refuse bodies over ``max_bytes`` (413) and, under ``json_prefix``, bodies that are not JSON (415)."""
+def json_under(prefix: str) -> TypeRule:
+    """Bodies under ``prefix`` must be JSON; others are not checked."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, json_prefix: str = "/v1/") -> None:
+    def rule(path: str, content_type: str) -> str | None:
+        if path.startswith(prefix) and not is_json(content_type):
+            return f"the body must be JSON (Content-Type: application/json), not {content_type or 'untyped'}"
+        return None
+
+    return rule
+
+
+def form_only(_path: str, content_type: str) -> str | None:
+    """Every body must be an urlencoded form (what the console's pages post)."""
+    if media_type(content_type) != FORM:
+        return f"the body must be a form (Content-Type: {FORM}), not {content_type or 'untyped'}"
+    return None
+
+
+class RequestLimits:
+    """Refuse bodies over ``max_bytes`` (413, naming ``setting``) and bodies ``types`` refuses (415)."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, setting: str, types: TypeRule) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.json_prefix = json_prefix
+        self.setting = setting
+        self.types = types
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in WITH_BODY:
@@ -45,10 +76,9 @@ class RequestLimits:
             await _answer(send, 413, self._too_large(length))
             return
         has_body = length is None or int(length) > 0
-        content_type = headers.get("content-type", "")
-        if scope["path"].startswith(self.json_prefix) and has_body and not is_json(content_type):
-            detail = f"the body must be JSON (Content-Type: application/json), not {content_type or 'untyped'}"
-            await _answer(send, 415, detail)
+        refused_type = self.types(scope["path"], headers.get("content-type", "")) if has_body else None
+        if refused_type:
+            await _answer(send, 415, refused_type)
             return
         if length is None:  # streamed without a length: read it here, at most max_bytes, then hand it on
             body = await self._read_bounded(receive)
@@ -75,7 +105,7 @@ class RequestLimits:
         return b"".join(chunks)
 
     def _too_large(self, length: str) -> str:
-        return f"the body has {length} bytes; at most {self.max_bytes} are accepted (HOTLINE_INTAKE_MAX_REQUEST_BYTES)"
+        return f"the body has {length} bytes; at most {self.max_bytes} are accepted ({self.setting})"
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
