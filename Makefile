@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 N ?= 20000
 OPEN ?= 10000
+CLIENTS ?= 200
+DURATION ?= 30
 
-.PHONY: install browser run test unit integration e2e bench bench-console faults fuzz lint typecheck schemas train clean
+.PHONY: install browser run test unit integration e2e bench bench-console bench-intake faults fuzz lint typecheck schemas train clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +46,11 @@ bench: install
 ## OPEN open cases in one queue (default 10000); STORED=100000 on top of that store (figures printed, no pass/fail)
 bench-console: install browser
 	$(BIN)/hotline bench console --open $(OPEN) $(if $(STORED),--stored $(STORED))
+
+## make bench-intake: CLIENTS (200) concurrent clients each posting single calls to POST /v1/calls for
+## DURATION seconds (30) on the whole platform: calls/s, p50/p95/p99/max, errors, CPU per call (figures printed)
+bench-intake: install
+	$(BIN)/hotline bench intake --clients $(CLIENTS) --seconds $(DURATION)
 
 ## make faults: the fault suite at full size (tests/faults: kills, restarts, poison, case steps; prints faults x outcome)
 faults: install

@@ -31,6 +31,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from hotline.embedded import free_port
 from hotline.platform import Platform, ensure_dev_key, replicas_argument, running_platform
@@ -85,10 +86,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "what",
         nargs="?",
-        choices=("calls", "console"),
+        choices=("calls", "console", "intake"),
         default="calls",
-        help="calls: the pipeline (default); console: the queue page and search with --open N open cases "
-        "(hotline.bench_console)",
+        help="calls: the pipeline, batches through the whole platform until stored (default); console: the queue "
+        "page and search with --open N open cases (hotline/bench_console.py); intake: --clients concurrent clients "
+        "posting single calls to POST /v1/calls for --seconds (hotline/bench_intake.py)",
     )
     parser.add_argument("--calls", type=int, default=20_000, help="number of calls to push (default 20,000)")
     parser.add_argument("--batch", type=int, default=500, help="calls per POST /v1/calls/batch")
@@ -109,6 +111,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=replicas_argument,
         default={},
         help="instances of the faust workers, e.g. classifier=2,router=2,metrics=2 (CPU is reported per instance)",
+    )
+    parser.add_argument("--clients", type=int, default=200, help="intake mode: concurrent single-call clients")
+    parser.add_argument("--seconds", type=float, default=30.0, help="intake mode: seconds measured")
+    parser.add_argument("--warmup", type=float, default=3.0, help="intake mode: seconds of load before measuring")
+    parser.add_argument(
+        "--only-intake", action="store_true", help="intake mode: start intake alone (no workers consuming meanwhile)"
     )
     parser.add_argument(
         "--store-root", type=Path, default=Path(".hotline"), help="where --stored keeps its stores (bench-store-N)"
@@ -139,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
         from hotline import bench_console
 
         return bench_console.run(args)
+    if args.what == "intake":
+        from hotline import bench_intake
+
+        return bench_intake.run(args)
     platform, seeding = bench_platform(args, "hotline-bench-")
     home = platform.home
     api_key = ensure_dev_key(platform)
@@ -148,18 +160,16 @@ def run(args: argparse.Namespace) -> int:
         result = asyncio.run(_bench(platform, api_key, texts, args))
     result.seeding = seeding
     print(_report(result), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps(asdict(result), indent=2) + "\n")
-    print(f"(written to {out}; logs in {home / 'logs'})")
+    write_result(args.out, "pipeline", asdict(result), home)
     return 0
 
 
-def bench_platform(args: argparse.Namespace, prefix: str) -> tuple[Platform, dict[str, object] | None]:
-    """The benchmark's own platform (not started): on the ``--stored`` store (built first if need be) or in a
-    new temporary folder; and what the store holds."""
+def bench_platform(args: argparse.Namespace, prefix: str, **fields: Any) -> tuple[Platform, dict[str, object] | None]:
+    """The benchmark's own platform (not started): embedded broker and database, every process on a free port,
+    on the ``--stored`` store (built first if need be) or in a new temporary folder named ``prefix...``; and what
+    the store holds. ``fields`` are further :class:`Platform` fields (probe, only); replicas come from ``args``."""
     seeding: dict[str, object] | None = None
-    if args.stored > 0:
+    if getattr(args, "stored", 0) > 0:
         home = store_folder(args.store_root.resolve(), args.stored)
         print(f"Store of {args.stored:,} cases in {home} (built on first use, then reused) ...", flush=True)
         seeding = build_or_reuse(home, args.stored, DATABASE)
@@ -175,9 +185,18 @@ def bench_platform(args: argparse.Namespace, prefix: str) -> tuple[Platform, dic
         metrics=MetricsSettings(port=free_port()),
         console=ConsoleSettings(port=free_port(), users_file=home / "console-users.json"),
         replicas=getattr(args, "replicas", {}),
+        **fields,
     )
     home.mkdir(parents=True, exist_ok=True)
     return platform, seeding
+
+
+def write_result(folder: Path, kind: str, result: dict[str, Any], home: Path) -> None:
+    """Write a run's figures as JSON to ``folder/<kind>-<UTC time>.json`` and say where, and where the logs are."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"(written to {out}; logs in {home / 'logs'})")
 
 
 async def _bench(

@@ -127,6 +127,8 @@ class Platform:
     session_secret: str = ""  # the console's, per installation
     replicas: dict[str, int] = field(default_factory=dict)  # instances per scalable process (default 1)
     probe_result: ProbeResult | None = None
+    # Start only these of SERVICES (``hotline bench intake --only-intake``); None: all of them.
+    only: frozenset[str] | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Platform:
@@ -203,6 +205,8 @@ class Platform:
         self.session_secret = ensure_session_secret(self)
         self.env = {**os.environ, **self.process_env(), "PYTHONUNBUFFERED": "1"}
         for name, module in SERVICES.items():
+            if self.only is not None and name not in self.only:
+                continue
             for instance in instance_names(name, self.replicas.get(name, 1)):
                 service = ServiceProcess(instance, module, self.home / "logs" / f"{instance}.log")
                 if name in WORKERS:  # each instance serves its /readyz and /metrics on a port of its own

@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.limits import RequestLimits, json_under
 from services.common.observability import count_call, instrument_http
-from services.intake.case_store import connected_cases
+from services.intake.case_store import StoredCallsLookup, connected_cases
 from services.intake.open311.routes import router as open311_router
 from services.intake.openapi import DESCRIPTION, TITLE, VERSION, openapi_with_call_batch
 from services.intake.publisher import EventPublisher
@@ -36,6 +36,13 @@ def count_calls(info: Info) -> None:
         count_call(info.response.status_code if info.response is not None else 500)
 
 
+def use_cases(app: FastAPI, cases: CaseReadModel | None) -> None:
+    """Read ``cases``: a step's case (``app.state.cases``) and, gathered across concurrent requests, the
+    stored versions of submitted calls (``app.state.stored_calls``)."""
+    app.state.cases = cases
+    app.state.stored_calls = StoredCallsLookup(cases) if cases is not None else None
+
+
 def create_app(
     settings: IntakeSettings, *, publisher: EventPublisher | None = None, database: AsyncDatabase | None = None
 ) -> FastAPI:
@@ -47,7 +54,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             if database is None:
-                app.state.cases = await stack.enter_async_context(connected_cases(settings.mongodb))
+                use_cases(app, await stack.enter_async_context(connected_cases(settings.mongodb)))
             await the_publisher.start()
             stack.push_async_callback(the_publisher.stop)
             yield
@@ -57,7 +64,7 @@ def create_app(
     app.state.publisher = the_publisher
     app.state.key_store = KeyStore(settings.api_keys_file)
     app.state.recent_submissions = RecentSubmissions()
-    app.state.cases = CaseReadModel(database) if database is not None else None
+    use_cases(app, CaseReadModel(database) if database is not None else None)
     app.state.catalogue = CatalogueWatcher(settings.catalogue_path or DEFAULT_CATALOGUE_PATH)
     install_error_handlers(app)
     app.add_middleware(

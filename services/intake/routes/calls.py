@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from services.intake.deps import CallsWriterDep, CasesDep, PublisherDep, SettingsDep
+from services.intake.deps import CallPath, CallPathDep, CallsWriterDep
 from services.intake.publisher import BrokerUnavailable, PublishFailed
 from services.intake.routes.common import BODY_ERROR_RESPONSES, ERROR_RESPONSES, publish_or_503
 from services.intake.schemas import (
@@ -28,7 +28,6 @@ from services.intake.schemas import (
 from services.intake.settings import IntakeSettings
 from services.intake.submissions import (
     ReceivedWindow,
-    RecentSubmissions,
     build_batch,
     conflict_message,
     conflicts,
@@ -38,7 +37,6 @@ from services.intake.submissions import (
     reject_conflicts,
     submission_problem,
 )
-from shared.cases import CaseReadModel
 from shared.events import CallReceived
 
 log = logging.getLogger(__name__)
@@ -49,17 +47,14 @@ def received_window(settings: IntakeSettings) -> ReceivedWindow:
     return ReceivedWindow(settings.received_at_earliest, timedelta(seconds=settings.clock_skew_seconds))
 
 
-async def stored_versions(
-    request: Request, cases: CaseReadModel | None, events: list[CallReceived]
-) -> dict[uuid.UUID, str]:
+async def stored_versions(path: CallPath, events: list[CallReceived]) -> dict[uuid.UUID, str]:
     """Content hashes of the versions accepted before of these calls: this process's recent ones, else the
     stored cases'. Without a reachable case store only the recent ones are known (calls do not wait for it)."""
-    recent: RecentSubmissions = request.app.state.recent_submissions
-    known = {e.call_id: h for e in events if (h := recent.get(e.call_id)) is not None}
+    known = {e.call_id: h for e in events if (h := path.recent.get(e.call_id)) is not None}
     unknown = [str(e.call_id) for e in events if e.call_id not in known]
-    if unknown and cases is not None:
+    if unknown and path.stored_calls is not None:
         try:
-            stored = await cases.stored_calls(unknown)
+            stored = await path.stored_calls.stored_calls(unknown)
         except Exception as exc:  # the case store is not on the call path: accept without this check
             log.warning("resubmission check skipped, case store: %s: %s", type(exc).__name__, exc)
             stored = {}
@@ -86,16 +81,14 @@ async def submit_call(
             }
         ),
     ],
-    request: Request,
     key: CallsWriterDep,
-    publisher: PublisherDep,
-    cases: CasesDep,
-    settings: SettingsDep,
+    path: CallPathDep,
 ) -> CallAccepted:
     """Accept one call: 202 only after the broker acknowledged its CallReceived event.
 
     The same (source_system, external_id) again: 202 with the same call_id when the content is the same
     (idempotent), 409 with the accepted version's content hash when it differs."""
+    settings = path.settings
     now = datetime.now(UTC)
     problem = submission_problem(
         submission, max_text_chars=settings.max_text_chars, window=received_window(settings), now=now, prefix=()
@@ -103,7 +96,7 @@ async def submit_call(
     if problem is not None:
         raise RequestValidationError([problem])
     event = event_for(submission, settings.contact_salt, now)
-    refused = conflicts([event], await stored_versions(request, cases, [event]))
+    refused = conflicts([event], await stored_versions(path, [event]))
     if refused:
         stored_hash = refused[event.call_id]
         conflict = CallConflict(
@@ -114,13 +107,13 @@ async def submit_call(
         )
         raise HTTPException(status.HTTP_409_CONFLICT, conflict.model_dump(mode="json"))
     await publish_or_503(
-        publisher,
+        path.publisher,
         [event],
         retry_after_seconds=settings.retry_after_seconds,
         what=f"call {event.call_id}",
         refusal=lambda exc: f"call not accepted, retry: {exc}",
     )
-    request.app.state.recent_submissions.remember([event])
+    path.recent.remember([event])
     return CallAccepted(call_id=event.call_id, status="accepted", event_id=event.event_id, topic=event.topic)
 
 
@@ -140,13 +133,12 @@ async def submit_call(
         }
     },
 )
-async def submit_batch(
-    request: Request, key: CallsWriterDep, publisher: PublisherDep, cases: CasesDep, settings: SettingsDep
-) -> BatchAccepted:
+async def submit_batch(request: Request, key: CallsWriterDep, path: CallPathDep) -> BatchAccepted:
     """Accept up to max_batch calls: invalid items are rejected with reasons, the valid ones published together.
 
     200 once the broker acknowledged every accepted item; 503 (naming the unacknowledged items) otherwise.
     """
+    settings = path.settings
     try:
         envelope = RawCallBatch.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -164,7 +156,7 @@ async def submit_batch(
         contact_salt=settings.contact_salt,
         now=datetime.now(UTC),
     )
-    results, events = reject_conflicts(results, events, await stored_versions(request, cases, events))
+    results, events = reject_conflicts(results, events, await stored_versions(path, events))
 
     def refusal(exc: BrokerUnavailable | PublishFailed) -> dict[str, object]:
         failed_positions = getattr(exc, "not_acknowledged", range(len(events)))
@@ -176,13 +168,13 @@ async def submit_batch(
         }
 
     await publish_or_503(
-        publisher,
+        path.publisher,
         events,
         retry_after_seconds=settings.retry_after_seconds,
         what=f"batch of {len(items)} items from {key.name}",
         refusal=refusal,
     )
-    request.app.state.recent_submissions.remember(events)
+    path.recent.remember(events)
     rejected = sum(r.status == "rejected" for r in results)
     log.info("batch from %s: %d accepted, %d rejected", key.name, len(results) - rejected, rejected)
     return BatchAccepted(accepted=len(results) - rejected, rejected=rejected, results=results)

@@ -134,4 +134,5 @@ _ENTRY_FIELDS = (
     "call.body",
     "call.location.address",
     "classification",
+    "assignee",
 )
