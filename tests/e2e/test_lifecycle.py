@@ -173,8 +173,11 @@ def test_wage_arrears_goes_to_the_labour_department_and_only_it_may_accept(hotli
     assert case["queue_id"] == "department:市人力资源和社会保障局劳动保障监察总队"
     assert "street:大兴区/西红门镇" in case["assignment"]["cooperating_units"]
 
+    # A unit that neither leads nor cooperates is told nothing, not even that the case exists (docs/security.md).
     other_street = hotline.key_for("street:朝阳区/望京街道")
-    assert hotline.step(call_id, other_street, "accepted").status_code == 403
+    refused = hotline.step(call_id, other_street, "accepted")
+    assert refused.status_code == 404, refused.text
+    assert "望京" not in refused.text and "劳动保障" not in refused.text
     hotline.take(call_id, hotline.key_for(case["queue_id"]), "accepted", "accepted")
 
 
