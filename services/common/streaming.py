@@ -165,8 +165,9 @@ class OffsetWatch:
     async def _check(self) -> list[LostLog]:
         consumer: Any = self.app.consumer
         assigned = [tp for tp in consumer.assignment() if tp.topic in topics.ALL_TOPICS]
-        if not assigned:
+        if not assigned or self._rebalancing():
             return []
+        rebalances = self._rebalances()
         lost: list[LostLog] = []
         behind: dict[Any, tuple[int, int]] = {}
         for tp in assigned:
@@ -190,6 +191,12 @@ class OffsetWatch:
                 behind[tp] = (position, end)
         if behind:
             earliest = await consumer.earliest_offsets(*behind)
+            if self._rebalancing() or self._rebalances() != rebalances:
+                # That answer took a while (a restarting broker): the group rebalanced meanwhile and the worker now
+                # reads from what the new assignment says (the earliest offset when the broker kept no commits).
+                # What was read before the rebalance is stale; the next tick looks again.
+                log.info("offset watch of %s: a rebalance came between; checking again", self.service)
+                behind = {}
             for tp, (position, end) in behind.items():
                 start = max(int(earliest.get(tp) or 0), 0)
                 for bookkeeping in (consumer._acked, consumer._acked_index, consumer._gap):
@@ -205,6 +212,12 @@ class OffsetWatch:
         if lost:
             await self.announce(lost)
         return lost
+
+    def _rebalancing(self) -> bool:
+        return bool(getattr(self.app, "rebalancing", False))
+
+    def _rebalances(self) -> int:
+        return int(getattr(self.app, "rebalancing_count", 0))
 
     async def announce(self, lost: Sequence[LostLog]) -> None:
         """Log each loss as an error and publish it as a dead letter (empty original)."""

@@ -281,6 +281,30 @@ def test_a_position_past_the_log_end_is_announced_and_the_consumer_resumes_from_
     ]
 
 
+def test_a_decision_a_rebalance_overtook_is_not_acted_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broker was restarting: earliest_offsets answered only after the group rebalanced, and the worker
+    already reads the new log from the start; seeking then would act on what was read before the rebalance."""
+    consumer = FakeConsumer({ROUTED: 120}, _read_offset={ROUTED: 119}, _committed_offset={ROUTED: 120})
+    watch, announced = watch_over(consumer, monkeypatch)
+    asyncio.run(watch.check())
+    app = cast(Any, watch.app)
+    app.rebalancing_count = 0
+    answer = consumer.earliest_offsets
+
+    async def after_a_rebalance(*tps: TP) -> dict[TP, int]:
+        app.rebalancing_count += 1
+        return await answer(*tps)
+
+    consumer.earliest_offsets = after_a_rebalance  # type: ignore[method-assign]
+    consumer.highwaters[ROUTED] = 8
+
+    assert asyncio.run(watch.check()) == []
+    assert consumer.seeks == [] and consumer.commits == [] and announced == []
+
+    consumer._read_offset[ROUTED], consumer._committed_offset[ROUTED] = 7, None  # reading the new log from 0
+    assert asyncio.run(watch.check()) == [] and consumer.seeks == []  # the next tick sees nothing wrong
+
+
 def test_a_committed_offset_that_went_back_is_announced_without_seeking(monkeypatch: pytest.MonkeyPatch) -> None:
     consumer = FakeConsumer({ROUTED: 300}, _read_offset={ROUTED: 299}, _committed_offset={ROUTED: 300})
     watch, announced = watch_over(consumer, monkeypatch)
