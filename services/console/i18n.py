@@ -165,6 +165,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "filter": ("筛选", "Filter"),
     "clear": ("清除", "Clear"),
     "export_csv": ("导出 CSV（Excel 可打开）", "Export CSV (opens in Excel)"),
+    "export_xlsx": ("导出 Excel", "Export Excel"),
     "matched": ("符合条件 {n} 件", "{n} matching"),
     "next_page": ("下一页（之后受理的）", "Next page (received later)"),
     "first_page": ("第一页", "First page"),

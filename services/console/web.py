@@ -178,16 +178,55 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UpstreamError, upstream_failed)  # type: ignore[arg-type]
 
 
-def csv_download(rows: list[dict[str, Any]], filename: str) -> Response:
-    """``rows`` as a CSV attachment: a header line, then one line per row."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet reads a cell that starts with one of these as a formula: a citizen's words must never run in
+an operator's Excel (CSV injection), so such text is exported with a leading apostrophe (CSV) or as text (xlsx)."""
+
+EXPORT_FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def table_download(rows: list[dict[str, Any]], stem: str, export_format: str = "csv") -> Response:
+    """``rows`` (same keys each) as an attachment ``stem.csv`` (UTF-8 with BOM: Excel opens it) or ``stem.xlsx``
+    (one sheet, a header row, text kept as text): the console's one way to hand a table to a spreadsheet."""
+    filename = f"{stem}.{export_format}"
     ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
+    disposition = {"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"}
+    if export_format == "xlsx":
+        return Response(_xlsx(rows), media_type=EXPORT_FORMATS["xlsx"], headers=disposition)
     out = io.StringIO()
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
-    return Response(
-        "\ufeff" + out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"},
-    )
+        writer.writerows({key: _inert(value) for key, value in row.items()} for row in rows)
+    return Response("\ufeff" + out.getvalue(), media_type=EXPORT_FORMATS["csv"], headers=disposition)
+
+
+def _inert(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def _xlsx(rows: list[dict[str, Any]]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Hotline")
+    if rows:
+        sheet.append(list(rows[0]))
+    for row in rows:
+        cells = []
+        for value in row.values():
+            if isinstance(value, str):
+                cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", value))
+                cell.data_type = "s"  # text, even when it starts with "=" (no formula)
+            else:
+                cell = WriteOnlyCell(sheet, value)
+            cells.append(cell)
+        sheet.append(cells)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

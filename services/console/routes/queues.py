@@ -1,6 +1,6 @@
 """The queues: every queue the user may see (``/queues``), one queue's waiting cases (``/queues/{id}``) with
 search, filters and sort, the rows of its table (``/rows/{id}``, fetched again when the live feed says the
-queue changed), bulk accept (``POST /bulk/{id}``) and the CSV export (``/export/{id}``)."""
+queue changed), bulk accept (``POST /bulk/{id}``) and the CSV or Excel export (``/export/{id}``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from services.console.openapi import FORM_ANSWERS, QUEUE_FILTERS, BulkForm, answ
 from services.console.reference import Choices
 from services.console.users import User
 from services.console.web import (
-    csv_download,
+    EXPORT_FORMATS,
     current_user,
     form_of,
     intake,
@@ -27,6 +27,7 @@ from services.console.web import (
     refuse,
     render,
     settings_of,
+    table_download,
     users,
 )
 from shared.cases import is_overdue
@@ -263,13 +264,20 @@ async def bulk_accept(queue_id: str, request: Request) -> Response:
     "/export/{queue_id:path}",
     response_model=None,
     responses=answers(303, 403, s403=NOT_YOURS),
-    openapi_extra=query(**QUEUE_FILTERS),
+    openapi_extra=query(
+        **QUEUE_FILTERS,
+        format={"type": "string", "enum": ["csv", "xlsx"], "description": "csv (default) or xlsx (Excel)."},
+    ),
 )
 async def export_queue(queue_id: str, request: Request) -> Response:
-    """The queue's cases as filtered on the page, as CSV (UTF-8 with BOM: Excel opens it), words masked."""
+    """The queue's cases as filtered on the page, as CSV (UTF-8 with BOM: Excel opens it) or an Excel workbook
+    (``format=xlsx``), words masked."""
     user = current_user(request)
     if not access.can_see_queue(user, queue_id):
         return refuse(request, user, 403, f"{user.name}: {queue_id}")
+    export_format = request.query_params.get("format") or "csv"
+    if export_format not in EXPORT_FORMATS:
+        return refuse(request, user, 422, f"format must be one of {', '.join(EXPORT_FORMATS)}, not {export_format!r}")
     queue, _, cases = await queue_and_cases(request, user, queue_id, limit=EXPORT_LIMIT)
     now = datetime.now(UTC)
     rows = [
@@ -295,4 +303,4 @@ async def export_queue(queue_id: str, request: Request) -> Response:
         for case in cases
     ]
     name = re.sub(r"[^\w\-]+", "_", str(queue.get("queue_id", queue_id)))
-    return csv_download(rows, f"queue-{name}-{now:%Y%m%d-%H%M}.csv")
+    return table_download(rows, f"queue-{name}-{now:%Y%m%d-%H%M}", export_format)

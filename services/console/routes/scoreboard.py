@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.console.i18n import translator
 from services.console.openapi import SCOREBOARD_QUERY, answers, query
 from services.console.scoreboard import UNIT_KINDS, rates, scoreboard_context
-from services.console.web import csv_download, current_user, language, metrics, refuse, render
+from services.console.web import current_user, language, metrics, refuse, render, table_download
 from shared.clock import MONTH_PATTERN, current_month
 
 router = APIRouter()
@@ -46,13 +46,20 @@ async def scoreboard(request: Request) -> HTMLResponse:
 
 
 @router.get(
+    "/scoreboard.xlsx",
+    response_model=None,
+    responses=answers(303, 422, s422=BAD_MONTH),
+    openapi_extra=query(month=SCOREBOARD_QUERY["month"]),
+)
+@router.get(
     "/scoreboard.csv",
     response_model=None,
     responses=answers(303, 422, s422=BAD_MONTH),
     openapi_extra=query(month=SCOREBOARD_QUERY["month"]),
 )
 async def scoreboard_csv(request: Request) -> Response:
-    """The month's rates, composite and rank of every unit (streets/towns, departments, districts) as CSV."""
+    """The month's rates, composite and rank of every unit (streets/towns, departments, districts) as CSV, or
+    as an Excel workbook at ``/scoreboard.xlsx``."""
     user = current_user(request)
     month, bad = chosen_month(request)
     if bad:
@@ -63,4 +70,4 @@ async def scoreboard_csv(request: Request) -> Response:
         for kind in UNIT_KINDS
         for unit in found.get(kind, [])
     ]
-    return csv_download(rows, f"scoreboard-{month}.csv")
+    return table_download(rows, f"scoreboard-{month}", request.url.path.rsplit(".", 1)[-1])

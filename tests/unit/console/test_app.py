@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -554,11 +555,56 @@ def test_the_queue_exports_as_csv_and_ticked_cases_are_accepted_at_once(
     assert intake.posted[-1][1:] == ("c-xhm", {"kind": "accepted"})
 
 
+def test_the_queue_exports_as_an_excel_workbook_with_citizens_words_kept_as_text(console: TestClient) -> None:
+    from openpyxl import load_workbook
+
+    sign_in(console, "xhm")
+    page = console.get(f"/queues/{XHM}?q=拖欠").text
+    [link] = re.findall(r'<a href="([^"]*)" id="export-xlsx"', page)
+    assert link.endswith("format=xlsx") and "q=%E6%8B%96%E6%AC%A0" in link  # the page's filter, then the format
+    exported = console.get(f"/export/{XHM}?q=拖欠&format=xlsx")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert exported.headers["content-disposition"].endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(exported.content)).active
+    header, *rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    by_id = {row[header.index("call_id")]: row for row in rows}
+    assert {i: row[header.index("role")] for i, row in by_id.items()} == {"c-xhm": "lead", "c-labour": "cooperating"}
+    assert all("13812345678" not in str(cell) for row in rows for cell in row)
+    assert console.get(f"/export/{XHM}?format=pdf").status_code == 422
+
+
+def test_text_a_spreadsheet_would_run_as_a_formula_is_exported_inert() -> None:
+    from openpyxl import load_workbook
+
+    from services.console.web import table_download
+
+    rows = [{"words": '=HYPERLINK("http://x","点我")', "n": 3}, {"words": "-1+2", "n": 4}]
+    as_csv = bytes(table_download(rows, "t").body).decode("utf-8-sig")
+    assert list(csv.DictReader(io.StringIO(as_csv))) == [
+        {"words": "'=HYPERLINK(\"http://x\",\"点我\")", "n": "3"}, {"words": "'-1+2", "n": "4"}
+    ]  # fmt: skip
+    sheet = load_workbook(io.BytesIO(bytes(table_download(rows, "t", "xlsx").body))).active
+    cells = list(sheet.iter_rows(min_row=2))
+    assert [(row[0].value, row[0].data_type, row[1].value) for row in cells] == [
+        ("=HYPERLINK(\"http://x\",\"点我\")", "s", 3), ("-1+2", "s", 4)
+    ]  # fmt: skip
+
+
 def test_the_scoreboard_exports_every_units_rates_as_csv(tmp_path: Path, intake: FakeIntake) -> None:
     with _console(tmp_path, intake, offer_rates=True) as client:
         sign_in(client, "boss")
         assert 'href="/scoreboard.csv?month=2026-04"' in client.get("/scoreboard?month=2026-04").text
         exported = client.get("/scoreboard.csv?month=2026-04")
+        workbook = client.get("/scoreboard.xlsx?month=2026-04")
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(workbook.content)).active
+    header, *cells = list(sheet.iter_rows(values_only=True))
+    assert [(row[header.index("kind")], row[header.index("composite")]) for row in cells] == [
+        ("street", 93.2), ("district", 49.0)
+    ]  # fmt: skip
     rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
     assert [(r["kind"], r["unit_id"], r["composite"]) for r in rows] == [
         ("street", XHM, "93.2"), ("district", "大兴区", "49.0")
