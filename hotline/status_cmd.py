@@ -17,6 +17,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -26,7 +27,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 from hotline.embedded import log_ends, topic_partitions
 from hotline.platform import WORKERS, Platform, locate, metrics_read_headers
 from shared import topics
-from shared.settings import KafkaSettings
 
 GROUP_TOPICS = {
     "classifier": (topics.CALLS_RECEIVED,),
@@ -59,9 +59,9 @@ def health(urls: dict[str, str], timeout: float) -> dict[str, dict[str, Any]]:
     return answers
 
 
-async def broker_figures(bootstrap_servers: str, timeout: float) -> dict[str, Any]:
-    """Consumer lag per group (and its worst partition), calls in the last minute and hour, dead letters in the
-    last hour."""
+async def broker_figures(bootstrap_servers: str, groups: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """Consumer lag per worker's group (``groups``: worker -> group id, and its worst partition), calls in the last
+    minute and hour, dead letters in the last hour."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
     await consumer.start()
@@ -71,9 +71,7 @@ async def broker_figures(bootstrap_servers: str, timeout: float) -> dict[str, An
         everything = [tp for tps in partitions.values() for tp in tps]
         ends = await log_ends(consumer, everything)
         lag: dict[str, dict[str, Any]] = {}
-        kafka = KafkaSettings()
-        for name in WORKERS:
-            group = kafka.group_id(name)
+        for name, group in groups.items():
             wanted = [tp for topic in GROUP_TOPICS[name] for tp in partitions.get(topic, [])]
             committed = await admin.list_consumer_group_offsets(group, partitions=wanted)
             per_partition = {
@@ -129,6 +127,7 @@ def queues(metrics_url: str, top: int, timeout: float, headers: dict[str, str] |
 
 def collect(
     bootstrap_servers: str,
+    groups: Mapping[str, str],
     urls: dict[str, str],
     *,
     top: int,
@@ -137,7 +136,7 @@ def collect(
 ) -> dict[str, Any]:
     report: dict[str, Any] = {"services": health(urls, timeout)}
     try:
-        report.update(asyncio.run(asyncio.wait_for(broker_figures(bootstrap_servers, timeout), timeout * 4)))
+        report.update(asyncio.run(asyncio.wait_for(broker_figures(bootstrap_servers, groups, timeout), timeout * 4)))
     except Exception as exc:
         report["broker_error"] = f"{type(exc).__name__}: {exc}"
     report["queues"] = queues(urls["metrics-api"], top, timeout, read_headers)
@@ -187,8 +186,10 @@ def render(report: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     bootstrap_servers, urls = locate()
-    read_headers = metrics_read_headers(Platform.from_environment().home)  # the key hotline up made
-    report = collect(bootstrap_servers, urls, top=args.top, timeout=args.timeout, read_headers=read_headers)
+    platform = Platform.from_environment()
+    read_headers = metrics_read_headers(platform.home)  # the key hotline up made
+    groups = {name: platform.settings.kafka.group_id(name) for name in WORKERS}  # KAFKA_GROUP_PREFIX
+    report = collect(bootstrap_servers, groups, urls, top=args.top, timeout=args.timeout, read_headers=read_headers)
     if args.json:
         json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
         print()
