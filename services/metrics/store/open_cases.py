@@ -26,7 +26,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.metrics.case_facts import OPEN_STATUSES
-from services.metrics.case_search import CaseFilter, entry_of, entry_text, open_entries
+from services.metrics.case_search import SEARCH_PATHS, CaseFilter, entry_of, entry_text, open_entries
 from services.metrics.store.base import MetricsDatabase
 
 COMPLETE = "_complete"
@@ -103,7 +103,7 @@ class OpenCaseDigests:
             case["_id"]
             async for case in self.database.cases.find({"status": {"$in": sorted(OPEN_STATUSES)}}, {"_id": 1})
         ]
-        projection = dict.fromkeys(("queue_id", "queue_ids", "status", *_ENTRY_FIELDS), 1)
+        projection = dict.fromkeys(("queue_id", "queue_ids", *SEARCH_PATHS), 1)  # what open_entries reads
         put = 0
         for start in range(0, len(ids), slice_size):
             chunk = ids[start : start + slice_size]
@@ -123,16 +123,3 @@ class OpenCaseDigests:
         await self.database.open_cases.update_one({"_id": COMPLETE}, {"$set": {"at": datetime.now(UTC)}}, upsert=True)
         self._complete = True
         return put
-
-
-_ENTRY_FIELDS = (
-    "received_at",
-    "district",
-    "overdue",
-    "assignment",
-    "call.subject",
-    "call.body",
-    "call.location.address",
-    "classification",
-    "assignee",
-)
