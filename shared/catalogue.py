@@ -73,6 +73,18 @@ class Match(BaseModel):
         description="None of these in the subject or body (lower case compared): '隐患' keeps a fire-hazard report "
         "out of the fire rule.",
     )
+    within: int | None = Field(
+        None,
+        ge=1,
+        le=200,
+        description="With keywords and and_keywords: a word of each list within this many characters of each "
+        "other (one breath: '灶台那块儿滋滋的好像漏了', not a gas bill in one sentence and a dripping tap in the next).",
+    )
+    now_only: bool = Field(
+        False,
+        description="Not when the call tells only of a past or resolved event, or denies the danger "
+        "('上个月漏过气，现在修好了', '没人被关过'), unless it also says the danger is here now ('又', '还在', '正在').",
+    )
     channels: list[Channel] = Field(default_factory=list, description="Channels the call came through.")
     requires_street: bool = Field(False, description="Only when the street/town was resolved.")
     requires_district: bool = Field(False, description="Only when at least the district was resolved.")
@@ -132,6 +144,28 @@ class Match(BaseModel):
             parse_hours(value)
         return value
 
+    @model_validator(mode="after")
+    def _within_needs_both_lists(self) -> Match:
+        if self.within is not None and not (self.keywords and self.and_keywords):
+            raise ValueError("within needs both keywords and and_keywords (the two words it keeps close)")
+        return self
+
+    def words_match(self, text: str) -> bool:
+        """Whether the keyword conditions hold for ``text`` (lower-cased subject and body): no ``unless`` word,
+        a keyword, an and-keyword (within ``within`` characters of a keyword when given), and for a
+        ``now_only`` rule a danger told as present."""
+        if self.unless and any(term in text for term in self.unless):
+            return False
+        if self.keywords and self.and_keywords and self.within is not None:
+            if not near(text, self.keywords, self.and_keywords, self.within):
+                return False
+        else:
+            if self.and_keywords and not any(term in text for term in self.and_keywords):
+                return False
+            if self.keywords and not any(keyword in text for keyword in self.keywords):
+                return False
+        return not (self.now_only and tells_of_the_past(text))
+
     @property
     def uses_classification(self) -> bool:
         """Whether the rule needs the classifier's answer (a category, subcategory or Monthly Question)."""
@@ -145,6 +179,51 @@ class Match(BaseModel):
     def holds_at(self, local: datetime) -> bool:
         """Whether ``local`` (the call's received time in the city's zone) is inside the hours and weekdays."""
         return in_window(self.hours, tuple(self.weekdays), local.weekday(), local.hour * 60 + local.minute)
+
+
+PAST_MARKERS = tuple(
+    "修好了|修好|修复了|已修复|已经修|处理完|处理好了|已处理|解决了|已解决|已经好了|没事了|上个月|上周|上星期|"
+    "去年|前年|以前|曾经|过一次|那次|有结果|last month|last week|last year|"
+    "was fixed|been fixed|fixed now|was repaired|used to".split("|")
+)
+"""Words telling of a danger that is over: a past time or a resolution ('上个月漏过气，现在修好了')."""
+
+STANDING_MARKERS = tuple(
+    "隐患|长年|常年|多年|几年|经常|时常|老是|屡次|多次反映|多次反馈|迟迟|安全检查|hazard|"
+    "for years|often|every time".split("|")
+)
+"""Words of a standing problem reported, not a danger happening now ('电梯经常坏', '存在安全隐患'): handled as
+a normal call unless the text also says the danger is here now."""
+
+DENIAL_MARKERS = tuple("没人被|没有人被|无人被|没被困|没有被困|nobody was|no one was|nobody is|no one is".split("|"))
+"""Words denying the danger itself ('没人被关过'): never urgent, whatever else is said."""
+
+PRESENT_MARKERS = tuple(
+    "又|还在|正在|一直|刚才|刚刚|现在还|越来越|赶紧|快来|救命|马上|立刻|此刻|这会儿|今天|今早|今晚|"
+    "right now|still|again|currently|help".split("|")
+)
+"""Words saying the danger is here now, which outweigh the past markers ('上次修好了，今天又漏了')."""
+
+
+def tells_of_the_past(text: str) -> bool:
+    """Whether a (lower-cased) call tells of a danger that is over, denied or a standing problem rather than one
+    happening now."""
+    if any(marker in text for marker in DENIAL_MARKERS):
+        return True
+    over = any(marker in text for marker in PAST_MARKERS) or any(marker in text for marker in STANDING_MARKERS)
+    return over and not any(marker in text for marker in PRESENT_MARKERS)
+
+
+def near(text: str, first: Sequence[str], second: Sequence[str], window: int) -> bool:
+    """Whether a word of ``first`` has a word of ``second`` within ``window`` characters either side of it."""
+    for term in first:
+        start = text.find(term)
+        while start >= 0:
+            around = text[max(0, start - window) : start + len(term) + window]
+            if any(other in around for other in second):
+                return True
+            start = text.find(term, start + 1)
+    return False
 
 
 @lru_cache(maxsize=256)

@@ -232,6 +232,10 @@ def covers(earlier: Match, later: Match) -> bool:
         return False
     if earlier.unless and not set(earlier.unless) <= set(later.unless):
         return False  # an exclusion lets through calls the later rule may take
+    if earlier.within is not None and not (later.within is not None and later.within <= earlier.within):
+        return False  # words kept close let through calls with the same words further apart
+    if earlier.now_only and not later.now_only:
+        return False  # a rule for present danger lets through calls telling of a past one
     if earlier.requires_street and not (later.requires_street or later.streets):
         return False
     if earlier.requires_district and not (

@@ -103,11 +103,7 @@ def rule_matches(
         return False
     if match.channels and channel not in match.channels:
         return False
-    if match.unless and any(term in text for term in match.unless):
-        return False
-    if match.and_keywords and not any(term in text for term in match.and_keywords):
-        return False
-    return not match.keywords or any(keyword in text for keyword in match.keywords)
+    return match.words_match(text)
 
 
 def route_call(

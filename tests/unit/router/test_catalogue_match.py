@@ -344,6 +344,47 @@ def test_unless_keeps_a_call_out_of_a_rule(gazetteer: Gazetteer) -> None:
     assert routed(catalogue, gazetteer, classified(body="楼道堆物有火灾隐患")).rule_id == "fallback"
 
 
+def test_within_keeps_the_two_words_of_a_hazard_close(gazetteer: Gazetteer) -> None:
+    catalogue = catalogue_of(rule("gas", keywords=["燃气", "灶"], and_keywords=["漏", "滋滋"], within=6))
+    assert routed(catalogue, gazetteer, classified(body="厨房灶台那块儿滋滋的")).rule_id == "gas"
+    far = "燃气费昨天交过了，物业说我家的情况很特殊，要等下个星期才能来看看卫生间的水龙头漏不漏"
+    assert routed(catalogue, gazetteer, classified(body=far)).rule_id == "fallback"
+    with pytest.raises(CatalogueError, match="within needs both keywords and and_keywords"):
+        catalogue_of(rule("half", keywords=["燃气"], within=6))
+
+
+@pytest.mark.parametrize(
+    ("body", "urgent"),
+    [
+        ("楼道里一股燃气味，好几层都能闻到", True),
+        ("上个月漏过一次燃气，现在修好了，想问问多久检查一次", False),
+        ("上周修好了，今天燃气又漏了，味很大", True),  # a present marker outweighs the past one
+        ("电梯经常坏，没人被关过", False),  # a denial is never urgent
+        ("小区燃气管道存在安全隐患，希望检查", False),  # a standing hazard reported, not a leak now
+        ("there was a gas leak last month but it was fixed", False),
+        ("the gas leak we had last week is back again right now", True),
+    ],
+)
+def test_a_now_only_rule_keeps_out_a_danger_that_is_over_denied_or_standing(
+    gazetteer: Gazetteer, body: str, urgent: bool
+) -> None:
+    catalogue = catalogue_of(
+        rule("gas", keywords=["燃气", "gas", "电梯"], and_keywords=["漏", "味", "leak", "关"], now_only=True)
+    )
+    assert (routed(catalogue, gazetteer, classified(body=body)).rule_id == "gas") is urgent
+
+
+def test_a_close_words_or_present_danger_rule_does_not_shadow_a_looser_one() -> None:
+    close = text_rule("close", "{keywords: [燃气], and_keywords: [漏], within: 5}")
+    now = text_rule("now", "{keywords: [燃气], now_only: true}")
+    assert findings_of(close, text_rule("any", "{keywords: [燃气], and_keywords: [漏]}", "department:市水务局")) == []
+    assert findings_of(now, text_rule("any", "{keywords: [燃气]}", "department:市水务局")) == []
+    loose = text_rule("loose", "{keywords: [燃气], and_keywords: [漏]}")
+    assert findings_of(loose, text_rule("close", "{keywords: [燃气], and_keywords: [漏], within: 5}")) == [
+        ("close", "error")
+    ]
+
+
 def unsure(body: str) -> CallClassified:
     call = factories.call("T-10", body=body, received_at=MONDAY_NOON_BEIJING)
     return factories.classified(call, factories.classification("环境保护", confidence=0.3, needs_review=True))

@@ -9,7 +9,10 @@ urgent cues were then widened (gas + leak words, lift + trapped words, power lin
 people), so its urgent figure is no longer held out either. ``dispatch_calls_fresh.jsonl`` (40) was written
 after that and scored once: 0.72 accepted leads, 4 of 8 urgent; the urgent cues were widened again (smoke,
 falls, a child outside a window, things blown down), so it too is now in-sample for urgency (0.80, 8 of 8).
-Print the tables with::
+``dispatch_calls_blind.jsonl`` (100, 31 life-or-safety in everyday wording) was written before reading the
+router's misses and scored once: 0.73 accepted leads, 15 of 31 urgent, 3 false urgent (past or denied dangers).
+The urgent rules were then rebuilt as hazard objects next to danger signs, with past, denied and standing
+dangers kept out (``now_only``), so its urgent figure is in-sample too. Print the tables with::
 
     hotline route --evaluate tests/data/dispatch_calls.jsonl
 """
@@ -31,6 +34,7 @@ DATA = REPO / "tests" / "data"
 MAIN_SET = DATA / "dispatch_calls.jsonl"
 SECOND_SET = DATA / "dispatch_calls_heldout.jsonl"
 FRESH_SET = DATA / "dispatch_calls_fresh.jsonl"
+BLIND_SET = DATA / "dispatch_calls_blind.jsonl"
 RECEIVED = "2025-05-13T02:00:00Z"  # a Tuesday, 10:00 in Beijing, unless a call says otherwise
 
 
@@ -52,7 +56,9 @@ def score(path: Path, dispatcher: Dispatcher) -> Evaluation:
     return report
 
 
-@pytest.mark.parametrize("path", [MAIN_SET, SECOND_SET, FRESH_SET], ids=["main", "second", "fresh"])
+@pytest.mark.parametrize(
+    "path", [MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET], ids=["main", "second", "fresh", "blind"]
+)
 def test_every_labelled_call_is_well_formed(path: Path) -> None:
     rows = labelled(path)
     assert len({row["id"] for row in rows}) == len(rows)
@@ -79,7 +85,7 @@ def test_dispatchers_accept_the_lead_unit_of_the_main_set(dispatcher: Dispatcher
 
 
 def test_every_life_or_safety_call_is_urgent(dispatcher: Dispatcher) -> None:
-    for path in (MAIN_SET, SECOND_SET, FRESH_SET):
+    for path in (MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET):
         report = score(path, dispatcher)
         assert report.urgent_recall == 1.0, path.name
         assert len(report.false_urgent) <= 2, report.false_urgent
@@ -88,3 +94,4 @@ def test_every_life_or_safety_call_is_urgent(dispatcher: Dispatcher) -> None:
 def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
     assert score(SECOND_SET, dispatcher).rate >= 0.85
     assert score(FRESH_SET, dispatcher).rate >= 0.75
+    assert score(BLIND_SET, dispatcher).rate >= 0.85
