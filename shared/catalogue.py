@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shared.events import Channel
 from shared.gazetteer import Gazetteer, load_gazetteer
 from shared.queues import DEPARTMENT_PREFIX, QueueId, is_urgent, qualified_street, split_qualified_street
-from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
+from shared.reference import LEVEL1_CATEGORIES, LEVEL3_ITEMS, MONTHLY_QUESTION_IDS
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.yaml"
 
@@ -60,6 +60,11 @@ class Match(BaseModel):
 
     categories: list[str] = Field(default_factory=list, description="Level-1 category names.")
     subcategories: list[str] = Field(default_factory=list, description="Level-2 category names.")
+    items: list[str] = Field(
+        default_factory=list,
+        description="Level-3 item names: the unit that owns an item (自来水供应 -> the water company) when no more "
+        "specific rule took the call.",
+    )
     issues: list[str] = Field(default_factory=list, description="Monthly-Question problem ids.")
     keywords: list[str] = Field(
         default_factory=list, description="Any of these in the subject or body (letters compared in lower case)."
@@ -106,6 +111,14 @@ class Match(BaseModel):
         unknown = [c for c in value if c not in LEVEL1_CATEGORIES]
         if unknown:
             raise ValueError(f"unknown level-1 categories {unknown}; known: {sorted(LEVEL1_CATEGORIES)}")
+        return value
+
+    @field_validator("items")
+    @classmethod
+    def _known_items(cls, value: list[str]) -> list[str]:
+        unknown = [i for i in value if i not in LEVEL3_ITEMS or i == "其他"]
+        if unknown:
+            raise ValueError(f"unknown level-3 items {unknown} (names of the taxonomy's level 3, not '其他')")
         return value
 
     @field_validator("issues")
@@ -169,7 +182,7 @@ class Match(BaseModel):
     @property
     def uses_classification(self) -> bool:
         """Whether the rule needs the classifier's answer (a category, subcategory or Monthly Question)."""
-        return bool(self.categories or self.subcategories or self.issues)
+        return bool(self.categories or self.subcategories or self.items or self.issues)
 
     @property
     def is_timed(self) -> bool:
@@ -359,7 +372,14 @@ class Rule(BaseModel):
     def is_catch_all(self) -> bool:
         m = self.match
         return not (
-            m.categories or m.subcategories or m.issues or m.keywords or m.and_keywords or m.unless or m.channels
+            m.categories
+            or m.subcategories
+            or m.items
+            or m.issues
+            or m.keywords
+            or m.and_keywords
+            or m.unless
+            or m.channels
         ) and not (m.requires_street or m.requires_district or m.districts or m.streets or m.is_timed)
 
 

@@ -58,5 +58,9 @@ def load_monthly_questions_document(path: Path = MONTHLY_QUESTIONS_PATH) -> dict
 
 # Level-1 categories of the official taxonomy (15 names; ``load_taxonomy()`` keeps the file's order).
 LEVEL1_CATEGORIES: frozenset[str] = frozenset(load_taxonomy())
+# Level-3 item names of the official taxonomy (the same name may sit under several level-2 categories).
+LEVEL3_ITEMS: frozenset[str] = frozenset(
+    item for level2 in load_taxonomy().values() for items in level2.values() for item in items
+)
 # 每月一题 problem ids the classifier can attach to a call and the catalogue may match.
 MONTHLY_QUESTION_IDS: frozenset[str] = frozenset(str(p["id"]) for p in load_monthly_questions_document()["problems"])

@@ -209,7 +209,7 @@ def _reachability(rules: list[tuple[int, Rule]], lines: _Lines) -> list[Finding]
     return findings
 
 
-_LIST_FIELDS = ("categories", "subcategories", "issues", "channels")
+_LIST_FIELDS = ("categories", "subcategories", "items", "issues", "channels")
 
 
 def covers(earlier: Match, later: Match) -> bool:

@@ -99,6 +99,8 @@ def rule_matches(
         return False
     if match.subcategories and classification.subcategory not in match.subcategories:
         return False
+    if match.items and classification.item not in match.items:
+        return False
     if match.issues and classification.issue not in match.issues:
         return False
     if match.channels and channel not in match.channels:

@@ -385,6 +385,18 @@ def test_a_close_words_or_present_danger_rule_does_not_shadow_a_looser_one() -> 
     ]
 
 
+def test_an_item_rule_sends_a_level_3_item_to_its_owner_and_unknown_items_are_rejected(gazetteer: Gazetteer) -> None:
+    catalogue = catalogue_of(rule("water", "department:北京市自来水集团", items=["自来水供应"]))
+    call = factories.call("T-11", body="水有点黄", received_at=MONDAY_NOON_BEIJING)
+    water = factories.classification("城乡建设", subcategory="城市建设和市政管理", item="自来水供应")
+    assert routed(catalogue, gazetteer, factories.classified(call, water)).rule_id == "water"
+    power = factories.classification("城乡建设", subcategory="城市建设和市政管理", item="电力供应")
+    assert routed(catalogue, gazetteer, factories.classified(call, power)).rule_id == "fallback"
+    with pytest.raises(CatalogueError, match="unknown level-3 items"):
+        catalogue_of(rule("vague", items=["其他"]))
+    assert catalogue_of(rule("water", items=["自来水供应"])).rules[0].match.uses_classification
+
+
 def unsure(body: str) -> CallClassified:
     call = factories.call("T-10", body=body, received_at=MONDAY_NOON_BEIJING)
     return factories.classified(call, factories.classification("环境保护", confidence=0.3, needs_review=True))

@@ -56,9 +56,7 @@ def score(path: Path, dispatcher: Dispatcher) -> Evaluation:
     return report
 
 
-@pytest.mark.parametrize(
-    "path", [MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET], ids=["main", "second", "fresh", "blind"]
-)
+@pytest.mark.parametrize("path", [MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET], ids=["main", "second", "fresh", "blind"])
 def test_every_labelled_call_is_well_formed(path: Path) -> None:
     rows = labelled(path)
     assert len({row["id"] for row in rows}) == len(rows)
