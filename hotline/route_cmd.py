@@ -34,6 +34,7 @@ from services.classifier.settings import ClassifierSettings
 from services.intake.domain import detect_language
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
+from services.router.urgency import UrgencyScorer
 from shared.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
 from shared.clock import as_utc
 from shared.events import Assignment, Call, Channel, Classification, Location, utc_now
@@ -105,14 +106,18 @@ def read_requests(lines: Iterable[str], *, now: datetime | None = None) -> Itera
 class Dispatcher:
     """The classifier and the gazetteer, loaded once; ``decide`` routes batches with any catalogue."""
 
-    def __init__(self, model: Classifier, gazetteer: Gazetteer, *, timezone: str) -> None:
-        self.model, self.gazetteer, self.timezone = model, gazetteer, timezone
+    def __init__(
+        self, model: Classifier, gazetteer: Gazetteer, *, timezone: str, scorer: UrgencyScorer | None = None
+    ) -> None:
+        self.model, self.gazetteer, self.timezone, self.scorer = model, gazetteer, timezone, scorer
 
     @classmethod
     def load(cls, model_path: Path | None = None) -> Dispatcher:
+        """The shipped classifier and gazetteer, and the learned urgency scorer as the router's settings say."""
         settings = RouterSettings()
         model = Classifier.load(model_path, min_confidence=ClassifierSettings().min_confidence)
-        return cls(model, load_gazetteer(), timezone=settings.timezone)
+        scorer = UrgencyScorer.load(threshold=settings.learned_urgency_threshold) if settings.learned_urgency else None
+        return cls(model, load_gazetteer(), timezone=settings.timezone, scorer=scorer)
 
     def classify(self, calls: Sequence[Call]) -> list[Classification]:
         return self.model.predict([(call.subject, call.body) for call in calls])
@@ -121,6 +126,7 @@ class Dispatcher:
         self, calls: Sequence[Call], classifications: Sequence[Classification], catalogue: Catalogue
     ) -> list[Assignment]:
         """The dispatch decision of each classified call, at the moment it was received."""
+        flags = self.scorer.flags(calls) if self.scorer else [None] * len(calls)
         return [
             route(
                 call,
@@ -130,8 +136,9 @@ class Dispatcher:
                 call.received_at,
                 timezone=self.timezone,
                 place=locate_call(call, self.gazetteer),
+                learned_urgency=flag,
             )
-            for call, classification in zip(calls, classifications, strict=True)
+            for call, classification, flag in zip(calls, classifications, flags, strict=True)
         ]
 
 

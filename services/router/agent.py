@@ -46,6 +46,7 @@ from services.router.cases import (
 )
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
+from services.router.urgency import UrgencyScorer
 from shared import topics
 from shared.cases import CaseDocument, CaseReadModel
 from shared.catalogue import Catalogue
@@ -96,15 +97,25 @@ def route_parsed(
     open_cases: Sequence[OpenCase] = (),
     duplicate_window: timedelta = timedelta(0),
     timezone: str = DEFAULT_TIMEZONE,
+    scorer: UrgencyScorer | None = None,
 ) -> tuple[list[CallRouted], list[DeadLetter]]:
-    """Route each call; a duplicate of an open case (stored, or earlier in this batch) is linked to it."""
+    """Route each call; a duplicate of an open case (stored, or earlier in this batch) is linked to it.
+    ``scorer``: the learned urgency scorer, whose flags make urgent the calls no life-or-safety rule took."""
     routed: list[CallRouted] = []
     dead: list[DeadLetter] = []
     known = list(open_cases)
-    for event, classified, place in parsed:
+    flags = scorer.flags([classified.call for _, classified, _ in parsed]) if scorer else [None] * len(parsed)
+    for (event, classified, place), flag in zip(parsed, flags, strict=True):
         try:
             assignment = route(
-                classified.call, classified.classification, catalogue, gazetteer, now, timezone=timezone, place=place
+                classified.call,
+                classified.classification,
+                catalogue,
+                gazetteer,
+                now,
+                timezone=timezone,
+                place=place,
+                learned_urgency=flag,
             )
             duplicate = find_duplicate(classified, place, known, window=duplicate_window) if duplicate_window else None
             if duplicate is not None:
@@ -172,6 +183,7 @@ def register_agents(
     routed calls and the router's case steps (dispatched, linked) out; ``cases()`` reads the stored cases
     (``shared.cases.CaseReadModel``: the metrics-owned collection, a documented coupling)."""
     window = timedelta(hours=settings.duplicate_window_hours)
+    scorer = UrgencyScorer.load(threshold=settings.learned_urgency_threshold) if settings.learned_urgency else None
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
     routed_topic = raw_topic(app, topics.CALLS_ROUTED)
     events_topic = raw_topic(app, topics.CASES_EVENTS)
@@ -208,6 +220,7 @@ def register_agents(
             open_cases=open_cases,
             duplicate_window=window,
             timezone=settings.timezone,
+            scorer=scorer,
         )
         linked = [e for e in map(linked_event, routed) if e is not None]
         # Acked only once the broker has every event; a resend after a failure is harmless because

@@ -16,11 +16,15 @@ from shared.queues import (
     MANUAL_CLASSIFICATION_QUEUE,
     MANUAL_DISPATCH,
     MANUAL_DISPATCH_QUEUE,
+    URGENT_PRIORITY,
     QueueId,
+    is_urgent,
     qualified_street,
 )
 
 TEXT_LOCATION_PENALTY = 0.1
+URGENT_RESPONSE_HOURS = 0.5
+"""Response time of a call made urgent by the learned scorer: the half hour of the life-or-safety rules."""
 
 
 def locate_call(call: Call, gazetteer: Gazetteer) -> Resolution:
@@ -129,8 +133,34 @@ def route(
     *,
     timezone: str = DEFAULT_TIMEZONE,
     place: Resolution | None = None,
+    learned_urgency: float | None = None,
 ) -> Assignment:
-    """The dispatch decision for a call and its classification (the first matching rule wins)."""
+    """The dispatch decision for a call and its classification (the first matching rule wins).
+
+    ``learned_urgency``: the learned scorer's probability when it marks the call urgent (``UrgencyScorer.flags``):
+    a call no life-or-safety rule took is then urgent all the same, in the queue it was routed to."""
+    assignment = _route(call, classification, catalogue, gazetteer, now, timezone=timezone, place=place)
+    if learned_urgency is None or is_urgent(assignment.priority):
+        return assignment
+    return assignment.model_copy(
+        update={
+            "priority": URGENT_PRIORITY,
+            "response_due_at": now + timedelta(hours=URGENT_RESPONSE_HOURS),
+            "reason": f"{assignment.reason}; urgent by the learned urgency scorer (p={learned_urgency:.2f})",
+        }
+    )
+
+
+def _route(
+    call: Call,
+    classification: Classification,
+    catalogue: Catalogue,
+    gazetteer: Gazetteer,
+    now: datetime,
+    *,
+    timezone: str,
+    place: Resolution | None,
+) -> Assignment:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     place = place or locate_call(call, gazetteer)

@@ -30,6 +30,14 @@ class RouterSettings(WorkerSettings):
     catalogue_check_seconds: float = Field(
         3, gt=0, description="How often the dispatch catalogue file's mtime is checked for a reload."
     )
+    learned_urgency: bool = Field(
+        True,
+        description="Besides the catalogue's life-or-safety rules, mark urgent a call the learned urgency scorer "
+        "(services/router/urgency.py) rates at or above learned_urgency_threshold.",
+    )
+    learned_urgency_threshold: float = Field(
+        0.65, gt=0, le=1, description="Probability from which the learned urgency scorer marks a call urgent."
+    )
     case_wait_seconds: float = Field(
         10, gt=0, description="How long a case event waits for its case to be stored before it is dead-lettered."
     )

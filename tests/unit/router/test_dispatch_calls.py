@@ -12,7 +12,12 @@ falls, a child outside a window, things blown down), so it too is now in-sample 
 ``dispatch_calls_blind.jsonl`` (100, 31 life-or-safety in everyday wording) was written before reading the
 router's misses and scored once: 0.73 accepted leads, 15 of 31 urgent, 3 false urgent (past or denied dangers).
 The urgent rules were then rebuilt as hazard objects next to danger signs, with past, denied and standing
-dangers kept out (``now_only``), so its urgent figure is in-sample too. Print the tables with::
+dangers kept out (``now_only``), and it became the training data of the learned urgency scorer
+(services/router/urgency.py), so its urgent figure is in-sample too. ``dispatch_calls_fresh2.jsonl`` (50, 15
+life-or-safety) was written after those changes and scored once with the cues alone: 0.74 accepted leads, 7 of
+15 urgent, 1 false urgent; the scorer (threshold chosen on the three older sets' false-urgent counts, never on
+this set) brings 9 of 15 and no more false urgent. The floors below are the figures reached. Print the tables
+with::
 
     hotline route --evaluate tests/data/dispatch_calls.jsonl
 """
@@ -35,6 +40,8 @@ MAIN_SET = DATA / "dispatch_calls.jsonl"
 SECOND_SET = DATA / "dispatch_calls_heldout.jsonl"
 FRESH_SET = DATA / "dispatch_calls_fresh.jsonl"
 BLIND_SET = DATA / "dispatch_calls_blind.jsonl"
+FRESH2_SET = DATA / "dispatch_calls_fresh2.jsonl"
+SETS = [MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET, FRESH2_SET]
 RECEIVED = "2025-05-13T02:00:00Z"  # a Tuesday, 10:00 in Beijing, unless a call says otherwise
 
 
@@ -56,7 +63,7 @@ def score(path: Path, dispatcher: Dispatcher) -> Evaluation:
     return report
 
 
-@pytest.mark.parametrize("path", [MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET], ids=["main", "second", "fresh", "blind"])
+@pytest.mark.parametrize("path", SETS, ids=["main", "second", "fresh", "blind", "fresh2"])
 def test_every_labelled_call_is_well_formed(path: Path) -> None:
     rows = labelled(path)
     assert len({row["id"] for row in rows}) == len(rows)
@@ -82,14 +89,22 @@ def test_dispatchers_accept_the_lead_unit_of_the_main_set(dispatcher: Dispatcher
         assert accepted / calls >= 0.75, (category, [m for m in report.misses if m.get("category") == category])
 
 
-def test_every_life_or_safety_call_is_urgent(dispatcher: Dispatcher) -> None:
+def test_every_life_or_safety_call_of_the_sets_the_cues_were_written_on_is_urgent(dispatcher: Dispatcher) -> None:
     for path in (MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET):
         report = score(path, dispatcher)
         assert report.urgent_recall == 1.0, path.name
-        assert len(report.false_urgent) <= 2, report.false_urgent
+        assert len(report.false_urgent) <= 1, report.false_urgent
+
+
+def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None:
+    """The honest figure: 9 of 15 life-or-safety calls of a set written after the cues (7 by the cues alone)."""
+    report = score(FRESH2_SET, dispatcher)
+    assert report.urgent_found >= 9, report.urgent_found
+    assert len(report.false_urgent) <= 1, report.false_urgent
 
 
 def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
-    assert score(SECOND_SET, dispatcher).rate >= 0.85
-    assert score(FRESH_SET, dispatcher).rate >= 0.75
-    assert score(BLIND_SET, dispatcher).rate >= 0.85
+    assert score(SECOND_SET, dispatcher).rate >= 0.9
+    assert score(FRESH_SET, dispatcher).rate >= 0.8
+    assert score(BLIND_SET, dispatcher).rate >= 0.9
+    assert score(FRESH2_SET, dispatcher).rate >= 0.74

@@ -1,0 +1,96 @@
+"""The learned urgency scorer and how routing combines it with the catalogue's life-or-safety rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from services.router.routing import URGENT_RESPONSE_HOURS, route
+from services.router.urgency import EXAMPLES_PATH, UrgencyScorer, example_rows
+from shared.catalogue import Catalogue, load_catalogue
+from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.queues import URGENT_PRIORITY, is_urgent
+from tests import factories
+
+NOW = datetime(2025, 5, 12, 2, 30, tzinfo=UTC)
+EXAMPLES = [
+    ("楼里着火了冒黑烟", True),
+    ("有人拿刀砍人", True),
+    ("老人晕倒在地叫不醒", True),
+    ("电梯里困着人出不来", True),
+    ("路灯坏了一个星期", False),
+    ("物业费涨价了", False),
+    ("公交车来得太慢", False),
+    ("想问问怎么办居住证", False),
+]
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return load_gazetteer()
+
+
+def test_the_scorer_rates_danger_above_everyday_requests_and_flags_from_its_threshold() -> None:
+    scorer = UrgencyScorer.train(EXAMPLES, threshold=0.5)
+    danger, everyday = scorer.scores(["着火了，黑烟往外冒", "路灯坏了好几天"])
+    assert danger > 0.5 > everyday
+    calls = [factories.call("U-1", body="着火了，黑烟往外冒"), factories.call("U-2", body="路灯坏了好几天")]
+    flagged, plain = scorer.flags(calls)
+    assert flagged is not None and flagged >= 0.5 and plain is None
+    strict = UrgencyScorer.train(EXAMPLES, threshold=0.99)
+    assert strict.flags(calls) == [None, None]
+    assert scorer.scores([]) == []
+
+
+def test_the_scorer_needs_both_kinds_of_example_and_well_formed_lines(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="both urgent and normal"):
+        UrgencyScorer.train([(text, True) for text, _ in EXAMPLES], threshold=0.5)
+    bad = tmp_path / "examples.jsonl"
+    bad.write_text(json.dumps({"text": "着火了", "urgent": "yes"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"examples.jsonl:1: expected"):
+        example_rows(bad)
+
+
+def test_the_shipped_examples_are_the_teams_labelled_calls_of_both_kinds() -> None:
+    rows = example_rows(EXAMPLES_PATH)
+    assert len(rows) >= 150
+    assert 0.25 <= sum(urgent for _, urgent in rows) / len(rows) <= 0.5
+
+
+def test_a_flagged_call_no_rule_made_urgent_becomes_urgent_in_its_own_queue(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    call = factories.call("U-3", body="路灯坏了一个星期", address="朝阳区望京街道")
+    classification = factories.classification("城乡建设")
+    plain = route(call, classification, catalogue, gazetteer, NOW)
+    flagged = route(call, classification, catalogue, gazetteer, NOW, learned_urgency=0.8)
+    assert not is_urgent(plain.priority)
+    assert flagged.queue_id == plain.queue_id and flagged.rule_id == plain.rule_id
+    assert flagged.priority == URGENT_PRIORITY
+    assert flagged.response_due_at == NOW + timedelta(hours=URGENT_RESPONSE_HOURS)
+    assert "learned urgency scorer (p=0.80)" in flagged.reason
+
+
+def test_an_unsure_flagged_call_waits_for_review_at_the_top_of_the_queue(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    call = factories.call("U-4", body="请尽快处理")
+    unsure = factories.classification("城乡建设", confidence=0.3, needs_review=True)
+    flagged = route(call, unsure, catalogue, gazetteer, NOW, learned_urgency=0.9)
+    assert flagged.queue_id == "manual:classification" and flagged.priority == URGENT_PRIORITY
+
+
+def test_a_rule_urgent_call_keeps_the_rules_decision(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    call = factories.call("U-5", body="楼道里燃气泄漏，味道很大", address="朝阳区望京街道")
+    classification = factories.classification("城乡建设")
+    by_rule = route(call, classification, catalogue, gazetteer, NOW)
+    assert route(call, classification, catalogue, gazetteer, NOW, learned_urgency=0.9) == by_rule
+    assert by_rule.rule_id == "urgent-gas-leak"
