@@ -11,7 +11,7 @@ from services.router.catalogue_check import check_catalogue_text
 from services.router.routing import candidate_assignments, route_call
 from shared.catalogue import Catalogue, CatalogueError, load_catalogue, parse_catalogue
 from shared.events import Assignment, CallClassified, UnitKind
-from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.gazetteer import Gazetteer
 from tests import factories
 
 # Beijing is UTC+8 all year: 14:00 UTC is 22:00 in Beijing.
@@ -34,11 +34,6 @@ def rule(rule_id: str, lead: str = "department:市民政局", **match: Any) -> d
 
 def catalogue_of(*rules: dict[str, Any]) -> Catalogue:
     return parse_catalogue({"version": "test-1", "rules": [*rules, rule("fallback", "manual")]})
-
-
-@pytest.fixture(scope="module")
-def gazetteer() -> Gazetteer:
-    return load_gazetteer()
 
 
 def classified(

@@ -7,25 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.router.routing import route_call
-from shared.catalogue import Catalogue, load_catalogue
+from shared.catalogue import Catalogue
 from shared.events import Assignment, CallClassified, Location, UnitKind
-from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.gazetteer import Gazetteer
 from shared.queues import is_urgent, priority_label
 from shared.reference import LEVEL1_CATEGORIES
 from shared.reference import MONTHLY_QUESTION_IDS as ISSUE_IDS
 from tests import factories
 
 NOW = datetime(2025, 5, 12, 2, 30, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def catalogue() -> Catalogue:
-    return load_catalogue()
-
-
-@pytest.fixture(scope="module")
-def gazetteer() -> Gazetteer:
-    return load_gazetteer()
 
 
 def classified_call(

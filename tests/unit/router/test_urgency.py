@@ -10,8 +10,8 @@ import pytest
 
 from services.router.routing import URGENT_RESPONSE_HOURS, route
 from services.router.urgency import EXAMPLES_PATH, UrgencyScorer, example_rows
-from shared.catalogue import Catalogue, load_catalogue
-from shared.gazetteer import Gazetteer, load_gazetteer
+from shared.catalogue import Catalogue
+from shared.gazetteer import Gazetteer
 from shared.queues import URGENT_PRIORITY, is_urgent
 from tests import factories
 
@@ -26,16 +26,6 @@ EXAMPLES = [
     ("公交车来得太慢", False),
     ("想问问怎么办居住证", False),
 ]
-
-
-@pytest.fixture(scope="module")
-def catalogue() -> Catalogue:
-    return load_catalogue()
-
-
-@pytest.fixture(scope="module")
-def gazetteer() -> Gazetteer:
-    return load_gazetteer()
 
 
 def test_the_scorer_rates_danger_above_everyday_requests_and_flags_from_its_threshold() -> None:
