@@ -11,7 +11,9 @@ Layout (what each module is):
 - pure domain, no I/O: ``routing`` (``route_call``: the queue of a call), ``cases`` (re-dispatch after a
   return, re-routing, duplicates), ``returns`` (what a return's reason names: a unit, a place, "not our
   area"), ``deadlines`` (due times), ``catalogue_check`` (``hotline catalogue check``), ``suggest``
-  (``hotline catalogue suggest``: rules learned from returns and manual dispatches);
+  (``hotline catalogue suggest``: rules learned from returns and manual dispatches), ``urgency`` (the learned
+  urgency scorer, trained at start-up on ``data/urgency_examples.jsonl``, combined with the life-or-safety
+  rules);
 - tools: ``bench`` (cost per call).
 
 What intake and the console read too lives in ``shared/``: the dispatch catalogue 派单目录
