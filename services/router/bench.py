@@ -16,6 +16,7 @@ from pathlib import Path
 from services.router.agent import route_parsed
 from services.router.cases import OpenCase, redispatch_after_return
 from services.router.routing import locate_call, route_call
+from services.router.urgency import UrgencyScorer
 from shared.catalogue import load_catalogue
 from shared.events import Call, CallClassified, CallRouted, Classification, Location, call_id_for
 from shared.gazetteer import Gazetteer, load_gazetteer
@@ -159,6 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         for c in calls
     ]
 
+    scorer = UrgencyScorer.load()
+    plain_calls = [c.call for c in calls]
+
+    def learned_urgency_all() -> None:
+        for start in range(0, len(plain_calls), 500):
+            scorer.flags(plain_calls[start : start + 500])
+
     def redispatch_all() -> None:
         for case in returned_cases:
             redispatch_after_return(case, catalogue, gazetteer, now)
@@ -170,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         ("route_call (location + body scan + rules)", route_all),
         ("parse JSON + route_call + CallRouted JSON", parse_route_serialise_all),
         ("route + duplicate match (50 open cases, batch 500)", route_with_duplicates_all),
+        ("learned urgency scorer flags (batch 500)", learned_urgency_all),
         ("re-dispatch after a return (case document)", redispatch_all),
     ]:
         best, median = per_item_microseconds(action, args.calls, args.repeats)
