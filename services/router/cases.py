@@ -133,7 +133,16 @@ def redispatch_after_return(
     chosen = next_candidate(candidates, case.assignment.rule_id, tried)
     if chosen is None or chosen.queue_id == MANUAL_DISPATCH_QUEUE:
         return manual_dispatch(catalogue, place, f"{why}; no further candidate: 人工派单", attempt=next_attempt)
-    return chosen.model_copy(update={"attempt": next_attempt, "reason": f"{why}; next candidate: {chosen.reason}"})
+    # An urgent case stays urgent with the next unit (a rule's or the learned scorer's urgency alike).
+    return kept_urgency(chosen, case.assignment.priority).model_copy(
+        update={"attempt": next_attempt, "reason": f"{why}; next candidate: {chosen.reason}"}
+    )
+
+
+def kept_urgency(assignment: Assignment, held: int | None) -> Assignment:
+    """``assignment`` with the more urgent of its priority and ``held`` (the case's priority before)."""
+    priority = min(assignment.priority, held) if held else assignment.priority
+    return assignment.model_copy(update={"priority": priority})
 
 
 def listen_to_return(
@@ -155,13 +164,12 @@ def listen_to_return(
     inside the district said, and the first untried unit of that place takes it (a street, else the district
     sub-centre). "Not our area" without a name: another street/town the citizen's words name in the same
     district, else the district sub-centre (it knows its streets), else manual dispatch. A returned urgent
-    case stays as urgent (the more urgent priority of the two is kept).
+    case stays as urgent (the more urgent priority of the two is kept, as for the next candidate).
     """
     held = case.assignment.priority
 
     def keep_urgency(assignment: Assignment) -> Assignment:
-        priority = min(assignment.priority, held) if held else assignment.priority
-        return assignment.model_copy(update={"priority": priority})
+        return kept_urgency(assignment, held)
 
     candidates: list[Assignment] | None = None
     for queue in reading.departments:

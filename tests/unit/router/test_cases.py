@@ -76,6 +76,13 @@ def test_a_returned_case_goes_to_the_next_candidate_after_its_rule() -> None:
     assert (second.queue_id, second.unit_kind, second.attempt) == ("district:大兴区", UnitKind.district, 3)
 
 
+def test_an_urgent_case_returned_stays_urgent_with_the_next_candidate() -> None:
+    urgent = redispatch_after_return(wage_case(priority=1), CATALOGUE, GAZETTEER, NOW, max_returns=2)
+    plain = redispatch_after_return(wage_case(priority=3), CATALOGUE, GAZETTEER, NOW, max_returns=2)
+    assert urgent.queue_id == plain.queue_id == "department:市人力资源和社会保障局"
+    assert (urgent.priority, plain.priority) == (1, 3)
+
+
 def test_the_return_after_the_limit_goes_to_manual_dispatch() -> None:
     case = wage_case(queue_id="district:大兴区", rule_id="district-sub-centre", attempt=3)
     decided = redispatch_after_return(case, CATALOGUE, GAZETTEER, NOW, max_returns=2)
