@@ -127,9 +127,19 @@ class CaseListView(BaseModel):
 class CaseSearchView(BaseModel):
     """Cases an operator searched for: how many match, and the first ``limit`` in the order asked for."""
 
-    total: int = Field(description="Cases matching the search (all of them, not only those listed).")
+    total: int = Field(
+        description="Cases matching the search (all of them, not only those listed); for a word search over the "
+        "whole store, those of this page (the store is read a page at a time: see next)."
+    )
     sort: str
     cases: list[CaseView]
+    next: str | None = Field(
+        None,
+        description="A word search over the whole store: the cursor of the next page (pass it as before=), None "
+        "when the oldest case was reached. Pages are newest first and each looks at a bounded number of cases, so "
+        "a page may list fewer than limit (even none) and still have a next.",
+    )
+    looked_at: int | None = Field(None, description="A word search over the whole store: the cases this page read.")
 
 
 class MonthlyCountView(BaseModel):

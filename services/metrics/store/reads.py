@@ -21,6 +21,7 @@ from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.case_search import SEARCH_PATHS, CaseFilter, ordered
 from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.open_cases import OpenCaseDigests
+from services.metrics.store.word_blocks import DEFAULT_BUDGET, Cursor, WordBlocks, WordPage
 from shared.clock import as_utc, as_utc_or_none
 from shared.queues import URGENT_PRIORITY
 
@@ -71,6 +72,7 @@ class MetricsReads:
     def __init__(self, database: MetricsDatabase) -> None:
         self.database = database
         self.open_cases = OpenCaseDigests(database)
+        self.word_blocks = WordBlocks(database)
 
     @property
     def timezone(self) -> str:
@@ -253,6 +255,41 @@ class MetricsReads:
             async for doc in self.database.cases.find({"_id": {"$in": ids[start : start + 50]}}, {"history": 0}):
                 whole[doc["_id"]] = doc
         return len(matched), [normalise_case(whole[i]) for i in ids if i in whole]
+
+    def words_serve(self, found: CaseFilter) -> bool:
+        """A word search over the whole store (no queue, id or phone): served a page at a time from the word
+        blocks (``search_words``), newest first, instead of reading every case."""
+        return bool(found.words) and not found.queue_id and not found.call_id and not found.contact_hash
+
+    async def search_words(
+        self,
+        found: CaseFilter,
+        *,
+        before: Cursor | None = None,
+        limit: int = 200,
+        budget: int = DEFAULT_BUDGET,
+        now: datetime | None = None,
+    ) -> tuple[list[dict[str, Any]], WordPage]:
+        """A page of a whole-store word search, newest first: the cases (without their history) and the page (its
+        cursor to go on, what it looked at). The words are found in the word blocks, at most ``budget`` cases
+        looked at; the other filters (and a unit's scope) are checked on the hits' documents, read by id."""
+        now = now or datetime.now(UTC)
+        query = found.query()
+
+        async def keep(ids: list[str]) -> list[str]:
+            kept = []
+            for start in range(0, len(ids), 50):
+                chunk = {"_id": {"$in": ids[start : start + 50]}, **query}
+                kept += [
+                    doc["_id"]
+                    async for doc in self.database.cases.find(chunk, SEARCH_FIELDS)
+                    if found.matches(doc, now)
+                ]
+            return kept
+
+        page = await self.word_blocks.page(found.words, before=before, wanted=limit, budget=budget, keep=keep, now=now)
+        whole = await self.database.find_by_ids(self.database.cases, page.call_ids, None, {"history": 0})
+        return [normalise_case(whole[i]) for i in page.call_ids if i in whole], page
 
     @staticmethod
     def _digest_serves(found: CaseFilter) -> bool:
