@@ -392,3 +392,25 @@ async def test_a_word_search_over_the_whole_store_pages_newest_first_with_a_boun
     await mongo_db.word_blocks.drop()  # a store written before this version: built once when the worker opens it
     reopened = await ready(mongo_db)
     assert await stored_blocks(mongo_db) == blocks and await reopened.word_blocks.ensure_complete() == 0
+
+
+async def test_a_queue_page_cursor_neither_skips_nor_repeats_cases_received_in_the_same_millisecond(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    same = datetime.now(UTC).replace(microsecond=123000) - timedelta(hours=2)
+    calls = [factories.routed(f"tie-{i}", received_at=same) for i in range(5)]
+    calls.append(factories.routed("tie-later", received_at=same + timedelta(minutes=1)))
+    await repository.apply_routed(calls)
+    by_time = sorted((c.call.received_at, str(c.call_id)) for c in calls)
+
+    pages, after, after_id = [], None, None
+    while page := await repository.reads.cases_of_queue(STREET, limit=2, after=after, after_id=after_id):
+        pages.append([case["call_id"] for case in page])
+        after, after_id = page[-1]["received_at"], page[-1]["call_id"]
+    assert [call_id for page in pages for call_id in page] == [call_id for _, call_id in by_time]
+    pages, before, before_id = [], None, None
+    while page := await repository.reads.cases_of_queue(
+        STREET, limit=2, before=before, before_id=before_id, oldest_first=False
+    ):
+        pages.append([case["call_id"] for case in page])
+        before, before_id = page[-1]["received_at"], page[-1]["call_id"]
+    assert [call_id for page in pages for call_id in page] == [call_id for _, call_id in reversed(by_time)]

@@ -109,13 +109,16 @@ class QueueLoadView(BaseModel):
 
 
 class CasesView(BaseModel):
-    """A page of a queue's open cases; pass ``next_after`` as ``after`` (or ``next_before`` as ``before``) next."""
+    """A page of a queue's open cases; pass ``next_after``/``next_after_id`` as ``after``/``after_id`` (or
+    ``next_before``/``next_before_id`` as ``before``/``before_id``) next."""
 
     queue_id: str
     order: Literal["oldest", "newest", "urgent"]
     cases: list[CaseView]
     next_before: datetime | None = None
     next_after: datetime | None = None
+    next_before_id: str | None = Field(None, description="The cursor's tie-breaker: the last listed case's call id.")
+    next_after_id: str | None = Field(None, description="The cursor's tie-breaker: the last listed case's call id.")
 
 
 class CaseListView(BaseModel):
