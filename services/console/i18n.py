@@ -114,6 +114,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "step_routed": ("派单", "Dispatched by the router"),
     "step_unlinked": ("取消合并", "Unlink"),
     "step_assigned": ("指派承办人", "Assign"),
+    "step_unassigned": ("取消指派", "Take back"),
     "assignee": ("承办人", "Assignee"),
     "assign_to": ("指派给", "Assign to"),
     "assign_to_me": ("指派给我", "Assign to me"),

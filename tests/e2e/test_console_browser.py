@@ -898,5 +898,22 @@ def test_a_case_assigned_to_an_operator_shows_on_the_case_the_queue_and_the_unit
             page.goto(f"{console.url}/cases/{call_id}?lang={lang}")
             _screenshot(page, f"case-assignee-{lang}")
         assert "Assignee" in page.content() and "Operators' load" in queue_page.content()
+
+        # Take it back (取消指派): the case has no handler again, the history says whose it was, the load drops.
+        queue_page.goto(queue_url)
+        page.goto(f"{console.url}/cases/{call_id}?lang=zh")
+        assert first in page.inner_text("#step-unassigned") and "取消指派" in page.inner_text("#step-unassigned")
+        with page.expect_navigation():
+            page.click("#step-unassigned")
+        page.wait_for_selector('#assignee[data-assignee=""]', timeout=10_000)
+        assert page.locator("#step-unassigned").count() == 0, "nothing left to take back"
+        queue_page.wait_for_function(
+            "([name]) => document.querySelector(`#load tr[data-assignee=\"${name}\"] .load-count`).textContent === '0'",
+            arg=[first],
+            timeout=10_000,
+        )
+        assert int(queue_page.inner_text("#load-unassigned .load-count")) == unassigned_before
+        assert "取消指派" in page.inner_text("#history")
+        _screenshot(page, "case-unassigned")
     finally:
         context.close()
