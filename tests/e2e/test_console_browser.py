@@ -683,6 +683,43 @@ def _filter(page: Any, **fields: str) -> None:
         form.locator("#apply-filters").click()
 
 
+def test_a_supervisor_searches_every_queue_by_words_newest_first_and_an_operator_may_not(
+    console: Console, browser: Any
+) -> None:
+    """Issue 14: words over the whole store were unbounded (a scan of every case); now newest first, a bounded
+    page at a time, with the older results a link away."""
+    token = uuid.uuid4().hex[:6]
+    first = _wait_case(console, _post_call(console, f"all-{token}-1", body=f"{NOISE['body']} 全库{token}。"))
+    second = _wait_case(console, _post_call(console, f"all-{token}-2", body=f"{NOISE['body']} 全库{token}。"))
+    context, page = _sign_in(browser, console, console.supervisor[0], console.supervisor[1])
+    try:
+        page.goto(f"{console.url}/queues?lang=zh")
+        page.click("#nav-search")
+        page.fill("#search-all input[name=q]", f"全库{token}")
+        with page.expect_navigation():
+            page.click("#search-all button[type=submit]")
+        rows = page.locator("#results tr[data-call-id]").evaluate_all("rows => rows.map(r => r.dataset.callId)")
+        assert rows == [second["call_id"], first["call_id"]], "newest first"
+        assert int(page.get_attribute("#results", "data-looked-at") or 0) >= 2
+        assert page.locator("#search-end").count() == 1, "this store fits one page"
+        _screenshot(page, "search-all-zh")
+        page.click(f'#results tr[data-call-id="{first["call_id"]}"] a')
+        page.wait_for_url(f"**/cases/{first['call_id']}")
+        page.goto(f"{console.url}/search?lang=en&q={first['call_id']}")
+        assert page.locator("#results tr[data-call-id]").count() == 1 and "Search all cases" in page.inner_text("h1")
+        _screenshot(page, "search-all-en")
+    finally:
+        context.close()
+    operator = _add_user(console, f"all-{token}", _unit_role(console), console.queue_id)
+    context, page = _sign_in(browser, console, operator)
+    try:
+        assert page.locator("#nav-search").count() == 0
+        refused = page.goto(f"{console.url}/search?q=全库{token}")
+        assert refused is not None and refused.status == 403
+    finally:
+        context.close()
+
+
 def test_search_by_id_phone_and_words_filters_that_combine_and_the_csv_export(console: Console, browser: Any) -> None:
     """Issue 14: no search, no filters, no export."""
     token = uuid.uuid4().hex[:6]

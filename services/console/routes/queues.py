@@ -128,12 +128,15 @@ def load_rows(operators: list[str], load: Mapping[str, Any] | None) -> dict[str,
 
 
 def search_params(
-    query: Mapping[str, str], queue_id: str, salt: str, limit: int, *, me: str | None = None
+    query: Mapping[str, str], queue_id: str | None, salt: str, limit: int, *, me: str | None = None
 ) -> dict[str, Any]:
     """The metrics API's ``/v1/search`` parameters for the page's filters: a phone number in the search box
-    is looked up by its salted hash (as intake stored it), a call id as such, anything else as words."""
+    is looked up by its salted hash (as intake stored it), a call id as such, anything else as words; without
+    ``queue_id``, over the whole store."""
     sort = query.get("sort", "")
-    params: dict[str, Any] = {"queue_id": queue_id, "sort": sort if sort in SORTS else "urgent", "limit": limit}
+    params: dict[str, Any] = {"sort": sort if sort in SORTS else "urgent", "limit": limit}
+    if queue_id is not None:
+        params["queue_id"] = queue_id
     text = query.get("q", "").strip()
     digits = normalise_phone(text) if _PHONE.fullmatch(text) else ""
     if len(digits) >= MIN_PHONE_DIGITS:
