@@ -63,7 +63,11 @@ class MetricsRepository:
         """The indexes, and the queues' open-case digests of a store written before they existed (once)."""
         await self.database.ensure_indexes()
         await self.open_cases.ensure_complete()
-        await self.word_blocks.ensure_complete()
+
+    async def backfill_word_blocks(self) -> int:
+        """The word blocks of a store written before they existed (once; the worker runs it beside its work, as
+        it reads every case: 136,000 in about 2.5 minutes); how many cases were put in."""
+        return await self.word_blocks.ensure_complete()
 
     async def ping(self) -> bool:
         return await self.database.ping()
