@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import tempfile
 import time
@@ -105,6 +106,22 @@ def _counter_upserts(batch: list[CallRouted], timezone: str) -> int:
     return len(changes.nonzero())
 
 
+_DATABASE_PIDS: list[int] = []
+"""The private database's process (``--embedded``), whose CPU time the write figures report."""
+
+
+def database_cpu_seconds() -> float | None:
+    """CPU seconds (user + system) the private database has used so far; None on an outside database."""
+    if not _DATABASE_PIDS:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in _DATABASE_PIDS:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 @contextlib.contextmanager
 def private_database() -> Iterator[str]:
     """A SecantusDB process on a free port with its files in a temporary directory."""
@@ -113,9 +130,11 @@ def private_database() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="metrics-bench-") as home:
         stack = EmbeddedStack(home=Path(home), database_storage=Path(home) / "db")
         stack.start(broker=False)
+        _DATABASE_PIDS[:] = [proc.pid for proc in stack.processes]
         try:
             yield stack.mongodb_uri
         finally:
+            _DATABASE_PIDS.clear()
             stack.stop()
 
 
@@ -129,9 +148,11 @@ async def measure(uri: str, *, calls: int, batch_size: int, queues: int, spread:
         batches = [events[i : i + batch_size] for i in range(0, len(events), batch_size)]
         upserts = sum(_counter_upserts(batch, repository.timezone) for batch in batches)
 
+        cpu_before = database_cpu_seconds()
         started = time.perf_counter()
         new = sum([await repository.apply_routed(batch) for batch in batches])
         first_pass = time.perf_counter() - started
+        cpu_after = database_cpu_seconds()
 
         started = time.perf_counter()
         replayed = sum([await repository.apply_routed(batch) for batch in batches])
@@ -147,6 +168,8 @@ async def measure(uri: str, *, calls: int, batch_size: int, queues: int, spread:
             f"{counters} counter documents, {upserts / len(batches):.0f} counter upserts per batch"
         )
         print(f"first delivery: {new} new cases in {first_pass:.2f}s = {calls / first_pass:,.0f} routed events/s")
+        if cpu_before is not None and cpu_after is not None:  # the write cost, steadier than the wall time
+            print(f"  database CPU per stored case: {(cpu_after - cpu_before) / max(new, 1) * 1000:.2f} ms")
         print(
             f"replay (all already stored): {replayed} new in {replay_pass:.2f}s = {calls / replay_pass:,.0f} events/s"
         )

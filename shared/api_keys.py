@@ -31,6 +31,7 @@ SUPERVISOR = "supervisor"  # a hotline supervisor: any case, every step
 PROGRAMME_WRITE = "programme:write"  # report 每月一题 task and policy status (the supervisor may too)
 CASES_READ = "cases:read"  # read the metrics API: the key's units' queues and the cases they lead or cooperate on
 READ_ALL = "read:all"  # read the metrics API: every queue and case (the console, Open311; supervisor keys may too)
+CONSOLE_KEY_PREFIX = "console:"  # the intake key of console user NAME is named "console:NAME"
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,17 @@ def verify(keys: Sequence[KeyRecord], presented: str | None) -> KeyRecord | None
         if hmac.compare_digest(candidate, record.hash) and found is None:
             found = record
     return found
+
+
+def console_operators(keys: Sequence[KeyRecord], queue_id: str) -> list[str]:
+    """The console users who operate the unit of ``queue_id``, by name, as intake knows them: the users whose
+    intake key (``console:NAME``, made by the console for each user) acts for that queue. Empty when the
+    console made no user of that unit (or the keys come from elsewhere)."""
+    return sorted(
+        key.name[len(CONSOLE_KEY_PREFIX) :]
+        for key in keys
+        if key.name.startswith(CONSOLE_KEY_PREFIX) and key.allows(CASES_ACT) and queue_id in key.units
+    )
 
 
 class KeyStore:

@@ -312,6 +312,7 @@ class CaseEventKind(StrEnum):
     linked = "linked"  # a new call was recognised as a duplicate of an open case and linked to it
     unlinked = "unlinked"  # an operator undid a duplicate link; the router dispatches the call on its own
     assigned = "assigned"  # 承办人: the lead unit names the operator of its own who handles the case (no status change)
+    unassigned = "unassigned"  # 取消指派: the lead unit takes the case back from its handler (no status change)
 
 
 class CallbackResult(StrEnum):

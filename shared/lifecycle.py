@@ -15,6 +15,7 @@ without its payload and the metrics writer rejects one (``STEP_NEEDS``). Pure da
        reclassified (dispatched, accepted, returned) ────┘
     linked: a duplicate call, joined to an open case; unlinked ──> returned (the router dispatches it)
     assigned (dispatched, accepted, responded): the lead unit names its handler (承办人); the status stays.
+    unassigned (the same, while a handler is named): the lead unit takes the case back (取消指派).
     A return, a reclassification or a (re-)dispatch moves the case away from its unit: the handler is cleared.
 """
 
@@ -71,6 +72,11 @@ TRANSITIONS: dict[CaseEventKind, tuple[frozenset[CaseStatus], CaseStatus | None]
         frozenset({CaseStatus.dispatched, CaseStatus.accepted, CaseStatus.responded}),
         None,
     ),
+    # 取消指派: the lead unit takes the case back from its handler (only while one is named: assignee_problem)
+    CaseEventKind.unassigned: (
+        frozenset({CaseStatus.dispatched, CaseStatus.accepted, CaseStatus.responded}),
+        None,
+    ),
 }
 
 CLEARS_ASSIGNEE: frozenset[CaseEventKind] = frozenset(
@@ -121,8 +127,11 @@ def may_take(role: Role, kind: CaseEventKind | str, *, lead_queue: str | None) -
     return kind not in STREET_ONLY or (lead_queue is not None and kind_of(lead_queue) is UnitKind.street)
 
 
-def permitted_steps(role: Role, status: CaseStatus | str, *, lead_queue: str | None) -> list[CaseEventKind]:
-    """The steps an actor in ``role`` may take now: legal in ``status`` and its to take (none for an unknown status).
+def permitted_steps(
+    role: Role, status: CaseStatus | str, *, lead_queue: str | None, assignee: str | None = None
+) -> list[CaseEventKind]:
+    """The steps an actor in ``role`` may take now: legal in ``status`` (and, for ``unassigned``, with a handler
+    named: ``assignee``) and its to take (none for an unknown status).
 
     What intake answers on ``GET /v1/cases/{id}/steps`` and what the console offers.
     """
@@ -130,7 +139,11 @@ def permitted_steps(role: Role, status: CaseStatus | str, *, lead_queue: str | N
         legal = allowed_steps(status)
     except ValueError:
         return []
-    return [kind for kind in legal if may_take(role, kind, lead_queue=lead_queue)]
+    return [
+        kind
+        for kind in legal
+        if may_take(role, kind, lead_queue=lead_queue) and assignee_problem(kind, assignee) is None
+    ]
 
 
 class StepNeed(NamedTuple):
@@ -180,6 +193,15 @@ def next_status(status: CaseStatus | str, kind: CaseEventKind | str) -> CaseStat
         allowed = ", ".join(sorted(legal_in))
         raise IllegalTransition(f"'{kind}' is not allowed when the case is '{status}' (only when: {allowed})")
     return leads_to or status
+
+
+def assignee_problem(kind: CaseEventKind | str, assignee: str | None) -> str | None:
+    """Why ``kind`` cannot be taken on a case whose handler (承办人) is ``assignee`` (None: no one), or None: an
+    ``unassigned`` step needs a handler to take the case back from. Intake answers 409 with it; the metrics
+    writer rejects such a step (a race: two operators taking the same case back)."""
+    if CaseEventKind(kind) is CaseEventKind.unassigned and not assignee:
+        return "'unassigned' needs an assigned operator (承办人) to take the case back from; none is assigned"
+    return None
 
 
 def allowed_steps(status: CaseStatus | str) -> list[CaseEventKind]:

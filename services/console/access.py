@@ -31,6 +31,7 @@ STEP_ORDER: tuple[CaseEventKind, ...] = (
     CaseEventKind.dispatched,
     CaseEventKind.unlinked,
     CaseEventKind.assigned,  # shown apart, in the case's handler (承办人) panel
+    CaseEventKind.unassigned,  # the same panel: take the case back (取消指派)
 )
 
 
@@ -84,7 +85,9 @@ def holds(user: User, case: Mapping[str, Any]) -> bool:
 def offered_steps(user: User, case: Mapping[str, Any]) -> list[CaseEventKind]:
     """The steps to offer ``user`` on ``case``: exactly those intake would accept now, in display order."""
     role: CaseRole = "supervisor" if user.is_supervisor else "lead" if holds(user, case) else "none"
-    permitted = permitted_steps(role, str(case.get("status", "")), lead_queue=case.get("queue_id"))
+    permitted = permitted_steps(
+        role, str(case.get("status", "")), lead_queue=case.get("queue_id"), assignee=case.get("assignee")
+    )
     return [step for step in STEP_ORDER if step in permitted]
 
 

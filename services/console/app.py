@@ -20,7 +20,7 @@ from services.common.observability import instrument_http
 from services.console.clients import IntakeClient, MetricsClient
 from services.console.live import LiveQueues
 from services.console.reference import catalogue_choices
-from services.console.routes import auth, cases, health, live, queues, scoreboard
+from services.console.routes import auth, cases, health, live, queues, scoreboard, search
 from services.console.security import RevokedSessions, SignInGuard, SignInState, SignInStore
 from services.console.settings import ConsoleSettings
 from services.console.users import UserDirectory
@@ -99,7 +99,7 @@ def create_app(
     app.state.catalogue_choices = catalogue_choices(settings.catalogue_path)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     install_error_handlers(app)
-    for routes in (health, auth, queues, cases, scoreboard, live):
+    for routes in (health, auth, queues, cases, scoreboard, search, live):
         app.include_router(routes.router)
     instrument_http(app, "console")  # GET /metrics (docs/operations.md)
     return app

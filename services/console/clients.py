@@ -75,13 +75,22 @@ class MetricsClient:
         return list(body["queues"] if isinstance(body, dict) else body)
 
     async def queue_cases(
-        self, queue_id: str, *, limit: int, order: str = "oldest", after: str | None = None
+        self,
+        queue_id: str,
+        *,
+        limit: int,
+        order: str = "oldest",
+        after: str | None = None,
+        after_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """A queue's open cases, ``oldest`` first or ``urgent`` ones on top of the oldest; ``after``: the page
-        that follows the one whose last case was received then (the read API's keyset cursor)."""
+        """A queue's open cases, ``oldest`` first or ``urgent`` ones on top of the oldest; ``after`` and
+        ``after_id``: the page that follows the one whose last case was received then and had that id (the read
+        API's keyset cursor)."""
         params: dict[str, Any] = {"limit": limit, "order": order}
         if after:
             params["after"] = after
+            if after_id:
+                params["after_id"] = after_id
         body = await self.get(f"/v1/queues/{queue_id}/cases", params)
         return list(body.get("cases", []))
 

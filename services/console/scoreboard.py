@@ -8,6 +8,7 @@ back to the monthly counts (per street queue and per level-1 category) it has al
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -99,10 +100,40 @@ async def month_on_month(
     return [(label, previous.get(label, 0), current.get(label, 0)) for label in labels[:15]], None, "categories"
 
 
+UNIT_MONTHS = 6
+"""How many months the chart of one unit shows (each against the month before it)."""
+
+
+async def unit_months(
+    metrics: MetricsClient, unit_id: str, month: str, n: int = UNIT_MONTHS
+) -> tuple[str | None, list[tuple[str, int, int]]]:
+    """One unit's requests month by month: its label (None when it had none in these months) and, for each of
+    the ``n`` months up to ``month``, (the month, the month before's requests, the month's) from the monthly
+    per-unit counts."""
+    months = [month]
+    for _ in range(n):
+        months.append(previous_month(months[-1]))
+    months.reverse()
+    counts: dict[str, int] = {}
+    label: str | None = None
+    for each in months:
+        for count in await metrics.monthly(each, "unit"):
+            if count.get("value") == unit_id:
+                counts[each] = int(count.get("count") or 0)
+                label = count.get("label") or label or unit_id
+    rows = [(this, counts.get(before, 0), counts.get(this, 0)) for before, this in itertools.pairwise(months)]
+    return label, rows
+
+
 async def scoreboard_context(
-    metrics: MetricsClient, month: str, t: Callable[..., str], language: str = "zh", by: str = "volume"
+    metrics: MetricsClient,
+    month: str,
+    t: Callable[..., str],
+    language: str = "zh",
+    by: str = "volume",
+    unit: str | None = None,
 ) -> dict[str, Any]:
-    """Everything the scoreboard page shows for ``month``."""
+    """Everything the scoreboard page shows for ``month`` (and, with ``unit``, that unit month by month)."""
     programme = await metrics.optional("/v1/programme", {"month": month})
     problems = programme.get("problems", []) if isinstance(programme, dict) else []
     names = {p["id"]: name_in(p.get("name"), language) or p["id"] for p in problems if "id" in p}
@@ -112,7 +143,11 @@ async def scoreboard_context(
     summary = summary_text(trend_summary, t)
     unit_rates = await rates(metrics, month)
     hot_spots = hot.get("hot_spots", []) if isinstance(hot, dict) else None
+    unit_label, unit_rows = await unit_months(metrics, unit, month) if unit else (None, [])
     return {
+        "unit": unit,
+        "unit_label": unit_label or unit,
+        "unit_months": Markup(bar_chart_svg(unit_rows, legend=(t("previous_month"), t("this_month")))),
         "rates": unit_rates,
         "map": Markup(district_map(unit_rates, hot_spots or [], by, t)),
         "map_by": by,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from shared.api_keys import CALLS_WRITE, CASES_ACT, SUPERVISOR
+from shared.api_keys import CALLS_WRITE, CASES_ACT, CONSOLE_KEY_PREFIX, SUPERVISOR
 from shared.private_files import locked, write_private_json
 from shared.queues import QueueId
 
@@ -188,7 +188,7 @@ def add_user_with_intake_key(
 
     role = Role(role)
     validate(role, queue)
-    key_name = f"console:{name.strip()}"
+    key_name = f"{CONSOLE_KEY_PREFIX}{name.strip()}"
     scopes, units = intake_scopes(role, queue)
     plain = create_key(api_keys_file, key_name, scopes, units=units)
     return add_user(

@@ -4,7 +4,8 @@ and the CaseEvent it becomes. No I/O: the case document and the key are passed i
 Who may act (API-key scopes per unit):
 - a key with the ``supervisor`` scope: every step on every case;
 - a key with ``cases:act`` and the case's lead queue among its ``units``: the unit's own steps
-  (accepted, responded, returned, resolved, assigned: naming its handler 承办人, and whistle when the unit is
+  (accepted, responded, returned, resolved, assigned: naming its handler 承办人, unassigned: taking the case
+  back from it (取消指派), and whistle when the unit is
   a street/town: 吹哨报到),
   not the supervisor-only ones;
 - a cooperating unit (summoned by a whistle, or named by the catalogue rule): no step. It sees the case
@@ -19,14 +20,14 @@ with the console and the metrics writer; this module maps an API key and a case 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.schemas import FreeText
-from shared.api_keys import CASES_ACT, SUPERVISOR, KeyRecord
+from shared.api_keys import CASES_ACT, SUPERVISOR, KeyRecord, console_operators
 from shared.cases import CaseDocument
 from shared.catalogue import Catalogue
 from shared.clock import DEFAULT_TIMEZONE
@@ -48,6 +49,7 @@ from shared.lifecycle import (
     STREET_ONLY,
     CaseStatus,
     Role,
+    assignee_problem,
     may_take,
     next_status,
     permitted_steps,
@@ -173,17 +175,21 @@ def steps_for(key: KeyRecord, case: CaseLike) -> tuple[Role, list[CaseEventKind]
     """The key's role and the steps it may take in the case's status now (for the console)."""
     case = CaseDocument.of(case)
     role = role_of(key, case)
-    return role, permitted_steps(role, case.status, lead_queue=case.lead_queue)
+    return role, permitted_steps(role, case.status, lead_queue=case.lead_queue, assignee=case.assignee)
 
 
 def status_problem(case: CaseLike, kind: CaseEventKind) -> tuple[str, str | None]:
-    """(status after the step, None), or (status now, the reason it is illegal) for a 409."""
-    status = CaseDocument.of(case).status
+    """(status after the step, None), or (status now, the reason it is illegal) for a 409: the status's rule, and
+    for ``unassigned`` that a handler (承办人) is named (``shared.lifecycle.assignee_problem``)."""
+    document = CaseDocument.of(case)
+    status = document.status
     try:
-        return str(next_status(status, kind)), None
+        after = str(next_status(status, kind))
     except ValueError as exc:  # IllegalTransition, or a status this version does not know
         reason = str(exc) if status in CaseStatus.__members__ else f"the case's status {status!r} is not known"
         return status, reason
+    refused = assignee_problem(kind, document.assignee)
+    return (status, refused) if refused else (after, None)
 
 
 def step_field_problems(
@@ -217,6 +223,21 @@ def step_field_problems(
     if step.kind is CaseEventKind.dispatched and step.queue_id and not queue_is_known(step.queue_id):
         add("queue_id", f"{step.queue_id!r} is not a known queue", "unknown_queue")
     return problems
+
+
+def assignee_operator_problem(step: CaseStepIn, case: CaseLike, keys: Sequence[KeyRecord]) -> str | None:
+    """Why ``step`` cannot name its assignee (承办人), for a 422, or None. When intake knows the console's users
+    of the lead unit (their ``console:NAME`` keys act for its queue: ``console_operators``), the assignee must be
+    one of them; when it knows none (no console user of that unit: an integration naming its own operators),
+    any name is taken, as intake cannot tell."""
+    if step.kind is not CaseEventKind.assigned or not step.assignee:
+        return None
+    lead = lead_queue(case)
+    operators = console_operators(keys, lead) if lead else []
+    name = step.assignee.strip()
+    if not operators or name in operators:
+        return None
+    return f"{name!r} is not an operator of {lead}; its operators: {', '.join(operators)}"
 
 
 def event_id_for(call_id: uuid.UUID, key_name: str, idempotency_key: str | None) -> uuid.UUID:

@@ -120,6 +120,17 @@ def build_app(settings: MetricsSettings) -> faust.App:
     async def create_indexes_at_start() -> None:
         await retry_until_done("ensure metrics indexes", store.ready)
 
+    @app.task
+    async def backfill_word_blocks_at_start() -> None:
+        # Beside the agents, not before them: a store from before the word blocks is read once, whole; until
+        # its marker is written, a whole-store word search reads the cases as before.
+        async def backfill() -> None:
+            put = await (await store.ready()).backfill_word_blocks()
+            if put:
+                log.info("word blocks built for %d stored cases", put)
+
+        await retry_until_done("backfill word blocks", backfill)
+
     async def apply_routed(batch: list[Received[CallRouted]]) -> list[DeadLetter]:
         stored = [item.value for item in batch if not is_probe(item.value.call)]  # probes are consumed, not kept
         if not stored:

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from services.metrics.case_facts import OPEN_STATUSES, area_of, problem_of
-from services.metrics.case_search import open_entries
+from services.metrics.case_search import block_entry, hour_of, open_entries, searchable_text
 from shared.clock import as_utc
 from shared.events import UnitKind
 from shared.lifecycle import CaseStatus
@@ -232,6 +232,8 @@ class CounterChanges:
     """Queues that gained open cases -> the oldest (received_at, call id) among them."""
     open_cases: dict[tuple[str, str], dict[str, dict[str, Any] | None]] = field(default_factory=dict)
     """The queue digests' changes: (queue, hour received) -> call id -> the case's search entry, None when it left."""
+    word_blocks: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The word blocks' changes: hour received -> call id -> its entry (new cases, changed text)."""
 
     def add_case(self, before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
         """Add the change from ``before`` (None for a new case) to ``after``."""
@@ -258,6 +260,8 @@ class CounterChanges:
             entry = new_entries.get(key)
             if entry != old_entries.get(key):
                 self.open_cases.setdefault(key, {})[str(after["_id"])] = entry
+        if before is None or searchable_text(before) != searchable_text(after):
+            self.word_blocks.setdefault(hour_of(after["received_at"]), {})[str(after["_id"])] = block_entry(after)
 
     def nonzero(self) -> dict[str, dict[str, int]]:
         """The amounts without zero entries."""

@@ -30,7 +30,14 @@ from shared.events import (
     Classification,
     DeadlineKind,
 )
-from shared.lifecycle import CLEARS_ASSIGNEE, CaseStatus, IllegalTransition, missing_payload, next_status
+from shared.lifecycle import (
+    CLEARS_ASSIGNEE,
+    CaseStatus,
+    IllegalTransition,
+    assignee_problem,
+    missing_payload,
+    next_status,
+)
 from shared.lifecycle import OPEN_STATUSES as LIFECYCLE_OPEN
 from shared.queues import qualified_street
 
@@ -184,6 +191,9 @@ def apply_case_event(case: Mapping[str, Any], event: CaseEvent) -> StepOutcome:
     try:
         status = next_status(case["status"], event.kind)
         _check_payload(event)
+        refused = assignee_problem(event.kind, case.get("assignee"))
+        if refused:
+            raise IllegalTransition(refused)
     except IllegalTransition as exc:
         step.update(outcome="rejected", reason=str(exc), to_status=case["status"])
         updated["history"].append(_compact(step))
@@ -202,6 +212,8 @@ def apply_case_event(case: Mapping[str, Any], event: CaseEvent) -> StepOutcome:
     if event.kind == CaseEventKind.assigned:
         step["assignee"] = updated["assignee"]
         step["previous_assignee"] = case.get("assignee")
+    elif event.kind == CaseEventKind.unassigned:
+        step["previous_assignee"] = case.get("assignee")
     updated["history"].append(_compact(step))
     set_next_due(updated)
     return StepOutcome("applied", updated)
@@ -216,7 +228,7 @@ def _check_payload(event: CaseEvent) -> None:
 
 def _apply_effects(case: dict[str, Any], event: CaseEvent, at: datetime) -> None:
     kind = event.kind
-    if kind in CLEARS_ASSIGNEE:  # the case leaves its unit: the next one names its own handler (承办人)
+    if kind in CLEARS_ASSIGNEE or kind == CaseEventKind.unassigned:  # the case leaves its unit or its handler
         case.pop("assignee", None)
         case.pop("assigned_at", None)
     if kind == CaseEventKind.assigned:

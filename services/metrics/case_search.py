@@ -234,6 +234,16 @@ def searchable_text(case: Mapping[str, Any]) -> str:
     return "\n".join(str(p) for p in parts if p).lower()
 
 
+def hour_of(received_at: datetime) -> str:
+    """A case's word block (``store/word_blocks.py``): its hour received, in UTC (``2026-05-06T02``)."""
+    return as_utc(received_at).strftime("%Y-%m-%dT%H")
+
+
+def block_entry(case: Mapping[str, Any]) -> str:
+    """A case as its word block holds it: receipt time to the millisecond, a tab, its searchable text."""
+    return f"{_iso(case['received_at'])}\t{searchable_text(case)}"
+
+
 def sort_key(sort: str) -> Any:
     """The key ordering matched cases for ``sort`` (one of ``SORT_KEYS``)."""
     far = datetime.max.replace(tzinfo=as_utc(datetime(2000, 1, 1)).tzinfo)

@@ -16,6 +16,7 @@ import http.server
 import io
 import itertools
 import os
+import re
 import threading
 import time
 import uuid
@@ -316,6 +317,26 @@ def test_the_supervisor_sees_every_queue_and_the_scoreboard_in_both_languages(co
                 assert page.locator(f"{section} .na").count() == 0, f"{section} says not available though {path} exists"
         if "/v1/scoreboard/units" in offered:
             assert page.locator(f'#rates tr[data-unit-id="{console.queue_id}"]').count() == 1
+            # One unit month by month (issue 14): its name in the table opens its chart, six months, each
+            # against the month before, labelled by month, in both languages and not clipped.
+            page.click(f'#rates tr[data-unit-id="{console.queue_id}"] a.unit-link')
+            page.wait_for_selector(f'#unit-months[data-unit="{console.queue_id}"] svg.chart')
+            labels = page.locator("#unit-months svg text[text-anchor=end]").evaluate_all(
+                "texts => texts.map(t => t.firstChild.textContent)"
+            )
+            assert len(labels) == 6 and all(re.fullmatch(r"\d{4}-\d{2}", label) for label in labels), labels
+            assert "requests month by month" in page.inner_text("#unit-months h2")
+            assert (
+                page.evaluate(
+                    "[...document.querySelectorAll('#unit-months svg text')].filter(t => t.getBBox().x < 0).length"
+                )
+                == 0
+            )
+            _screenshot(page, "scoreboard-unit-en")
+            page.goto(f"{console.url}/scoreboard?lang=zh&unit={console.queue_id}")
+            assert "逐月诉求量" in page.inner_text("#unit-months h2")
+            _screenshot(page, "scoreboard-unit-zh")
+            page.goto(f"{console.url}/scoreboard?lang=en")
             _check_rates_are_over_due_cases_and_ranks_differ_only_by_score(console, page)
             assert page.locator('#rates [data-kind="district"] tr[data-unit-id]').count() >= 1, "a district table"
         assert page.locator("#district-map svg path[data-district]").count() == 16, "the 16 districts, no tiles"
@@ -662,6 +683,43 @@ def _filter(page: Any, **fields: str) -> None:
         form.locator("#apply-filters").click()
 
 
+def test_a_supervisor_searches_every_queue_by_words_newest_first_and_an_operator_may_not(
+    console: Console, browser: Any
+) -> None:
+    """Issue 14: words over the whole store were unbounded (a scan of every case); now newest first, a bounded
+    page at a time, with the older results a link away."""
+    token = uuid.uuid4().hex[:6]
+    first = _wait_case(console, _post_call(console, f"all-{token}-1", body=f"{NOISE['body']} 全库{token}。"))
+    second = _wait_case(console, _post_call(console, f"all-{token}-2", body=f"{NOISE['body']} 全库{token}。"))
+    context, page = _sign_in(browser, console, console.supervisor[0], console.supervisor[1])
+    try:
+        page.goto(f"{console.url}/queues?lang=zh")
+        page.click("#nav-search")
+        page.fill("#search-all input[name=q]", f"全库{token}")
+        with page.expect_navigation():
+            page.click("#search-all button[type=submit]")
+        rows = page.locator("#results tr[data-call-id]").evaluate_all("rows => rows.map(r => r.dataset.callId)")
+        assert rows == [second["call_id"], first["call_id"]], "newest first"
+        assert int(page.get_attribute("#results", "data-looked-at") or 0) >= 2
+        assert page.locator("#search-end").count() == 1, "this store fits one page"
+        _screenshot(page, "search-all-zh")
+        page.click(f'#results tr[data-call-id="{first["call_id"]}"] a')
+        page.wait_for_url(f"**/cases/{first['call_id']}")
+        page.goto(f"{console.url}/search?lang=en&q={first['call_id']}")
+        assert page.locator("#results tr[data-call-id]").count() == 1 and "Search all cases" in page.inner_text("h1")
+        _screenshot(page, "search-all-en")
+    finally:
+        context.close()
+    operator = _add_user(console, f"all-{token}", _unit_role(console), console.queue_id)
+    context, page = _sign_in(browser, console, operator)
+    try:
+        assert page.locator("#nav-search").count() == 0
+        refused = page.goto(f"{console.url}/search?q=全库{token}")
+        assert refused is not None and refused.status == 403
+    finally:
+        context.close()
+
+
 def test_search_by_id_phone_and_words_filters_that_combine_and_the_csv_export(console: Console, browser: Any) -> None:
     """Issue 14: no search, no filters, no export."""
     token = uuid.uuid4().hex[:6]
@@ -898,5 +956,22 @@ def test_a_case_assigned_to_an_operator_shows_on_the_case_the_queue_and_the_unit
             page.goto(f"{console.url}/cases/{call_id}?lang={lang}")
             _screenshot(page, f"case-assignee-{lang}")
         assert "Assignee" in page.content() and "Operators' load" in queue_page.content()
+
+        # Take it back (取消指派): the case has no handler again, the history says whose it was, the load drops.
+        queue_page.goto(queue_url)
+        page.goto(f"{console.url}/cases/{call_id}?lang=zh")
+        assert first in page.inner_text("#step-unassigned") and "取消指派" in page.inner_text("#step-unassigned")
+        with page.expect_navigation():
+            page.click("#step-unassigned")
+        page.wait_for_selector('#assignee[data-assignee=""]', timeout=10_000)
+        assert page.locator("#step-unassigned").count() == 0, "nothing left to take back"
+        queue_page.wait_for_function(
+            "([name]) => document.querySelector(`#load tr[data-assignee=\"${name}\"] .load-count`).textContent === '0'",
+            arg=[first],
+            timeout=10_000,
+        )
+        assert int(queue_page.inner_text("#load-unassigned .load-count")) == unassigned_before
+        assert "取消指派" in page.inner_text("#history")
+        _screenshot(page, "case-unassigned")
     finally:
         context.close()

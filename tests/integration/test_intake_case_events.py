@@ -123,6 +123,27 @@ async def test_the_lead_unit_names_the_cases_handler_and_must_give_a_name(
     assert (event.kind, event.assignee, event.actor_queue) == (CaseEventKind.assigned, "wang", STREET)
 
 
+async def test_once_the_console_has_users_of_the_unit_only_they_may_be_named_and_a_handler_can_be_taken_back(
+    client: httpx.AsyncClient, street: dict[str, str], intake_settings: IntakeSettings, mongo_db: Any
+) -> None:
+    # The console's users of the street, as intake knows them: their intake keys console:NAME.
+    create_key(intake_settings.api_keys_file, "console:li.na", (CASES_ACT,), (STREET,))
+    create_key(intake_settings.api_keys_file, "console:zhao", (CASES_ACT,), ("department:市民政局",))
+    call_id = await stored_case(mongo_db, "accepted")
+    path = f"/v1/cases/{call_id}/events"
+    stranger = await client.post(path, json={"kind": "assigned", "assignee": "zhao"}, headers=street)
+    assert stranger.status_code == 422 and "not an operator of" in stranger.text and "li.na" in stranger.text
+    named = await client.post(path, json={"kind": "assigned", "assignee": "li.na"}, headers=street)
+    assert named.status_code == 202, named.text
+    nobody = await client.post(path, json={"kind": "unassigned"}, headers=street)
+    assert nobody.status_code == 409 and "none is assigned" in nobody.text  # the stored case has no handler yet
+    await mongo_db.cases.update_one({"_id": call_id}, {"$set": {"assignee": "li.na"}})  # as the writer stores it
+    back = await client.post(path, json={"kind": "unassigned"}, headers=street)
+    assert back.status_code == 202, back.text
+    events = await events_of(intake_settings, call_id, 2)
+    assert [e.kind for e in events] == [CaseEventKind.assigned, CaseEventKind.unassigned]
+
+
 async def test_the_same_idempotency_key_gives_the_same_event_id(
     client: httpx.AsyncClient, street: dict[str, str], mongo_db: Any
 ) -> None:

@@ -251,6 +251,15 @@ async def test_search_finds_cases_by_id_phone_hash_and_words_and_the_filters_com
     assert (await found(queue_id=STREET, overdue="false"))[0] == 0
     assert await found(queue_id=STREET, category="劳动和社会保障", priority=[2, 3], limit=1) == (2, [ids[0]])
     assert (await client.get("/v1/search", params={"sort": "random"})).status_code == 422
+    # Words over the whole store: newest first, a page at a time (docs/performance.md), followed with before=.
+    first = (await client.get("/v1/search", params={"q": "工资", "limit": 1})).json()
+    assert first["sort"] == "newest" and first["next"] and first["looked_at"] >= 1
+    rest = (await client.get("/v1/search", params={"q": "工资", "before": first["next"]})).json()
+    newest_first = sorted(((e.call.received_at, str(e.call_id)) for e in stored), reverse=True)
+    paged = [c["call_id"] for c in first["cases"] + rest["cases"]]
+    assert paged == [call_id for _, call_id in newest_first] and rest["next"] is None
+    bad = await client.get("/v1/search", params={"q": "工资", "before": "yesterday"})
+    assert bad.status_code == 422 and "before" in bad.text
 
 
 # ---- access: a read key, scoped to its units; contacts in free text masked ---------------------------------

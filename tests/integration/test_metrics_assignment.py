@@ -70,6 +70,18 @@ async def test_assignments_apply_once_keep_history_and_the_load_equals_a_rebuild
     assert total == 2 and {c["call_id"] for c in cases} == {str(calls[3].call_id), str(calls[4].call_id)}
     assert all(c.get("assignee") is None for c in cases)
 
+    # 取消指派: wang's case taken back (once, however often delivered); a second take-back has nothing to take.
+    back = factories.case_step(calls[0], CaseEventKind.unassigned)
+    taken = await repository.apply_case_events([back, back])
+    assert (taken.applied, taken.duplicates) == (1, 1)
+    refused = await repository.apply_case_events([factories.case_step(calls[0], CaseEventKind.unassigned)])
+    assert len(refused.rejected) == 1 and "none is assigned" in refused.rejected[0][1]
+    load = await repository.reads.queue_load(STREET)
+    assert (load.open, load.unassigned, load.assignees) == (4, 3, {"li.na": 1})
+    assert await repository.stored_counters() == await repository.computed_counters()
+    total, _ = await repository.reads.search_cases(unassigned)
+    assert total == 3
+
 
 async def test_the_read_api_gives_a_queues_load_to_its_own_unit_only(mongo_db, metrics_settings) -> None:
     repository = MetricsRepository(mongo_db)

@@ -138,7 +138,10 @@ def step_pending(done: str | None, history: Any, offered: list[str]) -> bool:
 
 def assignment_pending(query: Mapping[str, str], case: Mapping[str, Any]) -> bool:
     """An assignment just submitted (``?done=assigned&assignee=NAME``) the stored case does not show yet: a
-    reassignment is a second ``assigned`` step in the history, so the name tells whether it was applied."""
+    reassignment is a second ``assigned`` step in the history, so the name tells whether it was applied; a case
+    taken back (``?done=unassigned``) still shows its handler."""
+    if query.get("done") == CaseEventKind.unassigned.value:
+        return bool(case.get("assignee"))
     wanted = query.get("assignee")
     return query.get("done") == CaseEventKind.assigned.value and bool(wanted) and case.get("assignee") != wanted
 

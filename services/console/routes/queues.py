@@ -76,7 +76,7 @@ async def queue_page(queue_id: str, request: Request) -> HTMLResponse:
     choices: Choices = request.app.state.catalogue_choices
     operators = [operator.name for operator in users(request).operators_of(queue_id)]
     after = page_cursor(request.query_params)
-    following = cases[-1].get("received_at") if cases and is_plain(request.query_params) else None
+    following = cases[-1] if cases and is_plain(request.query_params) else {}
     return render(
         request,
         "queue.html",
@@ -95,7 +95,8 @@ async def queue_page(queue_id: str, request: Request) -> HTMLResponse:
         accepted=request.query_params.get("accepted"),
         not_accepted=request.query_params.get("not_accepted"),
         after=after,
-        next_after=following if len(cases) == CASES_SHOWN else None,
+        next_after=following.get("received_at") if len(cases) == CASES_SHOWN else None,
+        next_after_id=following.get("call_id"),
         **case_rows(request, user, cases, queue, matched),
     )
 
@@ -127,12 +128,15 @@ def load_rows(operators: list[str], load: Mapping[str, Any] | None) -> dict[str,
 
 
 def search_params(
-    query: Mapping[str, str], queue_id: str, salt: str, limit: int, *, me: str | None = None
+    query: Mapping[str, str], queue_id: str | None, salt: str, limit: int, *, me: str | None = None
 ) -> dict[str, Any]:
     """The metrics API's ``/v1/search`` parameters for the page's filters: a phone number in the search box
-    is looked up by its salted hash (as intake stored it), a call id as such, anything else as words."""
+    is looked up by its salted hash (as intake stored it), a call id as such, anything else as words; without
+    ``queue_id``, over the whole store."""
     sort = query.get("sort", "")
-    params: dict[str, Any] = {"queue_id": queue_id, "sort": sort if sort in SORTS else "urgent", "limit": limit}
+    params: dict[str, Any] = {"sort": sort if sort in SORTS else "urgent", "limit": limit}
+    if queue_id is not None:
+        params["queue_id"] = queue_id
     text = query.get("q", "").strip()
     digits = normalise_phone(text) if _PHONE.fullmatch(text) else ""
     if len(digits) >= MIN_PHONE_DIGITS:
@@ -190,7 +194,8 @@ async def queue_and_cases(
         # Filters and other orders go through the search.
         after = page_cursor(query)
         order = "urgent" if query.get("sort", "urgent") == "urgent" and after is None else "oldest"
-        cases = await client.queue_cases(queue_id, limit=limit, order=order, after=after)
+        after_id = query.get("after_id", "").strip() or None if after else None
+        cases = await client.queue_cases(queue_id, limit=limit, order=order, after=after, after_id=after_id)
         matched = len(cases) if len(cases) < limit else max(len(cases), int(queue.get("depth") or 0))
         return queue, matched, cases
     params = search_params(query, queue_id, settings_of(request).contact_salt, limit, me=user.name)

@@ -41,7 +41,8 @@ async def scoreboard(request: Request) -> HTMLResponse:
         return refuse(request, user, 422, bad)
     lang = language(request)
     by = request.query_params.get("map", "volume")
-    context = await scoreboard_context(metrics(request), month, translator(lang), lang, by)
+    unit = request.query_params.get("unit", "").strip()[:200] or None
+    context = await scoreboard_context(metrics(request), month, translator(lang), lang, by, unit)
     return render(request, "scoreboard.html", user=user, month=month, **context)
 
 

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 
 from services.common.logs import call_fields
@@ -91,7 +91,11 @@ async def visible_case(
             "leads or cooperates on (the same answer).",
         },
         409: {"model": ErrorBody, "description": "The step is not legal in the case's status; says why."},
-        422: {"model": ErrorBody, "description": "The step lacks what it needs (departments, result, ...)."},
+        422: {
+            "model": ErrorBody,
+            "description": "The step lacks what it needs (departments, result, ...), or names an assignee who is "
+            "not an operator of the lead unit (when intake knows the console's users of that unit).",
+        },
     },
 )
 async def take_step(
@@ -102,6 +106,7 @@ async def take_step(
     cases: CasesDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
+    request: Request,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> StepAccepted:
     """Take a step on a case (签收, 响应, 退单, 吹哨, 办结, 回访, ...): 202 once the broker acknowledged it."""
@@ -121,6 +126,9 @@ async def take_step(
     status_after, illegal = case_steps.status_problem(case, step.kind)
     if illegal:
         raise HTTPException(status.HTTP_409_CONFLICT, illegal)
+    stranger = case_steps.assignee_operator_problem(step, case, request.app.state.key_store.keys())
+    if stranger:
+        raise RequestValidationError([{"loc": ["body", "assignee"], "msg": stranger, "type": "not_an_operator"}])
     event = case_steps.case_event(
         step,
         case,

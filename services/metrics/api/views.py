@@ -109,13 +109,16 @@ class QueueLoadView(BaseModel):
 
 
 class CasesView(BaseModel):
-    """A page of a queue's open cases; pass ``next_after`` as ``after`` (or ``next_before`` as ``before``) next."""
+    """A page of a queue's open cases; pass ``next_after``/``next_after_id`` as ``after``/``after_id`` (or
+    ``next_before``/``next_before_id`` as ``before``/``before_id``) next."""
 
     queue_id: str
     order: Literal["oldest", "newest", "urgent"]
     cases: list[CaseView]
     next_before: datetime | None = None
     next_after: datetime | None = None
+    next_before_id: str | None = Field(None, description="The cursor's tie-breaker: the last listed case's call id.")
+    next_after_id: str | None = Field(None, description="The cursor's tie-breaker: the last listed case's call id.")
 
 
 class CaseListView(BaseModel):
@@ -127,9 +130,19 @@ class CaseListView(BaseModel):
 class CaseSearchView(BaseModel):
     """Cases an operator searched for: how many match, and the first ``limit`` in the order asked for."""
 
-    total: int = Field(description="Cases matching the search (all of them, not only those listed).")
+    total: int = Field(
+        description="Cases matching the search (all of them, not only those listed); for a word search over the "
+        "whole store, those of this page (the store is read a page at a time: see next)."
+    )
     sort: str
     cases: list[CaseView]
+    next: str | None = Field(
+        None,
+        description="A word search over the whole store: the cursor of the next page (pass it as before=), None "
+        "when the oldest case was reached. Pages are newest first and each looks at a bounded number of cases, so "
+        "a page may list fewer than limit (even none) and still have a next.",
+    )
+    looked_at: int | None = Field(None, description="A word search over the whole store: the cases this page read.")
 
 
 class MonthlyCountView(BaseModel):

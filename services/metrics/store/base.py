@@ -25,6 +25,7 @@ OUTBOX = "outbox"
 HOTSPOTS = "hotspots"
 PROGRAMME = "programme"
 OPEN_CASES = "open_cases"
+WORD_BLOCKS = "word_blocks"
 
 
 class MetricsDatabase:
@@ -45,6 +46,7 @@ class MetricsDatabase:
         self.hotspots = db[HOTSPOTS]
         self.programme = db[PROGRAMME]
         self.open_cases = db[OPEN_CASES]  # the queue digests (store/open_cases.py)
+        self.word_blocks = db[WORD_BLOCKS]  # every case's words by hour received (store/word_blocks.py)
         # One writer at a time in this process: the routed and case-event agents, the deadline watcher and
         # the hot-spot check touch the same counters (transactions still guard several processes).
         self.write_lock = asyncio.Lock()

@@ -1,7 +1,7 @@
 """Counter writes: a batch's pre-aggregated changes (``aggregates.CounterChanges``) in one bulk write.
 
 Also keeps each queue counter's ``oldest_open`` case (the queue page's oldest waiting case) right when
-the oldest one leaves the queue, and the queues' open-case digests (``open_cases.py``) that searches read.
+the oldest one leaves the queue, and the queues' open-case digests (``open_cases.py``) that searches read, and the word blocks (``word_blocks.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from services.metrics.aggregates import QUEUE_COUNTER_PREFIX, CounterChanges, pa
 from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.open_cases import digest_updates
+from services.metrics.store.word_blocks import block_updates
 
 
 def meta_from_id(counter_id: str) -> dict[str, Any]:
@@ -55,6 +56,9 @@ class CounterWriter:
         digests = digest_updates(changes.open_cases)
         if digests:  # the queues' open-case digests, in the same transaction as the cases they describe
             await self.database.open_cases.bulk_write(digests, ordered=False, session=session)
+        blocks = block_updates(changes.word_blocks)
+        if blocks:  # the whole store's word blocks: one upsert per hour the batch touched
+            await self.database.word_blocks.bulk_write(blocks, ordered=False, session=session)
 
     async def _oldest_updates(self, changes: CounterChanges, session: AsyncClientSession) -> list[UpdateOne]:
         """The queues whose oldest waiting case left: look the new one up (on the index, seeing this batch's cases)."""

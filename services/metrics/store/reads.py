@@ -21,6 +21,7 @@ from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.case_search import SEARCH_PATHS, CaseFilter, ordered
 from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.open_cases import OpenCaseDigests
+from services.metrics.store.word_blocks import DEFAULT_BUDGET, Cursor, WordBlocks, WordPage
 from shared.clock import as_utc, as_utc_or_none
 from shared.queues import URGENT_PRIORITY
 
@@ -71,6 +72,7 @@ class MetricsReads:
     def __init__(self, database: MetricsDatabase) -> None:
         self.database = database
         self.open_cases = OpenCaseDigests(database)
+        self.word_blocks = WordBlocks(database)
 
     @property
     def timezone(self) -> str:
@@ -134,8 +136,15 @@ class MetricsReads:
         after: datetime | None = None,
         oldest_first: bool = True,
         urgent_first: bool = False,
+        after_id: str | None = None,
+        before_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """Open cases of a queue (led or cooperating: 吹哨报到), oldest first, received between ``after`` and ``before``.
+
+        The keyset cursor is the last listed case's (received_at, call id): with ``after_id`` the page goes on
+        after (``after``, ``after_id``), with ``before_id`` before (``before``, ``before_id``), so cases received in
+        the same millisecond are neither skipped nor listed twice across pages (without an id, after/before
+        are strict bounds on the time alone).
 
         ``urgent_first``: the first page (oldest first, no cursor) starts with the queue's urgent cases
         (life-or-safety, ``shared.queues.URGENT_PRIORITY``), oldest first, then the rest, so an operator sees the
@@ -144,9 +153,9 @@ class MetricsReads:
         checked beside the queue index), so it is asked for, not the default."""
         after, before = as_utc_or_none(after), as_utc_or_none(before)
         if oldest_first:
-            found = await self._oldest_open(queue_id, limit, after=after, before=before)
+            found = await self._oldest_open(queue_id, limit, after=after, before=before, after_id=after_id)
         else:
-            found = await self._newest_open(queue_id, limit, after=after, before=before)
+            found = await self._newest_open(queue_id, limit, after=after, before=before, before_id=before_id)
         cases = [normalise_case(doc) for doc in found]
         if not oldest_first or after is not None or before is not None:
             return cases
@@ -169,7 +178,13 @@ class MetricsReads:
         return found
 
     async def _oldest_open(
-        self, queue_id: str, limit: int, *, after: datetime | None = None, before: datetime | None = None
+        self,
+        queue_id: str,
+        limit: int,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        after_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """The ``limit`` oldest open cases of a queue received after ``after`` (a page's keyset cursor) and before
         ``before``, read in widening windows of received time from the cursor (or, on the first page, from the
@@ -187,8 +202,8 @@ class MetricsReads:
             low = min(as_utc(oldest) if oldest else end - timedelta(days=31), end)
             found.update((d["_id"], d) for d in await self._open_of(queue_id, {"received_at": {"$lt": low}}))
             lower = "$gte"
-        else:
-            low, lower = after, "$gt"
+        else:  # the cursor's own millisecond again when it names a case: its later ties follow it
+            low, lower = after, "$gte" if after_id is not None else "$gt"
         width = timedelta(hours=1)
         while len(found) < limit and low < end:
             window = {"received_at": {lower: low, "$lt": min(low + width, end)}}
@@ -196,10 +211,18 @@ class MetricsReads:
             low, width, lower = min(low + width, end), width * 2, "$gte"
         if len(found) < limit and before is None:  # received after now (a clock ahead): whatever is left
             found.update((d["_id"], d) for d in await self._open_of(queue_id, {"received_at": {lower: low}}))
+        if after is not None and after_id is not None:
+            found = {key: d for key, d in found.items() if _received_order(d) > (after, after_id)}
         return sorted(found.values(), key=_received_order)[:limit]
 
     async def _newest_open(
-        self, queue_id: str, limit: int, *, after: datetime | None = None, before: datetime | None = None
+        self,
+        queue_id: str,
+        limit: int,
+        *,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        before_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """The ``limit`` newest open cases of a queue received before ``before`` (the keyset cursor of a newest-
         first page) and after ``after``, in widening windows back from the cursor (or now) to the queue's oldest
@@ -210,6 +233,9 @@ class MetricsReads:
             found.update((d["_id"], d) for d in await self._open_of(queue_id, {"received_at": {"$gte": high}}))
         else:
             high = before
+            if before_id is not None:  # the cursor's own millisecond: its earlier ties come next
+                tied = await self._open_of(queue_id, {"received_at": before})
+                found.update((d["_id"], d) for d in tied if _received_order(d) < (before, before_id))
         counter = await self.database.counters.find_one({"_id": queue_counter_id(queue_id)}, {"oldest_open": 1})
         oldest = ((counter or {}).get("oldest_open") or {}).get("received_at")
         floor = max(as_utc(oldest) if oldest else high - timedelta(days=31), after or datetime.min.replace(tzinfo=UTC))
@@ -253,6 +279,41 @@ class MetricsReads:
             async for doc in self.database.cases.find({"_id": {"$in": ids[start : start + 50]}}, {"history": 0}):
                 whole[doc["_id"]] = doc
         return len(matched), [normalise_case(whole[i]) for i in ids if i in whole]
+
+    def words_serve(self, found: CaseFilter) -> bool:
+        """A word search over the whole store (no queue, id or phone): served a page at a time from the word
+        blocks (``search_words``), newest first, instead of reading every case."""
+        return bool(found.words) and not found.queue_id and not found.call_id and not found.contact_hash
+
+    async def search_words(
+        self,
+        found: CaseFilter,
+        *,
+        before: Cursor | None = None,
+        limit: int = 200,
+        budget: int = DEFAULT_BUDGET,
+        now: datetime | None = None,
+    ) -> tuple[list[dict[str, Any]], WordPage]:
+        """A page of a whole-store word search, newest first: the cases (without their history) and the page (its
+        cursor to go on, what it looked at). The words are found in the word blocks, at most ``budget`` cases
+        looked at; the other filters (and a unit's scope) are checked on the hits' documents, read by id."""
+        now = now or datetime.now(UTC)
+        query = found.query()
+
+        async def keep(ids: list[str]) -> list[str]:
+            kept = []
+            for start in range(0, len(ids), 50):
+                chunk = {"_id": {"$in": ids[start : start + 50]}, **query}
+                kept += [
+                    doc["_id"]
+                    async for doc in self.database.cases.find(chunk, SEARCH_FIELDS)
+                    if found.matches(doc, now)
+                ]
+            return kept
+
+        page = await self.word_blocks.page(found.words, before=before, wanted=limit, budget=budget, keep=keep, now=now)
+        whole = await self.database.find_by_ids(self.database.cases, page.call_ids, None, {"history": 0})
+        return [normalise_case(whole[i]) for i in page.call_ids if i in whole], page
 
     @staticmethod
     def _digest_serves(found: CaseFilter) -> bool:

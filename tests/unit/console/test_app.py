@@ -464,6 +464,12 @@ def test_the_scoreboard_shows_what_the_metrics_api_offers_and_says_what_it_does_
         assert "1 of 1 problems fell" in client.get("/scoreboard?month=2026-04&lang=en").text
         assert "1/27" in page and "3.7%" in page  # programme progress against the annual target
         assert "大兴区/西红门镇" in page.split('id="hot-spots"')[1] and "× 6.0" in page
+        # One unit month by month: six months, each against the one before (the fake counts 9 every month).
+        unit = client.get(f"/scoreboard?month=2026-04&lang=zh&unit={XHM}").text.split('id="unit-months"')[1]
+        unit = unit.split("</section>")[0]
+        assert "西红门镇：逐月诉求量" in unit and unit.count('text-anchor="end"') == 6
+        assert all(f">{month}<title>" in unit for month in ("2025-11", "2026-01", "2026-04")) and "+0%" in unit
+        assert 'class="unit-link"' in page and "点击上表中的单位" in page
 
 
 def test_intakes_answer_narrows_the_steps_offered(tmp_path: Path, intake: FakeIntake) -> None:

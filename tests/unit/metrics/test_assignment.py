@@ -9,14 +9,22 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.intake.cases import CaseStepIn, case_event, permission_problem, step_field_problems
+from services.intake.cases import CaseStepIn, case_event, permission_problem, status_problem, step_field_problems
 from services.metrics.aggregates import CounterChanges, case_contributions, sum_contributions
 from services.metrics.case_facts import apply_case_event, case_document
 from services.metrics.case_search import CaseFilter
 from shared.api_keys import CASES_ACT, SUPERVISOR, KeyRecord
 from shared.catalogue import load_catalogue
 from shared.events import CaseEvent, CaseEventKind, UnitKind
-from shared.lifecycle import STEP_NEEDS, CaseStatus, IllegalTransition, may_take, missing_payload, next_status
+from shared.lifecycle import (
+    STEP_NEEDS,
+    CaseStatus,
+    IllegalTransition,
+    assignee_problem,
+    may_take,
+    missing_payload,
+    next_status,
+)
 from tests import factories
 
 TZ = "Asia/Shanghai"
@@ -197,3 +205,43 @@ def test_a_resolved_case_keeps_its_assignee_out_of_the_load_and_a_reopened_one_c
 
     assert (reopened["status"], reopened["assignee"]) == ("accepted", "wang")
     assert case_contributions(reopened)[QUEUE]["assignees.wang"] == 1
+
+
+def test_taking_a_case_back_clears_its_assignee_keeps_the_status_and_moves_the_load() -> None:
+    event = factories.routed("take-back")
+    assigned = walk(case_document(event, TZ), factories.case_step(event, "accepted"), assign(event, "wang"))
+    back = factories.case_step(event, CaseEventKind.unassigned)
+
+    outcome = apply_case_event(assigned, back)
+
+    case = outcome.case
+    assert outcome.outcome == "applied" and case["status"] == "accepted"
+    assert "assignee" not in case and "assigned_at" not in case
+    step = case["history"][-1]
+    assert (step["kind"], step.get("previous_assignee"), step["from_status"], step["to_status"]) == (
+        "unassigned",
+        "wang",
+        "accepted",
+        "accepted",
+    )
+    changes = CounterChanges()
+    changes.add_case(assigned, case)
+    assert changes.nonzero()[QUEUE] == {"assignees.wang": -1, "unassigned": 1}
+    assert apply_case_event(case, back).outcome == "duplicate"
+
+
+def test_taking_back_a_case_no_operator_holds_is_refused_by_intake_and_by_the_writer() -> None:
+    assert assignee_problem(CaseEventKind.unassigned, None)
+    assert assignee_problem(CaseEventKind.unassigned, "wang") is None
+    assert assignee_problem(CaseEventKind.assigned, None) is None
+    event = factories.routed("take-back-none")
+    case = case_document(event, TZ)
+
+    outcome = apply_case_event(case, factories.case_step(event, CaseEventKind.unassigned))
+
+    assert outcome.outcome == "rejected" and "none is assigned" in str(outcome.reason)
+    stored = {"_id": "c", "status": "accepted", "queue_id": STREET, "assignment": {"queue_id": STREET}}
+    assert status_problem(stored, CaseEventKind.unassigned) == ("accepted", assignee_problem("unassigned", None))
+    assert status_problem({**stored, "assignee": "wang"}, CaseEventKind.unassigned) == ("accepted", None)
+    assert permission_problem(_key(CASES_ACT), stored, CaseEventKind.unassigned) is None
+    assert permission_problem(_key(CASES_ACT, units=("department:市民政局",)), stored, CaseEventKind.unassigned)

@@ -11,6 +11,7 @@ from pydantic import Field
 from services.metrics.api.deps import ReaderDep, ReadsDep
 from services.metrics.api.views import CaseListView, CaseSearchView, CaseView
 from services.metrics.case_search import SORT_KEYS, CaseFilter
+from services.metrics.store.word_blocks import Cursor
 
 router = APIRouter()
 
@@ -74,11 +75,17 @@ async def search_cases(
         Literal["urgent", "oldest", "newest", "deadline"], Query(description=f"One of {', '.join(SORT_KEYS)}.")
     ] = "urgent",
     limit: Annotated[int, Query(ge=1, le=10000)] = 200,
+    before: Annotated[
+        str | None,
+        Query(description="A word search over the whole store: the next page's cursor (a previous answer's next)."),
+    ] = None,
 ) -> CaseSearchView:
     """Search cases: by call id, by phone (its hash) or by words, filtered (filters combine: all must hold), sorted.
 
-    A queue, a call id or a phone hash is served by an index; words alone look at every case. A unit's key
-    finds only the cases its units lead or cooperate on (404 for another unit's queue)."""
+    A queue, a call id or a phone hash is served by an index. Words alone (no queue, id or phone) are looked for
+    in the whole store a page at a time, newest first (sort is then newest), each page reading a bounded number
+    of cases: follow ``next`` with ``before=``. A unit's key finds only the cases its units lead or cooperate on
+    (404 for another unit's queue)."""
     if queue_id is not None and not reader.sees_queue(queue_id):
         raise HTTPException(status_code=404, detail=f"no queue {queue_id} for API key '{reader.name}'")
     found = CaseFilter.of(
@@ -94,6 +101,19 @@ async def search_cases(
         unassigned=unassigned,
         units=reader.units,
     )
+    if reads.words_serve(found) and await reads.word_blocks.complete():
+        try:
+            cursor = Cursor.decode(before) if before else None
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=f"before: {exc}") from exc
+        listed, page = await reads.search_words(found, before=cursor, limit=limit)
+        return CaseSearchView(
+            total=len(listed),
+            sort="newest",
+            cases=[CaseView.of(case) for case in listed],
+            next=page.next.encode() if page.next else None,
+            looked_at=page.looked_at,
+        )
     total, cases = await reads.search_cases(found, sort=sort, limit=limit)
     return CaseSearchView(total=total, sort=sort, cases=[CaseView.of(case) for case in cases])
 

@@ -84,6 +84,16 @@ async def list_queue_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[datetime | None, Query(description="Only cases received before this time.")] = None,
     after: Annotated[datetime | None, Query(description="Only cases received after this time.")] = None,
+    after_id: Annotated[
+        str | None,
+        Query(
+            description="With after: the previous page's last call id; cases received at that very time go on "
+            "after it (so ties are neither skipped nor repeated)."
+        ),
+    ] = None,
+    before_id: Annotated[
+        str | None, Query(description="With before: the previous page's last call id (the same, newest first).")
+    ] = None,
     order: Annotated[
         Literal["oldest", "newest", "urgent"],
         Query(
@@ -97,14 +107,23 @@ async def list_queue_cases(
         raise HTTPException(status_code=404, detail=f"no queue {queue_id} for API key '{reader.name}'")
     oldest_first = order != "newest"
     cases = await reads.cases_of_queue(
-        queue_id, limit=limit, before=before, after=after, oldest_first=oldest_first, urgent_first=order == "urgent"
+        queue_id,
+        limit=limit,
+        before=before,
+        after=after,
+        oldest_first=oldest_first,
+        urgent_first=order == "urgent",
+        after_id=after_id if after is not None else None,
+        before_id=before_id if before is not None else None,
     )
     views = [CaseView.of(case) for case in cases]
-    last = views[-1].received_at if len(views) == limit else None
+    last = views[-1] if len(views) == limit else None
     return CasesView(
         queue_id=queue_id,
         order=order,
         cases=views,
-        next_before=None if oldest_first else last,
-        next_after=last if oldest_first else None,
+        next_before=last.received_at if last and not oldest_first else None,
+        next_after=last.received_at if last and oldest_first else None,
+        next_before_id=last.call_id if last and not oldest_first else None,
+        next_after_id=last.call_id if last and oldest_first else None,
     )
