@@ -27,6 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"a queue the key acts for on cases, e.g. street:大兴区/西红门镇 (repeatable; adds {CASES_ACT})",
     )
     parser.add_argument(
+        "--source-system",
+        action="append",
+        dest="source_systems",
+        metavar="NAME",
+        help="bind the key to this source_system (repeatable): its calls under any other name get 403; "
+        "unbound keys may use any name",
+    )
+    parser.add_argument(
         "--read",
         action="store_true",
         help=f"also read the metrics API for the --unit queues and their cases (scope {CASES_READ})",
@@ -43,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     path: Path = args.file or IntakeSettings().api_keys_file
     units = getattr(args, "units", None) or []
+    sources = getattr(args, "source_systems", None) or []
     read, read_all = getattr(args, "read", False), getattr(args, "read_all", False)
     if read and not units:
         print("hotline keys: --read needs the --unit queues it may read", file=sys.stderr)
@@ -54,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     scopes += [READ_ALL] if read_all else []
     scopes += [SUPERVISOR] if getattr(args, "supervisor", False) else []
     try:
-        plain = create_key(path, args.name, list(dict.fromkeys(scopes)), units)
+        plain = create_key(path, args.name, list(dict.fromkeys(scopes)), units, sources)
     except ValueError as exc:
         print(f"hotline keys: {exc}", file=sys.stderr)
         return 2
@@ -62,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"key '{args.name}' with scopes {', '.join(dict.fromkeys(scopes))}"
         + (f" for units {', '.join(units)}" if units else "")
+        + (f" submitting as {', '.join(sources)}" if sources else "")
         + f" stored hashed in {path}; this is the only time it is shown",
         file=sys.stderr,
     )

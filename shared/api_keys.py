@@ -2,7 +2,9 @@
 
 Intake and the metrics read API verify them (``KeyStore``, one file for both); the console creates one
 per console user and ``hotline keys`` adds them, so the file format, the scopes and the store live here,
-once. Scopes: ``calls:write``; ``cases:act`` and ``cases:read`` for the key's ``units`` (queue ids);
+once. A key may be bound to ``source_systems``: it then submits calls only under those names, so one
+integrator cannot submit, overwrite-probe or learn of another's ``(source_system, external_id)`` (no binding:
+any name, as for the development key). Scopes: ``calls:write``; ``cases:act`` and ``cases:read`` for the key's ``units`` (queue ids);
 ``read:all``; ``supervisor`` (every case, every step, every read); ``programme:write``.
 
 The keys are 32 random URL-safe bytes (256 bits), so one salted SHA-256 is enough: a slow hash such as
@@ -41,9 +43,21 @@ class KeyRecord:
     scopes: tuple[str, ...]
     created_at: str
     units: tuple[str, ...] = ()
+    source_systems: tuple[str, ...] = ()  # the source_system names it may submit calls under; empty: any
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def submits_for(self, source_system: str) -> bool:
+        """The key may submit calls under ``source_system`` (a key bound to none may use any)."""
+        return not self.source_systems or source_system in self.source_systems
+
+    def source_refusal(self, source_system: str) -> str:
+        """Why a call under ``source_system`` is refused for this key (see ``submits_for``)."""
+        return (
+            f"API key '{self.name}' submits calls only for source_system {', '.join(self.source_systems)}, "
+            f"not '{source_system}'"
+        )
 
     @property
     def reads_everything(self) -> bool:
@@ -81,6 +95,7 @@ def load_keys(path: Path) -> list[KeyRecord]:
             scopes=tuple(str(s) for s in entry.get("scopes", [])),
             created_at=str(entry.get("created_at", "")),
             units=tuple(str(u) for u in entry.get("units", [])),
+            source_systems=tuple(str(s) for s in entry.get("source_systems", [])),
         )
         for entry in entries
     ]
@@ -88,11 +103,31 @@ def load_keys(path: Path) -> list[KeyRecord]:
 
 def save_keys(path: Path, keys: Sequence[KeyRecord]) -> None:
     """Write the key file atomically, readable by its owner only."""
-    write_private_json(path, {"keys": [{**asdict(k), "scopes": list(k.scopes), "units": list(k.units)} for k in keys]})
+    write_private_json(
+        path,
+        {
+            "keys": [
+                {
+                    **asdict(k),
+                    "scopes": list(k.scopes),
+                    "units": list(k.units),
+                    "source_systems": list(k.source_systems),
+                }
+                for k in keys
+            ]
+        },
+    )
 
 
-def create_key(path: Path, name: str, scopes: Sequence[str] = (CALLS_WRITE,), units: Sequence[str] = ()) -> str:
-    """Add a key named ``name`` with ``scopes`` (acting for ``units``) to ``path``; returns the plain key (shown once)."""
+def create_key(
+    path: Path,
+    name: str,
+    scopes: Sequence[str] = (CALLS_WRITE,),
+    units: Sequence[str] = (),
+    source_systems: Sequence[str] = (),
+) -> str:
+    """Add a key named ``name`` with ``scopes`` (acting for ``units``, submitting under ``source_systems``) to
+    ``path``; returns the plain key (shown once)."""
     if not name.strip():
         raise ValueError("a key needs a non-empty name")
     plain = new_plain_key()
@@ -104,6 +139,7 @@ def create_key(path: Path, name: str, scopes: Sequence[str] = (CALLS_WRITE,), un
         scopes=tuple(dict.fromkeys(scopes)),
         created_at=datetime.now(UTC).isoformat(),
         units=tuple(dict.fromkeys(u.strip() for u in units if u.strip())),
+        source_systems=tuple(dict.fromkeys(s.strip() for s in source_systems if s.strip())),
     )
     with locked(path):
         save_keys(path, [*load_keys(path), record])

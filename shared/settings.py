@@ -114,6 +114,13 @@ class ServiceSettings(BaseSettings):
         validation_alias="HOTLINE_OTLP_ENDPOINT",
         description="OTLP/HTTP traces URL (e.g. http://otel-collector:4318/v1/traces); unset: no tracing.",
     )
+    forwarded_allow_ips: str | None = Field(
+        None,
+        validation_alias="HOTLINE_FORWARDED_ALLOW_IPS",
+        description="Reverse proxies whose X-Forwarded-For/-Proto the HTTP services trust (comma list of addresses, "
+        "or * behind a proxy that is the only way in); unset: none, the client is the connecting address (the "
+        "console's sign-in throttle and the logs see it).",
+    )
     catalogue_path: Path | None = Field(
         None,
         validation_alias="HOTLINE_CATALOGUE_PATH",

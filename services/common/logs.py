@@ -145,4 +145,22 @@ def serve_http(service: str, settings: ServiceSettings, create_app: Callable[[],
     configure_logging(service, settings)
     setup_tracing(service, settings.otlp_endpoint)
     app = create_app()
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+        **proxy_options(settings),
+    )
+
+
+def proxy_options(settings: ServiceSettings) -> dict[str, Any]:
+    """uvicorn's proxy-header options: X-Forwarded-For is believed only from ``HOTLINE_FORWARDED_ALLOW_IPS``.
+
+    uvicorn's own default trusts it from 127.0.0.1, so any local client could name another address and walk
+    past the console's per-address sign-in throttle; unset, Hotline trusts no proxy."""
+    if not settings.forwarded_allow_ips:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}

@@ -203,7 +203,11 @@ class OffsetWatch:
                     bookkeeping.pop(tp, None)
                 consumer._committed_offset[tp] = None
                 self.committed[tp] = start
-                await consumer.seek(tp, start)
+                # seek_wait, not seek: faust's seek moves aiokafka's position from the app's thread while the
+                # consumer thread may be iterating the fetched records (a KeyError that crashed the Fetcher and
+                # stopped the worker under load); seek_wait runs in the consumer thread and drops faust's read
+                # offset, below which it would silently skip the new log's records.
+                await consumer.seek_wait({tp: start})
                 try:
                     await consumer._commit({tp: start})
                 except Exception as exc:  # the next commit of a processed message overwrites it anyway

@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.intake import domain
 from services.intake.schemas import BatchItemResult, CallSubmission, FieldError
+from shared.api_keys import KeyRecord
 from shared.cases import StoredCall
 from shared.events import CallReceived
 
@@ -171,6 +172,26 @@ def conflicts(events: Sequence[CallReceived], stored: Mapping[uuid.UUID, str]) -
         for event in events
         if event.call_id in stored and stored[event.call_id] != content_hash(event)
     }
+
+
+def reject_foreign_sources(
+    results: list[BatchItemResult], events: list[CallReceived], key: KeyRecord
+) -> tuple[list[BatchItemResult], list[CallReceived]]:
+    """A batch's results and events with the items under a source_system the key is not bound to rejected."""
+    foreign = {e.call_id: e.call.source_system for e in events if not key.submits_for(e.call.source_system)}
+    if not foreign:
+        return results, events
+    judged = [
+        BatchItemResult(
+            index=r.index,
+            status="rejected",
+            errors=[FieldError(loc=["source_system"], msg=key.source_refusal(foreign[r.call_id]), type="forbidden")],
+        )
+        if r.call_id in foreign
+        else r
+        for r in results
+    ]
+    return judged, [e for e in events if e.call_id not in foreign]
 
 
 def reject_conflicts(

@@ -143,6 +143,11 @@ def kill_and_restart(platform: Platform, name: str) -> None:
     assert name in platform.restart_dead()
 
 
+def exited(platform: Platform) -> list[str]:
+    """The services not running now (the suite restarts only the ones it killed; any other exit is a crash)."""
+    return [name for name, service in platform.services.items() if not service.running]
+
+
 def wait_until(predicate: object, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -308,7 +313,8 @@ def test_the_platform_survives_every_fault_and_says_what_it_lost(platform: Platf
         except AssertionError:
             raise AssertionError(
                 f"{stored(db, must_store)}/{len(must_store)} stored; on the topics: "
-                f"{on_topics(platform.bootstrap_servers, set(must_store))}"
+                f"{on_topics(platform.bootstrap_servers, set(must_store))}; workers that exited: "
+                f"{exited(platform) or 'none'}"
             ) from None
         outcomes.append(Outcome("broker restart", f"{len(after)}/{len(after)} calls accepted after it stored", True))
         before_stored = stored(db, before_broker)
@@ -362,6 +368,8 @@ def test_the_platform_survives_every_fault_and_says_what_it_lost(platform: Platf
         )
         said = (check.stdout.strip().splitlines() or [check.stderr[-200:]])[-1]
         outcomes.append(Outcome("metrics rebuild --check", said, check.returncode == 0))
+        gone = exited(platform)
+        outcomes.append(Outcome("no worker exited on its own", f"exited: {gone or 'none'}", not gone))
     finally:
         stream.stopped.set()
         mongo.close()

@@ -35,6 +35,7 @@ from services.intake.submissions import (
     event_for,
     field_errors,
     reject_conflicts,
+    reject_foreign_sources,
     submission_problem,
 )
 from shared.events import CallReceived
@@ -89,6 +90,8 @@ async def submit_call(
     The same (source_system, external_id) again: 202 with the same call_id when the content is the same
     (idempotent), 409 with the accepted version's content hash when it differs."""
     settings = path.settings
+    if not key.submits_for(submission.source_system):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, key.source_refusal(submission.source_system))
     now = datetime.now(UTC)
     problem = submission_problem(
         submission, max_text_chars=settings.max_text_chars, window=received_window(settings), now=now, prefix=()
@@ -156,6 +159,7 @@ async def submit_batch(request: Request, key: CallsWriterDep, path: CallPathDep)
         contact_salt=settings.contact_salt,
         now=datetime.now(UTC),
     )
+    results, events = reject_foreign_sources(results, events, key)  # before the lookup: no peeking at others' ids
     results, events = reject_conflicts(results, events, await stored_versions(path, events))
 
     def refusal(exc: BrokerUnavailable | PublishFailed) -> dict[str, object]:

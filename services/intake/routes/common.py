@@ -22,7 +22,10 @@ log = logging.getLogger(__name__)
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "X-API-Key missing or unknown."},
-    403: {"model": ErrorBody, "description": "The key lacks the calls:write scope."},
+    403: {
+        "model": ErrorBody,
+        "description": "The key lacks the calls:write scope, or is bound to other source_system names.",
+    },
     503: {
         "model": ErrorBody,
         "description": "The broker did not acknowledge: nothing is promised; retry after Retry-After seconds.",

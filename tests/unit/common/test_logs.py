@@ -57,3 +57,50 @@ def test_a_text_line_is_readable_with_its_ids_at_the_end(captured: io.StringIO) 
     line = captured.getvalue().strip()
     assert " INFO intake hotline.test: accepted [call_id=c-1]" in line
     assert not line.startswith("{")
+
+
+@pytest.mark.parametrize(
+    ("trusted", "seen"), [(None, "127.0.0.1"), ("127.0.0.1", "203.0.113.7")], ids=["no-proxy", "trusted-proxy"]
+)
+def test_x_forwarded_for_is_believed_only_from_the_configured_proxies(trusted: str | None, seen: str) -> None:
+    """uvicorn alone trusts X-Forwarded-For from 127.0.0.1: a local client could then pose as any address to the
+    console's per-address sign-in throttle. Served with ``proxy_options`` (as ``serve_http`` does), a real uvicorn
+    believes the header only when HOTLINE_FORWARDED_ALLOW_IPS names the proxy."""
+    import threading
+
+    import httpx
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from hotline.embedded import free_port
+    from services.common.logs import proxy_options
+    from shared.settings import ServiceSettings
+
+    async def client_address(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(request.client.host if request.client else "")
+
+    port = free_port()
+    settings = ServiceSettings(forwarded_allow_ips=trusted)
+    config = uvicorn.Config(
+        Starlette(routes=[Route("/", client_address)]),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        **proxy_options(settings),
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        answer = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.7"}, timeout=5)
+        assert answer.text == seen
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -266,3 +266,34 @@ def test_every_4xx_a_body_route_answers_is_in_the_openapi_document(limited: Any)
         assert {"401", "403", "413", "415", "422", "503"} <= set(paths[path]["post"]["responses"]), path
     assert "404" in paths["/v1/cases/{call_id}/steps"]["get"]["responses"]
     assert {"400", "403", "404", "413"} <= set(paths["/open311/v2/requests.{fmt}"]["post"]["responses"])
+
+
+@pytest.fixture
+def bound(intake: Any, tmp_path: Path) -> tuple[TestClient, dict[str, str]]:
+    """Intake with a key bound to the source_system ``cti-a`` (as ``hotline keys --source-system cti-a``)."""
+    client, _, _ = intake
+    return client, {"X-API-Key": create_key(tmp_path / "keys.json", "cti-a", source_systems=["cti-a"])}
+
+
+def test_a_key_bound_to_a_source_system_cannot_submit_under_another_one(bound: Any) -> None:
+    """Resubmission is keyed by (source_system, external_id): a key that could name another system's source would
+    learn from the 409 which ids it used, or squat them. Refused before any lookup; its own name goes on (to the
+    absent broker here: 503)."""
+    client, key = bound
+    foreign = client.post("/v1/calls", json={**VALID, "source_system": "cti-b"}, headers=key)
+    assert foreign.status_code == 403, foreign.text
+    assert foreign.json()["detail"] == "API key 'cti-a' submits calls only for source_system cti-a, not 'cti-b'"
+    own = client.post("/v1/calls", json={**VALID, "source_system": "cti-a"}, headers=key)
+    assert own.status_code == 503, own.text
+
+
+def test_a_batch_rejects_the_items_under_a_source_system_the_key_is_not_bound_to(bound: Any) -> None:
+    client, key = bound
+    calls = [{**VALID, "source_system": "cti-b", "external_id": "x-1"}, {**VALID, "source_system": "cti-b"}]
+    response = client.post("/v1/calls/batch", json={"calls": calls}, headers=key)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["accepted"] == 0 and result["rejected"] == 2
+    assert {(tuple(e["loc"]), e["type"]) for r in result["results"] for e in r["errors"]} == {
+        (("source_system",), "forbidden")
+    }

@@ -21,7 +21,7 @@ def test_created_key_is_returned_once_and_stored_only_as_a_salted_hash(tmp_path:
     assert plain.startswith("hl_") and len(plain) >= 40
     assert plain not in text
     [entry] = json.loads(text)["keys"]
-    assert set(entry) == {"name", "salt", "hash", "scopes", "created_at", "units"}
+    assert set(entry) == {"name", "salt", "hash", "scopes", "created_at", "units", "source_systems"}
     assert entry["hash"] == hash_key(plain, entry["salt"])
     assert entry["scopes"] == [CALLS_WRITE]
 
@@ -94,6 +94,18 @@ def test_hotline_keys_prints_the_new_key_and_stores_its_scopes(
     record = verify(load_keys(path), printed)
     assert record is not None and record.name == "open311-gateway"
     assert record.scopes == ("calls:write", "cases:write")
+    assert record.source_systems == () and record.submits_for("anything")
+
+
+def test_hotline_keys_binds_a_key_to_its_source_systems(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    keys_cmd.add_arguments(parser)
+    args = parser.parse_args(["--name", "cti", "--source-system", "12345-cti", "--source-system", "12345-web"])
+    args.file = tmp_path / "keys.json"
+    assert keys_cmd.run(args) == 0
+    [record] = load_keys(args.file)
+    assert record.source_systems == ("12345-cti", "12345-web")
+    assert record.submits_for("12345-web") and not record.submits_for("open311-gateway")
 
 
 def test_hotline_keys_uses_the_configured_key_file(
