@@ -78,12 +78,13 @@ def ngram_keys(texts: Sequence[str], orders: Sequence[int] = NGRAM_ORDERS) -> tu
         count = size - order + 1
         if count <= 0:
             continue
-        key = points[:count].copy()
-        blocked = is_separator[:count].copy()
+        key = points[:count]
         for offset in range(1, order):
             key = (key << np.uint64(_BITS)) | points[offset : offset + count]
-            blocked |= is_separator[offset : offset + count]
-        keep = ~blocked
+        # An n-gram crosses a document boundary when a separator starts it or lies inside it.
+        keep = ~is_separator[:count]
+        if order > 1:
+            keep &= doc_of_position[order - 1 : order - 1 + count] == doc_of_position[:count]
         keys.append(key[keep])
         docs.append(doc_of_position[:count][keep])
     return (np.concatenate(docs), np.concatenate(keys)) if keys else empty
@@ -141,7 +142,12 @@ class KeyIndex:
         """Position of each query key, -1 where it is not a known key."""
         result = np.full(len(queries), -1, dtype=np.int64)
         slot_of = self._hash(queries)
-        active = np.arange(len(queries))
+        # First probe for every query at once (most end here: a hit, or an empty slot), then the few collisions.
+        stored = self._slots[slot_of]
+        hit = stored == queries
+        result[hit] = self._positions[slot_of[hit]]
+        active = np.flatnonzero(~hit & (stored != 0))
+        slot_of[active] = (slot_of[active] + 1) & self._mask
         while active.size:
             slots = slot_of[active]
             stored = self._slots[slots]

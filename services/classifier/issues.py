@@ -54,11 +54,16 @@ def keyword_openings(questions: Sequence[MonthlyQuestion]) -> set[str]:
     return {word[:2] for question in questions for word in question.keywords if len(word) >= 2}
 
 
-@lru_cache(maxsize=8)
-def _keywords_by_opening(
-    questions: tuple[MonthlyQuestion, ...],
-) -> tuple[dict[str, list[tuple[int, str]]], list[tuple[int, str]]]:
-    """(opening bigram -> [(question position, keyword)], [(question position, one-character keyword)])."""
+_KeywordIndex = tuple[dict[str, list[tuple[int, str]]], list[tuple[int, str]]]
+_indexes: dict[int, tuple[Sequence[MonthlyQuestion], _KeywordIndex]] = {}
+
+
+def _keywords_by_opening(questions: Sequence[MonthlyQuestion]) -> _KeywordIndex:
+    """(opening bigram -> [(question position, keyword)], [(question position, one-character keyword)]), built
+    once per programme object (kept by identity: hashing the whole programme per call cost more than the search)."""
+    known = _indexes.get(id(questions))
+    if known is not None and known[0] is questions:
+        return known[1]
     by_opening: dict[str, list[tuple[int, str]]] = {}
     short: list[tuple[int, str]] = []
     for position, question in enumerate(questions):
@@ -67,6 +72,9 @@ def _keywords_by_opening(
                 by_opening.setdefault(word[:2], []).append((position, word))
             else:
                 short.append((position, word))
+    if len(_indexes) > 8:
+        _indexes.clear()
+    _indexes[id(questions)] = (questions, (by_opening, short))
     return by_opening, short
 
 
@@ -84,7 +92,7 @@ def match_monthly_question(
         for position, question in enumerate(questions):
             hits[position] = sum(1 for word in question.keywords if word in text)
     else:
-        by_opening, short = _keywords_by_opening(tuple(questions))
+        by_opening, short = _keywords_by_opening(questions)
         candidates = [pair for bigram in bigrams.intersection(by_opening) for pair in by_opening[bigram]]
         for position, word in candidates + short:
             if word in text:

@@ -30,7 +30,8 @@ from services.classifier.validation import near_duplicate_groups, selection_spli
 TOLERANCE = 0.002
 """Macro-F1 within which candidates count as tied on the selection split (its bootstrap SE is ~0.008)."""
 
-BASE = ModelSettings()
+BASE = ModelSettings(c=2.0, max_features=200_000, max_subject_features=40_000, subject_weight=0.7, max_chars=3000)
+"""The settings shipped before this selection; every candidate changes one or two things from it."""
 CANDIDATES: dict[str, ModelSettings] = {
     "C=2, 200k+40k, subject 0.7 (previous)": BASE,
     "C=1": replace(BASE, c=1.0),

@@ -733,7 +733,9 @@ probability (see Levels 2 and 3); the 每月一题 problem by keyword rules (`sh
 - Text: subject and body, each with HTML tags/entities and control characters removed, lower-cased,
   whitespace collapsed, first {params["max_chars"]} characters.
 - Features: {params["features"]} (subject weight {params["subject_weight"]}); the {params["max_features"]:,} most
-  frequent n-grams of subject + body and the {params["max_subject_features"]:,} of subjects, seen in >= 2 messages.
+  frequent n-grams of subject + body and the {params["max_subject_features"]:,} of subjects, seen in >= 2 messages; n-grams
+  from the first {params.get("feature_chars", params["max_chars"]):,} characters of the subject and of the body.
+- Training-time augmentation: {", ".join(f"{kind} x{weight}" for kind, weight in params.get("augment") or []) or "none"}.
 - Model: {params["model"]}, C = {params["c"]}.
 - Settings {params.get("settings_choice", "")}.
 - Probabilities: {params["calibration"]} (T = {params["temperature"]}).
@@ -744,9 +746,9 @@ probability (see Levels 2 and 3); the 每月一题 problem by keyword rules (`sh
   messages share a group with another one, so no copy of a complaint is on both sides of a fold.
 - **Macro-F1 {cv["macro_f1"]:.4f}, 95% interval {low:.4f}-{high:.4f}** ({cv["interval_method"]});
   per fold {folds}; accuracy {cv["accuracy"]:.4f}.
-- Without the groups (every message its own group, i.e. plain stratified 5-fold, same seed and settings) the
-  same run measures {cv["ungrouped_macro_f1_for_comparison"]:.4f}: that much of a plain CV figure is near-duplicates
-  seen in training. The former card's 0.9385 came from one random 80/20 split and is not comparable.
+- Without the groups (every message its own group in the folds over the same rows, i.e. plain stratified 5-fold,
+  same selection split, seed and settings) the same run measures {cv["ungrouped_macro_f1_for_comparison"]:.4f}: that
+  much of a plain CV figure is near-duplicates seen in training. The former card's 0.9385 came from one random 80/20 split and is not comparable.
 - Calibration (level 1): expected calibration error {cv["expected_calibration_error"]:.4f} (10 bins) after temperature
   scaling (the temperature of each fold fitted on the other folds' out-of-fold margins only), against
   {cv["expected_calibration_error_before_temperature"]:.4f} for a plain softmax of the SVM margins (T = 1).
@@ -822,7 +824,8 @@ fitted on {levels["rows"]} labelled rows of the team-written sets (`{", ".join(l
 - Presence on those rows: level 2 {levels["level2_present_share"]:.1%}, level 3 {levels["level3_present_share"]:.1%}
   (out-of-fold on the CSV: see `cross_validation` in metrics.json).
 - Calibration, 5-fold cross-fitted on those rows (each row's probability from a fit without it), 10 bins:
-  ECE level 1 {ece["level1"]:.3f}, level 2 {ece["level2"]:.3f}, level 3 {ece["level3"]:.3f};
+  ECE level 1 {ece["level1"]:.3f} (on the rows of learned classes alone {ece.get("level1_learned_classes", 0):.3f}: the
+  rows of unlearned classes are wrong at level 1 by construction), level 2 {ece["level2"]:.3f}, level 3 {ece["level3"]:.3f};
   accuracy level 1 {levels["accuracy"]["level1"]:.3f}, level 2 {levels["accuracy"]["level2"]:.3f}, level 3 {levels["accuracy"]["level3"]:.3f}.
 """
 
