@@ -30,6 +30,7 @@ _CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 
 SUBJECT_END = "\x1e"
 """Ends the subject in a message text (a control character, so normalised text never contains it)."""
+_JOIN = "。"  # what ``full_text`` puts between subject and body
 
 
 def message_text(subject: str, body: str) -> str:
@@ -46,7 +47,7 @@ def split_message(text: str) -> tuple[str, str]:
 def full_text(text: str) -> str:
     """Subject and body of a message text as one readable string (subject, 。, body)."""
     subject, body = split_message(text)
-    return f"{subject}。{body}" if subject else body
+    return f"{subject}{_JOIN}{body}" if subject else body
 
 
 def normalise_text(text: str) -> str:
@@ -105,6 +106,10 @@ def text_to_key(ngram: str) -> int:
         key = (key << _BITS) | (ord(char) + 1)
     return key
 
+
+NGrams = tuple[np.ndarray, np.ndarray]
+"""(document index, packed key) of every n-gram of a batch, as ``ngram_keys`` gives them."""
+_BIGRAM_KEYS = (np.uint64(1 << _BITS), np.uint64(1 << (2 * _BITS)))  # packed 2-character keys lie in [low, high)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -169,9 +174,10 @@ class Vocabulary:
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", KeyIndex(self.keys))
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Sublinear-tf x idf, L2-normalised rows; unknown n-grams are ignored (a row may be all zeros)."""
-        docs, keys = ngram_keys(texts)
+    def transform(self, texts: Sequence[str], ngrams: NGrams | None = None) -> sp.csr_matrix:
+        """Sublinear-tf x idf, L2-normalised rows; unknown n-grams are ignored (a row may be all zeros).
+        ``ngrams``: ``ngram_keys(texts)`` when the caller already has them."""
+        docs, keys = ngram_keys(texts) if ngrams is None else ngrams
         n_features = len(self.keys)
         position = self.index.lookup(keys)
         known = position >= 0
@@ -198,13 +204,22 @@ class BigramFilter:
         self.bigrams = sorted({bigram for bigram in bigrams if len(bigram) == 2})
         keys = np.array([text_to_key(bigram) for bigram in self.bigrams], dtype=np.uint64)
         self._index = KeyIndex(keys)
+        self.ignores_joins = not any(char in bigram for bigram in self.bigrams for char in (SUBJECT_END, _JOIN))
+        """True when no bigram of the filter holds a character that joins subject and body (U+001E in a message
+        text, 。 in ``full_text``): the n-grams of either form of a message then give the same answer."""
 
-    def present(self, texts: Sequence[str]) -> list[set[str]]:
-        """Per text, the filter's bigrams found in it."""
+    def present(self, texts: Sequence[str], ngrams: NGrams | None = None) -> list[set[str]]:
+        """Per text, the filter's bigrams found in it. ``ngrams``: ``ngram_keys`` of the same messages in another
+        form (``full_text``), usable when ``ignores_joins``; its 2-character keys are taken."""
         found: list[set[str]] = [set() for _ in texts]
         if not self.bigrams:
             return found
-        docs, keys = ngram_keys(texts, orders=(2,))
+        if ngrams is None:
+            docs, keys = ngram_keys(texts, orders=(2,))
+        else:
+            docs, keys = ngrams
+            is_bigram = (keys >= _BIGRAM_KEYS[0]) & (keys < _BIGRAM_KEYS[1])
+            docs, keys = docs[is_bigram], keys[is_bigram]
         position = self._index.lookup(keys)
         known = position >= 0
         pairs = np.unique(docs[known] * len(self.bigrams) + position[known])
@@ -235,7 +250,7 @@ DEFAULT_SUBJECT_WEIGHT = 0.5
 def capped_full_text(text: str, max_chars: int) -> str:
     """``full_text`` with the subject and the body each cut to their first ``max_chars`` characters."""
     subject, body = split_message(text)
-    return f"{subject[:max_chars]}。{body[:max_chars]}" if subject else body[:max_chars]
+    return f"{subject[:max_chars]}{_JOIN}{body[:max_chars]}" if subject else body[:max_chars]
 
 
 @dataclass(frozen=True)
@@ -254,8 +269,21 @@ class Featuriser:
     def n_features(self) -> int:
         return len(self.text.keys) + len(self.subject.keys)
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        whole = self.text.transform([capped_full_text(text, self.max_chars) for text in texts])
+    @property
+    def reads_whole_text(self) -> bool:
+        """True when the n-grams come from the whole (normalised) subject and body, not a shorter head."""
+        return self.max_chars >= MAX_CHARS
+
+    def whole_ngrams(self, texts: Sequence[str]) -> NGrams:
+        """The n-gram keys of the subject + body block (``ngram_keys`` of the capped ``full_text``)."""
+        return ngram_keys([capped_full_text(text, self.max_chars) for text in texts])
+
+    def transform(self, texts: Sequence[str], whole_ngrams: NGrams | None = None) -> sp.csr_matrix:
+        """The feature rows of message texts; ``whole_ngrams``: ``whole_ngrams(texts)`` when already computed."""
+        whole = self.text.transform(
+            [capped_full_text(text, self.max_chars) for text in texts] if whole_ngrams is None else texts,
+            whole_ngrams,
+        )
         subject = self.subject.transform([split_message(text)[0][: self.max_chars] for text in texts])
         subject.data *= np.float32(self.subject_weight)
         matrix = sp.hstack([whole, subject], format="csr", dtype=np.float32)

@@ -254,14 +254,16 @@ class Classifier:
         """Each text's classification and the level-2/3 evidence behind it (None for unreadable text)."""
         if not texts:
             return []
-        features = self.features(texts)
+        ngrams = self.vocabulary.whole_ngrams(texts)
+        features = self.vocabulary.transform(texts, ngrams)
         probabilities = softmax(self.decision_scores(features), self.temperature)
         best = probabilities.argmax(axis=1)
         explanations = self._explanations(features, best)
         english_rows = [row for row, text in enumerate(texts) if is_latin_script(text)] if self.english else []
         vectors = self._english(texts, english_rows, probabilities, best, explanations)
         fallback = int(np.argmax(self.intercept))
-        bigram_sets = self.bigram_filter.present(texts)
+        shared = self.vocabulary.reads_whole_text and self.bigram_filter.ignores_joins
+        bigram_sets = self.bigram_filter.present(texts, ngrams if shared else None)
         results: list[tuple[Classification, LeafChoice | None]] = []
         for row, text in enumerate(texts):
             if not has_content(text) or (features.indptr[row] == features.indptr[row + 1] and row not in vectors):

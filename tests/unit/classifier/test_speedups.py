@@ -88,3 +88,13 @@ def test_augmented_copies_keep_the_label_and_weight_and_are_reproducible(kind: s
     assert label == "城乡建设" and weight == 0.3 and body
     if kind != "truncate":
         assert subject == ""
+
+
+def test_the_bigrams_taken_from_the_feature_ngrams_equal_the_texts_own(model: Classifier) -> None:
+    bigram_filter = model.bigram_filter
+    assert bigram_filter.ignores_joins and model.vocabulary.reads_whole_text
+    shared = bigram_filter.present(TEXTS, model.vocabulary.whole_ngrams(TEXTS))
+    assert shared == bigram_filter.present(TEXTS)
+    assert model.vocabulary.transform(TEXTS, model.vocabulary.whole_ngrams(TEXTS)).toarray().tolist() == (
+        model.vocabulary.transform(TEXTS).toarray().tolist()
+    )
