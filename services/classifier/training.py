@@ -1,6 +1,6 @@
 """``hotline train``: fit the level-1 classifier on a labelled CSV, evaluate it honestly, write the artifact and card.
 
-Size: ~890 lines — the fit, the grouped out-of-fold evaluation, the calibration and the model card writer
+Size: ~1,000 lines — the fit, the grouped out-of-fold evaluation, the calibration and the model card writer
 share one set of training settings and one pass over the folds; the card writer is the part to split out next.
 
 Two char 1-3-gram TF-IDF blocks (subject + body, and the subject alone at weight 0.7, rows re-normalised) and a
