@@ -6,8 +6,9 @@ fitted on the other rows and scored (level-1 macro-F1) on the selection rows. Th
 (``hotline train``) tests only on the other rows, so no row that chose a setting is ever in a reported test
 fold. The shift sets are never looked at here.
 
-Rule, fixed before the grid was run: the highest selection macro-F1; among candidates within ``TOLERANCE`` of it
-(less than the split's noise), the one reading the fewest characters (fastest), then the listed order.
+Rule, fixed before this grid was run (after an exploratory pass over most of the same candidates on the same
+split): the highest selection macro-F1; among candidates within ``TOLERANCE`` of it (far less than the split's
+noise), the one reading the fewest characters (fastest), then the listed order.
 The table is written to ``artifacts/selection.json`` and quoted in the model card.
 """
 
