@@ -32,6 +32,8 @@ TEAM_DATA = Path(__file__).resolve().parents[2] / "tests" / "unit" / "classifier
 LEVELS_SET = TEAM_DATA / "classifier_levels_team_written.jsonl"
 ENGLISH_SET = TEAM_DATA / "classifier_english_team_written.jsonl"
 SHIFT_SET = TEAM_DATA / "classifier_shift_team_written.jsonl"
+SHIFT_HELDOUT_SET = TEAM_DATA / "classifier_shift2_heldout.jsonl"
+"""A second shift sample, written (and committed) before any model was scored on it; scored once per model."""
 ENGLISH_DEV_SET = TEAM_DATA / "classifier_english_dev_team_written.jsonl"
 CALIBRATION_FOLDS = 5
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -177,6 +179,7 @@ def fit_level_calibration(model: Classifier, *, seed: int = 42) -> tuple[LevelCa
         level2_confidence[test_index] = data["confidence"][test_index] * conditional2
         level3_confidence[test_index] = level2_confidence[test_index] * conditional3
     decisions = model.predict([(row.get("subject", ""), row["body"]) for row in rows])
+    learned = np.array([row["category"] in set(model.classes) for row in rows])
     report = {
         "files": [path.name for path in files],
         "rows": len(rows),
@@ -188,6 +191,9 @@ def fit_level_calibration(model: Classifier, *, seed: int = 42) -> tuple[LevelCa
         "accuracy": {name: round(float(data[name].mean()), 4) for name in ("level1", "level2", "level3")},
         "expected_calibration_error": {
             "level1": round(expected_calibration_error(data["confidence"], data["level1"]), 4),
+            "level1_learned_classes": round(
+                expected_calibration_error(data["confidence"][learned], data["level1"][learned]), 4
+            ),
             "level2": round(expected_calibration_error(level2_confidence, data["level2"]), 4),
             "level3": round(expected_calibration_error(level3_confidence, data["level3"]), 4),
         },
@@ -201,7 +207,9 @@ def shift_figures(model: Classifier, path: Path = SHIFT_SET, *, seed: int = 0) -
     the set has, with a 95% row-bootstrap interval, accuracy by writing style, calibration and review share."""
     if not path.exists():
         return {}
-    rows = [row for row in read_labelled_jsonl(path) if row["category"] in set(model.classes)]
+    every = read_labelled_jsonl(path)
+    rows = [row for row in every if row["category"] in set(model.classes)]
+    unlearned = [row for row in every if row["category"] not in set(model.classes)]
     decisions = model.predict([(row.get("subject", ""), row["body"]) for row in rows])
     truth = np.array([row["category"] for row in rows])
     predicted = np.array([d.category for d in decisions])
@@ -232,6 +240,21 @@ def shift_figures(model: Classifier, path: Path = SHIFT_SET, *, seed: int = 0) -
             name: {"rows": len(values), "accuracy": round(float(np.mean(values)), 4)}
             for name, values in sorted(styles.items())
         },
+        **_unlearned_figures(model, unlearned),
+    }
+
+
+def _unlearned_figures(model: Classifier, rows: Sequence[dict]) -> dict:
+    """Rows of classes the model never learned: how many get the right class as the reviewer hint, and review."""
+    if not rows:
+        return {}
+    decisions = model.predict([(row.get("subject", ""), row["body"]) for row in rows])
+    return {
+        "unlearned_rows": len(rows),
+        "unlearned_hinted_right": sum(
+            d.suggested_category == r["category"] for d, r in zip(decisions, rows, strict=True)
+        ),
+        "unlearned_sent_to_review": sum(d.needs_review for d in decisions),
     }
 
 
@@ -241,7 +264,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model = Classifier.load(args.model)
     _, levels = fit_level_calibration(model)
-    figures = {"team_written_sets": team_set_figures(model), "levels": levels, "shift": shift_figures(model)}
+    figures = {
+        "team_written_sets": team_set_figures(model),
+        "levels": levels,
+        "shift": shift_figures(model),
+        "shift_heldout": shift_figures(model, SHIFT_HELDOUT_SET),
+    }
     print(json.dumps(figures, ensure_ascii=False, indent=2))
     return 0
 

@@ -30,6 +30,7 @@ _CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 
 SUBJECT_END = "\x1e"
 """Ends the subject in a message text (a control character, so normalised text never contains it)."""
+_JOIN = "。"  # what ``full_text`` puts between subject and body
 
 
 def message_text(subject: str, body: str) -> str:
@@ -46,7 +47,7 @@ def split_message(text: str) -> tuple[str, str]:
 def full_text(text: str) -> str:
     """Subject and body of a message text as one readable string (subject, 。, body)."""
     subject, body = split_message(text)
-    return f"{subject}。{body}" if subject else body
+    return f"{subject}{_JOIN}{body}" if subject else body
 
 
 def normalise_text(text: str) -> str:
@@ -62,8 +63,9 @@ def _code_points(texts: Sequence[str]) -> np.ndarray:
     return raw.astype(np.uint64) + np.uint64(1)
 
 
-def ngram_keys(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Every 1-, 2- and 3-character n-gram of every (normalised) text as (document index, packed key)."""
+def ngram_keys(texts: Sequence[str], orders: Sequence[int] = NGRAM_ORDERS) -> tuple[np.ndarray, np.ndarray]:
+    """Every n-gram of the given ``orders`` (default 1, 2 and 3 characters) of every (normalised) text as
+    (document index, packed key)."""
     empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
     points = _code_points(texts)
     if not len(points):
@@ -73,19 +75,20 @@ def ngram_keys(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     docs: list[np.ndarray] = []
     keys: list[np.ndarray] = []
     size = len(points)
-    for order in NGRAM_ORDERS:
+    for order in orders:
         count = size - order + 1
         if count <= 0:
             continue
-        key = points[:count].copy()
-        blocked = is_separator[:count].copy()
+        key = points[:count]
         for offset in range(1, order):
             key = (key << np.uint64(_BITS)) | points[offset : offset + count]
-            blocked |= is_separator[offset : offset + count]
-        keep = ~blocked
+        # An n-gram crosses a document boundary when a separator starts it or lies inside it.
+        keep = ~is_separator[:count]
+        if order > 1:
+            keep &= doc_of_position[order - 1 : order - 1 + count] == doc_of_position[:count]
         keys.append(key[keep])
         docs.append(doc_of_position[:count][keep])
-    return np.concatenate(docs), np.concatenate(keys)
+    return (np.concatenate(docs), np.concatenate(keys)) if keys else empty
 
 
 def key_to_text(key: int) -> str:
@@ -103,6 +106,10 @@ def text_to_key(ngram: str) -> int:
         key = (key << _BITS) | (ord(char) + 1)
     return key
 
+
+NGrams = tuple[np.ndarray, np.ndarray]
+"""(document index, packed key) of every n-gram of a batch, as ``ngram_keys`` gives them."""
+_BIGRAM_KEYS = (np.uint64(1 << _BITS), np.uint64(1 << (2 * _BITS)))  # packed 2-character keys lie in [low, high)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -140,7 +147,12 @@ class KeyIndex:
         """Position of each query key, -1 where it is not a known key."""
         result = np.full(len(queries), -1, dtype=np.int64)
         slot_of = self._hash(queries)
-        active = np.arange(len(queries))
+        # First probe for every query at once (most end here: a hit, or an empty slot), then the few collisions.
+        stored = self._slots[slot_of]
+        hit = stored == queries
+        result[hit] = self._positions[slot_of[hit]]
+        active = np.flatnonzero(~hit & (stored != 0))
+        slot_of[active] = (slot_of[active] + 1) & self._mask
         while active.size:
             slots = slot_of[active]
             stored = self._slots[slots]
@@ -162,24 +174,58 @@ class Vocabulary:
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", KeyIndex(self.keys))
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Sublinear-tf x idf, L2-normalised rows; unknown n-grams are ignored (a row may be all zeros)."""
-        docs, keys = ngram_keys(texts)
+    def transform(self, texts: Sequence[str], ngrams: NGrams | None = None) -> sp.csr_matrix:
+        """Sublinear-tf x idf, L2-normalised rows; unknown n-grams are ignored (a row may be all zeros).
+        ``ngrams``: ``ngram_keys(texts)`` when the caller already has them."""
+        docs, keys = ngram_keys(texts) if ngrams is None else ngrams
         n_features = len(self.keys)
         position = self.index.lookup(keys)
         known = position >= 0
-        counts = sp.csr_matrix(
-            (np.ones(int(known.sum()), dtype=np.float32), (docs[known], position[known])),
-            shape=(len(texts), n_features),
-            dtype=np.float32,
-        )
-        counts.sum_duplicates()
-        counts.data = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
-        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+        # One sort of (document, column) pairs gives the counts and a canonical CSR (rows, then sorted columns).
+        cells, counts = np.unique(docs[known] * n_features + position[known], return_counts=True)
+        rows, columns = np.divmod(cells, n_features)
+        values = ((1.0 + np.log(counts)) * self.idf[columns]).astype(np.float32)
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(texts)), out=indptr[1:])
+        norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(texts))).astype(np.float32)
         norms[norms == 0] = 1.0
-        row_of_value = np.repeat(np.arange(len(texts)), np.diff(counts.indptr))
-        counts.data /= norms[row_of_value].astype(np.float32)
-        return counts
+        values /= np.repeat(norms, np.diff(indptr))
+        return sp.csr_matrix((values, columns, indptr), shape=(len(texts), n_features))
+
+
+class BigramFilter:
+    """Which of a fixed set of two-character strings each text of a batch contains, for a whole batch at once.
+
+    The lexical steps (levels 2/3, the Monthly Question, lexicon hints) only need the text's bigrams that open
+    or make up a lexicon word; building every bigram of every text in Python cost more than the linear model.
+    """
+
+    def __init__(self, bigrams: Sequence[str]) -> None:
+        self.bigrams = sorted({bigram for bigram in bigrams if len(bigram) == 2})
+        keys = np.array([text_to_key(bigram) for bigram in self.bigrams], dtype=np.uint64)
+        self._index = KeyIndex(keys)
+        self.ignores_joins = not any(char in bigram for bigram in self.bigrams for char in (SUBJECT_END, _JOIN))
+        """True when no bigram of the filter holds a character that joins subject and body (U+001E in a message
+        text, 。 in ``full_text``): the n-grams of either form of a message then give the same answer."""
+
+    def present(self, texts: Sequence[str], ngrams: NGrams | None = None) -> list[set[str]]:
+        """Per text, the filter's bigrams found in it. ``ngrams``: ``ngram_keys`` of the same messages in another
+        form (``full_text``), usable when ``ignores_joins``; its 2-character keys are taken."""
+        found: list[set[str]] = [set() for _ in texts]
+        if not self.bigrams:
+            return found
+        if ngrams is None:
+            docs, keys = ngram_keys(texts, orders=(2,))
+        else:
+            docs, keys = ngrams
+            is_bigram = (keys >= _BIGRAM_KEYS[0]) & (keys < _BIGRAM_KEYS[1])
+            docs, keys = docs[is_bigram], keys[is_bigram]
+        position = self._index.lookup(keys)
+        known = position >= 0
+        pairs = np.unique(docs[known] * len(self.bigrams) + position[known])
+        for doc, column in zip(*np.divmod(pairs, len(self.bigrams)), strict=True):
+            found[int(doc)].add(self.bigrams[int(column)])
+        return found
 
 
 def fit_vocabulary(texts: Sequence[str], *, max_features: int, min_df: int = 2) -> Vocabulary:
@@ -201,26 +247,51 @@ def fit_vocabulary(texts: Sequence[str], *, max_features: int, min_df: int = 2) 
 DEFAULT_SUBJECT_WEIGHT = 0.5
 
 
+def capped_full_text(text: str, max_chars: int) -> str:
+    """``full_text`` with the subject and the body each cut to their first ``max_chars`` characters."""
+    subject, body = split_message(text)
+    return f"{subject[:max_chars]}{_JOIN}{body[:max_chars]}" if subject else body[:max_chars]
+
+
 @dataclass(frozen=True)
 class Featuriser:
-    """The two TF-IDF blocks of a message: subject + body, and the subject alone weighted, rows re-normalised."""
+    """The two TF-IDF blocks of a message: subject + body, and the subject alone weighted, rows re-normalised.
+
+    ``max_chars``: the n-grams come from the first ``max_chars`` characters of the subject and of the body (the
+    lexical steps of levels 2/3 still read the whole text)."""
 
     text: Vocabulary
     subject: Vocabulary
     subject_weight: float = DEFAULT_SUBJECT_WEIGHT
+    max_chars: int = MAX_CHARS
 
     @property
     def n_features(self) -> int:
         return len(self.text.keys) + len(self.subject.keys)
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        whole = self.text.transform([full_text(text) for text in texts])
-        subject = self.subject.transform([split_message(text)[0] for text in texts])
+    @property
+    def reads_whole_text(self) -> bool:
+        """True when the n-grams come from the whole (normalised) subject and body, not a shorter head."""
+        return self.max_chars >= MAX_CHARS
+
+    def whole_ngrams(self, texts: Sequence[str]) -> NGrams:
+        """The n-gram keys of the subject + body block (``ngram_keys`` of the capped ``full_text``)."""
+        return ngram_keys([capped_full_text(text, self.max_chars) for text in texts])
+
+    def transform(self, texts: Sequence[str], whole_ngrams: NGrams | None = None) -> sp.csr_matrix:
+        """The feature rows of message texts; ``whole_ngrams``: ``whole_ngrams(texts)`` when already computed."""
+        whole = self.text.transform(
+            [capped_full_text(text, self.max_chars) for text in texts] if whole_ngrams is None else texts,
+            whole_ngrams,
+        )
+        subject = self.subject.transform([split_message(text)[0][: self.max_chars] for text in texts])
         subject.data *= np.float32(self.subject_weight)
         matrix = sp.hstack([whole, subject], format="csr", dtype=np.float32)
-        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        # Each block's rows are unit length (or empty): the joined row's norm follows without summing again.
+        squares = (np.diff(whole.indptr) > 0) + (np.diff(subject.indptr) > 0) * np.float32(self.subject_weight) ** 2
+        norms = np.sqrt(squares).astype(np.float32)
         norms[norms == 0] = 1.0
-        matrix.data /= np.repeat(norms, np.diff(matrix.indptr)).astype(np.float32)
+        matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
         return matrix
 
     def term(self, column: int) -> str:
@@ -235,10 +306,14 @@ def fit_featuriser(
     max_features: int,
     max_subject_features: int,
     subject_weight: float = DEFAULT_SUBJECT_WEIGHT,
+    max_chars: int = MAX_CHARS,
 ) -> Featuriser:
     """Both vocabularies fitted on message texts (``message_text``)."""
     return Featuriser(
-        text=fit_vocabulary([full_text(text) for text in texts], max_features=max_features),
-        subject=fit_vocabulary([split_message(text)[0] for text in texts], max_features=max_subject_features),
+        text=fit_vocabulary([capped_full_text(text, max_chars) for text in texts], max_features=max_features),
+        subject=fit_vocabulary(
+            [split_message(text)[0][:max_chars] for text in texts], max_features=max_subject_features
+        ),
         subject_weight=subject_weight,
+        max_chars=max_chars,
     )

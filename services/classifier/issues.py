@@ -49,18 +49,60 @@ def load_monthly_questions(path: Path = MONTHLY_QUESTIONS_PATH) -> tuple[Monthly
     return tuple(parse_monthly_questions(load_monthly_questions_document(path)))
 
 
+def keyword_openings(questions: Sequence[MonthlyQuestion]) -> set[str]:
+    """The first two characters of every keyword of two or more characters (see ``match_monthly_question``)."""
+    return {word[:2] for question in questions for word in question.keywords if len(word) >= 2}
+
+
+_KeywordIndex = tuple[dict[str, list[tuple[int, str]]], list[tuple[int, str]]]
+_indexes: dict[int, tuple[Sequence[MonthlyQuestion], _KeywordIndex]] = {}
+
+
+def _keywords_by_opening(questions: Sequence[MonthlyQuestion]) -> _KeywordIndex:
+    """(opening bigram -> [(question position, keyword)], [(question position, one-character keyword)]), built
+    once per programme object (kept by identity: hashing the whole programme per call cost more than the search)."""
+    known = _indexes.get(id(questions))
+    if known is not None and known[0] is questions:
+        return known[1]
+    by_opening: dict[str, list[tuple[int, str]]] = {}
+    short: list[tuple[int, str]] = []
+    for position, question in enumerate(questions):
+        for word in question.keywords:
+            if len(word) >= 2:
+                by_opening.setdefault(word[:2], []).append((position, word))
+            else:
+                short.append((position, word))
+    if len(_indexes) > 8:
+        _indexes.clear()
+    _indexes[id(questions)] = (questions, (by_opening, short))
+    return by_opening, short
+
+
 def match_monthly_question(
-    text: str, questions: Sequence[MonthlyQuestion], category: str | None = None
+    text: str, questions: Sequence[MonthlyQuestion], category: str | None = None, bigrams: set[str] | None = None
 ) -> MonthlyQuestion | None:
-    """The problem whose keywords occur most often in ``text`` (lower-cased); ties go to ``category``'s."""
+    """The problem whose keywords occur most often in ``text`` (lower-cased); ties go to ``category``'s, then to
+    the first in the programme.
+
+    ``bigrams``: the text's bigrams (at least those in ``keyword_openings``), when the caller has them: only the
+    keywords opening with one of them are searched for."""
     text = text.lower()
+    hits = [0] * len(questions)
+    if bigrams is None:
+        for position, question in enumerate(questions):
+            hits[position] = sum(1 for word in question.keywords if word in text)
+    else:
+        by_opening, short = _keywords_by_opening(questions)
+        candidates = [pair for bigram in bigrams.intersection(by_opening) for pair in by_opening[bigram]]
+        for position, word in candidates + short:
+            if word in text:
+                hits[position] += 1
     best: MonthlyQuestion | None = None
     best_rank = (0, False)
-    for question in questions:
-        hits = sum(1 for word in question.keywords if word in text)
-        if not hits:
+    for question, count in zip(questions, hits, strict=True):
+        if not count:
             continue
-        rank = (hits, question.category == category)
+        rank = (count, question.category == category)
         if rank > best_rank:
             best, best_rank = question, rank
     return best

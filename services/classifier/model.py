@@ -13,8 +13,21 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from services.classifier.features import DEFAULT_SUBJECT_WEIGHT, Featuriser, Vocabulary, full_text, message_text
-from services.classifier.issues import MonthlyQuestion, load_monthly_questions, match_monthly_question
+from services.classifier.features import (
+    DEFAULT_SUBJECT_WEIGHT,
+    MAX_CHARS,
+    BigramFilter,
+    Featuriser,
+    Vocabulary,
+    full_text,
+    message_text,
+)
+from services.classifier.issues import (
+    MonthlyQuestion,
+    keyword_openings,
+    load_monthly_questions,
+    match_monthly_question,
+)
 from services.classifier.multilingual import EnglishHead, embed, encoder_available, is_latin_script
 from services.classifier.taxonomy import (
     ITEM_SYNONYM_WEIGHT,
@@ -144,6 +157,11 @@ class Classifier:
             if name not in self.classes or counts.get(name, MIN_LEARNED_ROWS) < MIN_LEARNED_ROWS
         ]
 
+    @cached_property
+    def bigram_filter(self) -> BigramFilter:
+        """The bigrams the lexical steps look at (lexicon and Monthly Question keywords), found per batch at once."""
+        return BigramFilter(sorted(self.matcher.relevant_bigrams() | keyword_openings(self.questions)))
+
     @classmethod
     def load(cls, path: Path | str | None = None, *, min_confidence: float | None = None) -> Classifier:
         """Load the artifact in ``path`` (its directory or its .npz file); default: the shipped one."""
@@ -156,6 +174,7 @@ class Classifier:
                 text=Vocabulary(keys=arrays["keys"], idf=arrays["idf"]),
                 subject=Vocabulary(keys=arrays["subject_keys"], idf=arrays["subject_idf"]),
                 subject_weight=float(metadata.get("params", {}).get("subject_weight", DEFAULT_SUBJECT_WEIGHT)),
+                max_chars=int(metadata.get("params", {}).get("feature_chars", MAX_CHARS)),
             )
             coef, intercept = arrays["coef"], arrays["intercept"]
             english = None
@@ -235,13 +254,16 @@ class Classifier:
         """Each text's classification and the level-2/3 evidence behind it (None for unreadable text)."""
         if not texts:
             return []
-        features = self.features(texts)
+        ngrams = self.vocabulary.whole_ngrams(texts)
+        features = self.vocabulary.transform(texts, ngrams)
         probabilities = softmax(self.decision_scores(features), self.temperature)
         best = probabilities.argmax(axis=1)
         explanations = self._explanations(features, best)
         english_rows = [row for row, text in enumerate(texts) if is_latin_script(text)] if self.english else []
         vectors = self._english(texts, english_rows, probabilities, best, explanations)
         fallback = int(np.argmax(self.intercept))
+        shared = self.vocabulary.reads_whole_text and self.bigram_filter.ignores_joins
+        bigram_sets = self.bigram_filter.present(texts, ngrams if shared else None)
         results: list[tuple[Classification, LeafChoice | None]] = []
         for row, text in enumerate(texts):
             if not has_content(text) or (features.indptr[row] == features.indptr[row + 1] and row not in vectors):
@@ -249,8 +271,9 @@ class Classifier:
                 continue
             category = self.classes[int(best[row])]
             confidence = float(probabilities[row, best[row]])
-            hint = self.unlearned_hint(text, category, confidence)
-            results.append(self._decide(text, category, confidence, explanations[row], vectors.get(row), hint))
+            bigrams = bigram_sets[row]
+            hint = self.unlearned_hint(text, category, confidence, bigrams)
+            results.append(self._decide(text, category, confidence, explanations[row], vectors.get(row), hint, bigrams))
         return results
 
     def _english(
@@ -277,15 +300,17 @@ class Classifier:
     def _lexicon_terms(self, category: str, text: str) -> list[str]:
         return list(self.matcher.evidence(category, text).words)[:EXPLANATION_TERMS]
 
-    def unlearned_hint(self, text: str, category: str, confidence: float) -> LexiconEvidence | None:
+    def unlearned_hint(
+        self, text: str, category: str, confidence: float, bigrams: set[str] | None = None
+    ) -> LexiconEvidence | None:
         """Strong lexicon evidence for a class the model cannot predict, when the model itself is unsure: a hint
         for the reviewer, never the decision (the model's answer stays; the call is sent to review)."""
         if confidence >= LEXICON_HINT_BELOW:
             return None
-        candidate = self.matcher.strongest(text, self.unlearned_classes)
+        candidate = self.matcher.strongest(text, self.unlearned_classes, bigrams)
         if candidate.strength < STRONG_LEXICON:
             return None
-        if candidate.strength <= self.matcher.evidence(category, text).strength:
+        if candidate.strength <= self.matcher.evidence(category, text, bigrams).strength:
             return None
         return candidate
 
@@ -296,7 +321,12 @@ class Classifier:
         return decision
 
     def choose_leaf(
-        self, text: str, category: str, vector: np.ndarray | None = None, question: MonthlyQuestion | None = None
+        self,
+        text: str,
+        category: str,
+        vector: np.ndarray | None = None,
+        question: MonthlyQuestion | None = None,
+        bigrams: set[str] | None = None,
     ) -> LeafChoice:
         """Levels 2/3 inside ``category``: the 每月一题 problem's leaf (``question``, matched by the caller), else the
         lexicon's best leaf, else (English with nothing in the lexicon) the nearest leaf name by embedding, else
@@ -307,7 +337,7 @@ class Classifier:
             return LeafChoice(
                 question.subcategory, question.item, [], strength, strength, strength, from_programme=True
             )
-        found = LeafChoice.from_match(self.matcher.rank(category, text))
+        found = LeafChoice.from_match(self.matcher.rank(category, text, bigrams))
         if found.score < MIN_SCORE and vector is not None and self.english is not None:
             level2, level3, similarity = self.english.nearest_leaf(category, vector)
             if level2 is not None and similarity >= LEAF_SIMILARITY:
@@ -322,9 +352,10 @@ class Classifier:
         explanation: list[str],
         vector: np.ndarray | None = None,
         hint: LexiconEvidence | None = None,
+        bigrams: set[str] | None = None,
     ) -> tuple[Classification, LeafChoice]:
-        question = match_monthly_question(text, self.questions, category)
-        choice = self.choose_leaf(text, category, vector, question)
+        question = match_monthly_question(text, self.questions, category, bigrams)
+        choice = self.choose_leaf(text, category, vector, question, bigrams)
         if not choice.from_programme:
             explanation = merge_explanation(choice.words, explanation)
         level2_given_1, level3_given_2 = self.levels.conditional(choice)
@@ -362,24 +393,36 @@ class Classifier:
         """Per row, the n-grams that added most to the chosen class's score, longest-first without overlaps."""
         rows = np.repeat(np.arange(features.shape[0]), np.diff(features.indptr))
         contributions = features.data * self.coef[best[rows], features.indices]
+        # One sort for the whole batch: by row, then by contribution, largest first; only positive ones count.
+        # Equal contributions (n-grams that always occur together) keep reversed column order: a longer n-gram
+        # has a larger key, so it comes before the shorter ones inside it.
+        positive = np.flatnonzero(contributions > 0)[::-1]
+        spread = 2.0 * float(contributions[positive].max()) + 1.0 if len(positive) else 1.0
+        order = positive[np.argsort(rows[positive] * spread - contributions[positive], kind="stable")]
+        starts = np.searchsorted(rows[order], np.arange(features.shape[0] + 1))
         explanations: list[list[str]] = []
         for row in range(features.shape[0]):
-            start, end = features.indptr[row], features.indptr[row + 1]
-            if start == end:
-                explanations.append([])
-                continue
-            values = contributions[start:end]
-            top = np.argsort(-values)[: EXPLANATION_TERMS * 4]
             terms: list[str] = []
-            for index in top:
-                if values[index] <= 0 or len(terms) == EXPLANATION_TERMS:
-                    break
-                term = self.vocabulary.term(int(features.indices[start + index])).strip()
+            for index in order[starts[row] : min(starts[row + 1], starts[row] + EXPLANATION_TERMS * 4)]:
+                term = self._term(int(features.indices[index]))
                 if not term.isalnum() or any(term in kept or kept in term for kept in terms):
                     continue
                 terms.append(term)
+                if len(terms) == EXPLANATION_TERMS:
+                    break
             explanations.append(terms)
         return explanations
+
+    def _term(self, column: int) -> str:
+        """The n-gram of a feature column, stripped; remembered (explanations ask for the same few often)."""
+        term = self._terms.get(column)
+        if term is None:
+            term = self._terms[column] = self.vocabulary.term(column).strip()
+        return term
+
+    @cached_property
+    def _terms(self) -> dict[int, str]:
+        return {}
 
 
 LEXICON_TERMS = 3

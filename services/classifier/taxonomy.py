@@ -186,60 +186,77 @@ class BranchMatcher:
             return None, None, found.words
         return found.level2, found.level3, found.words
 
-    def rank(self, level1: str, text: str) -> LeafMatch:
+    def relevant_bigrams(self) -> set[str]:
+        """Every bigram the matcher looks at (name bigrams, openings of lexicon words): a text's bigrams outside
+        this set change nothing, so ``rank``/``evidence`` may be given only the text's bigrams inside it."""
+        found: set[str] = set()
+        for branch in self._branches.values():
+            found |= branch.bigrams
+            found.update(branch.by_opening)
+        return found
+
+    def rank(self, level1: str, text: str, bigrams: set[str] | None = None) -> LeafMatch:
         """The best leaf of the ``level1`` branch for ``text`` (even a weak one), with its score and its margins
         over the best leaf of another level 2 and the best other leaf of the same level 2; with no evidence at
-        all, the branch's 其他 leaf (or its first) at score 0."""
+        all, the branch's 其他 leaf (or its first) at score 0. ``bigrams``: the text's bigrams (at least those in
+        ``relevant_bigrams``), when the caller has them."""
         branch = self._branches.get(level1)
         if branch is None:
             return LeafMatch(None, None, [], 0.0, 0.0, 0.0)
-        scores = [0.0] * len(branch.leaves)
+        scores: dict[int, float] = {}  # only the leaves with evidence; every other leaf scores 0
         found: list[tuple[float, str]] = []
         if text:
-            bigrams = text_bigrams(text)
+            if bigrams is None:
+                bigrams = text_bigrams(text)
             for bigram in branch.bigrams.intersection(bigrams):
                 for leaf, weight in branch.by_bigram[bigram]:
-                    scores[leaf] += weight
+                    scores[leaf] = scores.get(leaf, 0.0) + weight
             for position in branch.words_in(text, bigrams):
                 word, targets = branch.by_word[position]
                 found.append((max(weight for _, weight in targets), word))
                 for leaf, weight in targets:
-                    scores[leaf] += weight
+                    scores[leaf] = scores.get(leaf, 0.0) + weight
             if _HAS_LATIN.search(text):
                 for term, targets in branch.by_latin:
                     if term.found_in(text):
                         found.append((max(weight for _, weight in targets), term.word))
                         for leaf, weight in targets:
-                            scores[leaf] += weight
+                            scores[leaf] = scores.get(leaf, 0.0) + weight
         # Item-level words first, then longer words.
         words = [word for _, word in sorted(found, key=lambda pair: (-pair[0], -len(pair[1])))]
-        best = max(range(len(scores)), key=scores.__getitem__)
-        if scores[best] <= 0:
+        top = max(scores.values(), default=0.0)
+        if top > 0:
+            best = min(leaf for leaf, value in scores.items() if value == top)  # ties: the first leaf
+        else:
             best = next((i for i, (level2, _) in enumerate(branch.leaves) if level2 == OTHER), 0)
         level2, level3 = branch.leaves[best]
-        score = scores[best]
+        score = scores.get(best, 0.0)
         other_branch = same_branch = 0.0
         best_group = branch.level2_of[best]
-        for leaf, (group, value) in enumerate(zip(branch.level2_of, scores, strict=True)):
-            if group != best_group:
+        for leaf, value in scores.items():
+            if branch.level2_of[leaf] != best_group:
                 other_branch = max(other_branch, value)
             elif leaf != best:
                 same_branch = max(same_branch, value)
         return LeafMatch(level2, level3, words, score, score - other_branch, score - same_branch)
 
-    def evidence(self, level1: str, text: str) -> LexiconEvidence:
+    def evidence(self, level1: str, text: str, bigrams: set[str] | None = None) -> LexiconEvidence:
         """The lexicon words of the ``level1`` branch found in ``text`` and how strong they are together."""
         branch = self._branches.get(level1)
         if branch is None or not text:
             return LexiconEvidence(level1, ())
-        words = [branch.by_word[i][0] for i in branch.words_in(text, text_bigrams(text))]
+        words = [
+            branch.by_word[i][0] for i in branch.words_in(text, text_bigrams(text) if bigrams is None else bigrams)
+        ]
         if _HAS_LATIN.search(text):
             words += [term.word for term, _ in branch.by_latin if term.found_in(text)]
         return LexiconEvidence(level1, tuple(words))
 
-    def strongest(self, text: str, level1_names: Sequence[str]) -> LexiconEvidence:
+    def strongest(self, text: str, level1_names: Sequence[str], bigrams: set[str] | None = None) -> LexiconEvidence:
         """The level-1 category among ``level1_names`` with the strongest lexicon evidence in ``text``."""
-        found = [self.evidence(name, text) for name in level1_names]
+        if bigrams is None:
+            bigrams = text_bigrams(text)
+        found = [self.evidence(name, text, bigrams) for name in level1_names]
         return max(found, key=lambda evidence: evidence.strength, default=LexiconEvidence("", ()))
 
 

@@ -100,6 +100,37 @@ def grouped_folds(
     return list(splitter.split(np.zeros(len(labels)), np.asarray(labels), groups))
 
 
+SELECTION_SHARE_FOLDS = 5
+SELECTION_SEED = 7
+"""The selection split: fold 0 of a 5-fold StratifiedGroupKFold with this seed, i.e. ~20% of the near-duplicate
+groups, fixed once (not the reporting seed). Settings are chosen on it; it is never in a reported test fold."""
+
+
+def selection_split(labels: Sequence[str], groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, selection): row indices outside and inside the fixed selection groups (whole groups on each side)."""
+    splitter = StratifiedGroupKFold(n_splits=SELECTION_SHARE_FOLDS, shuffle=True, random_state=SELECTION_SEED)
+    rest, selection = next(iter(splitter.split(np.zeros(len(labels)), np.asarray(labels), groups)))
+    return np.sort(rest), np.sort(selection)
+
+
+def reporting_folds(
+    labels: Sequence[str],
+    groups: np.ndarray,
+    *,
+    seed: int,
+    folds: int = FOLDS,
+    fold_groups: np.ndarray | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Grouped folds whose test parts cover only the rows outside the selection split; every fold trains on the
+    rest of those rows plus the whole selection split (which chose the settings, so it is never tested on).
+    ``fold_groups``: other groups for the folds only (``np.arange(n)``: plain stratified folds, for comparison)."""
+    rest, selection = selection_split(labels, groups)
+    label_array = np.asarray(labels)
+    within = (groups if fold_groups is None else fold_groups)[rest]
+    inner = grouped_folds(label_array[rest].tolist(), within, seed=seed, folds=folds)
+    return [(np.sort(np.concatenate([rest[train], selection])), rest[test]) for train, test in inner]
+
+
 def group_bootstrap_interval(
     truth: Sequence[str] | np.ndarray,
     predicted: Sequence[str] | np.ndarray,

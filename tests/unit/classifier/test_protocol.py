@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from services.classifier.corrections import Correction
-from services.classifier.evaluation import SHIFT_SET, read_labelled_jsonl, shift_figures
+from services.classifier.evaluation import SHIFT_HELDOUT_SET, SHIFT_SET, read_labelled_jsonl, shift_figures
 from services.classifier.features import SUBJECT_END, fit_featuriser, key_to_text, message_text, split_message
 from services.classifier.model import Classifier
 from services.classifier.training import corrections_split
@@ -122,3 +122,17 @@ def test_shift_figures_measure_the_shipped_model(model: Classifier) -> None:
     assert sum(style["rows"] for style in figures["by_style"].values()) == figures["rows"]
     # A floor well under the shipped figure (docs/classifier.md): a regression guard, not a target.
     assert figures["macro_f1"] >= 0.7
+
+
+def test_the_second_shift_sample_is_held_out_and_scored_with_its_unlearned_rows_apart(model: Classifier) -> None:
+    rows = read_labelled_jsonl(SHIFT_HELDOUT_SET)
+    assert "before any model was scored on it" in SHIFT_HELDOUT_SET.read_text(encoding="utf-8").splitlines()[0]
+    learned = [row for row in rows if row["category"] in model.classes]
+    assert len(learned) >= 60 and {row["category"] for row in learned} == set(model.classes)
+    assert len({row["body"] for row in rows}) == len(rows)
+    shift_texts = {row["body"] for row in rows} | {row["body"] for row in read_labelled_jsonl(SHIFT_SET)}
+    assert len(shift_texts) == len(rows) + len(read_labelled_jsonl(SHIFT_SET))  # no message in both sets
+    figures = shift_figures(model, SHIFT_HELDOUT_SET)
+    assert figures["rows"] == len(learned)
+    assert figures["unlearned_rows"] == len(rows) - len(learned)
+    assert 0 <= figures["unlearned_hinted_right"] <= figures["unlearned_rows"]
