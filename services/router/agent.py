@@ -151,8 +151,10 @@ def decide_case_event(
     now: datetime,
     router: RouterSettings,
     timezone: str = DEFAULT_TIMEZONE,
+    scorer: UrgencyScorer | None = None,
 ) -> Assignment:
-    """The new dispatch of a case after a return, a reclassification or an undone link."""
+    """The new dispatch of a case after a return, a reclassification or an undone link (a return keeps the
+    case's urgency; a fresh routing asks the learned urgency ``scorer`` again, as the first routing did)."""
     if event.kind is CaseEventKind.returned:
         return redispatch_after_return(
             case, catalogue, gazetteer, now, max_returns=router.max_returns, note=event.note, timezone=timezone
@@ -167,8 +169,10 @@ def decide_case_event(
             classification=event.classification,
             why=f"reclassified as {category} by {event.actor}",
             timezone=timezone,
+            scorer=scorer,
         )
-    return reroute(case, catalogue, gazetteer, now, why=f"duplicate link undone by {event.actor}", timezone=timezone)
+    why = f"duplicate link undone by {event.actor}"
+    return reroute(case, catalogue, gazetteer, now, why=why, timezone=timezone, scorer=scorer)
 
 
 def register_agents(
@@ -262,7 +266,7 @@ def register_agents(
                 unknown.append(_unknown_case_letter(event, settings.case_wait_seconds))
                 continue
             assignment = decide_case_event(
-                event, case, watcher.current(), gazetteer, utc_now(), settings, settings.timezone
+                event, case, watcher.current(), gazetteer, utc_now(), settings, settings.timezone, scorer
             )
             dispatched.append(dispatched_event(event, assignment))
             log.info(

@@ -16,6 +16,7 @@ from typing import Any
 
 from services.router.returns import ReturnReading, read_return_note, unit_names_of
 from services.router.routing import candidate_assignments, locate_call, manual_dispatch, route, unit_assignment
+from services.router.urgency import UrgencyScorer
 from shared.cases import CaseDocument
 from shared.catalogue import Catalogue
 from shared.clock import DEFAULT_TIMEZONE
@@ -263,11 +264,15 @@ def reroute(
     classification: Classification | None = None,
     why: str,
     timezone: str = DEFAULT_TIMEZONE,
+    scorer: UrgencyScorer | None = None,
 ) -> Assignment:
-    """Route a case afresh (after a reclassification, or an undone duplicate link): attempt 1 again."""
+    """Route a case afresh (after a reclassification, or an undone duplicate link): attempt 1 again, with the
+    learned urgency scorer's say as on the first routing (``route_parsed``)."""
     chosen = classification or classification_of_case(case)
     chosen = chosen.model_copy(update={"needs_review": False})
-    assignment = route(call_of_case(case, now), chosen, catalogue, gazetteer, now, timezone=timezone)
+    call = call_of_case(case, now)
+    learned = scorer.flags([call])[0] if scorer else None
+    assignment = route(call, chosen, catalogue, gazetteer, now, timezone=timezone, learned_urgency=learned)
     return assignment.model_copy(update={"reason": f"{why}; {assignment.reason}"})
 
 

@@ -17,6 +17,7 @@ from services.router.cases import (
     reroute,
 )
 from services.router.routing import candidate_assignments, locate_call
+from services.router.urgency import UrgencyScorer, example_rows
 from shared.catalogue import load_catalogue
 from shared.events import (
     Call,
@@ -26,6 +27,7 @@ from shared.events import (
     UnitKind,
 )
 from shared.gazetteer import load_gazetteer
+from shared.queues import is_urgent
 from tests import factories
 
 NOW = datetime(2025, 5, 12, 2, 0, tzinfo=UTC)
@@ -119,6 +121,20 @@ def test_a_reclassified_case_is_routed_afresh_by_its_new_category() -> None:
     assert decided.queue_id == "street:大兴区/西红门镇"
     assert decided.attempt == 1
     assert decided.reason.startswith("reclassified")
+
+
+def test_a_rerouted_case_asks_the_learned_urgency_scorer_again_as_its_first_routing_did() -> None:
+    """A reclassification or an undone link routes the case afresh: without the scorer an urgency it alone gave
+    (no life-or-safety rule took the call) would be lost. The scorer here flags any call (threshold ~0)."""
+    new = factories.classification("环境保护", subcategory="环境污染", confidence=1.0, model_version="operator:boss")
+    case = wage_case()
+    case["call"]["body"] = "楼下饭店油烟太大"
+    plain = reroute(case, CATALOGUE, GAZETTEER, NOW, classification=new, why="reclassified")
+    scorer = UrgencyScorer.train(example_rows(), threshold=1e-9)
+    flagged = reroute(case, CATALOGUE, GAZETTEER, NOW, classification=new, why="reclassified", scorer=scorer)
+    assert not is_urgent(plain.priority)
+    assert is_urgent(flagged.priority) and "learned urgency scorer" in flagged.reason
+    assert flagged.queue_id == plain.queue_id == "street:大兴区/西红门镇"
 
 
 def classified(external_id: str, *, hours_ago: float = 0, contact: str | None = None, address: str = "朝阳区望京西园三区",
