@@ -33,6 +33,16 @@ resolution deadline first (cases without one last)."""
 
 _WORD_SPLIT = re.compile(r"\s+")
 
+TEXT_PATHS: tuple[str, ...] = (
+    "call.subject",
+    "call.body",
+    "call.location.address",
+    "classification.category",
+    "classification.subcategory",
+    "classification.item",
+)
+"""What words are looked for in (``searchable_text``), in this order."""
+
 SEARCH_PATHS: tuple[str, ...] = (
     "status",
     "received_at",
@@ -41,12 +51,7 @@ SEARCH_PATHS: tuple[str, ...] = (
     "assignment.priority",
     "assignment.resolution_due_at",
     "assignment.response_due_at",
-    "call.subject",
-    "call.body",
-    "call.location.address",
-    "classification.category",
-    "classification.subcategory",
-    "classification.item",
+    *TEXT_PATHS,
     "assignee",
 )
 """What a search reads of every candidate: enough to filter, match the words and order it (the listed ones
@@ -220,17 +225,8 @@ def _path_value(document: Mapping[str, Any], path: str) -> Any:
 
 
 def searchable_text(case: Mapping[str, Any]) -> str:
-    """What words are looked for in: subject, body, address, category path, lowercased."""
-    call = case.get("call") or {}
-    classification = case.get("classification") or {}
-    parts = [
-        call.get("subject"),
-        call.get("body"),
-        (call.get("location") or {}).get("address"),
-        classification.get("category"),
-        classification.get("subcategory"),
-        classification.get("item"),
-    ]
+    """What words are looked for in (``TEXT_PATHS``: subject, body, address, category path), lowercased."""
+    parts = (_path_value(case, path) for path in TEXT_PATHS)
     return "\n".join(str(p) for p in parts if p).lower()
 
 
