@@ -36,8 +36,8 @@ from services.common.mongo import mongo_client
 from services.metrics.api.app import create_app
 from services.metrics.case_search import block_entry
 from services.metrics.settings import MetricsSettings
-from services.metrics.store.base import MetricsDatabase
-from services.metrics.store.word_blocks import COMPLETE, HOURS_PREFIX, OLDEST, WordBlocks
+from services.metrics.store.base import COMPLETE, MetricsDatabase
+from services.metrics.store.word_blocks import HOURS_PREFIX, OLDEST, WordBlocks
 from shared.api_keys import READ_ALL, create_key
 from shared.settings import MongoSettings
 

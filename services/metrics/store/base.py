@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -98,3 +99,47 @@ class MetricsDatabase:
             async for doc in collection.find({"_id": {"$in": chunk}}, projection, session=session):
                 found[doc["_id"]] = doc
         return found
+
+
+COMPLETE = "_complete"
+"""The marker document of a collection derived from the cases (``DerivedFromCases``): it is complete."""
+
+
+class DerivedFromCases:
+    """A collection computed from the stored cases (the queue digests, the word blocks): kept by the batches'
+    writes, put in once for a store from before it (``ensure_complete``, at the worker's start), recomputed by
+    ``hotline metrics rebuild``. Its ``COMPLETE`` marker says a backfill ran; once seen it is remembered (a store
+    stays complete). A subclass names its ``collection`` and fills it (``_backfill``, ending in ``_mark_complete``)."""
+
+    def __init__(self, database: MetricsDatabase) -> None:
+        self.database = database
+        self._complete = False
+
+    @property
+    def collection(self) -> Any:
+        raise NotImplementedError
+
+    async def complete(self) -> bool:
+        """Whether the backfill has run on this store (remembered once seen)."""
+        if not self._complete:
+            self._complete = await self.collection.find_one({"_id": COMPLETE}, {"_id": 1}) is not None
+        return self._complete
+
+    async def ensure_complete(self) -> int:
+        """Fill the collection if this store has never had it; how many cases were put in. One lookup once filled."""
+        if await self.complete():
+            return 0
+        return await self._backfill()
+
+    async def rebuild(self) -> int:
+        """Every document recomputed from the stored cases (for a store whose workers are stopped)."""
+        await self.collection.delete_many({})
+        self._complete = False
+        return await self._backfill()
+
+    async def _backfill(self) -> int:
+        raise NotImplementedError
+
+    async def _mark_complete(self) -> None:
+        await self.collection.update_one({"_id": COMPLETE}, {"$set": {"at": datetime.now(UTC)}}, upsert=True)
+        self._complete = True

@@ -19,7 +19,6 @@ the cases as before.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import UpdateOne
@@ -27,10 +26,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.case_search import SEARCH_PATHS, CaseFilter, entry_of, entry_text, open_entries
-from services.metrics.store.base import MetricsDatabase
-
-COMPLETE = "_complete"
-"""The marker document's id: every open case of the store is in the digests."""
+from services.metrics.store.base import DerivedFromCases
 
 
 def digest_id(queue_id: str, hour: str) -> str:
@@ -56,18 +52,12 @@ def digest_updates(changes: Mapping[tuple[str, str], Mapping[str, dict[str, Any]
     return updates
 
 
-class OpenCaseDigests:
+class OpenCaseDigests(DerivedFromCases):
     """Reads and rebuilds the ``open_cases`` digests (the writes ride on ``CounterWriter.write_changes``)."""
 
-    def __init__(self, database: MetricsDatabase) -> None:
-        self.database = database
-        self._complete = False
-
-    async def complete(self) -> bool:
-        """Whether every open case is in the digests (remembered once seen: a store stays complete)."""
-        if not self._complete:
-            self._complete = await self.database.open_cases.find_one({"_id": COMPLETE}, {"_id": 1}) is not None
-        return self._complete
+    @property
+    def collection(self) -> Any:
+        return self.database.open_cases
 
     async def entries_of_queue(self, queue_id: str, found: CaseFilter | None = None) -> list[dict[str, Any]]:
         """The open cases of a queue as search entries (with ``_id``), on the ``queue`` index; with ``found``,
@@ -80,20 +70,6 @@ class OpenCaseDigests:
                 if found is None or found.may_match_entry(text)
             ]
         return entries
-
-    async def ensure_complete(self) -> int:
-        """Build the digests if this store has never had them (cases written before they existed); how many
-        cases were put in. Cheap once built (one lookup)."""
-        if await self.complete():
-            return 0
-        return await self._backfill()
-
-    async def rebuild(self) -> int:
-        """Replace every digest with one computed from the stored open cases; the number of cases put in (like
-        the counters' rebuild, meant for a store whose workers are stopped)."""
-        await self.database.open_cases.delete_many({})
-        self._complete = False
-        return await self._backfill()
 
     async def _backfill(self, slice_size: int = 200) -> int:
         """Put every open case in its digests: the open cases' ids in one pass (no index serves status alone),
@@ -120,6 +96,5 @@ class OpenCaseDigests:
                 return sum(len(entries) for entries in changes.values())
 
             put += await self.database.transaction(write)
-        await self.database.open_cases.update_one({"_id": COMPLETE}, {"$set": {"at": datetime.now(UTC)}}, upsert=True)
-        self._complete = True
+        await self._mark_complete()
         return put

@@ -26,11 +26,8 @@ from typing import Any
 from pymongo import UpdateOne
 
 from services.metrics.case_search import TEXT_PATHS, block_entry, hour_of
-from services.metrics.store.base import MetricsDatabase
+from services.metrics.store.base import DerivedFromCases
 from shared.clock import as_utc
-
-COMPLETE = "_complete"
-"""The marker document: every stored case is in a block (its ``oldest`` hour bounds the walk back)."""
 
 HOURS_PER_READ = 24
 """Blocks read in one query (ids generated, so the lookup is by ``_id``: well under the ``$in`` slice limit)."""
@@ -102,18 +99,13 @@ class WordPage:
     hours: int
 
 
-class WordBlocks:
-    """Reads, backfills and rebuilds ``word_blocks`` (its writes ride on ``CounterWriter.write_changes``)."""
+class WordBlocks(DerivedFromCases):
+    """Reads, backfills and rebuilds ``word_blocks`` (its writes ride on ``CounterWriter.write_changes``); until
+    its ``COMPLETE`` marker is there, a word search reads the cases."""
 
-    def __init__(self, database: MetricsDatabase) -> None:
-        self.database = database
-        self._complete = False
-
-    async def complete(self) -> bool:
-        """Whether every stored case is in a block (remembered once seen)."""
-        if not self._complete:
-            self._complete = await self.database.word_blocks.find_one({"_id": COMPLETE}, {"_id": 1}) is not None
-        return self._complete
+    @property
+    def collection(self) -> Any:
+        return self.database.word_blocks
 
     async def _hours(self, before: str) -> list[str]:
         """Every block hour older than ``before``, newest first, from the month lists (one lookup per 50 months)."""
@@ -176,18 +168,6 @@ class WordBlocks:
                     return WordPage([c for _, c in hits], Cursor(start_of_hour), looked_at, read)
         return WordPage([c for _, c in hits], None, looked_at, read)
 
-    async def ensure_complete(self) -> int:
-        """Build the blocks if this store has never had them; how many cases were put in. One lookup once built."""
-        if await self.complete():
-            return 0
-        return await self._backfill()
-
-    async def rebuild(self) -> int:
-        """Every block recomputed from the stored cases (for a store whose workers are stopped)."""
-        await self.database.word_blocks.delete_many({})
-        self._complete = False
-        return await self._backfill()
-
     async def _backfill(self, slice_size: int = 2000) -> int:
         """Every case's entry set in its block (``$set`` of single entries, so live writes meanwhile are kept),
         in slices of ``slice_size`` cases, then the marker."""
@@ -202,6 +182,5 @@ class WordBlocks:
                 changes = {}
         if changes:
             await self.database.word_blocks.bulk_write(block_updates(changes), ordered=False)
-        await self.database.word_blocks.update_one({"_id": COMPLETE}, {"$set": {"at": datetime.now(UTC)}}, upsert=True)
-        self._complete = True
+        await self._mark_complete()
         return put
