@@ -342,8 +342,8 @@ async def test_streaming_counters_equal_the_rebuilt_ones_after_a_random_stream(m
 
 
 async def stored_blocks(mongo_db) -> dict[str, dict[str, str]]:
-    """The word blocks (hour -> call id -> entry), without the markers."""
-    return {d["_id"]: d["cases"] async for d in mongo_db.word_blocks.find({}) if not d["_id"].startswith("_")}
+    """The word blocks as a search reads them (hour -> call id -> its newest entry)."""
+    return await (await ready(mongo_db)).word_blocks.entries_by_hour()
 
 
 async def test_a_word_search_over_the_whole_store_pages_newest_first_with_a_bounded_cost(mongo_db) -> None:
@@ -385,6 +385,8 @@ async def test_a_word_search_over_the_whole_store_pages_newest_first_with_a_boun
     await repository.apply_case_events([moved])
     listed, _ = await repository.reads.search_words(CaseFilter(words=("供热", "噪音")))
     assert [case["call_id"] for case in listed] == [str(calls[1].call_id)]
+    listed, _ = await repository.reads.search_words(CaseFilter(words=("劳动和社会保障", "噪音")))
+    assert str(calls[1].call_id) not in {case["call_id"] for case in listed}, "its old entry is no longer read"
 
     blocks = await stored_blocks(mongo_db)
     await repository.rebuild()
@@ -393,6 +395,25 @@ async def test_a_word_search_over_the_whole_store_pages_newest_first_with_a_boun
     reopened = await ready(mongo_db)
     assert await reopened.backfill_word_blocks() == len(calls)
     assert await stored_blocks(mongo_db) == blocks and await reopened.backfill_word_blocks() == 0
+
+
+async def test_a_batch_adds_its_own_word_blocks_and_never_rewrites_an_earlier_one(mongo_db) -> None:
+    """Each batch inserts a block per hour it touches: the cost of a batch's words is its own, however many cases
+    its hour already holds (one growing document per hour was re-encoded whole by every batch)."""
+    repository = await ready(mongo_db)
+    hour = datetime.now(UTC).replace(minute=5, second=0, microsecond=0) - timedelta(hours=3)
+    first = [factories.routed(f"block-a{i}", received_at=hour + timedelta(seconds=i)) for i in range(3)]
+    second = [factories.routed(f"block-b{i}", received_at=hour + timedelta(seconds=10 + i)) for i in range(2)]
+    await repository.apply_routed(first)
+    before = [doc async for doc in mongo_db.word_blocks.find({"_id": {"$regex": r"^\d"}})]
+    await repository.apply_routed(second)
+    await repository.apply_routed(second)  # a replay writes nothing
+    after = [doc async for doc in mongo_db.word_blocks.find({"_id": {"$regex": r"^\d"}})]
+    assert len(before) == 1 and len(before[0]["cases"]) == 3
+    assert len(after) == 2 and before[0] in after, "the first block is untouched"
+    assert {len(doc["cases"]) for doc in after} == {3, 2}
+    merged = await repository.word_blocks.entries_by_hour()
+    assert set(merged[hour.strftime("%Y-%m-%dT%H")]) == {str(c.call_id) for c in first + second}
 
 
 async def test_a_queue_page_cursor_neither_skips_nor_repeats_cases_received_in_the_same_millisecond(mongo_db) -> None:

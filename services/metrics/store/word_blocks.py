@@ -1,29 +1,41 @@
 """Word blocks (``word_blocks``): what a word search over the whole store reads, an hour at a time, newest first.
 
 A words index on the case documents cost the embedded database 2.4–4.7 ms more per stored case (measured,
-docs/performance.md), and a search without one read every case (28–36 s at ≈136,000 cases). Instead, one
-document per hour received (UTC, ``{_id: "2026-05-06T02", cases: {call_id: "<received>\\t<text>"}}``) holds
-each case's ``case_search.searchable_text`` (subject, body, address, category path, lowercased) behind its
-receipt time: about 1,000 cases a day at a year's volume is ~120 small strings per document.
+docs/performance.md), and a search without one read every case (28–36 s at ≈136,000 cases). Instead, word
+blocks hold each case's ``case_search.searchable_text`` (subject, body, address, category path, lowercased)
+behind its receipt time, grouped by the hour received (UTC).
+
+Each write (a batch's transaction, a backfill slice) **inserts** its own block per hour it touches,
+``{_id: "2026-05-06T02|<stamp>", cases: {call_id: "<received>\t<text>"}}``, whose stamp (write time in
+nanoseconds and a random suffix) sorts blocks of an hour in the order they were written. A block holds at most
+one batch's entries, and no write ever rewrites an earlier block. The first design kept one growing document
+per hour and upserted into it: every batch re-encoded the whole hour, so the database's cost per call grew with
+the hour's calls (at 20,000 calls within an hour, an 8 MB document rewritten per batch and half of the embedded
+database's CPU, py-spy under ``hotline bench``), and an hour of Beijing's peak volume would have passed
+MongoDB's 16 MB document limit. When a case's text changes (a reclassification), its new entry goes into the new
+block and the newest block of the hour wins on read; the older entry stays, unread. A block written by the
+first design (``_id`` the bare hour) still reads, as the oldest of its hour.
 
 Writes ride on the batch's transaction (``CounterChanges.word_blocks``, written by ``CounterWriter``): one
-upsert per hour a batch touches, the text set again only when it changed (a new case, a reclassification).
+insert per hour a batch touches, the text written again only when it changed (a new case, a reclassification).
 
-A search (``WordBlocks.page``) reads hours newest first from a cursor, a day of hours per query, tests the
-words on the stored strings, and stops when the page is full or when it has looked at ``budget`` cases; it
-answers the hits and a cursor (``received_at|call_id`` of the last hit, or the hour it stopped above), so
-each page costs at most ``budget`` entries whatever the store's size. ``hotline metrics rebuild`` recomputes
-them; a store from before them gets them once (``ensure_complete``, at the worker's start).
+A search (``WordBlocks.page``) reads hours newest first from a cursor, a day of hours per query (a range on
+``_id``), tests the words on the stored strings, and stops when the page is full or when it has looked at
+``budget`` cases; it answers the hits and a cursor (``received_at|call_id`` of the last hit, or the hour it
+stopped above), so each page costs at most ``budget`` entries whatever the store's size. ``hotline metrics
+rebuild`` recomputes them; a store from before them gets them once (``ensure_complete``, at the worker's start).
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import UpdateOne
+from pymongo import InsertOne, UpdateOne
 
 from services.metrics.case_search import TEXT_PATHS, block_entry, hour_of
 from services.metrics.store.base import DerivedFromCases
@@ -42,11 +54,22 @@ HOURS_PREFIX = "_hours|"
 """``_hours|<month>``: the hours of a month (UTC) that have a block, so a walk skips the empty ones."""
 
 
-def block_updates(changes: Mapping[str, Mapping[str, str]]) -> list[UpdateOne]:
-    """One upsert per touched block (hour -> call id -> entry), its hour in its month's list, the oldest hour."""
-    updates = [
-        UpdateOne({"_id": hour}, {"$set": {f"cases.{call_id}": text for call_id, text in entries.items()}}, upsert=True)
-        for hour, entries in changes.items()
+def block_stamp() -> str:
+    """A new block's stamp: the write time in nanoseconds (so an hour's blocks sort in write order) and a random
+    suffix (two writers in the same nanosecond)."""
+    return f"{time.time_ns():020d}.{os.urandom(4).hex()}"
+
+
+def hour_of_block(block_id: str) -> str:
+    """The hour a block holds (``2026-05-06T02|<stamp>``, or the bare hour of the first design)."""
+    return block_id.partition("|")[0]
+
+
+def block_updates(changes: Mapping[str, Mapping[str, str]], stamp: str | None = None) -> list[InsertOne | UpdateOne]:
+    """One new block per touched hour (hour -> call id -> entry), its hour in its month's list, the oldest hour."""
+    stamp = stamp or block_stamp()
+    updates: list[InsertOne | UpdateOne] = [
+        InsertOne({"_id": f"{hour}|{stamp}", "cases": dict(entries)}) for hour, entries in changes.items() if entries
     ]
     months: dict[str, list[str]] = {}
     for hour in sorted(changes):
@@ -142,10 +165,7 @@ class WordBlocks(DerivedFromCases):
         looked_at = read = 0
         for start in range(0, len(hours), HOURS_PER_READ):
             ids = hours[start : start + HOURS_PER_READ]
-            blocks = {
-                doc["_id"]: doc.get("cases") or {}
-                async for doc in self.database.word_blocks.find({"_id": {"$in": ids}}, {"cases": 1})
-            }
+            blocks = await self._read_hours(ids)
             for block in ids:  # newest first
                 entries = blocks.get(block) or {}
                 read += 1
@@ -168,9 +188,30 @@ class WordBlocks(DerivedFromCases):
                     return WordPage([c for _, c in hits], Cursor(start_of_hour), looked_at, read)
         return WordPage([c for _, c in hits], None, looked_at, read)
 
+    async def entries_by_hour(self) -> dict[str, dict[str, str]]:
+        """Every hour's entries as a search reads them (the newest entry of each case): for checks and tests."""
+        return await self._merged(self.database.word_blocks.find({"_id": {"$lt": "_"}}))  # blocks, no markers
+
+    async def _read_hours(self, hours: list[str]) -> dict[str, dict[str, str]]:
+        """The entries of these hours (consecutive block hours), by hour: every block of each hour, read by one range
+        on ``_id``, merged in write order so that a case's newest entry wins."""
+        last = max(hours) + "}"  # "}" sorts after "|": every block of the newest hour, and no later hour
+        return await self._merged(
+            self.database.word_blocks.find({"_id": {"$gte": min(hours), "$lt": last}}, {"cases": 1})
+        )
+
+    @staticmethod
+    async def _merged(found: Any) -> dict[str, dict[str, str]]:
+        docs = sorted([(str(doc["_id"]), doc.get("cases") or {}) async for doc in found])
+        merged: dict[str, dict[str, str]] = {}
+        for block_id, entries in docs:  # an hour's bare id first, then its stamps in write order
+            merged.setdefault(hour_of_block(block_id), {}).update(entries)
+        return merged
+
     async def _backfill(self, slice_size: int = 2000) -> int:
-        """Every case's entry set in its block (``$set`` of single entries, so live writes meanwhile are kept),
-        in slices of ``slice_size`` cases, then the marker."""
+        """Every case's entry in new blocks, a slice of ``slice_size`` cases at a time, then the marker. Not one
+        transaction: a case whose text a live write changes between this read and the slice's insert keeps the
+        older text until its next change or a rebuild with the workers stopped."""
         projection = dict.fromkeys(("received_at", *TEXT_PATHS), 1)  # what block_entry reads
         put = 0
         changes: dict[str, dict[str, str]] = {}
