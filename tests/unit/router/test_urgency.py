@@ -84,3 +84,23 @@ def test_a_rule_urgent_call_keeps_the_rules_decision(catalogue: Catalogue, gazet
     by_rule = route(call, classification, catalogue, gazetteer, NOW)
     assert route(call, classification, catalogue, gazetteer, NOW, learned_urgency=0.9) == by_rule
     assert by_rule.rule_id == "urgent-gas-leak"
+
+
+def test_the_numpy_scorer_gives_sklearns_probabilities_on_every_kind_of_text() -> None:
+    """``UrgencyScorer.scores`` evaluates the fitted TF-IDF and model in numpy; sklearn's own pipeline is the
+    reference, on the team's labelled calls and on texts with spaces, mixed case, ideographic spaces and none."""
+    scorer = UrgencyScorer.load()
+    texts = [text for text, _ in example_rows(EXAMPLES_PATH)]
+    texts += [
+        "",
+        "   ",
+        "a",
+        "ab c",
+        "Gas LEAK at 3 Sanlitun Rd!!  help\u3000now",
+        "煤气 泄漏\n\t味道很大 A座",
+        "x" * 5,
+    ]
+    column = list(scorer.model.classes_).index(True)
+    reference = scorer.model.predict_proba(scorer.vectorizer.transform(texts))[:, column]
+    assert scorer.scores(texts) == pytest.approx(list(reference), abs=1e-12)
+    assert scorer.scores(texts[:1]) == pytest.approx(list(reference[:1]), abs=1e-12)
