@@ -180,14 +180,23 @@ def search_entry(case: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
+def digest_batch(case: Mapping[str, Any]) -> str:
+    """Which digest of a queue holds the case (``store/open_cases.py``): its hour received (UTC) and the moment
+    its batch stored it (``stored_at``, to the millisecond: the same once read back), so a batch's new cases go
+    into digests of their own; the bare hour for a case stored without ``stored_at`` (a seeded store)."""
+    hour = as_utc(case["received_at"]).strftime("%Y-%m-%dT%H")
+    stored_at = case.get("stored_at")
+    return f"{hour}|{_iso(stored_at)}" if isinstance(stored_at, datetime) else hour
+
+
 def open_entries(case: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(queue, hour received in UTC) -> the case's ``search_entry``, for every queue the case waits in (led or
+    """(queue, ``digest_batch``) -> the case's ``search_entry``, for every queue the case waits in (led or
     cooperating: 吹哨报到) while it is open; nothing once it is closed or linked."""
     if case.get("status") not in OPEN_STATUSES:
         return {}
     entry = search_entry(case)
-    hour = as_utc(case["received_at"]).strftime("%Y-%m-%dT%H")
-    return {(str(queue_id), hour): entry for queue_id in case.get("queue_ids") or [case["queue_id"]]}
+    batch = digest_batch(case)
+    return {(str(queue_id), batch): entry for queue_id in case.get("queue_ids") or [case["queue_id"]]}
 
 
 def entry_text(entry: Mapping[str, Any]) -> str:

@@ -22,7 +22,7 @@ UNIT = f"2026-04|unit|{STREET}"
 
 
 async def stored_digests(mongo_db) -> dict[str, dict[str, Any]]:
-    """The queues' open-case digests that hold a case (emptied ones stay as empty documents)."""
+    """The queues' open-case digests that hold a case (an emptied one is deleted in the transaction that empties it)."""
     return {d["_id"]: d["cases"] async for d in mongo_db.open_cases.find({"queue_id": {"$exists": True}}) if d["cases"]}
 
 
@@ -202,6 +202,51 @@ async def test_a_store_written_before_the_digests_gets_them_once_when_the_worker
     reopened = await ready(mongo_db)
     assert await stored_digests(mongo_db) == digests and await reopened.reads.open_cases.complete()
     assert await reopened.open_cases.ensure_complete() == 0, "built once"
+
+
+async def test_each_batch_writes_digests_of_its_own_and_a_digest_its_cases_left_is_deleted(mongo_db) -> None:
+    """A batch's new cases go into digests of their own (one per queue), so a later batch in the same hour never
+    rewrites them; a step changes the one digest that holds the case; an emptied digest is deleted."""
+    repository = await ready(mongo_db)
+    hour = datetime.now(UTC).replace(minute=1, second=0, microsecond=0) - timedelta(hours=2)
+    first = [factories.routed(f"dig-a{i}", received_at=hour + timedelta(seconds=i)) for i in range(3)]
+    second = [factories.routed(f"dig-b{i}", received_at=hour + timedelta(seconds=9 + i)) for i in range(2)]
+    await repository.apply_routed(first)
+    before = {d["_id"]: d async for d in mongo_db.open_cases.find({"queue_id": {"$exists": True}})}
+    await repository.apply_routed(second)
+    after = {d["_id"]: d async for d in mongo_db.open_cases.find({"queue_id": {"$exists": True}})}
+    # one digest per queue the cases wait in (the street leads, the department cooperates) and per batch
+    assert len(before) == 2 and len(after) == 4 and all(after[key] == doc for key, doc in before.items())
+    queue_id = STREET
+    assert len(await repository.reads.open_cases.entries_of_queue(queue_id)) == 5
+
+    await repository.apply_case_events([factories.case_step(first[0], "accepted")])
+    changed = {d["_id"]: d async for d in mongo_db.open_cases.find({"queue_id": {"$exists": True}})}
+    assert {key for key in after if changed[key] != after[key]} == set(before), "only the first batch's digests"
+    steps = [factories.case_step(c, kind) for c in second for kind in ("accepted", "responded", "resolved")]
+    result = await repository.apply_case_events(steps)
+    assert not result.rejected
+    left = {d["_id"] async for d in mongo_db.open_cases.find({"queue_id": {"$exists": True}})}
+    assert left == set(before), "the second batch's digests, which no case waits in any more, are gone"
+
+
+async def test_digests_of_an_older_layout_are_written_again_when_the_worker_opens_the_store(mongo_db) -> None:
+    repository = await ready(mongo_db)
+    calls = [factories.routed(f"layout-{i}") for i in range(4)]
+    await repository.apply_routed(calls)
+    digests = await stored_digests(mongo_db)
+    await mongo_db.open_cases.delete_many({})  # the first layout: one digest per queue and hour, its marker unversioned
+    hour = calls[0].call.received_at.astimezone(UTC).strftime("%Y-%m-%dT%H")
+    await mongo_db.open_cases.insert_many(
+        [
+            {"_id": f"{hour}|{STREET}", "queue_id": STREET, "hour": hour, "cases": {"x": "{}"}},
+            {"_id": "_complete", "at": datetime.now(UTC)},
+        ]
+    )
+    reopened = MetricsRepository(mongo_db)
+    assert await reopened.reads.open_cases.complete() is False
+    assert await reopened.open_cases.ensure_complete() == sum(len(entries) for entries in digests.values())
+    assert await stored_digests(mongo_db) == digests and await reopened.open_cases.ensure_complete() == 0
 
 
 async def test_each_deadline_is_flagged_once_counted_and_queued_for_publishing(mongo_db) -> None:

@@ -109,7 +109,11 @@ class DerivedFromCases:
     """A collection computed from the stored cases (the queue digests, the word blocks): kept by the batches'
     writes, put in once for a store from before it (``ensure_complete``, at the worker's start), recomputed by
     ``hotline metrics rebuild``. Its ``COMPLETE`` marker says a backfill ran; once seen it is remembered (a store
-    stays complete). A subclass names its ``collection`` and fills it (``_backfill``, ending in ``_mark_complete``)."""
+    stays complete). A subclass names its ``collection`` and fills it (``_backfill``, ending in ``_mark_complete``).
+    A subclass whose documents change shape raises its ``layout``: a store marked with another layout is emptied
+    and filled again by ``ensure_complete`` (a marker without one is layout 1)."""
+
+    layout = 1
 
     def __init__(self, database: MetricsDatabase) -> None:
         self.database = database
@@ -122,13 +126,18 @@ class DerivedFromCases:
     async def complete(self) -> bool:
         """Whether the backfill has run on this store (remembered once seen)."""
         if not self._complete:
-            self._complete = await self.collection.find_one({"_id": COMPLETE}, {"_id": 1}) is not None
+            layouts = [self.layout, None] if self.layout == 1 else [self.layout]
+            marker = {"_id": COMPLETE, "layout": {"$in": layouts}}
+            self._complete = await self.collection.find_one(marker, {"_id": 1}) is not None
         return self._complete
 
     async def ensure_complete(self) -> int:
-        """Fill the collection if this store has never had it; how many cases were put in. One lookup once filled."""
+        """Fill the collection if this store has never had it, or had it in an older layout (emptied first); how
+        many cases were put in. One lookup once filled."""
         if await self.complete():
             return 0
+        if await self.collection.find_one({"_id": COMPLETE}, {"_id": 1}) is not None:
+            await self.collection.delete_many({})  # an older layout: written again from the cases
         return await self._backfill()
 
     async def rebuild(self) -> int:
@@ -141,5 +150,6 @@ class DerivedFromCases:
         raise NotImplementedError
 
     async def _mark_complete(self) -> None:
-        await self.collection.update_one({"_id": COMPLETE}, {"$set": {"at": datetime.now(UTC)}}, upsert=True)
+        marked = {"at": datetime.now(UTC), "layout": self.layout}
+        await self.collection.update_one({"_id": COMPLETE}, {"$set": marked}, upsert=True)
         self._complete = True

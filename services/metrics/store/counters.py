@@ -14,7 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from services.metrics.aggregates import QUEUE_COUNTER_PREFIX, CounterChanges, parse_counter_id
 from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.store.base import MetricsDatabase
-from services.metrics.store.open_cases import digest_updates
+from services.metrics.store.open_cases import digest_updates, emptied_digests
 from services.metrics.store.word_blocks import block_updates
 
 
@@ -56,6 +56,9 @@ class CounterWriter:
         digests = digest_updates(changes.open_cases)
         if digests:  # the queues' open-case digests, in the same transaction as the cases they describe
             await self.database.open_cases.bulk_write(digests, ordered=False, session=session)
+        emptied = emptied_digests(changes.open_cases)
+        if emptied:  # a digest no case waits in any more is deleted, so a queue's read stays bounded by its open cases
+            await self.database.open_cases.delete_many({"_id": {"$in": emptied}, "cases": {}}, session=session)
         blocks = block_updates(changes.word_blocks)
         if blocks:  # the whole store's word blocks: one upsert per hour the batch touched
             await self.database.word_blocks.bulk_write(blocks, ordered=False, session=session)
