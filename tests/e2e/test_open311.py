@@ -399,6 +399,11 @@ def test_errors_are_the_standards_in_both_formats(open311: Open311, fmt: str) ->
             "not among its values",
             open311.post(fmt, a_form(open311, address_string="东城区", **{"attribute[item]": "火星"})),
         ),
+        (
+            400,
+            "address_string must not contain NUL or control characters",
+            open311.post(fmt, a_form(open311, address_string="东城区\x01某小区")),
+        ),
         (404, "not found", open311.get(f"services/99-99.{fmt}")),
         (404, "not found", open311.get(f"requests/{uuid.uuid4()}.{fmt}")),
         (404, "not found", open311.get(f"requests/no-such-request.{fmt}")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,14 +152,43 @@ def test_the_same_form_is_the_same_request() -> None:
     assert external_id_of(form) != external_id_of({**form, "description": ["y"]})
 
 
-def test_a_description_with_nul_or_control_characters_is_400() -> None:
+def test_a_field_with_nul_or_control_characters_is_400() -> None:
+    """Not only the description: every field the hotline keeps or echoes (address_string, account_id,
+    attribute answers, media_url) would otherwise reach an XML answer, where such characters are not allowed."""
     from services.intake.open311.routes import build_event
     from shared.api_keys import KeyRecord
 
-    form = {"service_code": ["mq-wage-arrears"], "address_string": ["大兴区西红门镇"], "description": ["欠薪\x00"]}
     key = KeyRecord(name="t", salt="y", hash="x", scopes=("calls:write",), created_at="2026-01-01T00:00:00Z")
-    with pytest.raises(Open311Error, match="control characters"):
-        build_event(form, key, service_catalogue(), IntakeSettings())
+    form = {
+        "service_code": ["mq-wage-arrears"],
+        "address_string": ["大兴区西红门镇"],
+        "attribute[employer]": ["某公司"],
+    }
+    build_event(form, key, service_catalogue(), IntakeSettings())  # the clean form is accepted
+    for name, value in (
+        ("description", "欠薪\x00"),
+        ("address_string", "大兴区\x01西红门镇"),
+        ("account_id", "acct\x0b"),
+        ("attribute[employer]", "某\x1f公司"),
+        ("media_url", "https://photos.example.com/\x7f.jpg"),
+    ):
+        with pytest.raises(Open311Error, match=f"{re.escape(name)} must not contain NUL or control characters"):
+            build_event({**form, name: [value]}, key, service_catalogue(), IntakeSettings())
+    build_event({**form, "description": ["第一行\n第二行\t完"]}, key, service_catalogue(), IntakeSettings())
+
+
+def test_xml_answers_stay_well_formed_whatever_the_stored_text_holds() -> None:
+    """Characters XML 1.0 does not allow (a case stored before the form checks, a unit's text) become U+FFFD."""
+    body = formats.xml_document(
+        "errors", "error", [{"code": 400, "description": "attribute[\x01] is not an attribute"}]
+    )
+    assert ET.fromstring(body).findtext("error/description") == "attribute[\ufffd] is not an attribute"
+    view = request_view(
+        a_case(call={"body": "路灯\x0b坏了", "location": {"address": "望京\x00西园"}}), service_catalogue()
+    )
+    request = ET.fromstring(formats.xml_document("service_requests", "request", [view])).find("request")
+    assert request is not None and request.findtext("address") == "望京\ufffd西园"
+    assert request.findtext("description") == "路灯\ufffd坏了"
 
 
 def test_get_requests_asks_the_case_store_for_the_standards_window_and_limit(tmp_path: Path) -> None:
