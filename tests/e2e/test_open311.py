@@ -3,7 +3,8 @@
 Every endpoint in JSON and XML; a request filed through Open311 is classified, routed, taken through its
 lifecycle with ``POST /v1/cases/{id}/events`` and then reads ``closed`` with its status notes; the
 standard's errors; JSON answers validated against the JSON Schemas in docs/open311/, written from the
-public GeoReport v2 specification; and a published Open311 client library (``georeport``) reading it all.
+public GeoReport v2 specification; and two published Open311 client libraries: ``georeport`` reading every
+GET call in JSON and XML, ``civicbot`` filing a request and following it to closed.
 """
 
 from __future__ import annotations
@@ -398,6 +399,11 @@ def test_errors_are_the_standards_in_both_formats(open311: Open311, fmt: str) ->
             "not among its values",
             open311.post(fmt, a_form(open311, address_string="东城区", **{"attribute[item]": "火星"})),
         ),
+        (
+            400,
+            "address_string must not contain NUL or control characters",
+            open311.post(fmt, a_form(open311, address_string="东城区\x01某小区")),
+        ),
         (404, "not found", open311.get(f"services/99-99.{fmt}")),
         (404, "not found", open311.get(f"requests/{uuid.uuid4()}.{fmt}")),
         (404, "not found", open311.get(f"requests/no-such-request.{fmt}")),
@@ -509,6 +515,71 @@ def test_the_georeport_client_library_reads_services_and_requests(open311: Open3
         many = client.get_service_requests(service_request_id=request_id)
         many = many if isinstance(many, list) else [many]  # xmltodict gives one element as a dict
         assert [r["service_request_id"] for r in many] == [request_id]
+
+
+def test_the_civicbot_client_library_files_a_request_and_follows_it_to_closed(open311: Open311) -> None:
+    """``civicbot`` (PyPI, MIT; JSON only) files a request with its own form builder, after checking it against
+    the service list and definition it read from us, and follows it: one request, by id, by service and status,
+    its token; the unit's steps go through ``POST /v1/cases/{id}/events`` and civicbot then reads ``closed``."""
+    from civicbot import Endpoint, Open311Client, ValidationError
+
+    client = Open311Client(
+        Endpoint(id="hotline", name="Hotline 12345", base_url=open311.base, write=True),
+        jurisdiction_id="beijing.gov.cn",
+    )
+    assert len(client.list_services()) == len(open311.get("services.json").json())
+    form = {
+        "address_id": division_code("海淀区", "中关村街道"),
+        "address_string": "中关村大街某小区",
+        "description": "在拼多多买的电饭煲收到就坏了，商家拒绝退款。" + uuid.uuid4().hex[:6],
+        "phone": "13900005678",
+        "first_name": "四",
+        "last_name": "李",
+    }
+    with pytest.raises(ValidationError, match="platform"):  # required, as our service definition says
+        client.create_request("mq-online-consumption", validate_remote=True, **form)
+    prepared = client.create_request(
+        "mq-online-consumption",
+        dry_run=False,
+        confirm="SEND",
+        api_key=open311.calls_key,
+        validate_remote=True,
+        attributes={"platform": "pinduoduo", "amount": "299", "problem": ["refund", "quality"]},
+        **form,
+    )
+    [created] = valid(prepared.response, "request-created")
+    request_id = created["service_request_id"]
+    open311.wait_request(request_id, lambda r: True, "the stored case")
+    case = open311.case(request_id)
+    assert case["call"]["requested"]["attributes"] == {
+        "platform": ["pinduoduo"],
+        "amount": ["299"],
+        "problem": ["refund", "quality"],
+    }
+    assert case["call"]["contact"]["masked"] == "139****5678"
+
+    one = client.get_request(request_id)
+    assert one is not None and valid([one], "requests")
+    assert (one["status"], one["service_code"]) == ("open", "mq-online-consumption")
+    assert one["agency_responsible"] == "市市场监督管理局" and "13900005678" not in json.dumps(one)
+    assert [r["service_request_id"] for r in client.list_requests(service_request_ids=[request_id])] == [request_id]
+    assert client.get_token(uuid.UUID(request_id).hex) == [
+        {"service_request_id": request_id, "token": uuid.UUID(request_id).hex}
+    ]
+
+    unit = create_key(
+        open311.platform.api_keys_file, "market-regulation", (CASES_ACT,), units=("department:市市场监督管理局",)
+    )
+    open311.step(request_id, unit, "accepted")  # each step is checked against the state the last one left
+    open311.wait_request(request_id, lambda r: "已签收" in r["status_notes"], "accepted")
+    open311.step(request_id, unit, "responded")
+    open311.wait_request(request_id, lambda r: "已响应" in r["status_notes"], "responded")
+    open311.step(request_id, unit, "resolved", note="商家已全额退款")
+    open311.wait_request(request_id, lambda r: r["status"] == "closed", "resolved")
+    closed = client.get_request(request_id)
+    assert closed is not None and closed["status"] == "closed" and "商家已全额退款" in closed["status_notes"]
+    listed = client.list_requests(service_code="mq-online-consumption", status="closed")
+    assert request_id in [r["service_request_id"] for r in valid(listed, "requests")]
 
 
 def test_schemas_are_valid_json_schemas() -> None:

@@ -9,6 +9,7 @@ empty element in XML.
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -33,12 +34,17 @@ class Open311Error(Exception):
         self.headers = dict(headers or {})
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+"""Characters XML 1.0 cannot carry (ElementTree writes them as they are, and the document is then not
+well-formed): replaced by U+FFFD, so an answer parses whatever text a case holds."""
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _append(parent: ET.Element, tag: str, value: Any, item_tags: Mapping[str, str]) -> None:

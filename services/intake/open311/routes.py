@@ -311,6 +311,13 @@ def build_event(
     fields: Mapping[str, list[str]], key: KeyRecord, services: ServiceCatalogue, settings: IntakeSettings
 ) -> tuple[CallReceived, Service]:
     """The CallReceived event of a checked Open311 form (400/404 for what is wrong with it)."""
+    controls = [
+        f"{name} must not contain NUL or control characters (tab and line breaks are allowed)"
+        for name, values in fields.items()
+        if any(has_control_characters(value) for value in values)
+    ]
+    if controls:  # as /v1/calls refuses them; XML 1.0 could not carry them back in an answer either
+        raise Open311Error(400, *controls)
     code = _one(fields, "service_code")
     if code is None:
         raise Open311Error(400, "service_code was not provided (see services.json)")
@@ -321,10 +328,6 @@ def build_event(
     description = _one(fields, "description")
     if description is not None and len(description) > MAX_DESCRIPTION:
         raise Open311Error(400, f"description is longer than {MAX_DESCRIPTION} characters")
-    if description is not None and has_control_characters(description):
-        raise Open311Error(
-            400, "description must not contain NUL or control characters (tab and line breaks are allowed)"
-        )
     answers = _attribute_answers(fields)
     problems = attribute_problems(service, answers)
     if problems:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from services.intake.app import create_app
 from services.intake.open311 import formats
 from services.intake.open311.formats import Open311Error
 from services.intake.open311.mapping import (
@@ -20,6 +25,7 @@ from services.intake.open311.mapping import (
     service_catalogue,
 )
 from services.intake.open311.routes import attribute_problems, date_range, external_id_of, location_from
+from services.intake.settings import IntakeSettings
 from shared.lifecycle import OPEN_STATUSES, CaseStatus
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -146,12 +152,83 @@ def test_the_same_form_is_the_same_request() -> None:
     assert external_id_of(form) != external_id_of({**form, "description": ["y"]})
 
 
-def test_a_description_with_nul_or_control_characters_is_400() -> None:
+def test_a_field_with_nul_or_control_characters_is_400() -> None:
+    """Not only the description: every field the hotline keeps or echoes (address_string, account_id,
+    attribute answers, media_url) would otherwise reach an XML answer, where such characters are not allowed."""
     from services.intake.open311.routes import build_event
-    from services.intake.settings import IntakeSettings
     from shared.api_keys import KeyRecord
 
-    form = {"service_code": ["mq-wage-arrears"], "address_string": ["大兴区西红门镇"], "description": ["欠薪\x00"]}
     key = KeyRecord(name="t", salt="y", hash="x", scopes=("calls:write",), created_at="2026-01-01T00:00:00Z")
-    with pytest.raises(Open311Error, match="control characters"):
-        build_event(form, key, service_catalogue(), IntakeSettings())
+    form = {
+        "service_code": ["mq-wage-arrears"],
+        "address_string": ["大兴区西红门镇"],
+        "attribute[employer]": ["某公司"],
+    }
+    build_event(form, key, service_catalogue(), IntakeSettings())  # the clean form is accepted
+    for name, value in (
+        ("description", "欠薪\x00"),
+        ("address_string", "大兴区\x01西红门镇"),
+        ("account_id", "acct\x0b"),
+        ("attribute[employer]", "某\x1f公司"),
+        ("media_url", "https://photos.example.com/\x7f.jpg"),
+    ):
+        with pytest.raises(Open311Error, match=f"{re.escape(name)} must not contain NUL or control characters"):
+            build_event({**form, name: [value]}, key, service_catalogue(), IntakeSettings())
+    build_event({**form, "description": ["第一行\n第二行\t完"]}, key, service_catalogue(), IntakeSettings())
+
+
+def test_xml_answers_stay_well_formed_whatever_the_stored_text_holds() -> None:
+    """Characters XML 1.0 does not allow (a case stored before the form checks, a unit's text) become U+FFFD."""
+    body = formats.xml_document(
+        "errors", "error", [{"code": 400, "description": "attribute[\x01] is not an attribute"}]
+    )
+    assert ET.fromstring(body).findtext("error/description") == "attribute[\ufffd] is not an attribute"
+    view = request_view(
+        a_case(call={"body": "路灯\x0b坏了", "location": {"address": "望京\x00西园"}}), service_catalogue()
+    )
+    request = ET.fromstring(formats.xml_document("service_requests", "request", [view])).find("request")
+    assert request is not None and request.findtext("address") == "望京\ufffd西园"
+    assert request.findtext("description") == "路灯\ufffd坏了"
+
+
+def test_get_requests_asks_the_case_store_for_the_standards_window_and_limit(tmp_path: Path) -> None:
+    """GET requests.{fmt} without dates asks the metrics read API for the most recent 90 days and at most
+    1,000 cases; status, service codes and ids become the store's filters; a store that does not answer is
+    the standard's 400 with Retry-After (the store is an httpx mock: nothing else runs)."""
+    asked: list[httpx.Request] = []
+    down = False
+
+    def store(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        if down:
+            return httpx.Response(503)
+        return httpx.Response(200, json={"cases": [a_case()]})
+
+    app = create_app(IntakeSettings(home=tmp_path, kafka={"bootstrap_servers": "127.0.0.1:1"}))
+    app.state.open311_metrics = httpx.AsyncClient(transport=httpx.MockTransport(store), base_url="http://metrics")
+    client = TestClient(app)
+
+    before = datetime.now(UTC)
+    answer = client.get("/open311/v2/requests.json")
+    assert answer.status_code == 200 and [r["status"] for r in answer.json()] == ["closed"]
+    params = asked[-1].url.params
+    assert asked[-1].url.path == "/v1/cases" and params["limit"] == "1000"
+    start, end = datetime.fromisoformat(params["received_from"]), datetime.fromisoformat(params["received_to"])
+    assert end - start == timedelta(days=90) and before <= end <= datetime.now(UTC)
+    assert not {"status", "category", "issue", "call_id"} & set(params.keys())
+    assert ET.fromstring(client.get("/open311/v2/requests.xml").content).findtext("request/status") == "closed"
+
+    client.get("/open311/v2/requests.json", params={"status": "open", "service_code": "01-02,mq-wage-arrears"})
+    params = asked[-1].url.params
+    assert sorted(params.get_list("status")) == sorted(str(s) for s in OPEN_STATUSES)
+    assert params.get_list("category") == ["城乡建设/城市建设和市政管理"]
+    assert params.get_list("issue") == ["wage-arrears"]
+
+    known = "6a1c6f0e-0000-4000-8000-000000000001"
+    client.get("/open311/v2/requests.json", params={"service_request_id": f"{known},not-an-id", "status": "open"})
+    assert asked[-1].url.params.multi_items() == [("call_id", known)]  # ids override every other filter
+
+    down = True
+    refused = client.get("/open311/v2/requests.xml")
+    assert refused.status_code == 400 and refused.headers["Retry-After"]
+    assert ET.fromstring(refused.content).findtext("error/code") == "400"
