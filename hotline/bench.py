@@ -14,6 +14,9 @@ console's queue page and search instead (``hotline.bench_console``). Printed, ne
 the metrics store's own write path and reused (``hotline.seed``; kept in ``.hotline/bench-store-N``).
 Visibility is read from the category counters (a few documents), never by counting cases, and the
 latencies from the cases by ``_id`` in slices: the benchmark's own reads do not grow with the store.
+
+Size: ~500 lines — one run's phases (platform, paced posting, visibility, latencies, raw Kafka rate, periodic
+costs) share its ``BenchResult`` and report; the console, intake, metrics and word benchmarks are modules apart.
 """
 
 from __future__ import annotations

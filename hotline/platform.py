@@ -7,6 +7,9 @@ The supervisor holds the platform-wide settings and the settings of each process
 (where intake, metrics and the console listen, where the key and user files are) and configures the
 children through the environment: ``settings_env`` names each variable from the process's own settings
 class, so the supervisor never spells a prefix of its own.
+
+Size: ~500 lines — the supervisor (``Platform``: start order, readiness, restarts, replicas) and the
+first-run secrets it creates (keys, session secret, demo supervisor) that every caller of it needs.
 """
 
 from __future__ import annotations

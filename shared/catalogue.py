@@ -1,8 +1,15 @@
 """The dispatch catalogue (派单目录): ordered rules, first match wins, loaded from YAML and validated.
 
 The file format is shared: the router routes with it, intake checks a supervisor's dispatch and whistle
-against its departments, the console offers them, ``hotline catalogue`` checks a file. How a call is
-matched against the rules and which unit leads is the router's (``services/router/routing.py``).
+against its departments, the console offers them, ``hotline catalogue`` checks a file. Which rule a call
+takes and which unit leads is the router's (``services/router/routing.py``); a rule's own tests of the words
+and the time (``Match.words_match``, ``Match.holds_at``, with the ``now_only`` markers) sit on the model here
+and only the router calls them.
+
+Size: ~590 lines — the rule model validates itself against the reference data (taxonomy, 每月一题 ids,
+departments, the gazetteer's streets) and a rule's error must name its id; ``words_match``, ``holds_at`` and
+the helpers under them (markers, ``near``, ``any_of``, ``in_window``) are the router's alone and the part to
+move beside it next.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The one place that knows how a Hotline faust worker is configured, how it consumes a batch and how
 poison messages are kept.
 
-Size: ~525 lines — the worker's whole consuming contract in one place: the app factory, parsing, the one
+Size: ~545 lines — the worker's whole consuming contract in one place: the app factory, parsing, the one
 dead-letter builder, retries, the batch loop and the offset watch (a restarted in-memory broker) that the loop
 feeds; splitting the watch out would make it import back from here.
 

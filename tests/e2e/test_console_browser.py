@@ -4,6 +4,9 @@ The platform's processes (intake, classifier, router, metrics, metrics API, cons
 session's broker and database; Debian's ``chromium`` is driven by Playwright through its
 ``executable_path`` (``playwright install`` is never needed). Screenshots of the main pages go to
 ``test-artifacts/screenshots/``.
+
+Size: ~980 lines — every test shares one module-scoped platform and one Chromium (started once, the
+slowest part of the suite); split into files, each would start its own.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@
   platform's CLI and embedded servers sit on top, not below).
 - A MongoDB collection is named by a constant, never by a literal at the point of use, and each name is
   spelled in one module only: its owner's (or ``shared/`` for a documented read model).
+- A collection spelled in ``shared/`` is a documented read model (``READ_MODELS``: the module, the constant and
+  the one service that writes it). Its constant is imported by no other service: they read it only through
+  the read model's typed accessor in that ``shared/`` module (``shared.cases.CaseReadModel``).
+- A file over ``MAX_LINES`` lines states why at its top (a ``Size:`` line in its docstring).
 
 The checks are AST walks (no import of the code), so a violation names the file and line.
 """
@@ -23,6 +27,9 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED_PLUMBING = "common"
 _DATABASE_NAME = re.compile(r"(^|_)(db|database)$")
 _CLIENT_NAME = re.compile(r"(client|mongo)$")
+# Collections other services read through a typed read model in shared/: module -> (constant, owning service).
+READ_MODELS = {"shared.cases": ("CASES_COLLECTION", "metrics")}
+MAX_LINES = 500
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,37 @@ def collection_violations(sources: dict[str, str]) -> list[Violation]:
     return found
 
 
+def read_model_violations(path: str, source: str) -> list[Violation]:
+    """Imports of a read model's collection constant (``READ_MODELS``) by a service that does not own it."""
+    parts = Path(path).parts
+    if parts[0] != "services" or len(parts) < 3:
+        return []
+    service = parts[1]
+    found: list[Violation] = []
+    for node in ast.walk(ast.parse(source, filename=path)):
+        if not (isinstance(node, ast.ImportFrom) and node.module in READ_MODELS):
+            continue
+        constant, owner = READ_MODELS[node.module]
+        if service != owner and any(alias.name == constant for alias in node.names):
+            found.append(
+                Violation(
+                    path,
+                    node.lineno,
+                    f"services/{service} takes {node.module}.{constant} (written by {owner}): "
+                    f"read it through the read model in {node.module}",
+                )
+            )
+    return found
+
+
+def size_violations(path: str, source: str, max_lines: int = MAX_LINES) -> list[Violation]:
+    """``path`` when it is over ``max_lines`` lines and its docstring gives no ``Size:`` reason."""
+    lines = source.count("\n")
+    if lines <= max_lines or "Size:" in (ast.get_docstring(ast.parse(source, filename=path)) or ""):
+        return []
+    return [Violation(path, 1, f"{lines} lines and no 'Size:' reason in the docstring: split it or say why")]
+
+
 def python_sources(*roots: str) -> dict[str, str]:
     """Relative path -> source of every ``.py`` file under ``roots`` (relative to the repository)."""
     return {
@@ -181,6 +219,27 @@ def test_every_collection_name_is_a_constant_spelled_in_one_module() -> None:
     # The walk sees the code's collections; the metrics-owned cases, read by others, is spelled in shared/.
     assert [path for path, _ in spellings["cases"]] == ["shared/cases.py"]
     assert {"counters", "programme"} <= set(spellings)
+
+
+def test_a_read_models_collection_is_taken_only_by_its_owner_and_its_shared_accessor() -> None:
+    sources = python_sources("services", "shared", "hotline")
+    violations = [v for path, source in sources.items() for v in read_model_violations(path, source)]
+    assert not violations, _report(violations)
+    # Every collection spelled in shared/ is a documented read model with its owner.
+    spellings = collection_spellings({path: ast.parse(source) for path, source in sources.items()})
+    in_shared = {
+        path.removesuffix(".py").replace("/", ".")
+        for places in spellings.values()
+        for path, _ in places
+        if path.startswith("shared/")
+    }
+    assert in_shared == set(READ_MODELS)
+
+
+def test_every_file_over_the_limit_says_why_at_its_top() -> None:
+    sources = python_sources("services", "shared", "hotline", "tests")
+    violations = [v for path, source in sources.items() for v in size_violations(path, source)]
+    assert not violations, _report(violations)
 
 
 # The checkers can fail: each rule on a deliberately bad snippet.
@@ -239,3 +298,24 @@ def test_the_collection_check_allows_one_constant_imported_everywhere() -> None:
         "services/metrics/store.py": "from shared.cases import CASES_COLLECTION\n\ndef c(self):\n    return self.database.get_collection(CASES_COLLECTION)\n",
     }
     assert collection_violations(sources) == []
+
+
+def test_the_read_model_check_refuses_another_service_taking_the_cases_collection() -> None:
+    bad = "from shared.cases import CASES_COLLECTION, CaseReadModel\n"
+    found = read_model_violations("services/router/agent.py", bad)
+    assert [str(v) for v in found] == [
+        "services/router/agent.py:1: services/router takes shared.cases.CASES_COLLECTION (written by metrics): "
+        "read it through the read model in shared.cases"
+    ]
+    assert read_model_violations("services/router/agent.py", "from shared.cases import CaseReadModel\n") == []
+    assert read_model_violations("services/metrics/store/base.py", bad) == []
+    assert read_model_violations("hotline/bench.py", bad) == []
+
+
+def test_the_size_check_refuses_a_long_file_without_a_reason() -> None:
+    body = "x = 1\n" * 10
+    assert size_violations("services/x.py", '"""Short."""\n' + body, max_lines=5) == [
+        Violation("services/x.py", 1, "11 lines and no 'Size:' reason in the docstring: split it or say why")
+    ]
+    assert size_violations("services/x.py", '"""Long.\n\nSize: one table."""\n' + body, max_lines=5) == []
+    assert size_violations("services/x.py", body, max_lines=10) == []
