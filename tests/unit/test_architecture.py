@@ -10,6 +10,8 @@
   the one service that writes it). Its constant is imported by no other service: they read it only through
   the read model's typed accessor in that ``shared/`` module (``shared.cases.CaseReadModel``).
 - A file over ``MAX_LINES`` lines states why at its top (a ``Size:`` line in its docstring).
+- ``tests/unit`` mirrors the code: one folder per service and one each for ``shared`` and ``hotline``, and no
+  test module beside them but this one.
 
 The checks are AST walks (no import of the code), so a violation names the file and line.
 """
@@ -240,6 +242,13 @@ def test_every_file_over_the_limit_says_why_at_its_top() -> None:
     sources = python_sources("services", "shared", "hotline", "tests")
     violations = [v for path, source in sources.items() for v in size_violations(path, source)]
     assert not violations, _report(violations)
+
+
+def test_unit_tests_mirror_the_code() -> None:
+    unit = REPO / "tests" / "unit"
+    code = {p.name for p in (REPO / "services").iterdir() if (p / "__init__.py").exists()} | {"shared", "hotline"}
+    assert {p.name for p in unit.iterdir() if (p / "__init__.py").exists()} == code
+    assert sorted(p.name for p in unit.glob("test_*.py")) == [Path(__file__).name]
 
 
 # The checkers can fail: each rule on a deliberately bad snippet.
