@@ -39,7 +39,7 @@ from shared.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue, CatalogueError, 
 from shared.clock import as_utc
 from shared.events import Assignment, Call, Channel, Classification, Location, utc_now
 from shared.gazetteer import Gazetteer, load_gazetteer
-from shared.queues import URGENT, priority_label
+from shared.queues import URGENT, QueueId, priority_label
 
 SOURCE_SYSTEM = "hotline-route"
 BATCH = 500
@@ -212,10 +212,10 @@ def accepted_leads(label: dict[str, Any]) -> set[str]:
     for unit in label.get("accept") or []:
         if unit == "street":
             if district and street:
-                leads.add(f"street:{district}/{street}")
+                leads.add(str(QueueId.for_street(district, street)))
         elif unit == "district":
             if district:
-                leads.add(f"district:{district}")
+                leads.add(str(QueueId.for_district(district)))
         else:
             leads.add(unit)
     return leads

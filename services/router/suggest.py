@@ -218,9 +218,10 @@ def proposed_rule(lesson: Lesson, catalogue: Catalogue, rule_id: str, cases: int
         )
         if template.assign.calendar != "calendar":
             assign["calendar"] = template.assign.calendar
+    queue = QueueId.try_parse(lead)
     unit = (
-        QueueId.parse(lead).unit_name
-        if lead.startswith("department:")
+        queue.unit_name
+        if queue is not None and queue.kind is UnitKind.department
         else {"street": "属地街乡镇"}.get(lead, "区级分中心")
     )
     problem = _problem_words(lesson)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.router.suggest import lead_of, lesson_of, report, suggest
+from services.router.suggest import lead_of, lesson_of, proposed_rule, report, suggest
 from shared.catalogue import Rule, load_catalogue
 from shared.gazetteer import load_gazetteer
 
@@ -91,3 +92,16 @@ def test_cases_the_catalogue_already_sends_where_they_settled_propose_nothing() 
     lesson = lesson_of(case, CATALOGUE, GAZETTEER, NOW)
     assert lesson is not None and lesson.lead_today == lesson.settled_lead
     assert suggest([lesson] * 5, CATALOGUE, min_cases=1) == []
+
+
+def test_a_proposed_rule_names_the_unit_that_leads_in_its_description() -> None:
+    lesson = lesson_of(guardrail_case(), CATALOGUE, GAZETTEER, NOW)
+    assert lesson is not None
+    leads = {
+        "department:市交通委员会": "由市交通委员会牵头",
+        "street": "由属地街乡镇牵头",
+        "district": "由区级分中心牵头",
+    }
+    for lead, says in leads.items():
+        rule = proposed_rule(dataclasses.replace(lesson, settled_lead=lead), CATALOGUE, "learned-1", 3)
+        assert says in rule["description"]["zh"]
