@@ -4,7 +4,7 @@ Two processes, laid out as entrypoint → composition root → domain / adapters
 
 - entrypoints: ``__main__.py`` (``python -m services.metrics``, the worker) and ``api/__main__.py``
   (``python -m services.metrics.api``, the read API and the live queue page);
-- composition roots: ``agent.build_app`` (the faust worker: agents and timers wired to the store) and
+- composition roots: ``app.build_app`` (the faust worker: the store wired into ``agent.register_agents``) and
   ``api/app.create_app`` (FastAPI: the stores, the scoreboard and the routers); settings are read in the
   entrypoints and passed down;
 - domain, pure (no I/O, tested without a broker or a database): ``case_facts.py`` (the case document,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.common.streaming import run_worker
-from services.metrics.agent import build_app
+from services.metrics.app import build_app
 from services.metrics.settings import MetricsSettings
 
 

@@ -3,7 +3,9 @@
 Thin on purpose: parse a batch (poison messages go to the dead-letter topic), hand the valid events
 to the repository, and retry until the database took them, so an outage never acks unprocessed events.
 Timers watch deadlines, retry events that came before their case, look for hot spots and publish the
-outbox (CaseOverdue, HotSpotAlert) after the transaction that decided them committed.
+outbox (CaseOverdue, HotSpotAlert) after the transaction that decided them committed. The composition
+root (``services/metrics/app.py``) builds the faust app and the store holder and hands them to
+``register_agents``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from services.common.streaming import (
     Batching,
     Received,
     consume_batches,
-    create_app,
     dead_letter_of,
     dead_letter_sender,
     raw_topic,
@@ -96,13 +97,12 @@ def split_programme_updates(
     return fitting, dead
 
 
-def build_app(settings: MetricsSettings) -> faust.App:
-    """The metrics worker: routed calls and case events in batches into the metrics store, plus its timers."""
-    app = create_app(SERVICE, settings)
+def register_agents(app: faust.App, settings: MetricsSettings, *, store: RepositoryHolder) -> None:
+    """Routed calls, case events and programme updates in batches into the metrics store (``store``), plus the
+    timers: deadlines, events waiting for their case, hot spots and the outbox."""
     routed = raw_topic(app, topics.CALLS_ROUTED)
     case_events = raw_topic(app, topics.CASES_EVENTS)
     programme_events = raw_topic(app, topics.PROGRAMME_EVENTS)
-    store = RepositoryHolder(settings)
     thresholds = HotSpotThresholds(
         min_count=settings.hotspot_min_count,
         ratio=settings.hotspot_ratio,
@@ -232,5 +232,3 @@ def build_app(settings: MetricsSettings) -> faust.App:
             futures.append(await topic.send(key=message["key"].encode(), value=message["value"].encode()))
         await asyncio.gather(*futures)
         await repository.mark_published([m["_id"] for m in messages])
-
-    return app
