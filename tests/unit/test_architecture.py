@@ -4,6 +4,8 @@
   plumbing, allowed): what two services share lives in ``shared/``.
 - ``shared/`` imports no service, and neither ``services/`` nor ``shared/`` imports ``hotline`` (the
   platform's CLI and embedded servers sit on top, not below).
+- ``shared/`` imports no Kafka or MongoDB client library, but for the documented read model of the cases
+  (``shared/cases.py`` takes pymongo's ``AsyncDatabase``: ``CLIENT_IMPORTS_ALLOWED``).
 - A MongoDB collection is named by a constant, never by a literal at the point of use, and each name is
   spelled in one module only: its owner's (or ``shared/`` for a documented read model).
 - A collection spelled in ``shared/`` is a documented read model (``READ_MODELS``: the module, the constant and
@@ -32,6 +34,8 @@ _CLIENT_NAME = re.compile(r"(client|mongo)$")
 # Collections other services read through a typed read model in shared/: module -> (constant, owning service).
 READ_MODELS = {"shared.cases": ("CASES_COLLECTION", "metrics")}
 MAX_LINES = 500
+CLIENT_LIBRARIES = frozenset({"aiokafka", "faust", "kafka", "pymongo", "motor", "bson"})
+CLIENT_IMPORTS_ALLOWED = {"shared/cases.py": frozenset({"pymongo"})}
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ def import_violations(path: str, source: str) -> list[Violation]:
         top, *rest = module.split(".")
         if top == "hotline" and layer in ("services", "shared"):
             found.append(Violation(path, line, f"{layer}/ imports {module}: hotline/ sits on top of the services"))
+        if layer == "shared" and top in CLIENT_LIBRARIES and top not in CLIENT_IMPORTS_ALLOWED.get(path, ()):
+            found.append(Violation(path, line, f"shared/ imports {module}: contracts only, no Kafka or MongoDB client"))
         if top != "services" or not rest:
             continue
         if layer == "shared":
@@ -280,6 +286,16 @@ def test_the_import_check_refuses_hotline_below_it_and_services_in_shared() -> N
     ]
     found = import_violations("shared/catalogue.py", "from services.router.gazetteer import Gazetteer\n")
     assert [v.message for v in found] == ["shared/ imports services.router.gazetteer: shared/ depends on no service"]
+
+
+def test_the_import_check_refuses_a_client_library_in_shared_but_the_cases_read_model() -> None:
+    clients = "import faust\nfrom pymongo import AsyncMongoClient\n"
+    assert [v.message for v in import_violations("shared/events.py", clients)] == [
+        "shared/ imports faust: contracts only, no Kafka or MongoDB client",
+        "shared/ imports pymongo: contracts only, no Kafka or MongoDB client",
+    ]
+    assert [v.line for v in import_violations("shared/cases.py", clients)] == [1]
+    assert import_violations("services/intake/app.py", clients) == []
 
 
 def test_the_collection_check_refuses_an_inline_name_and_a_name_spelled_twice() -> None:
