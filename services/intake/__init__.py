@@ -12,6 +12,8 @@ Layout (what is pure and what touches the outside world):
   (language, phone normalising, hashing and masking, the CallReceived event), ``submissions`` (judging a
   call or a batch), ``cases`` (who may take which case step and the CaseEvent it becomes), ``programme``
   (每月一题 updates);
+- Open311 GeoReport v2 (``open311/``: ``routes``, ``formats``, ``mapping``): filing publishes the same
+  ``CallReceived``; following a request reads the metrics read API over HTTP (``IntakeSettings.metrics_url``);
 - adapters: ``publisher`` (Kafka, acks=all), ``case_store`` (the metrics-owned ``cases`` collection,
   read only through ``shared.cases.CaseReadModel``); the API-key file is ``shared.api_keys`` (the console's
   user command writes it too), the dispatch catalogue ``shared.catalogue_watch``.

@@ -10,13 +10,13 @@ Layout (what each module is):
   letters; with the batch-level steps ``route_parsed`` / ``decide_case_event`` it calls);
 - pure domain, no I/O: ``routing`` (``route_call``: the queue of a call), ``cases`` (re-dispatch after a
   return, re-routing, duplicates), ``returns`` (what a return's reason names: a unit, a place, "not our
-  area"), ``deadlines`` (due times), ``catalogue_check`` (``hotline catalogue check``), ``suggest``
+  area"), ``catalogue_check`` (``hotline catalogue check``), ``suggest``
   (``hotline catalogue suggest``: rules learned from returns and manual dispatches), ``urgency`` (the learned
   urgency scorer, trained at start-up on ``data/urgency_examples.jsonl``, combined with the life-or-safety
   rules);
 - tools: ``bench`` (cost per call).
 
 What intake and the console read too lives in ``shared/``: the dispatch catalogue 派单目录
-(``shared.catalogue``, reloaded by ``shared.catalogue_watch``) and the gazetteer of districts and
-streets/towns 街乡镇 (``shared.gazetteer``).
+(``shared.catalogue``, reloaded by ``shared.catalogue_watch``), the gazetteer of districts and
+streets/towns 街乡镇 (``shared.gazetteer``) and the due times (``shared.deadlines``).
 """
