@@ -47,22 +47,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        timeout = httpx.Timeout(settings.request_timeout_seconds)
-        async with (
-            httpx.AsyncClient(
-                base_url=settings.metrics_url,
-                timeout=timeout,
-                transport=metrics_transport,
-                headers={"X-API-Key": settings.metrics_api_key} if settings.metrics_api_key else None,
-            ) as metrics,
-            httpx.AsyncClient(base_url=settings.intake_url, timeout=timeout, transport=intake_transport) as intake,
-        ):
-            app.state.metrics, app.state.intake = MetricsClient(metrics), IntakeClient(intake)
-            app.state.live = LiveQueues(app.state.metrics, settings.poll_seconds)
-            try:
-                await state.prepare()
-            except PyMongoError as exc:  # sign-in answers 503 until the database answers; pages need no database
-                log.warning("sign-in state not prepared (the database did not answer): %s", exc)
+        async with upstreams(settings, metrics_transport, intake_transport) as (metrics, intake):
+            app.state.metrics, app.state.intake = metrics, intake
+            app.state.live = LiveQueues(metrics, settings.poll_seconds)
+            await prepare_signin(state)
             try:
                 yield
             finally:
@@ -72,20 +60,9 @@ def create_app(
 
     app = FastAPI(title="Hotline operator console", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    if not settings.session_secret:
-        log.warning(
-            "HOTLINE_CONSOLE_SESSION_SECRET is not set: sessions are signed with a random secret of this process "
-            "and end when it restarts (`hotline up` generates one per installation)"
-        )
-    app.state.session_secret = settings.session_secret or secrets.token_urlsafe(32)
+    app.state.session_secret = session_secret(settings)
     app.state.revoked_sessions = RevokedSessions(settings.revoked_sessions_file)
-    app.state.signin_guard = SignInGuard(
-        state=state,
-        max_failures=settings.login_max_failures,
-        window_seconds=settings.login_window_seconds,
-        lockout_seconds=settings.login_lockout_seconds,
-        attempts_per_minute=settings.login_attempts_per_minute,
-    )
+    app.state.signin_guard = signin_guard(settings, state)
     app.state.password_hashing = asyncio.Semaphore(PASSWORD_HASHES_AT_ONCE)
     app.middleware("http")(refuse_cross_site)
     app.add_middleware(
@@ -103,3 +80,52 @@ def create_app(
         app.include_router(routes.router)
     instrument_http(app, "console")  # GET /metrics (docs/operations.md)
     return app
+
+
+@asynccontextmanager
+async def upstreams(
+    settings: ConsoleSettings,
+    metrics_transport: httpx.AsyncBaseTransport | None,
+    intake_transport: httpx.AsyncBaseTransport | None,
+) -> AsyncIterator[tuple[MetricsClient, IntakeClient]]:
+    """The clients of the metrics read API (with the console's read key) and of intake, open while the app runs."""
+    timeout = httpx.Timeout(settings.request_timeout_seconds)
+    async with (
+        httpx.AsyncClient(
+            base_url=settings.metrics_url,
+            timeout=timeout,
+            transport=metrics_transport,
+            headers={"X-API-Key": settings.metrics_api_key} if settings.metrics_api_key else None,
+        ) as metrics,
+        httpx.AsyncClient(base_url=settings.intake_url, timeout=timeout, transport=intake_transport) as intake,
+    ):
+        yield MetricsClient(metrics), IntakeClient(intake)
+
+
+async def prepare_signin(state: SignInState) -> None:
+    """The sign-in state's indexes; while the database does not answer, sign-in answers 503 (pages need none)."""
+    try:
+        await state.prepare()
+    except PyMongoError as exc:
+        log.warning("sign-in state not prepared (the database did not answer): %s", exc)
+
+
+def session_secret(settings: ConsoleSettings) -> str:
+    """The configured session secret, or a random one of this process (with a warning)."""
+    if not settings.session_secret:
+        log.warning(
+            "HOTLINE_CONSOLE_SESSION_SECRET is not set: sessions are signed with a random secret of this process "
+            "and end when it restarts (`hotline up` generates one per installation)"
+        )
+    return settings.session_secret or secrets.token_urlsafe(32)
+
+
+def signin_guard(settings: ConsoleSettings, state: SignInState) -> SignInGuard:
+    """The lockout and throttle of sign-ins, with the settings' limits, counting in ``state``."""
+    return SignInGuard(
+        state=state,
+        max_failures=settings.login_max_failures,
+        window_seconds=settings.login_window_seconds,
+        lockout_seconds=settings.login_lockout_seconds,
+        attempts_per_minute=settings.login_attempts_per_minute,
+    )
