@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from services.metrics.api.views import HotSpotsView
 from services.metrics.case_search import CaseFilter
 from services.metrics.repository import MetricsRepository
 from services.metrics.scoreboard import HotSpotThresholds
+from shared.clock import as_utc
 from shared.events import CaseEvent, UnitKind
 from tests import factories
 from tests.helpers import present
@@ -311,6 +313,17 @@ async def test_a_day_well_above_the_area_baseline_is_stored_as_a_hot_spot_once(m
     spots = await repository.hotspot_list(problem="wage-arrears")
     day = next(s for s in spots if s["window"] == "day")
     assert (day["area"], day["day"], day["count"]) == ("大兴区/西红门镇", "2026-04-21", 6)
+    # As GET /v1/hotspots answers them (without the _id), the stored hot spots are what its model documents
+    # (times read as UTC, as the services' tz-aware client reads them; this fixture's client is naive).
+    answered = HotSpotsView.model_validate(
+        {
+            "hot_spots": [
+                {k: as_utc(v) if isinstance(v, datetime) else v for k, v in spot.items() if k != "_id"}
+                for spot in spots
+            ]
+        }
+    )
+    assert answered.hot_spots[0].detected_at is not None
     assert any(m["topic"] == "hotline.alerts.v1" for m in await repository.outbox_messages())
 
 

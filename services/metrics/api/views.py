@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.events import HotSpotAlert
 from shared.masking import mask_contacts
 
 
@@ -209,3 +210,110 @@ class SupervisionView(BaseModel):
     month: str
     criteria: dict[str, float]
     streets: list[dict[str, Any]]
+
+
+# 每月一题 and hot spots. The routes answer the figures as the scoreboard builds them (dicts, so that the JSON is
+# what it always was); these models document that answer in the OpenAPI schema, the console's fakes are
+# built from them, and tests/unit/metrics/test_api_views.py holds the real answers to them.
+
+
+class ProblemTrendRow(BaseModel):
+    """One 每月一题 problem's monthly volume."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    problem: str = Field(description="每月一题 problem id (or another issue seen in the months).")
+    months: list[str] = Field(description="The months of the series, oldest first (YYYY-MM).")
+    volumes: list[int] = Field(description="Cases per month, in the order of months.")
+    volume: int = Field(description="Cases in the month asked for.")
+    previous: int = Field(description="Cases in the month before.")
+    change: float | None = Field(
+        description="(volume - previous) / previous, 4 places; None without a previous volume."
+    )
+
+
+class TrendSummaryView(BaseModel):
+    """How many problems fell month on month ("15 of 27 problems fell, 7 by more than 10%")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    problems: int
+    fell: int
+    fell_more_than: int
+    threshold: float
+    text: str
+
+
+class ProblemsTrendView(BaseModel):
+    """``GET /v1/problems/trend``: each problem's monthly volume and the summary."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    month: str
+    problems: list[ProblemTrendRow]
+    summary: TrendSummaryView
+
+
+class ProgrammeProgressView(BaseModel):
+    """Tasks done and policies issued, against the annual targets (or the items listed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks_done: int
+    tasks_total: int
+    task_target: int
+    task_share: float | None
+    policies_issued: int
+    policies_planned: int
+    policy_target: int
+    policy_share: float | None
+    text: str
+
+
+class ProgrammeItemView(BaseModel):
+    """A task or policy of the programme file with its latest status (the file's other fields as written)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    status: str
+    version: int = Field(description="0: as in the file; else the number of updates applied.")
+    updated_at: datetime | None = Field(None, description="When the latest update was applied (UTC).")
+
+
+class ProgrammeProblemView(BaseModel):
+    """A problem of the programme file (its other fields as written) with its items, progress and trend."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    tasks: list[ProgrammeItemView]
+    policies: list[ProgrammeItemView]
+    progress: ProgrammeProgressView
+    trend: ProblemTrendRow | None
+
+
+class ProgrammeView(BaseModel):
+    """``GET /v1/programme``: the 每月一题 programme with each item's status, progress and volume trend."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    programme: str | None
+    year: int | None
+    progress: ProgrammeProgressView
+    summary: TrendSummaryView
+    problems: list[ProgrammeProblemView]
+
+
+class HotSpotView(HotSpotAlert):
+    """A stored hot spot: the ``HotSpotAlert`` published for it and when it was found."""
+
+    detected_at: datetime | None = Field(None, description="When the worker found it (UTC).")
+
+
+class HotSpotsView(BaseModel):
+    """``GET /v1/hotspots``: hot spots (主动治理), newest first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hot_spots: list[HotSpotView]

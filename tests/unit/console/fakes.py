@@ -21,12 +21,18 @@ from services.metrics.api.views import (
     CaseSearchView,
     CasesView,
     CaseView,
+    HotSpotsView,
+    HotSpotView,
     MonthlyCountView,
     MonthlyView,
+    ProblemsTrendView,
+    ProblemTrendRow,
+    ProgrammeView,
     QueuesView,
     QueueView,
     TopEntry,
     TopView,
+    TrendSummaryView,
     UnitScoreView,
     UnitsView,
 )
@@ -34,7 +40,7 @@ from services.metrics.case_facts import case_document
 from services.metrics.case_search import CaseFilter, ordered
 from services.metrics.scoreboard import Weights, month_on_month, programme_progress, trend_summary
 from shared import topics
-from shared.events import Assignment, CallRouted, HotSpotAlert, UnitKind
+from shared.events import Assignment, CallRouted, UnitKind
 from shared.queues import queue_label
 from tests import factories
 
@@ -95,9 +101,7 @@ def _case_view(document: dict[str, Any]) -> CaseView:
 def fake_metrics(offer_rates: bool) -> FastAPI:
     """The metrics read API over the four cases above. Its answers are the read API's own response models
     (``services.metrics.api``), filled from the metrics code where it makes the figure (case documents, the
-    composite weights, the trend summary, programme progress), so a change of the real views shows here. The
-    trend, programme and hot-spot answers have no response model in the read API yet: they are built as
-    ``Scoreboard`` and the hot-spot route build them (hot spots are the ``HotSpotAlert`` contract).
+    composite weights, the trend summary, programme progress), so a change of the real views shows here.
     """
     app = FastAPI()
 
@@ -197,25 +201,38 @@ def fake_metrics(offer_rates: bool) -> FastAPI:
     wage_arrears = {
         "id": "wage-arrears",
         "name": {"zh": "欠薪", "en": "Wage arrears"},
-        "tasks": [{"id": "t1", "status": "done"}, {"id": "t2", "status": "planned"}, {"id": "t3", "status": "planned"}],
-        "policies": [{"id": "p1", "status": "drafting"}, {"id": "p2", "status": "planned"}],
+        "tasks": [
+            {"id": "t1", "status": "done", "version": 1},
+            {"id": "t2", "status": "planned", "version": 0},
+            {"id": "t3", "status": "planned", "version": 0},
+        ],
+        "policies": [{"id": "p1", "status": "drafting", "version": 1}, {"id": "p2", "status": "planned", "version": 0}],
     }
-    trend_row = {"problem": "wage-arrears", "volume": 12, "previous": 24, "change": month_on_month(12, 24)}
-    summary = trend_summary({"wage-arrears": (24, 12)}).__dict__
+    trend_row = ProblemTrendRow(
+        problem="wage-arrears",
+        months=["2026-03", "2026-04"],
+        volumes=[24, 12],
+        volume=12,
+        previous=24,
+        change=month_on_month(12, 24),
+    )
+    summary = TrendSummaryView.model_validate(dataclasses.asdict(trend_summary({"wage-arrears": (24, 12)})))
 
     @app.get("/v1/problems/trend")
-    async def trend(month: str, months: int) -> dict[str, Any]:
-        return {"month": month, "problems": [trend_row], "summary": summary}
+    async def trend(month: str, months: int) -> ProblemsTrendView:
+        return ProblemsTrendView(month=month, problems=[trend_row], summary=summary)
 
     @app.get("/v1/programme")
-    async def programme(month: str) -> dict[str, Any]:
+    async def programme(month: str) -> ProgrammeView:
         problem = {**wage_arrears, "progress": programme_progress([wage_arrears], {}), "trend": trend_row}
         overall = programme_progress([wage_arrears], {"tasks": 27, "policies": 18})
-        return {"progress": overall, "summary": summary, "problems": [problem]}
+        return ProgrammeView.model_validate(
+            {"programme": None, "year": None, "progress": overall, "summary": summary, "problems": [problem]}
+        )
 
     @app.get("/v1/hotspots")
-    async def hotspots(limit: int) -> dict[str, Any]:
-        alert = HotSpotAlert(
+    async def hotspots(limit: int) -> HotSpotsView:
+        alert = HotSpotView(
             call_id=uuid.uuid5(uuid.NAMESPACE_URL, "c-xhm"),
             area="大兴区/西红门镇",
             problem="wage-arrears",
@@ -225,7 +242,7 @@ def fake_metrics(offer_rates: bool) -> FastAPI:
             baseline=1.5,
             ratio=6.0,
         )
-        return {"hot_spots": [alert.model_dump(mode="json")][:limit]}
+        return HotSpotsView(hot_spots=[alert][:limit])
 
     return app
 

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from services.metrics.api.deps import Format, HotSpotsDep, csv_response
+from services.metrics.api.views import HotSpotsView
 
 router = APIRouter()
 
 
-@router.get("/v1/hotspots", response_model=None)
+@router.get("/v1/hotspots", response_model=None, responses={200: {"model": HotSpotsView}})
 async def hotspots(
     store: HotSpotsDep,
     area: Annotated[str | None, Query(description="district/street, e.g. 大兴区/西红门镇.")] = None,

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from services.metrics.api.deps import Format, Month, ScoreboardDep, csv_response
+from services.metrics.api.views import ProblemsTrendView, ProgrammeView
 
 router = APIRouter()
 
 
-@router.get("/v1/problems/trend", response_model=None)
+@router.get("/v1/problems/trend", response_model=None, responses={200: {"model": ProblemsTrendView}})
 async def problems_trend(
     board: ScoreboardDep,
     month: Month = None,
@@ -27,7 +28,7 @@ async def problems_trend(
     return trend
 
 
-@router.get("/v1/programme", response_model=None)
+@router.get("/v1/programme", response_model=None, responses={200: {"model": ProgrammeView}})
 async def programme(board: ScoreboardDep, month: Month = None, format: Format = "json") -> dict[str, Any] | Response:
     """The 每月一题 programme: problems, tasks and policies with status, progress and volume trend."""
     view = await board.programme(month)
