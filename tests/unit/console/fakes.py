@@ -40,8 +40,8 @@ from services.metrics.case_facts import case_document
 from services.metrics.case_search import CaseFilter, ordered
 from services.metrics.scoreboard import Weights, month_on_month, programme_progress, trend_summary
 from shared import topics
-from shared.events import Assignment, CallRouted, UnitKind
-from shared.queues import queue_label
+from shared.events import Assignment, CallRouted
+from shared.queues import QueueId, queue_label
 from tests import factories
 
 XHM = "street:大兴区/西红门镇"
@@ -54,7 +54,7 @@ def _case(
     call_id: str, queue_id: str, status: str = "dispatched", cooperating: list[str] | None = None
 ) -> dict[str, Any]:
     """The case document the metrics worker stores for a call routed to ``queue_id`` (built by its own code)."""
-    kind, place = queue_id.split(":", 1)
+    queue = QueueId.parse(queue_id)
     received_at = datetime(2026, 4, 10, 1, 0, tzinfo=UTC)
     routed = CallRouted(
         call_id=uuid.uuid5(uuid.NAMESPACE_URL, call_id),
@@ -72,9 +72,9 @@ def _case(
         ),
         assignment=Assignment(
             queue_id=queue_id,
-            unit_kind=UnitKind(kind),
-            unit_name=place.rsplit("/", 1)[-1],
-            district=place.split("/")[0] if "/" in place else None,
+            unit_kind=queue.kind,
+            unit_name=queue.label,
+            district=queue.district,
             cooperating_units=cooperating or [],
             catalogue_version="test",
             reason="rule wage-arrears",
