@@ -7,6 +7,7 @@ metrics API answers with the read API's own response models, so it cannot drift 
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import re
@@ -109,6 +110,21 @@ def test_the_queue_page_masks_the_citizens_contact(console: TestClient) -> None:
     assert 'data-call-id="c-xhm"' in page
     assert "13812345678" not in page and "138****5678" in page
     assert "劳动和社会保障 › 劳动保障 › 拖欠工资" in page
+
+
+def test_a_citizens_markup_is_shown_as_text_on_the_queue_and_case_pages(
+    console: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jinja's autoescaping, held to it: what a citizen wrote never becomes markup in an operator's browser."""
+    attack = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    case = copy.deepcopy(CASES["c-xhm"])
+    case["call"]["subject"] = attack
+    case["call"]["body"] = f"{attack} 老板拖欠工资"
+    monkeypatch.setitem(CASES, "c-xhm", case)
+    sign_in(console, "xhm")
+    for page in (console.get(f"/queues/{XHM}").text, console.get("/cases/c-xhm").text):
+        assert "&lt;script&gt;" in page
+        assert "<script>alert" not in page and "<img src=x" not in page
 
 
 def test_accepting_posts_the_step_to_intake_with_the_users_own_key(console: TestClient, intake: FakeIntake) -> None:
