@@ -71,8 +71,8 @@ DATABASE_LATENCY = Histogram(
 )
 CALLS = Counter(
     "hotline_intake_calls_total",
-    "Calls intake answered, by outcome (accepted, rejected) and reason (accepted, invalid, unauthorized, "
-    "forbidden, too_large, broker_unavailable, ...).",
+    "Calls submitted to intake, by outcome (accepted, rejected) and reason (accepted, invalid, unauthorized, "
+    "forbidden, conflict, too_large, broker_unavailable, ...); each call of a batch answered 200 counts.",
     ["outcome", "reason"],
 )
 CLASSIFIER_CONFIDENCE = Histogram(

@@ -31,9 +31,14 @@ CALL_ROUTES = frozenset({"/v1/calls", "/v1/calls/batch", "/open311/v2/requests.{
 
 
 def count_calls(info: Info) -> None:
-    """Count each answer to a call submission as accepted (2xx) or rejected with its reason."""
-    if info.method == "POST" and info.modified_handler in CALL_ROUTES:
-        count_call(info.response.status_code if info.response is not None else 500)
+    """Count each call submitted as accepted (2xx) or rejected with its reason: a batch answered 2xx counts each
+    of its items (``request.state.call_statuses``, set by the batch route), a request refused whole counts once."""
+    if info.method != "POST" or info.modified_handler not in CALL_ROUTES:
+        return
+    answered = info.response.status_code if info.response is not None else 500
+    items = getattr(info.request.state, "call_statuses", None)
+    for status in items if items is not None and 200 <= answered < 300 else [answered]:
+        count_call(status)
 
 
 def use_cases(app: FastAPI, cases: CaseReadModel | None) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
 from hotline.embedded import ensure_topics, free_port, start_broker, stop_process
@@ -61,6 +62,11 @@ def a_call(**overrides: Any) -> dict[str, Any]:
         received_at="2024-03-15T23:12:00+08:00",
     )
     return {**call, **overrides}
+
+
+def counted(outcome: str, reason: str) -> float:
+    """``hotline_intake_calls_total`` with these labels, as intake's ``/metrics`` serves it."""
+    return REGISTRY.get_sample_value("hotline_intake_calls_total", {"outcome": outcome, "reason": reason}) or 0.0
 
 
 async def received_events(
@@ -133,9 +139,11 @@ async def test_resubmitting_with_other_content_is_a_conflict_with_the_stored_ver
     # The same content again is still the same call (idempotent), whatever the received time says.
     assert (await client.post("/v1/calls", json=call, headers=writer)).status_code == 202
 
+    conflicts_before = counted("rejected", "conflict")
     batch = await client.post(
         "/v1/calls/batch", json={"calls": [a_call(), {**call, "subject": "别的事"}]}, headers=writer
     )
+    assert counted("rejected", "conflict") == conflicts_before + 1
     rejected = batch.json()["results"][1]
     assert (rejected["status"], rejected["stored_hash"], rejected["errors"][0]["type"]) == (
         "rejected", accepted_hash, "conflict"
@@ -176,10 +184,13 @@ async def test_batch_publishes_valid_items_and_rejects_invalid_ones_with_reasons
         valid[4],
         dict(valid[0]),
     ]
+    before = counted("accepted", "accepted"), counted("rejected", "invalid")
     response = await client.post("/v1/calls/batch", json={"calls": calls}, headers=writer)
     assert response.status_code == 200, response.text
     result = response.json()
     assert (result["accepted"], result["rejected"]) == (6, 3)
+    # the metric counts the batch's calls, not the request
+    assert (counted("accepted", "accepted") - before[0], counted("rejected", "invalid") - before[1]) == (6, 3)
     statuses = {r["index"]: r["status"] for r in result["results"]}
     assert [i for i, s in statuses.items() if s == "rejected"] == [1, 3, 5]
     errors = {r["index"]: r["errors"][0] for r in result["results"] if r["status"] == "rejected"}

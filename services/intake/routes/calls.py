@@ -18,6 +18,7 @@ from services.intake.schemas import (
     EXAMPLE_EN,
     EXAMPLE_ZH,
     BatchAccepted,
+    BatchItemResult,
     CallAccepted,
     CallConflict,
     CallSubmission,
@@ -42,6 +43,17 @@ from shared.events import CallReceived
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["calls"])
+
+
+# A rejected batch item's first error type -> the status /v1/calls would have answered for that call alone.
+ITEM_STATUS = {"forbidden": status.HTTP_403_FORBIDDEN, "conflict": status.HTTP_409_CONFLICT}
+
+
+def item_status(result: BatchItemResult) -> int:
+    """The HTTP status one item of a batch stands for: 202 accepted, else 403, 409 or 422 by its error."""
+    if result.status == "accepted":
+        return status.HTTP_202_ACCEPTED
+    return ITEM_STATUS.get(result.errors[0].type if result.errors else "", status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 def received_window(settings: IntakeSettings) -> ReceivedWindow:
@@ -179,6 +191,7 @@ async def submit_batch(request: Request, key: CallsWriterDep, path: CallPathDep)
         refusal=refusal,
     )
     path.recent.remember(events)
+    request.state.call_statuses = [item_status(r) for r in results]  # hotline_intake_calls_total, one per item
     rejected = sum(r.status == "rejected" for r in results)
     log.info("batch from %s: %d accepted, %d rejected", key.name, len(results) - rejected, rejected)
     return BatchAccepted(accepted=len(results) - rejected, rejected=rejected, results=results)

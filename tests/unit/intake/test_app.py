@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
@@ -145,6 +146,24 @@ def test_batch_of_only_invalid_items_rejects_each_with_its_reasons(intake: Any) 
     ]
     assert {tuple(e["loc"]) for e in by_index[1]["errors"]} == {("channel",), ("extra",)}
     assert by_index[2]["errors"][0]["type"] == "model_type"
+
+
+def test_a_batch_counts_each_of_its_calls_in_the_metrics(intake: Any) -> None:
+    """hotline_intake_calls_total counts calls: a 200 batch of three invalid calls is three rejections, not one
+    accepted request; a batch refused whole (413) counts once."""
+    client, writer, _ = intake
+
+    def counted(outcome: str, reason: str) -> float:
+        return REGISTRY.get_sample_value("hotline_intake_calls_total", {"outcome": outcome, "reason": reason}) or 0.0
+
+    before = {
+        key: counted(*key) for key in (("accepted", "accepted"), ("rejected", "invalid"), ("rejected", "too_large"))
+    }
+    calls = [{**VALID, "body": " "}, {**VALID, "channel": "fax"}, "not an object"]
+    assert client.post("/v1/calls/batch", json={"calls": calls}, headers=writer).status_code == 200
+    assert client.post("/v1/calls/batch", json={"calls": [VALID] * 4}, headers=writer).status_code == 413
+    moved = {key: counted(*key) - value for key, value in before.items()}
+    assert moved == {("accepted", "accepted"): 0, ("rejected", "invalid"): 3, ("rejected", "too_large"): 1}
 
 
 def test_healthz_answers_without_a_broker_and_readyz_does_not(intake: Any) -> None:
