@@ -8,7 +8,7 @@ OPEN ?= 10000
 CLIENTS ?= 200
 DURATION ?= 30
 
-.PHONY: install browser run test unit integration e2e bench bench-console bench-intake faults fuzz lint typecheck schemas train clean
+.PHONY: install browser promtool run test unit integration e2e bench bench-console bench-intake faults fuzz lint typecheck schemas train clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,9 +29,15 @@ browser:
 	@test -x $(CHROMIUM) && fc-list :lang=zh family | grep -q . || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-wqy-microhei)
 
+## make promtool: Debian's prometheus package, for promtool (tests/unit/hotline/test_monitoring.py checks
+## deploy/prometheus/ with it and runs the alert rules' unit tests); CI runs as root
+promtool:
+	@command -v promtool >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
+
 ## make test: lint and type checks (they must pass), then the full suite (unit, integration on real servers,
 ## end-to-end with processes)
-test: install browser lint typecheck
+test: install browser promtool lint typecheck
 	$(BIN)/python -m pytest -q -ra
 
 unit: install

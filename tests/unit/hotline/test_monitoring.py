@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +107,29 @@ def test_prometheus_scrapes_every_process_and_loads_the_rules() -> None:
     mounts = " ".join(compose["prometheus"]["volumes"] + compose["grafana"]["volumes"])
     for path in ("prometheus/prometheus.yml", "prometheus/alerts.yml", "grafana/provisioning", "grafana/dashboards"):
         assert f"./{path}:" in mounts and (DEPLOY / path).exists(), path
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (`make promtool`: Debian's prometheus package)")
+def test_promtool_accepts_the_configuration_and_each_alert_fires_on_its_condition(tmp_path: Path) -> None:
+    """Prometheus's own checker on the configuration and the rules, and the rules' unit tests
+    (``deploy/prometheus/alerts_test.yml``: each alert fires on the condition it names, and not otherwise)."""
+    assert PROMTOOL is not None
+    rules = tmp_path / "alerts.yml"
+    shutil.copy(DEPLOY / "prometheus" / "alerts.yml", rules)
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        (DEPLOY / "prometheus" / "prometheus.yml")
+        .read_text(encoding="utf-8")
+        .replace("/etc/prometheus/alerts.yml", str(rules)),
+        encoding="utf-8",
+    )
+    for command in (
+        ["check", "config", str(config)],
+        ["check", "rules", str(DEPLOY / "prometheus" / "alerts.yml")],
+        ["test", "rules", str(DEPLOY / "prometheus" / "alerts_test.yml")],
+    ):
+        done = subprocess.run([PROMTOOL, *command], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"promtool {' '.join(command)}:\n{done.stdout}{done.stderr}"
