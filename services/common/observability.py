@@ -252,10 +252,24 @@ def instrument_worker(app: faust.App, service: str, settings: WorkerSettings) ->
         await update_consumer_lag(app, group)
 
 
+# The (group, topic, partition) label sets this process last exported lag for.
+_lag_exported: set[tuple[str, str, str]] = set()
+
+
 async def update_consumer_lag(app: faust.App, group: str) -> None:
-    """Set ``hotline_consumer_lag`` for every assigned partition from the broker's end offsets (ListOffsets)."""
+    """Set ``hotline_consumer_lag`` for every assigned partition from the broker's end offsets (ListOffsets), and
+    drop the series of partitions this process no longer holds: after a rebalance another member reports them,
+    and a frozen value here would add to its lag and read as a stalled consumer."""
     consumer = app.consumer
     assigned = consumer.assignment()
+    held = {(group, tp.topic, str(tp.partition)) for tp in assigned}
+    for labels in sorted(_lag_exported - held):
+        _lag_exported.discard(labels)
+        for gauge in (CONSUMER_LAG, CONSUMER_COMMITTED):
+            try:
+                gauge.remove(*labels)
+            except KeyError:
+                pass
     if not assigned:
         return
     try:
@@ -270,3 +284,4 @@ async def update_consumer_lag(app: faust.App, group: str) -> None:
         if committed is not None:
             CONSUMER_COMMITTED.labels(*labels).set(committed)
         CONSUMER_LAG.labels(*labels).set(max(0, int(end) - int(committed if committed is not None else 0)))
+        _lag_exported.add(labels)

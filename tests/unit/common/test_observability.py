@@ -18,9 +18,14 @@ from tests import factories
 class FakeConsumer:
     def __init__(self, assigned: set[Any]) -> None:
         self.assigned = assigned
+        self.ends: dict[Any, int] = {}
+        self._committed_offset: dict[Any, int] = {}
 
     def assignment(self) -> set[Any]:
         return self.assigned
+
+    async def highwaters(self, *partitions: Any) -> dict[Any, int]:
+        return {tp: self.ends[tp] for tp in partitions}
 
 
 def _worker(topic_names: tuple[str, ...]) -> faust.App:
@@ -102,3 +107,33 @@ def test_intake_counts_calls_by_outcome_and_reason() -> None:
     observability.count_call(503)
     assert _sample("hotline_intake_calls_total", outcome="accepted", reason="accepted") == accepted + 1
     assert _sample("hotline_intake_calls_total", outcome="rejected", reason="broker_unavailable") == refused + 1
+
+
+async def test_the_lag_is_end_minus_committed_and_a_revoked_partition_stops_being_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a rebalance the partition's new member reports it; a frozen value left here would add to its lag
+    (and, with nothing new to commit, read as HotlineConsumerStalled)."""
+    app = _worker(("t.lag",))
+    tp = faust.types.TP
+    one, two = tp("t.lag", 0), tp("t.lag", 1)
+    consumer = FakeConsumer({one, two})
+    consumer.ends = {one: 120, two: 40}
+    consumer._committed_offset = {one: 100}
+    monkeypatch.setattr(type(app), "consumer", property(lambda self: consumer))
+
+    def sample(name: str, partition: int) -> float | None:
+        return observability.REGISTRY.get_sample_value(
+            name, {"group": "unit-lag", "topic": "t.lag", "partition": str(partition)}
+        )
+
+    await observability.update_consumer_lag(app, "unit-lag")
+    assert (sample("hotline_consumer_lag", 0), sample("hotline_consumer_committed_offset", 0)) == (20, 100)
+    assert (sample("hotline_consumer_lag", 1), sample("hotline_consumer_committed_offset", 1)) == (40, None)
+    consumer.assigned = {two}  # partition 0 went to another member
+    await observability.update_consumer_lag(app, "unit-lag")
+    assert (sample("hotline_consumer_lag", 0), sample("hotline_consumer_committed_offset", 0)) == (None, None)
+    assert sample("hotline_consumer_lag", 1) == 40
+    consumer.assigned = set()
+    await observability.update_consumer_lag(app, "unit-lag")
+    assert sample("hotline_consumer_lag", 1) is None
