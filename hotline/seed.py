@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from services.common.progress import progress_bars
 from services.metrics.repository import MetricsRepository
 from shared import events
 from shared.queues import QueueId
@@ -169,29 +170,13 @@ def _steps(routed: events.CallRouted, now: datetime, rng: random.Random) -> list
 async def seed_store(
     repository: MetricsRepository, count: int, *, batch: int = 500, now: datetime | None = None
 ) -> dict[str, object]:
-    """Write ``count`` seeded cases through the metrics store (progress bar on the terminal); what was done."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
+    """Write ``count`` seeded cases through the metrics store (progress bars on standard error); what was done."""
     now = now or datetime.now(UTC)
     await repository.ensure_indexes()
     started = time.perf_counter()
     cases = history(count, now)
     written = steps = 0
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns) as progress:
+    with progress_bars() as progress:
         task = progress.add_task("seeding cases", total=count)
         while True:
             chunk = [case for _, case in zip(range(batch), cases, strict=False)]

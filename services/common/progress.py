@@ -1,4 +1,5 @@
-"""Progress bars of the long commands (``hotline train``, ``hotline bench``, ``hotline metrics rebuild``), by rich.
+"""Progress bars of the long commands (``hotline train``, ``hotline bench`` and the seeding of its store,
+``hotline metrics rebuild``), by rich.
 
 Drawn on standard error so that standard output keeps only the figures a script reads; on a terminal the
 bars move, elsewhere (CI logs, a pipe) rich prints them once when they finish.
@@ -10,17 +11,26 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 def progress_bars() -> Progress:
-    """A rich ``Progress`` on standard error: spinner, what, bar, done/total, elapsed time."""
+    """A rich ``Progress`` on standard error: spinner, what, bar, done/total, elapsed and remaining time."""
     return Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=Console(stderr=True),
     )
 

@@ -13,13 +13,17 @@ from services.metrics.repository import MetricsRepository
 pytestmark = pytest.mark.integration
 
 
-async def test_a_seeded_store_has_counters_equal_to_a_rebuild_and_only_open_cases_due(mongo_db) -> None:
+async def test_a_seeded_store_has_counters_equal_to_a_rebuild_and_only_open_cases_due(
+    mongo_db, capsys: pytest.CaptureFixture[str]
+) -> None:
     repository = MetricsRepository(mongo_db)
     now = datetime.now(UTC)
 
     done = await seed_store(repository, 400, batch=100, now=now)
 
     assert done["new_cases"] == 400
+    shown = capsys.readouterr()  # the progress bars, on standard error like every long command's
+    assert "seeding cases" in shown.err and "400/400" in shown.err and "seeding" not in shown.out
     assert int(str(done["deadlines_flagged"])) > 0  # the older unresolved cases, flagged by the watcher's own code
     assert await repository.stored_counters() == await repository.computed_counters()
     # The queues' open-case digests, kept step by step through returns, whistles, duplicates and flags, equal
