@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hotline.cli import COMMANDS, EXIT_STATUS, main
+from tests.helpers import REPO
 
 
 def test_every_command_documents_its_exit_status() -> None:
     assert set(EXIT_STATUS) == set(COMMANDS)
     for name, meaning in EXIT_STATUS.items():
         assert meaning.startswith("0 "), name
+
+
+def test_the_runbook_documents_the_same_exit_statuses() -> None:
+    """docs/operations.md's table says what `hotline <command> --help` says, for every command."""
+    text = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| `hotline ([a-z]+)` \| (.+?) \|$", text, flags=re.MULTILINE))
+    assert table == EXIT_STATUS
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
