@@ -6,6 +6,7 @@ HTTP service's and every worker's ``/readyz`` answered 200 and a probe call went
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -27,11 +28,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.embedded import free_port
 from hotline.platform import WORKERS, Platform, ensure_dev_key, metrics_read_headers
+from shared import topics
 from shared.settings import ServiceSettings
 from tests import factories
 from tests.conftest import Servers
 from tests.e2e.conftest import platform_on_session_servers
-from tests.helpers import REPO
+from tests.helpers import REPO, produce
 
 pytestmark = pytest.mark.e2e
 
@@ -207,6 +209,30 @@ def test_every_process_logs_json_lines_with_its_service_when_not_on_a_terminal(p
             except json.JSONDecodeError:
                 pytest.fail(f"{name}: not a JSON line: {line[:200]}")
         assert all(r["service"] == name and r["level"] and r["time"] and "message" in r for r in records), name
+
+
+def test_a_poison_message_is_a_dead_letter_counted_and_logged_as_json_with_its_call_agent_and_service(
+    platform: Platform,
+) -> None:
+    """What the runbook's HotlineDeadLettersRising and `jq 'select(.call_id == ...)'` rely on, in a real worker."""
+    call_id = str(uuid.uuid4())
+    before = scrape(platform.metrics_endpoints["router"])
+    asyncio.run(produce(platform.bootstrap_servers, topics.CALLS_CLASSIFIED, [(call_id.encode(), b"not json")]))
+    log_path = platform.services["router"].log_path
+    deadline = time.monotonic() + 60
+    while True:
+        lines = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines() if call_id in line]
+        if lines:
+            break
+        assert time.monotonic() < deadline, "the router logged nothing about the poison message"
+        time.sleep(0.3)
+    [line] = lines
+    assert line["service"] == "router" and line["level"] == "WARNING" and line["call_id"] == call_id
+    assert line["agent"].startswith("router-") and "dead-lettered" in line["message"]
+    after = scrape(platform.metrics_endpoints["router"])
+    labels = {"service": "router", "kind": "invalid", "agent": line["agent"]}
+    moved = total(after, "hotline_dead_letters_total", **labels) - total(before, "hotline_dead_letters_total", **labels)
+    assert moved == 1
 
 
 def test_hotline_status_reports_the_running_platform(platform: Platform) -> None:
