@@ -88,6 +88,7 @@ def _start_up(home: Path, log: Path) -> Running:
     text = "".join(output)
     log.write_text(text)
     assert "Hotline is running" in text, f"hotline up did not start:\n{text}"
+    assert "A probe call went end to end in" in text, text  # "running" only after the probe (hotline.readiness)
     key = re.search(r"Development API key:\s+(\S+)", text)
     kafka = re.search(r"embedded Tansu at (\S+)", text)
     mongo = re.search(r"embedded SecantusDB at (\S+)", text)
