@@ -396,3 +396,31 @@ def test_ids_taken_from_the_console_url_reach_the_apis_percent_encoded() -> None
         "/v1/queues/street:%E6%9C%9D%E9%98%B3%E5%8C%BA/%E6%9C%9B%E4%BA%AC%E8%A1%97%E9%81%93/cases"
     )
     assert upstream_path("/v1/cases/a\x10?b#c%d/steps") == "/v1/cases/a%10%3Fb%23c%25d/steps"
+
+
+def _readyz_over(tmp_path: Path, intake: FakeIntake, transport: httpx.AsyncBaseTransport) -> httpx.Response:
+    app = create_app(
+        ConsoleSettings(users_file=tmp_path / "users.json", revoked_sessions_file=tmp_path / "revoked.json"),
+        metrics_transport=transport,
+        intake_transport=httpx.ASGITransport(app=intake.app),
+        signin_state=MemorySignInState(),
+    )
+    with TestClient(app) as client:
+        return client.get("/readyz")
+
+
+def test_readyz_is_ready_exactly_when_the_metrics_read_api_is(tmp_path: Path, intake: FakeIntake) -> None:
+    """docs/operations.md: the console's /readyz is 200 only when the read API's /readyz answers 200."""
+    ready = _readyz_over(tmp_path, intake, httpx.ASGITransport(app=fake_metrics(False)))
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+
+    def not_ready(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/readyz"
+        return httpx.Response(503, json={"status": "not ready", "reason": "MongoDB did not answer"})
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    for handler in (not_ready, unreachable):
+        answer = _readyz_over(tmp_path, intake, httpx.MockTransport(handler))
+        assert answer.status_code == 503 and answer.json()["status"] == "unavailable", handler.__name__
