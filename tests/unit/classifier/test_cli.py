@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from services.classifier.model import Classifier
 from services.classifier.training import ModelSettings, train
 from shared.reference import load_taxonomy
@@ -103,7 +105,9 @@ def test_taxonomy_builder_command_writes_the_tree(tmp_path: Path) -> None:
     assert json.loads(out.read_text(encoding="utf-8"))["tree"] == load_taxonomy()
 
 
-def test_training_on_part_of_the_corpus_writes_a_working_artifact_and_card(tmp_path: Path) -> None:
+def test_training_on_part_of_the_corpus_writes_a_working_artifact_and_card(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with domain_csv("messages-train.csv").open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))[::6]
     data = tmp_path / "sample.csv"  # a temporary sample for the test only, never kept in the repository
@@ -115,6 +119,8 @@ def test_training_on_part_of_the_corpus_writes_a_working_artifact_and_card(tmp_p
     report = train(
         data, out, seed=1, settings=ModelSettings(max_features=8000, max_subject_features=2000), english=False
     )
+    shown = capsys.readouterr()  # its stages' progress bar, on standard error
+    assert "hotline train: done" in shown.err and "hotline train" not in shown.out
     figures = report["cross_validation"]
     assert figures["macro_f1"] > 0.8
     low, high = figures["macro_f1_95_interval"]
