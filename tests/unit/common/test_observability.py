@@ -137,3 +137,22 @@ async def test_the_lag_is_end_minus_committed_and_a_revoked_partition_stops_bein
     consumer.assigned = set()
     await observability.update_consumer_lag(app, "unit-lag")
     assert sample("hotline_consumer_lag", 1) is None
+
+
+def test_the_classifier_observes_each_confidence_and_whether_it_goes_to_manual_review() -> None:
+    """The dashboard's confidence distribution and share sent to 人工分拣 read these two series."""
+    low_before = _sample("hotline_classifier_confidence_bucket", le="0.5")
+    count_before = _sample("hotline_classifier_confidence_count")
+    review_before = _sample("hotline_classifier_decisions_total", manual_review="true")
+    sure_before = _sample("hotline_classifier_decisions_total", manual_review="false")
+    observability.observe_classifications(
+        [
+            factories.classification(confidence=0.42, needs_review=True),
+            factories.classification(confidence=0.97),
+            factories.classification(confidence=0.91),
+        ]
+    )
+    assert _sample("hotline_classifier_confidence_count") == count_before + 3
+    assert _sample("hotline_classifier_confidence_bucket", le="0.5") == low_before + 1
+    assert _sample("hotline_classifier_decisions_total", manual_review="true") == review_before + 1
+    assert _sample("hotline_classifier_decisions_total", manual_review="false") == sure_before + 2
