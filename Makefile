@@ -33,7 +33,8 @@ browser:
 ## deploy/prometheus/ with it and runs the alert rules' unit tests); CI runs as root
 promtool:
 	@command -v promtool >/dev/null || \
-		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus) || \
+		echo "promtool could not be installed: the promtool test is skipped (the rules are still parsed and checked)"
 
 ## make test: lint and type checks (they must pass), then the full suite (unit, integration on real servers,
 ## end-to-end with processes)
