@@ -39,3 +39,5 @@ async def test_a_seeded_store_has_counters_equal_to_a_rebuild_and_only_open_case
     assert with_deadline and all(doc["status"] in OPEN_STATUSES for doc in with_deadline)
     assert await repository.outbox_messages() == []
     assert await repository.flag_overdue(now) == 0
+    # The word blocks were written by the batches and the store says so: a worker opening it builds none again.
+    assert await MetricsRepository(mongo_db).backfill_word_blocks() == 0
