@@ -15,7 +15,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.router.returns import ReturnReading, read_return_note, unit_names_of
-from services.router.routing import candidate_assignments, locate_call, manual_dispatch, route, unit_assignment
+from services.router.routing import (
+    candidate_assignments,
+    locate_call,
+    made_urgent,
+    manual_dispatch,
+    route,
+    unit_assignment,
+)
 from services.router.urgency import UrgencyScorer
 from shared.cases import CaseDocument
 from shared.catalogue import Catalogue
@@ -36,7 +43,7 @@ from shared.events import (
 )
 from shared.gazetteer import Gazetteer, Resolution
 from shared.lifecycle import OPEN_STATUSES
-from shared.queues import DEPARTMENT_PREFIX, MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE, QueueId
+from shared.queues import DEPARTMENT_PREFIX, MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE, QueueId, is_urgent
 
 ROUTER_ACTOR = "router"
 DEFAULT_MAX_RETURNS = 2
@@ -120,9 +127,20 @@ def redispatch_after_return(
     why = f"returned by {case.assignment.queue_id or 'its unit'}" + (f" ({note})" if note else "")
     call = call_of_case(case, now)
     place = locate_call(call, gazetteer)
+    held = case.assignment.priority
+
+    def keep_urgency(assignment: Assignment) -> Assignment:
+        # An urgent case stays urgent with the next unit (a rule's or the learned scorer's urgency alike).
+        return kept_urgency(assignment, held, catalogue, now, timezone=timezone)
+
     if attempt > max_returns:
-        return manual_dispatch(
-            catalogue, place, f"{why}; returned {attempt} times (limit {max_returns}): 人工派单", attempt=next_attempt
+        return keep_urgency(
+            manual_dispatch(
+                catalogue,
+                place,
+                f"{why}; returned {attempt} times (limit {max_returns}): 人工派单",
+                attempt=next_attempt,
+            )
         )
     classification = classification_of_case(case)
     tried = tried_queues(case)
@@ -133,15 +151,27 @@ def redispatch_after_return(
     candidates = candidate_assignments(call, classification, catalogue, gazetteer, now, timezone=timezone, place=place)
     chosen = next_candidate(candidates, case.assignment.rule_id, tried)
     if chosen is None or chosen.queue_id == MANUAL_DISPATCH_QUEUE:
-        return manual_dispatch(catalogue, place, f"{why}; no further candidate: 人工派单", attempt=next_attempt)
-    # An urgent case stays urgent with the next unit (a rule's or the learned scorer's urgency alike).
-    return kept_urgency(chosen, case.assignment.priority).model_copy(
+        return keep_urgency(
+            manual_dispatch(catalogue, place, f"{why}; no further candidate: 人工派单", attempt=next_attempt)
+        )
+    return keep_urgency(chosen).model_copy(
         update={"attempt": next_attempt, "reason": f"{why}; next candidate: {chosen.reason}"}
     )
 
 
-def kept_urgency(assignment: Assignment, held: int | None) -> Assignment:
-    """``assignment`` with the more urgent of its priority and ``held`` (the case's priority before)."""
+def kept_urgency(
+    assignment: Assignment,
+    held: int | None,
+    catalogue: Catalogue,
+    now: datetime,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Assignment:
+    """``assignment`` with the more urgent of its priority and ``held`` (the case's priority before). A case that
+    was urgent is urgent with its next unit in full: the urgent priority and the short deadlines urgency implies,
+    counted from ``now`` (``routing.made_urgent``), not the next unit's everyday ones."""
+    if is_urgent(held):
+        return made_urgent(assignment, catalogue, now, timezone=timezone)
     priority = min(assignment.priority, held) if held else assignment.priority
     return assignment.model_copy(update={"priority": priority})
 
@@ -165,12 +195,12 @@ def listen_to_return(
     inside the district said, and the first untried unit of that place takes it (a street, else the district
     sub-centre). "Not our area" without a name: another street/town the citizen's words name in the same
     district, else the district sub-centre (it knows its streets), else manual dispatch. A returned urgent
-    case stays as urgent (the more urgent priority of the two is kept, as for the next candidate).
+    case stays as urgent, with the urgent deadlines (``kept_urgency``, as for the next candidate).
     """
     held = case.assignment.priority
 
     def keep_urgency(assignment: Assignment) -> Assignment:
-        return kept_urgency(assignment, held)
+        return kept_urgency(assignment, held, catalogue, now, timezone=timezone)
 
     candidates: list[Assignment] | None = None
     for queue in reading.departments:
@@ -220,7 +250,7 @@ def listen_to_return(
             district = QueueId.for_district(place.district)
             reason = f"{said}: district sub-centre of {place.district} decides; location: {place.reason}"
             return keep_urgency(unit_assignment(district, catalogue, place, now, reason=reason, timezone=timezone))
-        return manual_dispatch(catalogue, place, f"{said}; no other unit of the place: 人工派单")
+        return keep_urgency(manual_dispatch(catalogue, place, f"{said}; no other unit of the place: 人工派单"))
     return None
 
 
