@@ -17,8 +17,8 @@ from typing import Any
 from services.router.returns import ReturnReading, read_return_note, unit_names_of
 from services.router.routing import (
     candidate_assignments,
+    kept_urgency,
     locate_call,
-    made_urgent,
     manual_dispatch,
     route,
     unit_assignment,
@@ -43,7 +43,7 @@ from shared.events import (
 )
 from shared.gazetteer import Gazetteer, Resolution
 from shared.lifecycle import OPEN_STATUSES
-from shared.queues import DEPARTMENT_PREFIX, MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE, QueueId, is_urgent
+from shared.queues import DEPARTMENT_PREFIX, MANUAL_CLASSIFICATION_QUEUE, MANUAL_DISPATCH_QUEUE, QueueId
 
 ROUTER_ACTOR = "router"
 DEFAULT_MAX_RETURNS = 2
@@ -119,28 +119,32 @@ def redispatch_after_return(
 
     Candidates are every matching catalogue rule in order, then the district sub-centre, then manual
     dispatch; queues already tried are skipped. Attempt ``n`` returned means ``n`` returns so far: after
-    ``max_returns`` automatic re-dispatches the next return goes to manual dispatch (人工派单).
+    ``max_returns`` automatic re-dispatches the next return goes to manual dispatch (人工派单). A case that was
+    urgent is urgent with whichever unit gets it (``kept_urgency``): a rule's or the learned scorer's urgency alike.
     """
     case = CaseDocument.of(case)
+    decided = _next_unit(case, catalogue, gazetteer, now, max_returns=max_returns, note=note, timezone=timezone)
+    return kept_urgency(decided, case.assignment.priority, catalogue, now, timezone=timezone)
+
+
+def _next_unit(
+    case: CaseDocument,
+    catalogue: Catalogue,
+    gazetteer: Gazetteer,
+    now: datetime,
+    *,
+    max_returns: int,
+    note: str | None,
+    timezone: str,
+) -> Assignment:
     attempt = int(case.assignment.attempt or 1)
     next_attempt = attempt + 1
     why = f"returned by {case.assignment.queue_id or 'its unit'}" + (f" ({note})" if note else "")
     call = call_of_case(case, now)
     place = locate_call(call, gazetteer)
-    held = case.assignment.priority
-
-    def keep_urgency(assignment: Assignment) -> Assignment:
-        # An urgent case stays urgent with the next unit (a rule's or the learned scorer's urgency alike).
-        return kept_urgency(assignment, held, catalogue, now, timezone=timezone)
-
     if attempt > max_returns:
-        return keep_urgency(
-            manual_dispatch(
-                catalogue,
-                place,
-                f"{why}; returned {attempt} times (limit {max_returns}): 人工派单",
-                attempt=next_attempt,
-            )
+        return manual_dispatch(
+            catalogue, place, f"{why}; returned {attempt} times (limit {max_returns}): 人工派单", attempt=next_attempt
         )
     classification = classification_of_case(case)
     tried = tried_queues(case)
@@ -151,29 +155,8 @@ def redispatch_after_return(
     candidates = candidate_assignments(call, classification, catalogue, gazetteer, now, timezone=timezone, place=place)
     chosen = next_candidate(candidates, case.assignment.rule_id, tried)
     if chosen is None or chosen.queue_id == MANUAL_DISPATCH_QUEUE:
-        return keep_urgency(
-            manual_dispatch(catalogue, place, f"{why}; no further candidate: 人工派单", attempt=next_attempt)
-        )
-    return keep_urgency(chosen).model_copy(
-        update={"attempt": next_attempt, "reason": f"{why}; next candidate: {chosen.reason}"}
-    )
-
-
-def kept_urgency(
-    assignment: Assignment,
-    held: int | None,
-    catalogue: Catalogue,
-    now: datetime,
-    *,
-    timezone: str = DEFAULT_TIMEZONE,
-) -> Assignment:
-    """``assignment`` with the more urgent of its priority and ``held`` (the case's priority before). A case that
-    was urgent is urgent with its next unit in full: the urgent priority and the short deadlines urgency implies,
-    counted from ``now`` (``routing.made_urgent``), not the next unit's everyday ones."""
-    if is_urgent(held):
-        return made_urgent(assignment, catalogue, now, timezone=timezone)
-    priority = min(assignment.priority, held) if held else assignment.priority
-    return assignment.model_copy(update={"priority": priority})
+        return manual_dispatch(catalogue, place, f"{why}; no further candidate: 人工派单", attempt=next_attempt)
+    return chosen.model_copy(update={"attempt": next_attempt, "reason": f"{why}; next candidate: {chosen.reason}"})
 
 
 def listen_to_return(
@@ -194,14 +177,9 @@ def listen_to_return(
     leads to it: a matching one first). A place it names moves the case there: the call is located again
     inside the district said, and the first untried unit of that place takes it (a street, else the district
     sub-centre). "Not our area" without a name: another street/town the citizen's words name in the same
-    district, else the district sub-centre (it knows its streets), else manual dispatch. A returned urgent
-    case stays as urgent, with the urgent deadlines (``kept_urgency``, as for the next candidate).
+    district, else the district sub-centre (it knows its streets), else manual dispatch. (The caller,
+    ``redispatch_after_return``, keeps a returned urgent case urgent with the unit chosen.)
     """
-    held = case.assignment.priority
-
-    def keep_urgency(assignment: Assignment) -> Assignment:
-        return kept_urgency(assignment, held, catalogue, now, timezone=timezone)
-
     candidates: list[Assignment] | None = None
     for queue in reading.departments:
         if queue in tried:
@@ -212,10 +190,10 @@ def listen_to_return(
         matching = next((c for c in candidates if c.queue_id == queue), None)
         said = f"the reason names {queue.removeprefix(DEPARTMENT_PREFIX)} ({', '.join(reading.said)})"
         if matching is not None:
-            return keep_urgency(matching.model_copy(update={"reason": f"{said}: {matching.reason}"}))
+            return matching.model_copy(update={"reason": f"{said}: {matching.reason}"})
         unit = QueueId.parse(queue)
-        return keep_urgency(
-            unit_assignment(unit, catalogue, place, now, reason=f"{said}; location: {place.reason}", timezone=timezone)
+        return unit_assignment(
+            unit, catalogue, place, now, reason=f"{said}; location: {place.reason}", timezone=timezone
         )
     named = reading.place
     if (
@@ -235,7 +213,7 @@ def listen_to_return(
         chosen = _first_untried(options, tried, (UnitKind.street, UnitKind.district))
         if chosen is not None:
             said = f"the reason names {named.street or named.district}"
-            return keep_urgency(chosen.model_copy(update={"reason": f"{said}: {chosen.reason}"}))
+            return chosen.model_copy(update={"reason": f"{said}: {chosen.reason}"})
     if reading.not_our_area:
         said = f"the reason says not its area ({', '.join(reading.said)})"
         other = _other_street(call, place, gazetteer, tried)
@@ -245,12 +223,12 @@ def listen_to_return(
             )
             chosen = _first_untried(options, tried, (UnitKind.street,))
             if chosen is not None:
-                return keep_urgency(chosen.model_copy(update={"reason": f"{said}: {chosen.reason}"}))
+                return chosen.model_copy(update={"reason": f"{said}: {chosen.reason}"})
         if place.district and str(QueueId.for_district(place.district)) not in tried:
             district = QueueId.for_district(place.district)
             reason = f"{said}: district sub-centre of {place.district} decides; location: {place.reason}"
-            return keep_urgency(unit_assignment(district, catalogue, place, now, reason=reason, timezone=timezone))
-        return keep_urgency(manual_dispatch(catalogue, place, f"{said}; no other unit of the place: 人工派单"))
+            return unit_assignment(district, catalogue, place, now, reason=reason, timezone=timezone)
+        return manual_dispatch(catalogue, place, f"{said}; no other unit of the place: 人工派单")
     return None
 
 

@@ -183,6 +183,18 @@ def made_urgent(
     return assignment.model_copy(update=update)
 
 
+def kept_urgency(
+    assignment: Assignment, held: int | None, catalogue: Catalogue, now: datetime, *, timezone: str = DEFAULT_TIMEZONE
+) -> Assignment:
+    """``assignment`` with the more urgent of its priority and ``held`` (the case's priority before). A case that
+    was urgent is urgent with its next unit in full: the urgent priority and the short deadlines urgency implies,
+    counted from ``now`` (``made_urgent``), not the next unit's everyday ones."""
+    if is_urgent(held):
+        return made_urgent(assignment, catalogue, now, timezone=timezone)
+    priority = min(assignment.priority, held) if held else assignment.priority
+    return assignment.model_copy(update={"priority": priority})
+
+
 def _earlier(held: datetime | None, due: datetime) -> datetime:
     return due if held is None else min(held, due)
 
