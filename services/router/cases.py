@@ -15,7 +15,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.router.returns import ReturnReading, read_return_note, unit_names_of
-from services.router.routing import candidate_assignments, locate_call, manual_dispatch, route, unit_assignment
+from services.router.routing import (
+    candidate_assignments,
+    kept_urgency,
+    locate_call,
+    manual_dispatch,
+    route,
+    unit_assignment,
+)
 from services.router.urgency import UrgencyScorer
 from shared.cases import CaseDocument
 from shared.catalogue import Catalogue
@@ -112,9 +119,24 @@ def redispatch_after_return(
 
     Candidates are every matching catalogue rule in order, then the district sub-centre, then manual
     dispatch; queues already tried are skipped. Attempt ``n`` returned means ``n`` returns so far: after
-    ``max_returns`` automatic re-dispatches the next return goes to manual dispatch (人工派单).
+    ``max_returns`` automatic re-dispatches the next return goes to manual dispatch (人工派单). A case that was
+    urgent is urgent with whichever unit gets it (``kept_urgency``): a rule's or the learned scorer's urgency alike.
     """
     case = CaseDocument.of(case)
+    decided = _next_unit(case, catalogue, gazetteer, now, max_returns=max_returns, note=note, timezone=timezone)
+    return kept_urgency(decided, case.assignment.priority, catalogue, now, timezone=timezone)
+
+
+def _next_unit(
+    case: CaseDocument,
+    catalogue: Catalogue,
+    gazetteer: Gazetteer,
+    now: datetime,
+    *,
+    max_returns: int,
+    note: str | None,
+    timezone: str,
+) -> Assignment:
     attempt = int(case.assignment.attempt or 1)
     next_attempt = attempt + 1
     why = f"returned by {case.assignment.queue_id or 'its unit'}" + (f" ({note})" if note else "")
@@ -134,16 +156,7 @@ def redispatch_after_return(
     chosen = next_candidate(candidates, case.assignment.rule_id, tried)
     if chosen is None or chosen.queue_id == MANUAL_DISPATCH_QUEUE:
         return manual_dispatch(catalogue, place, f"{why}; no further candidate: 人工派单", attempt=next_attempt)
-    # An urgent case stays urgent with the next unit (a rule's or the learned scorer's urgency alike).
-    return kept_urgency(chosen, case.assignment.priority).model_copy(
-        update={"attempt": next_attempt, "reason": f"{why}; next candidate: {chosen.reason}"}
-    )
-
-
-def kept_urgency(assignment: Assignment, held: int | None) -> Assignment:
-    """``assignment`` with the more urgent of its priority and ``held`` (the case's priority before)."""
-    priority = min(assignment.priority, held) if held else assignment.priority
-    return assignment.model_copy(update={"priority": priority})
+    return chosen.model_copy(update={"attempt": next_attempt, "reason": f"{why}; next candidate: {chosen.reason}"})
 
 
 def listen_to_return(
@@ -164,14 +177,9 @@ def listen_to_return(
     leads to it: a matching one first). A place it names moves the case there: the call is located again
     inside the district said, and the first untried unit of that place takes it (a street, else the district
     sub-centre). "Not our area" without a name: another street/town the citizen's words name in the same
-    district, else the district sub-centre (it knows its streets), else manual dispatch. A returned urgent
-    case stays as urgent (the more urgent priority of the two is kept, as for the next candidate).
+    district, else the district sub-centre (it knows its streets), else manual dispatch. (The caller,
+    ``redispatch_after_return``, keeps a returned urgent case urgent with the unit chosen.)
     """
-    held = case.assignment.priority
-
-    def keep_urgency(assignment: Assignment) -> Assignment:
-        return kept_urgency(assignment, held)
-
     candidates: list[Assignment] | None = None
     for queue in reading.departments:
         if queue in tried:
@@ -182,10 +190,10 @@ def listen_to_return(
         matching = next((c for c in candidates if c.queue_id == queue), None)
         said = f"the reason names {queue.removeprefix(DEPARTMENT_PREFIX)} ({', '.join(reading.said)})"
         if matching is not None:
-            return keep_urgency(matching.model_copy(update={"reason": f"{said}: {matching.reason}"}))
+            return matching.model_copy(update={"reason": f"{said}: {matching.reason}"})
         unit = QueueId.parse(queue)
-        return keep_urgency(
-            unit_assignment(unit, catalogue, place, now, reason=f"{said}; location: {place.reason}", timezone=timezone)
+        return unit_assignment(
+            unit, catalogue, place, now, reason=f"{said}; location: {place.reason}", timezone=timezone
         )
     named = reading.place
     if (
@@ -205,7 +213,7 @@ def listen_to_return(
         chosen = _first_untried(options, tried, (UnitKind.street, UnitKind.district))
         if chosen is not None:
             said = f"the reason names {named.street or named.district}"
-            return keep_urgency(chosen.model_copy(update={"reason": f"{said}: {chosen.reason}"}))
+            return chosen.model_copy(update={"reason": f"{said}: {chosen.reason}"})
     if reading.not_our_area:
         said = f"the reason says not its area ({', '.join(reading.said)})"
         other = _other_street(call, place, gazetteer, tried)
@@ -215,11 +223,11 @@ def listen_to_return(
             )
             chosen = _first_untried(options, tried, (UnitKind.street,))
             if chosen is not None:
-                return keep_urgency(chosen.model_copy(update={"reason": f"{said}: {chosen.reason}"}))
+                return chosen.model_copy(update={"reason": f"{said}: {chosen.reason}"})
         if place.district and str(QueueId.for_district(place.district)) not in tried:
             district = QueueId.for_district(place.district)
             reason = f"{said}: district sub-centre of {place.district} decides; location: {place.reason}"
-            return keep_urgency(unit_assignment(district, catalogue, place, now, reason=reason, timezone=timezone))
+            return unit_assignment(district, catalogue, place, now, reason=reason, timezone=timezone)
         return manual_dispatch(catalogue, place, f"{said}; no other unit of the place: 人工派单")
     return None
 

@@ -24,7 +24,10 @@ from shared.queues import (
 
 TEXT_LOCATION_PENALTY = 0.1
 URGENT_RESPONSE_HOURS = 0.5
-"""Response time of a call made urgent by the learned scorer: the half hour of the life-or-safety rules."""
+URGENT_RESOLUTION_DAYS = 1.0
+"""Deadlines of an urgent case that no life-or-safety rule dispatched (the learned scorer's urgency, a returned
+urgent case's next unit) when the catalogue has no life-or-safety rule to take them from: the shipped rules'
+half hour and one calendar day."""
 
 
 def locate_call(call: Call, gazetteer: Gazetteer) -> Resolution:
@@ -142,13 +145,58 @@ def route(
     assignment = _route(call, classification, catalogue, gazetteer, now, timezone=timezone, place=place)
     if learned_urgency is None or is_urgent(assignment.priority):
         return assignment
-    return assignment.model_copy(
-        update={
-            "priority": URGENT_PRIORITY,
-            "response_due_at": now + timedelta(hours=URGENT_RESPONSE_HOURS),
-            "reason": f"{assignment.reason}; urgent by the learned urgency scorer (p={learned_urgency:.2f})",
-        }
+    return made_urgent(
+        assignment,
+        catalogue,
+        now,
+        timezone=timezone,
+        note=f"urgent by the learned urgency scorer (p={learned_urgency:.2f})",
     )
+
+
+def made_urgent(
+    assignment: Assignment,
+    catalogue: Catalogue,
+    now: datetime,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    note: str | None = None,
+) -> Assignment:
+    """``assignment`` as an urgent case: ``URGENT_PRIORITY`` and the deadlines urgency implies, counted from
+    ``now`` — the shortest response and resolution times of the catalogue's life-or-safety rules (else
+    ``URGENT_RESPONSE_HOURS``/``URGENT_RESOLUTION_DAYS``), or the assignment's own when they are shorter.
+    A manual queue gets the urgent response time only (an operator decides there; no unit resolves)."""
+    urgent_rules = [r for r in catalogue.rules if r.is_urgent]
+    hours = min((r.assign.response_hours for r in urgent_rules), default=URGENT_RESPONSE_HOURS)
+    resolutions = [
+        resolution_due(now, r.assign.resolution_days, r.assign.calendar, holidays=catalogue.holidays, timezone=timezone)
+        for r in urgent_rules
+    ] or [now + timedelta(days=URGENT_RESOLUTION_DAYS)]
+    update: dict[str, object] = {
+        "priority": URGENT_PRIORITY,
+        "response_due_at": _earlier(assignment.response_due_at, now + timedelta(hours=hours)),
+    }
+    if assignment.unit_kind is not UnitKind.manual:
+        update["resolution_due_at"] = _earlier(assignment.resolution_due_at, min(resolutions))
+    if note:
+        update["reason"] = f"{assignment.reason}; {note}"
+    return assignment.model_copy(update=update)
+
+
+def kept_urgency(
+    assignment: Assignment, held: int | None, catalogue: Catalogue, now: datetime, *, timezone: str = DEFAULT_TIMEZONE
+) -> Assignment:
+    """``assignment`` with the more urgent of its priority and ``held`` (the case's priority before). A case that
+    was urgent is urgent with its next unit in full: the urgent priority and the short deadlines urgency implies,
+    counted from ``now`` (``made_urgent``), not the next unit's everyday ones."""
+    if is_urgent(held):
+        return made_urgent(assignment, catalogue, now, timezone=timezone)
+    priority = min(assignment.priority, held) if held else assignment.priority
+    return assignment.model_copy(update={"priority": priority})
+
+
+def _earlier(held: datetime | None, due: datetime) -> datetime:
+    return due if held is None else min(held, due)
 
 
 def _route(

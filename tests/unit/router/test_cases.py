@@ -85,6 +85,28 @@ def test_an_urgent_case_returned_stays_urgent_with_the_next_candidate() -> None:
     assert (urgent.priority, plain.priority) == (1, 3)
 
 
+def test_an_urgent_case_returned_gets_the_urgent_deadlines_with_its_next_unit() -> None:
+    """Not the next unit's everyday deadlines (social security's days): the half hour and the day of the
+    catalogue's life-or-safety rules, counted from the re-dispatch."""
+    urgent_rules = [r for r in CATALOGUE.rules if r.is_urgent]
+    response = NOW + timedelta(hours=min(r.assign.response_hours for r in urgent_rules))
+    resolution = NOW + timedelta(days=min(r.assign.resolution_days for r in urgent_rules))
+    urgent = redispatch_after_return(wage_case(priority=1), CATALOGUE, GAZETTEER, NOW, max_returns=2)
+    plain = redispatch_after_return(wage_case(priority=3), CATALOGUE, GAZETTEER, NOW, max_returns=2)
+    assert (urgent.response_due_at, urgent.resolution_due_at) == (response, resolution)
+    assert plain.response_due_at is not None and plain.resolution_due_at is not None
+    assert plain.response_due_at > response and plain.resolution_due_at > resolution
+
+
+def test_an_urgent_case_past_the_return_limit_waits_for_manual_dispatch_at_the_top_of_the_queue() -> None:
+    case = wage_case(queue_id="district:大兴区", rule_id="district-sub-centre", attempt=3, priority=1)
+    decided = redispatch_after_return(case, CATALOGUE, GAZETTEER, NOW, max_returns=2)
+    assert decided.queue_id == "manual:dispatch"
+    assert is_urgent(decided.priority)
+    assert decided.response_due_at == NOW + timedelta(hours=0.5)
+    assert decided.resolution_due_at is None  # an operator dispatches it; the unit it goes to resolves
+
+
 def test_the_return_after_the_limit_goes_to_manual_dispatch() -> None:
     case = wage_case(queue_id="district:大兴区", rule_id="district-sub-centre", attempt=3)
     decided = redispatch_after_return(case, CATALOGUE, GAZETTEER, NOW, max_returns=2)

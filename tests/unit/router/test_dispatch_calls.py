@@ -16,8 +16,14 @@ dangers kept out (``now_only``), and it became the training data of the learned 
 (services/router/urgency.py), so its urgent figure is in-sample too. ``dispatch_calls_fresh2.jsonl`` (50, 15
 life-or-safety) was written after those changes and scored once with the cues alone: 0.74 accepted leads, 7 of
 15 urgent, 1 false urgent; the scorer (threshold chosen on the three older sets' false-urgent counts, never on
-this set) brings 9 of 15 and no more false urgent. The floors below are the figures reached. Print the tables
-with::
+this set) brings 9 of 15 and no more false urgent. Its misses then guided the third round of cues (and
+dispatch-by-words rules written on the unsure calls of all the older sets), so it is in-sample now too.
+``dispatch_calls_fresh3.jsonl`` (75, 26 life-or-safety in new objects and signs, 12 past or denied dangers) was
+written before reading any router miss of that round and scored once: 0.59 accepted leads, 18 of 26 urgent
+(10 by the cues alone), 3 false urgent. The third round (the returned-urgent deadlines, 281 more examples for the
+scorer, the cues and word rules above) was written on the older sets and general reasoning, not on its calls,
+but by the same hand that wrote it, so its after-figure is not blind either. The floors below are a little
+under the figures reached. Print the tables with::
 
     hotline route --evaluate tests/data/dispatch_calls.jsonl
 """
@@ -41,7 +47,8 @@ SECOND_SET = DATA / "dispatch_calls_heldout.jsonl"
 FRESH_SET = DATA / "dispatch_calls_fresh.jsonl"
 BLIND_SET = DATA / "dispatch_calls_blind.jsonl"
 FRESH2_SET = DATA / "dispatch_calls_fresh2.jsonl"
-SETS = [MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET, FRESH2_SET]
+FRESH3_SET = DATA / "dispatch_calls_fresh3.jsonl"
+SETS = [MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET, FRESH2_SET, FRESH3_SET]
 RECEIVED = "2025-05-13T02:00:00Z"  # a Tuesday, 10:00 in Beijing, unless a call says otherwise
 
 
@@ -63,7 +70,7 @@ def score(path: Path, dispatcher: Dispatcher) -> Evaluation:
     return report
 
 
-@pytest.mark.parametrize("path", SETS, ids=["main", "second", "fresh", "blind", "fresh2"])
+@pytest.mark.parametrize("path", SETS, ids=["main", "second", "fresh", "blind", "fresh2", "fresh3"])
 def test_every_labelled_call_is_well_formed(path: Path) -> None:
     rows = labelled(path)
     assert len({row["id"] for row in rows}) == len(rows)
@@ -82,9 +89,17 @@ def test_the_main_set_covers_every_category_and_the_common_problems() -> None:
     assert sum(row["body"].isascii() for row in rows) >= 12  # English calls
 
 
+def test_the_third_fresh_set_covers_every_category_with_dangers_told_and_denied() -> None:
+    rows = labelled(FRESH3_SET)
+    assert len(rows) >= 60
+    assert {row["category"] for row in rows} == set(LEVEL1_CATEGORIES)
+    assert sum(row["urgent"] for row in rows) >= 18
+    assert sum(row["body"].isascii() for row in rows) >= 4  # English calls
+
+
 def test_dispatchers_accept_the_lead_unit_of_the_main_set(dispatcher: Dispatcher) -> None:
     report = score(MAIN_SET, dispatcher)
-    assert report.rate >= 0.9, report.misses
+    assert report.rate >= 0.95, report.misses
     for category, (accepted, calls) in report.per_category.items():
         assert accepted / calls >= 0.75, (category, [m for m in report.misses if m.get("category") == category])
 
@@ -97,14 +112,19 @@ def test_every_life_or_safety_call_of_the_sets_the_cues_were_written_on_is_urgen
 
 
 def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None:
-    """The honest figure: 9 of 15 life-or-safety calls of a set written after the cues (7 by the cues alone)."""
+    """First scores: 9 of 15 on the second fresh set (7 by the cues alone), 18 of 26 on the third (10 by the cues
+    alone, 3 false urgent). After the third round: 14 of 15 (in-sample) and 22 of 26 (same author)."""
     report = score(FRESH2_SET, dispatcher)
-    assert report.urgent_found >= 9, report.urgent_found
+    assert report.urgent_found >= 14, report.urgent_found
     assert len(report.false_urgent) <= 1, report.false_urgent
+    third = score(FRESH3_SET, dispatcher)
+    assert third.urgent_found >= 21, third.urgent_found
+    assert len(third.false_urgent) <= 3, third.false_urgent
 
 
 def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
-    assert score(SECOND_SET, dispatcher).rate >= 0.9
-    assert score(FRESH_SET, dispatcher).rate >= 0.8
-    assert score(BLIND_SET, dispatcher).rate >= 0.9
-    assert score(FRESH2_SET, dispatcher).rate >= 0.74
+    assert score(SECOND_SET, dispatcher).rate >= 0.95
+    assert score(FRESH_SET, dispatcher).rate >= 0.95
+    assert score(BLIND_SET, dispatcher).rate >= 0.95
+    assert score(FRESH2_SET, dispatcher).rate >= 0.94
+    assert score(FRESH3_SET, dispatcher).rate >= 0.6

@@ -144,6 +144,8 @@ def test_not_our_area_from_the_sub_centre_too_goes_to_manual_dispatch() -> None:
 def test_a_returned_urgent_case_stays_urgent() -> None:
     decided = redispatch_after_return(garbage_case(priority=1), CATALOGUE, GAZETTEER, NOW, note="这是交通委的事")
     assert decided.priority == 1
+    assert decided.response_due_at == NOW + timedelta(hours=0.5)
+    assert decided.resolution_due_at == NOW + timedelta(days=1)
 
 
 @pytest.mark.parametrize("note", ["这是交通委的事", "不是我们辖区", "属于朝阳区"])

@@ -66,6 +66,7 @@ def test_a_flagged_call_no_rule_made_urgent_becomes_urgent_in_its_own_queue(
     assert flagged.queue_id == plain.queue_id and flagged.rule_id == plain.rule_id
     assert flagged.priority == URGENT_PRIORITY
     assert flagged.response_due_at == NOW + timedelta(hours=URGENT_RESPONSE_HOURS)
+    assert flagged.resolution_due_at == NOW + timedelta(days=1)  # the life-or-safety rules' day, not the street's
     assert "learned urgency scorer (p=0.80)" in flagged.reason
 
 
