@@ -105,7 +105,12 @@ async def test_queue_depth_and_oldest_waiting_case(mongo_db) -> None:
         unit_name="市住房城乡建设委",
         received_at=APRIL,
     )
-    await repository.apply_routed([street[0], department])
+    # Older than every case the department leads, but only cooperated on there: never its oldest waiting case.
+    whistled = factories.routed("q-whistled", queue_id="street:朝阳区/望京街道", received_at=APRIL - timedelta(days=1))
+    whistled = whistled.model_copy(
+        update={"assignment": whistled.assignment.model_copy(update={"cooperating_units": ["department:市住房城乡建设委"]})}
+    )
+    await repository.apply_routed([street[0], department, whistled])
     await repository.apply_routed(street)  # brings an older case (minute 1) in a later batch
 
     queues = {q.queue_id: q for q in await repository.queues()}
@@ -118,6 +123,8 @@ async def test_queue_depth_and_oldest_waiting_case(mongo_db) -> None:
     assert queues["department:市住房城乡建设委"].unit_kind == "department"
     assert await repository.queue_depth_by_count("street:大兴区/西红门镇") == 3
     assert present(await repository.oldest_waiting("street:大兴区/西红门镇"))["_id"] == str(street[1].call_id)
+    assert present(await repository.oldest_waiting("department:市住房城乡建设委"))["_id"] == str(department.call_id)
+    assert queues["department:市住房城乡建设委"].oldest_waiting_call_id == str(department.call_id)
 
 
 async def test_cases_of_a_queue_come_oldest_first_and_page_by_time(mongo_db) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.metrics.aggregates import QUEUE_COUNTER_PREFIX, CounterChanges, parse_counter_id
@@ -86,10 +86,23 @@ class CounterWriter:
         return updates
 
     async def oldest_waiting(self, queue_id: str, session: AsyncClientSession | None = None) -> dict[str, Any] | None:
-        """The open case led by ``queue_id`` received first (index queue_ids+status+received_at)."""
-        return await self.database.cases.find_one(
-            {"queue_ids": queue_id, "queue_id": queue_id, "status": {"$in": list(OPEN_STATUSES)}},
-            {"_id": 1, "received_at": 1},
-            sort=[("received_at", ASCENDING), ("_id", ASCENDING)],
-            session=session,
-        )
+        """The open case led by ``queue_id`` received first: its open cases read per status on the index
+        (queue_ids, status, received_at), the lead checked here.
+
+        Bounded by the queue's open cases, not by all it ever had. The embedded database leaves the index when
+        a query also names a field it does not cover (``queue_id``), or uses ``$in`` on ``status``: the
+        one-query form read every case of the queue, 2.2 s for the busiest street of a 100,000-case year,
+        against 0.08 s for its 1,444 open ones (docs/performance.md); a sort's limit is applied
+        only after every match is read, so reading the matches costs the same."""
+        found: list[dict[str, Any]] = []
+        for status in OPEN_STATUSES:
+            query = {"queue_ids": queue_id, "status": status}
+            found += [
+                doc
+                async for doc in self.database.cases.find(
+                    query, {"_id": 1, "received_at": 1, "queue_id": 1}, session=session
+                )
+                if doc.get("queue_id") == queue_id
+            ]
+        oldest = min(found, key=lambda doc: (doc["received_at"], doc["_id"]), default=None)
+        return {"_id": oldest["_id"], "received_at": oldest["received_at"]} if oldest else None
