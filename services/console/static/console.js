@@ -79,9 +79,12 @@
       credentials: "same-origin",
     });
     if (!response.ok) return;
+    // Read the body first, then take the ticks and replace the rows with no await between: a box the operator
+    // ticked while the body was arriving is kept (it was lost when the ticks were taken before the read).
+    const rows = await response.text();
     const ticked = new Set([...document.querySelectorAll('#case-rows input[name="call_id"]:checked')].map((b) => b.value));
     const selected = document.querySelector("#case-rows tr.selected");
-    document.getElementById("case-rows").innerHTML = await response.text();
+    document.getElementById("case-rows").innerHTML = rows;
     for (const box of document.querySelectorAll('#case-rows input[name="call_id"]')) box.checked = ticked.has(box.value);
     if (selected) {
       const again = document.querySelector('#case-rows tr[data-call-id="' + CSS.escape(selected.dataset.callId) + '"]');
