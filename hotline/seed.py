@@ -179,18 +179,21 @@ async def seed_store(
     await repository.backfill_word_blocks()
     started = time.perf_counter()
     cases = history(count, now)
-    written = steps = 0
+    written = steps = rejected = 0
     with progress_bars() as progress:
         task = progress.add_task("seeding cases", total=count)
         while True:
             chunk = [case for _, case in zip(range(batch), cases, strict=False)]
             if not chunk:
                 break
-            written += await repository.apply_routed([case.routed for case in chunk])
-            # One case's steps stay in order; the store applies a batch's steps per case in that order.
-            batch_steps = [event for case in chunk for event in case.steps]
-            if batch_steps:
-                steps += (await repository.apply_case_events(batch_steps)).applied
+            # Each case with its life so far in one write: the store applies the steps in order to the new case in
+            # memory, as it applies steps that came before their case, and derives the counters from the result.
+            result = await repository.apply_routed_with_steps(
+                [case.routed for case in chunk], {str(case.routed.call_id): case.steps for case in chunk}
+            )
+            rejected += len(result.rejected)
+            written += result.applied
+            steps += result.steps_applied
             progress.advance(task, len(chunk))
         flagged = 0
         watcher = progress.add_task("deadline watcher", total=None)
@@ -204,6 +207,7 @@ async def seed_store(
         "stored": count,
         "new_cases": written,
         "steps_applied": steps,
+        "steps_rejected": rejected,
         "deadlines_flagged": flagged,
         "seconds": round(time.perf_counter() - started, 1),
         "built_at": now.isoformat(),

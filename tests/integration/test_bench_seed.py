@@ -22,6 +22,8 @@ async def test_a_seeded_store_has_counters_equal_to_a_rebuild_and_only_open_case
     done = await seed_store(repository, 400, batch=100, now=now)
 
     assert done["new_cases"] == 400
+    # Each case is stored with its life in one write; every one of its steps applies (none is rejected).
+    assert int(str(done["steps_applied"])) > 400 and done["steps_rejected"] == 0
     shown = capsys.readouterr()  # the progress bars, on standard error like every long command's
     assert "seeding cases" in shown.err and "400/400" in shown.err and "seeding" not in shown.out
     assert int(str(done["deadlines_flagged"])) > 0  # the older unresolved cases, flagged by the watcher's own code

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +38,7 @@ class EventsResult:
     duplicates: int = 0
     pending: int = 0
     rejected: list[tuple[CaseEvent, str]] = field(default_factory=list)
+    steps_applied: int = 0  # store_routed with known steps: how many of them (and of the waiting ones) applied
     touched_areas: set[tuple[str, str, str, str]] = field(default_factory=set)
 
 
@@ -49,11 +50,15 @@ class CaseWriter:
         self.counters = counters
         self.pending = pending
 
-    async def store_routed(self, batch: Sequence[CallRouted]) -> EventsResult:
+    async def store_routed(
+        self, batch: Sequence[CallRouted], known_steps: Mapping[str, Sequence[CaseEvent]] | None = None
+    ) -> EventsResult:
         """Store the batch's new cases (with any events waiting for them) and their counters.
 
         The result counts the new cases and tells what the waiting events did and which areas the new
-        cases touched (for the hot-spot check).
+        cases touched (for the hot-spot check). ``known_steps`` (call id -> its steps, in order) are applied
+        after the waiting events, exactly as waiting events are: the seeding of a past year
+        (``hotline/seed.py``) stores each case with its whole life in one write instead of one per step.
         """
         events = unique_by_call(batch)
         if not events:
@@ -74,13 +79,15 @@ class CaseWriter:
             changes = CounterChanges()
             for index, case in enumerate(new_cases):
                 case["stored_at"] = stored_at
-                for event in waiting.get(case["_id"], ()):
+                for event in [*waiting.get(case["_id"], ()), *(known_steps or {}).get(case["_id"], ())]:
                     # A step redelivered before its case came waits twice: the second is a duplicate, whose
                     # outcome is the very same case (apply_case_event copies only what it changes).
                     outcome = apply_case_event(case, event)
                     case = outcome.case
                     if outcome.outcome == "rejected":
                         result.rejected.append((event, outcome.reason or "rejected"))
+                    elif known_steps is not None and outcome.outcome == "applied":
+                        result.steps_applied += 1
                 new_cases[index] = case
                 changes.add_case(None, case)
                 area = area_of(case)
