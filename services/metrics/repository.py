@@ -78,7 +78,9 @@ class MetricsRepository:
         """Store the batch's new cases (with any events waiting for them) and their counters; the new cases' count."""
         return (await self.case_writer.store_routed(batch)).applied
 
-    async def apply_routed_with_steps(self, batch: Sequence[CallRouted], steps: dict[str, list[CaseEvent]]) -> EventsResult:
+    async def apply_routed_with_steps(
+        self, batch: Sequence[CallRouted], steps: dict[str, list[CaseEvent]]
+    ) -> EventsResult:
         """New cases stored with their whole life so far, applied in memory as waiting events are (seeding)."""
         return await self.case_writer.store_routed(batch, known_steps=steps)
 

@@ -16,6 +16,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.metrics.case_facts import OPEN_STATUSES
 from shared.cases import CASES_COLLECTION, IDS_PER_QUERY
 from shared.clock import DEFAULT_TIMEZONE
 
@@ -98,6 +99,26 @@ class MetricsDatabase:
             chunk = list(ids[start : start + self.ids_per_lookup])
             async for doc in collection.find({"_id": {"$in": chunk}}, projection, session=session):
                 found[doc["_id"]] = doc
+        return found
+
+    async def open_cases_of(
+        self,
+        queue_id: str,
+        condition: dict[str, Any] | None = None,
+        projection: Any = None,
+        session: AsyncClientSession | None = None,
+    ) -> list[dict[str, Any]]:
+        """A queue's open cases (led or cooperating) meeting ``condition``, read one open status at a time.
+
+        Bounded by the queue's open cases, not by all it ever had: an equality on each field of the
+        (queue_ids, status, ...) indexes keeps the embedded database's read to the matches. It leaves the index
+        for ``$in`` on ``status`` or for a field the index does not cover (``queue_id``: 2.2 s for a queue of
+        31,635 cases against 0.08 s for its 1,444 open ones, docs/performance.md), so the lead is checked by the
+        caller, not in the query."""
+        found: list[dict[str, Any]] = []
+        for status in OPEN_STATUSES:
+            query = {"queue_ids": queue_id, "status": status, **(condition or {})}
+            found += [doc async for doc in self.cases.find(query, projection, session=session)]
         return found
 
 

@@ -12,7 +12,6 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.metrics.aggregates import QUEUE_COUNTER_PREFIX, CounterChanges, parse_counter_id
-from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.open_cases import digest_updates, emptied_digests
 from services.metrics.store.word_blocks import block_updates
@@ -89,20 +88,14 @@ class CounterWriter:
         """The open case led by ``queue_id`` received first: its open cases read per status on the index
         (queue_ids, status, received_at), the lead checked here.
 
-        Bounded by the queue's open cases, not by all it ever had. The embedded database left the index when
-        the query also named a field it does not cover (``queue_id``; ``$in`` on ``status`` is avoided as in
-        ``MetricsReads._open_of``): the one-query form read every case of the queue, 2.2 s for a queue of 31,635 cases on a reused bench
-        store, against 0.08 s for its 1,444 open ones (docs/performance.md); a sort's limit is applied
-        only after every match is read, so reading the matches costs the same."""
-        found: list[dict[str, Any]] = []
-        for status in OPEN_STATUSES:
-            query = {"queue_ids": queue_id, "status": status}
-            found += [
-                doc
-                async for doc in self.database.cases.find(
-                    query, {"_id": 1, "received_at": 1, "queue_id": 1}, session=session
-                )
-                if doc.get("queue_id") == queue_id
-            ]
+        Bounded by the queue's open cases, not by all it ever had (``MetricsDatabase.open_cases_of``, which says
+        why the lead is checked here and not in the query); a sort's limit would be applied only after every match
+        is read, so reading the matches costs the same."""
+        projection = {"_id": 1, "received_at": 1, "queue_id": 1}
+        found = [
+            doc
+            for doc in await self.database.open_cases_of(queue_id, projection=projection, session=session)
+            if doc.get("queue_id") == queue_id
+        ]
         oldest = min(found, key=lambda doc: (doc["received_at"], doc["_id"]), default=None)
         return {"_id": oldest["_id"], "received_at": oldest["received_at"]} if oldest else None

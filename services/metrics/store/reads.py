@@ -169,13 +169,8 @@ class MetricsReads:
         return (urgent + [case for case in cases if case["call_id"] not in first])[:limit]
 
     async def _open_of(self, queue_id: str, condition: dict[str, Any]) -> list[dict[str, Any]]:
-        """A queue's open cases meeting ``condition``, one query per open status: an equality on each field of
-        the ``queue_ids`` index keeps the embedded database's read to the matches (``$in`` does not)."""
-        found: list[dict[str, Any]] = []
-        for status in OPEN_STATUSES:
-            query = {"queue_ids": queue_id, "status": status, **condition}
-            found += [doc async for doc in self.database.cases.find(query)]
-        return found
+        """A queue's open cases meeting ``condition`` (``MetricsDatabase.open_cases_of``: bounded by its open cases)."""
+        return await self.database.open_cases_of(queue_id, condition)
 
     async def _oldest_open(
         self,
