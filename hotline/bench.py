@@ -48,6 +48,7 @@ from services.metrics.scoreboard import HotSpotThresholds
 from services.metrics.settings import MetricsSettings
 from shared.cases import CASES_COLLECTION
 from shared.clock import DEFAULT_TIMEZONE, as_utc, local_month_and_day
+from shared.queues import QueueId
 from shared.settings import MongoSettings, ServiceSettings
 
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "domain" / "messages-train.csv"
@@ -345,7 +346,7 @@ async def _periodic_costs(
     busiest = max(queues, key=lambda q: q.depth).queue_id if queues else "street:东城区/街道00"
     month, day = local_month_and_day(now, repository.timezone)
     months = sorted({local_month_and_day(now - timedelta(days=31 * n), repository.timezone)[0] for n in range(12)})
-    area = busiest.split(":", 1)[-1]
+    area = QueueId.parse(busiest).body  # the hot-spot check keys areas by the queue's unit
     touched = {(area, "劳动和社会保障", day, str(uuid.uuid4()))}
     jobs = {
         "deadline watcher tick": lambda: repository.flag_overdue(now),
