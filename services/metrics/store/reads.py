@@ -122,10 +122,10 @@ class MetricsReads:
         )
 
     async def queue_depth_by_count(self, queue_id: str) -> int:
-        """A queue's open cases (as lead unit) counted on the index (to check the counters against)."""
-        return await self.database.cases.count_documents(
-            {"queue_ids": queue_id, "queue_id": queue_id, "status": {"$in": list(OPEN_STATUSES)}}
-        )
+        """A queue's open cases (as lead unit) counted from the cases themselves (to check the counters against),
+        read as every open-case read is (``MetricsDatabase.open_cases_of``), the lead checked here."""
+        led = await self.database.open_cases_of(queue_id, projection={"queue_id": 1})
+        return sum(1 for doc in led if doc.get("queue_id") == queue_id)
 
     async def cases_of_queue(
         self,
