@@ -216,6 +216,15 @@ def test_gas_leak_keyword_comes_first_with_top_priority(catalogue: Catalogue, ga
         ("Two men are fighting with a knife outside the shop", "urgent-violence", "department:市公安局"),
         ("楼下电线断了掉在地上，还在打火花", "urgent-electrical", "department:国网北京市电力公司"),
         ("邻居独居老人联系不上，已经几天没出门了", "urgent-person-in-danger", "department:市公安局"),
+        # Unresponsive: the sign next to calling or lying words, in any wording; English injuries.
+        ("天桥底下躺着个人，喊了半天没反应", "urgent-unresponsive", "department:市公安局"),
+        ("A man is lying on the pavement, not moving at all", "urgent-person-in-danger", "department:市公安局"),
+        ("A cyclist was knocked down by a van at the crossing", "urgent-person-in-danger", "department:市公安局"),
+        (
+            "My son fell off the climbing frame and hit his head, he is confused",
+            "urgent-person-in-danger",
+            "department:市公安局",
+        ),
     ],
 )
 def test_life_or_safety_calls_are_urgent_even_when_the_classification_needs_review(
@@ -274,3 +283,33 @@ def test_bare_word_in_the_request_text_is_not_taken_for_a_place(catalogue: Catal
 def test_routing_needs_an_aware_clock(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         route_call(classified_call("城乡建设"), catalogue, gazetteer, datetime(2025, 5, 12))
+
+
+@pytest.mark.parametrize(
+    ("body", "lead"),
+    [
+        # The unit the citizen's words name when the classifier is unsure: a dispatcher reading them knows it.
+        ("孩子户口和房子都在这个片区，片区小学却说没学位", "department:市教育委员会"),
+        ("从镇上买的除草剂打完，麦子全黄了，怀疑是假药", "department:市农业农村局"),
+        ("被欠了半年工资实在没辙了，老板电话也不接", "department:市人力资源和社会保障局劳动保障监察总队"),
+        ("我爸中风出院了，想问长期护理保险怎么申请", "department:市医疗保障局"),
+        ("村支书把低保名额给了自己的亲戚", "department:市纪委市监委"),
+        ("村里拆迁，评估价比隔壁村低了一半", "district:海淀区"),
+        ("楼上养了三条狗，天天半夜叫", "street:海淀区/海淀街道"),
+    ],
+)
+def test_the_words_a_dispatcher_reads_decide_an_unsure_call(
+    catalogue: Catalogue, gazetteer: Gazetteer, body: str, lead: str
+) -> None:
+    call = classified_call("城乡建设", body=body, address="海淀区海淀街道", confidence=0.35, needs_review=True)
+    assert route(catalogue, gazetteer, call).queue_id == lead
+
+
+def test_a_word_of_another_sector_does_not_take_the_call_there(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    """户口 in a school-place call is no police matter, a landlord's 押金 no shared-bike deposit."""
+    school = classified_call(
+        "教育文体", body="孩子户口和房子都在这个片区，片区小学却说没学位", address="海淀区海淀街道"
+    )
+    assert route(catalogue, gazetteer, school).rule_id != "police-words"
+    landlord = classified_call("商贸旅游", body="房东不退押金，说墙上有钉子眼要扣钱", address="海淀区海淀街道")
+    assert route(catalogue, gazetteer, landlord).rule_id != "transport-words"
