@@ -217,7 +217,12 @@ def test_gas_leak_keyword_comes_first_with_top_priority(catalogue: Catalogue, ga
         ("楼下电线断了掉在地上，还在打火花", "urgent-electrical", "department:国网北京市电力公司"),
         ("邻居独居老人联系不上，已经几天没出门了", "urgent-person-in-danger", "department:市公安局"),
         # Unresponsive: the sign next to calling or lying words, in any wording; English injuries.
-        ("天桥底下躺着个人，喊了半天没反应", "urgent-unresponsive", "department:市公安局"),
+        ("天桥底下躺着个人，喊了半天没反应", "urgent-unresponsive", "department:市卫生健康委员会"),
+        ("电暖气把窗帘点着了，屋里全是味", "urgent-fire-spreading", "department:市消防救援总队"),
+        ("插线板着了，往外冒火星子", "urgent-fire-spreading", "department:市消防救援总队"),
+        ("小孩的脚卡在下水道的铁篦子里拔不出来", "urgent-body-stuck", "department:市消防救援总队"),
+        ("路上的水快没过车门了，车里还有人", "urgent-deep-water", "department:市水务局"),
+        ("She texted me goodbye and swallowed all her pills", "urgent-person-in-danger", "department:市公安局"),
         ("A man is lying on the pavement, not moving at all", "urgent-person-in-danger", "department:市公安局"),
         ("A cyclist was knocked down by a van at the crossing", "urgent-person-in-danger", "department:市公安局"),
         (

@@ -94,6 +94,8 @@ def test_an_unsure_flagged_call_goes_to_the_unit_a_requires_urgency_rule_names_b
     assert (
         route(sinking, unsure, catalogue, gazetteer, NOW, learned_urgency=0.84).queue_id == "department:市消防救援总队"
     )
+    dog = factories.call("U-10", body="一条大狼狗把放学的小孩扑倒了，咬着胳膊不松口", address="顺义区旺泉街道")
+    assert route(dog, unsure, catalogue, gazetteer, NOW, learned_urgency=0.9).queue_id == "department:市公安局"
     confident = factories.classification("城乡建设")
     spurting = factories.call("U-8", body="马路中间裂开一道口子，水柱子喷起来两米高", address="西城区牛街街道")
     assert route(spurting, confident, catalogue, gazetteer, NOW).queue_id != "department:北京市自来水集团"
