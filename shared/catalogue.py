@@ -445,6 +445,13 @@ class ReviewQueue(BaseModel):
         description="A call the classifier is unsure of is still dispatched by a rule that needs no category "
         "(keywords, places) before it waits here; life-or-safety rules (priority 1) always are.",
     )
+    street_first: bool = Field(
+        False,
+        description="A call the classifier is unsure of, that no rule took by its words, goes to its street/town "
+        "(属地) when the place resolved one, instead of waiting here: the street handles most neighbourhood matters "
+        "and summons departments (吹哨报到); the case keeps its unsure classification (an operator may still "
+        "reclassify it). Never a call judged urgent: that one waits here, read first.",
+    )
 
 
 UnitType = Literal["municipal", "enterprise", "national", "other"]

@@ -242,6 +242,14 @@ def _route(
                 "waits for an operator)"
             )
             return assignment.model_copy(update={"reason": f"{assignment.reason}; {note}"})
+        if catalogue.review.street_first and place.district and place.street and not urgent:
+            reason = (
+                f"classification needs review (confidence {classification.confidence:.2f}, category "
+                f"{classification.category}) and no rule took it by its words: the street/town (属地) handles it; "
+                f"location: {place.reason}"
+            )
+            street = QueueId.for_street(place.district, place.street)
+            return unit_assignment(street, catalogue, place, now, reason=reason, timezone=timezone)
         return Assignment(
             queue_id=MANUAL_CLASSIFICATION_QUEUE,
             unit_kind=UnitKind.manual,

@@ -141,16 +141,35 @@ def test_ambiguous_street_without_district_goes_to_district_or_manual(
     assert with_district.queue_id == "street:海淀区/八里庄街道"
 
 
-def test_low_confidence_goes_to_manual_classification(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
-    classified = classified_call(
-        "城乡建设", confidence=0.31, needs_review=True, address="大兴区西红门", issue="wage-arrears"
-    )
+def test_low_confidence_without_a_street_goes_to_manual_classification(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    classified = classified_call("城乡建设", confidence=0.31, needs_review=True, address="大兴区", issue="wage-arrears")
     assignment = route(catalogue, gazetteer, classified)
     assert assignment.queue_id == "manual:classification"
     assert assignment.unit_kind is UnitKind.manual
     assert assignment.rule_id is None
     assert assignment.response_due_at == NOW + timedelta(hours=catalogue.review.response_hours)
-    assert (assignment.district, assignment.street) == ("大兴区", "西红门镇")
+    assert (assignment.district, assignment.street) == ("大兴区", None)
+
+
+def test_low_confidence_with_a_street_goes_to_the_street_unless_the_catalogue_says_not(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    """属地: an unsure call no rule took by its words goes to the street/town the place names (review.street_first);
+    with the option off it waits in 人工分拣 as before."""
+    classified = classified_call(
+        "城乡建设", confidence=0.31, needs_review=True, address="大兴区西红门", issue="wage-arrears"
+    )
+    assignment = route(catalogue, gazetteer, classified)
+    assert catalogue.review.street_first
+    assert assignment.queue_id == "street:大兴区/西红门镇" and assignment.unit_kind is UnitKind.street
+    assert "needs review" in assignment.reason and not is_urgent(assignment.priority)
+    assert assignment.resolution_due_at is not None
+    waiting = catalogue.model_copy(update={"review": catalogue.review.model_copy(update={"street_first": False})})
+    held = route(waiting, gazetteer, classified)
+    assert held.queue_id == "manual:classification" and held.rule_id is None
+    assert (held.district, held.street) == ("大兴区", "西红门镇")
 
 
 def test_unknown_place_and_uncovered_subject_goes_to_manual_dispatch(

@@ -73,10 +73,11 @@ def test_a_flagged_call_no_rule_made_urgent_becomes_urgent_in_its_own_queue(
 def test_an_unsure_flagged_call_waits_for_review_at_the_top_of_the_queue(
     catalogue: Catalogue, gazetteer: Gazetteer
 ) -> None:
-    call = factories.call("U-4", body="请尽快处理")
     unsure = factories.classification("城乡建设", confidence=0.3, needs_review=True)
-    flagged = route(call, unsure, catalogue, gazetteer, NOW, learned_urgency=0.9)
-    assert flagged.queue_id == "manual:classification" and flagged.priority == URGENT_PRIORITY
+    for address in (None, "朝阳区望京街道"):  # an urgent call never goes to the street by review.street_first
+        call = factories.call("U-4", body="请尽快处理", address=address)
+        flagged = route(call, unsure, catalogue, gazetteer, NOW, learned_urgency=0.9)
+        assert flagged.queue_id == "manual:classification" and flagged.priority == URGENT_PRIORITY
 
 
 def test_an_unsure_flagged_call_goes_to_the_unit_a_requires_urgency_rule_names_by_its_words(
@@ -86,7 +87,7 @@ def test_an_unsure_flagged_call_goes_to_the_unit_a_requires_urgency_rule_names_b
     weaker words (a pain, a person going under) say which emergency service acts."""
     unsure = factories.classification("商贸旅游", confidence=0.27, needs_review=True)
     heart = factories.call("U-6", body="我爸说心口疼得像被人攥着一样，一脑门子冷汗", address="石景山区老山街道")
-    assert route(heart, unsure, catalogue, gazetteer, NOW).queue_id == "manual:classification"
+    assert route(heart, unsure, catalogue, gazetteer, NOW).queue_id == "street:石景山区/老山街道"  # 属地, not urgent
     flagged = route(heart, unsure, catalogue, gazetteer, NOW, learned_urgency=0.82)
     assert flagged.queue_id == "department:市卫生健康委员会" and flagged.rule_id == "urgent-responder-medical"
     assert flagged.priority == URGENT_PRIORITY
