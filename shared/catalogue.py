@@ -97,6 +97,12 @@ class Match(BaseModel):
         description="Not when the call tells only of a past or resolved event, or denies the danger "
         "('上个月漏过气，现在修好了', '没人被关过'), unless it also says the danger is here now ('又', '还在', '正在').",
     )
+    requires_urgency: bool = Field(
+        False,
+        description="Only for a call already judged urgent without a life-or-safety rule's words (the learned "
+        "urgency scorer flagged it, and it tells of no past or denied danger): such a rule picks the unit that acts "
+        "now by weaker words ('心口疼' -> 120, '往下沉' -> 119), instead of 人工分拣 or an everyday unit.",
+    )
     channels: list[Channel] = Field(default_factory=list, description="Channels the call came through.")
     _patterns: dict[str, re.Pattern[str]] = PrivateAttr(default_factory=dict)
     requires_street: bool = Field(False, description="Only when the street/town was resolved.")
@@ -215,7 +221,8 @@ class Match(BaseModel):
 
 PAST_MARKERS = tuple(
     "修好了|修好|修复了|已修复|已经修|处理完|处理好了|已处理|解决了|已解决|已经好了|没事了|上个月|上周|上星期|"
-    "去年|前年|以前|曾经|过一次|那次|有结果|last month|last week|last year|"
+    "去年|前年|以前|曾经|过一次|那次|有结果|已经灭了|扑灭了|火灭了|填上了|补上了|堵上了|已经出院|出院了|"
+    "last month|last week|last year|"
     "was fixed|been fixed|fixed now|was repaired|used to".split("|")
 )
 """Words telling of a danger that is over: a past time or a resolution ('上个月漏过气，现在修好了')."""
@@ -227,8 +234,19 @@ STANDING_MARKERS = tuple(
 """Words of a standing problem reported, not a danger happening now ('电梯经常坏', '存在安全隐患'): handled as
 a normal call unless the text also says the danger is here now."""
 
-DENIAL_MARKERS = tuple("没人被|没有人被|无人被|没被困|没有被困|nobody was|no one was|nobody is|no one is".split("|"))
+DENIAL_MARKERS = tuple(
+    "没人被|没有人被|无人被|没被困|没有被困|nobody was|no one was|nobody is|no one is|nobody got hurt|"
+    "no one got hurt|nobody hurt|no one hurt|false alarm|not in danger|not in any danger|not on fire|not a fire|"
+    "not a gas leak|no gas leak|isn't on fire|wasn't a fire|was put out|been put out".split("|")
+)
 """Words denying the danger itself ('没人被关过'): never urgent, whatever else is said."""
+
+NEGATED_DANGER = re.compile(
+    r"(?<![是会能])(?:不是|并不是|并没有|并没|没有|没)(?:什么|有人|人|被|想|要)?"
+    r"(?:着火|起火|失火|火灾|漏气|漏煤气|漏燃气|泄漏|泄露|想不开|轻生|寻短见|自杀|寻死|受伤|伤着|伤到|被困|困住|急事)"
+)
+"""A danger named only to be denied ('不是着火啊', '我没有想不开', '查了说没漏气', '不是什么急事', '别担心…'): never
+urgent. A question ('是不是着火了', '会不会漏气') is not a denial: the negation right after 是/会/能 is skipped."""
 
 PRESENT_MARKERS = tuple(
     "又|还在|正在|一直|刚才|刚刚|现在还|越来越|赶紧|快来|救命|马上|立刻|此刻|这会儿|今天|今早|今晚|"
@@ -240,7 +258,7 @@ PRESENT_MARKERS = tuple(
 def tells_of_the_past(text: str) -> bool:
     """Whether a (lower-cased) call tells of a danger that is over, denied or a standing problem rather than one
     happening now."""
-    if any(marker in text for marker in DENIAL_MARKERS):
+    if any(marker in text for marker in DENIAL_MARKERS) or NEGATED_DANGER.search(text):
         return True
     over = any(marker in text for marker in PAST_MARKERS) or any(marker in text for marker in STANDING_MARKERS)
     return over and not any(marker in text for marker in PRESENT_MARKERS)
@@ -426,6 +444,13 @@ class ReviewQueue(BaseModel):
         True,
         description="A call the classifier is unsure of is still dispatched by a rule that needs no category "
         "(keywords, places) before it waits here; life-or-safety rules (priority 1) always are.",
+    )
+    street_first: bool = Field(
+        False,
+        description="A call the classifier is unsure of, that no rule took by its words, goes to its street/town "
+        "(属地) when the place resolved one, instead of waiting here: the street handles most neighbourhood matters "
+        "and summons departments (吹哨报到); the case keeps its unsure classification (an operator may still "
+        "reclassify it). Never a call judged urgent: that one waits here, read first.",
     )
 
 

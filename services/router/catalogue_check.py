@@ -236,6 +236,8 @@ def covers(earlier: Match, later: Match) -> bool:
         return False  # words kept close let through calls with the same words further apart
     if earlier.now_only and not later.now_only:
         return False  # a rule for present danger lets through calls telling of a past one
+    if earlier.requires_urgency and not later.requires_urgency:
+        return False  # a rule for calls judged urgent lets through every other call
     if earlier.requires_street and not (later.requires_street or later.streets):
         return False
     if earlier.requires_district and not (
@@ -322,4 +324,6 @@ def _shape(match: Match) -> frozenset[str]:
     given = {
         name for name in (*_LIST_FIELDS, "keywords", "and_keywords", "districts", "streets") if getattr(match, name)
     }
-    return frozenset(given | ({"time"} if match.is_timed else set()))
+    return frozenset(
+        given | ({"time"} if match.is_timed else set()) | ({"urgency"} if match.requires_urgency else set())
+    )

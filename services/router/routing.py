@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.catalogue import DISTRICT_FALLBACK_RULE, Catalogue, Match, Rule
+from shared.catalogue import DISTRICT_FALLBACK_RULE, Catalogue, Match, Rule, tells_of_the_past
 from shared.clock import DEFAULT_TIMEZONE
 from shared.deadlines import resolution_due
 from shared.events import Assignment, Call, CallClassified, Channel, Classification, UnitKind
@@ -65,17 +65,20 @@ def rule_before_review(
     place: Resolution,
     text: str,
     received: datetime,
+    *,
+    urgent: bool = False,
 ) -> Rule | None:
     """The first rule that can decide a call whose classification waits for review: one that reads the citizen's
     words (keywords), needs no category and names a unit. Life-or-safety rules always may (urgency does not wait
-    for a confident category); the others only when the catalogue's ``review.dispatch_by_words`` allows it."""
+    for a confident category); the others only when the catalogue's ``review.dispatch_by_words`` allows it.
+    ``urgent``: the learned scorer judged the call urgent (the ``requires_urgency`` rules may then decide)."""
     for rule in catalogue.rules:
         words = rule.match.keywords or rule.match.and_keywords
         if rule.match.uses_classification or not words or rule.assign.lead == "manual":
             continue
         if not (rule.is_urgent or catalogue.review.dispatch_by_words):
             continue
-        if rule_matches(rule.match, classification, channel, place, text, received):
+        if rule_matches(rule.match, classification, channel, place, text, received, urgent=urgent):
             return rule
     return None
 
@@ -87,9 +90,13 @@ def rule_matches(
     place: Resolution,
     text: str,
     received: datetime,
+    *,
+    urgent: bool = False,
 ) -> bool:
     """Whether every condition of ``match`` holds for the call (``text``: ``call_text``; ``received``: local
-    received time)."""
+    received time; ``urgent``: the learned scorer judged it urgent, see ``learned_urgency_holds``)."""
+    if match.requires_urgency and not urgent:
+        return False
     if match.requires_street and place.street is None:
         return False
     if match.requires_district and place.district is None:
@@ -141,9 +148,12 @@ def route(
     """The dispatch decision for a call and its classification (the first matching rule wins).
 
     ``learned_urgency``: the learned scorer's probability when it marks the call urgent (``UrgencyScorer.flags``):
-    a call no life-or-safety rule took is then urgent all the same, in the queue it was routed to."""
-    assignment = _route(call, classification, catalogue, gazetteer, now, timezone=timezone, place=place)
-    if learned_urgency is None or is_urgent(assignment.priority):
+    a call no life-or-safety rule took is then urgent all the same — with the unit that acts now when a
+    ``requires_urgency`` rule names one by the call's words, else in the queue it was routed to. A call that tells
+    only of a past or denied danger (``tells_of_the_past``) is not made urgent by the scorer."""
+    urgent = learned_urgency_holds(call, learned_urgency)
+    assignment = _route(call, classification, catalogue, gazetteer, now, timezone=timezone, place=place, urgent=urgent)
+    if learned_urgency is None or not urgent or is_urgent(assignment.priority):
         return assignment
     return made_urgent(
         assignment,
@@ -152,6 +162,13 @@ def route(
         timezone=timezone,
         note=f"urgent by the learned urgency scorer (p={learned_urgency:.2f})",
     )
+
+
+def learned_urgency_holds(call: Call, learned_urgency: float | None) -> bool:
+    """Whether the learned scorer's flag makes the call urgent: it flagged the call, and the call does not tell
+    only of a danger that is over or denied ('已经灭了', '不是漏气', 'false alarm') — the same test the
+    life-or-safety rules' ``now_only`` applies to their words."""
+    return learned_urgency is not None and not tells_of_the_past(call_text(call))
 
 
 def made_urgent(
@@ -208,6 +225,7 @@ def _route(
     *,
     timezone: str,
     place: Resolution | None,
+    urgent: bool = False,
 ) -> Assignment:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -215,7 +233,7 @@ def _route(
     text = call_text(call)
     received = received_local(call, timezone)
     if classification.needs_review:
-        by_words = rule_before_review(catalogue, classification, call.channel, place, text, received)
+        by_words = rule_before_review(catalogue, classification, call.channel, place, text, received, urgent=urgent)
         if by_words is not None:  # a gas leak at confidence 0.39 is still a gas leak: never waits in 人工分拣
             assignment = _assignment(by_words, catalogue, place, now, timezone)
             note = (
@@ -224,6 +242,14 @@ def _route(
                 "waits for an operator)"
             )
             return assignment.model_copy(update={"reason": f"{assignment.reason}; {note}"})
+        if catalogue.review.street_first and place.district and place.street and not urgent:
+            reason = (
+                f"classification needs review (confidence {classification.confidence:.2f}, category "
+                f"{classification.category}) and no rule took it by its words: the street/town (属地) handles it; "
+                f"location: {place.reason}"
+            )
+            street = QueueId.for_street(place.district, place.street)
+            return unit_assignment(street, catalogue, place, now, reason=reason, timezone=timezone)
         return Assignment(
             queue_id=MANUAL_CLASSIFICATION_QUEUE,
             unit_kind=UnitKind.manual,
@@ -241,7 +267,7 @@ def _route(
             resolution_due_at=None,
         )
     for rule in catalogue.rules:
-        if rule_matches(rule.match, classification, call.channel, place, text, received):
+        if rule_matches(rule.match, classification, call.channel, place, text, received, urgent=urgent):
             return _assignment(rule, catalogue, place, now, timezone)
     return manual_dispatch(
         catalogue, place, f"no catalogue rule matched category {classification.category}; location: {place.reason}"

@@ -9,7 +9,7 @@ import pytest
 
 from services.router.catalogue_check import check_catalogue_text
 from services.router.routing import candidate_assignments, route_call
-from shared.catalogue import Catalogue, CatalogueError, load_catalogue, parse_catalogue
+from shared.catalogue import Catalogue, CatalogueError, load_catalogue, parse_catalogue, tells_of_the_past
 from shared.events import Assignment, CallClassified, UnitKind
 from shared.gazetteer import Gazetteer
 from tests import factories
@@ -358,6 +358,12 @@ def test_within_keeps_the_two_words_of_a_hazard_close(gazetteer: Gazetteer) -> N
         ("小区燃气管道存在安全隐患，希望检查", False),  # a standing hazard reported, not a leak now
         ("there was a gas leak last month but it was fixed", False),
         ("the gas leak we had last week is back again right now", True),
+        # A danger named only to deny it: the negation right before the danger word.
+        ("查了说没漏气，就是燃气味是下水道返上来的", False),
+        ("燃气公司的人来看了，说不是漏气，是下水道的味", False),
+        ("It was a false alarm, the gas smell was from the drain", False),
+        ("是不是燃气漏了？一股味", True),  # a question is not a denial
+        ("会不会漏气了，燃气表那里有味", True),
     ],
 )
 def test_a_now_only_rule_keeps_out_a_danger_that_is_over_denied_or_standing(
@@ -367,6 +373,28 @@ def test_a_now_only_rule_keeps_out_a_danger_that_is_over_denied_or_standing(
         rule("gas", keywords=["燃气", "gas", "电梯"], and_keywords=["漏", "味", "leak", "关"], now_only=True)
     )
     assert (routed(catalogue, gazetteer, classified(body=body)).rule_id == "gas") is urgent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "没着火啊，就是楼下烧烤店烟太大了",
+        "我没有想不开，就是心里难受",
+        "不是什么急事，楼道灭火器过期了",
+        "我不是想寻短见，工资要不回来",
+        "没有人受伤，就是车被剐了",
+        "昨晚的火已经灭了，想问问谁来修",
+    ],
+)
+def test_a_denied_or_finished_danger_tells_of_no_present_one(text: str) -> None:
+    assert tells_of_the_past(text.lower())
+
+
+@pytest.mark.parametrize(
+    "text", ["是不是着火了，一股焦糊味", "没法出来，被困在电梯里了", "他说他想不开，药都吃了", "没人管，门口着火了"]
+)
+def test_a_question_or_a_negation_of_something_else_is_no_denial(text: str) -> None:
+    assert not tells_of_the_past(text.lower())
 
 
 def test_a_close_words_or_present_danger_rule_does_not_shadow_a_looser_one() -> None:
@@ -430,3 +458,9 @@ rules:
                                  "type": "enterprise", "source": "12345 direct dispatch"}], "rules": [rule("x")]})  # fmt: skip
     assert catalogue.department_names == ["市民政局", "北京市自来水集团"]
     assert "department:北京市自来水集团" in catalogue.department_queues()
+
+
+def test_a_rule_for_calls_judged_urgent_shadows_no_plain_rule_and_warns_of_no_overlap() -> None:
+    urgent = text_rule("urgent", "{keywords: [疼], requires_urgency: true}", "department:市水务局")
+    assert findings_of(urgent, text_rule("plain", "{keywords: [疼]}")) == []
+    assert findings_of(text_rule("plain", "{keywords: [疼]}"), urgent) == [("urgent", "error")]

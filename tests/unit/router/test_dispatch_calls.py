@@ -22,8 +22,14 @@ dispatch-by-words rules written on the unsure calls of all the older sets), so i
 written before reading any router miss of that round and scored once: 0.59 accepted leads, 18 of 26 urgent
 (10 by the cues alone), 3 false urgent. The third round (the returned-urgent deadlines, 281 more examples for the
 scorer, the cues and word rules above) was written on the older sets and general reasoning, not on its calls,
-but by the same hand that wrote it, so its after-figure is not blind either. The floors below are a little
-under the figures reached. Print the tables with::
+but by the same hand that wrote it, so its after-figure is not blind either.
+``dispatch_calls_fresh4.jsonl`` (84, 26 life-or-safety, 11 past or denied) and ``dispatch_calls_fresh5.jsonl`` (83,
+26 and 11) were written together, by one author, before reading any router code or rule, and scored once: 0.70 and
+0.69 accepted leads, 24 and 23 of 26 urgent (13 and 16 by the cues alone), 3 and 6 false urgent. The fourth round
+(units for calls the scorer judged urgent, denied dangers, more words, unsure calls to their street) was written
+reading fresh4's misses and the older sets', never fresh5's: fresh4 is in-sample now (0.95, 26 of 26, none false),
+fresh5's after-figure (0.75, 23 of 26, 4 false urgent) is the one nobody tuned on — though its author wrote the
+changes. The floors below are a little under the figures reached. Print the tables with::
 
     hotline route --evaluate tests/data/dispatch_calls.jsonl
 """
@@ -48,7 +54,9 @@ FRESH_SET = DATA / "dispatch_calls_fresh.jsonl"
 BLIND_SET = DATA / "dispatch_calls_blind.jsonl"
 FRESH2_SET = DATA / "dispatch_calls_fresh2.jsonl"
 FRESH3_SET = DATA / "dispatch_calls_fresh3.jsonl"
-SETS = [MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET, FRESH2_SET, FRESH3_SET]
+FRESH4_SET = DATA / "dispatch_calls_fresh4.jsonl"
+FRESH5_SET = DATA / "dispatch_calls_fresh5.jsonl"
+SETS = [MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET, FRESH2_SET, FRESH3_SET, FRESH4_SET, FRESH5_SET]
 RECEIVED = "2025-05-13T02:00:00Z"  # a Tuesday, 10:00 in Beijing, unless a call says otherwise
 
 
@@ -70,7 +78,7 @@ def score(path: Path, dispatcher: Dispatcher) -> Evaluation:
     return report
 
 
-@pytest.mark.parametrize("path", SETS, ids=["main", "second", "fresh", "blind", "fresh2", "fresh3"])
+@pytest.mark.parametrize("path", SETS, ids=["main", "second", "fresh", "blind", "fresh2", "fresh3", "fresh4", "fresh5"])
 def test_every_labelled_call_is_well_formed(path: Path) -> None:
     rows = labelled(path)
     assert len({row["id"] for row in rows}) == len(rows)
@@ -89,12 +97,14 @@ def test_the_main_set_covers_every_category_and_the_common_problems() -> None:
     assert sum(row["body"].isascii() for row in rows) >= 12  # English calls
 
 
-def test_the_third_fresh_set_covers_every_category_with_dangers_told_and_denied() -> None:
-    rows = labelled(FRESH3_SET)
+@pytest.mark.parametrize("path", [FRESH3_SET, FRESH4_SET, FRESH5_SET], ids=["fresh3", "fresh4", "fresh5"])
+def test_the_later_fresh_sets_cover_every_category_with_dangers_told_and_denied(path: Path) -> None:
+    rows = labelled(path)
     assert len(rows) >= 60
     assert {row["category"] for row in rows} == set(LEVEL1_CATEGORIES)
     assert sum(row["urgent"] for row in rows) >= 18
     assert sum(row["body"].isascii() for row in rows) >= 4  # English calls
+    assert sum(not row.get("location") for row in rows) >= 5  # calls that say no place
 
 
 def test_dispatchers_accept_the_lead_unit_of_the_main_set(dispatcher: Dispatcher) -> None:
@@ -113,13 +123,16 @@ def test_every_life_or_safety_call_of_the_sets_the_cues_were_written_on_is_urgen
 
 def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None:
     """First scores: 9 of 15 on the second fresh set (7 by the cues alone), 18 of 26 on the third (10 by the cues
-    alone, 3 false urgent). After the third round: 14 of 15 (in-sample) and 22 of 26 (same author)."""
+    alone, 3 false urgent), 24 and 23 of 26 on the fourth and fifth (3 and 6 false urgent). After the fourth round:
+    14 of 15, 26 of 26 and 26 of 26 with none false (in-sample or read), 23 of 26 with 4 false on the fifth (not
+    read)."""
     report = score(FRESH2_SET, dispatcher)
     assert report.urgent_found >= 14, report.urgent_found
     assert len(report.false_urgent) <= 1, report.false_urgent
-    third = score(FRESH3_SET, dispatcher)
-    assert third.urgent_found >= 21, third.urgent_found
-    assert len(third.false_urgent) <= 3, third.false_urgent
+    for path, found, false in ((FRESH3_SET, 25, 1), (FRESH4_SET, 25, 1), (FRESH5_SET, 22, 5)):
+        later = score(path, dispatcher)
+        assert later.urgent_found >= found, (path.name, later.urgent_found)
+        assert len(later.false_urgent) <= false, (path.name, later.false_urgent)
 
 
 def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
@@ -127,4 +140,6 @@ def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
     assert score(FRESH_SET, dispatcher).rate >= 0.95
     assert score(BLIND_SET, dispatcher).rate >= 0.95
     assert score(FRESH2_SET, dispatcher).rate >= 0.94
-    assert score(FRESH3_SET, dispatcher).rate >= 0.6
+    assert score(FRESH3_SET, dispatcher).rate >= 0.76
+    assert score(FRESH4_SET, dispatcher).rate >= 0.92
+    assert score(FRESH5_SET, dispatcher).rate >= 0.72

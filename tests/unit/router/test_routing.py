@@ -141,16 +141,35 @@ def test_ambiguous_street_without_district_goes_to_district_or_manual(
     assert with_district.queue_id == "street:海淀区/八里庄街道"
 
 
-def test_low_confidence_goes_to_manual_classification(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
-    classified = classified_call(
-        "城乡建设", confidence=0.31, needs_review=True, address="大兴区西红门", issue="wage-arrears"
-    )
+def test_low_confidence_without_a_street_goes_to_manual_classification(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    classified = classified_call("城乡建设", confidence=0.31, needs_review=True, address="大兴区", issue="wage-arrears")
     assignment = route(catalogue, gazetteer, classified)
     assert assignment.queue_id == "manual:classification"
     assert assignment.unit_kind is UnitKind.manual
     assert assignment.rule_id is None
     assert assignment.response_due_at == NOW + timedelta(hours=catalogue.review.response_hours)
-    assert (assignment.district, assignment.street) == ("大兴区", "西红门镇")
+    assert (assignment.district, assignment.street) == ("大兴区", None)
+
+
+def test_low_confidence_with_a_street_goes_to_the_street_unless_the_catalogue_says_not(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    """属地: an unsure call no rule took by its words goes to the street/town the place names (review.street_first);
+    with the option off it waits in 人工分拣 as before."""
+    classified = classified_call(
+        "城乡建设", confidence=0.31, needs_review=True, address="大兴区西红门", issue="wage-arrears"
+    )
+    assignment = route(catalogue, gazetteer, classified)
+    assert catalogue.review.street_first
+    assert assignment.queue_id == "street:大兴区/西红门镇" and assignment.unit_kind is UnitKind.street
+    assert "needs review" in assignment.reason and not is_urgent(assignment.priority)
+    assert assignment.resolution_due_at is not None
+    waiting = catalogue.model_copy(update={"review": catalogue.review.model_copy(update={"street_first": False})})
+    held = route(waiting, gazetteer, classified)
+    assert held.queue_id == "manual:classification" and held.rule_id is None
+    assert (held.district, held.street) == ("大兴区", "西红门镇")
 
 
 def test_unknown_place_and_uncovered_subject_goes_to_manual_dispatch(
@@ -216,6 +235,20 @@ def test_gas_leak_keyword_comes_first_with_top_priority(catalogue: Catalogue, ga
         ("Two men are fighting with a knife outside the shop", "urgent-violence", "department:市公安局"),
         ("楼下电线断了掉在地上，还在打火花", "urgent-electrical", "department:国网北京市电力公司"),
         ("邻居独居老人联系不上，已经几天没出门了", "urgent-person-in-danger", "department:市公安局"),
+        # Unresponsive: the sign next to calling or lying words, in any wording; English injuries.
+        ("天桥底下躺着个人，喊了半天没反应", "urgent-unresponsive", "department:市卫生健康委员会"),
+        ("电暖气把窗帘点着了，屋里全是味", "urgent-fire-spreading", "department:市消防救援总队"),
+        ("插线板着了，往外冒火星子", "urgent-fire-spreading", "department:市消防救援总队"),
+        ("小孩的脚卡在下水道的铁篦子里拔不出来", "urgent-body-stuck", "department:市消防救援总队"),
+        ("路上的水快没过车门了，车里还有人", "urgent-deep-water", "department:市水务局"),
+        ("She texted me goodbye and swallowed all her pills", "urgent-person-in-danger", "department:市公安局"),
+        ("A man is lying on the pavement, not moving at all", "urgent-person-in-danger", "department:市公安局"),
+        ("A cyclist was knocked down by a van at the crossing", "urgent-person-in-danger", "department:市公安局"),
+        (
+            "My son fell off the climbing frame and hit his head, he is confused",
+            "urgent-person-in-danger",
+            "department:市公安局",
+        ),
     ],
 )
 def test_life_or_safety_calls_are_urgent_even_when_the_classification_needs_review(
@@ -274,3 +307,33 @@ def test_bare_word_in_the_request_text_is_not_taken_for_a_place(catalogue: Catal
 def test_routing_needs_an_aware_clock(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         route_call(classified_call("城乡建设"), catalogue, gazetteer, datetime(2025, 5, 12))
+
+
+@pytest.mark.parametrize(
+    ("body", "lead"),
+    [
+        # The unit the citizen's words name when the classifier is unsure: a dispatcher reading them knows it.
+        ("孩子户口和房子都在这个片区，片区小学却说没学位", "department:市教育委员会"),
+        ("从镇上买的除草剂打完，麦子全黄了，怀疑是假药", "department:市农业农村局"),
+        ("被欠了半年工资实在没辙了，老板电话也不接", "department:市人力资源和社会保障局劳动保障监察总队"),
+        ("我爸中风出院了，想问长期护理保险怎么申请", "department:市医疗保障局"),
+        ("村支书把低保名额给了自己的亲戚", "department:市纪委市监委"),
+        ("村里拆迁，评估价比隔壁村低了一半", "district:海淀区"),
+        ("楼上养了三条狗，天天半夜叫", "street:海淀区/海淀街道"),
+    ],
+)
+def test_the_words_a_dispatcher_reads_decide_an_unsure_call(
+    catalogue: Catalogue, gazetteer: Gazetteer, body: str, lead: str
+) -> None:
+    call = classified_call("城乡建设", body=body, address="海淀区海淀街道", confidence=0.35, needs_review=True)
+    assert route(catalogue, gazetteer, call).queue_id == lead
+
+
+def test_a_word_of_another_sector_does_not_take_the_call_there(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    """户口 in a school-place call is no police matter, a landlord's 押金 no shared-bike deposit."""
+    school = classified_call(
+        "教育文体", body="孩子户口和房子都在这个片区，片区小学却说没学位", address="海淀区海淀街道"
+    )
+    assert route(catalogue, gazetteer, school).rule_id != "police-words"
+    landlord = classified_call("商贸旅游", body="房东不退押金，说墙上有钉子眼要扣钱", address="海淀区海淀街道")
+    assert route(catalogue, gazetteer, landlord).rule_id != "transport-words"

@@ -73,10 +73,48 @@ def test_a_flagged_call_no_rule_made_urgent_becomes_urgent_in_its_own_queue(
 def test_an_unsure_flagged_call_waits_for_review_at_the_top_of_the_queue(
     catalogue: Catalogue, gazetteer: Gazetteer
 ) -> None:
-    call = factories.call("U-4", body="请尽快处理")
     unsure = factories.classification("城乡建设", confidence=0.3, needs_review=True)
-    flagged = route(call, unsure, catalogue, gazetteer, NOW, learned_urgency=0.9)
-    assert flagged.queue_id == "manual:classification" and flagged.priority == URGENT_PRIORITY
+    for address in (None, "朝阳区望京街道"):  # an urgent call never goes to the street by review.street_first
+        call = factories.call("U-4", body="请尽快处理", address=address)
+        flagged = route(call, unsure, catalogue, gazetteer, NOW, learned_urgency=0.9)
+        assert flagged.queue_id == "manual:classification" and flagged.priority == URGENT_PRIORITY
+
+
+def test_an_unsure_flagged_call_goes_to_the_unit_a_requires_urgency_rule_names_by_its_words(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    """Urgency does not wait for a confident category, nor for the unit: once the scorer judged the call urgent,
+    weaker words (a pain, a person going under) say which emergency service acts."""
+    unsure = factories.classification("商贸旅游", confidence=0.27, needs_review=True)
+    heart = factories.call("U-6", body="我爸说心口疼得像被人攥着一样，一脑门子冷汗", address="石景山区老山街道")
+    assert route(heart, unsure, catalogue, gazetteer, NOW).queue_id == "street:石景山区/老山街道"  # 属地, not urgent
+    flagged = route(heart, unsure, catalogue, gazetteer, NOW, learned_urgency=0.82)
+    assert flagged.queue_id == "department:市卫生健康委员会" and flagged.rule_id == "urgent-responder-medical"
+    assert flagged.priority == URGENT_PRIORITY
+    sinking = factories.call("U-7", body="水库边上有个小伙子游着游着就往下沉，只露个脑袋在扑腾", address="怀柔区雁栖镇")
+    assert (
+        route(sinking, unsure, catalogue, gazetteer, NOW, learned_urgency=0.84).queue_id == "department:市消防救援总队"
+    )
+    dog = factories.call("U-10", body="一条大狼狗把放学的小孩扑倒了，咬着胳膊不松口", address="顺义区旺泉街道")
+    assert route(dog, unsure, catalogue, gazetteer, NOW, learned_urgency=0.9).queue_id == "department:市公安局"
+    confident = factories.classification("城乡建设")
+    spurting = factories.call("U-8", body="马路中间裂开一道口子，水柱子喷起来两米高", address="西城区牛街街道")
+    assert route(spurting, confident, catalogue, gazetteer, NOW).queue_id != "department:北京市自来水集团"
+    assert (
+        route(spurting, confident, catalogue, gazetteer, NOW, learned_urgency=0.79).queue_id
+        == "department:北京市自来水集团"
+    )
+
+
+def test_the_scorer_makes_no_call_urgent_that_tells_of_a_danger_over_or_denied(
+    catalogue: Catalogue, gazetteer: Gazetteer
+) -> None:
+    classification = factories.classification("交通运输")
+    for body in ("前两天路上那个塌下去的坑已经填上了，就是高出来一块", "没着火啊，就是楼下烧烤店的烟太大了"):
+        call = factories.call("U-9", body=body, address="丰台区成寿寺街道")
+        plain = route(call, classification, catalogue, gazetteer, NOW)
+        assert route(call, classification, catalogue, gazetteer, NOW, learned_urgency=0.7) == plain
+        assert not is_urgent(plain.priority)
 
 
 def test_a_rule_urgent_call_keeps_the_rules_decision(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
