@@ -396,8 +396,8 @@ def _make_calls(texts: list[tuple[str, str]], count: int, source: str, rng: rand
                 "external_id": f"{run_id}-{i}",
                 "subject": subject,
                 "body": body or subject,
-                # Many distinct addresses, as in a real stream: repeats at one address are duplicates.
-                "location": {"address": f"{places[i % len(places)]}{rng.randrange(1, 5000)}号院"},
+                # 25,000 addresses (50 places x 500), as before the places were drawn per run: repeats are duplicates.
+                "location": {"address": f"{places[i % len(places)]}{rng.randrange(1, 501)}号院"},
                 "contact_phone": f"138{i:08d}"[:11],
             }
         )
