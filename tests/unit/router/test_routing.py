@@ -243,12 +243,26 @@ def test_gas_leak_keyword_comes_first_with_top_priority(catalogue: Catalogue, ga
         ("路上的水快没过车门了，车里还有人", "urgent-deep-water", "department:市水务局"),
         ("She texted me goodbye and swallowed all her pills", "urgent-person-in-danger", "department:市公安局"),
         ("A man is lying on the pavement, not moving at all", "urgent-person-in-danger", "department:市公安局"),
-        ("A cyclist was knocked down by a van at the crossing", "urgent-person-in-danger", "department:市公安局"),
+        # A body in distress goes to 120 (the health commission), the police cooperating; self-harm stays with the police.
+        ("A cyclist was knocked down by a van at the crossing", "urgent-medical", "department:市卫生健康委员会"),
         (
             "My son fell off the climbing frame and hit his head, he is confused",
-            "urgent-person-in-danger",
-            "department:市公安局",
+            "urgent-medical",
+            "department:市卫生健康委员会",
         ),
+        ("我爷爷吃饭时候呛着了，脸都憋得发紫，咳不出来", "urgent-medical", "department:市卫生健康委员会"),
+        ("儿子发着高烧突然抽过去了，眼睛往上翻", "urgent-medical", "department:市卫生健康委员会"),
+        ("我奶奶在厨房摔倒了起不来，一动就喊疼", "urgent-medical", "department:市卫生健康委员会"),
+        ("My wife fainted in the kitchen and is breathing strangely", "urgent-medical", "department:市卫生健康委员会"),
+        ("他吃了安眠药，现在昏迷了", "urgent-person-in-danger", "department:市公安局"),
+        ("孙子把爷爷的降压药误吃了好几片，现在直犯困", "urgent-swallowed", "department:市卫生健康委员会"),
+        ("我真的活不下去了，绳子都准备好了", "urgent-self-harm-intent", "department:市公安局"),
+        # Buried, a heating pipe bursting, a lift dropping, someone outside a bridge railing, English fire wording.
+        ("下水道沟槽塌了，有个工人被埋进去半截", "urgent-buried", "department:市消防救援总队"),
+        ("暖气管子爆了，开水喷了一地，老人在屋里", "urgent-heating-burst", "department:北京市热力集团"),
+        ("电梯突然往下掉了好几层，门扒不开", "urgent-lift-trapped", "department:市消防救援总队"),
+        ("桥上有个人翻过栏杆了，一直往下看", "urgent-person-at-edge", "department:市公安局"),
+        ("There's a smell of burning plastic in the corridor", "urgent-fire", "department:市消防救援总队"),
     ],
 )
 def test_life_or_safety_calls_are_urgent_even_when_the_classification_needs_review(
