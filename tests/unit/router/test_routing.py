@@ -334,6 +334,16 @@ def test_routing_needs_an_aware_clock(catalogue: Catalogue, gazetteer: Gazetteer
         ("村支书把低保名额给了自己的亲戚", "department:市纪委市监委"),
         ("村里拆迁，评估价比隔壁村低了一半", "district:海淀区"),
         ("楼上养了三条狗，天天半夜叫", "street:海淀区/海淀街道"),
+        ("最近总是失眠，想找个免费的心理咨询热线聊聊", "department:市卫生健康委员会"),
+        ("村卫生院的大夫一个月就来两天", "department:市卫生健康委员会"),
+        ("网上的办事指南和窗口说的材料不一样", "department:市政务服务和数据管理局"),
+        ("菜市场好几家摊位都不标价，结账才说多少钱", "department:市市场监督管理局"),
+        ("执法队员收了商户的钱，就让他们把摊摆到马路上", "department:市纪委市监委"),
+        ("电动车停路边被一辆面包车剐了，司机直接开跑了", "department:市公安局公安交通管理局"),
+        (
+            "Bought the flat six years ago and the developer still has not got us a property certificate",
+            "department:市规划和自然资源委员会",
+        ),
     ],
 )
 def test_the_words_a_dispatcher_reads_decide_an_unsure_call(
