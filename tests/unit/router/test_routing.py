@@ -250,7 +250,7 @@ def test_gas_leak_keyword_comes_first_with_top_priority(catalogue: Catalogue, ga
             "urgent-medical",
             "department:市卫生健康委员会",
         ),
-        ("我爷爷吃饭时候呛着了，脸都憋得发紫，咳不出来", "urgent-medical", "department:市卫生健康委员会"),
+        ("我爷爷吃饭时候呛着了，脸都紫了，咳不出来", "urgent-medical", "department:市卫生健康委员会"),
         ("儿子发着高烧突然抽过去了，眼睛往上翻", "urgent-medical", "department:市卫生健康委员会"),
         ("我奶奶在厨房摔倒了起不来，一动就喊疼", "urgent-medical", "department:市卫生健康委员会"),
         ("My wife fainted in the kitchen and is breathing strangely", "urgent-medical", "department:市卫生健康委员会"),
