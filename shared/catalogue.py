@@ -222,10 +222,28 @@ class Match(BaseModel):
 PAST_MARKERS = tuple(
     "修好了|修好|修复了|已修复|已经修|处理完|处理好了|已处理|解决了|已解决|已经好了|没事了|上个月|上周|上星期|"
     "去年|前年|以前|曾经|过一次|那次|有结果|已经灭了|扑灭了|火灭了|填上了|补上了|堵上了|已经出院|出院了|"
+    "已经关了|关好了|关掉了|"
     "last month|last week|last year|"
     "was fixed|been fixed|fixed now|was repaired|used to".split("|")
 )
-"""Words telling of a danger that is over: a past time or a resolution ('上个月漏过气，现在修好了')."""
+"""Words telling of a danger that is over: a past time or a resolution ('上个月漏过气，现在修好了', '总阀已经关了')."""
+
+EARLIER_MARKERS = tuple(
+    "上次|上回|早走了|已经走了|人没事|我没事|人都没事|大家都没事|"
+    "上午的事|下午的事|早上的事|昨天的事|昨晚的事|前天的事|的事了|i'm ok|i am ok|i'm fine|nobody's hurt".split("|")
+)
+"""Words placing the danger earlier or saying the caller came out unhurt ('打架是上午的事，人早走了', '上次困过人以后',
+'我人没事，就是车被剐了'): over unless it is back (RECURRENCE_MARKERS); a standing state ('一直不给立案') does not
+bring it back."""
+
+EXPERIENCED = re.compile(r"(?:困|关|着|漏|淹|塌|砸|烧|炸|摔|掉)过(?:人|火|气|水|一次|两次|几次|好几次)")
+"""A danger told in the experiential aspect ('困过人', '着过火', '漏过气'): it happened before, not now."""
+
+RECURRENCE_MARKERS = tuple(
+    "又|还在|正在|刚才|刚刚|现在还|救命|快来|马上|立刻|此刻|这会儿|今天|今早|今晚|right now|again|help".split("|")
+)
+"""Words saying an experienced danger is back now ('上次困过人，今天又困了'). Unlike PRESENT_MARKERS they leave out
+words of a standing state ('一直停着', '越来越'), which say nothing of the danger coming back."""
 
 STANDING_MARKERS = tuple(
     "隐患|长年|常年|多年|几年|经常|时常|老是|屡次|多次反映|多次反馈|迟迟|安全检查|hazard|"
@@ -261,7 +279,10 @@ def tells_of_the_past(text: str) -> bool:
     if any(marker in text for marker in DENIAL_MARKERS) or NEGATED_DANGER.search(text):
         return True
     over = any(marker in text for marker in PAST_MARKERS) or any(marker in text for marker in STANDING_MARKERS)
-    return over and not any(marker in text for marker in PRESENT_MARKERS)
+    if over and not any(marker in text for marker in PRESENT_MARKERS):
+        return True
+    experienced = EXPERIENCED.search(text) is not None or any(marker in text for marker in EARLIER_MARKERS)
+    return experienced and not any(marker in text for marker in RECURRENCE_MARKERS)
 
 
 def any_of(terms: Sequence[str]) -> re.Pattern[str]:

@@ -384,6 +384,11 @@ def test_a_now_only_rule_keeps_out_a_danger_that_is_over_denied_or_standing(
         "我不是想寻短见，工资要不回来",
         "没有人受伤，就是车被剐了",
         "昨晚的火已经灭了，想问问谁来修",
+        # Placed earlier, experienced, or the caller unhurt: a standing state (一直) does not bring it back.
+        "打架是上午的事，人早走了，想问问派出所为啥一直不立案",
+        "上次电梯困过人以后就一直停着，物业也不修",
+        "我人没事，就是电动车被剐了，对方开跑了",
+        "水管漏水把楼下淹了，总阀已经关了，想商量赔偿",
     ],
 )
 def test_a_denied_or_finished_danger_tells_of_no_present_one(text: str) -> None:
@@ -391,7 +396,15 @@ def test_a_denied_or_finished_danger_tells_of_no_present_one(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["是不是着火了，一股焦糊味", "没法出来，被困在电梯里了", "他说他想不开，药都吃了", "没人管，门口着火了"]
+    "text",
+    [
+        "是不是着火了，一股焦糊味",
+        "没法出来，被困在电梯里了",
+        "他说他想不开，药都吃了",
+        "没人管，门口着火了",
+        "上次就困过人，今天又困住了，里面有个老人",  # an experienced danger back again
+        "电梯困人了，里面的人一直在喊",  # 一直 with no earlier danger told
+    ],
 )
 def test_a_question_or_a_negation_of_something_else_is_no_denial(text: str) -> None:
     assert not tells_of_the_past(text.lower())

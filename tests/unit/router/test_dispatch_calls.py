@@ -29,7 +29,13 @@ but by the same hand that wrote it, so its after-figure is not blind either.
 (units for calls the scorer judged urgent, denied dangers, more words, unsure calls to their street) was written
 reading fresh4's misses and the older sets', never fresh5's: fresh4 is in-sample now (0.95, 26 of 26, none false),
 fresh5's after-figure (0.75, 23 of 26, 4 false urgent) is the one nobody tuned on — though its author wrote the
-changes. The floors below are a little under the figures reached. Print the tables with::
+changes. ``dispatch_calls_fresh6.jsonl`` (83, 27 life-or-safety, 11 past or denied, 22 卫生计生) was written the
+same way and scored once: 0.71 accepted leads, 21 of 27 urgent (16 by the cues alone), 3 false urgent. The fifth
+round (a body in distress to 120, swallowed things, buried people, burst heating pipes, dangers placed earlier or
+told as experienced, health and other words, responders for power and cars) was written reading fresh5's and the
+older sets' misses, never fresh6's: fresh5 is in-sample now (0.99, 26 of 26, none false); fresh6's after-figure
+(0.73, 21 of 27, 3 false urgent) is the one nobody tuned on — though, again, its author wrote the changes.
+The floors below are a little under the figures reached. Print the tables with::
 
     hotline route --evaluate tests/data/dispatch_calls.jsonl
 """
@@ -56,7 +62,8 @@ FRESH2_SET = DATA / "dispatch_calls_fresh2.jsonl"
 FRESH3_SET = DATA / "dispatch_calls_fresh3.jsonl"
 FRESH4_SET = DATA / "dispatch_calls_fresh4.jsonl"
 FRESH5_SET = DATA / "dispatch_calls_fresh5.jsonl"
-SETS = [MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET, FRESH2_SET, FRESH3_SET, FRESH4_SET, FRESH5_SET]
+FRESH6_SET = DATA / "dispatch_calls_fresh6.jsonl"
+SETS = [MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET, FRESH2_SET, FRESH3_SET, FRESH4_SET, FRESH5_SET, FRESH6_SET]
 RECEIVED = "2025-05-13T02:00:00Z"  # a Tuesday, 10:00 in Beijing, unless a call says otherwise
 
 
@@ -78,7 +85,9 @@ def score(path: Path, dispatcher: Dispatcher) -> Evaluation:
     return report
 
 
-@pytest.mark.parametrize("path", SETS, ids=["main", "second", "fresh", "blind", "fresh2", "fresh3", "fresh4", "fresh5"])
+@pytest.mark.parametrize(
+    "path", SETS, ids=["main", "second", "fresh", "blind", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6"]
+)
 def test_every_labelled_call_is_well_formed(path: Path) -> None:
     rows = labelled(path)
     assert len({row["id"] for row in rows}) == len(rows)
@@ -97,7 +106,9 @@ def test_the_main_set_covers_every_category_and_the_common_problems() -> None:
     assert sum(row["body"].isascii() for row in rows) >= 12  # English calls
 
 
-@pytest.mark.parametrize("path", [FRESH3_SET, FRESH4_SET, FRESH5_SET], ids=["fresh3", "fresh4", "fresh5"])
+@pytest.mark.parametrize(
+    "path", [FRESH3_SET, FRESH4_SET, FRESH5_SET, FRESH6_SET], ids=["fresh3", "fresh4", "fresh5", "fresh6"]
+)
 def test_the_later_fresh_sets_cover_every_category_with_dangers_told_and_denied(path: Path) -> None:
     rows = labelled(path)
     assert len(rows) >= 60
@@ -125,11 +136,12 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
     """First scores: 9 of 15 on the second fresh set (7 by the cues alone), 18 of 26 on the third (10 by the cues
     alone, 3 false urgent), 24 and 23 of 26 on the fourth and fifth (3 and 6 false urgent). After the fourth round:
     14 of 15, 26 of 26 and 26 of 26 with none false (in-sample or read), 23 of 26 with 4 false on the fifth (not
-    read)."""
+    read). Sixth set: 21 of 27 with 3 false first; after the fifth round (written on the fifth set, not the sixth)
+    the fifth is 26 of 26 with none false, the sixth still 21 of 27 with 3 false."""
     report = score(FRESH2_SET, dispatcher)
     assert report.urgent_found >= 14, report.urgent_found
     assert len(report.false_urgent) <= 1, report.false_urgent
-    for path, found, false in ((FRESH3_SET, 25, 1), (FRESH4_SET, 25, 1), (FRESH5_SET, 22, 5)):
+    for path, found, false in ((FRESH3_SET, 25, 1), (FRESH4_SET, 25, 1), (FRESH5_SET, 25, 1), (FRESH6_SET, 20, 4)):
         later = score(path, dispatcher)
         assert later.urgent_found >= found, (path.name, later.urgent_found)
         assert len(later.false_urgent) <= false, (path.name, later.false_urgent)
@@ -140,6 +152,7 @@ def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
     assert score(FRESH_SET, dispatcher).rate >= 0.95
     assert score(BLIND_SET, dispatcher).rate >= 0.95
     assert score(FRESH2_SET, dispatcher).rate >= 0.94
-    assert score(FRESH3_SET, dispatcher).rate >= 0.76
+    assert score(FRESH3_SET, dispatcher).rate >= 0.82
     assert score(FRESH4_SET, dispatcher).rate >= 0.92
-    assert score(FRESH5_SET, dispatcher).rate >= 0.72
+    assert score(FRESH5_SET, dispatcher).rate >= 0.95
+    assert score(FRESH6_SET, dispatcher).rate >= 0.70

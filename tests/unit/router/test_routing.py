@@ -243,12 +243,26 @@ def test_gas_leak_keyword_comes_first_with_top_priority(catalogue: Catalogue, ga
         ("路上的水快没过车门了，车里还有人", "urgent-deep-water", "department:市水务局"),
         ("She texted me goodbye and swallowed all her pills", "urgent-person-in-danger", "department:市公安局"),
         ("A man is lying on the pavement, not moving at all", "urgent-person-in-danger", "department:市公安局"),
-        ("A cyclist was knocked down by a van at the crossing", "urgent-person-in-danger", "department:市公安局"),
+        # A body in distress goes to 120 (the health commission), the police cooperating; self-harm stays with the police.
+        ("A cyclist was knocked down by a van at the crossing", "urgent-medical", "department:市卫生健康委员会"),
         (
             "My son fell off the climbing frame and hit his head, he is confused",
-            "urgent-person-in-danger",
-            "department:市公安局",
+            "urgent-medical",
+            "department:市卫生健康委员会",
         ),
+        ("我爷爷吃饭时候呛着了，脸都紫了，咳不出来", "urgent-medical", "department:市卫生健康委员会"),
+        ("儿子发着高烧突然抽过去了，眼睛往上翻", "urgent-medical", "department:市卫生健康委员会"),
+        ("我奶奶在厨房摔倒了起不来，一动就喊疼", "urgent-medical", "department:市卫生健康委员会"),
+        ("My wife fainted in the kitchen and is breathing strangely", "urgent-medical", "department:市卫生健康委员会"),
+        ("他吃了安眠药，现在昏迷了", "urgent-person-in-danger", "department:市公安局"),
+        ("孙子把爷爷的降压药误吃了好几片，现在直犯困", "urgent-swallowed", "department:市卫生健康委员会"),
+        ("我真的活不下去了，绳子都准备好了", "urgent-self-harm-intent", "department:市公安局"),
+        # Buried, a heating pipe bursting, a lift dropping, someone outside a bridge railing, English fire wording.
+        ("下水道沟槽塌了，有个工人被埋进去半截", "urgent-buried", "department:市消防救援总队"),
+        ("暖气管子爆了，开水喷了一地，老人在屋里", "urgent-heating-burst", "department:北京市热力集团"),
+        ("电梯突然往下掉了好几层，门扒不开", "urgent-lift-trapped", "department:市消防救援总队"),
+        ("桥上有个人翻过栏杆了，一直往下看", "urgent-person-at-edge", "department:市公安局"),
+        ("There's a smell of burning plastic in the corridor", "urgent-fire", "department:市消防救援总队"),
     ],
 )
 def test_life_or_safety_calls_are_urgent_even_when_the_classification_needs_review(
@@ -320,6 +334,16 @@ def test_routing_needs_an_aware_clock(catalogue: Catalogue, gazetteer: Gazetteer
         ("村支书把低保名额给了自己的亲戚", "department:市纪委市监委"),
         ("村里拆迁，评估价比隔壁村低了一半", "district:海淀区"),
         ("楼上养了三条狗，天天半夜叫", "street:海淀区/海淀街道"),
+        ("最近总是失眠，想找个免费的心理咨询热线聊聊", "department:市卫生健康委员会"),
+        ("村卫生院的大夫一个月就来两天", "department:市卫生健康委员会"),
+        ("网上的办事指南和窗口说的材料不一样", "department:市政务服务和数据管理局"),
+        ("菜市场好几家摊位都不标价，结账才说多少钱", "department:市市场监督管理局"),
+        ("执法队员收了商户的钱，就让他们把摊摆到马路上", "department:市纪委市监委"),
+        ("电动车停路边被一辆面包车剐了，司机直接开跑了", "department:市公安局公安交通管理局"),
+        (
+            "Bought the flat six years ago and the developer still has not got us a property certificate",
+            "department:市规划和自然资源委员会",
+        ),
     ],
 )
 def test_the_words_a_dispatcher_reads_decide_an_unsure_call(

@@ -97,6 +97,16 @@ def test_an_unsure_flagged_call_goes_to_the_unit_a_requires_urgency_rule_names_b
     )
     dog = factories.call("U-10", body="一条大狼狗把放学的小孩扑倒了，咬着胳膊不松口", address="顺义区旺泉街道")
     assert route(dog, unsure, catalogue, gazetteer, NOW, learned_urgency=0.9).queue_id == "department:市公安局"
+    # A danger at power equipment is the power company's, even when a dog is the one it struck; a child shut in
+    # a car in the sun is the fire service's rescue.
+    lamp = factories.call(
+        "U-11", body="路灯杆底下的铁盖子开着泡在水里，刚才一条狗走过去就倒那了", address="朝阳区望京街道"
+    )
+    assert (
+        route(lamp, unsure, catalogue, gazetteer, NOW, learned_urgency=0.9).queue_id == "department:国网北京市电力公司"
+    )
+    car = factories.call("U-12", body="停车场一辆车里有个小孩，车窗都关着，晒了一个钟头了", address="朝阳区望京街道")
+    assert route(car, unsure, catalogue, gazetteer, NOW, learned_urgency=0.9).queue_id == "department:市消防救援总队"
     confident = factories.classification("城乡建设")
     spurting = factories.call("U-8", body="马路中间裂开一道口子，水柱子喷起来两米高", address="西城区牛街街道")
     assert route(spurting, confident, catalogue, gazetteer, NOW).queue_id != "department:北京市自来水集团"
