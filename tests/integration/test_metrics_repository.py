@@ -108,7 +108,9 @@ async def test_queue_depth_and_oldest_waiting_case(mongo_db) -> None:
     # Older than every case the department leads, but only cooperated on there: never its oldest waiting case.
     whistled = factories.routed("q-whistled", queue_id="street:朝阳区/望京街道", received_at=APRIL - timedelta(days=1))
     whistled = whistled.model_copy(
-        update={"assignment": whistled.assignment.model_copy(update={"cooperating_units": ["department:市住房城乡建设委"]})}
+        update={
+            "assignment": whistled.assignment.model_copy(update={"cooperating_units": ["department:市住房城乡建设委"]})
+        }
     )
     await repository.apply_routed([street[0], department, whistled])
     await repository.apply_routed(street)  # brings an older case (minute 1) in a later batch
