@@ -6,6 +6,9 @@ import argparse
 import importlib
 import sys
 
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
 # name -> (module, help). Each module has ``add_arguments(parser)`` and ``run(args) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("hotline.up", "run the whole platform (embedded broker and database unless configured otherwise)"),
@@ -70,7 +73,36 @@ def main(argv: list[str] | None = None) -> int:
             module.add_arguments(command)
             command.set_defaults(handler=module.run)
     args = parser.parse_args(argv)
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except ValidationError as exc:
+        if not exc.title.endswith("Settings"):
+            raise
+        # A setting from the environment that does not parse: say which variable and why, not a traceback.
+        print(f"hotline {args.command}: {settings_problem(exc)}", file=sys.stderr)
+        return 2
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """What is wrong with the settings, one line per field: the environment variable, the value and the reason."""
+    prefix = next(
+        (cls.model_config.get("env_prefix", "") for cls in _settings_classes() if cls.__name__ == exc.title), ""
+    )
+    lines = []
+    for error in exc.errors():
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"{prefix}{name}={error.get('input')!r}: {error['msg']}")
+    return "bad configuration (" + exc.title + "): " + "; ".join(lines)
+
+
+def _settings_classes() -> list[type[BaseSettings]]:
+    found: list[type[BaseSettings]] = []
+    todo = list(BaseSettings.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
 
 
 if __name__ == "__main__":

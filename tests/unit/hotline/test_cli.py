@@ -30,3 +30,18 @@ def test_every_command_has_help(name: str, capsys: pytest.CaptureFixture[str]) -
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert f"hotline {name}" in out and "Exit status: 0" in out
+
+
+def test_a_setting_that_does_not_parse_is_named_with_its_variable_not_a_traceback(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text('{"id": "1", "subject": "噪音", "body": "工地夜里施工噪音很大"}\n', encoding="utf-8")
+    monkeypatch.setenv("HOTLINE_ROUTER_LEARNED_URGENCY", "")
+
+    assert main(["route", str(calls)]) == 2
+
+    err = capsys.readouterr().err
+    assert "hotline route: bad configuration (RouterSettings): HOTLINE_ROUTER_LEARNED_URGENCY='': " in err
+    assert "valid boolean" in err
+    assert "Traceback" not in err
