@@ -211,3 +211,37 @@ async def test_the_existence_check_in_slices_finds_every_stored_call(mongo_db) -
     assert (first, second) == (7, 3)
     assert await mongo_db.cases.count_documents({}) == 10
     assert (await repository.monthly_counts("2026-04", "category"))[0].count == 10
+
+
+async def test_a_queue_that_gains_and_loses_in_one_batch_keeps_its_oldest_without_reading_its_open_cases(
+    mongo_db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repository = MetricsRepository(mongo_db)
+    await repository.ensure_indexes()
+    queue, other = "street:大兴区/西红门镇", "street:朝阳区/望京街道"
+    oldest, later = (factories.routed(f"gl-{i}", received_at=APRIL + timedelta(minutes=i)) for i in (0, 5))
+    elsewhere = factories.routed(
+        "gl-elsewhere", queue_id=other, unit_name="望京街道", district="朝阳区", received_at=APRIL - timedelta(hours=1)
+    )
+    await repository.apply_routed([oldest, later, elsewhere])
+    looked_up: list[str] = []
+    lookup = repository.counters.oldest_waiting
+
+    async def counted(queue_id: str, session=None):  # type: ignore[no-untyped-def]
+        looked_up.append(queue_id)
+        return await lookup(queue_id, session=session)
+
+    monkeypatch.setattr(repository.counters, "oldest_waiting", counted)
+
+    # One batch: the older case from the other street is re-dispatched here (gained), a later one is resolved (left).
+    moved = factories.case_step(elsewhere, "dispatched", assignment=later.assignment)
+    steps = [factories.case_step(later, kind) for kind in ("accepted", "responded", "resolved")]
+    result = await repository.apply_case_events([moved, *steps])
+
+    assert result.applied == 4
+    queues = {q.queue_id: q for q in await repository.queues()}
+    assert queues[queue].depth == 2
+    assert queues[queue].oldest_waiting_call_id == str(elsewhere.call_id)  # the earlier of its oldest and the gain
+    assert looked_up == [other]  # only the queue whose oldest left is read again
+    assert queues[other].depth == 0
+    assert queues[other].oldest_waiting_call_id is None

@@ -37,9 +37,10 @@ class CounterWriter:
         for counter_id, amounts in changes.nonzero().items():
             meta = changes.meta.get(counter_id) or meta_from_id(counter_id)
             updates.append(UpdateOne({"_id": counter_id}, {"$inc": amounts, "$set": meta}, upsert=True))
+        looked_up, oldest_updates = await self._oldest_updates(changes, session)
         for queue_id, (received_at, call_id) in changes.queues_gained.items():
-            if queue_id in changes.queues_left:
-                continue  # looked up below
+            if queue_id in looked_up:
+                continue  # the lookup read the queue's open cases after this batch's were written
             updates.append(
                 UpdateOne(
                     {"_id": f"{QUEUE_COUNTER_PREFIX}{queue_id}"},
@@ -48,7 +49,7 @@ class CounterWriter:
                     upsert=True,
                 )
             )
-        updates += await self._oldest_updates(changes, session)
+        updates += oldest_updates
         if updates:
             # Each operation touches other fields of a counter than the others, so their order does not matter.
             await self.database.counters.bulk_write(updates, ordered=False, session=session)
@@ -62,18 +63,28 @@ class CounterWriter:
         if blocks:  # the whole store's word blocks: one upsert per hour the batch touched
             await self.database.word_blocks.bulk_write(blocks, ordered=False, session=session)
 
-    async def _oldest_updates(self, changes: CounterChanges, session: AsyncClientSession) -> list[UpdateOne]:
-        """The queues whose oldest waiting case left: look the new one up (on the index, seeing this batch's cases)."""
+    async def _oldest_updates(
+        self, changes: CounterChanges, session: AsyncClientSession
+    ) -> tuple[set[str], list[UpdateOne]]:
+        """The queues whose oldest waiting case left, with the new one looked up (on the index, seeing this batch's
+        cases), and their counters' updates.
+
+        Only those: a queue that lost other cases keeps its oldest, and the earlier of it and the batch's oldest
+        gained case is set by ``$min`` like any gain. Looking up every queue that both gained and lost in a batch
+        read all its open cases each time (every batch of a busy queue, whose new calls arrive as others close or
+        link), a cost that grew with the queue's open cases."""
         if not changes.queues_left:
-            return []
+            return set(), []
         counter_ids = [f"{QUEUE_COUNTER_PREFIX}{queue_id}" for queue_id in changes.queues_left]
         current = await self.database.find_by_ids(self.database.counters, counter_ids, session, {"oldest_open": 1})
+        looked_up: set[str] = set()
         updates = []
         for queue_id, left in changes.queues_left.items():
             counter = current.get(f"{QUEUE_COUNTER_PREFIX}{queue_id}") or {}
             oldest_id = (counter.get("oldest_open") or {}).get("call_id")
-            if oldest_id is not None and oldest_id not in left and queue_id not in changes.queues_gained:
+            if oldest_id is not None and oldest_id not in left:
                 continue  # its oldest waiting case is still waiting
+            looked_up.add(queue_id)
             oldest = await self.oldest_waiting(queue_id, session=session)
             value = {"received_at": oldest["received_at"], "call_id": oldest["_id"]} if oldest else None
             updates.append(
@@ -82,7 +93,7 @@ class CounterWriter:
                     {"$set": {"oldest_open": value}} if value else {"$unset": {"oldest_open": ""}},
                 )
             )
-        return updates
+        return looked_up, updates
 
     async def oldest_waiting(self, queue_id: str, session: AsyncClientSession | None = None) -> dict[str, Any] | None:
         """The open case led by ``queue_id`` received first: its open cases read per status on the index
