@@ -239,12 +239,6 @@ bring it back."""
 EXPERIENCED = re.compile(r"(?:困|关|着|漏|淹|塌|砸|烧|炸|摔|掉)过(?:人|火|气|水|一次|两次|几次|好几次)")
 """A danger told in the experiential aspect ('困过人', '着过火', '漏过气'): it happened before, not now."""
 
-RECURRENCE_MARKERS = tuple(
-    "又|还在|正在|刚才|刚刚|现在还|救命|快来|马上|立刻|此刻|这会儿|今天|今早|今晚|right now|again|help".split("|")
-)
-"""Words saying an experienced danger is back now ('上次困过人，今天又困了'). Unlike PRESENT_MARKERS they leave out
-words of a standing state ('一直停着', '越来越'), which say nothing of the danger coming back."""
-
 STANDING_MARKERS = tuple(
     "隐患|长年|常年|多年|几年|经常|时常|老是|屡次|多次反映|多次反馈|迟迟|安全检查|hazard|"
     "for years|often|every time".split("|")
@@ -271,6 +265,14 @@ PRESENT_MARKERS = tuple(
     "right now|still|again|currently|help".split("|")
 )
 """Words saying the danger is here now, which outweigh the past markers ('上次修好了，今天又漏了')."""
+
+
+NOT_A_RECURRENCE = ("一直", "越来越", "赶紧", "still", "currently")
+"""Present markers that say a state goes on or a hurry ('一直停着', '越来越'), not that a danger is back."""
+
+RECURRENCE_MARKERS = tuple(marker for marker in PRESENT_MARKERS if marker not in NOT_A_RECURRENCE)
+"""Words saying an experienced danger is back now ('上次困过人，今天又困了'): the present markers but
+NOT_A_RECURRENCE."""
 
 
 def tells_of_the_past(text: str) -> bool:
