@@ -66,9 +66,19 @@ def queue_counter_id(queue_id: str) -> str:
     return f"{QUEUE_COUNTER_PREFIX}{queue_id}"
 
 
-def area_counter_id(day: str, area: str, problem: str) -> str:
-    """The ``_id`` of a daily area x problem counter (hot spots), e.g. ``2026-04-10|area|大兴区/西红门镇|wage-arrears``."""
-    return f"{day}|area|{area}|{problem}"
+def area_counter_id(day: str, area: str) -> str:
+    """The ``_id`` of an area's daily counter (hot spots), e.g. ``2026-04-10|area|大兴区/西红门镇``: one document a
+    street/town and day with a count per problem (``problems.<problem>``, ``problem_field``).
+
+    One per area and day, not per area, problem and day: a batch's calls touch a street's problems together,
+    so a batch writes (and the hot-spot check reads) one document per street instead of one per street and
+    problem — measured in docs/performance.md."""
+    return f"{day}|area|{area}"
+
+
+def problem_field(problem: str) -> str:
+    """The field of an area's daily counter that counts ``problem``."""
+    return f"problems.{field_key(problem)}"
 
 
 def parse_counter_id(counter_id: str) -> tuple[str, str, str]:
@@ -88,7 +98,7 @@ def case_contributions(case: Mapping[str, Any]) -> Contributions:
         out[monthly_counter_id(month, "issue", classification["issue"])]["count"] = 1
     area = area_of(case)
     if area is not None:
-        out[area_counter_id(case["day"], area, problem_of(case))]["count"] = 1
+        out[area_counter_id(case["day"], area)][problem_field(problem_of(case))] = 1
     unit_id = monthly_counter_id(month, "unit", case["queue_id"])
     district_id = monthly_counter_id(month, "district", case["district"]) if case.get("district") else None
     if district_id:
@@ -199,14 +209,7 @@ def counter_meta(case: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             meta[counter_id] = {"month": period, "dimension": "streets", "value": value}
             continue
         if dimension == "area":
-            area, problem = value.rsplit("|", 1)
-            meta[counter_id] = {
-                "day": period,
-                "month": period[:7],
-                "dimension": "area",
-                "area": area,
-                "problem": problem,
-            }
+            meta[counter_id] = {"day": period, "month": period[:7], "dimension": "area", "area": value}
             continue
         entry = {"month": period, "dimension": dimension, "value": value}
         if dimension == "unit":

@@ -327,6 +327,33 @@ async def test_a_day_well_above_the_area_baseline_is_stored_as_a_hot_spot_once(m
     assert any(m["topic"] == "hotline.alerts.v1" for m in await repository.outbox_messages())
 
 
+async def test_an_area_s_problems_are_judged_apart_though_counted_in_one_document_a_day(mongo_db) -> None:
+    """A street's daily counter holds all its problems: a steady problem there neither hides nor adds to a spike
+    of another, and both are checked from one read of the street's days."""
+    repository = await ready(mongo_db)
+    start = datetime(2026, 4, 1, 2, tzinfo=UTC)
+    steady = [
+        factories.routed(f"steady-{d}-{i}", received_at=start + timedelta(days=d), category="城乡建设")
+        for d in range(21)
+        for i in range(6)
+    ]
+    spike = [
+        factories.routed(f"spike-{i}", received_at=start + timedelta(days=20), issue="wage-arrears") for i in range(6)
+    ]
+    await repository.apply_routed(steady[:-6])
+    result = await repository.apply_routed_detailed([*steady[-6:], *spike])
+    day = await mongo_db.counters.find_one({"_id": "2026-04-21|area|大兴区/西红门镇"})
+    assert day["problems"] == {"城乡建设": 6, "wage-arrears": 6}
+
+    thresholds = HotSpotThresholds(min_count=5, ratio=3.0, baseline_days=28)
+    assert await repository.detect_hotspots(result.touched_areas, thresholds) == 2  # the day and the week
+    spots = await repository.hotspot_list()
+    assert {(s["problem"], s["window"], s["count"]) for s in spots} == {
+        ("wage-arrears", "day", 6),
+        ("wage-arrears", "week", 6),
+    }
+
+
 async def test_streaming_counters_equal_the_rebuilt_ones_after_a_random_stream(mongo_db) -> None:
     rng = random.Random(5)
     repository = await ready(mongo_db)

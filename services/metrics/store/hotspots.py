@@ -10,7 +10,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from services.metrics.aggregates import area_counter_id
+from services.metrics.aggregates import area_counter_id, field_key
 from services.metrics.scoreboard import HotSpot, HotSpotThresholds, baseline_days, hot_spot, window_days
 from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.outbox import Outbox, outbox_document
@@ -26,25 +26,29 @@ class HotSpotStore:
         self.outbox = outbox
 
     async def detect(self, touched: Iterable[tuple[str, str, str, str]], thresholds: HotSpotThresholds) -> int:
-        """Check the touched area x problem x days against their baselines; store and queue each new hot spot."""
-        keys: dict[tuple[str, str, str], str] = {}
+        """Check the touched area x problem x days against their baselines; store and queue each new hot spot.
+
+        An area's days are read once for all its touched problems (its daily counters hold every problem)."""
+        by_area_day: dict[tuple[str, str], dict[str, str]] = {}
         for area, problem, day, call_id in touched:
-            keys.setdefault((area, problem, day), call_id)
+            by_area_day.setdefault((area, day), {}).setdefault(problem, call_id)
         found = 0
         db = self.database
-        for (area, problem, day), call_id in keys.items():
+        for (area, day), problems in by_area_day.items():
             days = sorted(
                 set(window_days(day, "week"))
                 | set(baseline_days(day, "day", thresholds))
                 | set(baseline_days(day, "week", thresholds))
             )
-            ids = [area_counter_id(d, area, problem) for d in days]
-            docs = await db.find_by_ids(db.counters, ids, None, {"count": 1, "day": 1})
-            daily = {doc["day"]: int(doc.get("count", 0)) for doc in docs.values()}
-            for window in ("day", "week"):
-                spot = hot_spot(day, window, daily, thresholds)
-                if spot is not None and await self._store(area, problem, spot, call_id, thresholds):
-                    found += 1
+            ids = [area_counter_id(d, area) for d in days]
+            docs = await db.find_by_ids(db.counters, ids, None, {"problems": 1, "day": 1})
+            for problem, call_id in problems.items():
+                key = field_key(problem)
+                daily = {doc["day"]: int((doc.get("problems") or {}).get(key, 0)) for doc in docs.values()}
+                for window in ("day", "week"):
+                    spot = hot_spot(day, window, daily, thresholds)
+                    if spot is not None and await self._store(area, problem, spot, call_id, thresholds):
+                        found += 1
         return found
 
     async def _store(self, area: str, problem: str, spot: HotSpot, call_id: str, thresholds: HotSpotThresholds) -> bool:

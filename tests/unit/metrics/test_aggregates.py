@@ -122,7 +122,7 @@ def test_counters_are_kept_per_category_issue_unit_district_and_area_day() -> No
     assert totals["2026-04|issue|wage-arrears"] == {"count": 1}
     assert totals["2026-04|unit|street:大兴区/西红门镇"] == {"count": 1, "dispatched": 1}
     assert totals["2026-04|district|朝阳区"] == {"count": 1, "dispatched": 1}
-    assert totals["2026-04-10|area|大兴区/西红门镇|wage-arrears"] == {"count": 1}
+    assert totals["2026-04-10|area|大兴区/西红门镇"] == {"problems.wage-arrears": 1}
 
 
 def test_a_step_is_applied_once_when_the_event_is_delivered_twice() -> None:
