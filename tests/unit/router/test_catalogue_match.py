@@ -339,6 +339,38 @@ def test_unless_keeps_a_call_out_of_a_rule(gazetteer: Gazetteer) -> None:
     assert routed(catalogue, gazetteer, classified(body="楼道堆物有火灾隐患")).rule_id == "fallback"
 
 
+@pytest.mark.parametrize(
+    ("body", "urgent"),
+    [
+        ("天天有车堵消防通道，真着火了怎么办", False),
+        ("楼道堆满纸箱，万一着火了都跑不出去", False),
+        ("what happens if there is a fire in this building", False),
+        ("楼下着火了，快来", True),
+        ("主要是着火了，烟很大", True),  # 主要是 is no supposition
+    ],
+)
+def test_a_danger_said_as_a_supposition_is_not_one_happening_now(gazetteer: Gazetteer, body: str, urgent: bool) -> None:
+    catalogue = catalogue_of(rule("fire", keywords=["着火", "fire"], now_only=True))
+    assert (routed(catalogue, gazetteer, classified(body=body)).rule_id == "fire") is urgent
+
+
+def test_a_word_said_as_a_landmark_does_not_name_the_unit(gazetteer: Gazetteer) -> None:
+    catalogue = catalogue_of(rule("health", keywords=["医院", "hospital"], skip_landmarks=True))
+    assert routed(catalogue, gazetteer, classified(body="医院收费太贵了")).rule_id == "health"
+    assert routed(catalogue, gazetteer, classified(body="医院旁边的停车场一小时十五块")).rule_id == "fallback"
+    assert routed(catalogue, gazetteer, classified(body="医院门口摆摊的太多")).rule_id == "fallback"
+    assert routed(catalogue, gazetteer, classified(body="parking near the hospital is too dear")).rule_id == "fallback"
+    # a landmark and the thing itself: the call is about the hospital
+    assert routed(catalogue, gazetteer, classified(body="医院门口排队，医院挂号太难")).rule_id == "health"
+    plain = catalogue_of(rule("health", keywords=["医院"]))
+    assert routed(plain, gazetteer, classified(body="医院旁边的停车场一小时十五块")).rule_id == "health"
+
+
+def test_a_rule_reading_past_landmarks_shadows_no_plain_one() -> None:
+    landmarks = text_rule("landmarks", "{keywords: [医院], skip_landmarks: true}")
+    assert findings_of(landmarks, text_rule("plain", "{keywords: [医院]}", "department:市水务局")) == []
+
+
 def test_within_keeps_the_two_words_of_a_hazard_close(gazetteer: Gazetteer) -> None:
     catalogue = catalogue_of(rule("gas", keywords=["燃气", "灶"], and_keywords=["漏", "滋滋"], within=6))
     assert routed(catalogue, gazetteer, classified(body="厨房灶台那块儿滋滋的")).rule_id == "gas"
@@ -389,6 +421,12 @@ def test_a_now_only_rule_keeps_out_a_danger_that_is_over_denied_or_standing(
         "上次电梯困过人以后就一直停着，物业也不修",
         "我人没事，就是电动车被剐了，对方开跑了",
         "水管漏水把楼下淹了，总阀已经关了，想商量赔偿",
+        # Responders already came; a standing or habitual problem; "not to this day" is no present danger.
+        "昨天半夜有人在楼下打架，派出所来过了，想装监控",
+        "电梯前两天困过人，后来物业叫人放出来了，可到现在还是三天两头停",
+        "去年汛期河堤冲开过一个口子，到今天也没修",
+        "污水井老往外冒脏水，好几个月了",
+        "Our building had a gas smell last Tuesday. The gas company came and fixed it.",
     ],
 )
 def test_a_denied_or_finished_danger_tells_of_no_present_one(text: str) -> None:
@@ -404,6 +442,8 @@ def test_a_denied_or_finished_danger_tells_of_no_present_one(text: str) -> None:
         "没人管，门口着火了",
         "上次就困过人，今天又困住了，里面有个老人",  # an experienced danger back again
         "电梯困人了，里面的人一直在喊",  # 一直 with no earlier danger told
+        "从昨天到现在还在漏气，一屋子味",  # still going on: 到现在还在 is present
+        "a man follows my daughter every day and today he grabbed her arm",  # a habit, and today it is here
     ],
 )
 def test_a_question_or_a_negation_of_something_else_is_no_denial(text: str) -> None:
