@@ -97,6 +97,11 @@ class Match(BaseModel):
         description="Not when the call tells only of a past or resolved event, or denies the danger "
         "('上个月漏过气，现在修好了', '没人被关过'), unless it also says the danger is here now ('又', '还在', '正在').",
     )
+    skip_landmarks: bool = Field(
+        False,
+        description="A keyword said as a landmark does not count ('医院旁边的停车场' is about a car park, '地铁口附近摆摊' "
+        "about vending, 'near the hospital'): for rules naming a unit by what it runs (医院, 学校, 地铁).",
+    )
     requires_urgency: bool = Field(
         False,
         description="Only for a call already judged urgent without a life-or-safety rule's words (the learned "
@@ -194,6 +199,8 @@ class Match(BaseModel):
         ``now_only`` rule a danger told as present."""
         if self.unless and self._pattern("unless").search(text):
             return False
+        if self.now_only:
+            text = without_hypotheticals(text)
         if self.keywords and self.and_keywords and self.within is not None:
             if not near(text, self.keywords, self.and_keywords, self.within):
                 return False
@@ -201,6 +208,8 @@ class Match(BaseModel):
             if self.and_keywords and not self._pattern("and_keywords").search(text):
                 return False
             if self.keywords and not self._pattern("keywords").search(text):
+                return False
+            if self.keywords and self.skip_landmarks and not named_not_as_landmark(text, self._pattern("keywords")):
                 return False
         return not (self.now_only and tells_of_the_past(text))
 
@@ -222,11 +231,13 @@ class Match(BaseModel):
 PAST_MARKERS = tuple(
     "修好了|修好|修复了|已修复|已经修|处理完|处理好了|已处理|解决了|已解决|已经好了|没事了|上个月|上周|上星期|"
     "去年|前年|以前|曾经|过一次|那次|有结果|已经灭了|扑灭了|火灭了|填上了|补上了|堵上了|已经出院|出院了|"
-    "已经关了|关好了|关掉了|"
-    "last month|last week|last year|"
-    "was fixed|been fixed|fixed now|was repaired|used to".split("|")
+    "已经关了|关好了|关掉了|上礼拜|上个礼拜|前两天|前几天|来过了|处理过了|放出来了|救出来了|"
+    "last month|last week|last year|last monday|last tuesday|last wednesday|last thursday|last friday|"
+    "last saturday|last sunday|"
+    "was fixed|been fixed|fixed now|fixed it|was repaired|repaired it|used to".split("|")
 )
-"""Words telling of a danger that is over: a past time or a resolution ('上个月漏过气，现在修好了', '总阀已经关了')."""
+"""Words telling of a danger that is over: a past time or a resolution ('上个月漏过气，现在修好了', '总阀已经关了'),
+responders who already came ('派出所来过了', '后来物业叫人放出来了', 'the gas company came and fixed it')."""
 
 EARLIER_MARKERS = tuple(
     "上次|上回|早走了|已经走了|人没事|我没事|人都没事|大家都没事|"
@@ -241,10 +252,12 @@ EXPERIENCED = re.compile(r"(?:困|关|着|漏|淹|塌|砸|烧|炸|摔|掉)过(?:
 
 STANDING_MARKERS = tuple(
     "隐患|长年|常年|多年|几年|经常|时常|老是|屡次|多次反映|多次反馈|迟迟|安全检查|hazard|"
-    "for years|often|every time".split("|")
+    "好几个月|几个月了|个多月|半年了|一年多|三天两头|每天晚上|每天|天天|每晚|每次|总是|"
+    "for years|for months|often|every time|every day|every night".split("|")
 )
-"""Words of a standing problem reported, not a danger happening now ('电梯经常坏', '存在安全隐患'): handled as
-a normal call unless the text also says the danger is here now."""
+"""Words of a standing problem reported, not a danger happening now ('电梯经常坏', '存在安全隐患'), a duration
+('好几个月了') or a habit ('每天晚上偷偷烧东西', '三天两头停'): handled as a normal call unless the text also says
+the danger is here now."""
 
 DENIAL_MARKERS = tuple(
     "没人被|没有人被|无人被|没被困|没有被困|nobody was|no one was|nobody is|no one is|nobody got hurt|"
@@ -262,7 +275,7 @@ urgent. A question ('是不是着火了', '会不会漏气') is not a denial: th
 
 PRESENT_MARKERS = tuple(
     "又|还在|正在|一直|刚才|刚刚|现在还|越来越|赶紧|快来|救命|马上|立刻|此刻|这会儿|今天|今早|今晚|"
-    "right now|still|again|currently|help".split("|")
+    "right now|just now|today|tonight|still|again|currently|help".split("|")
 )
 """Words saying the danger is here now, which outweigh the past markers ('上次修好了，今天又漏了')."""
 
@@ -275,16 +288,55 @@ RECURRENCE_MARKERS = tuple(marker for marker in PRESENT_MARKERS if marker not in
 NOT_A_RECURRENCE."""
 
 
+UNTIL_NOW = re.compile(r"(?:到今天|到现在|至今)(?:为止)?(?:也|都|还)?(?=是|没|不|未)")
+"""'Not done to this day', 'still the same' ('到今天也没修', '到现在还是三天两头停'): a standing complaint, not a danger
+back today (its 今天 and 现在还 are not present markers); '到现在还在漏' keeps them."""
+
+
 def tells_of_the_past(text: str) -> bool:
     """Whether a (lower-cased) call tells of a danger that is over, denied or a standing problem rather than one
     happening now."""
     if any(marker in text for marker in DENIAL_MARKERS) or NEGATED_DANGER.search(text):
         return True
+    now_text = UNTIL_NOW.sub("", text)
     over = any(marker in text for marker in PAST_MARKERS) or any(marker in text for marker in STANDING_MARKERS)
-    if over and not any(marker in text for marker in PRESENT_MARKERS):
+    if over and not any(marker in now_text for marker in PRESENT_MARKERS):
         return True
     experienced = EXPERIENCED.search(text) is not None or any(marker in text for marker in EARLIER_MARKERS)
-    return experienced and not any(marker in text for marker in RECURRENCE_MARKERS)
+    return experienced and not any(marker in now_text for marker in RECURRENCE_MARKERS)
+
+
+HYPOTHETICAL = re.compile(
+    r"(?:万一|如果|(?<![主需只就不还])要是|假如|假设|一旦|哪天|以免|免得|if there|if a |if the |if it |in case)"
+    r"[^，。,.!?！？;；\n]{0,15}"
+    r"|(?:真|再)[^，。,.!?！？;；\n]{0,10}怎么办"
+)
+"""A danger said as a supposition ('真着火了怎么办', '万一漏气', '要是塌了砸着人', 'in case of a fire'): the clause is not
+a danger happening now."""
+
+
+@lru_cache(maxsize=64)
+def without_hypotheticals(text: str) -> str:
+    """``text`` without its suppositions (``HYPOTHETICAL``): what a life-or-safety rule's words are looked for in."""
+    return HYPOTHETICAL.sub("，", text)
+
+
+LANDMARK_AFTER = re.compile(
+    r"[站口的大院楼馆场]{0,2}(?:旁边|旁的|旁|附近|周边|周围|斜对面|对面|门口|边上|隔壁|后面|后边|前面|外面|外边|那边|这边)"
+)
+LANDMARK_BEFORE = re.compile(r"(?:near|next to|outside|opposite|behind|across from|beside) (?:the |a |our |my )?$")
+"""A word said as where something is, not what it is about: '医院旁边的停车场', '地铁口附近', 'near the hospital'."""
+
+
+def named_not_as_landmark(text: str, pattern: re.Pattern[str]) -> bool:
+    """Whether a word of ``pattern`` is in ``text`` other than as a landmark (``LANDMARK_AFTER``/``_BEFORE``)."""
+    for found in pattern.finditer(text):
+        if LANDMARK_AFTER.match(text, found.end()):
+            continue
+        if LANDMARK_BEFORE.search(text[max(0, found.start() - 20) : found.start()]):
+            continue
+        return True
+    return False
 
 
 def any_of(terms: Sequence[str]) -> re.Pattern[str]:

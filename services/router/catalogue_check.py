@@ -238,6 +238,8 @@ def covers(earlier: Match, later: Match) -> bool:
         return False  # a rule for present danger lets through calls telling of a past one
     if earlier.requires_urgency and not later.requires_urgency:
         return False  # a rule for calls judged urgent lets through every other call
+    if earlier.skip_landmarks and not later.skip_landmarks:
+        return False  # a rule reading past landmarks lets through calls naming its words only as a place
     if earlier.requires_street and not (later.requires_street or later.streets):
         return False
     if earlier.requires_district and not (

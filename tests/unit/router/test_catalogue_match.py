@@ -389,6 +389,12 @@ def test_a_now_only_rule_keeps_out_a_danger_that_is_over_denied_or_standing(
         "上次电梯困过人以后就一直停着，物业也不修",
         "我人没事，就是电动车被剐了，对方开跑了",
         "水管漏水把楼下淹了，总阀已经关了，想商量赔偿",
+        # Responders already came; a standing or habitual problem; "not to this day" is no present danger.
+        "昨天半夜有人在楼下打架，派出所来过了，想装监控",
+        "电梯前两天困过人，后来物业叫人放出来了，可到现在还是三天两头停",
+        "去年汛期河堤冲开过一个口子，到今天也没修",
+        "污水井老往外冒脏水，好几个月了",
+        "Our building had a gas smell last Tuesday. The gas company came and fixed it.",
     ],
 )
 def test_a_denied_or_finished_danger_tells_of_no_present_one(text: str) -> None:
@@ -404,6 +410,8 @@ def test_a_denied_or_finished_danger_tells_of_no_present_one(text: str) -> None:
         "没人管，门口着火了",
         "上次就困过人，今天又困住了，里面有个老人",  # an experienced danger back again
         "电梯困人了，里面的人一直在喊",  # 一直 with no earlier danger told
+        "从昨天到现在还在漏气，一屋子味",  # still going on: 到现在还在 is present
+        "a man follows my daughter every day and today he grabbed her arm",  # a habit, and today it is here
     ],
 )
 def test_a_question_or_a_negation_of_something_else_is_no_denial(text: str) -> None:

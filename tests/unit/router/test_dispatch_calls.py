@@ -35,7 +35,13 @@ round (a body in distress to 120, swallowed things, buried people, burst heating
 told as experienced, health and other words, responders for power and cars) was written reading fresh5's and the
 older sets' misses, never fresh6's: fresh5 is in-sample now (0.99, 26 of 26, none false); fresh6's after-figure
 (0.73, 21 of 27, 3 false urgent) is the one nobody tuned on — though, again, its author wrote the changes.
-The floors below are a little under the figures reached. Print the tables with::
+``dispatch_calls_fresh7.jsonl`` (110, 27 life-or-safety, 11 past or denied) was written before reading any router
+code, rule or set's calls and scored once: 0.88 accepted leads, 26 of 27 urgent (22 by the cues alone), 8 false
+urgent. The sixth round (dangers over, habitual or supposed; landmarks; gas, chemicals, pits, fumes, manholes,
+towers, threats; telecom, discipline and farmland words; precedence between a unit's words and the thing asked
+about) was written reading fresh6's and fresh7's misses, so both are in-sample now (fresh6 0.92, 27 of 27, none
+false; fresh7 0.96, 27 of 27, 2 false); of the older sets, not read in that round, fresh3 gained two leads and
+nothing else moved. The floors below are a little under the figures reached. Print the tables with::
 
     hotline route --evaluate tests/data/dispatch_calls.jsonl
 """
@@ -63,7 +69,19 @@ FRESH3_SET = DATA / "dispatch_calls_fresh3.jsonl"
 FRESH4_SET = DATA / "dispatch_calls_fresh4.jsonl"
 FRESH5_SET = DATA / "dispatch_calls_fresh5.jsonl"
 FRESH6_SET = DATA / "dispatch_calls_fresh6.jsonl"
-SETS = [MAIN_SET, SECOND_SET, FRESH_SET, BLIND_SET, FRESH2_SET, FRESH3_SET, FRESH4_SET, FRESH5_SET, FRESH6_SET]
+FRESH7_SET = DATA / "dispatch_calls_fresh7.jsonl"
+SETS = [
+    MAIN_SET,
+    SECOND_SET,
+    FRESH_SET,
+    BLIND_SET,
+    FRESH2_SET,
+    FRESH3_SET,
+    FRESH4_SET,
+    FRESH5_SET,
+    FRESH6_SET,
+    FRESH7_SET,
+]
 RECEIVED = "2025-05-13T02:00:00Z"  # a Tuesday, 10:00 in Beijing, unless a call says otherwise
 
 
@@ -86,7 +104,9 @@ def score(path: Path, dispatcher: Dispatcher) -> Evaluation:
 
 
 @pytest.mark.parametrize(
-    "path", SETS, ids=["main", "second", "fresh", "blind", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6"]
+    "path",
+    SETS,
+    ids=["main", "second", "fresh", "blind", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7"],
 )
 def test_every_labelled_call_is_well_formed(path: Path) -> None:
     rows = labelled(path)
@@ -107,7 +127,9 @@ def test_the_main_set_covers_every_category_and_the_common_problems() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [FRESH3_SET, FRESH4_SET, FRESH5_SET, FRESH6_SET], ids=["fresh3", "fresh4", "fresh5", "fresh6"]
+    "path",
+    [FRESH3_SET, FRESH4_SET, FRESH5_SET, FRESH6_SET, FRESH7_SET],
+    ids=["fresh3", "fresh4", "fresh5", "fresh6", "fresh7"],
 )
 def test_the_later_fresh_sets_cover_every_category_with_dangers_told_and_denied(path: Path) -> None:
     rows = labelled(path)
@@ -137,11 +159,18 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
     alone, 3 false urgent), 24 and 23 of 26 on the fourth and fifth (3 and 6 false urgent). After the fourth round:
     14 of 15, 26 of 26 and 26 of 26 with none false (in-sample or read), 23 of 26 with 4 false on the fifth (not
     read). Sixth set: 21 of 27 with 3 false first; after the fifth round (written on the fifth set, not the sixth)
-    the fifth is 26 of 26 with none false, the sixth still 21 of 27 with 3 false."""
+    the fifth is 26 of 26 with none false, the sixth still 21 of 27 with 3 false. Seventh set: 26 of 27 with 8 false
+    first; after the sixth round (written on the sixth and seventh sets' misses) 27 of 27 on both, 0 and 2 false."""
     report = score(FRESH2_SET, dispatcher)
     assert report.urgent_found >= 14, report.urgent_found
     assert len(report.false_urgent) <= 1, report.false_urgent
-    for path, found, false in ((FRESH3_SET, 25, 1), (FRESH4_SET, 25, 1), (FRESH5_SET, 25, 1), (FRESH6_SET, 20, 4)):
+    for path, found, false in (
+        (FRESH3_SET, 25, 1),
+        (FRESH4_SET, 25, 1),
+        (FRESH5_SET, 25, 1),
+        (FRESH6_SET, 26, 1),
+        (FRESH7_SET, 26, 3),
+    ):
         later = score(path, dispatcher)
         assert later.urgent_found >= found, (path.name, later.urgent_found)
         assert len(later.false_urgent) <= false, (path.name, later.false_urgent)
@@ -152,7 +181,8 @@ def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
     assert score(FRESH_SET, dispatcher).rate >= 0.95
     assert score(BLIND_SET, dispatcher).rate >= 0.95
     assert score(FRESH2_SET, dispatcher).rate >= 0.94
-    assert score(FRESH3_SET, dispatcher).rate >= 0.82
+    assert score(FRESH3_SET, dispatcher).rate >= 0.85
     assert score(FRESH4_SET, dispatcher).rate >= 0.92
     assert score(FRESH5_SET, dispatcher).rate >= 0.95
-    assert score(FRESH6_SET, dispatcher).rate >= 0.70
+    assert score(FRESH6_SET, dispatcher).rate >= 0.89
+    assert score(FRESH7_SET, dispatcher).rate >= 0.93
