@@ -265,6 +265,15 @@ def baseline_days(day: str, window: str, thresholds: HotSpotThresholds) -> list[
     return [(end - timedelta(days=offset)).isoformat() for offset in range(thresholds.baseline_days)]
 
 
+def checked_days(day: str, thresholds: HotSpotThresholds) -> list[str]:
+    """Every day a check of ``day`` reads: the week ending on it and the baselines before both windows."""
+    return sorted(
+        set(window_days(day, "week"))
+        | set(baseline_days(day, "day", thresholds))
+        | set(baseline_days(day, "week", thresholds))
+    )
+
+
 def hot_spot(day: str, window: str, daily: Mapping[str, int], thresholds: HotSpotThresholds) -> HotSpot | None:
     """Whether the ``window`` ending on ``day`` is hot, from day -> count of the area x problem."""
     count = sum(daily.get(d, 0) for d in window_days(day, window))

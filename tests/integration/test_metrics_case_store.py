@@ -12,6 +12,7 @@ from services.metrics.api.views import HotSpotsView
 from services.metrics.case_search import CaseFilter
 from services.metrics.repository import MetricsRepository
 from services.metrics.scoreboard import HotSpotThresholds
+from services.metrics.store.hotspots import BASELINE_CACHE_SECONDS, HotSpotStore
 from shared.clock import as_utc
 from shared.events import CaseEvent, UnitKind
 from tests import factories
@@ -352,6 +353,45 @@ async def test_an_area_s_problems_are_judged_apart_though_counted_in_one_documen
         ("wage-arrears", "day", 6),
         ("wage-arrears", "week", 6),
     }
+
+
+async def test_a_day_checked_again_reads_only_its_own_counter_until_the_earlier_days_are_stale(mongo_db) -> None:
+    """The days before the checked one are read once per BASELINE_CACHE_SECONDS: a second check of the day reads one
+    counter per area, and still finds the spike its new calls make."""
+    repository = await ready(mongo_db)
+    clock = [0.0]
+    repository.hotspots = HotSpotStore(repository.database, repository.outbox, clock=lambda: clock[0])
+    read: list[int] = []
+    find_by_ids = repository.database.find_by_ids
+
+    async def counting(collection: Any, ids: Any, *args: Any) -> Any:
+        if collection is repository.database.counters:
+            read.append(len(ids))
+        return await find_by_ids(collection, ids, *args)
+
+    repository.database.find_by_ids = counting  # type: ignore[method-assign]
+    start = datetime(2026, 4, 1, 2, tzinfo=UTC)
+    await repository.apply_routed(
+        [factories.routed(f"base-{d}", received_at=start + timedelta(days=d), issue="wage-arrears") for d in range(14)]
+    )
+    thresholds = HotSpotThresholds(min_count=5, ratio=3.0, baseline_days=28)
+
+    async def spike(names: range) -> int:
+        calls = [
+            factories.routed(f"spike-{i}", received_at=start + timedelta(days=20), issue="wage-arrears") for i in names
+        ]
+        result = await repository.apply_routed_detailed(calls)
+        return await repository.detect_hotspots(result.touched_areas, thresholds)
+
+    assert await spike(range(3)) == 0  # 3 on the day: under the minimum
+    assert read == [35]  # the week and both baselines
+    assert await spike(range(3, 6)) == 1  # 6 on the day against 0.5 a day before: the day is hot
+    assert read == [35, 1]  # the day's own counter only
+    assert [(s["window"], s["count"]) for s in await repository.hotspot_list(problem="wage-arrears")] == [("day", 6)]
+
+    clock[0] += BASELINE_CACHE_SECONDS
+    assert await spike(range(6, 7)) == 0  # stored once
+    assert read == [35, 1, 35]  # stale: the earlier days are read again
 
 
 async def test_streaming_counters_equal_the_rebuilt_ones_after_a_random_stream(mongo_db) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,45 +13,86 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.metrics.aggregates import area_counter_id, field_key
-from services.metrics.scoreboard import HotSpot, HotSpotThresholds, baseline_days, hot_spot, window_days
+from services.metrics.scoreboard import HotSpot, HotSpotThresholds, checked_days, hot_spot
 from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.outbox import Outbox, outbox_document
 from shared import topics
 from shared.events import HOTLINE_NAMESPACE, HotSpotAlert
 
+BASELINE_CACHE_SECONDS = 300.0
+"""How long a check reuses an area's days before the day it checks (the baselines, and the week window's
+earlier days) instead of reading them again: those days are complete, except for a late call received on one of
+them or a reclassified case, which a baseline then misses for at most this long."""
+BASELINE_CACHE_ENTRIES = 4096
+"""At most this many area x day entries are kept (every street/town of the city on a few days)."""
+
 
 class HotSpotStore:
     """The ``hotspots`` collection, fed from the daily area counters."""
 
-    def __init__(self, database: MetricsDatabase, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        database: MetricsDatabase,
+        outbox: Outbox,
+        *,
+        baseline_seconds: float = BASELINE_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.database = database
         self.outbox = outbox
+        self.baseline_seconds = baseline_seconds
+        self._clock = clock
+        # (area, day) -> (when read, the area's counts per problem on each earlier day the check needs)
+        self._earlier: OrderedDict[tuple[str, str], tuple[float, dict[str, dict[str, int]]]] = OrderedDict()
 
     async def detect(self, touched: Iterable[tuple[str, str, str, str]], thresholds: HotSpotThresholds) -> int:
         """Check the touched area x problem x days against their baselines; store and queue each new hot spot.
 
-        An area's days are read once for all its touched problems (its daily counters hold every problem)."""
+        One read for all the touched areas: an area's daily counter holds all its problems, and its days before
+        the checked day are read once per ``baseline_seconds`` (then only the checked day's counter is read)."""
         by_area_day: dict[tuple[str, str], dict[str, str]] = {}
         for area, problem, day, call_id in touched:
             by_area_day.setdefault((area, day), {}).setdefault(problem, call_id)
-        found = 0
+        now = self._clock()
+        reuse = {key for key in by_area_day if self._fresh(key, now)}
+        wanted = {
+            area_counter_id(d, area)
+            for (area, day) in by_area_day
+            for d in ([day] if (area, day) in reuse else checked_days(day, thresholds))
+        }
         db = self.database
+        docs = await db.find_by_ids(db.counters, sorted(wanted), None, {"problems": 1})
+        found = 0
         for (area, day), problems in by_area_day.items():
-            days = sorted(
-                set(window_days(day, "week"))
-                | set(baseline_days(day, "day", thresholds))
-                | set(baseline_days(day, "week", thresholds))
-            )
-            ids = [area_counter_id(d, area) for d in days]
-            docs = await db.find_by_ids(db.counters, ids, None, {"problems": 1, "day": 1})
+            if (area, day) in reuse:
+                earlier = self._earlier[(area, day)][1]
+            else:
+                earlier = {
+                    d: (docs.get(area_counter_id(d, area)) or {}).get("problems") or {}
+                    for d in checked_days(day, thresholds)
+                    if d != day
+                }
+                self._remember((area, day), now, earlier)
+            today = (docs.get(area_counter_id(day, area)) or {}).get("problems") or {}
             for problem, call_id in problems.items():
                 key = field_key(problem)
-                daily = {doc["day"]: int((doc.get("problems") or {}).get(key, 0)) for doc in docs.values()}
+                daily = {d: int(counts.get(key, 0)) for d, counts in earlier.items()}
+                daily[day] = int(today.get(key, 0))
                 for window in ("day", "week"):
                     spot = hot_spot(day, window, daily, thresholds)
                     if spot is not None and await self._store(area, problem, spot, call_id, thresholds):
                         found += 1
         return found
+
+    def _fresh(self, key: tuple[str, str], now: float) -> bool:
+        cached = self._earlier.get(key)
+        return cached is not None and now - cached[0] < self.baseline_seconds
+
+    def _remember(self, key: tuple[str, str], now: float, earlier: dict[str, dict[str, int]]) -> None:
+        self._earlier[key] = (now, earlier)
+        self._earlier.move_to_end(key)
+        while len(self._earlier) > BASELINE_CACHE_ENTRIES:
+            self._earlier.popitem(last=False)
 
     async def _store(self, area: str, problem: str, spot: HotSpot, call_id: str, thresholds: HotSpotThresholds) -> bool:
         hotspot_id = f"{area}|{problem}|{spot.window}|{spot.day}"
