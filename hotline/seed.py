@@ -37,6 +37,9 @@ from shared.queues import QueueId
 from shared.reference import LEVEL1_CATEGORIES, MONTHLY_QUESTION_IDS
 
 MARKER = "seeded.json"
+STORE_FORMAT = 2
+"""The layout of what a seeded store holds, written in its marker: 2 since the daily area counters became one
+document per street/town and day (before: per street, problem and day). A store of another format is not reused."""
 SOURCE = "seed"
 DISTRICTS = ("东城区", "西城区", "朝阳区", "海淀区", "丰台区", "石景山区", "大兴区", "通州区", "昌平区", "顺义区")
 STREETS_PER_DISTRICT = 30
@@ -223,6 +226,11 @@ def build_or_reuse(folder: Path, count: int, database: str) -> dict[str, object]
 
     marker = read_marker(folder)
     if marker is not None:
+        if marker.get("format", 1) != STORE_FORMAT:
+            raise SystemExit(
+                f"the store in {folder} was built by an older release (format {marker.get('format', 1)}, now "
+                f"{STORE_FORMAT}: its counters are laid out differently); delete the folder to build it anew"
+            )
         return marker
     folder.mkdir(parents=True, exist_ok=True)
     stack = EmbeddedStack(home=folder)
@@ -239,5 +247,6 @@ def build_or_reuse(folder: Path, count: int, database: str) -> dict[str, object]
         done = asyncio.run(seed())
     finally:
         stack.stop()
+    done["format"] = STORE_FORMAT
     (folder / MARKER).write_text(json.dumps(done, indent=2) + "\n")
     return done

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from hotline.seed import history
+import pytest
+
+from hotline.seed import MARKER, STORE_FORMAT, build_or_reuse, history
 from services.metrics.case_facts import OPEN_STATUSES, apply_case_event, case_document
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -48,3 +52,18 @@ def test_the_same_size_gives_the_same_history() -> None:
     first = [seeded.routed.call_id for seeded in history(200, NOW)]
     assert first == [seeded.routed.call_id for seeded in history(200, NOW)]
     assert len(set(first)) == 200
+
+
+def test_a_store_built_by_an_older_release_is_not_reused(tmp_path: Path) -> None:
+    """Its counters are laid out differently (one area counter per street, problem and day): a benchmark on it
+    would read no history for the hot-spot check. A store of this release's format is reused as it is."""
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / MARKER).write_text(json.dumps({"stored": 10, "new_cases": 10}))
+    with pytest.raises(SystemExit, match=r"older release \(format 1, now 2"):
+        build_or_reuse(old, 10, "hotline_bench")
+
+    current = tmp_path / "current"
+    current.mkdir()
+    (current / MARKER).write_text(json.dumps({"stored": 10, "new_cases": 10, "format": STORE_FORMAT}))
+    assert build_or_reuse(current, 10, "hotline_bench")["format"] == STORE_FORMAT
