@@ -369,7 +369,7 @@ async def test_a_day_checked_again_reads_only_its_own_counter_until_the_earlier_
             read.append(len(ids))
         return await find_by_ids(collection, ids, *args)
 
-    repository.database.find_by_ids = counting  # type: ignore[method-assign]
+    repository.database.find_by_ids = counting  # type: ignore[method-assign,assignment]
     start = datetime(2026, 4, 1, 2, tzinfo=UTC)
     await repository.apply_routed(
         [factories.routed(f"base-{d}", received_at=start + timedelta(days=d), issue="wage-arrears") for d in range(14)]
