@@ -76,9 +76,13 @@ def area_counter_id(day: str, area: str) -> str:
     return f"{day}|area|{area}"
 
 
+AREA_PROBLEMS = "problems"
+"""The field of an area's daily counter that holds its count per problem (keyed by ``field_key(problem)``)."""
+
+
 def problem_field(problem: str) -> str:
     """The field of an area's daily counter that counts ``problem``."""
-    return f"problems.{field_key(problem)}"
+    return f"{AREA_PROBLEMS}.{field_key(problem)}"
 
 
 def parse_counter_id(counter_id: str) -> tuple[str, str, str]:

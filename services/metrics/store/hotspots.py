@@ -12,7 +12,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from services.metrics.aggregates import area_counter_id, field_key
+from services.metrics.aggregates import AREA_PROBLEMS, area_counter_id, field_key
 from services.metrics.scoreboard import HotSpot, HotSpotThresholds, checked_days, hot_spot
 from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.outbox import Outbox, outbox_document
@@ -54,29 +54,29 @@ class HotSpotStore:
         for area, problem, day, call_id in touched:
             by_area_day.setdefault((area, day), {}).setdefault(problem, call_id)
         now = self._clock()
-        reuse = {key for key in by_area_day if self._fresh(key, now)}
-        wanted = {
-            area_counter_id(d, area)
-            for (area, day) in by_area_day
-            for d in ([day] if (area, day) in reuse else checked_days(day, thresholds))
+        fresh = {key for key in by_area_day if self._fresh(key, now)}
+        # The days to read per area and day: only the day itself when its earlier days are still fresh.
+        reading = {
+            (area, day): [day] if (area, day) in fresh else checked_days(day, thresholds) for area, day in by_area_day
         }
+        wanted = {area_counter_id(d, area) for (area, _), days in reading.items() for d in days}
         db = self.database
-        docs = await db.find_by_ids(db.counters, sorted(wanted), None, {"problems": 1})
+        docs = await db.find_by_ids(db.counters, sorted(wanted), None, {AREA_PROBLEMS: 1})
+
+        def counts(area: str, day: str) -> dict[str, int]:
+            return (docs.get(area_counter_id(day, area)) or {}).get(AREA_PROBLEMS) or {}
+
         found = 0
         for (area, day), problems in by_area_day.items():
-            if (area, day) in reuse:
+            if (area, day) in fresh:
                 earlier = self._earlier[(area, day)][1]
             else:
-                earlier = {
-                    d: (docs.get(area_counter_id(d, area)) or {}).get("problems") or {}
-                    for d in checked_days(day, thresholds)
-                    if d != day
-                }
+                earlier = {d: counts(area, d) for d in reading[(area, day)] if d != day}
                 self._remember((area, day), now, earlier)
-            today = (docs.get(area_counter_id(day, area)) or {}).get("problems") or {}
+            today = counts(area, day)
             for problem, call_id in problems.items():
                 key = field_key(problem)
-                daily = {d: int(counts.get(key, 0)) for d, counts in earlier.items()}
+                daily = {d: int(by_problem.get(key, 0)) for d, by_problem in earlier.items()}
                 daily[day] = int(today.get(key, 0))
                 for window in ("day", "week"):
                     spot = hot_spot(day, window, daily, thresholds)
