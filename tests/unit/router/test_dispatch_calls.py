@@ -70,6 +70,8 @@ FRESH4_SET = DATA / "dispatch_calls_fresh4.jsonl"
 FRESH5_SET = DATA / "dispatch_calls_fresh5.jsonl"
 FRESH6_SET = DATA / "dispatch_calls_fresh6.jsonl"
 FRESH7_SET = DATA / "dispatch_calls_fresh7.jsonl"
+FRESH8_SET = DATA / "dispatch_calls_fresh8.jsonl"
+FRESH9_SET = DATA / "dispatch_calls_fresh9.jsonl"
 SETS = [
     MAIN_SET,
     SECOND_SET,
@@ -81,6 +83,8 @@ SETS = [
     FRESH5_SET,
     FRESH6_SET,
     FRESH7_SET,
+    FRESH8_SET,
+    FRESH9_SET,
 ]
 RECEIVED = "2025-05-13T02:00:00Z"  # a Tuesday, 10:00 in Beijing, unless a call says otherwise
 
@@ -106,7 +110,20 @@ def score(path: Path, dispatcher: Dispatcher) -> Evaluation:
 @pytest.mark.parametrize(
     "path",
     SETS,
-    ids=["main", "second", "fresh", "blind", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7"],
+    ids=[
+        "main",
+        "second",
+        "fresh",
+        "blind",
+        "fresh2",
+        "fresh3",
+        "fresh4",
+        "fresh5",
+        "fresh6",
+        "fresh7",
+        "fresh8",
+        "fresh9",
+    ],
 )
 def test_every_labelled_call_is_well_formed(path: Path) -> None:
     rows = labelled(path)
@@ -128,8 +145,8 @@ def test_the_main_set_covers_every_category_and_the_common_problems() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [FRESH3_SET, FRESH4_SET, FRESH5_SET, FRESH6_SET, FRESH7_SET],
-    ids=["fresh3", "fresh4", "fresh5", "fresh6", "fresh7"],
+    [FRESH3_SET, FRESH4_SET, FRESH5_SET, FRESH6_SET, FRESH7_SET, FRESH8_SET, FRESH9_SET],
+    ids=["fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9"],
 )
 def test_the_later_fresh_sets_cover_every_category_with_dangers_told_and_denied(path: Path) -> None:
     rows = labelled(path)
