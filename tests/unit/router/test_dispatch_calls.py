@@ -132,6 +132,13 @@ def test_every_labelled_call_is_well_formed(path: Path) -> None:
         assert row["category"] in LEVEL1_CATEGORIES, row["id"]
         assert row["body"].strip() and row["why"].strip(), row["id"]
         assert accepted_leads(row), f"{row['id']}: no acceptable lead (a 'street' label needs a place)"
+    # Every call is one the product takes (a bad field, e.g. a channel it does not know, would score as a miss).
+    refused = [
+        request.error
+        for request in read_requests(path.read_text(encoding="utf-8").splitlines())
+        if request.call is None
+    ]
+    assert not refused, refused
 
 
 def test_the_main_set_covers_every_category_and_the_common_problems() -> None:
