@@ -192,38 +192,35 @@ def _unit_outcome(case: Mapping[str, Any]) -> dict[str, int]:
     return outcome
 
 
+def id_meta(counter_id: str) -> dict[str, Any]:
+    """The descriptive fields a counter's id alone gives: the same whether a case of the batch described the
+    counter (``counter_meta`` adds the case's labels to these) or none did (a rebuild, a take-away)."""
+    if counter_id.startswith(QUEUE_COUNTER_PREFIX):
+        return {"dimension": "queue", "queue_id": counter_id[len(QUEUE_COUNTER_PREFIX) :]}
+    period, dimension, value = parse_counter_id(counter_id)
+    if dimension == "area":
+        return {"day": period, "month": period[:7], "dimension": "area", "area": value}
+    return {"month": period[:7], "dimension": dimension, "value": value}
+
+
 def counter_meta(case: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The descriptive fields ($set) of the counters this case touches: period, dimension, labels."""
     meta: dict[str, dict[str, Any]] = {}
     assignment = case["assignment"]
     for counter_id in case_contributions(case):
-        if counter_id.startswith(QUEUE_COUNTER_PREFIX):
-            queue_id = counter_id[len(QUEUE_COUNTER_PREFIX) :]
-            entry: dict[str, Any] = {"dimension": "queue", "queue_id": queue_id}
-            if queue_id == case["queue_id"]:
+        entry = meta[counter_id] = id_meta(counter_id)
+        if entry["dimension"] == "queue":
+            if entry["queue_id"] == case["queue_id"]:
                 entry.update(
                     unit_kind=assignment["unit_kind"],
                     unit_name=assignment["unit_name"],
                     district=assignment["district"],
                 )
-            meta[counter_id] = entry
-            continue
-        period, dimension, value = parse_counter_id(counter_id)
-        if dimension == "streets":
-            meta[counter_id] = {"month": period, "dimension": "streets", "value": value}
-            continue
-        if dimension == "area":
-            meta[counter_id] = {"day": period, "month": period[:7], "dimension": "area", "area": value}
-            continue
-        entry = {"month": period, "dimension": dimension, "value": value}
-        if dimension == "unit":
+        elif entry["dimension"] == "unit":
+            value = entry["value"]
             queue = QueueId.try_parse(value)
             entry["unit_kind"] = queue.kind.value if queue else assignment["unit_kind"]
-            if value == case["queue_id"]:
-                entry["label"] = assignment["unit_name"]
-            else:
-                entry["label"] = queue.body if queue else value
-        meta[counter_id] = entry
+            entry["label"] = assignment["unit_name"] if value == case["queue_id"] else (queue.body if queue else value)
     return meta
 
 

@@ -11,18 +11,10 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from services.metrics.aggregates import QUEUE_COUNTER_PREFIX, CounterChanges, parse_counter_id
+from services.metrics.aggregates import QUEUE_COUNTER_PREFIX, CounterChanges, id_meta
 from services.metrics.store.base import MetricsDatabase
 from services.metrics.store.open_cases import digest_updates, emptied_digests
 from services.metrics.store.word_blocks import block_updates
-
-
-def meta_from_id(counter_id: str) -> dict[str, Any]:
-    """A counter's descriptive fields, from its id alone (when no case of the batch gave them)."""
-    if counter_id.startswith(QUEUE_COUNTER_PREFIX):
-        return {"dimension": "queue", "queue_id": counter_id[len(QUEUE_COUNTER_PREFIX) :]}
-    period, dimension, value = parse_counter_id(counter_id)
-    return {"month": period[:7], "dimension": dimension, "value": value}
 
 
 class CounterWriter:
@@ -35,7 +27,7 @@ class CounterWriter:
         """All counter changes of a batch in one bulk write (after the cases were written in the same transaction)."""
         updates = []
         for counter_id, amounts in changes.nonzero().items():
-            meta = changes.meta.get(counter_id) or meta_from_id(counter_id)
+            meta = changes.meta.get(counter_id) or id_meta(counter_id)
             updates.append(UpdateOne({"_id": counter_id}, {"$inc": amounts, "$set": meta}, upsert=True))
         looked_up, oldest_updates = await self._oldest_updates(changes, session)
         for queue_id, (received_at, call_id) in changes.queues_gained.items():

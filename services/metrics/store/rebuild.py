@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.metrics.aggregates import QUEUE_COUNTER_PREFIX, counter_meta, sum_contributions
+from services.metrics.aggregates import QUEUE_COUNTER_PREFIX, counter_meta, id_meta, sum_contributions
 from services.metrics.case_facts import OPEN_STATUSES
 from services.metrics.store.base import MetricsDatabase
-from services.metrics.store.counters import meta_from_id
 from shared.clock import as_utc
 
 
@@ -51,7 +50,7 @@ class CounterRebuild:
         oldest = _oldest_open(cases)
         documents = []
         for counter_id, fields in totals.items():
-            document: dict[str, Any] = {"_id": counter_id, **(meta.get(counter_id) or meta_from_id(counter_id))}
+            document: dict[str, Any] = {"_id": counter_id, **(meta.get(counter_id) or id_meta(counter_id))}
             for path, amount in fields.items():
                 _set_path(document, path, amount)
             if counter_id.startswith(QUEUE_COUNTER_PREFIX):

@@ -6,7 +6,14 @@ import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from services.metrics.aggregates import CounterChanges, case_contributions, monthly_counter_id, sum_contributions
+from services.metrics.aggregates import (
+    CounterChanges,
+    case_contributions,
+    counter_meta,
+    id_meta,
+    monthly_counter_id,
+    sum_contributions,
+)
 from services.metrics.case_facts import (
     apply_case_event,
     case_document,
@@ -123,6 +130,21 @@ def test_counters_are_kept_per_category_issue_unit_district_and_area_day() -> No
     assert totals["2026-04|unit|street:大兴区/西红门镇"] == {"count": 1, "dispatched": 1}
     assert totals["2026-04|district|朝阳区"] == {"count": 1, "dispatched": 1}
     assert totals["2026-04-10|area|大兴区/西红门镇"] == {"problems.wage-arrears": 1}
+
+
+def test_a_counter_is_described_alike_whether_a_case_or_only_its_id_describes_it() -> None:
+    # A counter no case of the batch described (a rebuild, a take-away) gets its fields from its id: the same
+    # fields a case gives it, so the area counter keeps its day and area whichever path wrote it last.
+    case = case_document(factories.routed("meta", issue="wage-arrears"), TZ)
+
+    described = counter_meta(case)
+
+    assert set(described) == set(case_contributions(case))
+    for counter_id, fields in described.items():
+        assert id_meta(counter_id).items() <= fields.items(), counter_id
+    area_id = next(counter_id for counter_id, fields in described.items() if fields["dimension"] == "area")
+    area = area_id.split("|", 2)[2]
+    assert id_meta(area_id) == {"day": case["day"], "month": case["month"], "dimension": "area", "area": area}
 
 
 def test_a_step_is_applied_once_when_the_event_is_delivered_twice() -> None:
