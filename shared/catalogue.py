@@ -253,11 +253,12 @@ EXPERIENCED = re.compile(r"(?:困|关|着|漏|淹|塌|砸|烧|炸|摔|掉)过(?:
 STANDING_MARKERS = tuple(
     "隐患|长年|常年|多年|几年|经常|时常|老是|屡次|多次反映|多次反馈|迟迟|安全检查|hazard|"
     "好几个月|几个月了|个多月|半年了|一年多|三天两头|每天晚上|每天|天天|每晚|每次|总是|"
-    "for years|for months|often|every time|every day|every night".split("|")
+    "每个周末|每周末|每到周末|一到周末|每逢|一到晚上|一到夜里|一到半夜|"
+    "for years|for months|often|every time|every day|every night|every weekend".split("|")
 )
 """Words of a standing problem reported, not a danger happening now ('电梯经常坏', '存在安全隐患'), a duration
-('好几个月了') or a habit ('每天晚上偷偷烧东西', '三天两头停'): handled as a normal call unless the text also says
-the danger is here now."""
+('好几个月了') or a habit ('每天晚上偷偷烧东西', '三天两头停', '每个周末都有人打架', '一到夜里就排烟'): handled as a normal
+call unless the text also says the danger is here now."""
 
 DENIAL_MARKERS = tuple(
     "没人被|没有人被|无人被|没被困|没有被困|nobody was|no one was|nobody is|no one is|nobody got hurt|"
@@ -288,6 +289,22 @@ RECURRENCE_MARKERS = tuple(marker for marker in PRESENT_MARKERS if marker not in
 NOT_A_RECURRENCE."""
 
 
+QUIET_NOW = re.compile(
+    r"(?:现在|目前|这会儿|今天|今晚|眼下)(?:倒是|倒)(?:没事|没什么事|没动静|没什么动静)"
+    r"|(?:没|没有|没什么|闻不到|不怎么)(?:味|味儿|味道|气味)了|(?:味|味道|气味|烟)(?:已经|都|也)?散了|不漏了|不冒烟了"
+)
+"""The danger's sign said to be gone now ('现在没味了', '好像没什么味了', '今天倒是没事', '不漏了'): over, and its 现在/今天 is
+no present marker."""
+
+DAY_WORDS = ("今天", "今早", "今晚", "today", "tonight")
+"""Present markers that only name the day: after QUIET_NOW they may be a repair's appointment ('说等今天来人换管子'), not
+the danger."""
+
+QUIET_REVIVED = (*(marker for marker in PRESENT_MARKERS if marker not in DAY_WORDS), "还有")
+"""Words that outweigh QUIET_NOW: the danger is back, goes on or calls for help now ('现在没味了，可又闻到了', '还在漏',
+'快来'), the present markers but the day words."""
+
+
 UNTIL_NOW = re.compile(r"(?:到今天|到现在|至今)(?:为止)?(?:也|都|还)?(?=是|没|不|未)")
 """'Not done to this day', 'still the same' ('到今天也没修', '到现在还是三天两头停'): a standing complaint, not a danger
 back today (its 今天 and 现在还 are not present markers); '到现在还在漏' keeps them."""
@@ -298,6 +315,11 @@ def tells_of_the_past(text: str) -> bool:
     happening now."""
     if any(marker in text for marker in DENIAL_MARKERS) or NEGATED_DANGER.search(text):
         return True
+    if QUIET_NOW.search(text):
+        rest = QUIET_NOW.sub("，", text)
+        if not any(marker in rest for marker in QUIET_REVIVED):
+            return True
+        text = rest
     now_text = UNTIL_NOW.sub("", text)
     over = any(marker in text for marker in PAST_MARKERS) or any(marker in text for marker in STANDING_MARKERS)
     if over and not any(marker in now_text for marker in PRESENT_MARKERS):
@@ -322,10 +344,12 @@ def without_hypotheticals(text: str) -> str:
 
 
 LANDMARK_AFTER = re.compile(
-    r"[站口的大院楼馆场]{0,2}(?:旁边|旁的|旁|附近|周边|周围|斜对面|对面|门口|边上|隔壁|后面|后边|前面|外面|外边|那边|这边)"
+    r"(?:[站口的大院楼馆场]{0,2}|站?(?:[a-z0-9]{1,2}|[东南西北])口)"
+    r"(?:旁边|旁的|旁|附近|周边|周围|斜对面|对面|门口|边上|隔壁|后面|后边|前面|外面|外边|那边|这边|出来|出去)"
 )
 LANDMARK_BEFORE = re.compile(r"(?:near|next to|outside|opposite|behind|across from|beside) (?:the |a |our |my )?$")
-"""A word said as where something is, not what it is about: '医院旁边的停车场', '地铁口附近', 'near the hospital'."""
+"""A word said as where something is, not what it is about: '医院旁边的停车场', '地铁口附近', '地铁站C口出来', 'near the
+hospital'."""
 
 
 def named_not_as_landmark(text: str, pattern: re.Pattern[str]) -> bool:

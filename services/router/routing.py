@@ -69,12 +69,14 @@ def rule_before_review(
     urgent: bool = False,
 ) -> Rule | None:
     """The first rule that can decide a call whose classification waits for review: one that reads the citizen's
-    words (keywords), needs no category and names a unit. Life-or-safety rules always may (urgency does not wait
-    for a confident category); the others only when the catalogue's ``review.dispatch_by_words`` allows it.
+    words (keywords) and needs no category. Life-or-safety rules always may (urgency does not wait for a confident
+    category); the others only when the catalogue's ``review.dispatch_by_words`` allows it. A words rule leading to
+    人工派单 (a neighbourhood matter said with no place: an operator must ask where) decides too: the words told what
+    the call is, so it waits for a place, not for sorting.
     ``urgent``: the learned scorer judged the call urgent (the ``requires_urgency`` rules may then decide)."""
     for rule in catalogue.rules:
         words = rule.match.keywords or rule.match.and_keywords
-        if rule.match.uses_classification or not words or rule.assign.lead == "manual":
+        if rule.match.uses_classification or not words:
             continue
         if not (rule.is_urgent or catalogue.review.dispatch_by_words):
             continue
