@@ -41,7 +41,12 @@ urgent. The sixth round (dangers over, habitual or supposed; landmarks; gas, che
 towers, threats; telecom, discipline and farmland words; precedence between a unit's words and the thing asked
 about) was written reading fresh6's and fresh7's misses, so both are in-sample now (fresh6 0.92, 27 of 27, none
 false; fresh7 0.96, 27 of 27, 2 false); of the older sets, not read in that round, fresh3 gained two leads and
-nothing else moved. The floors below are a little under the figures reached. Print the tables with::
+nothing else moved. ``dispatch_calls_fresh8.jsonl`` (143, 26 life-or-safety) was written by someone who read no router
+code, rule or set, and scored once with main: 0.75 accepted leads, 25 of 26 urgent (20 by the cues alone), 6 false
+urgent. The seventh round (a danger's sign said gone now, habits; a station exit said as a place; words that need a
+place to 人工派单 before sorting; the unit that supplies or regulates; more words) was written reading its misses, so it
+is in-sample now (0.98, 26 of 26, 1 false); of the older sets fresh3 and blind gained a lead each. The floors below
+are a little under the figures reached. Print the tables with::
 
     hotline route --evaluate tests/data/dispatch_calls.jsonl
 """
@@ -184,7 +189,8 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
     14 of 15, 26 of 26 and 26 of 26 with none false (in-sample or read), 23 of 26 with 4 false on the fifth (not
     read). Sixth set: 21 of 27 with 3 false first; after the fifth round (written on the fifth set, not the sixth)
     the fifth is 26 of 26 with none false, the sixth still 21 of 27 with 3 false. Seventh set: 26 of 27 with 8 false
-    first; after the sixth round (written on the sixth and seventh sets' misses) 27 of 27 on both, 0 and 2 false."""
+    first; after the sixth round (written on the sixth and seventh sets' misses) 27 of 27 on both, 0 and 2 false.
+    Eighth set: 25 of 26 with 6 false first (0.75 accepted leads); after the seventh round (written on its misses) 26 of 26 with 1 false."""
     report = score(FRESH2_SET, dispatcher)
     assert report.urgent_found >= 14, report.urgent_found
     assert len(report.false_urgent) <= 1, report.false_urgent
@@ -194,6 +200,7 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
         (FRESH5_SET, 25, 1),
         (FRESH6_SET, 26, 1),
         (FRESH7_SET, 26, 3),
+        (FRESH8_SET, 25, 2),
     ):
         later = score(path, dispatcher)
         assert later.urgent_found >= found, (path.name, later.urgent_found)
@@ -205,8 +212,9 @@ def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
     assert score(FRESH_SET, dispatcher).rate >= 0.95
     assert score(BLIND_SET, dispatcher).rate >= 0.95
     assert score(FRESH2_SET, dispatcher).rate >= 0.94
-    assert score(FRESH3_SET, dispatcher).rate >= 0.85
+    assert score(FRESH3_SET, dispatcher).rate >= 0.88
     assert score(FRESH4_SET, dispatcher).rate >= 0.92
     assert score(FRESH5_SET, dispatcher).rate >= 0.95
     assert score(FRESH6_SET, dispatcher).rate >= 0.89
     assert score(FRESH7_SET, dispatcher).rate >= 0.93
+    assert score(FRESH8_SET, dispatcher).rate >= 0.97
