@@ -77,6 +77,8 @@ FRESH6_SET = DATA / "dispatch_calls_fresh6.jsonl"
 FRESH7_SET = DATA / "dispatch_calls_fresh7.jsonl"
 FRESH8_SET = DATA / "dispatch_calls_fresh8.jsonl"
 FRESH9_SET = DATA / "dispatch_calls_fresh9.jsonl"
+FRESH10_SET = DATA / "dispatch_calls_fresh10.jsonl"
+FRESH11_SET = DATA / "dispatch_calls_fresh11.jsonl"
 SETS = [
     MAIN_SET,
     SECOND_SET,
@@ -90,6 +92,8 @@ SETS = [
     FRESH7_SET,
     FRESH8_SET,
     FRESH9_SET,
+    FRESH10_SET,
+    FRESH11_SET,
 ]
 RECEIVED = "2025-05-13T02:00:00Z"  # a Tuesday, 10:00 in Beijing, unless a call says otherwise
 
@@ -128,6 +132,8 @@ def score(path: Path, dispatcher: Dispatcher) -> Evaluation:
         "fresh7",
         "fresh8",
         "fresh9",
+        "fresh10",
+        "fresh11",
     ],
 )
 def test_every_labelled_call_is_well_formed(path: Path) -> None:
@@ -157,8 +163,8 @@ def test_the_main_set_covers_every_category_and_the_common_problems() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [FRESH3_SET, FRESH4_SET, FRESH5_SET, FRESH6_SET, FRESH7_SET, FRESH8_SET, FRESH9_SET],
-    ids=["fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9"],
+    [FRESH3_SET, FRESH4_SET, FRESH5_SET, FRESH6_SET, FRESH7_SET, FRESH8_SET, FRESH9_SET, FRESH10_SET, FRESH11_SET],
+    ids=["fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11"],
 )
 def test_the_later_fresh_sets_cover_every_category_with_dangers_told_and_denied(path: Path) -> None:
     rows = labelled(path)
