@@ -400,27 +400,38 @@ class Classifier:
 
     def _explanations(self, features: sp.csr_matrix, best: np.ndarray) -> list[list[str]]:
         """Per row, the n-grams that added most to the chosen class's score, longest-first without overlaps."""
-        rows = np.repeat(np.arange(features.shape[0]), np.diff(features.indptr))
-        contributions = features.data * self.coef[best[rows], features.indices]
+        n_rows = features.shape[0]
+        rows = np.repeat(np.arange(n_rows), np.diff(features.indptr))
+        # The chosen class's weight of every stored feature, by one gather from the flat (classes x features)
+        # array: the same float32 numbers as coef[best[rows], indices], without numpy's 2-D fancy indexing.
+        weights = np.ravel(self.coef).take(best[rows] * self.coef.shape[1] + features.indices)
+        contributions = features.data * weights
         # One sort for the whole batch: by row, then by contribution, largest first; only positive ones count.
         # Equal contributions (n-grams that always occur together) keep reversed column order: a longer n-gram
         # has a larger key, so it comes before the shorter ones inside it.
         positive = np.flatnonzero(contributions > 0)[::-1]
         spread = 2.0 * float(contributions[positive].max()) + 1.0 if len(positive) else 1.0
         order = positive[np.argsort(rows[positive] * spread - contributions[positive], kind="stable")]
-        starts = np.searchsorted(rows[order], np.arange(features.shape[0] + 1))
-        explanations: list[list[str]] = []
-        for row in range(features.shape[0]):
-            terms: list[str] = []
-            for index in order[starts[row] : min(starts[row + 1], starts[row] + EXPLANATION_TERMS * 4)]:
-                term = self._term(int(features.indices[index]))
-                if not term.isalnum() or any(term in kept or kept in term for kept in terms):
-                    continue
-                terms.append(term)
-                if len(terms) == EXPLANATION_TERMS:
-                    break
-            explanations.append(terms)
-        return explanations
+        # Only a row's first EXPLANATION_TERMS * 4 n-grams are looked at: their columns, as one Python list.
+        sorted_rows = rows[order]
+        starts = np.searchsorted(sorted_rows, np.arange(n_rows + 1))
+        looked_at = np.arange(len(order)) - starts[sorted_rows] < EXPLANATION_TERMS * 4
+        columns = features.indices[order[looked_at]].tolist()
+        bounds = [0, *np.cumsum(np.minimum(np.diff(starts), EXPLANATION_TERMS * 4)).tolist()]
+        return [self._explanation(columns[bounds[row] : bounds[row + 1]]) for row in range(n_rows)]
+
+    def _explanation(self, columns: list[int]) -> list[str]:
+        """Up to EXPLANATION_TERMS n-grams of ``columns`` (strongest first) that are words or numbers and are
+        neither inside nor around one kept before."""
+        terms: list[str] = []
+        for column in columns:
+            term = self._term(column)
+            if not term.isalnum() or any(term in kept or kept in term for kept in terms):
+                continue
+            terms.append(term)
+            if len(terms) == EXPLANATION_TERMS:
+                break
+        return terms
 
     def _term(self, column: int) -> str:
         """The n-gram of a feature column, stripped; remembered (explanations ask for the same few often)."""
