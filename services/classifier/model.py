@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -92,7 +93,9 @@ def level_features(score: float, margin: float, by_embedding: bool) -> tuple[flo
 
 def logistic(weights: Sequence[float], features: Sequence[float]) -> float:
     """sigmoid(weights . features), plain floats (called once per call and level: numpy would cost more)."""
-    value = sum(w * x for w, x in zip(weights, features, strict=True))
+    if len(weights) != len(features):
+        raise ValueError(f"{len(weights)} weights for {len(features)} features")
+    value = sum(map(operator.mul, weights, features))  # the same sum, term by term from the left
     return 1.0 / (1.0 + math.exp(-max(min(value, 50.0), -50.0)))
 
 
@@ -273,13 +276,17 @@ class Classifier:
         fallback = int(np.argmax(self.intercept))
         shared = self.vocabulary.reads_whole_text and self.bigram_filter.ignores_joins
         bigram_sets = self.bigram_filter.present(texts, ngrams if shared else None)
+        # Per row as plain Python values, read once for the batch (after the English rows were overwritten).
+        chosen = best.tolist()
+        confidences = probabilities[np.arange(len(texts)), best].tolist()
+        no_features = (np.diff(features.indptr) == 0).tolist()
         results: list[tuple[Classification, LeafChoice | None]] = []
         for row, text in enumerate(texts):
-            if not has_content(text) or (features.indptr[row] == features.indptr[row + 1] and row not in vectors):
+            if not has_content(text) or (no_features[row] and row not in vectors):
                 results.append((self._unreadable(text, fallback), None))
                 continue
-            category = self.classes[int(best[row])]
-            confidence = float(probabilities[row, best[row]])
+            category = self.classes[chosen[row]]
+            confidence = confidences[row]
             bigrams = bigram_sets[row]
             hint = self.unlearned_hint(text, category, confidence, bigrams)
             results.append(self._decide(text, category, confidence, explanations[row], vectors.get(row), hint, bigrams))
@@ -426,11 +433,15 @@ class Classifier:
         terms: list[str] = []
         for column in columns:
             term = self._term(column)
-            if not term.isalnum() or any(term in kept or kept in term for kept in terms):
+            if not term.isalnum():
                 continue
-            terms.append(term)
-            if len(terms) == EXPLANATION_TERMS:
-                break
+            for kept in terms:
+                if term in kept or kept in term:
+                    break
+            else:
+                terms.append(term)
+                if len(terms) == EXPLANATION_TERMS:
+                    break
         return terms
 
     def _term(self, column: int) -> str:
@@ -451,8 +462,12 @@ LEXICON_TERMS = 3
 def merge_explanation(words: Sequence[str], ngrams: Sequence[str]) -> list[str]:
     """Up to 3 lexicon words of the chosen branch, then the model's n-grams that are not part of them
     (single characters only if nothing longer is left), at most EXPLANATION_TERMS terms."""
-    terms = [word for word in words if not any(word in kept for kept in words[: words.index(word)])]
-    terms = terms[:LEXICON_TERMS]
+    terms: list[str] = []
+    for word in words:
+        if len(terms) == LEXICON_TERMS:
+            break
+        if not any(word in kept for kept in words[: words.index(word)]):
+            terms.append(word)
     rest = [gram for gram in ngrams if not any(gram in term or term in gram for term in terms)]
     longer = [gram for gram in rest if len(gram) > 1]
     for gram in longer + [gram for gram in rest if len(gram) == 1]:

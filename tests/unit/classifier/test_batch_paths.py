@@ -1,13 +1,16 @@
 """The classifier's whole-batch shortcuts (numpy over every message at once) answer exactly as the plain
-per-message code they replaced: the same positions, the same sets in the same order, the same explanations."""
+per-message code they replaced: the same positions, the same sets in the same order, the same explanations; and
+the per-message steps made cheaper (merged explanations, the level-2/3 logistic) give the same values."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 
 from services.classifier.features import KeyIndex, message_text, ngram_keys, text_to_key
-from services.classifier.model import EXPLANATION_TERMS, Classifier, softmax
+from services.classifier.model import EXPLANATION_TERMS, Classifier, logistic, merge_explanation, softmax
 
 TEXTS = [
     message_text("工资拖欠", "公司拖欠我们三个月工资，老板不接电话，农民工讨薪难"),
@@ -86,3 +89,37 @@ def test_batch_explanations_are_the_row_by_row_ones(model: Classifier, texts: li
     features = model.features(texts)
     best = softmax(model.decision_scores(features), model.temperature).argmax(axis=1)
     assert model._explanations(features, best) == _explanations_row_by_row(model, texts)
+
+
+def _merge_as_before(words: list[str], ngrams: list[str]) -> list[str]:
+    """merge_explanation as written before it stopped at the third lexicon word."""
+    terms = [word for word in words if not any(word in kept for kept in words[: words.index(word)])][:3]
+    rest = [gram for gram in ngrams if not any(gram in term or term in gram for term in terms)]
+    for gram in [gram for gram in rest if len(gram) > 1] + [gram for gram in rest if len(gram) == 1]:
+        if len(terms) >= EXPLANATION_TERMS:
+            break
+        if gram not in terms:
+            terms.append(gram)
+    return terms
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        [],
+        ["城镇低保", "低保"],
+        ["低保", "城镇低保", "停水", "停电", "燃气"],
+        ["停水", "停水", "水", "欠薪", "工资", "讨薪"],
+    ],
+)
+def test_the_merged_explanation_is_the_one_before(words: list[str]) -> None:
+    ngrams = ["停水", "小区", "水", "工资", "拖欠", "电"]
+    assert merge_explanation(words, ngrams) == _merge_as_before(words, ngrams)
+
+
+def test_logistic_sums_from_the_left_and_refuses_a_length_mismatch() -> None:
+    weights, features = (-1.3, 0.7, 1e-17, 0.1), (1.0, 0.3, 1.0, 1e-17)
+    expected = 1.0 / (1.0 + math.exp(-sum(w * x for w, x in zip(weights, features, strict=True))))
+    assert logistic(weights, features) == expected
+    with pytest.raises(ValueError):
+        logistic(weights, features[:3])
