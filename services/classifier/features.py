@@ -167,6 +167,14 @@ class KeyIndex:
         return result
 
 
+def pair_codes(docs: np.ndarray, columns: np.ndarray, width: int, n_docs: int) -> np.ndarray:
+    """``docs * width + columns``, one number per (document, column) pair; int32 when every code fits (numpy
+    sorts int32 faster than int64; the numbers and their order are the same)."""
+    if n_docs * width < 2**31:
+        return docs.astype(np.int32) * np.int32(width) + columns.astype(np.int32, copy=False)
+    return docs.astype(np.int64, copy=False) * width + columns
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """The kept n-grams (sorted packed keys) and their inverse document frequencies."""
@@ -186,7 +194,7 @@ class Vocabulary:
         position = self.index.lookup(keys)
         known = position >= 0
         # One sort of (document, column) pairs gives the counts and a canonical CSR (rows, then sorted columns).
-        cells, counts = np.unique(docs[known] * n_features + position[known], return_counts=True)
+        cells, counts = np.unique(pair_codes(docs[known], position[known], n_features, len(texts)), return_counts=True)
         rows, columns = np.divmod(cells, n_features)
         values = ((1.0 + np.log(counts)) * self.idf[columns]).astype(np.float32)
         indptr = np.zeros(len(texts) + 1, dtype=np.int64)
@@ -227,7 +235,7 @@ class BigramFilter:
             docs, keys = docs[is_bigram], keys[is_bigram]
         position = self._index.lookup(keys)
         known = position >= 0
-        pairs = np.unique(docs[known] * len(self.bigrams) + position[known])
+        pairs = np.unique(pair_codes(docs[known], position[known], len(self.bigrams), len(texts)))
         pair_docs, columns = np.divmod(pairs, len(self.bigrams))
         # Each text's bigrams in the order of the pairs (by text, then bigram), as adding them one by one would.
         names = self._names.take(columns).tolist()

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from services.classifier.features import KeyIndex, message_text, ngram_keys, text_to_key
+from services.classifier.features import KeyIndex, message_text, ngram_keys, pair_codes, text_to_key
 from services.classifier.model import EXPLANATION_TERMS, Classifier, logistic, merge_explanation, softmax
 
 TEXTS = [
@@ -123,3 +123,13 @@ def test_logistic_sums_from_the_left_and_refuses_a_length_mismatch() -> None:
     assert logistic(weights, features) == expected
     with pytest.raises(ValueError):
         logistic(weights, features[:3])
+
+
+@pytest.mark.parametrize(("width", "n_docs"), [(200_000, 500), (200_000, 20_000)])
+def test_pair_codes_are_the_int64_codes_whichever_width_they_are_kept_in(width: int, n_docs: int) -> None:
+    rng = np.random.default_rng(3)
+    docs = np.sort(rng.integers(0, n_docs, 1_000))
+    columns = rng.integers(0, width, 1_000).astype(np.int32)
+    codes = pair_codes(docs, columns, width, n_docs)
+    assert codes.dtype == (np.int32 if n_docs * width < 2**31 else np.int64)
+    assert codes.tolist() == (docs.astype(np.int64) * width + columns).tolist()
