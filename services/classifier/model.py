@@ -409,9 +409,9 @@ class Classifier:
         """Per row, the n-grams that added most to the chosen class's score, longest-first without overlaps."""
         n_rows = features.shape[0]
         rows = np.repeat(np.arange(n_rows), np.diff(features.indptr))
-        # The chosen class's weight of every stored feature, by one gather from the flat (classes x features)
+        # The chosen class's weight of every stored feature, by one gather from the flat (features x classes)
         # array: the same float32 numbers as coef[best[rows], indices], without numpy's 2-D fancy indexing.
-        weights = np.ravel(self.coef).take(best[rows] * self.coef.shape[1] + features.indices)
+        weights = self._weights_by_feature.take(features.indices * len(self.intercept) + best[rows])
         contributions = features.data * weights
         # One sort for the whole batch: by row, then by contribution, largest first; only positive ones count.
         # Equal contributions (n-grams that always occur together) keep reversed column order: a longer n-gram
@@ -426,6 +426,12 @@ class Classifier:
         columns = features.indices[order[looked_at]].tolist()
         bounds = [0, *np.cumsum(np.minimum(np.diff(starts), EXPLANATION_TERMS * 4)).tolist()]
         return [self._explanation(columns[bounds[row] : bounds[row + 1]]) for row in range(n_rows)]
+
+    @cached_property
+    def _weights_by_feature(self) -> np.ndarray:
+        """``coef`` as one flat array, feature by feature (each feature's class weights side by side): a view of
+        the shipped artifact's column-major array, copied once if ``coef`` is laid out otherwise."""
+        return np.ascontiguousarray(self.coef.T).ravel()
 
     def _explanation(self, columns: list[int]) -> list[str]:
         """Up to EXPLANATION_TERMS n-grams of ``columns`` (strongest first) that are words or numbers and are

@@ -4,7 +4,9 @@ the per-message steps made cheaper (merged explanations, the level-2/3 logistic)
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -89,6 +91,14 @@ def test_batch_explanations_are_the_row_by_row_ones(model: Classifier, texts: li
     features = model.features(texts)
     best = softmax(model.decision_scores(features), model.temperature).argmax(axis=1)
     assert model._explanations(features, best) == _explanations_row_by_row(model, texts)
+
+
+@pytest.mark.parametrize("layout", [np.ascontiguousarray, np.asfortranarray])
+def test_explanations_read_the_weights_right_in_either_memory_layout(model: Classifier, layout: Callable) -> None:
+    other = dataclasses.replace(model, coef=layout(model.coef))
+    features = other.features(TEXTS)
+    best = softmax(other.decision_scores(features), other.temperature).argmax(axis=1)
+    assert other._explanations(features, best) == _explanations_row_by_row(model, TEXTS)
 
 
 def _merge_as_before(words: list[str], ngrams: list[str]) -> list[str]:
