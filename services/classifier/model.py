@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -92,7 +93,9 @@ def level_features(score: float, margin: float, by_embedding: bool) -> tuple[flo
 
 def logistic(weights: Sequence[float], features: Sequence[float]) -> float:
     """sigmoid(weights . features), plain floats (called once per call and level: numpy would cost more)."""
-    value = sum(w * x for w, x in zip(weights, features, strict=True))
+    if len(weights) != len(features):
+        raise ValueError(f"{len(weights)} weights for {len(features)} features")
+    value = sum(map(operator.mul, weights, features))  # the same sum, term by term from the left
     return 1.0 / (1.0 + math.exp(-max(min(value, 50.0), -50.0)))
 
 
@@ -273,13 +276,17 @@ class Classifier:
         fallback = int(np.argmax(self.intercept))
         shared = self.vocabulary.reads_whole_text and self.bigram_filter.ignores_joins
         bigram_sets = self.bigram_filter.present(texts, ngrams if shared else None)
+        # Per row as plain Python values, read once for the batch (after the English rows were overwritten).
+        chosen = best.tolist()
+        confidences = probabilities[np.arange(len(texts)), best].tolist()
+        no_features = (np.diff(features.indptr) == 0).tolist()
         results: list[tuple[Classification, LeafChoice | None]] = []
         for row, text in enumerate(texts):
-            if not has_content(text) or (features.indptr[row] == features.indptr[row + 1] and row not in vectors):
+            if not has_content(text) or (no_features[row] and row not in vectors):
                 results.append((self._unreadable(text, fallback), None))
                 continue
-            category = self.classes[int(best[row])]
-            confidence = float(probabilities[row, best[row]])
+            category = self.classes[chosen[row]]
+            confidence = confidences[row]
             bigrams = bigram_sets[row]
             hint = self.unlearned_hint(text, category, confidence, bigrams)
             results.append(self._decide(text, category, confidence, explanations[row], vectors.get(row), hint, bigrams))
@@ -400,27 +407,48 @@ class Classifier:
 
     def _explanations(self, features: sp.csr_matrix, best: np.ndarray) -> list[list[str]]:
         """Per row, the n-grams that added most to the chosen class's score, longest-first without overlaps."""
-        rows = np.repeat(np.arange(features.shape[0]), np.diff(features.indptr))
-        contributions = features.data * self.coef[best[rows], features.indices]
+        n_rows = features.shape[0]
+        rows = np.repeat(np.arange(n_rows), np.diff(features.indptr))
+        # The chosen class's weight of every stored feature, by one gather from the flat (features x classes)
+        # array: the same float32 numbers as coef[best[rows], indices], without numpy's 2-D fancy indexing.
+        weights = self._weights_by_feature.take(features.indices * len(self.intercept) + best[rows])
+        contributions = features.data * weights
         # One sort for the whole batch: by row, then by contribution, largest first; only positive ones count.
         # Equal contributions (n-grams that always occur together) keep reversed column order: a longer n-gram
         # has a larger key, so it comes before the shorter ones inside it.
         positive = np.flatnonzero(contributions > 0)[::-1]
         spread = 2.0 * float(contributions[positive].max()) + 1.0 if len(positive) else 1.0
         order = positive[np.argsort(rows[positive] * spread - contributions[positive], kind="stable")]
-        starts = np.searchsorted(rows[order], np.arange(features.shape[0] + 1))
-        explanations: list[list[str]] = []
-        for row in range(features.shape[0]):
-            terms: list[str] = []
-            for index in order[starts[row] : min(starts[row + 1], starts[row] + EXPLANATION_TERMS * 4)]:
-                term = self._term(int(features.indices[index]))
-                if not term.isalnum() or any(term in kept or kept in term for kept in terms):
-                    continue
+        # Only a row's first EXPLANATION_TERMS * 4 n-grams are looked at: their columns, as one Python list.
+        sorted_rows = rows[order]
+        starts = np.searchsorted(sorted_rows, np.arange(n_rows + 1))
+        looked_at = np.arange(len(order)) - starts[sorted_rows] < EXPLANATION_TERMS * 4
+        columns = features.indices[order[looked_at]].tolist()
+        bounds = [0, *np.cumsum(np.minimum(np.diff(starts), EXPLANATION_TERMS * 4)).tolist()]
+        return [self._explanation(columns[bounds[row] : bounds[row + 1]]) for row in range(n_rows)]
+
+    @cached_property
+    def _weights_by_feature(self) -> np.ndarray:
+        """``coef`` as one flat array, feature by feature (each feature's class weights side by side): a view of
+        the shipped artifact's column-major array, copied once if ``coef`` is laid out otherwise."""
+        return np.ascontiguousarray(self.coef.T).ravel()
+
+    def _explanation(self, columns: list[int]) -> list[str]:
+        """Up to EXPLANATION_TERMS n-grams of ``columns`` (strongest first) that are words or numbers and are
+        neither inside nor around one kept before."""
+        terms: list[str] = []
+        for column in columns:
+            term = self._term(column)
+            if not term.isalnum():
+                continue
+            for kept in terms:
+                if term in kept or kept in term:
+                    break
+            else:
                 terms.append(term)
                 if len(terms) == EXPLANATION_TERMS:
                     break
-            explanations.append(terms)
-        return explanations
+        return terms
 
     def _term(self, column: int) -> str:
         """The n-gram of a feature column, stripped; remembered (explanations ask for the same few often)."""
@@ -440,8 +468,12 @@ LEXICON_TERMS = 3
 def merge_explanation(words: Sequence[str], ngrams: Sequence[str]) -> list[str]:
     """Up to 3 lexicon words of the chosen branch, then the model's n-grams that are not part of them
     (single characters only if nothing longer is left), at most EXPLANATION_TERMS terms."""
-    terms = [word for word in words if not any(word in kept for kept in words[: words.index(word)])]
-    terms = terms[:LEXICON_TERMS]
+    terms: list[str] = []
+    for word in words:
+        if len(terms) == LEXICON_TERMS:
+            break
+        if not any(word in kept for kept in words[: words.index(word)]):
+            terms.append(word)
     rest = [gram for gram in ngrams if not any(gram in term or term in gram for term in terms)]
     longer = [gram for gram in rest if len(gram) > 1]
     for gram in longer + [gram for gram in rest if len(gram) == 1]:

@@ -121,6 +121,7 @@ class _Branch:
     level2_of: tuple[int, ...] = ()  # per leaf, the position of its level 2 in the branch
     by_opening: dict[str, list[int]] = field(default_factory=dict)  # first two characters -> by_word positions
     short_words: tuple[int, ...] = ()  # by_word positions of one-character words
+    word_weights: tuple[float, ...] = ()  # per by_word entry, its largest weight (the word's rank in "words")
 
     def words_in(self, text: str, bigrams: set[str]) -> list[int]:
         """Positions in ``by_word`` of the words found in ``text`` (whose ``bigrams`` are given), in order: only
@@ -165,7 +166,8 @@ def _index_branch(level1: str, branch: Mapping[str, Sequence[str]], synonyms: Ma
         if len(word) >= 2:
             by_opening.setdefault(word[:2], []).append(position)
     short = tuple(position for position, (word, _) in enumerate(plain) if len(word) < 2)
-    return _Branch(leaves, by_bigram, frozenset(by_bigram), plain, latin, level2_of, by_opening, short)
+    weights = tuple(max(weight for _, weight in targets) for _, targets in plain)
+    return _Branch(leaves, by_bigram, frozenset(by_bigram), plain, latin, level2_of, by_opening, short, weights)
 
 
 class BranchMatcher:
@@ -208,14 +210,15 @@ class BranchMatcher:
         if text:
             if bigrams is None:
                 bigrams = text_bigrams(text)
+            get, by_bigram = scores.get, branch.by_bigram
             for bigram in branch.bigrams.intersection(bigrams):
-                for leaf, weight in branch.by_bigram[bigram]:
-                    scores[leaf] = scores.get(leaf, 0.0) + weight
+                for leaf, weight in by_bigram[bigram]:
+                    scores[leaf] = get(leaf, 0.0) + weight
             for position in branch.words_in(text, bigrams):
                 word, targets = branch.by_word[position]
-                found.append((max(weight for _, weight in targets), word))
+                found.append((branch.word_weights[position], word))
                 for leaf, weight in targets:
-                    scores[leaf] = scores.get(leaf, 0.0) + weight
+                    scores[leaf] = get(leaf, 0.0) + weight
             if _HAS_LATIN.search(text):
                 for term, targets in branch.by_latin:
                     if term.found_in(text):
@@ -232,12 +235,14 @@ class BranchMatcher:
         level2, level3 = branch.leaves[best]
         score = scores.get(best, 0.0)
         other_branch = same_branch = 0.0
-        best_group = branch.level2_of[best]
-        for leaf, value in scores.items():
-            if branch.level2_of[leaf] != best_group:
-                other_branch = max(other_branch, value)
-            elif leaf != best:
-                same_branch = max(same_branch, value)
+        level2_of = branch.level2_of
+        best_group = level2_of[best]
+        for leaf, value in scores.items():  # the largest of each kind (scores are positive: as max() finds it)
+            if level2_of[leaf] != best_group:
+                if value > other_branch:
+                    other_branch = value
+            elif leaf != best and value > same_branch:
+                same_branch = value
         return LeafMatch(level2, level3, words, score, score - other_branch, score - same_branch)
 
     def evidence(self, level1: str, text: str, bigrams: set[str] | None = None) -> LexiconEvidence:
