@@ -318,11 +318,13 @@ RESUMED_HABIT = re.compile(r"(?:这几天|这两天|最近|近来|这阵子|这�
 present marker)."""
 
 EARLIER_DAY = re.compile(
-    r"(?<![从到])(?:昨天|前天|昨晚|前晚)(?!开始|起|到|一直|就开始|至今|以来)[^\n]*?(?:后来|第二天|第二天一早|隔天)"
+    r"(?<![从到])(?:昨天|前天|昨晚|前晚)(?![^，。,.!?！？;；\n]{0,6}(?:开始|一直|至今|以来|到现在|到今天))"
+    r"[^\n]*?(?:后来|第二天|隔天)"
 )
 """A day before today named for when it happened, and what came after told ('前天晚上大风，树折了…第二天一早园林的人就来给锯
-走了', '昨天楼上水管爆了…后来物业把总阀关了'): earlier, over unless it is back (RECURRENCE_MARKERS). A day word alone is not
-('昨晚生了炉子，早上起来都头晕' is now), nor a danger that began then and goes on ('从昨天开始', '昨天到现在')."""
+走了', '昨天楼上水管爆了…后来物业把总阀关了'): over unless a present marker says otherwise (PRESENT_MARKERS: '后来越来越大').
+A day word alone is not ('昨晚生了炉子，早上起来都头晕' is now), nor a danger that began then and goes on ('从昨天开始',
+'昨天晚上开始漏', '昨天到现在')."""
 
 UNTIL_NOW = re.compile(r"(?:到今天|到现在|至今)(?:为止)?(?:也|都|还)?(?=是|没|不|未)")
 """'Not done to this day', 'still the same' ('到今天也没修', '到现在还是三天两头停'): a standing complaint, not a danger
@@ -344,14 +346,11 @@ def tells_of_the_past(text: str) -> bool:
         any(marker in text for marker in PAST_MARKERS)
         or any(marker in text for marker in STANDING_MARKERS)
         or RESUMED_HABIT.search(text) is not None
+        or EARLIER_DAY.search(text) is not None
     )
     if over and not any(marker in now_text for marker in PRESENT_MARKERS):
         return True
-    experienced = (
-        EXPERIENCED.search(text) is not None
-        or any(marker in text for marker in EARLIER_MARKERS)
-        or EARLIER_DAY.search(text) is not None
-    )
+    experienced = EXPERIENCED.search(text) is not None or any(marker in text for marker in EARLIER_MARKERS)
     return experienced and not any(marker in now_text for marker in RECURRENCE_MARKERS)
 
 

@@ -74,6 +74,8 @@ def test_a_habit_resumed_or_a_day_before_told_with_what_came_after_is_over(text:
     [
         "平房里昨晚生了炉子，早上起来我和我爱人都头晕得站不住",  # the day before names the cause; the harm is now
         "从昨天开始楼道里就有煤气味，越来越大",
+        "昨天晚上开始漏水，后来越来越大",  # began then and goes on
+        "前天晚上水管爆了，后来物业来过，现在还在往外喷",
         "昨天漏过一次水，后来修好了，今天又漏了，哗哗往外喷",
         "这几天燃气味一直有，刚才又闻到了",
     ],
