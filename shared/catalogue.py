@@ -85,6 +85,12 @@ class Match(BaseModel):
         description="None of these in the subject or body (lower case compared): '隐患' keeps a fire-hazard report "
         "out of the fire rule.",
     )
+    background: list[str] = Field(
+        default_factory=list,
+        description="Phrases said as background, looked past before the keywords are sought: '农村户口' in a pension "
+        "question is who asks, not a 户口 matter; unlike ``unless``, another keyword in the call still takes it "
+        "('我是北京户口，孩子落户…').",
+    )
     within: int | None = Field(
         None,
         ge=1,
@@ -148,14 +154,14 @@ class Match(BaseModel):
             raise ValueError(f"unknown issue ids {unknown}; known: {sorted(MONTHLY_QUESTION_IDS)}")
         return value
 
-    @field_validator("subcategories", "keywords", "and_keywords", "unless", "districts", "streets")
+    @field_validator("subcategories", "keywords", "and_keywords", "unless", "background", "districts", "streets")
     @classmethod
     def _no_blank_terms(cls, value: list[str]) -> list[str]:
         if any(not term.strip() for term in value):
             raise ValueError("blank entries are not allowed")
         return value
 
-    @field_validator("keywords", "and_keywords", "unless")
+    @field_validator("keywords", "and_keywords", "unless", "background")
     @classmethod
     def _lower_case_keywords(cls, value: list[str]) -> list[str]:
         # English cues match whatever the citizen's capitals: keywords and the call's text are compared lowered.
@@ -176,7 +182,7 @@ class Match(BaseModel):
             parse_hours(value)
         return value
 
-    def _pattern(self, field: Literal["keywords", "and_keywords", "unless"]) -> re.Pattern[str]:
+    def _pattern(self, field: Literal["keywords", "and_keywords", "unless", "background"]) -> re.Pattern[str]:
         """The compiled alternation of a word list, built once per rule."""
         cache = self.__pydantic_private__ or {}  # the private attributes' own dict: no __getattr__ on the hot path
         patterns = cache.get("_patterns")
@@ -199,6 +205,8 @@ class Match(BaseModel):
         ``now_only`` rule a danger told as present."""
         if self.unless and self._pattern("unless").search(text):
             return False
+        if self.background:
+            text = self._pattern("background").sub("，", text)
         if self.now_only:
             text = without_hypotheticals(text)
         if self.keywords and self.and_keywords and self.within is not None:
@@ -230,7 +238,7 @@ class Match(BaseModel):
 
 PAST_MARKERS = tuple(
     "修好了|修好|修复了|已修复|已经修|处理完|处理好了|已处理|解决了|已解决|已经好了|没事了|上个月|上周|上星期|"
-    "去年|前年|以前|曾经|过一次|那次|有结果|已经灭了|扑灭了|火灭了|填上了|补上了|堵上了|已经出院|出院了|"
+    "去年|前年|以前|曾经|过一次|那次|有结果|已经灭了|扑灭了|火灭了|填上了|补上了|堵上了|盖上了|已经出院|出院了|"
     "已经关了|关好了|关掉了|上礼拜|上个礼拜|前两天|前几天|来过了|处理过了|放出来了|救出来了|"
     "last month|last week|last year|last monday|last tuesday|last wednesday|last thursday|last friday|"
     "last saturday|last sunday|"
@@ -253,7 +261,7 @@ EXPERIENCED = re.compile(r"(?:困|关|着|漏|淹|塌|砸|烧|炸|摔|掉)过(?:
 STANDING_MARKERS = tuple(
     "隐患|长年|常年|多年|几年|经常|时常|老是|屡次|多次反映|多次反馈|迟迟|安全检查|hazard|"
     "好几个月|几个月了|个多月|半年了|一年多|三天两头|每天晚上|每天|天天|每晚|每次|总是|"
-    "每个周末|每周末|每到周末|一到周末|每逢|一到晚上|一到夜里|一到半夜|"
+    "每个周末|每周末|每到周末|一到周末|每逢|一到晚上|一到夜里|一到半夜|有时候|有时还|时不时|隔三差五|"
     "for years|for months|often|every time|every day|every night|every weekend".split("|")
 )
 """Words of a standing problem reported, not a danger happening now ('电梯经常坏', '存在安全隐患'), a duration
@@ -291,7 +299,7 @@ NOT_A_RECURRENCE."""
 
 QUIET_NOW = re.compile(
     r"(?:现在|目前|这会儿|今天|今晚|眼下)(?:倒是|倒)(?:没事|没什么事|没动静|没什么动静)"
-    r"|(?:没|没有|没什么|闻不到|不怎么)(?:味|味儿|味道|气味)了|(?:味|味道|气味|烟)(?:已经|都|也)?散了|不漏了|不冒烟了"
+    r"|(?:没|没有|没什么|闻不到|不怎么)(?:味|味儿|味道|气味)了|(?:味|味道|气味|烟)(?:已经|都|也)?散了|不漏了|不流了|不冒烟了"
 )
 """The danger's sign said to be gone now ('现在没味了', '好像没什么味了', '今天倒是没事', '不漏了'): over, and its 现在/今天 is
 no present marker."""
@@ -304,6 +312,19 @@ QUIET_REVIVED = (*(marker for marker in PRESENT_MARKERS if marker not in DAY_WOR
 """Words that outweigh QUIET_NOW: the danger is back, goes on or calls for help now ('现在没味了，可又闻到了', '还在漏',
 '快来'), the present markers but the day words."""
 
+
+RESUMED_HABIT = re.compile(r"(?:这几天|这两天|最近|近来|这阵子|这段时间|这些天)(?:又|还|就)?(?:开始|恢复)")
+"""A habit taken up again ('上个月停了，这几天又开始了'): a standing complaint, not a danger back now (its 又 is no
+present marker)."""
+
+EARLIER_DAY = re.compile(
+    r"(?<![从到])(?:昨天|前天|昨晚|前晚)(?![^，。,.!?！？;；\n]{0,6}(?:开始|一直|至今|以来|到现在|到今天))"
+    r"[^\n]*?(?:后来|第二天|隔天)"
+)
+"""A day before today named for when it happened, and what came after told ('前天晚上大风，树折了…第二天一早园林的人就来给锯
+走了', '昨天楼上水管爆了…后来物业把总阀关了'): over unless a present marker says otherwise (PRESENT_MARKERS: '后来越来越大').
+A day word alone is not ('昨晚生了炉子，早上起来都头晕' is now), nor a danger that began then and goes on ('从昨天开始',
+'昨天晚上开始漏', '昨天到现在')."""
 
 UNTIL_NOW = re.compile(r"(?:到今天|到现在|至今)(?:为止)?(?:也|都|还)?(?=是|没|不|未)")
 """'Not done to this day', 'still the same' ('到今天也没修', '到现在还是三天两头停'): a standing complaint, not a danger
@@ -320,8 +341,13 @@ def tells_of_the_past(text: str) -> bool:
         if not any(marker in rest for marker in QUIET_REVIVED):
             return True
         text = rest
-    now_text = UNTIL_NOW.sub("", text)
-    over = any(marker in text for marker in PAST_MARKERS) or any(marker in text for marker in STANDING_MARKERS)
+    now_text = RESUMED_HABIT.sub("", UNTIL_NOW.sub("", text))
+    over = (
+        any(marker in text for marker in PAST_MARKERS)
+        or any(marker in text for marker in STANDING_MARKERS)
+        or RESUMED_HABIT.search(text) is not None
+        or EARLIER_DAY.search(text) is not None
+    )
     if over and not any(marker in now_text for marker in PRESENT_MARKERS):
         return True
     experienced = EXPERIENCED.search(text) is not None or any(marker in text for marker in EARLIER_MARKERS)
@@ -345,17 +371,29 @@ def without_hypotheticals(text: str) -> str:
 
 LANDMARK_AFTER = re.compile(
     r"(?:[站口的大院楼馆场]{0,2}|站?(?:[a-z0-9]{1,2}|[东南西北])口)"
-    r"(?:旁边|旁的|旁|附近|周边|周围|斜对面|对面|门口|边上|隔壁|后面|后边|前面|外面|外边|那边|这边|出来|出去)"
+    r"(?:旁边|旁的|旁|附近|周边|周围|斜对面|对面|门口|边上|隔壁|后面|后边|前面|外面|外边|那边|这边|出来|出去"
+    r"|(?:也|就)在(?:那儿|那里|那边|下面|底下|旁边))"
 )
 LANDMARK_BEFORE = re.compile(r"(?:near|next to|outside|opposite|behind|across from|beside) (?:the |a |our |my )?$")
-"""A word said as where something is, not what it is about: '医院旁边的停车场', '地铁口附近', '地铁站C口出来', 'near the
-hospital'."""
+"""A word said as where something is, not what it is about: '医院旁边的停车场', '地铁口附近', '地铁站C口出来', '底下就是
+马路，公交站也在那儿', 'near the hospital'."""
+
+
+DESTINATION_BEFORE = re.compile(r"(?:去|到|上)[^，。,.!?！？;；\s去到]{0,3}$")
+DESTINATION_AFTER = re.compile(r"(?:看病|看了|检查|一查|查了|说是|说|拍片|输液|打针|挂水)")
+"""A word said as where someone went for something else ('老人去镇上医院看病，去了就回不来' is about a bus, '去医院说是
+急性肠胃炎' about a restaurant): a destination, not what the call is about."""
 
 
 def named_not_as_landmark(text: str, pattern: re.Pattern[str]) -> bool:
-    """Whether a word of ``pattern`` is in ``text`` other than as a landmark (``LANDMARK_AFTER``/``_BEFORE``)."""
+    """Whether a word of ``pattern`` is in ``text`` other than as a landmark (``LANDMARK_AFTER``/``_BEFORE``) or a
+    destination (``DESTINATION_BEFORE`` and ``_AFTER``)."""
     for found in pattern.finditer(text):
         if LANDMARK_AFTER.match(text, found.end()):
+            continue
+        if DESTINATION_AFTER.match(text, found.end()) and DESTINATION_BEFORE.search(
+            text[max(0, found.start() - 6) : found.start()]
+        ):
             continue
         if LANDMARK_BEFORE.search(text[max(0, found.start() - 20) : found.start()]):
             continue

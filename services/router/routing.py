@@ -251,7 +251,9 @@ def _route(
                 f"location: {place.reason}"
             )
             street = QueueId.for_street(place.district, place.street)
-            return unit_assignment(street, catalogue, place, now, reason=reason, timezone=timezone)
+            # no rule took it: the street's deadlines come from a template rule, but the case names none
+            assignment = unit_assignment(street, catalogue, place, now, reason=reason, timezone=timezone)
+            return assignment.model_copy(update={"rule_id": None})
         return Assignment(
             queue_id=MANUAL_CLASSIFICATION_QUEUE,
             unit_kind=UnitKind.manual,

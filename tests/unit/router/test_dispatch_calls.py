@@ -45,8 +45,14 @@ nothing else moved. ``dispatch_calls_fresh8.jsonl`` (143, 26 life-or-safety) was
 code, rule or set, and scored once with main: 0.75 accepted leads, 25 of 26 urgent (20 by the cues alone), 6 false
 urgent. The seventh round (a danger's sign said gone now, habits; a station exit said as a place; words that need a
 place to 人工派单 before sorting; the unit that supplies or regulates; more words) was written reading its misses, so it
-is in-sample now (0.98, 26 of 26, 1 false); of the older sets fresh3 and blind gained a lead each. The floors below
-are a little under the figures reached. Print the tables with::
+is in-sample now (0.98, 26 of 26, 1 false); of the older sets fresh3 and blind gained a lead each.
+``dispatch_calls_fresh9.jsonl`` (147, 28 life-or-safety) was written by another author who read no router code, rule or
+set, and scored once with main: 0.76 accepted leads, 26 of 28 urgent, 8 false urgent; after the seventh round (which
+never read it) 0.78, 26 of 28, 7 false (rules alone 17 of 28). The eighth round (a word said in passing — background,
+a destination, a place, the hotline greeted — does not take the call; a habit resumed or a day before told with what
+came after is over; more dangers and words) was written reading its misses, so it is in-sample now (0.99, 28 of 28,
+1 false); no older set moved but to another accepted unit or to urgent. The floors below are a little under the
+figures reached. Print the tables with::
 
     hotline route --evaluate tests/data/dispatch_calls.jsonl
 """
@@ -196,7 +202,9 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
     read). Sixth set: 21 of 27 with 3 false first; after the fifth round (written on the fifth set, not the sixth)
     the fifth is 26 of 26 with none false, the sixth still 21 of 27 with 3 false. Seventh set: 26 of 27 with 8 false
     first; after the sixth round (written on the sixth and seventh sets' misses) 27 of 27 on both, 0 and 2 false.
-    Eighth set: 25 of 26 with 6 false first (0.75 accepted leads); after the seventh round (written on its misses) 26 of 26 with 1 false."""
+    Eighth set: 25 of 26 with 6 false first (0.75 accepted leads); after the seventh round (written on its misses) 26 of 26 with 1 false.
+    Ninth set: 26 of 28 with 8 false first (0.76); after the seventh round (not read) 26 of 28 with 7 false (0.78);
+    after the eighth (written on its misses) 28 of 28 with 1 false."""
     report = score(FRESH2_SET, dispatcher)
     assert report.urgent_found >= 14, report.urgent_found
     assert len(report.false_urgent) <= 1, report.false_urgent
@@ -207,6 +215,7 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
         (FRESH6_SET, 26, 1),
         (FRESH7_SET, 26, 3),
         (FRESH8_SET, 25, 2),
+        (FRESH9_SET, 27, 2),
     ):
         later = score(path, dispatcher)
         assert later.urgent_found >= found, (path.name, later.urgent_found)
@@ -224,3 +233,4 @@ def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
     assert score(FRESH6_SET, dispatcher).rate >= 0.89
     assert score(FRESH7_SET, dispatcher).rate >= 0.93
     assert score(FRESH8_SET, dispatcher).rate >= 0.97
+    assert score(FRESH9_SET, dispatcher).rate >= 0.97
