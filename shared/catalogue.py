@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from shared.events import Channel
 from shared.gazetteer import Gazetteer, load_gazetteer
 from shared.queues import DEPARTMENT_PREFIX, QueueId, is_urgent, qualified_street, split_qualified_street
-from shared.reference import LEVEL1_CATEGORIES, LEVEL3_ITEMS, MONTHLY_QUESTION_IDS
+from shared.reference import LEVEL1_CATEGORIES, LEVEL3_ITEMS, MONTHLY_QUESTION_IDS, read_yaml
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.yaml"
 
@@ -739,7 +739,7 @@ def parse_catalogue(document: Any, gazetteer: Gazetteer | None = None) -> Catalo
 def load_catalogue(path: Path | str = DEFAULT_CATALOGUE_PATH) -> Catalogue:
     """Read and validate the catalogue at ``path`` (YAML)."""
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        document = read_yaml(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise CatalogueError(f"{path}: not valid YAML: {exc}") from None
     try:

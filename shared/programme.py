@@ -11,9 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from shared.events import PROGRAMME_ITEM_STATUSES, ProgrammeItemKind, ProgrammeItemUpdated
+from shared.reference import read_yaml
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "programme.yaml"
 TASK_STATUSES = PROGRAMME_ITEM_STATUSES[ProgrammeItemKind.task]
@@ -35,7 +34,7 @@ class UnknownProgrammeItem(ProgrammeError):
 @lru_cache(maxsize=4)
 def load_programme(path: Path | None = None) -> dict[str, Any]:
     """The programme document (validated): ``problems`` with ids, names, units, month, tasks and policies."""
-    document = yaml.safe_load((path or DEFAULT_PATH).read_text(encoding="utf-8"))
+    document = read_yaml((path or DEFAULT_PATH).read_text(encoding="utf-8"))
     seen: set[str] = set()
     for problem in document.get("problems", ()):
         for key in ("id", "name", "category", "lead_unit", "month", "tasks", "policies"):

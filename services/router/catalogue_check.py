@@ -27,6 +27,7 @@ from shared.catalogue import (
 )
 from shared.gazetteer import Gazetteer, load_gazetteer
 from shared.queues import split_qualified_street
+from shared.reference import YAML_LOADER, read_yaml
 
 Severity = Literal["error", "warning"]
 
@@ -79,8 +80,8 @@ def check_catalogue_text(text: str, gazetteer: Gazetteer | None = None) -> list[
     Districts and streets are checked against ``gazetteer`` (the shipped one by default).
     """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=YAML_LOADER)
+        document = read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return [Finding(mark.line + 1 if mark else 1, "error", None, f"not valid YAML: {exc}")]

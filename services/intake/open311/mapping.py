@@ -15,15 +15,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from shared.catalogue import Catalogue, load_catalogue
 from shared.clock import as_utc
 from shared.events import UnitKind
 from shared.gazetteer import DEFAULT_GAZETTEER_PATH
 from shared.lifecycle import OPEN_STATUSES, CaseStatus
 from shared.queues import QueueId
-from shared.reference import load_monthly_questions_document, load_synonyms_document, load_taxonomy
+from shared.reference import load_monthly_questions_document, load_synonyms_document, load_taxonomy, read_yaml
 
 OPEN311_DATA_PATH = Path(__file__).resolve().parent / "data" / "services.yaml"
 
@@ -75,7 +73,7 @@ def case_statuses(open311: str) -> list[str]:
 
 @lru_cache
 def load_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return read_yaml(path.read_text(encoding="utf-8")) or {}
 
 
 @lru_cache
