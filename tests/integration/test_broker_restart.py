@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from hotline.embedded import EmbeddedStack, ensure_topics
@@ -30,6 +31,32 @@ async def restart_broker(stack: EmbeddedStack) -> None:
     stack.stop_broker()
     stack.start_broker()
     await ensure_topics(stack.bootstrap_servers, topics.ALL_TOPICS, partitions=6, replication_factor=1)
+
+
+async def stale_partitions(bootstrap: str, group: str, topic: str, partitions: int = 6) -> set[int]:
+    """The partitions of ``topic`` on which ``group`` has a committed offset past the (empty) new log."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        committed = {p: await consumer.committed(TopicPartition(topic, p)) for p in range(partitions)}
+    finally:
+        await consumer.stop()
+    return {p for p, offset in committed.items() if offset}
+
+
+async def wait_reset(log: Path, since: int, topic: str, partitions: set[int], timeout: float = 120) -> None:
+    """Wait until the worker logging to ``log`` (from byte ``since``) reported each of ``partitions`` lost."""
+    deadline = time.monotonic() + timeout
+    missing = set(partitions)
+    while time.monotonic() < deadline:
+        with log.open("rb") as f:
+            f.seek(since)
+            text = f.read().decode(errors="replace")
+        missing = {p for p in partitions if f"of {topic}[{p}] but the log ends at" not in text}
+        if not missing:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"the restarted worker never reset {topic} partitions {sorted(missing)}")
 
 
 async def wait_stored(db: object, queue_id: str, expected: int, log: Path, timeout: float = 180) -> int:
@@ -101,7 +128,14 @@ async def test_a_worker_resumes_from_the_earliest_offset_after_the_broker_lost_i
                 assert 10 < survived <= len(before)
                 await asyncio.sleep(4)  # its commit interval: the old offsets are now committed on the new broker
             # A worker (re)started now finds those committed offsets: without the watch it would skip everything.
+            stale = await stale_partitions(stack.bootstrap_servers, "hotline-metrics", topics.CALLS_ROUTED)
+            assert stale, "no offsets were committed past the new logs' end: the test set up nothing"
+            started_at = log.stat().st_size
             with run_service("services.metrics", env, log) as proc:
+                # The new calls go in once the worker has reset every stale partition: a call landing first on a
+                # partition whose stale offset it does not reach is the documented undetectable case
+                # (docs/operations.md); 2 of the 8 were skipped that way in a run of the whole suite.
+                await wait_reset(log, started_at, topics.CALLS_ROUTED, stale)
                 await produce(stack.bootstrap_servers, topics.CALLS_ROUTED, [(e.key(), e.to_bytes()) for e in after])
                 await wait_stored(db, queue_id, survived + len(after), log)
                 assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
