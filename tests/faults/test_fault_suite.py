@@ -148,6 +148,18 @@ def exited(platform: Platform) -> list[str]:
     return [name for name, service in platform.services.items() if not service.running]
 
 
+def worker_story(platform: Platform, lines: int = 12) -> str:
+    """Each worker's log lines about the broker's loss, its group and its errors: where a stalled stage stood."""
+    wanted = ("broker lost", "offset watch", "assigned partitions", "re-joining", "ERROR", "Traceback")
+    story = []
+    for name in WORKERS:
+        path = platform.home / "logs" / f"{name}.log"
+        text = path.read_text(errors="replace").splitlines() if path.exists() else []
+        picked = [line[:300] for line in text if any(word in line for word in wanted)]
+        story.append(f"--- {name}: {len(picked)} such lines, the last {lines}:\n" + "\n".join(picked[-lines:]))
+    return "\n".join(story)
+
+
 def wait_until(predicate: object, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -314,7 +326,7 @@ def test_the_platform_survives_every_fault_and_says_what_it_lost(platform: Platf
             raise AssertionError(
                 f"{stored(db, must_store)}/{len(must_store)} stored; on the topics: "
                 f"{on_topics(platform.bootstrap_servers, set(must_store))}; workers that exited: "
-                f"{exited(platform) or 'none'}"
+                f"{exited(platform) or 'none'}\n{worker_story(platform)}"
             ) from None
         outcomes.append(Outcome("broker restart", f"{len(after)}/{len(after)} calls accepted after it stored", True))
         before_stored = stored(db, before_broker)
