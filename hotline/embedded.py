@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,10 +121,22 @@ def database_command() -> str:
 
 
 def start_broker(port: int, log_path: Path) -> subprocess.Popen:
+    """Start the embedded broker on ``port``, in memory, with a cluster id of its own: a worker that sees the id
+    change knows the broker it reads lost everything (``services.common.streaming.OffsetWatch``)."""
     url = f"tcp://127.0.0.1:{port}"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    cluster_id = f"hotline-{uuid.uuid4().hex[:12]}"
     proc = subprocess.Popen(
-        [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        [
+            broker_binary(),
+            "broker",
+            "--cluster-id",
+            cluster_id,
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+        ],
         stdout=log_path.open("ab"),
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -41,8 +41,9 @@ class KafkaSettings(BaseSettings):
     offset_check_seconds: float = Field(
         10.0,
         gt=0,
-        description="How often a worker compares its offsets with the logs' ends: past the end means the broker "
-        "lost its logs (a restarted in-memory broker), and the worker resumes from the earliest offset.",
+        description="How often a worker asks the broker its cluster id and compares its offsets with the logs' "
+        "ends: a new id, or a position past the end, means the broker lost its logs (a restarted in-memory "
+        "broker), and the worker reads what it holds again from the earliest offset.",
     )
 
     def group_id(self, service: str) -> str:

@@ -1,7 +1,7 @@
 """The one place that knows how a Hotline faust worker is configured, how it consumes a batch and how
 poison messages are kept.
 
-Size: ~545 lines — the worker's whole consuming contract in one place: the app factory, parsing, the one
+Size: ~620 lines — the worker's whole consuming contract in one place: the app factory, parsing, the one
 dead-letter builder, retries, the batch loop and the offset watch (a restarted in-memory broker) that the loop
 feeds; splitting the watch out would make it import back from here.
 
@@ -93,7 +93,7 @@ def create_app(service: str, settings: ServiceSettings) -> faust.App:
         broker_session_timeout=30.0,
         Topic=TracedTopic,  # what app.topic (raw_topic) makes
     )
-    watch = OffsetWatch(app, service)
+    watch = OffsetWatch(app, service, cluster_id=functools.partial(broker_cluster_id, settings.kafka.bootstrap_servers))
 
     @app.timer(settings.kafka.offset_check_seconds, name=f"{service}-offset-watch")
     async def watch_offsets() -> None:
@@ -114,9 +114,17 @@ class LostLog:
     end: int
     earliest: int
     resumed: bool = False  # the group had already started over (its committed offset went back)
+    replaced: tuple[str, str] | None = None  # the broker's cluster id before and now: a new broker answers
 
     def reason(self, service: str) -> str:
         where = f"{self.topic}[{self.partition}]"
+        if self.replaced is not None:
+            before, now = self.replaced
+            return (
+                f"broker lost messages: the broker was replaced (cluster id {before!r}, now {now!r}); {service} "
+                f"stood at offset {self.position} of {where}; whatever was only on the old broker is gone (calls "
+                f"accepted before the restart and not yet consumed); consuming the new log from offset {self.earliest}"
+            )
         if self.resumed:
             return (
                 f"broker lost messages: {service} had committed offset {self.position} of {where}, the broker now "
@@ -144,14 +152,22 @@ class OffsetWatch:
     began at the new logs' start), its committed offset goes back below the highest it committed before:
     that is announced too (committed offsets never go back on a broker that keeps them). A new log that
     grew past the old position within one interval, with no commit seen in between, cannot be told apart
-    (documented in docs/operations.md).
+    (documented in docs/operations.md) by offsets alone, so the watch also asks the broker its cluster id
+    (``cluster_id``) every tick: a new id means a new broker (the embedded one gets a fresh id at each start),
+    and every assigned partition starts over from the earliest offset, whatever the offsets say. Reading a
+    new log again from its start is safe: every consumer is idempotent.
     """
 
-    def __init__(self, app: faust.App, service: str) -> None:
+    def __init__(
+        self, app: faust.App, service: str, cluster_id: Callable[[], Awaitable[str | None]] | None = None
+    ) -> None:
         self.app = app
         self.service = service
         self.ends: dict[Any, int] = {}
         self.committed: dict[Any, int] = {}
+        self.cluster_id = cluster_id
+        self.cluster: str | None = None  # the broker's cluster id when last asked
+        self.replaced: tuple[str, str] | None = None  # a change of cluster id not acted on yet
 
     async def check(self) -> list[LostLog]:
         try:
@@ -164,10 +180,13 @@ class OffsetWatch:
 
     async def _check(self) -> list[LostLog]:
         consumer: Any = self.app.consumer
+        await self._ask_cluster()
         assigned = [tp for tp in consumer.assignment() if tp.topic in topics.ALL_TOPICS]
         if not assigned or self._rebalancing():
             return []
         rebalances = self._rebalances()
+        if self.replaced is not None:
+            return await self._start_over(consumer, assigned, rebalances)
         lost: list[LostLog] = []
         behind: dict[Any, tuple[int, int]] = {}
         for tp in assigned:
@@ -199,23 +218,67 @@ class OffsetWatch:
                 behind = {}
             for tp, (position, end) in behind.items():
                 start = max(int(earliest.get(tp) or 0), 0)
-                for bookkeeping in (consumer._acked, consumer._acked_index, consumer._gap):
-                    bookkeeping.pop(tp, None)
-                consumer._committed_offset[tp] = None
-                self.committed[tp] = start
-                # seek_wait, not seek: faust's seek moves aiokafka's position from the app's thread while the
-                # consumer thread may be iterating the fetched records (a KeyError that crashed the Fetcher and
-                # stopped the worker under load); seek_wait runs in the consumer thread and drops faust's read
-                # offset, below which it would silently skip the new log's records.
-                await consumer.seek_wait({tp: start})
-                try:
-                    await consumer._commit({tp: start})
-                except Exception as exc:  # the next commit of a processed message overwrites it anyway
-                    log.warning("offset watch: committing %s at %d failed: %s", tp, start, exc)
+                await self._reset(consumer, tp, start)
                 lost.append(LostLog(tp.topic, tp.partition, position, end, start))
         if lost:
             await self.announce(lost)
         return lost
+
+    async def _ask_cluster(self) -> None:
+        """Note the broker's cluster id; a change is kept in ``replaced`` until ``_start_over`` acts on it."""
+        if self.cluster_id is None:
+            return
+        now = await self.cluster_id()
+        if not now:
+            return
+        if self.cluster is not None and now != self.cluster:
+            before = self.replaced[0] if self.replaced is not None else self.cluster
+            self.replaced = (before, now)
+            log.warning("offset watch of %s: the broker's cluster id was %r and is now %r", self.service, before, now)
+        self.cluster = now
+
+    async def _start_over(self, consumer: Any, assigned: list[Any], rebalances: int) -> list[LostLog]:
+        """A new broker answers: every assigned partition is read again from its earliest offset."""
+        assert self.replaced is not None
+        earliest = await consumer.earliest_offsets(*assigned)
+        if self._rebalancing() or self._rebalances() != rebalances:
+            log.info("offset watch of %s: a rebalance came between; starting over at the next check", self.service)
+            return []
+        lost: list[LostLog] = []
+        for tp in assigned:
+            known = [consumer._read_offset.get(tp), consumer._committed_offset.get(tp), self.ends.get(tp)]
+            position = max((offset for offset in known if offset is not None), default=0)
+            start = max(int(earliest.get(tp) or 0), 0)
+            end = consumer.highwater(tp)
+            await self._reset(consumer, tp, start)
+            self.ends.pop(tp, None)  # an end seen on the old broker says nothing of the new log
+            if position <= start:  # nothing was read of it on the old broker: nothing to announce
+                continue
+            lost.append(
+                LostLog(
+                    tp.topic, tp.partition, position, end if end and end > 0 else start, start, replaced=self.replaced
+                )
+            )
+        self.replaced = None
+        if lost:
+            await self.announce(lost)
+        return lost
+
+    async def _reset(self, consumer: Any, tp: Any, start: int) -> None:
+        """Forget faust's bookkeeping of ``tp``, read it again from ``start`` and commit that."""
+        for bookkeeping in (consumer._acked, consumer._acked_index, consumer._gap):
+            bookkeeping.pop(tp, None)
+        consumer._committed_offset[tp] = None
+        self.committed[tp] = start
+        # seek_wait, not seek: faust's seek moves aiokafka's position from the app's thread while the
+        # consumer thread may be iterating the fetched records (a KeyError that crashed the Fetcher and
+        # stopped the worker under load); seek_wait runs in the consumer thread and drops faust's read
+        # offset, below which it would silently skip the new log's records.
+        await consumer.seek_wait({tp: start})
+        try:
+            await consumer._commit({tp: start})
+        except Exception as exc:  # the next commit of a processed message overwrites it anyway
+            log.warning("offset watch: committing %s at %d failed: %s", tp, start, exc)
 
     def _rebalancing(self) -> bool:
         return bool(getattr(self.app, "rebalancing", False))
@@ -239,6 +302,27 @@ class OffsetWatch:
                 )
             )
         await retry_until_done("announce lost broker logs", functools.partial(send_dead_letters, self.app, letters))
+
+
+async def broker_cluster_id(bootstrap_servers: str, timeout_ms: int = 5000) -> str | None:
+    """The cluster id the broker answers with (Metadata v2+), on a connection of its own that is closed again.
+
+    Apache Kafka keeps its id across restarts (it is in the data directory); the embedded broker is given a
+    fresh one at each start (``hotline.embedded.start_broker``), so a new id says the broker lost everything.
+    """
+    from aiokafka.client import AIOKafkaClient
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    try:
+        await client.bootstrap()
+        node = client.get_random_node()
+        if node is None:
+            return None
+        response = await client.send(node, MetadataRequest([]))
+        return getattr(response, "cluster_id", None)
+    finally:
+        await client.close()
 
 
 def raw_topic(app: faust.App, name: str) -> faust.TopicT:

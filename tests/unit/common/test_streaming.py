@@ -326,3 +326,68 @@ def test_a_committed_offset_that_went_back_is_announced_without_seeking(monkeypa
 
     assert lost.resumed and consumer.seeks == []
     assert "had committed offset 300" in announced[0].reason and "holds 21" in announced[0].reason
+
+
+class Cluster:
+    """The broker's answer to 'which cluster are you?': an id, or an outage."""
+
+    def __init__(self, cluster_id: str) -> None:
+        self.id: str | None = cluster_id
+        self.down = False
+
+    async def __call__(self) -> str | None:
+        if self.down:
+            raise ConnectionError("the broker is restarting")
+        return self.id
+
+
+CALLS = TP(topics.CALLS_RECEIVED, 1)
+
+
+def test_a_new_broker_is_read_from_its_start_though_the_offsets_look_fine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The case offsets cannot tell: the new log already grew past where the worker stood on the old one."""
+    consumer = FakeConsumer({ROUTED: 120, CALLS: 40}, _read_offset={ROUTED: 99, CALLS: 39})
+    consumer._committed_offset.update({ROUTED: 100, CALLS: 40})
+    cluster = Cluster("hotline-aaa")
+    watch, announced = watch_over(consumer, monkeypatch)
+    watch.cluster_id = cluster
+    assert asyncio.run(watch.check()) == [] and consumer.seeks == []
+
+    cluster.down = True  # the broker restarts: the watch cannot ask, and does nothing
+    assert asyncio.run(watch.check()) == [] and consumer.seeks == [] and announced == []
+    cluster.down, cluster.id = False, "hotline-bbb"
+    consumer.highwaters.update({ROUTED: 180, CALLS: 45})  # past the old positions: no offset looks wrong
+
+    lost = asyncio.run(watch.check())
+
+    assert sorted(consumer.seeks) == sorted([(ROUTED, 0), (CALLS, 0)])
+    assert {(item.topic, item.partition, item.position, item.earliest) for item in lost} == {
+        (ROUTED.topic, 0, 120, 0),
+        (CALLS.topic, 1, 40, 0),
+    }
+    assert all("replaced (cluster id 'hotline-aaa', now 'hotline-bbb')" in letter.reason for letter in announced)
+    assert all(letter.reason.startswith("broker lost messages") for letter in announced) and len(announced) == 2
+
+    consumer._read_offset.update({ROUTED: 150, CALLS: 44})  # reading the new log again: nothing more to do
+    assert asyncio.run(watch.check()) == [] and len(consumer.seeks) == 2
+
+
+def test_a_new_broker_seen_while_the_group_rebalances_is_acted_on_once_it_settled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = FakeConsumer({ROUTED: 120}, _read_offset={ROUTED: 99}, _committed_offset={ROUTED: 100})
+    cluster = Cluster("hotline-aaa")
+    watch, announced = watch_over(consumer, monkeypatch)
+    watch.cluster_id = cluster
+    asyncio.run(watch.check())
+    app = cast(Any, watch.app)
+
+    cluster.id, app.rebalancing = "hotline-bbb", True
+    assert asyncio.run(watch.check()) == [] and consumer.seeks == []
+    cluster.id = "hotline-ccc"  # restarted again meanwhile: the loss is told from the id the worker read
+    app.rebalancing = False
+
+    [lost] = asyncio.run(watch.check())
+
+    assert consumer.seeks == [(ROUTED, 0)] and lost.replaced == ("hotline-aaa", "hotline-ccc")
+    assert asyncio.run(watch.check()) == [] and len(announced) == 1
