@@ -85,6 +85,7 @@ FRESH8_SET = DATA / "dispatch_calls_fresh8.jsonl"
 FRESH9_SET = DATA / "dispatch_calls_fresh9.jsonl"
 FRESH10_SET = DATA / "dispatch_calls_fresh10.jsonl"
 FRESH11_SET = DATA / "dispatch_calls_fresh11.jsonl"
+FRESH12_SET = DATA / "dispatch_calls_fresh12.jsonl"
 SETS = [
     MAIN_SET,
     SECOND_SET,
@@ -100,6 +101,7 @@ SETS = [
     FRESH9_SET,
     FRESH10_SET,
     FRESH11_SET,
+    FRESH12_SET,
 ]
 RECEIVED = "2025-05-13T02:00:00Z"  # a Tuesday, 10:00 in Beijing, unless a call says otherwise
 
@@ -140,6 +142,7 @@ def score(path: Path, dispatcher: Dispatcher) -> Evaluation:
         "fresh9",
         "fresh10",
         "fresh11",
+        "fresh12",
     ],
 )
 def test_every_labelled_call_is_well_formed(path: Path) -> None:
@@ -169,8 +172,19 @@ def test_the_main_set_covers_every_category_and_the_common_problems() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [FRESH3_SET, FRESH4_SET, FRESH5_SET, FRESH6_SET, FRESH7_SET, FRESH8_SET, FRESH9_SET, FRESH10_SET, FRESH11_SET],
-    ids=["fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11"],
+    [
+        FRESH3_SET,
+        FRESH4_SET,
+        FRESH5_SET,
+        FRESH6_SET,
+        FRESH7_SET,
+        FRESH8_SET,
+        FRESH9_SET,
+        FRESH10_SET,
+        FRESH11_SET,
+        FRESH12_SET,
+    ],
+    ids=["fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12"],
 )
 def test_the_later_fresh_sets_cover_every_category_with_dangers_told_and_denied(path: Path) -> None:
     rows = labelled(path)
@@ -206,7 +220,8 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
     Ninth set: 26 of 28 with 8 false first (0.76); after the seventh round (not read) 26 of 28 with 7 false (0.78);
     after the eighth (written on its misses) 28 of 28 with 1 false. Tenth and eleventh sets, never read by a round:
     24 of 27 and 27 of 29, 6 false each, before the seventh round; after the eighth 25 of 27 and 27 of 29, 6 false
-    each (0.82 and 0.83 accepted leads)."""
+    each (0.82 and 0.83 accepted leads). Twelfth set, written after the eighth round and never read by one: 24 of
+    25 with 6 false first (0.69 accepted leads; by the cues alone 18 of 25, 4 false)."""
     report = score(FRESH2_SET, dispatcher)
     assert report.urgent_found >= 14, report.urgent_found
     assert len(report.false_urgent) <= 1, report.false_urgent
@@ -220,6 +235,7 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
         (FRESH9_SET, 27, 2),
         (FRESH10_SET, 25, 6),
         (FRESH11_SET, 27, 6),
+        (FRESH12_SET, 24, 6),
     ):
         later = score(path, dispatcher)
         assert later.urgent_found >= found, (path.name, later.urgent_found)
@@ -241,3 +257,4 @@ def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
     # Held out from every round (nobody tuned on them): floors at what they score, to notice a change that costs them.
     assert score(FRESH10_SET, dispatcher).rate >= 0.81
     assert score(FRESH11_SET, dispatcher).rate >= 0.82
+    assert score(FRESH12_SET, dispatcher).rate >= 0.68
