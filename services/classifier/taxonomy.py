@@ -211,7 +211,9 @@ class BranchMatcher:
             if bigrams is None:
                 bigrams = text_bigrams(text)
             get, by_bigram = scores.get, branch.by_bigram
-            for bigram in branch.bigrams.intersection(bigrams):
+            # Sorted: a set of strings iterates in an order that changes with each process's hash seed, and the
+            # floating-point sums below would then differ in their last bits, enough to break ties another way.
+            for bigram in sorted(branch.bigrams.intersection(bigrams)):
                 for leaf, weight in by_bigram[bigram]:
                     scores[leaf] = get(leaf, 0.0) + weight
             for position in branch.words_in(text, bigrams):
