@@ -210,7 +210,12 @@ class Match(BaseModel):
         if self.now_only:
             text = without_hypotheticals(text)
         if self.keywords and self.and_keywords and self.within is not None:
-            if not near(text, self.keywords, self.and_keywords, self.within):
+            # Each list's one compiled scan first (in C): most texts hold neither, and near() walks both in Python.
+            if not (
+                self._pattern("and_keywords").search(text)
+                and self._pattern("keywords").search(text)
+                and near(text, self.keywords, self.and_keywords, self.within)
+            ):
                 return False
         else:
             if self.and_keywords and not self._pattern("and_keywords").search(text):
