@@ -203,23 +203,14 @@ class OffsetWatch:
             end = consumer.highwater(tp)
             if end is None or end < 0:
                 continue
-            known = [consumer._read_offset.get(tp), committed, self.ends.get(tp)]
-            position = max((offset for offset in known if offset is not None), default=0)
+            position = self._position(consumer, tp)
             self.ends[tp] = end
             if position > end:
                 behind[tp] = (position, end)
-        if behind:
-            earliest = await consumer.earliest_offsets(*behind)
-            if self._rebalancing() or self._rebalances() != rebalances:
-                # That answer took a while (a restarting broker): the group rebalanced meanwhile and the worker now
-                # reads from what the new assignment says (the earliest offset when the broker kept no commits).
-                # What was read before the rebalance is stale; the next tick looks again.
-                log.info("offset watch of %s: a rebalance came between; checking again", self.service)
-                behind = {}
+        if behind and (earliest := await self._earliest(consumer, list(behind), rebalances)) is not None:
             for tp, (position, end) in behind.items():
-                start = max(int(earliest.get(tp) or 0), 0)
-                await self._reset(consumer, tp, start)
-                lost.append(LostLog(tp.topic, tp.partition, position, end, start))
+                await self._reset(consumer, tp, earliest[tp])
+                lost.append(LostLog(tp.topic, tp.partition, position, end, earliest[tp]))
         if lost:
             await self.announce(lost)
         return lost
@@ -240,15 +231,13 @@ class OffsetWatch:
     async def _start_over(self, consumer: Any, assigned: list[Any], rebalances: int) -> list[LostLog]:
         """A new broker answers: every assigned partition is read again from its earliest offset."""
         assert self.replaced is not None
-        earliest = await consumer.earliest_offsets(*assigned)
-        if self._rebalancing() or self._rebalances() != rebalances:
-            log.info("offset watch of %s: a rebalance came between; starting over at the next check", self.service)
-            return []
+        earliest = await self._earliest(consumer, assigned, rebalances)
+        if earliest is None:
+            return []  # ``replaced`` stays: the next check starts over
         lost: list[LostLog] = []
         for tp in assigned:
-            known = [consumer._read_offset.get(tp), consumer._committed_offset.get(tp), self.ends.get(tp)]
-            position = max((offset for offset in known if offset is not None), default=0)
-            start = max(int(earliest.get(tp) or 0), 0)
+            position = self._position(consumer, tp)
+            start = earliest[tp]
             end = consumer.highwater(tp)
             await self._reset(consumer, tp, start)
             self.ends.pop(tp, None)  # an end seen on the old broker says nothing of the new log
@@ -263,6 +252,22 @@ class OffsetWatch:
         if lost:
             await self.announce(lost)
         return lost
+
+    def _position(self, consumer: Any, tp: Any) -> int:
+        """The furthest the worker stood on ``tp``: its read or committed offset, or the log end it saw last."""
+        known = [consumer._read_offset.get(tp), consumer._committed_offset.get(tp), self.ends.get(tp)]
+        return max((offset for offset in known if offset is not None), default=0)
+
+    async def _earliest(self, consumer: Any, tps: list[Any], rebalances: int) -> dict[Any, int] | None:
+        """The earliest offset of each of ``tps``, or None when the group rebalanced while the broker answered."""
+        earliest = await consumer.earliest_offsets(*tps)
+        if self._rebalancing() or self._rebalances() != rebalances:
+            # That answer took a while (a restarting broker): the group rebalanced meanwhile and the worker now
+            # reads from what the new assignment says (the earliest offset when the broker kept no commits).
+            # What was read before the rebalance is stale; the next tick looks again.
+            log.info("offset watch of %s: a rebalance came between; checking again", self.service)
+            return None
+        return {tp: max(int(earliest.get(tp) or 0), 0) for tp in tps}
 
     async def _reset(self, consumer: Any, tp: Any, start: int) -> None:
         """Forget faust's bookkeeping of ``tp``, read it again from ``start`` and commit that."""
