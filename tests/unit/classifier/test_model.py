@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from services.classifier.model import Classifier
 from services.classifier.taxonomy import BranchMatcher, build_taxonomy, load_synonyms, read_taxonomy_csv
 from shared.reference import load_taxonomy
 from tests.conftest import domain_csv
+from tests.helpers import REPO
 
 LEVEL1 = [
     "城乡建设",
@@ -293,11 +296,6 @@ def test_levels_2_and_3_do_not_depend_on_the_process_hash_seed() -> None:
     2/3 scores used to be summed in that order, and on 2 to 4 of the 5,479 training messages the last bits decided
     a tie another way (m372: 城乡规划/规划方案 or 工程质量/施工安全): a replay on a restarted worker could route
     a call elsewhere. The three messages that differed, classified under four seeds, must agree."""
-    import subprocess
-    import sys
-
-    from tests.helpers import REPO
-
     script = (
         "import csv, json, sys\n"
         "from services.classifier.model import Classifier\n"

@@ -86,23 +86,25 @@ FRESH9_SET = DATA / "dispatch_calls_fresh9.jsonl"
 FRESH10_SET = DATA / "dispatch_calls_fresh10.jsonl"
 FRESH11_SET = DATA / "dispatch_calls_fresh11.jsonl"
 FRESH12_SET = DATA / "dispatch_calls_fresh12.jsonl"
-SETS = [
-    MAIN_SET,
-    SECOND_SET,
-    FRESH_SET,
-    BLIND_SET,
-    FRESH2_SET,
-    FRESH3_SET,
-    FRESH4_SET,
-    FRESH5_SET,
-    FRESH6_SET,
-    FRESH7_SET,
-    FRESH8_SET,
-    FRESH9_SET,
-    FRESH10_SET,
-    FRESH11_SET,
-    FRESH12_SET,
-]
+SET_NAMES = {
+    MAIN_SET: "main",
+    SECOND_SET: "second",
+    FRESH_SET: "fresh",
+    BLIND_SET: "blind",
+    FRESH2_SET: "fresh2",
+    FRESH3_SET: "fresh3",
+    FRESH4_SET: "fresh4",
+    FRESH5_SET: "fresh5",
+    FRESH6_SET: "fresh6",
+    FRESH7_SET: "fresh7",
+    FRESH8_SET: "fresh8",
+    FRESH9_SET: "fresh9",
+    FRESH10_SET: "fresh10",
+    FRESH11_SET: "fresh11",
+    FRESH12_SET: "fresh12",
+}
+SETS = list(SET_NAMES)
+LATER_FRESH_SETS = SETS[SETS.index(FRESH3_SET) :]  # fresh3 on: every category, dangers told and denied
 RECEIVED = "2025-05-13T02:00:00Z"  # a Tuesday, 10:00 in Beijing, unless a call says otherwise
 
 
@@ -124,27 +126,7 @@ def score(path: Path, dispatcher: Dispatcher) -> Evaluation:
     return report
 
 
-@pytest.mark.parametrize(
-    "path",
-    SETS,
-    ids=[
-        "main",
-        "second",
-        "fresh",
-        "blind",
-        "fresh2",
-        "fresh3",
-        "fresh4",
-        "fresh5",
-        "fresh6",
-        "fresh7",
-        "fresh8",
-        "fresh9",
-        "fresh10",
-        "fresh11",
-        "fresh12",
-    ],
-)
+@pytest.mark.parametrize("path", SETS, ids=SET_NAMES.get)
 def test_every_labelled_call_is_well_formed(path: Path) -> None:
     rows = labelled(path)
     assert len({row["id"] for row in rows}) == len(rows)
@@ -170,22 +152,7 @@ def test_the_main_set_covers_every_category_and_the_common_problems() -> None:
     assert sum(row["body"].isascii() for row in rows) >= 12  # English calls
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        FRESH3_SET,
-        FRESH4_SET,
-        FRESH5_SET,
-        FRESH6_SET,
-        FRESH7_SET,
-        FRESH8_SET,
-        FRESH9_SET,
-        FRESH10_SET,
-        FRESH11_SET,
-        FRESH12_SET,
-    ],
-    ids=["fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12"],
-)
+@pytest.mark.parametrize("path", LATER_FRESH_SETS, ids=SET_NAMES.get)
 def test_the_later_fresh_sets_cover_every_category_with_dangers_told_and_denied(path: Path) -> None:
     rows = labelled(path)
     assert len(rows) >= 60
