@@ -74,13 +74,14 @@ def rule_before_review(
     人工派单 (a neighbourhood matter said with no place: an operator must ask where) decides too: the words told what
     the call is, so it waits for a place, not for sorting.
     ``urgent``: the learned scorer judged the call urgent (the ``requires_urgency`` rules may then decide)."""
+    present = catalogue.words_in(text)
     for rule in catalogue.rules:
         words = rule.match.keywords or rule.match.and_keywords
         if rule.match.uses_classification or not words:
             continue
         if not (rule.is_urgent or catalogue.review.dispatch_by_words):
             continue
-        if rule_matches(rule.match, classification, channel, place, text, received, urgent=urgent):
+        if rule_matches(rule.match, classification, channel, place, text, received, urgent=urgent, present=present):
             return rule
     return None
 
@@ -94,9 +95,11 @@ def rule_matches(
     received: datetime,
     *,
     urgent: bool = False,
+    present: frozenset[str] | None = None,
 ) -> bool:
     """Whether every condition of ``match`` holds for the call (``text``: ``call_text``; ``received``: local
-    received time; ``urgent``: the learned scorer judged it urgent, see ``learned_urgency_holds``)."""
+    received time; ``urgent``: the learned scorer judged it urgent, see ``learned_urgency_holds``; ``present``: the
+    catalogue's words in ``text``, ``Catalogue.words_in``, found once for all rules)."""
     if match.requires_urgency and not urgent:
         return False
     if match.requires_street and place.street is None:
@@ -121,7 +124,7 @@ def rule_matches(
         return False
     if match.channels and channel not in match.channels:
         return False
-    return match.words_match(text)
+    return match.words_match(text, present)
 
 
 def route_call(
@@ -270,8 +273,11 @@ def _route(
             response_due_at=now + timedelta(hours=catalogue.review.response_hours),
             resolution_due_at=None,
         )
+    present = catalogue.words_in(text)
     for rule in catalogue.rules:
-        if rule_matches(rule.match, classification, call.channel, place, text, received, urgent=urgent):
+        if rule_matches(
+            rule.match, classification, call.channel, place, text, received, urgent=urgent, present=present
+        ):
             return _assignment(rule, catalogue, place, now, timezone)
     return manual_dispatch(
         catalogue, place, f"no catalogue rule matched category {classification.category}; location: {place.reason}"
@@ -313,8 +319,9 @@ def candidate_assignments(
     received = received_local(call, timezone)
     candidates: list[Assignment] = []
     seen: set[str] = set()
+    present = catalogue.words_in(text)
     for rule in catalogue.rules:
-        if rule_matches(rule.match, classification, call.channel, place, text, received):
+        if rule_matches(rule.match, classification, call.channel, place, text, received, present=present):
             assignment = _assignment(rule, catalogue, place, now, timezone)
             if assignment.queue_id not in seen and assignment.unit_kind is not UnitKind.manual:
                 seen.add(assignment.queue_id)

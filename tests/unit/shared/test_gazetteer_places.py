@@ -126,3 +126,11 @@ def test_spoken_address_set_resolves_streets_and_invents_none(gazetteer: Gazette
     assert summary["street_rate"] >= 0.95, summary["misses"]
     assert summary["street_invented"] == 0, summary["misses"]
     assert summary["district_rate"] >= 0.95, summary["misses"]
+
+
+def test_latin_words_are_folded_from_tone_marks_and_capitals_at_their_places_in_the_text() -> None:
+    from shared.gazetteer import _latin_words
+
+    text = "住在Sānlǐtún, CHAOYANG区 nǚ 3号楼"
+    assert _latin_words(text) == [(2, "sanlitun"), (12, "chaoyang"), (22, "nu"), (25, "3")]
+    assert _latin_words(text) == _latin_words(text)  # the second time from the filled table, the same
