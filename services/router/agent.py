@@ -35,6 +35,7 @@ from services.router.cases import (
     DUPLICATE_PROJECTION,
     REROUTING_KINDS,
     OpenCase,
+    OpenCaseIndex,
     as_open_case,
     dispatched_event,
     duplicate_queries,
@@ -103,7 +104,7 @@ def route_parsed(
     ``scorer``: the learned urgency scorer, whose flags make urgent the calls no life-or-safety rule took."""
     routed: list[CallRouted] = []
     dead: list[DeadLetter] = []
-    known = list(open_cases)
+    known = OpenCaseIndex(open_cases)
     flags = scorer.flags([classified.call for _, classified, _ in parsed]) if scorer else [None] * len(parsed)
     for (event, classified, place), flag in zip(parsed, flags, strict=True):
         try:
@@ -117,13 +118,17 @@ def route_parsed(
                 place=place,
                 learned_urgency=flag,
             )
-            duplicate = find_duplicate(classified, place, known, window=duplicate_window) if duplicate_window else None
+            duplicate = (
+                find_duplicate(classified, place, known.candidates(classified), window=duplicate_window)
+                if duplicate_window
+                else None
+            )
             if duplicate is not None:
                 assignment = linked_assignment(assignment, duplicate, catalogue)
             elif duplicate_window:
                 opened = as_open_case(classified, place, assignment)
                 if opened is not None:
-                    known.append(opened)
+                    known.add(opened)
         except Exception as exc:
             log.exception(
                 "routing call %s failed", classified.call_id, extra=call_fields(classified.call_id, classified.event_id)

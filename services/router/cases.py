@@ -9,6 +9,7 @@ the read model and passes the cases in (a plain document is read as a ``CaseDocu
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -394,6 +395,33 @@ def find_duplicate(
         if best is None or (case.received_at, case.call_id) < (best.of.received_at, best.of.call_id):
             best = Duplicate(case, reason)
     return best
+
+
+class OpenCaseIndex:
+    """Open cases by address and by the citizen's contact hash: the only ways ``find_duplicate`` takes a case, so a
+    call is compared with the few cases at its address or from its caller, not with every open case of the store's
+    answer and of the batch so far (which made a batch's duplicate check grow with its square)."""
+
+    def __init__(self, cases: Iterable[OpenCase] = ()) -> None:
+        self._by_address: dict[str, list[OpenCase]] = defaultdict(list)
+        self._by_contact: dict[str, list[OpenCase]] = defaultdict(list)
+        for case in cases:
+            self.add(case)
+
+    def add(self, case: OpenCase) -> None:
+        if case.address is not None:
+            self._by_address[case.address].append(case)
+        if case.contact_hash:
+            self._by_contact[case.contact_hash].append(case)
+
+    def candidates(self, classified: CallClassified) -> list[OpenCase]:
+        """The open cases at the call's address or from its caller (a case may be listed twice)."""
+        call = classified.call
+        address = place_text(call.location.address)
+        found = list(self._by_address.get(address, ())) if address is not None else []
+        if call.contact is not None and call.contact.hash:
+            found += self._by_contact.get(call.contact.hash, ())
+        return found
 
 
 VALUES_PER_QUERY = 50

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from services.router.agent import route_parsed
 from services.router.cases import (
     OpenCase,
+    OpenCaseIndex,
     duplicate_queries,
     find_duplicate,
     linked_event,
@@ -270,3 +272,34 @@ def test_without_a_window_nothing_is_linked() -> None:
     parsed = [(None, c, locate_call(c.call, GAZETTEER)) for c in (classified("a", hours_ago=1), classified("b"))]
     routed, _ = route_parsed(parsed, CATALOGUE, GAZETTEER, NOW)  # type: ignore[arg-type]
     assert all(r.assignment.duplicate_of is None for r in routed)
+
+
+def test_the_open_cases_looked_at_by_address_and_caller_give_every_duplicate_a_scan_of_all_would() -> None:
+    # Calls and open cases drawn from few addresses, callers, streets, categories and hours, so that every branch of
+    # find_duplicate is taken: the index's candidates must decide exactly as all the open cases do.
+    rng = random.Random(7)
+    addresses = ["朝阳区望京西园三区", "朝阳区望京花园东区", "", "海淀区中关村南大街"]
+    contacts = [None, "c1", "c2"]
+    cases = [
+        open_case(
+            f"o{i}",
+            hours_ago=rng.uniform(-2, 80),
+            street=rng.choice(["望京街道", "酒仙桥街道", None]),
+            category=rng.choice(["城乡建设", "环境保护"]),
+            contact=rng.choice(contacts),
+            address=rng.choice(addresses),
+        )
+        for i in range(60)
+    ]
+    open_cases = [case for case in cases if case is not None]
+    index = OpenCaseIndex(open_cases)
+    window = timedelta(hours=72)
+    found = 0
+    for i in range(80):
+        new = classified(f"n{i}", hours_ago=rng.uniform(0, 10), contact=rng.choice(contacts),
+                         address=rng.choice(addresses), category=rng.choice(["城乡建设", "环境保护"]))  # fmt: skip
+        place = locate_call(new.call, GAZETTEER)
+        expected = find_duplicate(new, place, open_cases, window=window)
+        assert find_duplicate(new, place, index.candidates(new), window=window) == expected
+        found += expected is not None
+    assert 10 < found < 80  # both outcomes occur
