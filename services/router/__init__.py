@@ -9,7 +9,7 @@ Layout (what each module is):
 - adapter: ``agent`` (faust: classified calls and case events in, routed calls and case steps out, dead
   letters; with the batch-level steps ``route_parsed`` / ``decide_case_event`` it calls);
 - pure domain, no I/O: ``routing`` (``route_call``: the queue of a call), ``cases`` (re-dispatch after a
-  return, re-routing, duplicates), ``returns`` (what a return's reason names: a unit, a place, "not our
+  return, re-routing), ``duplicates`` (a new call as a duplicate of an open case), ``returns`` (what a return's reason names: a unit, a place, "not our
   area"), ``catalogue_check`` (``hotline catalogue check``), ``suggest``
   (``hotline catalogue suggest``: rules learned from returns and manual dispatches), ``urgency`` (the learned
   urgency scorer, trained at start-up on ``data/urgency_examples.jsonl``, combined with the life-or-safety

@@ -31,19 +31,16 @@ from services.common.streaming import (
     raw_topic,
     retry_until_done,
 )
-from services.router.cases import (
+from services.router.cases import REROUTING_KINDS, dispatched_event, redispatch_after_return, reroute
+from services.router.duplicates import (
     DUPLICATE_PROJECTION,
-    REROUTING_KINDS,
     OpenCase,
     OpenCaseIndex,
     as_open_case,
-    dispatched_event,
     duplicate_queries,
     find_duplicate,
     linked_assignment,
     linked_event,
-    redispatch_after_return,
-    reroute,
 )
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from services.router.agent import route_parsed
-from services.router.cases import OpenCase, redispatch_after_return
+from services.router.cases import redispatch_after_return
+from services.router.duplicates import OpenCase
 from services.router.routing import locate_call, route_call
 from services.router.urgency import UrgencyScorer
 from shared.catalogue import load_catalogue

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from services.metrics.repository import MetricsRepository
-from services.router.cases import DUPLICATE_PROJECTION
+from services.router.duplicates import DUPLICATE_PROJECTION
 from shared.cases import IDS_PER_QUERY, CaseReadModel
 from tests import factories
 

@@ -8,16 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.router.agent import route_parsed
-from services.router.cases import (
-    OpenCase,
-    OpenCaseIndex,
-    duplicate_queries,
-    find_duplicate,
-    linked_event,
-    next_candidate,
-    redispatch_after_return,
-    reroute,
-)
+from services.router.cases import next_candidate, redispatch_after_return, reroute
+from services.router.duplicates import OpenCase, OpenCaseIndex, duplicate_queries, find_duplicate, linked_event
 from services.router.routing import candidate_assignments, locate_call
 from services.router.urgency import UrgencyScorer, example_rows
 from shared.catalogue import load_catalogue
