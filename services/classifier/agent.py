@@ -23,6 +23,7 @@ from services.common.streaming import (
     Received,
     consume_batches,
     dead_letter_sender,
+    publish,
     raw_topic,
 )
 from shared import topics
@@ -46,7 +47,6 @@ def classify_calls(
 def register_agents(app: faust.App, model: Classifier, settings: ClassifierSettings) -> None:
     """Consume hotline.calls.received.v1 in batches of ``settings.batch_size``, produce hotline.calls.classified.v1."""
     received_topic = raw_topic(app, topics.CALLS_RECEIVED)
-    classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
 
     async def classify_and_send(received: list[Received[CallReceived]]) -> list[DeadLetter]:
         # CPU-bound (an English call is tokenised, a batch is a sparse product): off the event loop.
@@ -56,8 +56,7 @@ def register_agents(app: faust.App, model: Classifier, settings: ClassifierSetti
             [item.value for item in received],
             override_above=settings.requested_override_above,
         )
-        acks = [await classified_topic.send(key=event.key(), value=event.to_bytes()) for event in classified]
-        await asyncio.gather(*acks)
+        await publish(app, topics.CALLS_CLASSIFIED, [(event.key(), event.to_bytes()) for event in classified])
         observe_classifications(event.classification for event in classified)
         log.debug("classified %d calls", len(classified))
         return []

@@ -5,12 +5,13 @@ One module, so every series is named once (``docs/operations.md`` lists them wit
 - HTTP services (intake, metrics read API, console): ``instrument_http(app, service)`` adds
   prometheus-fastapi-instrumentator's request counts and latency histograms and serves ``/metrics``;
 - faust workers (classifier, router, metrics): ``instrument_worker(app, service, settings)`` turns on faust's
-  own web server with faust's Prometheus sensors (messages in and out, commit and send latency, rebalances,
+  own web server with faust's Prometheus sensors (messages in, commit latency, rebalances,
   committed and end offsets) at ``/metrics``, adds the consumer lag per group, topic and partition, and
   ``/readyz``: 200 only once the worker's consumer has joined its group, holds an assignment of every topic
   its agents read, and is not rebalancing;
 - the batch loop (``services.common.streaming``) counts events processed and dead-lettered per agent and
-  observes each hop's latency (from the event's ``occurred_at`` to the end of its batch);
+  observes each hop's latency (from the event's ``occurred_at`` to the end of its batch); ``publish`` counts the
+  messages the broker acknowledged per topic;
 - PyMongo's command monitoring observes every database operation's latency (``DatabaseLatency``).
 
 All series live in prometheus_client's default registry, served as prometheus_client renders it.
@@ -45,6 +46,11 @@ DEAD_LETTERS = Counter(
     "hotline_dead_letters_total",
     "Messages an agent sent to hotline.deadletter.v1, by why (invalid: did not parse; refused: a step said no).",
     ["service", "agent", "kind"],
+)
+MESSAGES_PUBLISHED = Counter(
+    "hotline_messages_published_total",
+    "Messages a process published and the broker acknowledged (acks=all), by topic (services.common.streaming.publish).",
+    ["topic"],
 )
 HOP_LATENCY = Histogram(
     "hotline_hop_latency_seconds",

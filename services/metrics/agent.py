@@ -25,6 +25,7 @@ from services.common.streaming import (
     consume_batches,
     dead_letter_of,
     dead_letter_sender,
+    publish,
     raw_topic,
     retry_until_done,
 )
@@ -226,9 +227,8 @@ def register_agents(app: faust.App, settings: MetricsSettings, *, store: Reposit
         messages = await repository.outbox_messages()
         if not messages:
             return
-        futures = []
-        for message in messages:
-            topic = raw_topic(app, message["topic"])
-            futures.append(await topic.send(key=message["key"].encode(), value=message["value"].encode()))
-        await asyncio.gather(*futures)
+        by_topic: dict[str, list[tuple[bytes | None, bytes]]] = {}
+        for message in messages:  # in the outbox's order within each topic
+            by_topic.setdefault(message["topic"], []).append((message["key"].encode(), message["value"].encode()))
+        await asyncio.gather(*(publish(app, topic, sent) for topic, sent in by_topic.items()))
         await repository.mark_published([m["_id"] for m in messages])

@@ -28,6 +28,7 @@ from services.common.streaming import (
     dead_letter_sender,
     is_transient,
     parse_batch,
+    publish,
     raw_topic,
     retry_until_done,
 )
@@ -191,12 +192,10 @@ def register_agents(
     window = timedelta(hours=settings.duplicate_window_hours)
     scorer = UrgencyScorer.load(threshold=settings.learned_urgency_threshold) if settings.learned_urgency else None
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
-    routed_topic = raw_topic(app, topics.CALLS_ROUTED)
     events_topic = raw_topic(app, topics.CASES_EVENTS)
 
-    async def send(topic: faust.TopicT, items: Sequence[CallRouted | CaseEvent]) -> None:
-        futures = [await topic.send(key=item.key(), value=item.to_bytes()) for item in items]
-        await asyncio.gather(*futures)
+    async def send(topic: str, items: Sequence[CallRouted | CaseEvent]) -> None:
+        await publish(app, topic, [(item.key(), item.to_bytes()) for item in items])
 
     async def open_cases_for(parsed: Parsed) -> list[OpenCase]:
         """Open cases the batch's calls may duplicate (a few indexed queries); none when the store fails."""
@@ -236,10 +235,10 @@ def register_agents(
         # derived event ids are deterministic and consumers are idempotent. Routed before linked, so
         # the duplicate's case can exist before its link.
         await retry_until_done(
-            "send routed batch", functools.partial(send, routed_topic, routed), retry_if=is_transient
+            "send routed batch", functools.partial(send, topics.CALLS_ROUTED, routed), retry_if=is_transient
         )
         await retry_until_done(
-            "send linked steps", functools.partial(send, events_topic, linked), retry_if=is_transient
+            "send linked steps", functools.partial(send, topics.CASES_EVENTS, linked), retry_if=is_transient
         )
         if routed:
             log.debug("routed %d calls (%d linked), %d dead letters", len(routed), len(linked), len(unlocated))
@@ -275,7 +274,7 @@ def register_agents(
                 "case %s %s -> %s (attempt %d)", event.call_id, event.kind, assignment.queue_id, assignment.attempt
             )
         await retry_until_done(
-            "send dispatched steps", functools.partial(send, events_topic, dispatched), retry_if=is_transient
+            "send dispatched steps", functools.partial(send, topics.CASES_EVENTS, dispatched), retry_if=is_transient
         )
         return unknown
 

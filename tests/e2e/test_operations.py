@@ -185,6 +185,8 @@ def test_every_process_serves_metrics_that_move_after_a_call(platform: Platform)
     assert moved("classifier", "hotline_classifier_confidence_count") >= 1
     assert moved("classifier", "hotline_classifier_decisions_total") >= 1
     assert moved("router", "hotline_events_processed_total", service="router") >= 1
+    assert moved("classifier", "hotline_messages_published_total", topic="hotline.calls.classified.v1") >= 1
+    assert moved("router", "hotline_messages_published_total", topic="hotline.calls.routed.v1") >= 1
     assert moved("metrics", "hotline_events_processed_total", service="metrics") >= 1
     assert moved("metrics", "hotline_database_operation_seconds_count", service="metrics") >= 1
     assert moved("metrics-api", "hotline_database_operation_seconds_count", service="metrics-api") >= 1
