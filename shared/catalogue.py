@@ -674,7 +674,8 @@ class Catalogue(BaseModel):
     )
     holidays: list[date] = Field(default_factory=list, description="Public holidays skipped by working days.")
     rules: list[Rule] = Field(min_length=1)
-    _words: tuple[int, WordFinder] | None = PrivateAttr(default=None)  # (id of the rules list it was built for, finder)
+    # The rules list the word finder was built for, and the finder (Catalogue.words_in).
+    _words: tuple[list[Rule], WordFinder] | None = PrivateAttr(default=None)
 
     @field_validator("departments", mode="before")
     @classmethod
@@ -688,8 +689,8 @@ class Catalogue(BaseModel):
         for the whole catalogue, which ``Match.words_match`` then tests each rule against instead of scanning the
         text once per rule."""
         built = self._words
-        if built is None or built[0] != id(self.rules):  # a copy with other rules builds its own
-            built = self._words = (id(self.rules), WordFinder(self.rules))
+        if built is None or built[0] is not self.rules:  # a copy with other rules builds its own
+            built = self._words = (self.rules, WordFinder(self.rules))
         return built[1].found_in(text)
 
     @property
@@ -723,19 +724,20 @@ class WordFinder:
     which of them a text holds is one pass over the text, however many rules there are (207 rules, 3,300 words)."""
 
     def __init__(self, rules: Sequence[Rule]) -> None:
-        self._automaton = ahocorasick.Automaton()
         words = {
             word for rule in rules for word in (*rule.match.keywords, *rule.match.and_keywords, *rule.match.unless)
         }
-        for word in words:
-            self._automaton.add_word(word, word)
+        self._automaton: Any = None  # none for no words: an automaton without words cannot be searched
         if words:
-            self._automaton.make_automaton()
-        self._empty = not words
+            automaton = ahocorasick.Automaton()
+            for word in words:
+                automaton.add_word(word, word)
+            automaton.make_automaton()
+            self._automaton = automaton
 
     def found_in(self, text: str) -> frozenset[str]:
         """The words that occur in ``text`` (each once, overlapping occurrences included)."""
-        if self._empty:
+        if self._automaton is None:
             return frozenset()
         return frozenset(map(_SECOND, self._automaton.iter(text)))  # (end, word) pairs, unpacked in C
 
