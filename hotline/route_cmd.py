@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from services.classifier.model import Classifier
 from services.classifier.settings import ClassifierSettings
 from services.intake.domain import detect_language
+from services.router.lead import LeadScorer, load_lead_scorer
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
 from services.router.urgency import UrgencyScorer
@@ -107,17 +108,29 @@ class Dispatcher:
     """The classifier and the gazetteer, loaded once; ``decide`` routes batches with any catalogue."""
 
     def __init__(
-        self, model: Classifier, gazetteer: Gazetteer, *, timezone: str, scorer: UrgencyScorer | None = None
+        self,
+        model: Classifier,
+        gazetteer: Gazetteer,
+        *,
+        timezone: str,
+        scorer: UrgencyScorer | None = None,
+        lead: LeadScorer | None = None,
     ) -> None:
-        self.model, self.gazetteer, self.timezone, self.scorer = model, gazetteer, timezone, scorer
+        self.model, self.gazetteer, self.timezone, self.scorer, self.lead = model, gazetteer, timezone, scorer, lead
 
     @classmethod
     def load(cls, model_path: Path | None = None) -> Dispatcher:
-        """The shipped classifier and gazetteer, and the learned urgency scorer as the router's settings say."""
+        """The shipped classifier and gazetteer, and the learned urgency and lead scorers as the router's
+        settings say."""
         settings = RouterSettings()
         model = Classifier.load(model_path, min_confidence=ClassifierSettings().min_confidence)
         scorer = UrgencyScorer.load(threshold=settings.learned_urgency_threshold) if settings.learned_urgency else None
-        return cls(model, load_gazetteer(), timezone=settings.timezone, scorer=scorer)
+        lead = load_lead_scorer(
+            settings.learned_lead,
+            min_probability=settings.learned_lead_min_probability,
+            margin=settings.learned_lead_margin,
+        )
+        return cls(model, load_gazetteer(), timezone=settings.timezone, scorer=scorer, lead=lead)
 
     def classify(self, calls: Sequence[Call]) -> list[Classification]:
         return self.model.predict([(call.subject, call.body) for call in calls])
@@ -127,6 +140,7 @@ class Dispatcher:
     ) -> list[Assignment]:
         """The dispatch decision of each classified call, at the moment it was received."""
         flags = self.scorer.flags(calls) if self.scorer else [None] * len(calls)
+        votes = self.lead.votes(calls) if self.lead else [None] * len(calls)
         return [
             route(
                 call,
@@ -137,8 +151,9 @@ class Dispatcher:
                 timezone=self.timezone,
                 place=locate_call(call, self.gazetteer),
                 learned_urgency=flag,
+                learned_lead=vote,
             )
-            for call, classification, flag in zip(calls, classifications, flags, strict=True)
+            for call, classification, flag, vote in zip(calls, classifications, flags, votes, strict=True)
         ]
 
 

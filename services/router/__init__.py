@@ -13,7 +13,8 @@ Layout (what each module is):
   area"), ``catalogue_check`` (``hotline catalogue check``), ``suggest``
   (``hotline catalogue suggest``: rules learned from returns and manual dispatches), ``urgency`` (the learned
   urgency scorer, trained at start-up on ``data/urgency_examples.jsonl``, combined with the life-or-safety
-  rules);
+  rules), ``lead`` (the learned lead scorer, trained at start-up on ``data/lead_examples.jsonl``, which leads a
+  call with another unit than its rule's when it is sure);
 - tools: ``bench`` (cost per call).
 
 What intake and the console read too lives in ``shared/``: the dispatch catalogue 派单目录

@@ -43,6 +43,7 @@ from services.router.duplicates import (
     linked_assignment,
     linked_event,
 )
+from services.router.lead import LeadScorer, load_lead_scorer
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
 from services.router.urgency import UrgencyScorer
@@ -97,14 +98,18 @@ def route_parsed(
     duplicate_window: timedelta = timedelta(0),
     timezone: str = DEFAULT_TIMEZONE,
     scorer: UrgencyScorer | None = None,
+    lead: LeadScorer | None = None,
 ) -> tuple[list[CallRouted], list[DeadLetter]]:
     """Route each call; a duplicate of an open case (stored, or earlier in this batch) is linked to it.
-    ``scorer``: the learned urgency scorer, whose flags make urgent the calls no life-or-safety rule took."""
+    ``scorer``: the learned urgency scorer, whose flags make urgent the calls no life-or-safety rule took;
+    ``lead``: the learned lead scorer, whose votes may lead a call with another unit than its rule's."""
     routed: list[CallRouted] = []
     dead: list[DeadLetter] = []
     known = OpenCaseIndex(open_cases)
-    flags = scorer.flags([classified.call for _, classified, _ in parsed]) if scorer else [None] * len(parsed)
-    for (event, classified, place), flag in zip(parsed, flags, strict=True):
+    calls = [classified.call for _, classified, _ in parsed]
+    flags = scorer.flags(calls) if scorer else [None] * len(parsed)
+    votes = lead.votes(calls) if lead else [None] * len(parsed)
+    for (event, classified, place), flag, vote in zip(parsed, flags, votes, strict=True):
         try:
             assignment = route(
                 classified.call,
@@ -115,6 +120,7 @@ def route_parsed(
                 timezone=timezone,
                 place=place,
                 learned_urgency=flag,
+                learned_lead=vote,
             )
             duplicate = (
                 find_duplicate(classified, place, known.candidates(classified), window=duplicate_window)
@@ -155,9 +161,11 @@ def decide_case_event(
     router: RouterSettings,
     timezone: str = DEFAULT_TIMEZONE,
     scorer: UrgencyScorer | None = None,
+    lead: LeadScorer | None = None,
 ) -> Assignment:
     """The new dispatch of a case after a return, a reclassification or an undone link (a return keeps the
-    case's urgency; a fresh routing asks the learned urgency ``scorer`` again, as the first routing did)."""
+    case's urgency; a fresh routing asks the learned urgency ``scorer`` and ``lead`` scorer again, as the first
+    routing did)."""
     if event.kind is CaseEventKind.returned:
         return redispatch_after_return(
             case, catalogue, gazetteer, now, max_returns=router.max_returns, note=event.note, timezone=timezone
@@ -173,9 +181,10 @@ def decide_case_event(
             why=f"reclassified as {category} by {event.actor}",
             timezone=timezone,
             scorer=scorer,
+            lead=lead,
         )
     why = f"duplicate link undone by {event.actor}"
-    return reroute(case, catalogue, gazetteer, now, why=why, timezone=timezone, scorer=scorer)
+    return reroute(case, catalogue, gazetteer, now, why=why, timezone=timezone, scorer=scorer, lead=lead)
 
 
 def register_agents(
@@ -191,6 +200,11 @@ def register_agents(
     (``shared.cases.CaseReadModel``: the metrics-owned collection, a documented coupling)."""
     window = timedelta(hours=settings.duplicate_window_hours)
     scorer = UrgencyScorer.load(threshold=settings.learned_urgency_threshold) if settings.learned_urgency else None
+    lead = load_lead_scorer(
+        settings.learned_lead,
+        min_probability=settings.learned_lead_min_probability,
+        margin=settings.learned_lead_margin,
+    )
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
     events_topic = raw_topic(app, topics.CASES_EVENTS)
 
@@ -229,6 +243,7 @@ def register_agents(
             duplicate_window=window,
             timezone=settings.timezone,
             scorer=scorer,
+            lead=lead,
         )
         linked = [e for e in map(linked_event, routed) if e is not None]
         # Acked only once the broker has every event; a resend after a failure is harmless because
@@ -267,7 +282,7 @@ def register_agents(
                 unknown.append(_unknown_case_letter(event, settings.case_wait_seconds))
                 continue
             assignment = decide_case_event(
-                event, case, watcher.current(), gazetteer, utc_now(), settings, settings.timezone, scorer
+                event, case, watcher.current(), gazetteer, utc_now(), settings, settings.timezone, scorer, lead
             )
             dispatched.append(dispatched_event(event, assignment))
             log.info(

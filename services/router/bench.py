@@ -16,6 +16,7 @@ from pathlib import Path
 from services.router.agent import route_parsed
 from services.router.cases import redispatch_after_return
 from services.router.duplicates import OpenCase
+from services.router.lead import LeadScorer
 from services.router.routing import locate_call, route_call
 from services.router.urgency import UrgencyScorer
 from shared.catalogue import load_catalogue
@@ -168,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
         for start in range(0, len(plain_calls), 500):
             scorer.flags(plain_calls[start : start + 500])
 
+    lead = LeadScorer.load()
+
+    def learned_lead_all() -> None:
+        for start in range(0, len(plain_calls), 500):
+            lead.votes(plain_calls[start : start + 500])
+
     def redispatch_all() -> None:
         for case in returned_cases:
             redispatch_after_return(case, catalogue, gazetteer, now)
@@ -180,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         ("parse JSON + route_call + CallRouted JSON", parse_route_serialise_all),
         ("route + duplicate match (50 open cases, batch 500)", route_with_duplicates_all),
         ("learned urgency scorer flags (batch 500)", learned_urgency_all),
+        ("learned lead scorer votes (batch 500)", learned_lead_all),
         ("re-dispatch after a return (case document)", redispatch_all),
     ]:
         best, median = per_item_microseconds(action, args.calls, args.repeats)

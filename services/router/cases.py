@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from services.router.lead import LeadScorer
 from services.router.returns import ReturnReading, read_return_note, unit_names_of
 from services.router.routing import (
     candidate_assignments,
@@ -267,14 +268,18 @@ def reroute(
     why: str,
     timezone: str = DEFAULT_TIMEZONE,
     scorer: UrgencyScorer | None = None,
+    lead: LeadScorer | None = None,
 ) -> Assignment:
     """Route a case afresh (after a reclassification, or an undone duplicate link): attempt 1 again, with the
-    learned urgency scorer's say as on the first routing (``route_parsed``)."""
+    learned urgency and lead scorers' say as on the first routing (``route_parsed``)."""
     chosen = classification or classification_of_case(case)
     chosen = chosen.model_copy(update={"needs_review": False})
     call = call_of_case(case, now)
     learned = scorer.flags([call])[0] if scorer else None
-    assignment = route(call, chosen, catalogue, gazetteer, now, timezone=timezone, learned_urgency=learned)
+    vote = lead.votes([call])[0] if lead else None
+    assignment = route(
+        call, chosen, catalogue, gazetteer, now, timezone=timezone, learned_urgency=learned, learned_lead=vote
+    )
     return assignment.model_copy(update={"reason": f"{why}; {assignment.reason}"})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from shared.catalogue import DISTRICT_FALLBACK_RULE, Catalogue, Match, Rule, tells_of_the_past
@@ -21,6 +22,9 @@ from shared.queues import (
     is_urgent,
     qualified_street,
 )
+
+if TYPE_CHECKING:
+    from services.router.lead import LeadVote
 
 TEXT_LOCATION_PENALTY = 0.1
 URGENT_RESPONSE_HOURS = 0.5
@@ -149,24 +153,68 @@ def route(
     timezone: str = DEFAULT_TIMEZONE,
     place: Resolution | None = None,
     learned_urgency: float | None = None,
+    learned_lead: LeadVote | None = None,
 ) -> Assignment:
     """The dispatch decision for a call and its classification (the first matching rule wins).
 
     ``learned_urgency``: the learned scorer's probability when it marks the call urgent (``UrgencyScorer.flags``):
     a call no life-or-safety rule took is then urgent all the same — with the unit that acts now when a
     ``requires_urgency`` rule names one by the call's words, else in the queue it was routed to. A call that tells
-    only of a past or denied danger (``tells_of_the_past``) is not made urgent by the scorer."""
+    only of a past or denied danger (``tells_of_the_past``) is not made urgent by the scorer.
+
+    ``learned_lead``: the learned lead scorer's probabilities for the call (``LeadScorer.votes``); when it is sure
+    of another unit than the rule's, that unit leads (``with_learned_lead``)."""
     urgent = learned_urgency_holds(call, learned_urgency)
+    place = place or locate_call(call, gazetteer)
     assignment = _route(call, classification, catalogue, gazetteer, now, timezone=timezone, place=place, urgent=urgent)
-    if learned_urgency is None or not urgent or is_urgent(assignment.priority):
+    if learned_urgency is not None and urgent and not is_urgent(assignment.priority):
+        assignment = made_urgent(
+            assignment,
+            catalogue,
+            now,
+            timezone=timezone,
+            note=f"urgent by the learned urgency scorer (p={learned_urgency:.2f})",
+        )
+    if learned_lead is not None:
+        assignment = with_learned_lead(assignment, learned_lead, catalogue, place, now, timezone=timezone)
+    return assignment
+
+
+def with_learned_lead(
+    assignment: Assignment,
+    vote: LeadVote,
+    catalogue: Catalogue,
+    place: Resolution,
+    now: datetime,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Assignment:
+    """``assignment`` led by the unit the learned lead scorer is sure of (``LeadVote.choice``), when that unit
+    exists for the call: its street/town when resolved, or a department of the catalogue. The new unit's
+    deadlines are those of the first rule leading to it (``unit_assignment``); the call keeps its urgency; the
+    rule's unit and its cooperating units cooperate. No rule made the dispatch (``rule_id`` None), so a return
+    goes on to the rules' candidates from the first."""
+    choice = vote.choice(assignment.queue_id)
+    if choice is None:
         return assignment
-    return made_urgent(
-        assignment,
-        catalogue,
-        now,
-        timezone=timezone,
-        note=f"urgent by the learned urgency scorer (p={learned_urgency:.2f})",
+    if choice.unit == UnitKind.street.value:
+        if not (place.district and place.street):
+            return assignment
+        queue = QueueId.for_street(place.district, place.street)
+    else:
+        parsed = QueueId.try_parse(choice.unit)
+        if parsed is None or parsed.kind is not UnitKind.department or choice.unit not in catalogue.department_queues():
+            return assignment
+        queue = parsed
+    reason = (
+        f"learned lead: {queue.unit_name} (p={choice.probability:.2f}) over {assignment.unit_name} "
+        f"(p={choice.rule_probability:.2f}), which cooperates; {assignment.reason}"
     )
+    led = unit_assignment(queue, catalogue, place, now, reason=reason, timezone=timezone)
+    held = [assignment.queue_id] if assignment.unit_kind is not UnitKind.manual else []
+    cooperating = [unit for unit in dict.fromkeys([*held, *assignment.cooperating_units]) if unit != str(queue)]
+    led = led.model_copy(update={"rule_id": None, "cooperating_units": cooperating, "attempt": assignment.attempt})
+    return kept_urgency(led, assignment.priority, catalogue, now, timezone=timezone)
 
 
 def learned_urgency_holds(call: Call, learned_urgency: float | None) -> bool:

@@ -38,6 +38,17 @@ class RouterSettings(WorkerSettings):
     learned_urgency_threshold: float = Field(
         0.65, gt=0, le=1, description="Probability from which the learned urgency scorer marks a call urgent."
     )
+    learned_lead: bool = Field(
+        True,
+        description="Let the learned lead scorer (services/router/lead.py) lead a call with another unit than the "
+        "catalogue rule's when it is sure of it (see the two settings below); false: the rules alone choose.",
+    )
+    learned_lead_min_probability: float = Field(
+        0.4, gt=0, le=1, description="The learned lead scorer's unit must have at least this probability..."
+    )
+    learned_lead_margin: float = Field(
+        0.3, ge=0, le=1, description="...and exceed the probability of the rule's unit by at least this much."
+    )
     case_wait_seconds: float = Field(
         10, gt=0, description="How long a case event waits for its case to be stored before it is dead-lettered."
     )

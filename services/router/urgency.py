@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -42,7 +43,7 @@ def example_rows(path: Path = EXAMPLES_PATH) -> list[tuple[str, bool]]:
 _CODE_BITS = 21  # a Unicode code point fits in 21 bits, so an n-gram of up to 3 characters in 63
 
 
-class _LinearCharGrams:
+class LinearCharGrams:
     """The fitted TF-IDF (char_wb 1-3-grams, sublinear tf, l2 norm) and logistic regression, evaluated in numpy.
 
     sklearn's ``transform`` builds every n-gram of a text as a Python string and looks it up one by one: on a
@@ -58,7 +59,8 @@ class _LinearCharGrams:
     has, so it is never in the vocabulary and never counted.
     """
 
-    def __init__(self, vectorizer: TfidfVectorizer, model: LogisticRegression, positive: int) -> None:
+    def __init__(self, vectorizer: TfidfVectorizer, coef: np.ndarray, intercept: np.ndarray) -> None:
+        """``coef`` (outputs x features) and ``intercept`` (outputs): one linear model per output."""
         vocabulary: dict[str, int] = vectorizer.vocabulary_
         self.tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for n in (1, 2, 3):
@@ -68,9 +70,8 @@ class _LinearCharGrams:
             features = np.array([index for _, index in grams], dtype=np.int64)
             self.tables[n] = (keys, features)
         self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
-        sign = 1.0 if positive == 1 else -1.0  # the binary model's weights are for classes_[1]
-        self.weights = sign * np.asarray(model.coef_[0], dtype=np.float64)
-        self.intercept = sign * float(model.intercept_[0])
+        self.weights = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T)  # features x outputs
+        self.intercept = np.asarray(intercept, dtype=np.float64)
         self.lowercase = bool(vectorizer.lowercase)
 
     @staticmethod
@@ -81,6 +82,7 @@ class _LinearCharGrams:
         return key
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Each text's probability per output (texts x outputs), the logistic of its linear model."""
         padded = ["".join(f" {word} " for word in (text.lower() if self.lowercase else text).split()) for text in texts]
         lengths = np.array([len(text) for text in padded], dtype=np.int64)
         codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
@@ -106,9 +108,9 @@ class _LinearCharGrams:
         text_of, feature_of = np.divmod(pairs, size)
         values = (1.0 + np.log(counts)) * self.idf[feature_of]
         norms = np.sqrt(np.bincount(text_of, weights=values * values, minlength=len(texts)))
-        dots = np.bincount(text_of, weights=values * self.weights[feature_of], minlength=len(texts))
-        margins = self.intercept + np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
-        return 1.0 / (1.0 + np.exp(-margins))
+        scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)[text_of]
+        dots = csr_matrix((values * scale, (text_of, feature_of)), shape=(len(texts), size)) @ self.weights
+        return 1.0 / (1.0 + np.exp(-(self.intercept + dots)))
 
 
 @dataclass(frozen=True)
@@ -118,11 +120,12 @@ class UrgencyScorer:
     vectorizer: TfidfVectorizer
     model: LogisticRegression
     threshold: float
-    fast: _LinearCharGrams = field(init=False, repr=False, compare=False)
+    fast: LinearCharGrams = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        positive = list(self.model.classes_).index(True)
-        object.__setattr__(self, "fast", _LinearCharGrams(self.vectorizer, self.model, positive))
+        sign = 1.0 if list(self.model.classes_).index(True) == 1 else -1.0  # the weights are for classes_[1]
+        fast = LinearCharGrams(self.vectorizer, sign * self.model.coef_, sign * self.model.intercept_)
+        object.__setattr__(self, "fast", fast)
 
     @classmethod
     def train(cls, examples: Sequence[tuple[str, bool]], *, threshold: float) -> UrgencyScorer:
@@ -142,7 +145,7 @@ class UrgencyScorer:
         """The probability of each text being a life-or-safety call."""
         if not texts:
             return []
-        return [float(p) for p in self.fast.probabilities(texts)]
+        return [float(p) for p in self.fast.probabilities(texts)[:, 0]]
 
     def flags(self, calls: Sequence[Call]) -> list[float | None]:
         """For each call, its probability when it reaches the threshold (urgent by the scorer), else None."""

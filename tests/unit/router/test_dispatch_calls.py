@@ -86,6 +86,7 @@ FRESH9_SET = DATA / "dispatch_calls_fresh9.jsonl"
 FRESH10_SET = DATA / "dispatch_calls_fresh10.jsonl"
 FRESH11_SET = DATA / "dispatch_calls_fresh11.jsonl"
 FRESH12_SET = DATA / "dispatch_calls_fresh12.jsonl"
+FRESH13_SET = DATA / "dispatch_calls_fresh13.jsonl"
 SET_NAMES = {
     MAIN_SET: "main",
     SECOND_SET: "second",
@@ -102,6 +103,7 @@ SET_NAMES = {
     FRESH10_SET: "fresh10",
     FRESH11_SET: "fresh11",
     FRESH12_SET: "fresh12",
+    FRESH13_SET: "fresh13",
 }
 SETS = list(SET_NAMES)
 LATER_FRESH_SETS = SETS[SETS.index(FRESH3_SET) :]  # fresh3 on: every category, dangers told and denied
@@ -188,7 +190,9 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
     after the eighth (written on its misses) 28 of 28 with 1 false. Tenth and eleventh sets, never read by a round:
     24 of 27 and 27 of 29, 6 false each, before the seventh round; after the eighth 25 of 27 and 27 of 29, 6 false
     each (0.82 and 0.83 accepted leads). Twelfth set, written after the eighth round and never read by one: 24 of
-    25 with 6 false first (0.69 accepted leads; by the cues alone 18 of 25, 4 false)."""
+    25 with 6 false first (0.69 accepted leads; by the cues alone 18 of 25, 4 false). Thirteenth set, written after
+    the learned lead scorer's settings were fixed and never read: 25 of 26 with 3 false (0.91 accepted leads with
+    the learned lead, 0.84 by the rules alone)."""
     report = score(FRESH2_SET, dispatcher)
     assert report.urgent_found >= 14, report.urgent_found
     assert len(report.false_urgent) <= 1, report.false_urgent
@@ -203,6 +207,7 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
         (FRESH10_SET, 25, 6),
         (FRESH11_SET, 27, 6),
         (FRESH12_SET, 24, 6),
+        (FRESH13_SET, 25, 3),
     ):
         later = score(path, dispatcher)
         assert later.urgent_found >= found, (path.name, later.urgent_found)
@@ -221,7 +226,10 @@ def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
     assert score(FRESH7_SET, dispatcher).rate >= 0.93
     assert score(FRESH8_SET, dispatcher).rate >= 0.97
     assert score(FRESH9_SET, dispatcher).rate >= 0.97
-    # Held out from every round (nobody tuned on them): floors at what they score, to notice a change that costs them.
-    assert score(FRESH10_SET, dispatcher).rate >= 0.81
-    assert score(FRESH11_SET, dispatcher).rate >= 0.82
-    assert score(FRESH12_SET, dispatcher).rate >= 0.68
+    # Held out from every round and from the learned lead scorer's examples: floors a little under what they score,
+    # to notice a change that costs them. The scorer's thresholds were chosen on fresh10-12 (rules alone 0.82, 0.83,
+    # 0.69); fresh13 was written after and scored once (rules alone 0.84).
+    assert score(FRESH10_SET, dispatcher).rate >= 0.90
+    assert score(FRESH11_SET, dispatcher).rate >= 0.85
+    assert score(FRESH12_SET, dispatcher).rate >= 0.76
+    assert score(FRESH13_SET, dispatcher).rate >= 0.90

@@ -1,0 +1,167 @@
+"""A learned second opinion on the lead unit (派单), weighed against the catalogue's rule.
+
+The catalogue's rules choose the unit a call's words and category name. On calls written by people who never
+read them they reach 0.69-0.83 accepted leads (docs/routing.md): each round of rules fixed the set it read and
+moved unread sets by a point or two. This scorer learns the choice itself from calls labelled with the units a
+12345 dispatcher accepts (``data/lead_examples.jsonl``: 1,162 calls of the team's dispatch sets, never the
+classifier's corpus, never the sets kept unread to measure it): character 1-3-grams, TF-IDF, one logistic
+regression per unit (``street`` standing for the call's street/town, 属地; ``department:<name>``; ``district``;
+``manual``). It is trained when the router starts, in about a second.
+
+Each unit's model weighs its calls and the others equally (balanced class weights: most units have a few dozen
+calls among a thousand). It only overrides the rule when it is sure and the rule's unit is unlikely: the best
+unit's probability reaches ``min_probability`` and exceeds the rule's unit's by ``margin`` (settings
+``HOTLINE_ROUTER_LEARNED_LEAD_*``), and the rule's unit is below ``RULE_LIKELY``. It
+never sends a call to ``district`` or ``manual`` (the rules decide when a call has no place or no unit), never to
+a street that was not resolved, and never to a department the catalogue does not have. The call keeps its
+urgency; the rule's unit cooperates; the reason says both. Chosen on three sets nobody tuned on (fresh10-12) and
+measured on a fourth written afterwards: docs/routing.md, "The learned lead".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from services.router.urgency import LinearCharGrams
+from shared.events import Call
+from shared.queues import QueueId, UnitKind
+
+EXAMPLES_PATH = Path(__file__).parent / "data" / "lead_examples.jsonl"
+STREET = "street"
+NEVER_CHOSEN = frozenset({"district", "manual"})
+MIN_EXAMPLES = 2  # a unit with fewer labelled calls gets no model of its own
+RULE_LIKELY = 0.5  # a rule's unit at least this likely is never overridden
+
+
+def example_rows(path: Path = EXAMPLES_PATH) -> list[tuple[str, tuple[str, ...]]]:
+    """The labelled examples ``{text, accept: [unit, ...]}`` of a JSON-lines file."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        accept = item.get("accept")
+        if (
+            not isinstance(item.get("text"), str)
+            or not isinstance(accept, list)
+            or not accept
+            or not all(isinstance(unit, str) and unit for unit in accept)
+        ):
+            raise ValueError(f"{path}:{number}: expected {{text: string, accept: [unit, ...]}}")
+        rows.append((item["text"], tuple(accept)))
+    return rows
+
+
+def unit_of(queue_id: str) -> str:
+    """The unit a queue id stands for in the examples: ``street``, ``district``, ``manual`` or the queue id of a
+    department."""
+    queue = QueueId.try_parse(queue_id)
+    if queue is None or queue.kind is UnitKind.department:
+        return queue_id
+    return queue.kind.value
+
+
+@dataclass(frozen=True)
+class LeadVote:
+    """The scorer's probabilities of one call, per unit (``units`` shared by every vote of a scorer), and the
+    scorer's thresholds for overriding a rule."""
+
+    units: tuple[str, ...]
+    probabilities: np.ndarray
+    min_probability: float
+    margin: float
+
+    @property
+    def best(self) -> str:
+        return self.units[int(self.probabilities.argmax())]
+
+    @property
+    def best_probability(self) -> float:
+        return float(self.probabilities.max())
+
+    def probability(self, unit: str) -> float:
+        """The probability of ``unit`` (0 for a unit the scorer has no model of)."""
+        try:
+            return float(self.probabilities[self.units.index(unit)])
+        except ValueError:
+            return 0.0
+
+    def choice(self, rule_queue: str) -> LeadChoice | None:
+        """The unit to lead instead of the rule's ``rule_queue``, when this vote is sure enough (the best unit at
+        ``min_probability`` or more, ``margin`` above the rule's unit) and the rule's unit is unlikely (below
+        ``RULE_LIKELY``); else None. ``district`` and ``manual`` are never chosen (the caller checks that a
+        street or department exists)."""
+        best, probability = self.best, self.best_probability
+        rule_probability = self.probability(unit_of(rule_queue))
+        if best in NEVER_CHOSEN or best == unit_of(rule_queue) or rule_probability >= RULE_LIKELY:
+            return None
+        if probability < self.min_probability or probability - rule_probability < self.margin:
+            return None
+        return LeadChoice(best, probability, rule_probability)
+
+
+@dataclass(frozen=True)
+class LeadChoice:
+    """The unit the scorer would put in the rule's place, and the two probabilities that made it."""
+
+    unit: str
+    probability: float
+    rule_probability: float
+
+
+@dataclass(frozen=True)
+class LeadScorer:
+    """Per-unit probabilities of being an accepted lead, and when they override the rule's unit."""
+
+    units: tuple[str, ...]
+    fast: LinearCharGrams
+    min_probability: float
+    margin: float
+
+    @classmethod
+    def train(
+        cls, examples: Sequence[tuple[str, Sequence[str]]], *, min_probability: float, margin: float
+    ) -> LeadScorer:
+        counts: dict[str, int] = {}
+        for _, accept in examples:
+            for unit in set(accept):
+                counts[unit] = counts.get(unit, 0) + 1
+        units = tuple(sorted(unit for unit, count in counts.items() if MIN_EXAMPLES <= count < len(examples)))
+        if not units:
+            raise ValueError(f"the lead examples need a unit with at least {MIN_EXAMPLES} calls (and not all)")
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, lowercase=True)
+        features = vectorizer.fit_transform([text for text, _ in examples])
+        coef, intercept = [], []
+        for unit in units:
+            labels = np.array([unit in accept for _, accept in examples])
+            model = LogisticRegression(
+                C=10.0, solver="liblinear", class_weight="balanced", max_iter=2000, random_state=0
+            ).fit(features, labels)
+            sign = 1.0 if list(model.classes_).index(True) == 1 else -1.0
+            coef.append(sign * model.coef_[0])
+            intercept.append(sign * model.intercept_[0])
+        fast = LinearCharGrams(vectorizer, np.array(coef), np.array(intercept))
+        return cls(units, fast, min_probability, margin)
+
+    @classmethod
+    def load(cls, path: Path = EXAMPLES_PATH, *, min_probability: float = 0.4, margin: float = 0.3) -> LeadScorer:
+        return cls.train(example_rows(path), min_probability=min_probability, margin=margin)
+
+    def votes(self, calls: Sequence[Call]) -> list[LeadVote]:
+        """Each call's probabilities per unit."""
+        if not calls:
+            return []
+        matrix = self.fast.probabilities([f"{call.subject}\n{call.body}" for call in calls])
+        return [LeadVote(self.units, row, self.min_probability, self.margin) for row in matrix]
+
+
+def load_lead_scorer(enabled: bool, *, min_probability: float, margin: float) -> LeadScorer | None:
+    """The shipped scorer with the router's thresholds, or None when the settings turn it off."""
+    return LeadScorer.load(min_probability=min_probability, margin=margin) if enabled else None
