@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     learn.add_argument("--since", type=datetime.fromisoformat, help="only cases received since (ISO date/time, UTC)")
     learn.add_argument("--min-cases", type=int, default=3, help="cases needed for a proposal (default 3)")
     learn.add_argument("--json", action="store_true", help="one JSON document instead of the readable report")
+    learn.add_argument(
+        "--lead-examples",
+        type=Path,
+        help="also write every settled case as a learned lead example (JSON lines) to this file, for "
+        "HOTLINE_ROUTER_LEARNED_LEAD_EXTRA_EXAMPLES",
+    )
 
 
 async def suggest_from_store(
@@ -48,8 +54,10 @@ async def suggest_from_store(
     since: datetime | None = None,
     min_cases: int = 3,
     timezone: str,
+    lead_examples: Path | None = None,
 ) -> dict[str, Any]:
-    """Read the returned and hand-dispatched cases of ``database`` and propose changes to ``catalogue``."""
+    """Read the returned and hand-dispatched cases of ``database`` and propose changes to ``catalogue``;
+    ``lead_examples``: a file to write each lesson's case to, as a learned lead example (led where it settled)."""
     client = mongo_client(mongodb)
     gazetteer = load_gazetteer()
     now = datetime.now(UTC)
@@ -64,6 +72,9 @@ async def suggest_from_store(
     finally:
         await client.close()
     suggestions = suggest(lessons, catalogue, min_cases=min_cases)
+    if lead_examples is not None:
+        lines = [json.dumps(lesson.example, ensure_ascii=False) + "\n" for lesson in lessons]
+        lead_examples.write_text("".join(lines), encoding="utf-8")
     return {
         "catalogue_version": catalogue.version,
         "cases_read": read,
@@ -91,8 +102,11 @@ def run_suggest(args: argparse.Namespace) -> int:
             since=since,
             min_cases=args.min_cases,
             timezone=settings.timezone,
+            lead_examples=args.lead_examples,
         )
     )
+    if args.lead_examples is not None:
+        print(f"wrote {result['lessons']} lead examples to {args.lead_examples}", file=sys.stderr)
     readable = result.pop("report")
     print(json.dumps(result, ensure_ascii=False, indent=1) if args.json else readable)
     return 0

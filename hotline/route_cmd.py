@@ -125,11 +125,7 @@ class Dispatcher:
         settings = RouterSettings()
         model = Classifier.load(model_path, min_confidence=ClassifierSettings().min_confidence)
         scorer = UrgencyScorer.load(threshold=settings.learned_urgency_threshold) if settings.learned_urgency else None
-        lead = load_lead_scorer(
-            settings.learned_lead,
-            min_probability=settings.learned_lead_min_probability,
-            margin=settings.learned_lead_margin,
-        )
+        lead = load_lead_scorer(settings)
         return cls(model, load_gazetteer(), timezone=settings.timezone, scorer=scorer, lead=lead)
 
     def classify(self, calls: Sequence[Call]) -> list[Classification]:

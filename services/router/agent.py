@@ -200,11 +200,7 @@ def register_agents(
     (``shared.cases.CaseReadModel``: the metrics-owned collection, a documented coupling)."""
     window = timedelta(hours=settings.duplicate_window_hours)
     scorer = UrgencyScorer.load(threshold=settings.learned_urgency_threshold) if settings.learned_urgency else None
-    lead = load_lead_scorer(
-        settings.learned_lead,
-        min_probability=settings.learned_lead_min_probability,
-        margin=settings.learned_lead_margin,
-    )
+    lead = load_lead_scorer(settings)
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
     events_topic = raw_topic(app, topics.CASES_EVENTS)
 

@@ -29,6 +29,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from services.router.settings import RouterSettings
 from services.router.urgency import LinearCharGrams
 from shared.events import Call
 from shared.queues import QueueId, UnitKind
@@ -57,6 +58,16 @@ def example_rows(path: Path = EXAMPLES_PATH) -> list[tuple[str, tuple[str, ...]]
             raise ValueError(f"{path}:{number}: expected {{text: string, accept: [unit, ...]}}")
         rows.append((item["text"], tuple(accept)))
     return rows
+
+
+def lead_text(call: Call) -> str:
+    """What the scorer reads of a call (and what an example's ``text`` holds): subject and body."""
+    return f"{call.subject}\n{call.body}"
+
+
+def lead_example(call_id: str, call: Call, unit: str) -> dict[str, object]:
+    """An example line ``{id, text, accept}``: ``call`` led by ``unit`` (``street``, ``department:<name>`` ...)."""
+    return {"id": call_id, "text": lead_text(call), "accept": [unit]}
 
 
 def unit_of(queue_id: str) -> str:
@@ -158,10 +169,21 @@ class LeadScorer:
         """Each call's probabilities per unit."""
         if not calls:
             return []
-        matrix = self.fast.probabilities([f"{call.subject}\n{call.body}" for call in calls])
+        matrix = self.fast.probabilities([lead_text(call) for call in calls])
         return [LeadVote(self.units, row, self.min_probability, self.margin) for row in matrix]
 
 
-def load_lead_scorer(enabled: bool, *, min_probability: float, margin: float) -> LeadScorer | None:
-    """The shipped scorer with the router's thresholds, or None when the settings turn it off."""
-    return LeadScorer.load(min_probability=min_probability, margin=margin) if enabled else None
+def load_lead_scorer(settings: RouterSettings) -> LeadScorer | None:
+    """The scorer with the router's thresholds, trained on the shipped examples and those of the settings' extra
+    file (what the case store taught: ``hotline catalogue suggest --lead-examples``); None when turned off."""
+    if not settings.learned_lead:
+        return None
+    rows = example_rows()
+    extra = settings.learned_lead_extra_examples
+    if extra is not None:
+        if not extra.is_file():
+            raise ValueError(f"HOTLINE_ROUTER_LEARNED_LEAD_EXTRA_EXAMPLES: {extra} is not a file")
+        rows += example_rows(extra)
+    return LeadScorer.train(
+        rows, min_probability=settings.learned_lead_min_probability, margin=settings.learned_lead_margin
+    )

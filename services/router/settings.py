@@ -7,6 +7,8 @@ and the nested ``kafka`` / ``mongodb`` groups come from ``shared.settings.Servic
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -48,6 +50,11 @@ class RouterSettings(WorkerSettings):
     )
     learned_lead_margin: float = Field(
         0.3, ge=0, le=1, description="...and exceed the probability of the rule's unit by at least this much."
+    )
+    learned_lead_extra_examples: Path | None = Field(
+        None,
+        description="A JSON-lines file of more lead examples, learned with the shipped ones: what settled returns "
+        "and manual dispatches taught (hotline catalogue suggest --lead-examples FILE).",
     )
     case_wait_seconds: float = Field(
         10, gt=0, description="How long a case event waits for its case to be stored before it is dead-lettered."

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from services.router.cases import CaseLike, call_of_case, classification_of_case
+from services.router.lead import lead_example
 from services.router.returns import named_departments, unit_names_of
 from services.router.routing import DISTRICT_FALLBACK_RULE, route
 from shared.cases import CaseDocument
@@ -70,6 +71,7 @@ class Lesson:
     returned_by: tuple[str, ...]
     notes: tuple[str, ...]
     named: tuple[str, ...]  # department queues the returns' reasons named
+    example: dict[str, object]  # the case as a learned lead example (services.router.lead), led where it settled
 
 
 def lesson_of(
@@ -97,7 +99,8 @@ def lesson_of(
     settled_lead = lead_of(settled_queue)
     if settled_queue is None or settled_lead is None or not case.classification.category:
         return None
-    today = route(call_of_case(case, now), classification_of_case(case), catalogue, gazetteer, now, timezone=timezone)
+    call = call_of_case(case, now)
+    today = route(call, classification_of_case(case), catalogue, gazetteer, now, timezone=timezone)
     names = unit_names_of(catalogue.department_queues())
     notes = tuple(s.note for s in returns if s.note)
     return Lesson(
@@ -113,6 +116,7 @@ def lesson_of(
         returned_by=tuple(s.queue_id for s in returns if s.queue_id),
         notes=notes,
         named=tuple(q for note in notes for q in named_departments(note, names)[0]),
+        example=lead_example(case.id, call, settled_lead),
     )
 
 

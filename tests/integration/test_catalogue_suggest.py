@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from hotline.catalogue_cmd import suggest_from_store
 from services.metrics.repository import MetricsRepository
 from services.router.cases import redispatch_after_return
+from services.router.lead import example_rows
 from services.router.routing import route
 from shared.cases import CaseReadModel
 from shared.catalogue import load_catalogue
@@ -113,12 +115,18 @@ async def seed(mongo_db: Any) -> dict[str, list[str]]:
 
 
 async def test_suggest_proposes_rules_with_evidence_from_returns_and_manual_dispatches(
-    mongo_db: Any, settings: ServiceSettings
+    mongo_db: Any, settings: ServiceSettings, tmp_path: Path
 ) -> None:
     ids = await seed(mongo_db)
+    examples = tmp_path / "lead.jsonl"
 
     result = await suggest_from_store(
-        MongoSettings(uri=settings.mongodb.uri), mongo_db.name, CATALOGUE, min_cases=3, timezone=DEFAULT_TIMEZONE
+        MongoSettings(uri=settings.mongodb.uri),
+        mongo_db.name,
+        CATALOGUE,
+        min_cases=3,
+        timezone=DEFAULT_TIMEZONE,
+        lead_examples=examples,
     )
 
     assert result["cases_read"] == 4 + 3 + 1 + 2
@@ -142,14 +150,33 @@ async def test_suggest_proposes_rules_with_evidence_from_returns_and_manual_disp
     for id_ in ids["pending"] + ids["few"]:
         assert all(id_ not in s["evidence"]["example_call_ids"] for s in result["suggestions"])
     assert "proposed rule, before urban-construction-street" in result["report"]
+    # every settled case, led where it settled, as an example for the learned lead scorer
+    lines = [json.loads(line) for line in examples.read_text(encoding="utf-8").splitlines()]
+    assert example_rows(examples) == [(line["text"], tuple(line["accept"])) for line in lines]
+    taught = {line["id"]: (line["text"], tuple(line["accept"])) for line in lines}
+    assert set(taught) == set(ids["transport"] + ids["postal"] + ids["few"])
+    assert {taught[i] for i in ids["transport"]} == {("\n小区门口的护栏被撞歪了没人修", ("department:市交通委员会",))}
+    assert {taught[i][1][0] for i in ids["postal"]} == {"department:市市场监督管理局"}
 
 
-async def test_the_command_prints_json_and_a_readable_report(mongo_db: Any, settings: ServiceSettings) -> None:
+async def test_the_command_prints_json_and_a_readable_report(
+    mongo_db: Any, settings: ServiceSettings, tmp_path: Path
+) -> None:
     await seed(mongo_db)
     env = {"PATH": "/usr/bin:/bin", "MONGODB_URI": settings.mongodb.uri, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "hotline.cli", "catalogue", "suggest", "--database", mongo_db.name]
-    as_json = subprocess.run([*command, "--json"], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    examples = tmp_path / "lead.jsonl"
+    as_json = subprocess.run(
+        [*command, "--json", "--lead-examples", str(examples)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=120,
+    )
     assert as_json.returncode == 0, as_json.stderr
+    assert f"wrote 9 lead examples to {examples}" in as_json.stderr
+    assert len(example_rows(examples)) == 9
     document = json.loads(as_json.stdout)
     assert [s["rule"]["assign"]["lead"] for s in document["suggestions"]] == [
         "department:市交通委员会",

@@ -11,8 +11,17 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from services.router.lead import EXAMPLES_PATH, LeadScorer, LeadVote, example_rows, unit_of
+from services.router.lead import (
+    EXAMPLES_PATH,
+    LeadScorer,
+    LeadVote,
+    example_rows,
+    lead_example,
+    load_lead_scorer,
+    unit_of,
+)
 from services.router.routing import locate_call, route, with_learned_lead
+from services.router.settings import RouterSettings
 from shared.catalogue import Catalogue
 from shared.gazetteer import Gazetteer
 from shared.queues import URGENT_PRIORITY, is_urgent
@@ -135,3 +144,28 @@ def test_the_shipped_examples_are_the_teams_dispatch_sets_never_the_held_out_one
     assert len(rows) == len(ids) >= 1000 and len(set(ids)) == len(ids)
     assert not [i for i in ids if i.startswith(HELD_OUT)]
     assert [labelled.get(i) for i in ids] == rows
+
+
+def test_what_the_case_store_taught_is_learned_with_the_shipped_examples(tmp_path: Path) -> None:
+    """Settled returns and manual dispatches (``hotline catalogue suggest --lead-examples``) as extra examples."""
+    market = "department:市市场监督管理局"
+    taught = [
+        factories.call(f"C-{i}", body=body)
+        for i, body in enumerate(["自助洗车机扣了钱不出水", "小区门口自助洗车机扣费不出水", "自助洗车机扣钱了洗不了车"])
+    ]
+    extra = tmp_path / "lead.jsonl"
+    extra.write_text(
+        "".join(
+            json.dumps(lead_example(f"C-{i}", call, market), ensure_ascii=False) + "\n" for i, call in enumerate(taught)
+        ),
+        encoding="utf-8",
+    )
+    asked = [factories.call("Q", body="商场门口的自助洗车机扣费不出水")]
+    shipped = load_lead_scorer(RouterSettings())
+    learned = load_lead_scorer(RouterSettings(learned_lead_extra_examples=extra))
+    assert shipped is not None and learned is not None
+    before, after = shipped.votes(asked)[0], learned.votes(asked)[0]
+    assert after.best == market and after.probability(market) > before.probability(market) + 0.2
+    assert load_lead_scorer(RouterSettings(learned_lead=False)) is None
+    with pytest.raises(ValueError, match="is not a file"):
+        load_lead_scorer(RouterSettings(learned_lead_extra_examples=tmp_path / "missing.jsonl"))
