@@ -676,6 +676,8 @@ class Catalogue(BaseModel):
     rules: list[Rule] = Field(min_length=1)
     # The rules list the word finder was built for, and the finder (Catalogue.words_in).
     _words: tuple[list[Rule], WordFinder] | None = PrivateAttr(default=None)
+    # The rules and departments lists department_queues was computed for, and its answer.
+    _department_queues: tuple[list[Rule], list[Department], frozenset[str]] | None = PrivateAttr(default=None)
 
     @field_validator("departments", mode="before")
     @classmethod
@@ -699,9 +701,15 @@ class Catalogue(BaseModel):
         return [department.name for department in self.departments]
 
     def department_queues(self) -> frozenset[str]:
-        """Queue ids of every department the catalogue knows (declared or named by a rule)."""
+        """Queue ids of every department the catalogue knows (declared or named by a rule); computed once for
+        its rules and departments lists (a copy with other lists computes its own)."""
+        held = self._department_queues
+        if held is not None and held[0] is self.rules and held[1] is self.departments:
+            return held[2]
         named = {unit for rule in self.rules for unit in rule_units(rule) if unit.startswith(DEPARTMENT_PREFIX)}
-        return frozenset(named | {DEPARTMENT_PREFIX + name for name in self.department_names})
+        queues = frozenset(named | {DEPARTMENT_PREFIX + name for name in self.department_names})
+        self._department_queues = (self.rules, self.departments, queues)
+        return queues
 
     def rule(self, rule_id: str | None) -> Rule | None:
         """The rule with ``rule_id``, or None."""

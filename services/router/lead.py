@@ -21,8 +21,8 @@ measured on a fourth written afterwards: docs/routing.md, "The learned lead".
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from services.router.settings import RouterSettings
 from services.router.urgency import LinearCharGrams
 from shared.events import Call
-from shared.queues import QueueId, UnitKind
+from shared.queues import UnitKind
 
 EXAMPLES_PATH = Path(__file__).parent / "data" / "lead_examples.jsonl"
 STREET = "street"
@@ -73,10 +73,8 @@ def lead_example(call_id: str, call: Call, unit: str) -> dict[str, object]:
 def unit_of(queue_id: str) -> str:
     """The unit a queue id stands for in the examples: ``street``, ``district``, ``manual`` or the queue id of a
     department."""
-    queue = QueueId.try_parse(queue_id)
-    if queue is None or queue.kind is UnitKind.department:
-        return queue_id
-    return queue.kind.value
+    kind, separator, _ = queue_id.partition(":")
+    return kind if separator and kind != UnitKind.department.value else queue_id
 
 
 @dataclass(frozen=True)
@@ -88,6 +86,7 @@ class LeadVote:
     probabilities: np.ndarray
     min_probability: float
     margin: float
+    positions: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)  # unit -> index
 
     @property
     def best(self) -> str:
@@ -99,19 +98,18 @@ class LeadVote:
 
     def probability(self, unit: str) -> float:
         """The probability of ``unit`` (0 for a unit the scorer has no model of)."""
-        try:
-            return float(self.probabilities[self.units.index(unit)])
-        except ValueError:
-            return 0.0
+        at = self.positions.get(unit) if self.positions else (self.units.index(unit) if unit in self.units else None)
+        return 0.0 if at is None else float(self.probabilities[at])
 
     def choice(self, rule_queue: str) -> LeadChoice | None:
         """The unit to lead instead of the rule's ``rule_queue``, when this vote is sure enough (the best unit at
         ``min_probability`` or more, ``margin`` above the rule's unit) and the rule's unit is unlikely (below
         ``RULE_LIKELY``); else None. ``district`` and ``manual`` are never chosen (the caller checks that a
         street or department exists)."""
-        best, probability = self.best, self.best_probability
-        rule_probability = self.probability(unit_of(rule_queue))
-        if best in NEVER_CHOSEN or best == unit_of(rule_queue) or rule_probability >= RULE_LIKELY:
+        at = int(self.probabilities.argmax())
+        best, probability, rule_unit = self.units[at], float(self.probabilities[at]), unit_of(rule_queue)
+        rule_probability = self.probability(rule_unit)
+        if best in NEVER_CHOSEN or best == rule_unit or rule_probability >= RULE_LIKELY:
             return None
         if probability < self.min_probability or probability - rule_probability < self.margin:
             return None
@@ -170,7 +168,8 @@ class LeadScorer:
         if not calls:
             return []
         matrix = self.fast.probabilities([lead_text(call) for call in calls])
-        return [LeadVote(self.units, row, self.min_probability, self.margin) for row in matrix]
+        positions = {unit: at for at, unit in enumerate(self.units)}
+        return [LeadVote(self.units, row, self.min_probability, self.margin, positions) for row in matrix]
 
 
 def load_lead_scorer(settings: RouterSettings) -> LeadScorer | None:
