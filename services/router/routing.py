@@ -175,9 +175,17 @@ def route(
             timezone=timezone,
             note=f"urgent by the learned urgency scorer (p={learned_urgency:.2f})",
         )
-    if learned_lead is not None:
+    if learned_lead is not None and not chosen_by_the_citizen(call, classification):
         assignment = with_learned_lead(assignment, learned_lead, catalogue, place, now, timezone=timezone)
     return assignment
+
+
+def chosen_by_the_citizen(call: Call, classification: Classification) -> bool:
+    """Whether the call's category is the service the citizen chose (an Open311 ``service_code``, kept by the
+    classifier): the learned lead scorer reads only the text, so it does not overrule the rule that reads that
+    choice."""
+    requested = call.requested
+    return requested is not None and requested.category == classification.category
 
 
 def with_learned_lead(

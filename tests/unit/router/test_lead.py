@@ -23,6 +23,7 @@ from services.router.lead import (
 from services.router.routing import locate_call, route, with_learned_lead
 from services.router.settings import RouterSettings
 from shared.catalogue import Catalogue
+from shared.events import RequestedService
 from shared.gazetteer import Gazetteer
 from shared.queues import URGENT_PRIORITY, is_urgent
 from tests import factories
@@ -169,3 +170,17 @@ def test_what_the_case_store_taught_is_learned_with_the_shipped_examples(tmp_pat
     assert load_lead_scorer(RouterSettings(learned_lead=False)) is None
     with pytest.raises(ValueError, match="is not a file"):
         load_lead_scorer(RouterSettings(learned_lead_extra_examples=tmp_path / "missing.jsonl"))
+
+
+def test_the_service_the_citizen_chose_is_not_overruled_by_the_text(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    """An Open311 request names its service (交通运输 here) and says little: the scorer, which reads only the text,
+    must not send it elsewhere; once the classifier overrules the citizen's service, the scorer may."""
+    requested = RequestedService(code="02", category="交通运输")
+    call = factories.call(body="楼下那个情况还是老样子，麻烦来看看。", address="海淀区中关村街道", requested=requested)
+    kept = factories.classification("交通运输")
+    to_street = vote(0.9, 0.05, 0.01)
+    by_rule = route(call, kept, catalogue, gazetteer, NOW)
+    assert route(call, kept, catalogue, gazetteer, NOW, learned_lead=to_street) == by_rule
+    overruled = factories.classification("商贸旅游")  # its rule: 市场监管
+    led = route(call, overruled, catalogue, gazetteer, NOW, learned_lead=to_street)
+    assert led.queue_id == "street:海淀区/中关村街道" and led.reason.startswith("learned lead")
