@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from services.router.settings import RouterSettings
-from services.router.urgency import LinearCharGrams
+from services.router.urgency import LinearCharGrams, char_grams_vectorizer, positive_weights, scored_text
 from shared.events import Call
 from shared.queues import UnitKind
 
@@ -60,14 +59,9 @@ def example_rows(path: Path = EXAMPLES_PATH) -> list[tuple[str, tuple[str, ...]]
     return rows
 
 
-def lead_text(call: Call) -> str:
-    """What the scorer reads of a call (and what an example's ``text`` holds): subject and body."""
-    return f"{call.subject}\n{call.body}"
-
-
 def lead_example(call_id: str, call: Call, unit: str) -> dict[str, object]:
     """An example line ``{id, text, accept}``: ``call`` led by ``unit`` (``street``, ``department:<name>`` ...)."""
-    return {"id": call_id, "text": lead_text(call), "accept": [unit]}
+    return {"id": call_id, "text": scored_text(call), "accept": [unit]}
 
 
 def unit_of(queue_id: str) -> str:
@@ -86,7 +80,7 @@ class LeadVote:
     probabilities: np.ndarray
     min_probability: float
     margin: float
-    positions: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)  # unit -> index
+    positions: Mapping[str, int] = field(repr=False, compare=False)  # unit -> its index in units, shared too
 
     @property
     def best(self) -> str:
@@ -98,7 +92,7 @@ class LeadVote:
 
     def probability(self, unit: str) -> float:
         """The probability of ``unit`` (0 for a unit the scorer has no model of)."""
-        at = self.positions.get(unit) if self.positions else (self.units.index(unit) if unit in self.units else None)
+        at = self.positions.get(unit)
         return 0.0 if at is None else float(self.probabilities[at])
 
     def choice(self, rule_queue: str) -> LeadChoice | None:
@@ -145,18 +139,19 @@ class LeadScorer:
         units = tuple(sorted(unit for unit, count in counts.items() if MIN_EXAMPLES <= count < len(examples)))
         if not units:
             raise ValueError(f"the lead examples need a unit with at least {MIN_EXAMPLES} calls (and not all)")
-        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, lowercase=True)
+        vectorizer = char_grams_vectorizer()
         features = vectorizer.fit_transform([text for text, _ in examples])
-        coef, intercept = [], []
-        for unit in units:
-            labels = np.array([unit in accept for _, accept in examples])
-            model = LogisticRegression(
-                C=10.0, solver="liblinear", class_weight="balanced", max_iter=2000, random_state=0
-            ).fit(features, labels)
-            sign = 1.0 if list(model.classes_).index(True) == 1 else -1.0
-            coef.append(sign * model.coef_[0])
-            intercept.append(sign * model.intercept_[0])
-        fast = LinearCharGrams(vectorizer, np.array(coef), np.array(intercept))
+        weights = [
+            positive_weights(
+                LogisticRegression(
+                    C=10.0, solver="liblinear", class_weight="balanced", max_iter=2000, random_state=0
+                ).fit(features, np.array([unit in accept for _, accept in examples]))
+            )
+            for unit in units
+        ]
+        fast = LinearCharGrams(
+            vectorizer, np.array([coef for coef, _ in weights]), np.array([intercept for _, intercept in weights])
+        )
         return cls(units, fast, min_probability, margin)
 
     @classmethod
@@ -167,7 +162,7 @@ class LeadScorer:
         """Each call's probabilities per unit."""
         if not calls:
             return []
-        matrix = self.fast.probabilities([lead_text(call) for call in calls])
+        matrix = self.fast.probabilities([scored_text(call) for call in calls])
         positions = {unit: at for at, unit in enumerate(self.units)}
         return [LeadVote(self.units, row, self.min_probability, self.margin, positions) for row in matrix]
 

@@ -285,12 +285,11 @@ def _route(
     now: datetime,
     *,
     timezone: str,
-    place: Resolution | None,
+    place: Resolution,
     urgent: bool = False,
 ) -> Assignment:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    place = place or locate_call(call, gazetteer)
     text = call_text(call)
     received = received_local(call, timezone)
     if classification.needs_review:

@@ -40,6 +40,22 @@ def example_rows(path: Path = EXAMPLES_PATH) -> list[tuple[str, bool]]:
     return rows
 
 
+def scored_text(call: Call) -> str:
+    """What the learned scorers (urgency, lead) read of a call, and what their examples' ``text`` holds."""
+    return f"{call.subject}\n{call.body}"
+
+
+def char_grams_vectorizer() -> TfidfVectorizer:
+    """The TF-IDF that ``LinearCharGrams`` evaluates: char_wb 1-3-grams, sublinear tf, lower-cased, l2 norm."""
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, lowercase=True)
+
+
+def positive_weights(model: LogisticRegression) -> tuple[np.ndarray, np.ndarray]:
+    """A binary model's coefficients and intercept for its ``True`` class (sklearn's are for ``classes_[1]``)."""
+    sign = 1.0 if list(model.classes_).index(True) == 1 else -1.0
+    return sign * model.coef_[0], sign * model.intercept_[0]
+
+
 _CODE_BITS = 21  # a Unicode code point fits in 21 bits, so an n-gram of up to 3 characters in 63
 
 
@@ -123,16 +139,15 @@ class UrgencyScorer:
     fast: LinearCharGrams = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        sign = 1.0 if list(self.model.classes_).index(True) == 1 else -1.0  # the weights are for classes_[1]
-        fast = LinearCharGrams(self.vectorizer, sign * self.model.coef_, sign * self.model.intercept_)
-        object.__setattr__(self, "fast", fast)
+        coef, intercept = positive_weights(self.model)
+        object.__setattr__(self, "fast", LinearCharGrams(self.vectorizer, coef[None, :], np.array([intercept])))
 
     @classmethod
     def train(cls, examples: Sequence[tuple[str, bool]], *, threshold: float) -> UrgencyScorer:
         labels = [urgent for _, urgent in examples]
         if len(set(labels)) < 2:
             raise ValueError("the urgency examples need both urgent and normal calls")
-        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, lowercase=True)
+        vectorizer = char_grams_vectorizer()
         features = vectorizer.fit_transform([text for text, _ in examples])
         model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000).fit(features, labels)
         return cls(vectorizer, model, threshold)
@@ -149,5 +164,5 @@ class UrgencyScorer:
 
     def flags(self, calls: Sequence[Call]) -> list[float | None]:
         """For each call, its probability when it reaches the threshold (urgent by the scorer), else None."""
-        scores = self.scores([f"{call.subject}\n{call.body}" for call in calls])
+        scores = self.scores([scored_text(call) for call in calls])
         return [round(score, 3) if score >= self.threshold else None for score in scores]

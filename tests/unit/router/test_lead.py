@@ -49,7 +49,11 @@ UNITS = ("street", GAS, "manual")
 
 
 def vote(*probabilities: float, min_probability: float = 0.4, margin: float = 0.3) -> LeadVote:
-    return LeadVote(UNITS, np.array(probabilities), min_probability, margin)
+    return LeadVote(UNITS, np.array(probabilities), min_probability, margin, positions_of(UNITS))
+
+
+def positions_of(units: tuple[str, ...]) -> dict[str, int]:
+    return {unit: at for at, unit in enumerate(units)}
 
 
 def test_the_scorers_probabilities_are_sklearns_per_unit_and_name_the_unit_of_the_words() -> None:
@@ -117,7 +121,8 @@ def test_a_sure_vote_leads_with_its_unit_and_the_rules_unit_cooperates(
     nowhere = factories.call(body=call.body)
     assert route(nowhere, classification, catalogue, gazetteer, NOW, learned_lead=to_street).queue_id == GAS
     # a department the catalogue does not have: the rule stands
-    unknown = LeadVote(("department:不存在的局", GAS), np.array([0.9, 0.05]), 0.4, 0.3)
+    units = ("department:不存在的局", GAS)
+    unknown = LeadVote(units, np.array([0.9, 0.05]), 0.4, 0.3, positions_of(units))
     assert route(call, classification, catalogue, gazetteer, NOW, learned_lead=unknown).queue_id == GAS
 
 
