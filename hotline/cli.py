@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "catalogue": ("hotline.catalogue_cmd", "check a dispatch catalogue (派单目录) file; suggest rules from returns"),
     "locate": ("hotline.locate_cmd", "resolve JSON-lines addresses to Beijing district and street/town"),
     "route": ("hotline.route_cmd", "dry-run the dispatch decision (classify + route) of JSON-lines calls, no server"),
+    "examples": (
+        "hotline.examples_cmd",
+        "rebuild the router's learned lead and urgency scorers' examples from the labelled dispatch sets",
+    ),
     "metrics": ("hotline.metrics_cmd", "rebuild (or check) every metrics aggregate from the stored cases"),
     "corrections": ("hotline.corrections_cmd", "export operators' reclassifications for `hotline train --corrections`"),
     "bench": ("hotline.bench", "push N calls through intake and print throughput and latency"),
@@ -42,6 +46,7 @@ EXIT_STATUS: dict[str, str] = {
     "catalogue": "0 valid; 1 errors (or warnings with --strict); 2 the file cannot be read",
     "locate": "0 every line answered; 2 bad arguments",
     "route": "0 every line answered (a bad line gets an error line); 2 a catalogue cannot be loaded, bad arguments",
+    "examples": "0 written, or --check found them current; 1 --check found them stale",
     "metrics": "0 rebuilt, or --check found them equal; 1 --check found differences, or no cases stored",
     "corrections": "0 exported; 2 bad arguments",
     "bench": "0 figures printed and written; 1 the platform did not start",

@@ -3,8 +3,9 @@
 Keyword cues match the hazards someone thought of, in the words they thought of; on calls written later they
 found about half of the life-or-safety calls. This scorer learns the same decision from labelled calls
 (character 1-3-grams, TF-IDF, a class-balanced logistic regression) and is trained when the router starts,
-in milliseconds, on ``data/urgency_examples.jsonl``: calls written and labelled by the team (the blind set
-``tests/data/dispatch_calls_blind.jsonl`` and calls written for the scorer alone), never the classifier's corpus. A call is urgent when a
+in about 2 s CPU, on ``data/urgency_examples.jsonl``: calls written and labelled by the team (every dispatch
+set of ``tests/data`` but the held-out ones, written by ``hotline examples``, and calls written for the scorer
+alone), never the classifier's corpus. A call is urgent when a
 life-or-safety rule matches OR the scorer's probability reaches the threshold
 (``HOTLINE_ROUTER_LEARNED_URGENCY_THRESHOLD``); ``HOTLINE_ROUTER_LEARNED_URGENCY=false`` leaves the rules alone.
 Its figures on sets it never saw are in docs/routing.md ("Urgency").

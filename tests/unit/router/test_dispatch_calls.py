@@ -87,6 +87,12 @@ FRESH10_SET = DATA / "dispatch_calls_fresh10.jsonl"
 FRESH11_SET = DATA / "dispatch_calls_fresh11.jsonl"
 FRESH12_SET = DATA / "dispatch_calls_fresh12.jsonl"
 FRESH13_SET = DATA / "dispatch_calls_fresh13.jsonl"
+FRESH14_SET = DATA / "dispatch_calls_fresh14.jsonl"
+# Seven sets of 150 written for the learned scorers (3 Dec 2026), each with its own emphasis (hard units; spoken
+# neighbourhood calls; short messages and English; web forms of the commonest problems; the hardest categories;
+# the suburbs and villages; emergencies beside alarming words that are none). Scored once by the product before it
+# learned them (docs/routing.md, "The learned lead"), then added to both scorers' examples: in-sample now.
+SCORER_SETS = {DATA / f"dispatch_calls_lead14{part}.jsonl": f"lead14{part}" for part in "abcdefg"}
 SET_NAMES = {
     MAIN_SET: "main",
     SECOND_SET: "second",
@@ -104,9 +110,11 @@ SET_NAMES = {
     FRESH11_SET: "fresh11",
     FRESH12_SET: "fresh12",
     FRESH13_SET: "fresh13",
+    FRESH14_SET: "fresh14",
+    **SCORER_SETS,
 }
 SETS = list(SET_NAMES)
-LATER_FRESH_SETS = SETS[SETS.index(FRESH3_SET) :]  # fresh3 on: every category, dangers told and denied
+LATER_FRESH_SETS = SETS[SETS.index(FRESH3_SET) : SETS.index(FRESH14_SET)]  # every category, dangers told and denied
 RECEIVED = "2025-05-13T02:00:00Z"  # a Tuesday, 10:00 in Beijing, unless a call says otherwise
 
 
@@ -154,6 +162,16 @@ def test_the_main_set_covers_every_category_and_the_common_problems() -> None:
     assert sum(row["body"].isascii() for row in rows) >= 12  # English calls
 
 
+@pytest.mark.parametrize("path", [FRESH14_SET, *SCORER_SETS], ids=SET_NAMES.get)
+def test_the_sets_of_150_cover_every_category_english_and_calls_without_a_place(path: Path) -> None:
+    rows = labelled(path)
+    assert len(rows) == 150
+    assert {row["category"] for row in rows} == set(LEVEL1_CATEGORIES)
+    assert sum(row["urgent"] for row in rows) >= 14
+    assert sum(row["body"].isascii() for row in rows) >= 9  # English calls (all ASCII)
+    assert sum(not row.get("place") for row in rows) >= 10  # calls that give no street/town
+
+
 @pytest.mark.parametrize("path", LATER_FRESH_SETS, ids=SET_NAMES.get)
 def test_the_later_fresh_sets_cover_every_category_with_dangers_told_and_denied(path: Path) -> None:
     rows = labelled(path)
@@ -192,7 +210,9 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
     each (0.82 and 0.83 accepted leads). Twelfth set, written after the eighth round and never read by one: 24 of
     25 with 6 false first (0.69 accepted leads; by the cues alone 18 of 25, 4 false). Thirteenth set, written after
     the learned lead scorer's settings were fixed and never read: 25 of 26 with 3 false (0.91 accepted leads with
-    the learned lead, 0.84 by the rules alone)."""
+    the learned lead, 0.84 by the rules alone). Since the urgency scorer learned every dispatch set but fresh13 and
+    fresh14 (2,986 examples, hotline.examples_cmd): fresh13 25 of 26 with 2 false; fresh14, never read, 15 of 15
+    with 2 false (4 with the scorer of 441 examples); the seven scorer sets' figures are in-sample."""
     report = score(FRESH2_SET, dispatcher)
     assert report.urgent_found >= 14, report.urgent_found
     assert len(report.false_urgent) <= 1, report.false_urgent
@@ -208,6 +228,8 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
         (FRESH11_SET, 27, 6),
         (FRESH12_SET, 24, 6),
         (FRESH13_SET, 25, 3),
+        (FRESH14_SET, 15, 2),
+        *zip(SCORER_SETS, (15, 15, 15, 14, 16, 14, 31), (0, 4, 2, 0, 2, 5, 8), strict=True),
     ):
         later = score(path, dispatcher)
         assert later.urgent_found >= found, (path.name, later.urgent_found)
@@ -226,10 +248,17 @@ def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
     assert score(FRESH7_SET, dispatcher).rate >= 0.93
     assert score(FRESH8_SET, dispatcher).rate >= 0.97
     assert score(FRESH9_SET, dispatcher).rate >= 0.97
-    # Held out from every round and from the learned lead scorer's examples: floors a little under what they score,
-    # to notice a change that costs them. The scorer's thresholds were chosen on fresh10-12 (rules alone 0.82, 0.83,
-    # 0.69); fresh13 was written after and scored once (rules alone 0.84).
-    assert score(FRESH10_SET, dispatcher).rate >= 0.90
-    assert score(FRESH11_SET, dispatcher).rate >= 0.85
-    assert score(FRESH12_SET, dispatcher).rate >= 0.76
-    assert score(FRESH13_SET, dispatcher).rate >= 0.90
+    # Never read by a round of rules. The learned lead scorer's thresholds were chosen on fresh10-12 (rules alone
+    # 0.82, 0.83, 0.69), which it has learned since 3 Dec 2026 with the seven scorer sets (in-sample now).
+    assert score(FRESH10_SET, dispatcher).rate >= 0.95
+    assert score(FRESH11_SET, dispatcher).rate >= 0.95
+    assert score(FRESH12_SET, dispatcher).rate >= 0.95
+    for path in SCORER_SETS:
+        assert score(path, dispatcher).rate >= 0.93, path.name
+    # Held out from every round and from both learned scorers' examples (hotline.examples_cmd.HELD_OUT): floors a
+    # little under what they score, to notice a change that costs them. fresh13 (rules alone 0.84) was written after
+    # the scorer's settings were fixed and scored once with the scorer learning 1,162 calls (0.91); fresh14 (rules
+    # alone 0.81) was written blind while the scorer sets were being added, and scored once when they were (0.89;
+    # 0.84 with the scorer of the 1,162 calls).
+    assert score(FRESH13_SET, dispatcher).rate >= 0.91
+    assert score(FRESH14_SET, dispatcher).rate >= 0.87

@@ -11,8 +11,10 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from hotline.examples_cmd import HELD_OUT, build
 from services.router.lead import (
     EXAMPLES_PATH,
+    C,
     LeadScorer,
     LeadVote,
     example_rows,
@@ -30,7 +32,6 @@ from tests import factories
 
 NOW = datetime(2025, 5, 13, 2, 0, tzinfo=UTC)
 DATA = Path(__file__).parents[2] / "data"
-HELD_OUT = ("fresh10-", "fresh11-", "fresh12-", "fresh13-")  # sets kept unread to measure the scorer
 GAS = "department:北京市燃气集团"
 TRANSPORT = "department:市交通委员会"
 EXAMPLES = [
@@ -69,7 +70,7 @@ def test_the_scorers_probabilities_are_sklearns_per_unit_and_name_the_unit_of_th
     for unit in scorer.units:
         labels = np.array([unit in accept for _, accept in EXAMPLES])
         model = LogisticRegression(
-            C=10.0, solver="liblinear", class_weight="balanced", max_iter=2000, random_state=0
+            C=C, solver="liblinear", dual=True, class_weight="balanced", max_iter=2000, random_state=0
         ).fit(features, labels)
         expected = model.predict_proba(wanted)[:, list(model.classes_).index(True)]
         assert [v.probability(unit) for v in votes] == pytest.approx(expected, abs=1e-9)
@@ -139,6 +140,9 @@ def test_an_urgent_call_keeps_its_urgency_under_another_lead(catalogue: Catalogu
 
 
 def test_the_shipped_examples_are_the_teams_dispatch_sets_never_the_held_out_ones() -> None:
+    """``hotline examples`` writes both scorers' files from tests/data's dispatch sets, less the held-out ones."""
+    built = build(DATA)
+    assert {path: path.read_text(encoding="utf-8") for path in built} == built, "run `hotline examples`"
     labelled: dict[str, tuple[str, tuple[str, ...]]] = {}
     for path in DATA.glob("dispatch_calls*.jsonl"):
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -149,7 +153,9 @@ def test_the_shipped_examples_are_the_teams_dispatch_sets_never_the_held_out_one
     rows = example_rows(EXAMPLES_PATH)
     assert len(rows) == len(ids) >= 1000 and len(set(ids)) == len(ids)
     assert not [i for i in ids if i.startswith(HELD_OUT)]
+    assert {i.split("-")[0] for i in labelled if i.startswith(HELD_OUT)} == {"fresh13", "fresh14"}
     assert [labelled.get(i) for i in ids] == rows
+    assert len(ids) == len([i for i in labelled if not i.startswith(HELD_OUT)])
 
 
 def test_what_the_case_store_taught_is_learned_with_the_shipped_examples(tmp_path: Path) -> None:

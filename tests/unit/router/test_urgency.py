@@ -51,8 +51,8 @@ def test_the_scorer_needs_both_kinds_of_example_and_well_formed_lines(tmp_path: 
 
 def test_the_shipped_examples_are_the_teams_labelled_calls_of_both_kinds() -> None:
     rows = example_rows(EXAMPLES_PATH)
-    assert len(rows) >= 150
-    assert 0.25 <= sum(urgent for _, urgent in rows) / len(rows) <= 0.5
+    assert len(rows) >= 2000
+    assert 0.15 <= sum(urgent for _, urgent in rows) / len(rows) <= 0.5  # the dispatch sets' share, and more
 
 
 def test_a_flagged_call_no_rule_made_urgent_becomes_urgent_in_its_own_queue(
