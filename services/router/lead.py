@@ -3,7 +3,7 @@
 The catalogue's rules choose the unit a call's words and category name. On calls written by people who never
 read them they reach 0.69-0.83 accepted leads (docs/routing.md): each round of rules fixed the set it read and
 moved unread sets by a point or two. This scorer learns the choice itself from calls labelled with the units a
-12345 dispatcher accepts (``data/lead_examples.jsonl``: 2,645 calls of the team's dispatch sets, written by
+12345 dispatcher accepts (``data/lead_examples.jsonl``: 3,395 calls of the team's dispatch sets, written by
 ``hotline examples``; never the classifier's corpus, never the sets kept unread to measure it): character
 1-3-grams, TF-IDF, one logistic regression per unit (``street`` standing for the call's street/town, 属地; ``department:<name>``; ``district``;
 ``manual``). It is trained when the router starts, in about 3 s CPU.
@@ -15,7 +15,7 @@ unit's probability reaches ``min_probability`` and exceeds the rule's unit's by 
 never sends a call to ``district`` or ``manual`` (the rules decide when a call has no place or no unit), never to
 a street that was not resolved, and never to a department the catalogue does not have. The call keeps its
 urgency; the rule's unit cooperates; the reason says both. Thresholds chosen on three sets nobody tuned on
-(fresh10-12), C by leaving one unread set out at a time, measured on sets it never learned (fresh13, fresh14):
+(fresh10-12), C by leaving one unread set out at a time, measured on sets it never learned (fresh13-15):
 docs/routing.md, "The learned lead".
 """
 

@@ -150,7 +150,10 @@ class UrgencyScorer:
             raise ValueError("the urgency examples need both urgent and normal calls")
         vectorizer = char_grams_vectorizer()
         features = vectorizer.fit_transform([text for text, _ in examples])
-        model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000).fit(features, labels)
+        # liblinear's dual problem (far fewer calls than n-grams): ~1.6 s -> ~0.2 s to fit 3,736 calls at every router
+        # start; lbfgs' probabilities differed by at most 0.01 and no call of the 33 dispatch sets moved.
+        model = LogisticRegression(C=4.0, solver="liblinear", dual=True, class_weight="balanced", max_iter=2000)
+        model.fit(features, labels)
         return cls(vectorizer, model, threshold)
 
     @classmethod

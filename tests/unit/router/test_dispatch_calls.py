@@ -88,11 +88,16 @@ FRESH11_SET = DATA / "dispatch_calls_fresh11.jsonl"
 FRESH12_SET = DATA / "dispatch_calls_fresh12.jsonl"
 FRESH13_SET = DATA / "dispatch_calls_fresh13.jsonl"
 FRESH14_SET = DATA / "dispatch_calls_fresh14.jsonl"
-# Seven sets of 150 written for the learned scorers (3 Dec 2026), each with its own emphasis (hard units; spoken
-# neighbourhood calls; short messages and English; web forms of the commonest problems; the hardest categories;
-# the suburbs and villages; emergencies beside alarming words that are none). Scored once by the product before it
-# learned them (docs/routing.md, "The learned lead"), then added to both scorers' examples: in-sample now.
-SCORER_SETS = {DATA / f"dispatch_calls_lead14{part}.jsonl": f"lead14{part}" for part in "abcdefg"}
+FRESH15_SET = DATA / "dispatch_calls_fresh15.jsonl"
+# Twelve sets of 150 written for the learned scorers (3 Dec 2026) in two rounds, each with its own emphasis. lead14a-g:
+# hard units; spoken neighbourhood calls; short messages and English; web forms of the commonest problems; the
+# hardest categories; the suburbs and villages; emergencies beside alarming words that are none. lead15a-e: the
+# seasons; housing; livelihoods; streets and transport; calls hard to read. Each scored once by the product before
+# it learned them (docs/routing.md, "The learned lead"), then added to both scorers' examples: in-sample now.
+SCORER_SETS = {
+    **{DATA / f"dispatch_calls_lead14{part}.jsonl": f"lead14{part}" for part in "abcdefg"},
+    **{DATA / f"dispatch_calls_lead15{part}.jsonl": f"lead15{part}" for part in "abcde"},
+}
 SET_NAMES = {
     MAIN_SET: "main",
     SECOND_SET: "second",
@@ -111,6 +116,7 @@ SET_NAMES = {
     FRESH12_SET: "fresh12",
     FRESH13_SET: "fresh13",
     FRESH14_SET: "fresh14",
+    FRESH15_SET: "fresh15",
     **SCORER_SETS,
 }
 SETS = list(SET_NAMES)
@@ -162,7 +168,7 @@ def test_the_main_set_covers_every_category_and_the_common_problems() -> None:
     assert sum(row["body"].isascii() for row in rows) >= 12  # English calls
 
 
-@pytest.mark.parametrize("path", [FRESH14_SET, *SCORER_SETS], ids=SET_NAMES.get)
+@pytest.mark.parametrize("path", [FRESH14_SET, FRESH15_SET, *SCORER_SETS], ids=SET_NAMES.get)
 def test_the_sets_of_150_cover_every_category_english_and_calls_without_a_place(path: Path) -> None:
     rows = labelled(path)
     assert len(rows) == 150
@@ -212,7 +218,8 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
     the learned lead scorer's settings were fixed and never read: 25 of 26 with 3 false (0.91 accepted leads with
     the learned lead, 0.84 by the rules alone). Since the urgency scorer learned every dispatch set but fresh13 and
     fresh14 (2,986 examples, hotline.examples_cmd): fresh13 25 of 26 with 2 false; fresh14, never read, 15 of 15
-    with 2 false (4 with the scorer of 441 examples); the seven scorer sets' figures are in-sample."""
+    with 2 false (4 with the scorer of 441 examples). With lead15a-e too (3,736 examples): fresh15, never read, 15 of
+    15 with 5 false (the rules' own). The twelve scorer sets' figures are in-sample."""
     report = score(FRESH2_SET, dispatcher)
     assert report.urgent_found >= 14, report.urgent_found
     assert len(report.false_urgent) <= 1, report.false_urgent
@@ -229,7 +236,13 @@ def test_urgency_on_calls_written_after_the_cues(dispatcher: Dispatcher) -> None
         (FRESH12_SET, 24, 6),
         (FRESH13_SET, 25, 3),
         (FRESH14_SET, 15, 2),
-        *zip(SCORER_SETS, (15, 15, 15, 14, 16, 14, 31), (0, 4, 2, 0, 2, 5, 8), strict=True),
+        (FRESH15_SET, 15, 5),
+        *zip(
+            SCORER_SETS,
+            (15, 15, 15, 14, 16, 14, 31, 15, 15, 15, 14, 14),
+            (0, 4, 2, 0, 2, 5, 8, 6, 5, 2, 4, 3),
+            strict=True,
+        ),
     ):
         later = score(path, dispatcher)
         assert later.urgent_found >= found, (path.name, later.urgent_found)
@@ -254,11 +267,12 @@ def test_the_sets_written_after_the_rules(dispatcher: Dispatcher) -> None:
     assert score(FRESH11_SET, dispatcher).rate >= 0.95
     assert score(FRESH12_SET, dispatcher).rate >= 0.95
     for path in SCORER_SETS:
-        assert score(path, dispatcher).rate >= 0.93, path.name
+        assert score(path, dispatcher).rate >= 0.92, path.name
     # Held out from every round and from both learned scorers' examples (hotline.examples_cmd.HELD_OUT): floors a
     # little under what they score, to notice a change that costs them. fresh13 (rules alone 0.84) was written after
     # the scorer's settings were fixed and scored once with the scorer learning 1,162 calls (0.91); fresh14 (rules
-    # alone 0.81) was written blind while the scorer sets were being added, and scored once when they were (0.89;
-    # 0.84 with the scorer of the 1,162 calls).
-    assert score(FRESH13_SET, dispatcher).rate >= 0.91
-    assert score(FRESH14_SET, dispatcher).rate >= 0.87
+    # alone 0.81) was written blind while lead14a-g were, and scored once when they were learned (0.89; 0.84 with the
+    # scorer of the 1,162 calls); fresh15 (rules alone 0.75) the same way with lead15a-e (0.93; 0.93 before them).
+    assert score(FRESH13_SET, dispatcher).rate >= 0.92
+    assert score(FRESH14_SET, dispatcher).rate >= 0.88
+    assert score(FRESH15_SET, dispatcher).rate >= 0.91

@@ -153,7 +153,7 @@ def test_the_shipped_examples_are_the_teams_dispatch_sets_never_the_held_out_one
     rows = example_rows(EXAMPLES_PATH)
     assert len(rows) == len(ids) >= 1000 and len(set(ids)) == len(ids)
     assert not [i for i in ids if i.startswith(HELD_OUT)]
-    assert {i.split("-")[0] for i in labelled if i.startswith(HELD_OUT)} == {"fresh13", "fresh14"}
+    assert {i.split("-")[0] for i in labelled if i.startswith(HELD_OUT)} == {"fresh13", "fresh14", "fresh15"}
     assert [labelled.get(i) for i in ids] == rows
     assert len(ids) == len([i for i in labelled if not i.startswith(HELD_OUT)])
 
