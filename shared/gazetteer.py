@@ -74,6 +74,23 @@ ENGLISH_WORD_NAMES = frozenset({"boxing"})
 # After a district, a bare name unique in it is a place, unless it only names a road, a bridge or an estate
 # called after it (延庆区永宁路 need not be in 永宁镇) or is inside a longer word (丰台区某某新村).
 DISTRICT_BARE_NOT_BEFORE = ("路", "街", "道", "胡同", "巷", "桥", "小区", "村", "花园", "家园", "公园", "大厦", "医院", "学校")  # fmt: skip
+# In free text, words after a street/town's bare name that say it is the place meant (团结湖某老楼, 漷县这边).
+SAID_AS_PLACE = (
+    "这边",
+    "那边",
+    "这块",
+    "那块",
+    "这片",
+    "那片",
+    "一带",
+    "附近",
+    "周边",
+    "某",
+    "这儿",
+    "那儿",
+    "这里",
+    "那里",
+)
 DISTRICT_BARE_AFTER = frozenset("的在是住到去于近边和与及、，,。 \t\n()（）:：")
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
 _HAS_LATIN = re.compile(r"[A-Za-z]")
@@ -226,34 +243,45 @@ class Gazetteer:
     def scan(self, text: str, *, strict: bool = False) -> list[tuple[int, str, tuple[NameEntry, ...]]]:
         """Names found in ``text``, left to right, longest first, not overlapping.
 
-        ``strict`` keeps only official names and suffixed aliases (no bare or short names): for long
-        free text where a bare name is more likely an ordinary word.
+        ``strict`` keeps only official names and suffixed aliases, and a street/town's bare name only where the
+        text says it as a place (``团结湖某老楼``, ``漷县这边``: ``SAID_AS_PLACE`` follows it): for long free text
+        where a bare name is otherwise more likely an ordinary word.
         """
-        index = self._strict_index if strict else self._index
-        lengths = self._strict_lengths if strict else self._lengths
-        found: list[tuple[int, str, tuple[NameEntry, ...]]] = []
-        end = len(text)
-        i = 0
-        while i < end:
-            candidates = lengths.get(text[i])
-            if candidates:
-                for length in candidates:
-                    if i + length > end:
-                        continue
-                    name = text[i : i + length]
-                    entries = index.get(name)
-                    if entries:
-                        found.append((i, name, entries))
-                        i += length
-                        break
-                else:
-                    i += 1
-            else:
-                i += 1
+        found = self._scan_names(text, self._strict_index if strict else self._index)
+        if strict:
+            taken = {at for start, name, _ in found for at in range(start, start + len(name))}
+            for start, name, entries in self._scan_names(text, self._index):
+                bare = tuple(e for e in entries if e.kind == "bare")
+                if (
+                    bare
+                    and text.startswith(SAID_AS_PLACE, start + len(name))
+                    and taken.isdisjoint(range(start, start + len(name)))
+                ):
+                    found.append((start, name, bare))
+            found.sort(key=lambda item: item[0])
         if _HAS_LATIN.search(text):
             latin = self._latin_strict if strict else self._latin
             found.extend(latin.scan(text))
             found.sort(key=lambda item: item[0])
+        return found
+
+    def _scan_names(
+        self, text: str, index: dict[str, tuple[NameEntry, ...]]
+    ) -> list[tuple[int, str, tuple[NameEntry, ...]]]:
+        """The names of ``index`` in ``text``, left to right, longest first, not overlapping."""
+        lengths = self._strict_lengths if index is self._strict_index else self._lengths
+        found: list[tuple[int, str, tuple[NameEntry, ...]]] = []
+        end = len(text)
+        i = 0
+        while i < end:
+            for length in lengths.get(text[i], ()):
+                entries = index.get(text[i : i + length]) if i + length <= end else None
+                if entries:
+                    found.append((i, text[i : i + length], entries))
+                    i += length
+                    break
+            else:
+                i += 1
         return found
 
     def resolve(

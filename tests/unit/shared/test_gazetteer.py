@@ -123,3 +123,18 @@ def test_common_words_are_not_taken_for_bare_street_names(gazetteer: Gazetteer) 
 def test_strict_scan_ignores_bare_names_in_free_text(gazetteer: Gazetteer) -> None:
     assert gazetteer.resolve("去望京开会", None, None, strict=True).street is None
     assert gazetteer.resolve("望京街道的路灯坏了", None, None, strict=True).street == "望京街道"
+
+
+def test_strict_scan_takes_a_bare_name_said_as_the_place(gazetteer: Gazetteer) -> None:
+    """'X这边', 'X某小区': the way callers name their street/town without its suffix."""
+    for text, street in (
+        ("团结湖某老楼顶层漏雨", "团结湖街道"),
+        ("漷县这边地里又在烧秸秆", "漷县镇"),
+        ("崔村这边苹果熟了，有人翻进果园", "崔村镇"),
+        ("天通苑北某小区地下车位只售不租", "天通苑北街道"),
+    ):
+        assert gazetteer.resolve(text, None, None, strict=True).street == street, text
+    # Said as anything else, a bare name stays an ordinary word, and a common word is no place even so.
+    assert gazetteer.resolve("去望京开会，团结湖公园门口见", None, None, strict=True).street is None
+    assert gazetteer.resolve("我们新村这边的路坏了", None, None, strict=True).street is None
+    assert gazetteer.resolve("光明这边", None, None, strict=True).street is None
