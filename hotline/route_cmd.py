@@ -35,7 +35,7 @@ from services.intake.domain import detect_language
 from services.router.lead import LeadScorer, load_lead_scorer
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
-from services.router.urgency import UrgencyScorer
+from services.router.urgency import UrgencyJudgement, UrgencyScorer, load_urgency_scorer
 from shared.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
 from shared.clock import as_utc
 from shared.events import Assignment, Call, Channel, Classification, Location, utc_now
@@ -124,7 +124,7 @@ class Dispatcher:
         settings say."""
         settings = RouterSettings()
         model = Classifier.load(model_path, min_confidence=ClassifierSettings().min_confidence)
-        scorer = UrgencyScorer.load(threshold=settings.learned_urgency_threshold) if settings.learned_urgency else None
+        scorer = load_urgency_scorer(settings)
         lead = load_lead_scorer(settings)
         return cls(model, load_gazetteer(), timezone=settings.timezone, scorer=scorer, lead=lead)
 
@@ -135,7 +135,7 @@ class Dispatcher:
         self, calls: Sequence[Call], classifications: Sequence[Classification], catalogue: Catalogue
     ) -> list[Assignment]:
         """The dispatch decision of each classified call, at the moment it was received."""
-        flags = self.scorer.flags(calls) if self.scorer else [None] * len(calls)
+        judgements = self.scorer.judge(calls) if self.scorer else [UrgencyJudgement(None, False)] * len(calls)
         votes = self.lead.votes(calls) if self.lead else [None] * len(calls)
         return [
             route(
@@ -146,10 +146,11 @@ class Dispatcher:
                 call.received_at,
                 timezone=self.timezone,
                 place=locate_call(call, self.gazetteer),
-                learned_urgency=flag,
+                learned_urgency=judgement.flag,
+                learned_calm=judgement.calm,
                 learned_lead=vote,
             )
-            for call, classification, flag, vote in zip(calls, classifications, flags, votes, strict=True)
+            for call, classification, judgement, vote in zip(calls, classifications, judgements, votes, strict=True)
         ]
 
 

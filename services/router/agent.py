@@ -46,7 +46,7 @@ from services.router.duplicates import (
 from services.router.lead import LeadScorer, load_lead_scorer
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
-from services.router.urgency import UrgencyScorer
+from services.router.urgency import UrgencyJudgement, UrgencyScorer, load_urgency_scorer
 from shared import topics
 from shared.cases import CaseDocument, CaseReadModel
 from shared.catalogue import Catalogue
@@ -107,9 +107,9 @@ def route_parsed(
     dead: list[DeadLetter] = []
     known = OpenCaseIndex(open_cases)
     calls = [classified.call for _, classified, _ in parsed]
-    flags = scorer.flags(calls) if scorer else [None] * len(parsed)
+    judgements = scorer.judge(calls) if scorer else [UrgencyJudgement(None, False)] * len(parsed)
     votes = lead.votes(calls) if lead else [None] * len(parsed)
-    for (event, classified, place), flag, vote in zip(parsed, flags, votes, strict=True):
+    for (event, classified, place), judgement, vote in zip(parsed, judgements, votes, strict=True):
         try:
             assignment = route(
                 classified.call,
@@ -119,7 +119,8 @@ def route_parsed(
                 now,
                 timezone=timezone,
                 place=place,
-                learned_urgency=flag,
+                learned_urgency=judgement.flag,
+                learned_calm=judgement.calm,
                 learned_lead=vote,
             )
             duplicate = (
@@ -199,7 +200,7 @@ def register_agents(
     routed calls and the router's case steps (dispatched, linked) out; ``cases()`` reads the stored cases
     (``shared.cases.CaseReadModel``: the metrics-owned collection, a documented coupling)."""
     window = timedelta(hours=settings.duplicate_window_hours)
-    scorer = UrgencyScorer.load(threshold=settings.learned_urgency_threshold) if settings.learned_urgency else None
+    scorer = load_urgency_scorer(settings)
     lead = load_lead_scorer(settings)
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
     events_topic = raw_topic(app, topics.CASES_EVENTS)

@@ -22,7 +22,7 @@ from services.router.routing import (
     route,
     unit_assignment,
 )
-from services.router.urgency import UrgencyScorer
+from services.router.urgency import UrgencyJudgement, UrgencyScorer
 from shared.cases import CaseDocument
 from shared.catalogue import Catalogue
 from shared.clock import DEFAULT_TIMEZONE
@@ -275,10 +275,18 @@ def reroute(
     chosen = classification or classification_of_case(case)
     chosen = chosen.model_copy(update={"needs_review": False})
     call = call_of_case(case, now)
-    learned = scorer.flags([call])[0] if scorer else None
+    judgement = scorer.judge([call])[0] if scorer else UrgencyJudgement(None, False)
     vote = lead.votes([call])[0] if lead else None
     assignment = route(
-        call, chosen, catalogue, gazetteer, now, timezone=timezone, learned_urgency=learned, learned_lead=vote
+        call,
+        chosen,
+        catalogue,
+        gazetteer,
+        now,
+        timezone=timezone,
+        learned_urgency=judgement.flag,
+        learned_calm=judgement.calm,
+        learned_lead=vote,
     )
     return assignment.model_copy(update={"reason": f"{why}; {assignment.reason}"})
 

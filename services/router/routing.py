@@ -1,4 +1,8 @@
-"""Routing a classified call to a queue (派单): pure, no I/O; the catalogue and gazetteer are passed in."""
+"""Routing a classified call to a queue (派单): pure, no I/O; the catalogue and gazetteer are passed in.
+
+Size: ~510 lines — one decision read top to bottom: the rules in order, the unsure call, the learned scorers' say
+(urgent, calm, another lead) and the assignments they build; split, the order they apply in would be spread out.
+"""
 
 from __future__ import annotations
 
@@ -71,17 +75,19 @@ def rule_before_review(
     received: datetime,
     *,
     urgent: bool = False,
+    calm: bool = False,
 ) -> Rule | None:
     """The first rule that can decide a call whose classification waits for review: one that reads the citizen's
     words (keywords) and needs no category. Life-or-safety rules always may (urgency does not wait for a confident
     category); the others only when the catalogue's ``review.dispatch_by_words`` allows it. A words rule leading to
     人工派单 (a neighbourhood matter said with no place: an operator must ask where) decides too: the words told what
     the call is, so it waits for a place, not for sorting.
-    ``urgent``: the learned scorer judged the call urgent (the ``requires_urgency`` rules may then decide)."""
+    ``urgent``: the learned scorer judged the call urgent (the ``requires_urgency`` rules may then decide); ``calm``:
+    it is sure nothing is happening now, so the life-or-safety rules are set aside."""
     present = catalogue.words_in(text)
     for rule in catalogue.rules:
         words = rule.match.keywords or rule.match.and_keywords
-        if rule.match.uses_classification or not words:
+        if rule.match.uses_classification or not words or (calm and rule.is_urgent):
             continue
         if not (rule.is_urgent or catalogue.review.dispatch_by_words):
             continue
@@ -153,6 +159,7 @@ def route(
     timezone: str = DEFAULT_TIMEZONE,
     place: Resolution | None = None,
     learned_urgency: float | None = None,
+    learned_calm: bool = False,
     learned_lead: LeadVote | None = None,
 ) -> Assignment:
     """The dispatch decision for a call and its classification (the first matching rule wins).
@@ -162,11 +169,16 @@ def route(
     ``requires_urgency`` rule names one by the call's words, else in the queue it was routed to. A call that tells
     only of a past or denied danger (``tells_of_the_past``) is not made urgent by the scorer.
 
+    ``learned_calm``: the scorer is sure nothing is happening now (``UrgencyJudgement.calm``): the life-or-safety
+    rules are set aside and the first other rule routes the call at its priority (docs/routing.md, "Urgency").
+
     ``learned_lead``: the learned lead scorer's probabilities for the call (``LeadScorer.votes``); when it is sure
     of another unit than the rule's, that unit leads (``with_learned_lead``)."""
     urgent = learned_urgency_holds(call, learned_urgency)
     place = place or locate_call(call, gazetteer)
-    assignment = _route(call, classification, catalogue, gazetteer, now, timezone=timezone, place=place, urgent=urgent)
+    assignment = _route(
+        call, classification, catalogue, now, timezone=timezone, place=place, urgent=urgent, calm=learned_calm
+    )
     if learned_urgency is not None and urgent and not is_urgent(assignment.priority):
         assignment = made_urgent(
             assignment,
@@ -281,19 +293,21 @@ def _route(
     call: Call,
     classification: Classification,
     catalogue: Catalogue,
-    gazetteer: Gazetteer,
     now: datetime,
     *,
     timezone: str,
     place: Resolution,
     urgent: bool = False,
+    calm: bool = False,
 ) -> Assignment:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     text = call_text(call)
     received = received_local(call, timezone)
     if classification.needs_review:
-        by_words = rule_before_review(catalogue, classification, call.channel, place, text, received, urgent=urgent)
+        by_words = rule_before_review(
+            catalogue, classification, call.channel, place, text, received, urgent=urgent, calm=calm
+        )
         if by_words is not None:  # a gas leak at confidence 0.39 is still a gas leak: never waits in 人工分拣
             assignment = _assignment(by_words, catalogue, place, now, timezone)
             note = (
@@ -329,14 +343,24 @@ def _route(
             resolution_due_at=None,
         )
     present = catalogue.words_in(text)
+    set_aside: str | None = None  # the life-or-safety rule a calm scorer overruled
     for rule in catalogue.rules:
         if rule_matches(
             rule.match, classification, call.channel, place, text, received, urgent=urgent, present=present
         ):
-            return _assignment(rule, catalogue, place, now, timezone)
-    return manual_dispatch(
-        catalogue, place, f"no catalogue rule matched category {classification.category}; location: {place.reason}"
-    )
+            if calm and rule.is_urgent:
+                set_aside = set_aside or rule.id
+                continue
+            assignment = _assignment(rule, catalogue, place, now, timezone)
+            break
+    else:
+        assignment = manual_dispatch(
+            catalogue, place, f"no catalogue rule matched category {classification.category}; location: {place.reason}"
+        )
+    if set_aside is None:
+        return assignment
+    note = f"life-or-safety rule {set_aside} set aside: the learned urgency scorer finds no emergency now"
+    return assignment.model_copy(update={"reason": f"{assignment.reason}; {note}"})
 
 
 def manual_dispatch(catalogue: Catalogue, place: Resolution, reason: str, *, attempt: int = 1) -> Assignment:

@@ -40,6 +40,13 @@ class RouterSettings(WorkerSettings):
     learned_urgency_threshold: float = Field(
         0.65, gt=0, le=1, description="Probability from which the learned urgency scorer marks a call urgent."
     )
+    learned_urgency_calm_below: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="Probability under which the learned urgency scorer overrules the life-or-safety rules' words: "
+        "the call is routed by the other rules, at normal priority (0: the rules' words always make a call urgent).",
+    )
     learned_lead: bool = Field(
         True,
         description="Let the learned lead scorer (services/router/lead.py) lead a call with another unit than the "

@@ -7,7 +7,10 @@ in about 2 s CPU, on ``data/urgency_examples.jsonl``: calls written and labelled
 set of ``tests/data`` but the held-out ones, written by ``hotline examples``, and calls written for the scorer
 alone), never the classifier's corpus. A call is urgent when a
 life-or-safety rule matches OR the scorer's probability reaches the threshold
-(``HOTLINE_ROUTER_LEARNED_URGENCY_THRESHOLD``); ``HOTLINE_ROUTER_LEARNED_URGENCY=false`` leaves the rules alone.
+(``HOTLINE_ROUTER_LEARNED_URGENCY_THRESHOLD``) — unless the probability is under
+``HOTLINE_ROUTER_LEARNED_URGENCY_CALM_BELOW`` (0.05), where the scorer is sure nothing is happening now and the
+life-or-safety rules are set aside (``UrgencyJudgement.calm``); ``HOTLINE_ROUTER_LEARNED_URGENCY=false`` leaves the
+rules alone.
 Its figures on sets it never saw are in docs/routing.md ("Urgency").
 """
 
@@ -23,6 +26,7 @@ from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from services.router.settings import RouterSettings
 from shared.events import Call
 
 EXAMPLES_PATH = Path(__file__).parent / "data" / "urgency_examples.jsonl"
@@ -131,12 +135,24 @@ class LinearCharGrams:
 
 
 @dataclass(frozen=True)
+class UrgencyJudgement:
+    """The scorer's say on one call: ``flag`` its probability when it reaches the threshold (urgent by the scorer),
+    else None; ``calm`` whether the probability is under ``calm_below``: sure that nothing is happening now, so the
+    life-or-safety rules' words alone do not make the call urgent (``routing.route``, ``learned_calm``)."""
+
+    flag: float | None
+    calm: bool
+
+
+@dataclass(frozen=True)
 class UrgencyScorer:
-    """The probability that a call is life-or-safety, and the threshold from which it counts as urgent."""
+    """The probability that a call is life-or-safety, the threshold from which it counts as urgent, and the one under
+    which it overrules the life-or-safety rules' words (0: never)."""
 
     vectorizer: TfidfVectorizer
     model: LogisticRegression
     threshold: float
+    calm_below: float = 0.0
     fast: LinearCharGrams = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -144,7 +160,7 @@ class UrgencyScorer:
         object.__setattr__(self, "fast", LinearCharGrams(self.vectorizer, coef[None, :], np.array([intercept])))
 
     @classmethod
-    def train(cls, examples: Sequence[tuple[str, bool]], *, threshold: float) -> UrgencyScorer:
+    def train(cls, examples: Sequence[tuple[str, bool]], *, threshold: float, calm_below: float = 0.0) -> UrgencyScorer:
         labels = [urgent for _, urgent in examples]
         if len(set(labels)) < 2:
             raise ValueError("the urgency examples need both urgent and normal calls")
@@ -154,11 +170,11 @@ class UrgencyScorer:
         # start; lbfgs' probabilities differed by at most 0.01 and no call of the 33 dispatch sets moved.
         model = LogisticRegression(C=4.0, solver="liblinear", dual=True, class_weight="balanced", max_iter=2000)
         model.fit(features, labels)
-        return cls(vectorizer, model, threshold)
+        return cls(vectorizer, model, threshold, calm_below)
 
     @classmethod
-    def load(cls, path: Path = EXAMPLES_PATH, *, threshold: float = 0.65) -> UrgencyScorer:
-        return cls.train(example_rows(path), threshold=threshold)
+    def load(cls, path: Path = EXAMPLES_PATH, *, threshold: float = 0.65, calm_below: float = 0.0) -> UrgencyScorer:
+        return cls.train(example_rows(path), threshold=threshold, calm_below=calm_below)
 
     def scores(self, texts: Sequence[str]) -> list[float]:
         """The probability of each text being a life-or-safety call."""
@@ -168,5 +184,21 @@ class UrgencyScorer:
 
     def flags(self, calls: Sequence[Call]) -> list[float | None]:
         """For each call, its probability when it reaches the threshold (urgent by the scorer), else None."""
+        return [judgement.flag for judgement in self.judge(calls)]
+
+    def judge(self, calls: Sequence[Call]) -> list[UrgencyJudgement]:
+        """For each call, its flag and whether the scorer is calm about it (``UrgencyJudgement``)."""
         scores = self.scores([scored_text(call) for call in calls])
-        return [round(score, 3) if score >= self.threshold else None for score in scores]
+        return [
+            UrgencyJudgement(round(score, 3) if score >= self.threshold else None, score < self.calm_below)
+            for score in scores
+        ]
+
+
+def load_urgency_scorer(settings: RouterSettings) -> UrgencyScorer | None:
+    """The scorer with the router's threshold and calm bound, trained on the shipped examples; None when off."""
+    if not settings.learned_urgency:
+        return None
+    return UrgencyScorer.load(
+        threshold=settings.learned_urgency_threshold, calm_below=settings.learned_urgency_calm_below
+    )

@@ -153,3 +153,34 @@ def test_the_numpy_scorer_gives_sklearns_probabilities_on_every_kind_of_text() -
     reference = scorer.model.predict_proba(scorer.vectorizer.transform(texts))[:, column]
     assert scorer.scores(texts) == pytest.approx(list(reference), abs=1e-12)
     assert scorer.scores(texts[:1]) == pytest.approx(list(reference[:1]), abs=1e-12)
+
+
+def test_a_calm_scorer_sets_the_life_or_safety_rules_aside(catalogue: Catalogue, gazetteer: Gazetteer) -> None:
+    """A letter that tells of a fire years ago: the rules' words alone no longer make it urgent when the scorer is
+    sure nothing is happening now; the next rule routes it at its own priority and the reason says so."""
+    call = factories.call(
+        "U-10",
+        body="2011年10月30日凌晨，学校宿舍楼前的车辆全都起火了，火光冲天，我们用掉16个灭火器才扑灭。学校的安全要如何保障？",
+        address="朝阳区望京街道",
+    )
+    classification = factories.classification("城乡建设")
+    by_rule = route(call, classification, catalogue, gazetteer, NOW)
+    calm = route(call, classification, catalogue, gazetteer, NOW, learned_calm=True)
+    assert is_urgent(by_rule.priority) and by_rule.rule_id is not None
+    assert not is_urgent(calm.priority) and calm.rule_id != by_rule.rule_id
+    assert f"life-or-safety rule {by_rule.rule_id} set aside" in calm.reason
+    # Unsure calls too: the words rule that would have taken it before review is set aside.
+    unsure = classification.model_copy(update={"needs_review": True, "confidence": 0.3})
+    assert is_urgent(route(call, unsure, catalogue, gazetteer, NOW).priority)
+    assert not is_urgent(route(call, unsure, catalogue, gazetteer, NOW, learned_calm=True).priority)
+
+
+def test_the_scorer_is_calm_under_its_bound_only() -> None:
+    calls = [factories.call("U-1", body="着火了，黑烟往外冒"), factories.call("U-2", body="路灯坏了好几天")]
+    scorer = UrgencyScorer.train(EXAMPLES, threshold=0.5, calm_below=0.45)
+    danger, everyday = scorer.judge(calls)
+    assert danger.flag is not None and not danger.calm
+    assert everyday.flag is None and everyday.calm
+    never = UrgencyScorer.train(EXAMPLES, threshold=0.5)  # calm_below 0: the rules' words always count
+    assert not any(judgement.calm for judgement in never.judge(calls))
+    assert [judgement.flag for judgement in never.judge(calls)] == never.flags(calls)
