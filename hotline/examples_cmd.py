@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from services.router.lead import EXAMPLES_PATH as LEAD_EXAMPLES
+from services.router.lead import unit_of
 from services.router.urgency import EXAMPLES_PATH as URGENCY_EXAMPLES
+from services.router.urgency import text_to_score
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 SETS_GLOB = "dispatch_calls*.jsonl"
@@ -42,17 +44,14 @@ def labelled_rows(data: Path = DATA) -> list[dict[str, Any]]:
 
 def text_of(row: dict[str, Any]) -> str:
     """What the scorers read of a labelled call: ``services.router.urgency.scored_text`` of its call."""
-    return f"{row.get('subject') or ''}\n{row['body']}"
+    return text_to_score(row.get("subject"), row["body"])
 
 
 def lead_examples(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``{id, text, accept}`` per call not held out; every ``manual:…`` unit is the one unit ``manual``."""
+    """``{id, text, accept}`` per call not held out, each unit as the scorer names it (``unit_of``: every
+    ``manual:…`` is the one unit ``manual``)."""
     return [
-        {
-            "id": row["id"],
-            "text": text_of(row),
-            "accept": list(dict.fromkeys("manual" if unit.startswith("manual") else unit for unit in row["accept"])),
-        }
+        {"id": row["id"], "text": text_of(row), "accept": list(dict.fromkeys(unit_of(unit) for unit in row["accept"]))}
         for row in rows
         if not row["id"].startswith(HELD_OUT)
     ]

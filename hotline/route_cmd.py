@@ -35,7 +35,7 @@ from services.intake.domain import detect_language
 from services.router.lead import LeadScorer, load_lead_scorer
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
-from services.router.urgency import UrgencyJudgement, UrgencyScorer, load_urgency_scorer
+from services.router.urgency import NO_JUDGEMENT, UrgencyScorer, load_urgency_scorer
 from shared.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
 from shared.clock import as_utc
 from shared.events import Assignment, Call, Channel, Classification, Location, utc_now
@@ -135,7 +135,7 @@ class Dispatcher:
         self, calls: Sequence[Call], classifications: Sequence[Classification], catalogue: Catalogue
     ) -> list[Assignment]:
         """The dispatch decision of each classified call, at the moment it was received."""
-        judgements = self.scorer.judge(calls) if self.scorer else [UrgencyJudgement(None, False)] * len(calls)
+        judgements = self.scorer.judge(calls) if self.scorer else [NO_JUDGEMENT] * len(calls)
         votes = self.lead.votes(calls) if self.lead else [None] * len(calls)
         return [
             route(

@@ -75,22 +75,7 @@ ENGLISH_WORD_NAMES = frozenset({"boxing"})
 # called after it (延庆区永宁路 need not be in 永宁镇) or is inside a longer word (丰台区某某新村).
 DISTRICT_BARE_NOT_BEFORE = ("路", "街", "道", "胡同", "巷", "桥", "小区", "村", "花园", "家园", "公园", "大厦", "医院", "学校")  # fmt: skip
 # In free text, words after a street/town's bare name that say it is the place meant (团结湖某老楼, 漷县这边).
-SAID_AS_PLACE = (
-    "这边",
-    "那边",
-    "这块",
-    "那块",
-    "这片",
-    "那片",
-    "一带",
-    "附近",
-    "周边",
-    "某",
-    "这儿",
-    "那儿",
-    "这里",
-    "那里",
-)
+SAID_AS_PLACE = ("这边", "那边", "这块", "那块", "这片", "那片", "一带", "附近", "周边", "某", "这儿", "那儿", "这里", "那里")  # fmt: skip
 DISTRICT_BARE_AFTER = frozenset("的在是住到去于近边和与及、，,。 \t\n()（）:：")
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
 _HAS_LATIN = re.compile(r"[A-Za-z]")
@@ -247,10 +232,10 @@ class Gazetteer:
         text says it as a place (``团结湖某老楼``, ``漷县这边``: ``SAID_AS_PLACE`` follows it): for long free text
         where a bare name is otherwise more likely an ordinary word.
         """
-        found = self._scan_names(text, self._strict_index if strict else self._index)
-        if strict:
+        found = self._scan_names(text, strict=strict)
+        if strict and any(marker in text for marker in SAID_AS_PLACE):  # no marker, no bare name said as a place
             taken = {at for start, name, _ in found for at in range(start, start + len(name))}
-            for start, name, entries in self._scan_names(text, self._index):
+            for start, name, entries in self._scan_names(text, strict=False):
                 bare = tuple(e for e in entries if e.kind == "bare")
                 if (
                     bare
@@ -265,11 +250,10 @@ class Gazetteer:
             found.sort(key=lambda item: item[0])
         return found
 
-    def _scan_names(
-        self, text: str, index: dict[str, tuple[NameEntry, ...]]
-    ) -> list[tuple[int, str, tuple[NameEntry, ...]]]:
-        """The names of ``index`` in ``text``, left to right, longest first, not overlapping."""
-        lengths = self._strict_lengths if index is self._strict_index else self._lengths
+    def _scan_names(self, text: str, *, strict: bool) -> list[tuple[int, str, tuple[NameEntry, ...]]]:
+        """The names of the strict or the full index in ``text``, left to right, longest first, not overlapping."""
+        index = self._strict_index if strict else self._index
+        lengths = self._strict_lengths if strict else self._lengths
         found: list[tuple[int, str, tuple[NameEntry, ...]]] = []
         end = len(text)
         i = 0

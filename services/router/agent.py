@@ -46,7 +46,7 @@ from services.router.duplicates import (
 from services.router.lead import LeadScorer, load_lead_scorer
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
-from services.router.urgency import UrgencyJudgement, UrgencyScorer, load_urgency_scorer
+from services.router.urgency import NO_JUDGEMENT, UrgencyScorer, load_urgency_scorer
 from shared import topics
 from shared.cases import CaseDocument, CaseReadModel
 from shared.catalogue import Catalogue
@@ -107,7 +107,7 @@ def route_parsed(
     dead: list[DeadLetter] = []
     known = OpenCaseIndex(open_cases)
     calls = [classified.call for _, classified, _ in parsed]
-    judgements = scorer.judge(calls) if scorer else [UrgencyJudgement(None, False)] * len(parsed)
+    judgements = scorer.judge(calls) if scorer else [NO_JUDGEMENT] * len(parsed)
     votes = lead.votes(calls) if lead else [None] * len(parsed)
     for (event, classified, place), judgement, vote in zip(parsed, judgements, votes, strict=True):
         try:

@@ -22,7 +22,7 @@ from services.router.routing import (
     route,
     unit_assignment,
 )
-from services.router.urgency import UrgencyJudgement, UrgencyScorer
+from services.router.urgency import NO_JUDGEMENT, UrgencyScorer
 from shared.cases import CaseDocument
 from shared.catalogue import Catalogue
 from shared.clock import DEFAULT_TIMEZONE
@@ -275,7 +275,7 @@ def reroute(
     chosen = classification or classification_of_case(case)
     chosen = chosen.model_copy(update={"needs_review": False})
     call = call_of_case(case, now)
-    judgement = scorer.judge([call])[0] if scorer else UrgencyJudgement(None, False)
+    judgement = scorer.judge([call])[0] if scorer else NO_JUDGEMENT
     vote = lead.votes([call])[0] if lead else None
     assignment = route(
         call,

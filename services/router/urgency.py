@@ -47,7 +47,12 @@ def example_rows(path: Path = EXAMPLES_PATH) -> list[tuple[str, bool]]:
 
 def scored_text(call: Call) -> str:
     """What the learned scorers (urgency, lead) read of a call, and what their examples' ``text`` holds."""
-    return f"{call.subject}\n{call.body}"
+    return text_to_score(call.subject, call.body)
+
+
+def text_to_score(subject: str | None, body: str) -> str:
+    """``scored_text`` of a call with this subject and body (``hotline examples`` writes labelled calls with it)."""
+    return f"{subject or ''}\n{body}"
 
 
 def char_grams_vectorizer() -> TfidfVectorizer:
@@ -142,6 +147,10 @@ class UrgencyJudgement:
 
     flag: float | None
     calm: bool
+
+
+NO_JUDGEMENT = UrgencyJudgement(None, False)
+"""What routing hears from a scorer that is turned off: no flag, not calm."""
 
 
 @dataclass(frozen=True)
