@@ -32,10 +32,10 @@ from pydantic import ValidationError
 from services.classifier.model import Classifier
 from services.classifier.settings import ClassifierSettings
 from services.intake.domain import detect_language
-from services.router.lead import LeadScorer, load_lead_scorer
+from services.router.lead import LeadScorer, load_scorers
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
-from services.router.urgency import NO_JUDGEMENT, UrgencyScorer, load_urgency_scorer
+from services.router.urgency import NO_JUDGEMENT, UrgencyScorer
 from shared.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
 from shared.clock import as_utc
 from shared.events import Assignment, Call, Channel, Classification, Location, utc_now
@@ -124,8 +124,7 @@ class Dispatcher:
         settings say."""
         settings = RouterSettings()
         model = Classifier.load(model_path, min_confidence=ClassifierSettings().min_confidence)
-        scorer = load_urgency_scorer(settings)
-        lead = load_lead_scorer(settings)
+        scorer, lead = load_scorers(settings)
         return cls(model, load_gazetteer(), timezone=settings.timezone, scorer=scorer, lead=lead)
 
     def classify(self, calls: Sequence[Call]) -> list[Classification]:

@@ -43,10 +43,10 @@ from services.router.duplicates import (
     linked_assignment,
     linked_event,
 )
-from services.router.lead import LeadScorer, load_lead_scorer
+from services.router.lead import LeadScorer, load_scorers
 from services.router.routing import locate_call, route
 from services.router.settings import RouterSettings
-from services.router.urgency import NO_JUDGEMENT, UrgencyScorer, load_urgency_scorer
+from services.router.urgency import NO_JUDGEMENT, UrgencyScorer
 from shared import topics
 from shared.cases import CaseDocument, CaseReadModel
 from shared.catalogue import Catalogue
@@ -200,8 +200,7 @@ def register_agents(
     routed calls and the router's case steps (dispatched, linked) out; ``cases()`` reads the stored cases
     (``shared.cases.CaseReadModel``: the metrics-owned collection, a documented coupling)."""
     window = timedelta(hours=settings.duplicate_window_hours)
-    scorer = load_urgency_scorer(settings)
-    lead = load_lead_scorer(settings)
+    scorer, lead = load_scorers(settings)
     classified_topic = raw_topic(app, topics.CALLS_CLASSIFIED)
     events_topic = raw_topic(app, topics.CASES_EVENTS)
 

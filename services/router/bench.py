@@ -16,8 +16,9 @@ from pathlib import Path
 from services.router.agent import route_parsed
 from services.router.cases import redispatch_after_return
 from services.router.duplicates import OpenCase
-from services.router.lead import LeadScorer
+from services.router.lead import LeadScorer, load_scorers
 from services.router.routing import locate_call, route_call
+from services.router.settings import RouterSettings
 from services.router.urgency import UrgencyScorer
 from shared.catalogue import load_catalogue
 from shared.events import Call, CallClassified, CallRouted, Classification, Location, call_id_for
@@ -175,6 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         for start in range(0, len(plain_calls), 500):
             lead.votes(plain_calls[start : start + 500])
 
+    both_urgency, both_lead = load_scorers(RouterSettings(learned_urgency=True, learned_lead=True))
+    assert both_urgency is not None and both_lead is not None
+
+    def learned_both_all() -> None:
+        for start in range(0, len(plain_calls), 500):
+            both_urgency.judge(plain_calls[start : start + 500])
+            both_lead.votes(plain_calls[start : start + 500])
+
     def redispatch_all() -> None:
         for case in returned_cases:
             redispatch_after_return(case, catalogue, gazetteer, now)
@@ -188,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         ("route + duplicate match (50 open cases, batch 500)", route_with_duplicates_all),
         ("learned urgency scorer flags (batch 500)", learned_urgency_all),
         ("learned lead scorer votes (batch 500)", learned_lead_all),
+        ("both learned scorers, one n-gram table (batch 500)", learned_both_all),
         ("re-dispatch after a return (case document)", redispatch_all),
     ]:
         best, median = per_item_microseconds(action, args.calls, args.repeats)

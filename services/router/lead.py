@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from services.router.chargrams import LinearCharGrams, char_grams_vectorizer, positive_weights, share_table
 from services.router.settings import RouterSettings
-from services.router.urgency import LinearCharGrams, char_grams_vectorizer, positive_weights, scored_text
+from services.router.urgency import UrgencyScorer, load_urgency_scorer, scored_text
 from shared.events import Call
 from shared.queues import UnitKind
 
@@ -185,3 +186,12 @@ def load_lead_scorer(settings: RouterSettings) -> LeadScorer | None:
     return LeadScorer.train(
         rows, min_probability=settings.learned_lead_min_probability, margin=settings.learned_lead_margin
     )
+
+
+def load_scorers(settings: RouterSettings) -> tuple[UrgencyScorer | None, LeadScorer | None]:
+    """The learned urgency and lead scorers as the settings say (``load_urgency_scorer``, ``load_lead_scorer``),
+    reading one n-gram table when both are on: a batch's n-grams are counted once for the two."""
+    urgency, lead = load_urgency_scorer(settings), load_lead_scorer(settings)
+    if urgency is not None and lead is not None:
+        share_table(urgency.fast, lead.fast)
+    return urgency, lead

@@ -1,0 +1,203 @@
+"""The learned scorers' features, evaluated in numpy: character 1-3-grams, TF-IDF, a linear model per output.
+
+Both learned scorers (``urgency``, ``lead``) read the same text of a call with the same kind of TF-IDF
+(``char_grams_vectorizer``), each fitted on its own examples. sklearn's ``transform`` builds every n-gram of a
+text as a Python string and looks it up one by one: on a real message of a few hundred characters that was
+~1 ms of the router's CPU per call. Here each text's n-grams are integer keys computed from its code points for
+the whole batch at once (``GramTable.count``), looked up in a hash table of the vocabulary, and counted per text;
+the tf-idf weights, the norm and the dot product with a model's weights are sums per text
+(``LinearCharGrams.probabilities_of``). It gives sklearn's probabilities (a unit test compares them); n-grams that
+are not in a model's vocabulary count for nothing in either.
+
+The scorers share one table (``share_table``): a batch's n-grams are found and counted once for both, and each
+model maps the table's rows to its own features. Against one sorted-key table per scorer (``np.searchsorted``),
+that took the two scorers' cost on the classifier's real letters from ~340 to ~140 µs a call
+(docs/performance.md, "One n-gram table for both scorers").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+CODE_BITS = 21  # a Unicode code point fits in 21 bits, so an n-gram of up to 3 characters in 63
+N_MAX = 3
+_EMPTY = -1  # no key is negative: a key's first character is never NUL, and 3 x 21 bits fit in 63
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key x 2^64/phi
+
+
+def char_grams_vectorizer() -> TfidfVectorizer:
+    """The TF-IDF that ``LinearCharGrams`` evaluates: char_wb 1-3-grams, sublinear tf, lower-cased, l2 norm."""
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(1, N_MAX), sublinear_tf=True, lowercase=True)
+
+
+def positive_weights(model: LogisticRegression) -> tuple[np.ndarray, np.ndarray]:
+    """A binary model's coefficients and intercept for its ``True`` class (sklearn's are for ``classes_[1]``)."""
+    sign = 1.0 if list(model.classes_).index(True) == 1 else -1.0
+    return sign * model.coef_[0], sign * model.intercept_[0]
+
+
+def gram_key(gram: str) -> int:
+    """An n-gram's key: its code points side by side, ``CODE_BITS`` each (distinct for every gram of 1-3 chars)."""
+    key = 0
+    for char in gram:
+        key = (key << CODE_BITS) | ord(char)
+    return key
+
+
+@dataclass(frozen=True)
+class GramCounts:
+    """A batch's n-grams found in a table: for each (text, table row) that occurs, the text, the row and how often."""
+
+    table: GramTable
+    texts: int
+    text_of: np.ndarray
+    row: np.ndarray
+    count: np.ndarray
+
+
+class GramTable:
+    """Distinct n-gram keys in an open-addressing hash table (linear probing, at most half full): the row of each
+    gram of a batch is found in one or two vectorised probes, where a binary search of sorted keys takes ~17.
+
+    ``count`` remembers its last batch: the router asks both scorers about the same texts one after the other, and
+    the second is answered from the first's count.
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        """``keys``: distinct non-negative n-gram keys (``gram_key``); a key's row is its position in ``keys``."""
+        self.keys = np.asarray(keys, dtype=np.int64)
+        if len(np.unique(self.keys)) != len(self.keys) or (len(self.keys) and self.keys.min() < 0):
+            raise ValueError("a gram table needs distinct non-negative keys")
+        bits = max(4, int(2 * len(self.keys) - 1).bit_length())  # at least twice as many slots as keys
+        self._shift = np.uint64(64 - bits)
+        self._mask = (1 << bits) - 1
+        self._slot_keys = np.full(1 << bits, _EMPTY, dtype=np.int64)
+        self._slot_rows = np.full(1 << bits, _EMPTY, dtype=np.int64)
+        self._place(np.arange(len(self.keys), dtype=np.int64))
+        self._last: tuple[list[str], GramCounts] | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys.astype(np.uint64) * _MULTIPLIER) >> self._shift).astype(np.int64)
+
+    def _place(self, rows: np.ndarray) -> None:
+        """Insert the keys of ``rows``, all at once per round: of the keys whose slot is free the first takes it,
+        and every key not placed moves one slot on (its slot is taken by now), as a lookup will probe."""
+        slots = self._slots(self.keys[rows])
+        while len(rows):
+            free = self._slot_rows[slots] == _EMPTY
+            taken, first = np.unique(slots[free], return_index=True)
+            winners = rows[free][first]
+            self._slot_keys[taken] = self.keys[winners]
+            self._slot_rows[taken] = winners
+            placed = np.zeros(len(self.keys), dtype=bool)
+            placed[winners] = True
+            waiting = ~placed[rows]
+            rows, slots = rows[waiting], (slots[waiting] + 1) & self._mask
+
+    def rows(self, grams: np.ndarray) -> np.ndarray:
+        """The row of each gram key, -1 for a key not in the table."""
+        slots = self._slots(grams)
+        found = np.full(len(grams), _EMPTY, dtype=np.int64)
+        pending = np.arange(len(grams), dtype=np.int64)
+        while len(pending):
+            at = slots[pending]
+            held = self._slot_keys[at]
+            hit = held == grams[pending]
+            found[pending[hit]] = self._slot_rows[at[hit]]
+            going_on = ~hit & (held != _EMPTY)
+            pending = pending[going_on]
+            slots[pending] = (at[going_on] + 1) & self._mask
+        return found
+
+    def count(self, texts: Sequence[str]) -> GramCounts:
+        """The table's n-grams in each (lower-cased) text, counted as ``char_wb`` does.
+
+        Texts are laid end to end, each word padded with a space as ``char_wb`` does, so adjacent words (and
+        adjacent texts) meet in two spaces: an n-gram spanning a boundary holds two spaces, which no padded word
+        has, so it is never in the table and never counted."""
+        texts = list(texts)
+        last = self._last
+        if last is not None and last[0] == texts:
+            return last[1]
+        padded = ["".join(f" {word} " for word in text.lower().split()) for text in texts]
+        lengths = np.array([len(text) for text in padded], dtype=np.int64)
+        codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)  # the text each position belongs to
+        found_owner: list[np.ndarray] = [np.empty(0, np.int64)]
+        found_row: list[np.ndarray] = [np.empty(0, np.int64)]
+        for n in range(1, N_MAX + 1):
+            if len(codes) < n:
+                continue
+            grams = codes[: len(codes) - n + 1].copy()
+            for offset in range(1, n):
+                grams = (grams << CODE_BITS) | codes[offset : len(codes) - n + 1 + offset]
+            rows = self.rows(grams)
+            hit = rows >= 0
+            found_owner.append(owner[: len(codes) - n + 1][hit])
+            found_row.append(rows[hit])
+        size = max(len(self.keys), 1)
+        pairs, counts = np.unique(np.concatenate(found_owner) * size + np.concatenate(found_row), return_counts=True)
+        text_of, row = np.divmod(pairs, size)
+        result = GramCounts(self, len(texts), text_of, row, counts)
+        self._last = (texts, result)
+        return result
+
+
+class LinearCharGrams:
+    """A fitted ``char_grams_vectorizer`` and one linear model per output (logistic), evaluated on a gram table."""
+
+    def __init__(self, vectorizer: TfidfVectorizer, coef: np.ndarray, intercept: np.ndarray) -> None:
+        """``coef`` (outputs x features) and ``intercept`` (outputs): one linear model per output."""
+        if not vectorizer.lowercase or vectorizer.ngram_range != (1, N_MAX) or vectorizer.analyzer != "char_wb":
+            raise ValueError("LinearCharGrams evaluates char_grams_vectorizer()'s kind of TF-IDF only")
+        vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.keys = np.array([gram_key(gram) for gram in vocabulary], dtype=np.int64)
+        self.features = np.array(list(vocabulary.values()), dtype=np.int64)
+        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+        self.weights = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T)  # features x outputs
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.use(GramTable(self.keys))
+
+    def use(self, table: GramTable) -> None:
+        """Read n-grams from ``table`` (which holds every key of this model's vocabulary, and maybe others')."""
+        columns = np.full(len(table), _EMPTY, dtype=np.int64)
+        rows = table.rows(self.keys)
+        if (rows < 0).any():
+            raise ValueError("the gram table lacks some of the model's n-grams")
+        columns[rows] = self.features
+        self.table, self._columns = table, columns
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Each text's probability per output (texts x outputs), the logistic of its linear model."""
+        return self.probabilities_of(self.table.count(texts))
+
+    def probabilities_of(self, counts: GramCounts) -> np.ndarray:
+        """``probabilities`` of texts whose n-grams this model's table counted."""
+        if counts.table is not self.table:
+            raise ValueError("these n-grams were counted in another table")
+        feature = self._columns[counts.row]
+        own = feature >= 0
+        text_of, feature = counts.text_of[own], feature[own]
+        values = (1.0 + np.log(counts.count[own])) * self.idf[feature]
+        norms = np.sqrt(np.bincount(text_of, weights=values * values, minlength=counts.texts))
+        scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)[text_of]
+        size = len(self.idf)
+        dots = csr_matrix((values * scale, (text_of, feature)), shape=(counts.texts, size)) @ self.weights
+        return 1.0 / (1.0 + np.exp(-(self.intercept + dots)))
+
+
+def share_table(*models: LinearCharGrams) -> GramTable:
+    """One table of all the models' n-grams, which every one of them reads from now on (a batch counted once)."""
+    table = GramTable(np.unique(np.concatenate([model.keys for model in models])))
+    for model in models:
+        model.use(table)
+    return table
