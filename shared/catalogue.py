@@ -690,10 +690,18 @@ class Catalogue(BaseModel):
         """The rules' keywords, and-keywords and unless words found in ``text`` (lower-cased): one pass over the text
         for the whole catalogue, which ``Match.words_match`` then tests each rule against instead of scanning the
         text once per rule."""
+        return self._finder().found_in(text)
+
+    def rules_for(self, present: frozenset[str], category: str | None) -> list[Rule]:
+        """The rules a call with the words ``present`` (``words_in``) and this level-1 category may match, in order
+        (``WordFinder.rules_for``): every other rule fails ``rule_matches``."""
+        return self._finder().rules_for(present, category)
+
+    def _finder(self) -> WordFinder:
         built = self._words
         if built is None or built[0] is not self.rules:  # a copy with other rules builds its own
             built = self._words = (self.rules, WordFinder(self.rules))
-        return built[1].found_in(text)
+        return built[1]
 
     @property
     def department_names(self) -> list[str]:
@@ -735,6 +743,26 @@ class WordFinder:
         words = {
             word for rule in rules for word in (*rule.match.keywords, *rule.match.and_keywords, *rule.match.unless)
         }
+        # For rules_for: each word's and category's rules as bits of an int (bit i: rules[i]).
+        self._rules = list(rules)
+        self._keyword_of: dict[str, int] = {}
+        self._and_keyword_of: dict[str, int] = {}
+        self._unless_of: dict[str, int] = {}
+        self._category_of: dict[str, int] = {}
+        self._no_keywords = self._no_and_keywords = self._no_categories = 0
+        for at, rule in enumerate(self._rules):
+            bit = 1 << at
+            for owner, listed in (
+                (self._keyword_of, rule.match.keywords),
+                (self._and_keyword_of, rule.match.and_keywords),
+                (self._unless_of, rule.match.unless),
+                (self._category_of, rule.match.categories),
+            ):
+                for word in listed:
+                    owner[word] = owner.get(word, 0) | bit
+            self._no_keywords |= 0 if rule.match.keywords else bit
+            self._no_and_keywords |= 0 if rule.match.and_keywords else bit
+            self._no_categories |= 0 if rule.match.categories else bit
         self._automaton: Any = None  # none for no words: an automaton without words cannot be searched
         if words:
             automaton = ahocorasick.Automaton()
@@ -748,6 +776,30 @@ class WordFinder:
         if self._automaton is None:
             return frozenset()
         return frozenset(map(_SECOND, self._automaton.iter(text)))  # (end, word) pairs, unpacked in C
+
+    def rules_for(self, present: frozenset[str], category: str | None) -> list[Rule]:
+        """The rules, in order, that a call with these words (``found_in``) and level-1 category may match: a keyword
+        and an and-keyword present when the rule lists them, no unless word, the category among the rule's. The
+        same tests ``Match.words_match`` and ``rule_matches`` begin with, made once for all rules on bits, so the
+        router tests the rest of a rule only on these (a few of 207) instead of on every rule."""
+        keyword = and_keyword = unless = 0
+        for word in present:
+            keyword |= self._keyword_of.get(word, 0)
+            and_keyword |= self._and_keyword_of.get(word, 0)
+            unless |= self._unless_of.get(word, 0)
+        in_category = self._category_of.get(category, 0) if category is not None else 0
+        bits = (
+            (keyword | self._no_keywords)
+            & (and_keyword | self._no_and_keywords)
+            & (in_category | self._no_categories)
+            & ~unless
+        )
+        rules = []
+        while bits:
+            lowest = bits & -bits
+            rules.append(self._rules[lowest.bit_length() - 1])
+            bits ^= lowest
+        return rules
 
 
 def rule_units(rule: Rule) -> list[str]:

@@ -85,7 +85,7 @@ def rule_before_review(
     ``urgent``: the learned scorer judged the call urgent (the ``requires_urgency`` rules may then decide); ``calm``:
     it is sure nothing is happening now, so the life-or-safety rules are set aside."""
     present = catalogue.words_in(text)
-    for rule in catalogue.rules:
+    for rule in catalogue.rules_for(present, classification.category):
         words = rule.match.keywords or rule.match.and_keywords
         if rule.match.uses_classification or not words or (calm and rule.is_urgent):
             continue
@@ -344,7 +344,7 @@ def _route(
         )
     present = catalogue.words_in(text)
     set_aside: str | None = None  # the life-or-safety rule a calm scorer overruled
-    for rule in catalogue.rules:
+    for rule in catalogue.rules_for(present, classification.category):
         if rule_matches(
             rule.match, classification, call.channel, place, text, received, urgent=urgent, present=present
         ):
@@ -399,7 +399,7 @@ def candidate_assignments(
     candidates: list[Assignment] = []
     seen: set[str] = set()
     present = catalogue.words_in(text)
-    for rule in catalogue.rules:
+    for rule in catalogue.rules_for(present, classification.category):
         if rule_matches(rule.match, classification, call.channel, place, text, received, present=present):
             assignment = _assignment(rule, catalogue, place, now, timezone)
             if assignment.queue_id not in seen and assignment.unit_kind is not UnitKind.manual:
