@@ -4,7 +4,8 @@ Both learned scorers (``urgency``, ``lead``) read the same text of a call with t
 (``char_grams_vectorizer``), each fitted on its own examples. sklearn's ``transform`` builds every n-gram of a
 text as a Python string and looks it up one by one: on a real message of a few hundred characters that was
 ~1 ms of the router's CPU per call. Here each text's n-grams are integer keys computed from its code points for
-the whole batch at once (``GramTable.count``), looked up in a hash table of the vocabulary, and counted per text;
+the whole batch at once (``GramTable.count``), looked up in a hash table of the vocabulary (``shared.keyindex``, as
+the classifier's featuriser does), and counted per text;
 the tf-idf weights, the norm and the dot product with a model's weights are sums per text
 (``LinearCharGrams.probabilities_of``). It gives sklearn's probabilities (a unit test compares them); n-grams that
 are not in a model's vocabulary count for nothing in either.
@@ -25,10 +26,11 @@ from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-CODE_BITS = 21  # a Unicode code point fits in 21 bits, so an n-gram of up to 3 characters in 63
+from shared.keyindex import KeyIndex
+
+CODE_BITS = 21  # a Unicode code point plus one fits in 21 bits, so an n-gram of up to 3 characters in 63
 N_MAX = 3
-_EMPTY = -1  # no key is negative: a key's first character is never NUL, and 3 x 21 bits fit in 63
-_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key x 2^64/phi
+_NONE = -1  # a table row or a model column that does not exist
 
 
 def char_grams_vectorizer() -> TfidfVectorizer:
@@ -43,10 +45,11 @@ def positive_weights(model: LogisticRegression) -> tuple[np.ndarray, np.ndarray]
 
 
 def gram_key(gram: str) -> int:
-    """An n-gram's key: its code points side by side, ``CODE_BITS`` each (distinct for every gram of 1-3 chars)."""
+    """An n-gram's key: its code points plus one side by side, ``CODE_BITS`` each (distinct for every gram of 1-3
+    characters, and never 0, which ``KeyIndex`` keeps for an empty slot)."""
     key = 0
     for char in gram:
-        key = (key << CODE_BITS) | ord(char)
+        key = (key << CODE_BITS) | (ord(char) + 1)
     return key
 
 
@@ -62,61 +65,26 @@ class GramCounts:
 
 
 class GramTable:
-    """Distinct n-gram keys in an open-addressing hash table (linear probing, at most half full): the row of each
-    gram of a batch is found in one or two vectorised probes, where a binary search of sorted keys takes ~17.
+    """Distinct n-gram keys (``gram_key``) and their rows, found for a whole batch at once (``shared.keyindex``).
 
     ``count`` remembers its last batch: the router asks both scorers about the same texts one after the other, and
     the second is answered from the first's count.
     """
 
     def __init__(self, keys: np.ndarray) -> None:
-        """``keys``: distinct non-negative n-gram keys (``gram_key``); a key's row is its position in ``keys``."""
-        self.keys = np.asarray(keys, dtype=np.int64)
-        if len(np.unique(self.keys)) != len(self.keys) or (len(self.keys) and self.keys.min() < 0):
-            raise ValueError("a gram table needs distinct non-negative keys")
-        bits = max(4, int(2 * len(self.keys) - 1).bit_length())  # at least twice as many slots as keys
-        self._shift = np.uint64(64 - bits)
-        self._mask = (1 << bits) - 1
-        self._slot_keys = np.full(1 << bits, _EMPTY, dtype=np.int64)
-        self._slot_rows = np.full(1 << bits, _EMPTY, dtype=np.int64)
-        self._place(np.arange(len(self.keys), dtype=np.int64))
+        """``keys``: distinct non-zero n-gram keys; a key's row is its position in ``keys``."""
+        self.keys = np.asarray(keys, dtype=np.uint64)
+        if len(np.unique(self.keys)) != len(self.keys) or (len(self.keys) and not self.keys.all()):
+            raise ValueError("a gram table needs distinct non-zero keys")
+        self._index = KeyIndex(self.keys)
         self._last: tuple[list[str], GramCounts] | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
 
-    def _slots(self, keys: np.ndarray) -> np.ndarray:
-        return ((keys.astype(np.uint64) * _MULTIPLIER) >> self._shift).astype(np.int64)
-
-    def _place(self, rows: np.ndarray) -> None:
-        """Insert the keys of ``rows``, all at once per round: of the keys whose slot is free the first takes it,
-        and every key not placed moves one slot on (its slot is taken by now), as a lookup will probe."""
-        slots = self._slots(self.keys[rows])
-        while len(rows):
-            free = self._slot_rows[slots] == _EMPTY
-            taken, first = np.unique(slots[free], return_index=True)
-            winners = rows[free][first]
-            self._slot_keys[taken] = self.keys[winners]
-            self._slot_rows[taken] = winners
-            placed = np.zeros(len(self.keys), dtype=bool)
-            placed[winners] = True
-            waiting = ~placed[rows]
-            rows, slots = rows[waiting], (slots[waiting] + 1) & self._mask
-
     def rows(self, grams: np.ndarray) -> np.ndarray:
         """The row of each gram key, -1 for a key not in the table."""
-        slots = self._slots(grams)
-        found = np.full(len(grams), _EMPTY, dtype=np.int64)
-        pending = np.arange(len(grams), dtype=np.int64)
-        while len(pending):
-            at = slots[pending]
-            held = self._slot_keys[at]
-            hit = held == grams[pending]
-            found[pending[hit]] = self._slot_rows[at[hit]]
-            going_on = ~hit & (held != _EMPTY)
-            pending = pending[going_on]
-            slots[pending] = (at[going_on] + 1) & self._mask
-        return found
+        return self._index.lookup(np.asarray(grams, dtype=np.uint64))
 
     def count(self, texts: Sequence[str]) -> GramCounts:
         """The table's n-grams in each (lower-cased) text, counted as ``char_wb`` does.
@@ -130,7 +98,7 @@ class GramTable:
             return last[1]
         padded = ["".join(f" {word} " for word in text.lower().split()) for text in texts]
         lengths = np.array([len(text) for text in padded], dtype=np.int64)
-        codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + np.uint64(1)
         owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)  # the text each position belongs to
         found_owner: list[np.ndarray] = [np.empty(0, np.int64)]
         found_row: list[np.ndarray] = [np.empty(0, np.int64)]
@@ -139,7 +107,7 @@ class GramTable:
                 continue
             grams = codes[: len(codes) - n + 1].copy()
             for offset in range(1, n):
-                grams = (grams << CODE_BITS) | codes[offset : len(codes) - n + 1 + offset]
+                grams = (grams << np.uint64(CODE_BITS)) | codes[offset : len(codes) - n + 1 + offset]
             rows = self.rows(grams)
             hit = rows >= 0
             found_owner.append(owner[: len(codes) - n + 1][hit])
@@ -160,7 +128,7 @@ class LinearCharGrams:
         if not vectorizer.lowercase or vectorizer.ngram_range != (1, N_MAX) or vectorizer.analyzer != "char_wb":
             raise ValueError("LinearCharGrams evaluates char_grams_vectorizer()'s kind of TF-IDF only")
         vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self.keys = np.array([gram_key(gram) for gram in vocabulary], dtype=np.int64)
+        self.keys = np.array([gram_key(gram) for gram in vocabulary], dtype=np.uint64)
         self.features = np.array(list(vocabulary.values()), dtype=np.int64)
         self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
         self.weights = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T)  # features x outputs
@@ -169,7 +137,7 @@ class LinearCharGrams:
 
     def use(self, table: GramTable) -> None:
         """Read n-grams from ``table`` (which holds every key of this model's vocabulary, and maybe others')."""
-        columns = np.full(len(table), _EMPTY, dtype=np.int64)
+        columns = np.full(len(table), _NONE, dtype=np.int64)
         rows = table.rows(self.keys)
         if (rows < 0).any():
             raise ValueError("the gram table lacks some of the model's n-grams")

@@ -11,8 +11,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from services.classifier.features import KeyIndex, message_text, ngram_keys, pair_codes, text_to_key
+from services.classifier.features import message_text, ngram_keys, pair_codes, text_to_key
 from services.classifier.model import EXPLANATION_TERMS, Classifier, logistic, merge_explanation, softmax
+from shared.keyindex import KeyIndex
 
 TEXTS = [
     message_text("工资拖欠", "公司拖欠我们三个月工资，老板不接电话，农民工讨薪难"),

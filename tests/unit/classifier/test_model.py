@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from services.classifier.features import KeyIndex, fit_vocabulary, key_to_text, message_text, text_to_key
+from services.classifier.features import fit_vocabulary, key_to_text, message_text, text_to_key
 from services.classifier.issues import load_monthly_questions, match_monthly_question
 from services.classifier.model import Classifier
 from services.classifier.taxonomy import BranchMatcher, build_taxonomy, load_synonyms, read_taxonomy_csv
+from shared.keyindex import KeyIndex
 from shared.reference import load_taxonomy
 from tests.conftest import domain_csv
 from tests.helpers import REPO
