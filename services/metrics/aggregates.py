@@ -203,11 +203,14 @@ def id_meta(counter_id: str) -> dict[str, Any]:
     return {"month": period[:7], "dimension": dimension, "value": value}
 
 
-def counter_meta(case: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The descriptive fields ($set) of the counters this case touches: period, dimension, labels."""
+def counter_meta(
+    case: Mapping[str, Any], contributions: Mapping[str, Mapping[str, int]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The descriptive fields ($set) of the counters this case touches: period, dimension, labels.
+    ``contributions``: ``case_contributions(case)`` when the caller has it already."""
     meta: dict[str, dict[str, Any]] = {}
     assignment = case["assignment"]
-    for counter_id in case_contributions(case):
+    for counter_id in case_contributions(case) if contributions is None else contributions:
         entry = meta[counter_id] = id_meta(counter_id)
         if entry["dimension"] == "queue":
             if entry["queue_id"] == case["queue_id"]:
@@ -249,7 +252,7 @@ class CounterChanges:
                 if delta:
                     fields = self.amounts[counter_id]
                     fields[name] = fields.get(name, 0) + delta
-        self.meta.update(counter_meta(after))
+        self.meta.update(counter_meta(after, new))  # the counters it touches, found once
         was_open = before is not None and before["status"] in OPEN_STATUSES
         is_open = after["status"] in OPEN_STATUSES
         if was_open and (not is_open or before["queue_id"] != after["queue_id"]):  # type: ignore[index]
