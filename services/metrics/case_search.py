@@ -168,11 +168,11 @@ def category_condition(path: str) -> dict[str, str]:
 def search_entry(case: Mapping[str, Any]) -> dict[str, Any]:
     """The ``SEARCH_PATHS`` of a case, nested as in the case (a queue digest's entry; no ``_id``)."""
     entry: dict[str, Any] = {}
-    for path in SEARCH_PATHS:
-        value = _path_value(case, path)
+    for parts in _SEARCH_PARTS:
+        value = _parts_value(case, parts)
         if value is None:
             continue
-        *parents, last = path.split(".")
+        *parents, last = parts
         target = entry
         for part in parents:
             target = target.setdefault(part, {})
@@ -225,12 +225,20 @@ def _iso(value: Any) -> str:
 
 
 def _path_value(document: Mapping[str, Any], path: str) -> Any:
+    return _parts_value(document, tuple(path.split(".")))
+
+
+def _parts_value(document: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
     value: Any = document
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
+    for part in parts:
+        if not isinstance(value, (dict, Mapping)):  # dict first: an exact C check before the ABC's lookup
             return None
         value = value.get(part)
     return value
+
+
+_SEARCH_PARTS = tuple(tuple(path.split(".")) for path in SEARCH_PATHS)
+"""``SEARCH_PATHS`` split once: ``search_entry`` runs for every case a batch stores or changes."""
 
 
 def searchable_text(case: Mapping[str, Any]) -> str:
