@@ -9,6 +9,29 @@ from __future__ import annotations
 
 import numpy as np
 
+KEY_BITS = 21
+"""Bits per character of a packed key: a code point plus one fits in 21, so an n-gram of up to 3 characters in 63."""
+_KEY_MASK = (1 << KEY_BITS) - 1
+
+
+def key_to_text(key: int) -> str:
+    """The n-gram a packed key stands for."""
+    chars = []
+    while key:
+        chars.append(chr((key & _KEY_MASK) - 1))
+        key >>= KEY_BITS
+    return "".join(reversed(chars))
+
+
+def text_to_key(ngram: str) -> int:
+    """An n-gram's packed key: its code points plus one side by side, ``KEY_BITS`` each (distinct for every n-gram
+    of 1-3 characters, and never 0, which ``KeyIndex`` keeps for an empty slot)."""
+    key = 0
+    for char in ngram:
+        key = (key << KEY_BITS) | (ord(char) + 1)
+    return key
+
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 

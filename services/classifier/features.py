@@ -17,14 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from shared.keyindex import KeyIndex
+from shared.keyindex import KEY_BITS, KeyIndex, key_to_text, text_to_key
 
 MAX_CHARS = 3000
 """Longest text looked at: the head of a very long message says what it is about."""
 
 NGRAM_ORDERS = (1, 2, 3)
-_BITS = 21
-_MASK = (1 << _BITS) - 1
 _SEPARATOR = 1  # code point 0 shifted by one: marks document boundaries in a batch
 _TAG = re.compile(r"<[^<>]{0,300}>")
 _CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
@@ -83,7 +81,7 @@ def ngram_keys(texts: Sequence[str], orders: Sequence[int] = NGRAM_ORDERS) -> tu
             continue
         key = points[:count]
         for offset in range(1, order):
-            key = (key << np.uint64(_BITS)) | points[offset : offset + count]
+            key = (key << np.uint64(KEY_BITS)) | points[offset : offset + count]
         # An n-gram crosses a document boundary when a separator starts it or lies inside it.
         keep = ~is_separator[:count]
         if order > 1:
@@ -93,25 +91,9 @@ def ngram_keys(texts: Sequence[str], orders: Sequence[int] = NGRAM_ORDERS) -> tu
     return (np.concatenate(docs), np.concatenate(keys)) if keys else empty
 
 
-def key_to_text(key: int) -> str:
-    """The n-gram a packed key stands for."""
-    chars = []
-    while key:
-        chars.append(chr((key & _MASK) - 1))
-        key >>= _BITS
-    return "".join(reversed(chars))
-
-
-def text_to_key(ngram: str) -> int:
-    key = 0
-    for char in ngram:
-        key = (key << _BITS) | (ord(char) + 1)
-    return key
-
-
 NGrams = tuple[np.ndarray, np.ndarray]
 """(document index, packed key) of every n-gram of a batch, as ``ngram_keys`` gives them."""
-_BIGRAM_KEYS = (np.uint64(1 << _BITS), np.uint64(1 << (2 * _BITS)))  # packed 2-character keys lie in [low, high)
+_BIGRAM_KEYS = (np.uint64(1 << KEY_BITS), np.uint64(1 << (2 * KEY_BITS)))  # packed 2-character keys lie in [low, high)
 
 
 def pair_codes(docs: np.ndarray, columns: np.ndarray, width: int, n_docs: int) -> np.ndarray:

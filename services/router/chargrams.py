@@ -26,9 +26,8 @@ from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from shared.keyindex import KeyIndex
+from shared.keyindex import KEY_BITS, KeyIndex, text_to_key
 
-CODE_BITS = 21  # a Unicode code point plus one fits in 21 bits, so an n-gram of up to 3 characters in 63
 N_MAX = 3
 _NONE = -1  # a table row or a model column that does not exist
 
@@ -44,15 +43,6 @@ def positive_weights(model: LogisticRegression) -> tuple[np.ndarray, np.ndarray]
     return sign * model.coef_[0], sign * model.intercept_[0]
 
 
-def gram_key(gram: str) -> int:
-    """An n-gram's key: its code points plus one side by side, ``CODE_BITS`` each (distinct for every gram of 1-3
-    characters, and never 0, which ``KeyIndex`` keeps for an empty slot)."""
-    key = 0
-    for char in gram:
-        key = (key << CODE_BITS) | (ord(char) + 1)
-    return key
-
-
 @dataclass(frozen=True)
 class GramCounts:
     """A batch's n-grams found in a table: for each (text, table row) that occurs, the text, the row and how often."""
@@ -65,7 +55,7 @@ class GramCounts:
 
 
 class GramTable:
-    """Distinct n-gram keys (``gram_key``) and their rows, found for a whole batch at once (``shared.keyindex``).
+    """Distinct n-gram keys (``text_to_key``) and their rows, found for a whole batch at once (``shared.keyindex``).
 
     ``count`` remembers its last batch: the router asks both scorers about the same texts one after the other, and
     the second is answered from the first's count.
@@ -107,7 +97,7 @@ class GramTable:
                 continue
             grams = codes[: len(codes) - n + 1].copy()
             for offset in range(1, n):
-                grams = (grams << np.uint64(CODE_BITS)) | codes[offset : len(codes) - n + 1 + offset]
+                grams = (grams << np.uint64(KEY_BITS)) | codes[offset : len(codes) - n + 1 + offset]
             rows = self.rows(grams)
             hit = rows >= 0
             found_owner.append(owner[: len(codes) - n + 1][hit])
@@ -128,7 +118,7 @@ class LinearCharGrams:
         if not vectorizer.lowercase or vectorizer.ngram_range != (1, N_MAX) or vectorizer.analyzer != "char_wb":
             raise ValueError("LinearCharGrams evaluates char_grams_vectorizer()'s kind of TF-IDF only")
         vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self.keys = np.array([gram_key(gram) for gram in vocabulary], dtype=np.uint64)
+        self.keys = np.array([text_to_key(gram) for gram in vocabulary], dtype=np.uint64)
         self.features = np.array(list(vocabulary.values()), dtype=np.int64)
         self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
         self.weights = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T)  # features x outputs

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.router.chargrams import GramTable, LinearCharGrams, gram_key, share_table
+from services.router.chargrams import GramTable, LinearCharGrams, share_table
 from services.router.lead import load_scorers
 from services.router.settings import RouterSettings
 from services.router.urgency import EXAMPLES_PATH, UrgencyScorer, example_rows
+from shared.keyindex import text_to_key
 from tests import factories
 
 
@@ -33,7 +34,7 @@ def test_a_table_refuses_repeated_or_zero_keys() -> None:
 def test_counts_follow_char_wb_words_and_lower_case() -> None:
     """' ab ' and ' ab ' again: each padded word's grams counted, none across words or texts."""
     grams = [" a", "ab", "b ", " ab", "ab ", "a", "b", " "]
-    table = GramTable(np.array([gram_key(gram) for gram in grams]))
+    table = GramTable(np.array([text_to_key(gram) for gram in grams]))
     counts = table.count(["AB ab", "", "ba"])
     found = {(int(t), grams[int(r)]): int(c) for t, r, c in zip(counts.text_of, counts.row, counts.count, strict=True)}
     assert found == {
@@ -78,7 +79,7 @@ def test_two_scorers_on_one_table_give_what_each_gives_alone() -> None:
 
 def test_a_model_reads_only_a_table_that_holds_its_grams() -> None:
     scorer = UrgencyScorer.load()
-    other = GramTable(np.array([gram_key("煤"), gram_key("气")]))
+    other = GramTable(np.array([text_to_key("煤"), text_to_key("气")]))
     with pytest.raises(ValueError, match="lacks"):
         scorer.fast.use(other)
     with pytest.raises(ValueError, match="another table"):
